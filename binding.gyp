@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "srv6pipes_native",
+      "sources": ["native/srv6pipes.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Idempotent setup for srv6pipes: Debian tools, npm dependencies, the native addon, the TypeScript build.
+# Fast when nothing is missing. Called by `npm test` and `npm run demo`; safe to run by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { [ -n "${SETUP_QUIET:-}" ] || echo "setup: $*" >&2; }
+
+# 1. Debian tools the proxy, labs, tests and demo use (root only: labs need root anyway).
+need=()
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    say "installing Debian packages: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    say "missing Debian packages (${need[*]}): run as root or apt-get install them"
+  fi
+fi
+
+# 2. npm dependencies, when package-lock.json changed since the last install.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.srv6pipes-lock ] || [ "$(cat node_modules/.srv6pipes-lock)" != "$lock_hash" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$lock_hash" > node_modules/.srv6pipes-lock
+fi
+
+# 3. The native addon, when its sources are newer than the binary.
+addon=build/Release/srv6pipes_native.node
+if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null)" ]; then
+  say "building the native addon"
+  npm run -s build:native >/dev/null
+fi
+
+# 4. TypeScript (incremental: about a second when nothing changed).
+stamp=dist/.tsbuildinfo
+if [ ! -f "$stamp" ] || [ -n "$(find src test tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  say "compiling TypeScript"
+  npx --no-install tsc -p .
+  # assets that tsc does not copy (built-in lab topologies)
+  mkdir -p dist/src/lab/topologies
+  cp src/lab/topologies/*.yaml dist/src/lab/topologies/ 2>/dev/null || true
+fi

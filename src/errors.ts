@@ -1,0 +1,80 @@
+/**
+ * Typed errors with stable codes.
+ *
+ * `SrError` is the one error class of the project. Its `code` is stable (tests and operators match on
+ * it); `kind` says who must act: `user` errors (bad config, bad input, missing privilege or tool)
+ * print one line plus a hint and no stack; `bug` errors print a stack. Input that comes off the wire
+ * (SRH bytes, DNS packets) fails with `input` errors: the flow or packet is rejected, the daemon goes on.
+ */
+
+export type ErrorKind = 'user' | 'input' | 'bug';
+
+/** Every code, with its kind and a default hint. The table is the documentation (README links here). */
+export const ERROR_CODES = {
+  // codecs (input off the wire)
+  SRH_TRUNCATED: { kind: 'input', hint: 'the buffer is shorter than the SRH length field says' },
+  SRH_BAD_TYPE: { kind: 'input', hint: 'an SRH has Routing Type 4' },
+  SRH_BAD_LENGTH: { kind: 'input', hint: 'Hdr Ext Len must cover the segment list and be even' },
+  SRH_BAD_LAST_ENTRY: { kind: 'input', hint: 'Last Entry must be the index of the last segment' },
+  SRH_BAD_SEGMENTS_LEFT: { kind: 'input', hint: 'Segments Left must not exceed Last Entry' },
+  SRH_BAD_TLV: { kind: 'input', hint: 'a TLV runs past the end of the header' },
+  SRH_TOO_LONG: { kind: 'user', hint: 'an SRH holds at most 255 segments and 2048 bytes' },
+  BAD_ADDRESS: { kind: 'user', hint: 'write an IPv6 address such as fc00:a::1' },
+  BAD_PREFIX: { kind: 'user', hint: 'write an IPv6 prefix such as fc00:a::/80' },
+  SID_BAD_LAYOUT: { kind: 'user', hint: 'locator length + function bits must be at most 128' },
+  SID_FIELD_RANGE: { kind: 'user', hint: 'the function or argument does not fit its bits' },
+  SID_OUTSIDE_LOCATOR: { kind: 'input', hint: 'the address is not inside the locator' },
+  CMSG_MALFORMED: { kind: 'input', hint: 'the kernel returned ancillary data that does not parse' },
+  // configuration and environment
+  CONFIG_READ: { kind: 'user', hint: 'check the path and its permissions' },
+  CONFIG_SYNTAX: { kind: 'user', hint: 'the file must be YAML (JSON is YAML too)' },
+  CONFIG_INVALID: { kind: 'user', hint: 'fix the field named above; see the config reference in README.md' },
+  UNKNOWN_FUNCTION: { kind: 'user', hint: 'built-in functions: see `srv6pipes functions`' },
+  NOT_ROOT: { kind: 'user', hint: 'run as root (CAP_NET_ADMIN is needed), or set `netconf: off`' },
+  TOOL_MISSING: { kind: 'user', hint: 'install it: apt-get install nftables iproute2' },
+  COMMAND_FAILED: { kind: 'user', hint: 'the command above failed; its output says why' },
+  PORT_BUSY: { kind: 'user', hint: 'another process listens on that port: stop it or change `port`' },
+  NATIVE_MISSING: { kind: 'user', hint: 'build it: npm run setup' },
+  ADMIN_UNREACHABLE: { kind: 'user', hint: 'is the proxy running? check --admin (default 127.0.0.1:7778)' },
+  BAD_ARGUMENT: { kind: 'user', hint: 'see --help' },
+  // lab
+  LAB_EXISTS: { kind: 'user', hint: 'take it down first: srv6pipes lab down --name NAME' },
+  LAB_NOT_FOUND: { kind: 'user', hint: 'list labs with: srv6pipes lab status' },
+  LAB_UNKNOWN_HOST: { kind: 'user', hint: 'see the hosts with: srv6pipes lab status' },
+  TOPOLOGY_INVALID: { kind: 'user', hint: 'fix the topology file; see README.md (lab)' },
+  // flows (logged and counted, never thrown out of the daemon)
+  FLOW_NO_SRH: { kind: 'input', hint: 'the SYN carried no SRH' },
+  FLOW_NOT_OURS: { kind: 'input', hint: 'no segment falls in this proxy’s locators' },
+  FLOW_UNKNOWN_FUNCTION: { kind: 'input', hint: 'the function id is not configured on this proxy' },
+  FLOW_CONNECT_FAILED: { kind: 'input', hint: 'the next hop refused or did not answer' },
+  FLOW_TIMEOUT: { kind: 'input', hint: 'the flow was idle longer than timeouts.idle' },
+  INTERNAL: { kind: 'bug', hint: 'this is a bug: please report it with the stack above' },
+} as const satisfies Record<string, { kind: ErrorKind; hint: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SrError extends Error {
+  readonly code: ErrorCode;
+  readonly kind: ErrorKind;
+  readonly hint: string;
+
+  constructor(code: ErrorCode, message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SrError';
+    this.code = code;
+    this.kind = ERROR_CODES[code].kind;
+    this.hint = options?.hint ?? ERROR_CODES[code].hint;
+  }
+}
+
+export function isSrError(e: unknown, code?: ErrorCode): e is SrError {
+  return e instanceof SrError && (code === undefined || e.code === code);
+}
+
+/** An errno-carrying error from the native layer or Node (code like 'EADDRINUSE'). */
+export function errnoCode(e: unknown): string | undefined {
+  if (e && typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'string') {
+    return (e as { code: string }).code;
+  }
+  return undefined;
+}

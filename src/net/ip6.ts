@@ -1,0 +1,69 @@
+/**
+ * IPv6 addresses and prefixes as 16-byte buffers. Parsing and formatting are ipaddr.js's; this module
+ * adapts them to Buffers and adds the prefix arithmetic the SID codec and locator matching need.
+ */
+import ipaddr from 'ipaddr.js';
+import { SrError } from '../errors.js';
+
+export interface Prefix6 {
+  /** network address, host bits zero */
+  readonly addr: Buffer;
+  readonly length: number;
+}
+
+export function parseAddress(text: string): Buffer {
+  const t = text.trim().replace(/^\[|\]$/g, '');
+  if (!ipaddr.IPv6.isValid(t)) throw new SrError('BAD_ADDRESS', `not an IPv6 address: "${text}"`);
+  return Buffer.from(ipaddr.IPv6.parse(t).toByteArray());
+}
+
+export function formatAddress(bytes: Uint8Array, offset = 0): string {
+  return ipaddr.fromByteArray(Array.from(bytes.subarray(offset, offset + 16))).toString();
+}
+
+export function isAddress(text: string): boolean {
+  return ipaddr.IPv6.isValid(text.trim().replace(/^\[|\]$/g, ''));
+}
+
+export function parsePrefix(text: string): Prefix6 {
+  const slash = text.indexOf('/');
+  if (slash < 0) throw new SrError('BAD_PREFIX', `not an IPv6 prefix (no /length): "${text}"`);
+  const lenText = text.slice(slash + 1);
+  const length = Number(lenText);
+  if (!/^\d{1,3}$/.test(lenText) || length > 128) {
+    throw new SrError('BAD_PREFIX', `bad prefix length in "${text}"`);
+  }
+  let addr: Buffer;
+  try {
+    addr = parseAddress(text.slice(0, slash));
+  } catch {
+    throw new SrError('BAD_PREFIX', `not an IPv6 prefix: "${text}"`);
+  }
+  return { addr: maskBuffer(addr, length), length };
+}
+
+export function formatPrefix(p: Prefix6): string {
+  return `${formatAddress(p.addr)}/${p.length}`;
+}
+
+/** A copy of addr with every bit past `length` cleared. */
+export function maskBuffer(addr: Uint8Array, length: number): Buffer {
+  const out = Buffer.from(addr.subarray(0, 16));
+  for (let bit = length; bit < 128; bit++) out[bit >> 3]! &= ~(0x80 >> (bit & 7));
+  return out;
+}
+
+/** Does the 16 bytes at `bytes[offset..]` fall in the prefix? Allocation-free. */
+export function prefixContains(p: Prefix6, bytes: Uint8Array, offset = 0): boolean {
+  const full = p.length >> 3;
+  for (let i = 0; i < full; i++) if (bytes[offset + i] !== p.addr[i]) return false;
+  const rest = p.length & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((bytes[offset + full]! ^ p.addr[full]!) & mask) === 0;
+}
+
+export function addressEquals(a: Uint8Array, aOff: number, b: Uint8Array, bOff = 0): boolean {
+  for (let i = 0; i < 16; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
+}
