@@ -11,6 +11,7 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${need[*]}"
@@ -41,8 +42,8 @@ fi
 stamp=dist/.tsbuildinfo
 if [ ! -f "$stamp" ] || [ -n "$(find src test tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   say "compiling TypeScript"
-  npx --no-install tsc -p .
   # assets that tsc does not copy (built-in lab topologies)
   mkdir -p dist/src/lab/topologies
-  cp src/lab/topologies/*.yaml dist/src/lab/topologies/ 2>/dev/null || true
+  cp src/lab/topologies/*.yaml dist/src/lab/topologies/
+  npx --no-install tsc -p .
 fi

@@ -14,7 +14,6 @@ export const ERROR_CODES = {
   // codecs (input off the wire)
   SRH_TRUNCATED: { kind: 'input', hint: 'the buffer is shorter than the SRH length field says' },
   SRH_BAD_TYPE: { kind: 'input', hint: 'an SRH has Routing Type 4' },
-  SRH_BAD_LENGTH: { kind: 'input', hint: 'Hdr Ext Len must cover the segment list and be even' },
   SRH_BAD_LAST_ENTRY: { kind: 'input', hint: 'Last Entry must be the index of the last segment' },
   SRH_BAD_SEGMENTS_LEFT: { kind: 'input', hint: 'Segments Left must not exceed Last Entry' },
   SRH_BAD_TLV: { kind: 'input', hint: 'a TLV runs past the end of the header' },
@@ -42,6 +41,7 @@ export const ERROR_CODES = {
   LAB_NOT_FOUND: { kind: 'user', hint: 'list labs with: srv6pipes lab status' },
   LAB_UNKNOWN_HOST: { kind: 'user', hint: 'see the hosts with: srv6pipes lab status' },
   TOPOLOGY_INVALID: { kind: 'user', hint: 'fix the topology file; see README.md (lab)' },
+  LAB_UP_FAILED: { kind: 'user', hint: 'the lab was taken down again; the message names the step (or the service log)' },
   // flows (logged and counted, never thrown out of the daemon)
   FLOW_NO_SRH: { kind: 'input', hint: 'the SYN carried no SRH' },
   FLOW_NOT_OURS: { kind: 'input', hint: 'no segment falls in this proxy’s locators' },

@@ -1,0 +1,47 @@
+import { SrError } from '../../errors.js';
+import type { CommandSpec } from '../spec.js';
+
+export const CONNECT_COMMANDS: CommandSpec[] = [
+  {
+    name: 'connect',
+    summary: 'netcat over an SR path: stdin → connection → stdout (stdin EOF half-closes)',
+    args: [
+      { name: 'host', description: 'final destination (IPv6 address)', required: true },
+      { name: 'port', description: 'destination port', required: true },
+    ],
+    options: [
+      { flags: '-s, --segments <list>', description: 'comma-separated waypoints (function SIDs), in travel order' },
+      { flags: '--timeout <ms>', description: 'connect timeout in ms', default: '10000' },
+    ],
+    async run(args, opts) {
+      const [host, portText] = args as [string, string];
+      const port = Number(portText);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SrError('BAD_ARGUMENT', `bad port "${portText}"`);
+      const segments = typeof opts['segments'] === 'string' ? opts['segments'].split(',').map((s) => s.trim()).filter(Boolean) : [];
+      const { connect } = await import('../../client/connect.js');
+      let socket;
+      try {
+        socket = await connect({ host, port, segments, timeoutMs: Number(opts['timeout']) });
+      } catch (e) {
+        if (e instanceof SrError) throw e;
+        const code = (e as { code?: string }).code ?? 'ERROR';
+        process.stderr.write(`srv6pipes connect: [${host}]:${port}: ${code}\n`);
+        return 1;
+      }
+      return new Promise<number>((resolve) => {
+        let failed = false;
+        socket.on('error', (e: NodeJS.ErrnoException) => {
+          failed = true;
+          process.stderr.write(`srv6pipes connect: ${e.code ?? e.message}\n`);
+        });
+        socket.on('close', () => resolve(failed ? 1 : 0));
+        socket.pipe(process.stdout, { end: false });
+        process.stdin.pipe(socket);
+        socket.on('end', () => process.stdin.unpipe(socket));
+      }).then((code) => {
+        process.stdin.destroy();
+        return code;
+      });
+    },
+  },
+];

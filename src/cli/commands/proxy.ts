@@ -1,0 +1,77 @@
+import { SrError } from '../../errors.js';
+import type { FlowRecord } from '../../proxy/flow.js';
+import type { ProxyStats } from '../../proxy/stats.js';
+import { BUILTIN_FUNCTIONS } from '../../vf/registry.js';
+import type { CommandSpec } from '../spec.js';
+
+const adminOption = { flags: '--admin <addr:port>', description: 'the proxy admin endpoint', default: '127.0.0.1:7778' };
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export const PROXY_COMMANDS: CommandSpec[] = [
+  {
+    name: 'proxy',
+    summary: 'Run the SR-aware transparent proxy daemon',
+    options: [
+      { flags: '-c, --config <file>', description: 'YAML (or JSON) configuration file' },
+      { flags: '--dry-run', description: 'validate the config, print every host change, change nothing' },
+    ],
+    async run(_args, opts) {
+      if (typeof opts['config'] !== 'string') {
+        throw new SrError('BAD_ARGUMENT', 'missing --config FILE', { hint: 'srv6pipes proxy --config proxy.yaml' });
+      }
+      const { runProxy } = await import('../../proxy/daemon.js');
+      return runProxy({ configPath: opts['config'], dryRun: opts['dryRun'] === true });
+    },
+  },
+  {
+    name: 'flows',
+    summary: 'Show the flow table of a running proxy',
+    options: [adminOption, { flags: '--json', description: 'print JSON' }],
+    async run(_args, opts) {
+      const { adminGet } = await import('../../proxy/admin.js');
+      const flows = (await adminGet(String(opts['admin']), '/flows')) as FlowRecord[];
+      if (opts['json']) {
+        process.stdout.write(`${JSON.stringify(flows, null, 1)}\n`);
+        return 0;
+      }
+      const rows = [['ID', 'FN', 'VF', 'ARG', 'CLIENT', 'SERVER', 'NEXT HOP', 'STATE', 'AGE', 'UP', 'DOWN']];
+      for (const f of flows) {
+        rows.push([String(f.id), String(f.functionId), f.vf, f.argument, f.client, f.server, f.nextHop, f.state, `${(f.ageMs / 1000).toFixed(0)}s`, String(f.bytesUp), String(f.bytesDown)]);
+      }
+      process.stdout.write(`${table(rows)}\n${flows.length} flow(s)\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'stats',
+    summary: 'Show the per-function counters of a running proxy',
+    options: [adminOption, { flags: '--json', description: 'print JSON' }],
+    async run(_args, opts) {
+      const { adminGet } = await import('../../proxy/admin.js');
+      const s = (await adminGet(String(opts['admin']), '/stats')) as ProxyStats;
+      if (opts['json']) {
+        process.stdout.write(`${JSON.stringify(s, null, 1)}\n`);
+        return 0;
+      }
+      const rows = [['FN', 'VF', 'FLOWS', 'ACTIVE', 'BYTES UP', 'BYTES DOWN', 'ENDINGS']];
+      for (const f of s.functions) {
+        rows.push([String(f.functionId), f.vf, String(f.flowsTotal), String(f.flowsActive), String(f.bytesUp), String(f.bytesDown), Object.entries(f.endings).map(([k, v]) => `${k}=${v}`).join(' ')]);
+      }
+      const rej = Object.entries(s.rejected).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+      process.stdout.write(`${table(rows)}\naccepted ${s.accepted}; rejected: ${rej}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'functions',
+    summary: 'List the built-in virtual functions and their options',
+    async run() {
+      for (const d of BUILTIN_FUNCTIONS) process.stdout.write(`${d.name.padEnd(10)} ${d.summary}\n`);
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,82 @@
+/**
+ * The decision taken for each accepted flow, from the SYN's SRH alone (pure, no I/O):
+ * find this proxy's segment (the first one, in travel order, inside one of its locators), decode its
+ * function and argument, look the function up, and compute the SRH for the next connection (the
+ * segments after ours; none when only the final destination remains).
+ */
+import type { ErrorCode } from '../errors.js';
+import { isSrError } from '../errors.js';
+import { decodeSrh, pathOf, srhForPath } from '../codec/srh.js';
+import { decodeSid, type SidLayout } from '../codec/sid.js';
+import { formatAddress } from '../net/ip6.js';
+import type { FunctionEntry } from './config.js';
+
+export interface Accepted {
+  ok: true;
+  entry: FunctionEntry;
+  functionId: number;
+  argument: bigint;
+  /** this proxy's segment */
+  sid: string;
+  /** the whole path, travel order, as text */
+  path: string[];
+  position: number;
+  /** SRH for the outbound connection, or null when the next hop is the final destination */
+  nextSrh: Buffer | null;
+}
+
+export interface Rejected {
+  ok: false;
+  code: ErrorCode;
+  reason: string;
+}
+
+export type Decision = Accepted | Rejected;
+
+export function classify(
+  srhBytes: Buffer | null,
+  locators: readonly SidLayout[],
+  functions: ReadonlyMap<number, FunctionEntry>,
+): Decision {
+  if (!srhBytes) return { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' };
+  let path: Buffer[];
+  try {
+    path = pathOf(decodeSrh(srhBytes));
+  } catch (e) {
+    if (isSrError(e)) return { ok: false, code: e.code, reason: e.message };
+    throw e;
+  }
+  // the final destination (last in travel order) is never one of our function segments
+  for (let i = 0; i < path.length - 1; i++) {
+    const seg = path[i]!;
+    for (const layout of locators) {
+      const d = decodeSid(layout, seg);
+      if (!d) continue;
+      const entry = functions.get(d.fn);
+      const text = path.map((b) => formatAddress(b));
+      if (!entry) {
+        return {
+          ok: false,
+          code: 'FLOW_UNKNOWN_FUNCTION',
+          reason: `function id ${d.fn} (segment ${text[i]}) is not configured on this proxy`,
+        };
+      }
+      const rest = path.slice(i + 1);
+      return {
+        ok: true,
+        entry,
+        functionId: d.fn,
+        argument: d.arg,
+        sid: text[i]!,
+        path: text,
+        position: i,
+        nextSrh: rest.length > 1 ? srhForPath(rest) : null,
+      };
+    }
+  }
+  return {
+    ok: false,
+    code: 'FLOW_NOT_OURS',
+    reason: `no segment of [${path.map((b) => formatAddress(b)).join(', ')}] is in this proxy's locators`,
+  };
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isSrError, type SrError } from '../errors.js';
+import { parseProxyConfig } from './config.js';
+
+const ISSUE_EXAMPLE = `
+port: 7777              # transparent listener (default 7777)
+workers: 2              # default: CPU count; workers share the port with SO_REUSEPORT
+locators:
+  - prefix: fc00:a::/80
+    functionBits: 16    # default 16; argument = the remaining low bits
+functions:
+  - { id: 1, vf: copy }
+  - { id: 2, vf: xor }                      # key = low 8 bits of the argument
+  - { id: 3, vf: xor, options: { passes: 4 } }
+`;
+
+function fails(text: string, code: string, field?: string): void {
+  assert.throws(
+    () => parseProxyConfig(text, 'test.yaml'),
+    (e: unknown) => {
+      assert.ok(isSrError(e), String(e));
+      assert.equal((e as SrError).code, code);
+      if (field) assert.match((e as SrError).message, new RegExp(field.replace(/[[\].]/g, '\\$&')));
+      return true;
+    },
+  );
+}
+
+test('the example from the issue validates with its defaults', () => {
+  const c = parseProxyConfig(ISSUE_EXAMPLE);
+  assert.equal(c.port, 7777);
+  assert.equal(c.workers, 2);
+  assert.equal(c.locators.length, 1);
+  assert.equal(c.locators[0]!.functionBits, 16);
+  assert.deepEqual([...c.functions.keys()], [1, 2, 3]);
+  assert.deepEqual(c.functions.get(3)!.options, { passes: 4 });
+  assert.deepEqual(c.functions.get(2)!.options, { passes: 1 });
+  assert.deepEqual(c.netconf, { mark: 1, table: 100 });
+  assert.deepEqual(c.admin, { address: '127.0.0.1', port: 7778 });
+  assert.equal(c.timeouts.connect, 5000);
+});
+
+test('JSON is accepted too', () => {
+  const c = parseProxyConfig(JSON.stringify({ locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, vf: 'copy' }], netconf: 'off' }));
+  assert.equal(c.netconf, null);
+  assert.equal(c.functions.get(7)!.vf.name, 'copy');
+});
+
+test('durations accept ms numbers and unit strings', () => {
+  const c = parseProxyConfig(`locators: [{prefix: "fc00::/64"}]\nfunctions: [{id: 1, vf: copy}]\ntimeouts: {connect: 1500, idle: 2m, drain: 3s}`);
+  assert.deepEqual(c.timeouts, { connect: 1500, idle: 120000, drain: 3000 });
+});
+
+test('errors name the field', () => {
+  const base = 'locators: [{prefix: "fc00:a::/80"}]\n';
+  fails(`${base}functions: [{id: 1, vf: copy}, {id: 3, vf: xor, options: {passes: -2}}]`, 'CONFIG_INVALID', 'functions[1].options.passes');
+  fails(`${base}functions: [{id: 1, vf: nosuch}]`, 'CONFIG_INVALID', 'functions[0].vf');
+  fails(`${base}functions: [{id: 1, vf: copy}, {id: 1, vf: xor}]`, 'CONFIG_INVALID', 'functions[1].id');
+  fails(`locators: [{prefix: "fc00:a::"}]\nfunctions: [{id: 1, vf: copy}]`, 'CONFIG_INVALID', 'locators[0].prefix');
+  fails(`locators: [{prefix: "fc00:a::/120", functionBits: 16}]\nfunctions: [{id: 1, vf: copy}]`, 'CONFIG_INVALID', 'locators[0]');
+  fails(`${base}functions: [{id: 70000, vf: copy}]`, 'CONFIG_INVALID', 'functionBits');
+  fails(`${base}functions: [{id: 1, vf: copy}]\nport: 99999`, 'CONFIG_INVALID', 'port');
+  fails(`${base}functions: [{id: 1, vf: copy}]\nbogus: 1`, 'CONFIG_INVALID');
+  fails(`${base}functions: []`, 'CONFIG_INVALID', 'functions');
+  fails(`${base}functions: [{id: 1, vf: copy}]\ntimeouts: {idle: soon}`, 'CONFIG_INVALID', 'timeouts.idle');
+});
+
+test('bad YAML is CONFIG_SYNTAX', () => {
+  fails('locators: [unclosed', 'CONFIG_SYNTAX');
+});

@@ -1,0 +1,196 @@
+/**
+ * The proxy's configuration: YAML (JSON is YAML too), validated by a zod schema. Errors name the
+ * field (`functions[2].options.passes: ...`). Each function's options are validated by its own
+ * descriptor's schema, once, here.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { SrError } from '../errors.js';
+import { isAddress, parsePrefix } from '../net/ip6.js';
+import { sidLayout, type SidLayout } from '../codec/sid.js';
+import { findBuiltin, BUILTIN_FUNCTIONS } from '../vf/registry.js';
+import type { VfDescriptor } from '../vf/types.js';
+
+/** A duration: a number of milliseconds, or a string such as "500ms", "5s", "2m". */
+const duration = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, 'a duration such as 500ms, 5s or 2m').transform((s) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(s)!;
+    return Math.round(Number(m[1]) * ({ ms: 1, s: 1000, m: 60000 } as const)[m[2] as 'ms' | 's' | 'm']);
+  }),
+]);
+
+const prefix = z.string().refine(
+  (s) => {
+    try {
+      parsePrefix(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'an IPv6 prefix such as fc00:a::/80' },
+);
+
+const endpoint = z.object({
+  address: z.string().refine(isAddress, 'an IPv6 address').or(z.literal('127.0.0.1')).default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(7778),
+});
+
+const schema = z
+  .object({
+    port: z.number().int().min(1).max(65535).default(7777),
+    listen: z.string().refine(isAddress, 'an IPv6 address').default('::'),
+    workers: z.number().int().min(1).max(256).default(() => os.availableParallelism()),
+    locators: z
+      .array(z.object({ prefix, functionBits: z.number().int().min(1).max(32).default(16) }).strict())
+      .min(1, 'at least one locator'),
+    functions: z
+      .array(
+        z
+          .object({
+            id: z.number().int().min(0),
+            vf: z.string().min(1),
+            options: z.record(z.string(), z.unknown()).default({}),
+          })
+          .strict(),
+      )
+      .min(1, 'at least one function'),
+    timeouts: z
+      .object({ connect: duration.default(5000), idle: duration.default(300_000), drain: duration.default(10_000) })
+      .strict()
+      .default({ connect: 5000, idle: 300_000, drain: 10_000 }),
+    admin: z.union([z.literal('off'), z.literal(false), endpoint.strict()]).default({ address: '127.0.0.1', port: 7778 }),
+    netconf: z
+      .union([
+        z.literal('off'),
+        z.literal(false),
+        z.literal('on'),
+        z.literal(true),
+        z
+          .object({
+            mark: z.number().int().min(1).max(0xffffffff).default(1),
+            table: z.number().int().min(1).max(0xfffffffe).default(100),
+          })
+          .strict(),
+      ])
+      .default('on'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  })
+  .strict();
+
+export type RawProxyConfig = z.infer<typeof schema>;
+
+export interface FunctionEntry {
+  id: number;
+  vf: VfDescriptor<unknown>;
+  options: unknown;
+}
+
+export interface ProxyConfig {
+  port: number;
+  listen: string;
+  workers: number;
+  locators: SidLayout[];
+  /** by function id */
+  functions: Map<number, FunctionEntry>;
+  timeouts: { connect: number; idle: number; drain: number };
+  admin: { address: string; port: number } | null;
+  netconf: { mark: number; table: number } | null;
+  logLevel: RawProxyConfig['logLevel'];
+  /** the validated source object (workers re-validate it) */
+  raw: unknown;
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  return s || '(top level)';
+}
+
+function invalid(source: string, path: readonly PropertyKey[], message: string): SrError {
+  return new SrError('CONFIG_INVALID', `${source}: ${fieldPath(path)}: ${message}`);
+}
+
+/** Validates a parsed config object. */
+export function validateProxyConfig(input: unknown, source = 'config'): ProxyConfig {
+  const r = schema.safeParse(input ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw invalid(source, issue.path, issue.message);
+  }
+  const c = r.data;
+  const functions = new Map<number, FunctionEntry>();
+  c.functions.forEach((f, i) => {
+    if (functions.has(f.id)) throw invalid(source, ['functions', i, 'id'], `function id ${f.id} is used twice`);
+    const vf = findBuiltin(f.vf);
+    if (!vf) {
+      throw invalid(
+        source,
+        ['functions', i, 'vf'],
+        `unknown function "${f.vf}" (built-in: ${BUILTIN_FUNCTIONS.map((d) => d.name).join(', ')})`,
+      );
+    }
+    const o = vf.options.safeParse(f.options);
+    if (!o.success) {
+      const issue = o.error.issues[0]!;
+      throw invalid(source, ['functions', i, 'options', ...issue.path], issue.message);
+    }
+    functions.set(f.id, { id: f.id, vf, options: o.data });
+  });
+  const locators = c.locators.map((l, i) => {
+    try {
+      return sidLayout(l.prefix, l.functionBits);
+    } catch (e) {
+      throw invalid(source, ['locators', i], e instanceof Error ? e.message : String(e));
+    }
+  });
+  locators.forEach((l, i) => {
+    const max = 2 ** l.functionBits - 1;
+    for (const f of functions.values()) {
+      if (f.id > max) throw invalid(source, ['locators', i, 'functionBits'], `function id ${f.id} does not fit in ${l.functionBits} bits`);
+    }
+  });
+  const netconf =
+    c.netconf === 'off' || c.netconf === false
+      ? null
+      : c.netconf === 'on' || c.netconf === true
+        ? { mark: 1, table: 100 }
+        : c.netconf;
+  return {
+    port: c.port,
+    listen: c.listen,
+    workers: c.workers,
+    locators,
+    functions,
+    timeouts: c.timeouts,
+    admin: c.admin === 'off' || c.admin === false ? null : c.admin,
+    netconf,
+    logLevel: c.logLevel,
+    raw: input,
+  };
+}
+
+/** Parses YAML/JSON text and validates it. */
+export function parseProxyConfig(text: string, source = 'config'): ProxyConfig {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text, { prettyErrors: true });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new SrError('CONFIG_SYNTAX', `${source}: ${msg}`);
+  }
+  return validateProxyConfig(doc, source);
+}
+
+export function loadProxyConfig(path: string): ProxyConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SrError('CONFIG_READ', `cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseProxyConfig(text, path);
+}

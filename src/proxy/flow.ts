@@ -1,0 +1,194 @@
+/**
+ * One intercepted flow: the accepted (client-side) socket, the transparent outbound (server-side)
+ * socket, the function's transforms, and the rules that tie their lifetimes together:
+ * a FIN travels as a FIN, a reset as a reset, a failed or slow connect resets the client, and the
+ * flow ends when both sockets are closed.
+ */
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import { outboundSocket } from '../native/sockets.js';
+import type { FlowContext, FlowTransforms } from '../vf/types.js';
+import type { Accepted } from './classify.js';
+import { relay, type DirectionStats } from './relay.js';
+import type { FunctionStats } from './stats.js';
+
+export type FlowState = 'connecting' | 'open' | 'closing' | 'closed';
+
+export interface FlowRecord {
+  id: number;
+  functionId: number;
+  vf: string;
+  argument: string;
+  client: string;
+  server: string;
+  nextHop: string;
+  state: FlowState;
+  ageMs: number;
+  idleMs: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** bytes held in user space, waiting for the server side / client side to accept them */
+  bufferedUp: number;
+  bufferedDown: number;
+}
+
+export interface FlowDeps {
+  log: Logger;
+  stats: FunctionStats;
+  connectTimeoutMs: number;
+  /** a coarse clock (ms), refreshed by the worker's sweep */
+  now(): number;
+  onClosed(flow: Flow): void;
+}
+
+function fmt(address: string, port: number): string {
+  return `[${address}]:${port}`;
+}
+
+export class Flow {
+  state: FlowState = 'connecting';
+  readonly startedAt: number;
+  lastActivity: number;
+  private outbound: net.Socket | undefined;
+  private readonly up: DirectionStats = { bytesIn: 0, bytesOut: 0, ended: false };
+  private readonly down: DirectionStats = { bytesIn: 0, bytesOut: 0, ended: false };
+  private connectTimer: NodeJS.Timeout | undefined;
+  private ending: string | undefined;
+  private closedSockets = 0;
+
+  constructor(
+    readonly id: number,
+    readonly inbound: net.Socket,
+    readonly decision: Accepted,
+    readonly client: { address: string; port: number },
+    readonly server: { address: string; port: number },
+    private readonly deps: FlowDeps,
+  ) {
+    this.startedAt = deps.now();
+    this.lastActivity = this.startedAt;
+  }
+
+  /** Opens the transparent outbound connection; relaying starts once it is up. */
+  start(): void {
+    const { decision: d, deps } = this;
+    deps.stats.flowsTotal++;
+    deps.stats.flowsActive++;
+    this.inbound.on('error', (e) => this.fail('client_reset', e));
+    this.inbound.on('close', () => this.socketClosed());
+    let transforms: FlowTransforms;
+    try {
+      const ctx: FlowContext = {
+        flowId: this.id,
+        functionId: d.functionId,
+        argument: d.argument,
+        sid: d.sid,
+        client: this.client,
+        server: this.server,
+        path: d.path,
+        position: d.position,
+        log: deps.log,
+      };
+      transforms = d.entry.vf.spawn(ctx, d.entry.options);
+    } catch (e) {
+      this.fail('function_error', e);
+      return;
+    }
+    let out: net.Socket;
+    try {
+      out = outboundSocket({ srh: d.nextSrh, transparent: true }, { allowHalfOpen: true });
+    } catch (e) {
+      this.fail('connect_failed', e);
+      return;
+    }
+    this.outbound = out;
+    out.on('error', (e) => this.fail(this.state === 'connecting' ? 'connect_failed' : 'server_reset', e));
+    out.on('close', () => this.socketClosed());
+    this.connectTimer = setTimeout(() => this.fail('connect_timeout'), deps.connectTimeoutMs);
+    out.once('connect', () => {
+      clearTimeout(this.connectTimer);
+      if (this.ending) return;
+      this.state = 'open';
+      out.setNoDelay(true);
+      const hooks = {
+        onTransformError: (e: unknown) => this.fail('function_error', e),
+        onActivity: () => {
+          this.lastActivity = deps.now();
+        },
+      };
+      relay(this.inbound, out, transforms.upstream, this.up, hooks);
+      relay(out, this.inbound, transforms.downstream, this.down, hooks);
+      this.inbound.resume();
+    });
+    out.connect({ host: this.server.address, port: this.server.port, localAddress: this.client.address, family: 6 });
+  }
+
+  /** Resets both sides and records why (the first reason wins). */
+  fail(reason: string, err?: unknown): void {
+    if (this.ending) return;
+    this.ending = reason;
+    this.state = 'closing';
+    clearTimeout(this.connectTimer);
+    const e = err as { code?: string; message?: string } | undefined;
+    this.deps.log.info(
+      { flow: this.id, fn: this.decision.functionId, client: fmt(this.client.address, this.client.port), server: fmt(this.server.address, this.server.port), reason, error: e?.code ?? e?.message },
+      'flow reset',
+    );
+    if (reason === 'function_error') this.deps.log.error({ flow: this.id, err }, 'function threw');
+    resetSocket(this.inbound);
+    if (this.outbound) resetSocket(this.outbound);
+  }
+
+  private socketClosed(): void {
+    this.closedSockets++;
+    const expected = this.outbound ? 2 : 1;
+    if (this.closedSockets < expected) {
+      // one side is fully closed: if the other has nothing left to do, it will close on its own
+      if (this.state === 'connecting') this.fail('client_closed');
+      return;
+    }
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.connectTimer);
+    const s = this.deps.stats;
+    s.flowsActive--;
+    s.bytesUp += this.up.bytesOut;
+    s.bytesDown += this.down.bytesOut;
+    const reason = this.ending ?? 'ok';
+    s.endings[reason] = (s.endings[reason] ?? 0) + 1;
+    this.deps.log.debug({ flow: this.id, reason, up: this.up.bytesOut, down: this.down.bytesOut }, 'flow closed');
+    this.deps.onClosed(this);
+  }
+
+  record(now: number): FlowRecord {
+    return {
+      id: this.id,
+      functionId: this.decision.functionId,
+      vf: this.decision.entry.vf.name,
+      argument: this.decision.argument.toString(),
+      client: fmt(this.client.address, this.client.port),
+      server: fmt(this.server.address, this.server.port),
+      nextHop: this.decision.path[this.decision.position + 1] ?? this.server.address,
+      state: this.state,
+      ageMs: now - this.startedAt,
+      idleMs: now - this.lastActivity,
+      bytesUp: this.up.bytesOut,
+      bytesDown: this.down.bytesOut,
+      bufferedUp: this.outbound?.writableLength ?? 0,
+      bufferedDown: this.inbound.writableLength,
+    };
+  }
+}
+
+/** Sends a RST (SO_LINGER 0) and destroys; harmless on an already destroyed socket. */
+export function resetSocket(s: net.Socket): void {
+  if (s.destroyed) return;
+  if (s.connecting) {
+    s.destroy();
+    return;
+  }
+  try {
+    s.resetAndDestroy();
+  } catch {
+    s.destroy();
+  }
+}

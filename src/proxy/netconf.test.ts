@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sidLayout } from '../codec/sid.js';
+import { netconfPlan, nftRuleset } from './netconf.js';
+
+const params = { locators: [sidLayout('fc00:a::/80'), sidLayout('fc00:aa::/64', 8)], port: 7777, mark: 1, table: 100 };
+
+test('the nftables ruleset holds the four rules in order, atomically replacing the table', () => {
+  const r = nftRuleset(params);
+  const lines = r.split('\n').map((l) => l.trim());
+  assert.equal(lines[0], 'table ip6 srv6pipes');
+  assert.equal(lines[1], 'delete table ip6 srv6pipes');
+  const rules = lines.filter((l) => l.includes('mark'));
+  assert.deepEqual(rules, [
+    'ip6 daddr { fc00:a::/80, fc00:aa::/64 } meta mark set 0x1',
+    'meta mark 0x1 tcp flags & (syn | ack) == syn tproxy to :7777 accept',
+    'meta mark 0x1 accept',
+    'meta l4proto tcp socket transparent 1 meta mark set 0x1 accept',
+  ]);
+});
+
+test('the plan sets forwarding and seg6_enabled everywhere, then nft, rule and route', () => {
+  const plan = netconfPlan(params, ['all', 'default', 'lo', 'eth0', 'eth0.10']).map((s) => s.describe.split('\n')[0]);
+  assert.deepEqual(plan, [
+    'sysctl -w net.ipv6.conf.all.forwarding=1',
+    'sysctl -w net.ipv6.conf.all.seg6_enabled=1',
+    'sysctl -w net.ipv6.conf.default.seg6_enabled=1',
+    'sysctl -w net.ipv6.conf.lo.seg6_enabled=1',
+    'sysctl -w net.ipv6.conf.eth0.seg6_enabled=1',
+    'nft -f - <<EOF',
+    'ip -6 rule add fwmark 1 lookup 100',
+    'ip -6 route replace local ::/0 dev lo table 100',
+  ]);
+});

@@ -1,0 +1,152 @@
+/**
+ * Host configuration for interception on a stock kernel (see docs/architecture.md):
+ *  - sysctls: forwarding=1, seg6_enabled=1 on all/default/every interface (old values restored on stop);
+ *  - one nftables table `ip6 srv6pipes`: mark packets to our locators, TPROXY their SYNs to the
+ *    listener, accept the rest of intercepted flows, mark the return traffic of our transparent sockets;
+ *  - policy routing: `fwmark MARK lookup TABLE` and `local ::/0 dev lo table TABLE`.
+ * Everything happens in the network namespace the proxy runs in. A plan is a list of reversible
+ * steps: `--dry-run` prints it, start applies it (idempotently), stop reverts it in reverse order.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { SrError } from '../errors.js';
+import { formatPrefix } from '../net/ip6.js';
+import { hasCommand, run, runOk } from '../sys/run.js';
+import type { SidLayout } from '../codec/sid.js';
+
+export const NFT_TABLE = 'srv6pipes';
+
+export interface NetconfParams {
+  locators: SidLayout[];
+  port: number;
+  mark: number;
+  table: number;
+}
+
+export interface Step {
+  /** what it changes, as a command line an operator could type */
+  describe: string;
+  apply(): Promise<void>;
+  revert(): Promise<void>;
+}
+
+export function nftRuleset(p: NetconfParams): string {
+  const locs = p.locators.map((l) => formatPrefix(l.locator)).join(', ');
+  const mark = `0x${p.mark.toString(16)}`;
+  // `table …` + `delete table …` first makes the load idempotent and atomic (one transaction).
+  return [
+    `table ip6 ${NFT_TABLE}`,
+    `delete table ip6 ${NFT_TABLE}`,
+    `table ip6 ${NFT_TABLE} {`,
+    `  chain prerouting {`,
+    `    type filter hook prerouting priority mangle; policy accept;`,
+    `    ip6 daddr { ${locs} } meta mark set ${mark}`,
+    `    meta mark ${mark} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`,
+    `    meta mark ${mark} accept`,
+    `    meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
+    `  }`,
+    `}`,
+    '',
+  ].join('\n');
+}
+
+function sysctlPath(key: string): string {
+  return `/proc/sys/${key.replace(/\./g, '/')}`;
+}
+
+function sysctlStep(key: string, value: string): Step {
+  let previous: string | undefined;
+  return {
+    describe: `sysctl -w ${key}=${value}`,
+    async apply() {
+      previous = readFileSync(sysctlPath(key), 'utf8').trim();
+      if (previous !== value) writeFileSync(sysctlPath(key), value);
+    },
+    async revert() {
+      if (previous !== undefined && previous !== value) {
+        try {
+          writeFileSync(sysctlPath(key), previous);
+        } catch {
+          // the interface may be gone by now
+        }
+      }
+    },
+  };
+}
+
+/** Interfaces that have IPv6 sysctls in this namespace (plus all and default). */
+export function ipv6ConfNames(): string[] {
+  try {
+    return readdirSync('/proc/sys/net/ipv6/conf');
+  } catch {
+    return ['all', 'default'];
+  }
+}
+
+export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step[] {
+  const steps: Step[] = [sysctlStep('net.ipv6.conf.all.forwarding', '1')];
+  for (const n of confNames) {
+    if (n.includes('.')) continue; // a VLAN name such as eth0.10 would need escaping in sysctl keys
+    steps.push(sysctlStep(`net.ipv6.conf.${n}.seg6_enabled`, '1'));
+  }
+  const rules = nftRuleset(p);
+  steps.push({
+    describe: `nft -f - <<EOF\n${rules}EOF`,
+    apply: async () => void (await runOk(['nft', '-f', '-'], rules)),
+    revert: async () => void (await run(['nft', 'delete', 'table', 'ip6', NFT_TABLE])),
+  });
+  const ruleArgs = ['fwmark', String(p.mark), 'lookup', String(p.table)];
+  steps.push({
+    describe: `ip -6 rule add ${ruleArgs.join(' ')}`,
+    async apply() {
+      const existing = await runOk(['ip', '-6', 'rule', 'show', ...ruleArgs]);
+      if (!existing.trim()) await runOk(['ip', '-6', 'rule', 'add', ...ruleArgs]);
+    },
+    async revert() {
+      // delete every copy (an earlier crashed run may have left one)
+      for (let i = 0; i < 8; i++) {
+        if ((await run(['ip', '-6', 'rule', 'del', ...ruleArgs])).code !== 0) break;
+      }
+    },
+  });
+  const routeArgs = ['local', '::/0', 'dev', 'lo', 'table', String(p.table)];
+  steps.push({
+    describe: `ip -6 route replace ${routeArgs.join(' ')}`,
+    apply: async () => void (await runOk(['ip', '-6', 'route', 'replace', ...routeArgs])),
+    revert: async () => void (await run(['ip', '-6', 'route', 'del', ...routeArgs])),
+  });
+  return steps;
+}
+
+/** Checks what applying needs: root and the nft and ip tools. */
+export function checkNetconfPrerequisites(): void {
+  if (process.getuid?.() !== 0) {
+    throw new SrError('NOT_ROOT', 'the proxy configures nftables, policy routing and sysctls: it must run as root');
+  }
+  if (!hasCommand('nft')) throw new SrError('TOOL_MISSING', 'nft is not installed', { hint: 'apt-get install nftables' });
+  if (!hasCommand('ip')) throw new SrError('TOOL_MISSING', 'ip is not installed', { hint: 'apt-get install iproute2' });
+}
+
+/** Applies a plan; on failure reverts what was applied and rethrows. Returns the undo function. */
+export async function applyPlan(steps: Step[]): Promise<() => Promise<void>> {
+  const done: Step[] = [];
+  const undo = async (): Promise<void> => {
+    for (const s of done.reverse()) {
+      try {
+        await s.revert();
+      } catch {
+        // keep undoing the rest
+      }
+    }
+    done.length = 0;
+  };
+  try {
+    for (const s of steps) {
+      await s.apply();
+      done.push(s);
+    }
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+  return undo;
+}

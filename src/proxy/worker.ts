@@ -1,0 +1,135 @@
+/**
+ * A proxy worker: one transparent listener (SO_REUSEPORT, so every worker has its own accept queue),
+ * the flows it accepted, and their counters. One per CPU, each in its own process (worker-main.ts).
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { listenFd, synRoutingHeader } from '../native/sockets.js';
+import { classify } from './classify.js';
+import type { ProxyConfig } from './config.js';
+import { Flow, resetSocket, type FlowRecord } from './flow.js';
+import { StatsBook, type ProxyStats } from './stats.js';
+
+export class ProxyWorker {
+  private server: net.Server | undefined;
+  private readonly flows = new Map<number, Flow>();
+  private readonly stats = new StatsBook();
+  private nextId = 1;
+  private clock = Date.now();
+  private sweep: NodeJS.Timeout | undefined;
+  private draining = false;
+  private onEmpty: (() => void) | undefined;
+
+  constructor(
+    private readonly cfg: ProxyConfig,
+    private readonly log: Logger,
+    /** distinguishes flow ids across workers */
+    private readonly workerIndex = 0,
+  ) {
+    this.nextId = workerIndex * 1_000_000_000 + 1;
+  }
+
+  async start(): Promise<void> {
+    const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true });
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
+    server.on('connection', (s) => this.accept(s));
+    server.on('error', (e) => this.log.error({ err: e }, 'listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.sweep = setInterval(() => this.tick(), 1000);
+    this.sweep.unref();
+  }
+
+  private tick(): void {
+    this.clock = Date.now();
+    const idle = this.cfg.timeouts.idle;
+    if (idle <= 0) return;
+    for (const f of this.flows.values()) {
+      if (f.state === 'open' && this.clock - f.lastActivity > idle) f.fail('idle_timeout');
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.on('error', () => undefined); // until the flow takes over
+    let srh: Buffer | null;
+    try {
+      srh = synRoutingHeader(socket);
+    } catch (e) {
+      this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
+      return;
+    }
+    const d = classify(srh, this.cfg.locators, this.cfg.functions);
+    if (!d.ok) {
+      this.reject(socket, d.code, d.reason);
+      return;
+    }
+    this.stats.accepted++;
+    const flow = new Flow(
+      this.nextId++,
+      socket,
+      d,
+      { address: socket.remoteAddress ?? '::', port: socket.remotePort ?? 0 },
+      { address: socket.localAddress ?? '::', port: socket.localPort ?? 0 },
+      {
+        log: this.log,
+        stats: this.stats.fn(d.functionId, d.entry.vf.name),
+        connectTimeoutMs: this.cfg.timeouts.connect,
+        now: () => this.clock,
+        onClosed: (f) => {
+          this.flows.delete(f.id);
+          if (this.flows.size === 0) this.onEmpty?.();
+        },
+      },
+    );
+    this.flows.set(flow.id, flow);
+    flow.start();
+  }
+
+  private reject(socket: net.Socket, code: string, reason: string): void {
+    this.stats.reject(code);
+    this.log.warn(
+      { code, reason, client: `[${socket.remoteAddress}]:${socket.remotePort}`, server: `[${socket.localAddress}]:${socket.localPort}` },
+      'flow rejected',
+    );
+    resetSocket(socket);
+  }
+
+  flowTable(): FlowRecord[] {
+    const now = Date.now();
+    return [...this.flows.values()].map((f) => f.record(now));
+  }
+
+  statsSnapshot(): ProxyStats {
+    return this.stats.snapshot();
+  }
+
+  get activeFlows(): number {
+    return this.flows.size;
+  }
+
+  /** Stops accepting; waits for the flows to end, up to the deadline; then resets what is left. */
+  async drain(deadlineMs: number): Promise<{ remaining: number }> {
+    if (this.draining) return { remaining: this.flows.size };
+    this.draining = true;
+    clearInterval(this.sweep);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    if (this.flows.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        this.onEmpty = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const remaining = this.flows.size;
+    for (const f of [...this.flows.values()]) f.fail('drain_deadline');
+    return { remaining };
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * A traffic peer for end-to-end tests, run inside lab namespaces:
+ *   node peer.js serve  --port P [--reply N] [--echo] [--after-eof] [--stall-ms MS]
+ *                                                              one JSON line per connection on stdout
+ *   node peer.js client --host H --port P [--segments a,b] [--send N] [--delay-end MS] [--tlvs padn,hmac,unknown]
+ *                                                              one JSON line at the end on stdout
+ * Data is pseudo-random (a 1 MiB block from a seed, rotated), hashed with sha256 on both ends, so a
+ * test compares what one end sent with what the other received. `serve` sends its reply concurrently
+ * with receiving (full duplex) unless --after-eof is given.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { connect } from '../../src/client/connect.js';
+import { hmacTlv, TLV_PADN, type SrhTlv } from '../../src/codec/srh.js';
+
+function arg(name: string, dflt?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+
+const BLOCK = randomBytes(1 << 20);
+
+/** Writes n bytes with back-pressure, then calls done. */
+function sendBytes(sock: net.Socket, n: number, hash: ReturnType<typeof createHash>, done: () => void): void {
+  let left = n;
+  let off = 0;
+  const pump = (): void => {
+    while (left > 0) {
+      const len = Math.min(left, 64 * 1024, BLOCK.length - off);
+      const chunk = BLOCK.subarray(off, off + len);
+      off = (off + len) % BLOCK.length;
+      left -= len;
+      hash.update(chunk);
+      if (!sock.write(chunk)) {
+        sock.once('drain', pump);
+        return;
+      }
+    }
+    done();
+  };
+  pump();
+}
+
+function serve(): void {
+  const port = Number(arg('port', '8080'));
+  const reply = Number(arg('reply', '0'));
+  const echo = flag('echo');
+  const afterEof = flag('after-eof');
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+    const rx = createHash('sha256');
+    const tx = createHash('sha256');
+    let received = 0;
+    let sent = 0;
+    let gotEof = false;
+    let doneSending = reply === 0 && !echo;
+    const info = { remote: sock.remoteAddress, remotePort: sock.remotePort, local: sock.localAddress, localPort: sock.localPort };
+    const report = (error?: string): void => {
+      process.stdout.write(
+        `${JSON.stringify({ event: 'conn', ...info, received, sha256Received: rx.digest('hex'), sent, sha256Sent: tx.digest('hex'), error })}\n`,
+      );
+    };
+    let reported = false;
+    const finish = (error?: string): void => {
+      if (reported) return;
+      reported = true;
+      report(error);
+    };
+    const startReply = (): void =>
+      sendBytes(sock, reply, tx, () => {
+        sent = reply;
+        doneSending = true;
+        if (gotEof) sock.end();
+      });
+    sock.on('data', (d: Buffer) => {
+      received += d.length;
+      rx.update(d);
+      if (echo) {
+        tx.update(d);
+        sent += d.length;
+        if (!sock.write(d)) sock.pause();
+      }
+    });
+    sock.on('drain', () => sock.resume());
+    sock.on('end', () => {
+      gotEof = true;
+      if (echo) doneSending = true;
+      if (afterEof && reply > 0) startReply();
+      else if (doneSending) sock.end();
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => finish(e.code ?? e.message));
+    sock.on('close', () => finish());
+    if (reply > 0 && !afterEof) startReply();
+    const stall = Number(arg('stall-ms', '0'));
+    if (stall > 0) {
+      sock.pause();
+      setTimeout(() => sock.resume(), stall);
+    }
+  });
+  server.listen({ port, host: '::', ipv6Only: true }, () => process.stdout.write(`${JSON.stringify({ event: 'listening', port })}\n`));
+}
+
+async function client(): Promise<void> {
+  const host = arg('host')!;
+  const port = Number(arg('port', '8080'));
+  const segments = (arg('segments', '') ?? '').split(',').filter(Boolean);
+  const send = Number(arg('send', '0'));
+  const tlvs: SrhTlv[] = [];
+  for (const t of (arg('tlvs', '') ?? '').split(',').filter(Boolean)) {
+    if (t === 'padn') tlvs.push({ type: TLV_PADN, value: Buffer.alloc(4) });
+    else if (t === 'hmac') tlvs.push(hmacTlv(7, Buffer.alloc(32, 0xab)));
+    else if (t === 'unknown') tlvs.push({ type: 0x7e, value: Buffer.from('srv6pipes-unknown-tlv') });
+    else throw new Error(`unknown --tlvs item ${t}`);
+  }
+  const t0 = Date.now();
+  let sock: net.Socket;
+  try {
+    sock = await connect({ host, port, segments, tlvs, timeoutMs: Number(arg('timeout', '5000')) });
+  } catch (e) {
+    process.stdout.write(`${JSON.stringify({ event: 'done', error: (e as NodeJS.ErrnoException).code ?? String(e), ms: Date.now() - t0 })}\n`);
+    return;
+  }
+  const rx = createHash('sha256');
+  const tx = createHash('sha256');
+  let received = 0;
+  let error: string | undefined;
+  sock.on('data', (d: Buffer) => {
+    received += d.length;
+    rx.update(d);
+  });
+  sock.on('error', (e: NodeJS.ErrnoException) => {
+    error = e.code ?? e.message;
+  });
+  sock.on('close', () => {
+    process.stdout.write(
+      `${JSON.stringify({ event: 'done', sent: send, sha256Sent: tx.digest('hex'), received, sha256Received: rx.digest('hex'), error, ms: Date.now() - t0 })}\n`,
+    );
+  });
+  const delayEnd = Number(arg('delay-end', '0'));
+  sendBytes(sock, send, tx, () => setTimeout(() => sock.end(), delayEnd));
+}
+
+if (process.argv[2] === 'serve') serve();
+else if (process.argv[2] === 'client') void client();
+else {
+  process.stderr.write('usage: peer.js serve|client ...\n');
+  process.exit(2);
+}
