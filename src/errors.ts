@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   SRH_BAD_LAST_ENTRY: { kind: 'input', hint: 'Last Entry must be the index of the last segment' },
   SRH_BAD_SEGMENTS_LEFT: { kind: 'input', hint: 'Segments Left must not exceed Last Entry' },
   SRH_BAD_TLV: { kind: 'input', hint: 'a TLV runs past the end of the header' },
-  SRH_TOO_LONG: { kind: 'user', hint: 'an SRH holds at most 255 segments and 2048 bytes' },
+  SRH_TOO_LONG: { kind: 'user', hint: 'an SRH is at most 2048 bytes: 127 segments without TLVs' },
   BAD_ADDRESS: { kind: 'user', hint: 'write an IPv6 address such as fc00:a::1' },
   BAD_PREFIX: { kind: 'user', hint: 'write an IPv6 prefix such as fc00:a::/80' },
   SID_BAD_LAYOUT: { kind: 'user', hint: 'locator length + function bits must be at most 128' },

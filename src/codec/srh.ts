@@ -87,12 +87,18 @@ export interface SrhInput {
   /** wire order */
   segments: readonly Uint8Array[];
   tlvs?: readonly SrhTlv[];
+  /**
+   * Pad the way the Linux kernel accepts on a socket (IPV6_RTHDR): its `seg6_validate_srh` reads every
+   * TLV as type + length, so a 1-byte Pad1 is refused (EINVAL) and a 9-byte PadN is used instead; and
+   * it looks for the HMAC TLV in the last 40 bytes, so padding goes before a trailing HMAC TLV.
+   */
+  linuxCompatible?: boolean;
 }
 
 /** Encodes an SRH; pads with Pad1/PadN to a multiple of 8 bytes when the TLVs do not. */
 export function encodeSrh(srh: SrhInput): Buffer {
   const n = srh.segments.length;
-  if (n < 1 || n > 255) throw new SrError('SRH_TOO_LONG', `an SRH holds 1 to 255 segments, not ${n}`);
+  if (n < 1 || n > 127) throw new SrError('SRH_TOO_LONG', `an SRH holds 1 to 127 segments, not ${n}`);
   if (srh.segmentsLeft < 0 || srh.segmentsLeft > n - 1 || !Number.isInteger(srh.segmentsLeft)) {
     throw new SrError('SRH_BAD_SEGMENTS_LEFT', `Segments Left ${srh.segmentsLeft} must be 0..${n - 1}`);
   }
@@ -106,8 +112,13 @@ export function encodeSrh(srh: SrhInput): Buffer {
   const rem = (8 + body) % 8;
   if (rem !== 0) {
     const pad = 8 - rem;
-    tlvs.push(pad === 1 ? { type: TLV_PAD1, value: Buffer.alloc(0) } : { type: TLV_PADN, value: Buffer.alloc(pad - 2) });
-    body += pad;
+    const linux = srh.linuxCompatible === true;
+    const padding =
+      pad === 1 && !linux ? { type: TLV_PAD1, value: Buffer.alloc(0) } : { type: TLV_PADN, value: Buffer.alloc(pad === 1 ? 7 : pad - 2) };
+    const last = tlvs[tlvs.length - 1];
+    if (linux && last?.type === TLV_HMAC) tlvs.splice(tlvs.length - 1, 0, padding);
+    else tlvs.push(padding);
+    body += padding.type === TLV_PAD1 ? 1 : 2 + padding.value.length;
   }
   const total = 8 + body;
   if (total > SRH_MAX_BYTES) throw new SrError('SRH_TOO_LONG', `the SRH would be ${total} bytes (max ${SRH_MAX_BYTES})`);
@@ -136,13 +147,15 @@ export function encodeSrh(srh: SrhInput): Buffer {
 
 /**
  * The SRH a socket sets with IPV6_RTHDR for a path given in travel order [first waypoint, …, final
- * destination]: segments reversed, Segments Left = path.length − 1. (The kernel overwrites
- * segments[0] with the connect() destination and sends the packet to segments[Segments Left].)
+ * destination]: segments reversed, Segments Left = path.length − 1, padded the way Linux accepts.
+ * (The kernel overwrites segments[0] with the connect() destination and sends the packet to
+ * segments[Segments Left].)
  */
 export function srhForPath(path: readonly Uint8Array[], opts?: { tlvs?: readonly SrhTlv[]; nextHeader?: number; flags?: number }): Buffer {
   return encodeSrh({
     segments: [...path].reverse(),
     segmentsLeft: path.length - 1,
+    linuxCompatible: true,
     ...(opts?.tlvs ? { tlvs: opts.tlvs } : {}),
     ...(opts?.nextHeader !== undefined ? { nextHeader: opts.nextHeader } : {}),
     ...(opts?.flags !== undefined ? { flags: opts.flags } : {}),

@@ -102,6 +102,28 @@ describe('one proxy (fig5: client — m1 — server)', () => {
     });
   });
 
+  test('an HMAC-signed SRH is verified by the proxy host’s kernel and proxied; a wrong key drops it', async () => {
+    await withLab('fig5', async (lab) => {
+      // key id 7 (the id peer.js puts in its HMAC TLV); the H flag (0x08) makes the kernel sign and verify
+      await lab.exec('client', ['ip', 'sr', 'hmac', 'set', '7', 'sha256'], { input: 'a-shared-secret\n' });
+      await lab.exec('m1', ['ip', 'sr', 'hmac', 'set', '7', 'sha256'], { input: 'a-shared-secret\n' });
+      const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      try {
+        const args = ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '5000', '--tlvs', 'padn,unknown,hmac', '--flags', '8', '--timeout', '1500'];
+        const ok = await runClient(lab, 'client', args);
+        assert.equal(ok.error, undefined);
+        assert.equal(ok.sha256Received, ok.sha256Sent);
+        await lab.exec('m1', ['ip', 'sr', 'hmac', 'set', '7', 'sha256'], { input: 'another-secret\n' });
+        const bad = await runClient(lab, 'client', args);
+        assert.equal(bad.error, 'ETIMEDOUT', 'the kernel dropped the SYN with a bad HMAC');
+      } finally {
+        srv.stop();
+        assert.equal(await proxy.stop(), 0);
+      }
+    });
+  });
+
   test('non-SR traffic through the proxy host is forwarded like a router', async () => {
     await withLab('fig5', async (lab) => {
       const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS));

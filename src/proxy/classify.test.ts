@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeSrh, encodeSrh, pathOf, srhForPath } from '../codec/srh.js';
+import { formatAddress, parseAddress } from '../net/ip6.js';
+import { classify } from './classify.js';
+import { parseProxyConfig } from './config.js';
+
+const cfg = parseProxyConfig(`
+locators: [ { prefix: "fc00:b::/80" }, { prefix: "fc00:bb::/64", functionBits: 8 } ]
+functions: [ { id: 1, vf: copy }, { id: 2, vf: xor } ]
+netconf: off
+`);
+const P = (s: string) => parseAddress(s);
+const run = (path: string[]) => classify(srhForPath(path.map(P)), cfg.locators, cfg.functions);
+
+test('the first segment in our locators is ours; the rest is the next SRH', () => {
+  const d = run(['fc00:a::2:0:1', 'fc00:b::2:0:5a', 'fc00:c::1:0:0', 'fc00:2::2']);
+  assert.ok(d.ok);
+  assert.equal(d.functionId, 2);
+  assert.equal(d.argument, 0x5an);
+  assert.equal(d.position, 1);
+  assert.equal(d.sid, 'fc00:b::2:0:5a');
+  assert.equal(d.entry.vf.name, 'xor');
+  assert.ok(d.nextSrh);
+  assert.deepEqual(pathOf(decodeSrh(d.nextSrh)).map((b) => formatAddress(b)), ['fc00:c::1:0:0', 'fc00:2::2']);
+});
+
+test('when only the destination remains, the next connection has no SRH', () => {
+  const d = run(['fc00:b::1:0:0', 'fc00:2::2']);
+  assert.ok(d.ok);
+  assert.equal(d.nextSrh, null);
+});
+
+test('a second locator with its own layout', () => {
+  const d = run(['fc00:bb::100:0:0:7', 'fc00:2::2']);
+  assert.ok(d.ok);
+  assert.equal(d.functionId, 1);
+  assert.equal(d.argument, 7n);
+});
+
+test('rejections: no SRH, not ours, unknown function, malformed SRH', () => {
+  assert.deepEqual(classify(null, cfg.locators, cfg.functions), { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' });
+  const notOurs = run(['fc00:a::1:0:0', 'fc00:2::2']);
+  assert.equal(notOurs.ok ? '' : notOurs.code, 'FLOW_NOT_OURS');
+  const unknown = run(['fc00:b::9:0:0', 'fc00:2::2']);
+  assert.equal(unknown.ok ? '' : unknown.code, 'FLOW_UNKNOWN_FUNCTION');
+  assert.match(unknown.ok ? '' : unknown.reason, /function id 9/);
+  // the final destination is never taken as our function, even inside our locator
+  const dest = run(['fc00:a::1:0:0', 'fc00:b::1:0:0']);
+  assert.equal(dest.ok ? '' : dest.code, 'FLOW_NOT_OURS');
+  const bad = encodeSrh({ segments: [P('fc00:2::2'), P('fc00:b::1:0:0')], segmentsLeft: 0 });
+  bad[2] = 3;
+  const malformed = classify(bad, cfg.locators, cfg.functions);
+  assert.equal(malformed.ok ? '' : malformed.code, 'SRH_BAD_TYPE');
+});
