@@ -14,10 +14,12 @@ export const ERROR_CODES = {
   // codecs (input off the wire)
   SRH_TRUNCATED: { kind: 'input', hint: 'the buffer is shorter than the SRH length field says' },
   SRH_BAD_TYPE: { kind: 'input', hint: 'an SRH has Routing Type 4' },
+  SRH_BAD_LENGTH: { kind: 'input', hint: 'Hdr Ext Len must leave room for at least one segment (at least 2)' },
   SRH_BAD_LAST_ENTRY: { kind: 'input', hint: 'Last Entry must be the index of the last segment' },
   SRH_BAD_SEGMENTS_LEFT: { kind: 'input', hint: 'Segments Left must not exceed Last Entry' },
   SRH_BAD_TLV: { kind: 'input', hint: 'a TLV runs past the end of the header' },
   SRH_TOO_LONG: { kind: 'user', hint: 'an SRH is at most 2048 bytes: 127 segments without TLVs' },
+  SRH_BAD_FIELD: { kind: 'user', hint: 'Next Header and Flags are bytes (0..255), Tag is 16 bits (0..65535)' },
   BAD_ADDRESS: { kind: 'user', hint: 'write an IPv6 address such as fc00:a::1' },
   BAD_PREFIX: { kind: 'user', hint: 'write an IPv6 prefix such as fc00:a::/80' },
   SID_BAD_LAYOUT: { kind: 'user', hint: 'locator length + function bits must be at most 128' },

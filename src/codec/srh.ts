@@ -6,7 +6,8 @@
  *  8: Segment List[0] (the LAST segment of the path: the final destination) … [Last Entry]
  *     TLVs up to 8 × (Hdr Ext Len + 1) bytes: Pad1 (type 0, one byte), else type u8 | length u8 | value
  *
- * Decoded segments are copies (16-byte Buffers, safe to keep); TLV values are copies too.
+ * Size limits: Hdr Ext Len is one byte, so an SRH is at most 2048 bytes, which holds at most 127
+ * segments (8 + 127 × 16 = 2040) even though Last Entry could count 256.
  */
 import { SrError } from '../errors.js';
 import { formatAddress } from '../net/ip6.js';
@@ -17,9 +18,12 @@ export const TLV_PADN = 4;
 export const TLV_HMAC = 5;
 /** the largest SRH: Hdr Ext Len is one byte of 8-octet units */
 export const SRH_MAX_BYTES = 8 * (255 + 1);
+/** the most segments an SRH can hold: (2048 − 8) / 16, rounded down */
+export const SRH_MAX_SEGMENTS = 127;
 
 export interface SrhTlv {
   type: number;
+  /** the value after type and length; empty for Pad1 */
   value: Buffer;
 }
 
@@ -29,21 +33,28 @@ export interface Srh {
   lastEntry: number;
   flags: number;
   tag: number;
-  /** wire order: segments[0] = final destination */
+  /** wire order: segments[0] = final destination; 16 bytes each */
   segments: Buffer[];
   /** wire order, padding included */
   tlvs: SrhTlv[];
 }
 
+/**
+ * Decodes the SRH at the start of `buf` (exactly 8 × (Hdr Ext Len + 1) bytes; bytes past that are
+ * ignored). Throws SrError (kind `input`) on anything malformed.
+ *
+ * Copies: the header is copied once; `segments` and TLV values are views into that private copy, so
+ * they stay valid when the caller reuses `buf`, and writing to them does not touch `buf`.
+ */
 export function decodeSrh(buf: Uint8Array): Srh {
-  if (buf.length < 8) throw new SrError('SRH_TRUNCATED', `SRH needs at least 8 bytes, got ${buf.length}`);
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
-  const hdrLen = b[1]!;
+  if (buf.length < 8) throw new SrError('SRH_TRUNCATED', `an SRH needs at least 8 bytes, got ${buf.length}`);
+  const hdrLen = buf[1]!;
   const total = 8 * (hdrLen + 1);
-  if (b[2] !== SRH_ROUTING_TYPE) throw new SrError('SRH_BAD_TYPE', `Routing Type is ${b[2]}, not 4 (SRH)`);
-  if (b.length < total) throw new SrError('SRH_TRUNCATED', `Hdr Ext Len ${hdrLen} means ${total} bytes, got ${b.length}`);
-  const segmentsLeft = b[3]!;
-  const lastEntry = b[4]!;
+  if (buf[2] !== SRH_ROUTING_TYPE) throw new SrError('SRH_BAD_TYPE', `Routing Type is ${buf[2]}, not ${SRH_ROUTING_TYPE} (SRH)`);
+  if (buf.length < total) throw new SrError('SRH_TRUNCATED', `Hdr Ext Len ${hdrLen} means ${total} bytes, got ${buf.length}`);
+  if (hdrLen < 2) throw new SrError('SRH_BAD_LENGTH', `Hdr Ext Len ${hdrLen} (${total} bytes) leaves no room for a segment`);
+  const segmentsLeft = buf[3]!;
+  const lastEntry = buf[4]!;
   const nsegs = lastEntry + 1;
   if (8 + 16 * nsegs > total) {
     throw new SrError('SRH_BAD_LAST_ENTRY', `Last Entry ${lastEntry} needs ${8 + 16 * nsegs} bytes, the header has ${total}`);
@@ -51,32 +62,27 @@ export function decodeSrh(buf: Uint8Array): Srh {
   if (segmentsLeft > lastEntry) {
     throw new SrError('SRH_BAD_SEGMENTS_LEFT', `Segments Left ${segmentsLeft} exceeds Last Entry ${lastEntry}`);
   }
+  const b = Buffer.from(buf.subarray(0, total)); // the one copy
   const segments: Buffer[] = [];
-  for (let i = 0; i < nsegs; i++) segments.push(Buffer.from(b.subarray(8 + 16 * i, 24 + 16 * i)));
+  for (let i = 0; i < nsegs; i++) segments.push(b.subarray(8 + 16 * i, 24 + 16 * i));
   const tlvs: SrhTlv[] = [];
   let off = 8 + 16 * nsegs;
   while (off < total) {
     const type = b[off]!;
     if (type === TLV_PAD1) {
-      tlvs.push({ type, value: Buffer.alloc(0) });
+      tlvs.push({ type, value: b.subarray(off, off) });
       off += 1;
       continue;
     }
-    if (off + 2 > total) throw new SrError('SRH_BAD_TLV', `TLV type ${type} at offset ${off} has no length byte`);
+    if (off + 2 > total) throw new SrError('SRH_BAD_TLV', `TLV type ${type} at offset ${off} has no length byte (header ends at ${total})`);
     const len = b[off + 1]!;
     if (off + 2 + len > total) {
       throw new SrError('SRH_BAD_TLV', `TLV type ${type} at offset ${off} (length ${len}) runs past the header end (${total})`);
     }
-    tlvs.push({ type, value: Buffer.from(b.subarray(off + 2, off + 2 + len)) });
+    tlvs.push({ type, value: b.subarray(off + 2, off + 2 + len) });
     off += 2 + len;
   }
   return { nextHeader: b[0]!, segmentsLeft, lastEntry, flags: b[5]!, tag: b.readUInt16BE(6), segments, tlvs };
-}
-
-function tlvBytes(tlvs: readonly SrhTlv[]): number {
-  let n = 0;
-  for (const t of tlvs) n += t.type === TLV_PAD1 ? 1 : 2 + t.value.length;
-  return n;
 }
 
 export interface SrhInput {
@@ -84,7 +90,7 @@ export interface SrhInput {
   segmentsLeft: number;
   flags?: number;
   tag?: number;
-  /** wire order */
+  /** wire order (segments[0] = final destination), 16 bytes each */
   segments: readonly Uint8Array[];
   tlvs?: readonly SrhTlv[];
   /**
@@ -95,17 +101,39 @@ export interface SrhInput {
   linuxCompatible?: boolean;
 }
 
-/** Encodes an SRH; pads with Pad1/PadN to a multiple of 8 bytes when the TLVs do not. */
+function checkInt(name: string, v: number | undefined, max: number): number {
+  const x = v ?? 0;
+  if (!Number.isInteger(x) || x < 0 || x > max) throw new SrError('SRH_BAD_FIELD', `${name} ${v} is not in 0..${max}`);
+  return x;
+}
+
+function tlvBytes(tlvs: readonly SrhTlv[]): number {
+  let n = 0;
+  for (const t of tlvs) n += t.type === TLV_PAD1 ? 1 : 2 + t.value.length;
+  return n;
+}
+
+/**
+ * Encodes an SRH: Last Entry = segments.length − 1, Hdr Ext Len from the size. When the given TLVs do
+ * not end on a multiple of 8 bytes, one padding TLV is added (Pad1 for one byte, else PadN of 0..5
+ * zero bytes; see `linuxCompatible`). The segments and TLV values are copied into the result.
+ */
 export function encodeSrh(srh: SrhInput): Buffer {
   const n = srh.segments.length;
-  if (n < 1 || n > 127) throw new SrError('SRH_TOO_LONG', `an SRH holds 1 to 127 segments, not ${n}`);
-  if (srh.segmentsLeft < 0 || srh.segmentsLeft > n - 1 || !Number.isInteger(srh.segmentsLeft)) {
-    throw new SrError('SRH_BAD_SEGMENTS_LEFT', `Segments Left ${srh.segmentsLeft} must be 0..${n - 1}`);
+  if (n < 1 || n > SRH_MAX_SEGMENTS) throw new SrError('SRH_TOO_LONG', `an SRH holds 1 to ${SRH_MAX_SEGMENTS} segments, not ${n}`);
+  if (!Number.isInteger(srh.segmentsLeft) || srh.segmentsLeft < 0 || srh.segmentsLeft > n - 1) {
+    throw new SrError('SRH_BAD_SEGMENTS_LEFT', `Segments Left ${srh.segmentsLeft} must be 0..${n - 1} (Last Entry) for ${n} segments`);
   }
+  const nextHeader = checkInt('Next Header', srh.nextHeader, 255);
+  const flags = checkInt('Flags', srh.flags, 255);
+  const tag = checkInt('Tag', srh.tag, 0xffff);
+  srh.segments.forEach((s, i) => {
+    if (s.length !== 16) throw new SrError('BAD_ADDRESS', `segment ${i} is ${s.length} bytes, not 16`);
+  });
   const tlvs = [...(srh.tlvs ?? [])];
   for (const t of tlvs) {
     if (!Number.isInteger(t.type) || t.type < 0 || t.type > 255) throw new SrError('SRH_BAD_TLV', `TLV type ${t.type} is not a byte`);
-    if (t.type === TLV_PAD1 && t.value.length > 0) throw new SrError('SRH_BAD_TLV', 'a Pad1 TLV has no value');
+    if (t.type === TLV_PAD1 && t.value.length > 0) throw new SrError('SRH_BAD_TLV', `a Pad1 TLV has no value (got ${t.value.length} bytes)`);
     if (t.value.length > 255) throw new SrError('SRH_BAD_TLV', `TLV type ${t.type} value is ${t.value.length} bytes (max 255)`);
   }
   let body = 16 * n + tlvBytes(tlvs);
@@ -123,17 +151,14 @@ export function encodeSrh(srh: SrhInput): Buffer {
   const total = 8 + body;
   if (total > SRH_MAX_BYTES) throw new SrError('SRH_TOO_LONG', `the SRH would be ${total} bytes (max ${SRH_MAX_BYTES})`);
   const out = Buffer.alloc(total);
-  out[0] = srh.nextHeader ?? 0;
+  out[0] = nextHeader;
   out[1] = total / 8 - 1;
   out[2] = SRH_ROUTING_TYPE;
   out[3] = srh.segmentsLeft;
   out[4] = n - 1;
-  out[5] = srh.flags ?? 0;
-  out.writeUInt16BE(srh.tag ?? 0, 6);
-  srh.segments.forEach((s, i) => {
-    if (s.length !== 16) throw new SrError('BAD_ADDRESS', `segment ${i} is ${s.length} bytes, not 16`);
-    out.set(s, 8 + 16 * i);
-  });
+  out[5] = flags;
+  out.writeUInt16BE(tag, 6);
+  srh.segments.forEach((s, i) => out.set(s, 8 + 16 * i));
   let off = 8 + 16 * n;
   for (const t of tlvs) {
     out[off++] = t.type;
@@ -151,43 +176,51 @@ export function encodeSrh(srh: SrhInput): Buffer {
  * (The kernel overwrites segments[0] with the connect() destination and sends the packet to
  * segments[Segments Left].)
  */
-export function srhForPath(path: readonly Uint8Array[], opts?: { tlvs?: readonly SrhTlv[]; nextHeader?: number; flags?: number }): Buffer {
+export function srhForPath(
+  path: readonly Uint8Array[],
+  opts?: { tlvs?: readonly SrhTlv[]; nextHeader?: number; flags?: number; tag?: number },
+): Buffer {
   return encodeSrh({
     segments: [...path].reverse(),
     segmentsLeft: path.length - 1,
     linuxCompatible: true,
-    ...(opts?.tlvs ? { tlvs: opts.tlvs } : {}),
-    ...(opts?.nextHeader !== undefined ? { nextHeader: opts.nextHeader } : {}),
-    ...(opts?.flags !== undefined ? { flags: opts.flags } : {}),
+    tlvs: opts?.tlvs,
+    nextHeader: opts?.nextHeader,
+    flags: opts?.flags,
+    tag: opts?.tag,
   });
 }
 
-/** The path in travel order (the reverse of the segment list). */
+/** The path in travel order (the reverse of the segment list): a new array of the same Buffers. */
 export function pathOf(srh: Srh): Buffer[] {
   return [...srh.segments].reverse();
 }
 
-/** An HMAC TLV (RFC 8754 §2.1.2): D flag + reserved (2 bytes), key id (u32), HMAC. */
+/** An HMAC TLV (RFC 8754 §2.1.2): D flag + 15 reserved bits, HMAC Key ID (u32), HMAC (Linux: 32 bytes). */
 export function hmacTlv(keyId: number, hmac: Uint8Array, dFlag = false): SrhTlv {
+  if (!Number.isInteger(keyId) || keyId < 0 || keyId > 0xffffffff) throw new SrError('SRH_BAD_TLV', `HMAC key id ${keyId} is not a u32`);
+  if (hmac.length > 255 - 6) throw new SrError('SRH_BAD_TLV', `an HMAC of ${hmac.length} bytes does not fit a TLV (max 249)`);
   const v = Buffer.alloc(6 + hmac.length);
   if (dFlag) v[0] = 0x80;
-  v.writeUInt32BE(keyId >>> 0, 2);
+  v.writeUInt32BE(keyId, 2);
   v.set(hmac, 6);
   return { type: TLV_HMAC, value: v };
 }
 
+/** Reads an HMAC TLV; `hmac` is a view into `tlv.value`. Reserved bits are ignored (RFC 8754). */
 export function decodeHmacTlv(tlv: SrhTlv): { dFlag: boolean; keyId: number; hmac: Buffer } {
-  if (tlv.type !== TLV_HMAC) throw new SrError('SRH_BAD_TLV', `TLV type ${tlv.type} is not HMAC (5)`);
+  if (tlv.type !== TLV_HMAC) throw new SrError('SRH_BAD_TLV', `TLV type ${tlv.type} is not HMAC (${TLV_HMAC})`);
   if (tlv.value.length < 6) throw new SrError('SRH_BAD_TLV', `HMAC TLV value is ${tlv.value.length} bytes (min 6)`);
-  return { dFlag: (tlv.value[0]! & 0x80) !== 0, keyId: tlv.value.readUInt32BE(2), hmac: Buffer.from(tlv.value.subarray(6)) };
+  return { dFlag: (tlv.value[0]! & 0x80) !== 0, keyId: tlv.value.readUInt32BE(2), hmac: tlv.value.subarray(6) };
 }
 
-const TLV_NAMES: Record<number, string> = { [TLV_PAD1]: 'Pad1', [TLV_PADN]: 'PadN', [TLV_HMAC]: 'HMAC' };
+const TLV_NAMES: Record<number, string> = { [TLV_PADN]: 'PadN', [TLV_HMAC]: 'HMAC' };
 
 /** One line for logs: `SL=0 [fc00:2::2 ← fc00:b::2:0:0 ← fc00:a::1:0:0] tlvs=PadN(4),HMAC(key 7)`. */
 export function describeSrh(srh: Srh): string {
   const segs = srh.segments.map((s) => formatAddress(s)).join(' ← ');
   const tlvs = srh.tlvs.map((t) => {
+    if (t.type === TLV_PAD1) return 'Pad1';
     if (t.type === TLV_HMAC && t.value.length >= 6) return `HMAC(key ${t.value.readUInt32BE(2)})`;
     return `${TLV_NAMES[t.type] ?? `type${t.type}`}(${t.value.length})`;
   });

@@ -42,16 +42,24 @@ export class ProxyWorker {
       });
     });
     this.server = server;
-    this.sweep = setInterval(() => this.tick(), 1000);
+    this.sweep = setInterval(() => this.tick(), this.tickMs);
     this.sweep.unref();
+  }
+
+  /** The coarse clock's period: a quarter of the idle timeout, within 50 ms .. 1 s. */
+  private get tickMs(): number {
+    const idle = this.cfg.timeouts.idle;
+    return idle > 0 ? Math.min(1000, Math.max(50, Math.floor(idle / 4))) : 1000;
   }
 
   private tick(): void {
     this.clock = Date.now();
     const idle = this.cfg.timeouts.idle;
     if (idle <= 0) return;
+    // activity is stamped with the coarse clock (up to one tick old): never reset a flow early
+    const limit = idle + this.tickMs;
     for (const f of this.flows.values()) {
-      if (f.state === 'open' && this.clock - f.lastActivity > idle) f.fail('idle_timeout');
+      if (f.state === 'open' && this.clock - f.lastActivity > limit) f.fail('idle_timeout');
     }
   }
 

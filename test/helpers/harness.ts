@@ -116,14 +116,13 @@ export async function startProxy(lab: Lab, host: string, config: string): Promis
 }
 
 /** A proxy config for one locator; `functions` as YAML flow items. */
-export function proxyYaml(locator: string, functions: string[], extra = ''): string {
+export function proxyYaml(locator: string, functions: string[], timeouts = '{ connect: 2s, drain: 3s }'): string {
   return [
     'workers: 2',
     `locators: [ { prefix: "${locator}" } ]`,
     'functions:',
     ...functions.map((f) => `  - ${f}`),
-    'timeouts: { connect: 2s, drain: 3s }',
-    extra,
+    `timeouts: ${timeouts}`,
   ].join('\n');
 }
 

@@ -1,8 +1,9 @@
 /**
  * A traffic peer for end-to-end tests, run inside lab namespaces:
- *   node peer.js serve  --port P [--reply N] [--echo] [--after-eof] [--stall-ms MS]
+ *   node peer.js serve  --port P [--reply N] [--echo] [--after-eof] [--stall-ms MS] [--reset-after-bytes N]
  *                                                              one JSON line per connection on stdout
  *   node peer.js client --host H --port P [--segments a,b] [--send N] [--delay-end MS] [--tlvs padn,hmac,unknown] [--flags N]
+ *                                                              [--reset-after-ms MS] [--timeout MS]
  *                                                              one JSON line at the end on stdout
  * Data is pseudo-random (a 1 MiB block from a seed, rotated), hashed with sha256 on both ends, so a
  * test compares what one end sent with what the other received. `serve` sends its reply concurrently
@@ -91,6 +92,15 @@ function serve(): void {
     sock.on('error', (e: NodeJS.ErrnoException) => finish(e.code ?? e.message));
     sock.on('close', () => finish());
     if (reply > 0 && !afterEof) startReply();
+    const resetAfter = Number(arg('reset-after-bytes', '0'));
+    if (resetAfter > 0) {
+      sock.on('data', () => {
+        if (received >= resetAfter && !sock.destroyed) {
+          finish('RESET_SENT');
+          sock.resetAndDestroy();
+        }
+      });
+    }
     const stall = Number(arg('stall-ms', '0'));
     if (stall > 0) {
       sock.pause();
@@ -137,7 +147,15 @@ async function client(): Promise<void> {
     );
   });
   const delayEnd = Number(arg('delay-end', '0'));
-  sendBytes(sock, send, tx, () => setTimeout(() => sock.end(), delayEnd));
+  const resetAfter = Number(arg('reset-after-ms', '0'));
+  sendBytes(sock, send, tx, () =>
+    setTimeout(() => {
+      if (resetAfter > 0) {
+        error = 'RESET_SENT';
+        sock.resetAndDestroy();
+      } else sock.end();
+    }, resetAfter || delayEnd),
+  );
 }
 
 if (process.argv[2] === 'serve') serve();
