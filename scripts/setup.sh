@@ -12,6 +12,9 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# scapy: an independent check of the SRH wire format (Debian's python, not the one on PATH)
+/usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need+=(python3-scapy)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${need[*]}"

@@ -37,7 +37,6 @@ function attach(parent: Command, verb: string, spec: CommandSpec, onRun: (p: Pro
     if (o.default === undefined) cmd.option(o.flags, o.description);
     else cmd.option(o.flags, o.description, o.default as string | boolean);
   }
-  if (spec.passThrough) cmd.passThroughOptions().allowUnknownOption();
   cmd.action((...params: unknown[]) => {
     const command = params[params.length - 1] as Command;
     const opts = command.opts();

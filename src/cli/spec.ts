@@ -21,8 +21,6 @@ export interface CommandSpec {
   summary: string;
   args?: ArgSpec[];
   options?: OptionSpec[];
-  /** accept unknown options and pass everything after `--` in args (lab exec) */
-  passThrough?: boolean;
   /** resolves to the process exit code (default 0) */
   run(args: string[], opts: Record<string, unknown>): Promise<number | void>;
 }

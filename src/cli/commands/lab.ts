@@ -115,8 +115,7 @@ const exec: CommandSpec = {
     { name: 'command', description: 'the command and its arguments, after --', variadic: true },
   ],
   options: [NAME_OPTION],
-  // not `passThrough`: main.ts would need enablePositionalOptions() on the program and groups for it;
-  // everything after `--` reaches `command` as it is anyway
+  // everything after `--` reaches `command` as it is
   async run(args, opts) {
     const [host, ...rest] = args;
     const argv = rest[0] === '--' ? rest.slice(1) : rest;
