@@ -3,6 +3,7 @@
  * netcat-like `srv6pipes connect` over an SR path.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { BIN, proxyYaml, runClient, startProxy, startServer, withLab } from '../helpers/harness.js';
 
@@ -66,6 +67,29 @@ describe('flow lifetimes (fig5)', () => {
       } finally {
         sink.stop();
         resetter.stop();
+        assert.equal(await proxy.stop(), 0);
+      }
+    });
+  });
+
+  test('a worker that dies is restarted; the proxy keeps serving', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      try {
+        const children = readFileSync(`/proc/${proxy.child.pid}/task/${proxy.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+        assert.equal(children.length, 2, 'two workers');
+        process.kill(children[0]!, 'SIGKILL');
+        await proxy.out.next((l) => l['msg'] === 'worker died; restarting it', 5000, 'restart log');
+        await proxy.out.next((l) => l['msg'] === 'worker listening' && l['pid'] !== children[0] && !children.includes(Number(l['pid'])), 5000, 'new worker');
+        for (let i = 0; i < 10; i++) {
+          const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '1000']);
+          assert.equal(r.error, undefined);
+        }
+        const stats = JSON.parse((await lab.exec('m1', [process.execPath, BIN, 'stats', '--json'])).stdout) as { workers: number };
+        assert.equal(stats.workers, 2);
+      } finally {
+        srv.stop();
         assert.equal(await proxy.stop(), 0);
       }
     });
