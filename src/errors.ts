@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   CONFIG_SYNTAX: { kind: 'user', hint: 'the file must be YAML (JSON is YAML too)' },
   CONFIG_INVALID: { kind: 'user', hint: 'fix the field named above; see the config reference in README.md' },
   UNKNOWN_FUNCTION: { kind: 'user', hint: 'built-in functions: see `srv6pipes functions`' },
+  BAD_FUNCTION_MODULE: { kind: 'user', hint: 'a module must `export default defineFunction({ name, summary, options, spawn })`: see docs/writing-a-function.md' },
+  FUNCTION_NOT_LOADED: { kind: 'user', hint: 'see the loaded functions with: srv6pipes ctl list' },
   NOT_ROOT: { kind: 'user', hint: 'run as root (CAP_NET_ADMIN is needed), or set `netconf: off`' },
   TOOL_MISSING: { kind: 'user', hint: 'install it: apt-get install nftables iproute2' },
   COMMAND_FAILED: { kind: 'user', hint: 'the command above failed; its output says why' },

@@ -1,30 +1,69 @@
 /**
- * The loopback admin endpoint: a tiny HTTP/JSON API over the running proxy.
- * Routes are a table; `srv6pipes flows` and `srv6pipes stats` are its clients.
+ * The loopback admin endpoint: a small HTTP API over the running proxy. Routes are a table;
+ * `srv6pipes flows|stats|ctl` are its clients, Prometheus scrapes /metrics.
  */
 import http from 'node:http';
-import { errnoCode, SrError } from '../errors.js';
+import { ERROR_CODES, errnoCode, isSrError, SrError, type ErrorCode } from '../errors.js';
+
+export interface AdminReply {
+  body: unknown;
+  /** default application/json */
+  contentType?: string;
+  status?: number;
+}
 
 export interface AdminRoute {
+  method: 'GET' | 'POST';
   path: string;
   summary: string;
-  handle(): Promise<unknown>;
+  handle(body: unknown): Promise<AdminReply>;
+}
+
+const MAX_BODY = 1 << 20;
+
+function readBody(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > MAX_BODY) req.destroy(new Error('body too large'));
+      else parts.push(d);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(parts).toString('utf8');
+      try {
+        resolve(text ? JSON.parse(text) : {});
+      } catch {
+        reject(new SrError('BAD_ARGUMENT', 'the request body is not JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
 }
 
 export async function startAdmin(address: string, port: number, routes: AdminRoute[]): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
-    const route = routes.find((r) => r.path === url.pathname);
-    const reply = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify(body, null, 1)}\n`);
+    const send = (status: number, body: unknown, contentType = 'application/json'): void => {
+      res.writeHead(status, { 'content-type': contentType });
+      res.end(typeof body === 'string' ? body : `${JSON.stringify(body, null, 1)}\n`);
     };
-    if (req.method !== 'GET') return reply(405, { error: 'GET only' });
-    if (!route) return reply(404, { error: 'no such route', routes: routes.map((r) => ({ path: r.path, summary: r.summary })) });
-    route.handle().then(
-      (body) => reply(200, body),
-      (e: unknown) => reply(500, { error: e instanceof Error ? e.message : String(e) }),
-    );
+    const route = routes.find((r) => r.path === url.pathname && r.method === req.method);
+    if (!route) {
+      const known = routes.map((r) => ({ method: r.method, path: r.path, summary: r.summary }));
+      send(routes.some((r) => r.path === url.pathname) ? 405 : 404, { error: 'no such route', routes: known });
+      return;
+    }
+    (route.method === 'POST' ? readBody(req) : Promise.resolve({}))
+      .then((body) => route.handle(body))
+      .then(
+        (r) => send(r.status ?? 200, r.body, r.contentType),
+        (e: unknown) => {
+          if (isSrError(e) && e.kind !== 'bug') send(400, { error: e.message, code: e.code, hint: e.hint });
+          else send(500, { error: e instanceof Error ? e.message : String(e), code: 'INTERNAL' });
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => {
@@ -37,15 +76,40 @@ export async function startAdmin(address: string, port: number, routes: AdminRou
   return server;
 }
 
-/** Client side: GET a route of a running proxy's admin endpoint. */
-export async function adminGet(admin: string, path: string): Promise<unknown> {
-  const url = `http://${admin.includes(':') && !admin.startsWith('[') && admin.split(':').length > 2 ? `[${admin}]` : admin}${path}`;
+function adminUrl(admin: string, path: string): string {
+  const host = admin.split(':').length > 2 && !admin.startsWith('[') ? `[${admin.replace(/:(\d+)$/, ']:$1')}` : admin;
+  return `http://${host}${path}`;
+}
+
+/** Client side: a request to a running proxy's admin endpoint; its errors come back as SrErrors. */
+export async function adminRequest(admin: string, path: string, body?: unknown): Promise<unknown> {
+  const url = adminUrl(admin, path);
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    res = await fetch(url, {
+      method: body === undefined ? 'GET' : 'POST',
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      signal: AbortSignal.timeout(60_000),
+    });
   } catch (e) {
     throw new SrError('ADMIN_UNREACHABLE', `no proxy answers at ${admin}`, { cause: e });
   }
-  if (!res.ok) throw new SrError('ADMIN_UNREACHABLE', `${url}: HTTP ${res.status}`);
-  return res.json();
+  const text = await res.text();
+  const json = (() => {
+    try {
+      return JSON.parse(text) as { error?: string; code?: string; hint?: string };
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!res.ok) {
+    if (json?.code && json.code in ERROR_CODES && json.code !== 'INTERNAL') throw new SrError(json.code as ErrorCode, json.error ?? `HTTP ${res.status}`, json.hint ? { hint: json.hint } : undefined);
+    throw new SrError('ADMIN_UNREACHABLE', `${url}: HTTP ${res.status}: ${json?.error ?? text.slice(0, 200)}`);
+  }
+  return json ?? text;
+}
+
+/** GET shorthand. */
+export function adminGet(admin: string, path: string): Promise<unknown> {
+  return adminRequest(admin, path);
 }

@@ -11,7 +11,8 @@ functions: [ { id: 1, vf: copy }, { id: 2, vf: xor } ]
 netconf: off
 `);
 const P = (s: string) => parseAddress(s);
-const run = (path: string[]) => classify(srhForPath(path.map(P)), cfg.locators, cfg.functions);
+const lookup = (id: number) => cfg.functions.find((f) => f.id === id);
+const run = (path: string[]) => classify(srhForPath(path.map(P)), cfg.locators, lookup);
 
 test('the first segment in our locators is ours; the rest is the next SRH', () => {
   const d = run(['fc00:a::2:0:1', 'fc00:b::2:0:5a', 'fc00:c::1:0:0', 'fc00:2::2']);
@@ -20,7 +21,7 @@ test('the first segment in our locators is ours; the rest is the next SRH', () =
   assert.equal(d.argument, 0x5an);
   assert.equal(d.position, 1);
   assert.equal(d.sid, 'fc00:b::2:0:5a');
-  assert.equal(d.entry.vf.name, 'xor');
+  assert.equal(d.entry.parts[0]!.vf, 'xor');
   assert.ok(d.nextSrh);
   assert.deepEqual(pathOf(decodeSrh(d.nextSrh)).map((b) => formatAddress(b)), ['fc00:c::1:0:0', 'fc00:2::2']);
 });
@@ -39,7 +40,7 @@ test('a second locator with its own layout', () => {
 });
 
 test('rejections: no SRH, not ours, unknown function, malformed SRH', () => {
-  assert.deepEqual(classify(null, cfg.locators, cfg.functions), { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' });
+  assert.deepEqual(classify(null, cfg.locators, lookup), { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' });
   const notOurs = run(['fc00:a::1:0:0', 'fc00:2::2']);
   assert.equal(notOurs.ok ? '' : notOurs.code, 'FLOW_NOT_OURS');
   const unknown = run(['fc00:b::9:0:0', 'fc00:2::2']);
@@ -50,6 +51,6 @@ test('rejections: no SRH, not ours, unknown function, malformed SRH', () => {
   assert.equal(dest.ok ? '' : dest.code, 'FLOW_NOT_OURS');
   const bad = encodeSrh({ segments: [P('fc00:2::2'), P('fc00:b::1:0:0')], segmentsLeft: 0 });
   bad[2] = 3;
-  const malformed = classify(bad, cfg.locators, cfg.functions);
+  const malformed = classify(bad, cfg.locators, lookup);
   assert.equal(malformed.ok ? '' : malformed.code, 'SRH_BAD_TYPE');
 });

@@ -9,11 +9,11 @@ import { isSrError } from '../errors.js';
 import { decodeSrh, pathOf, srhForPath } from '../codec/srh.js';
 import { decodeSid, type SidLayout } from '../codec/sid.js';
 import { formatAddress } from '../net/ip6.js';
-import type { FunctionEntry } from './config.js';
 
-export interface Accepted {
+export interface Accepted<F> {
   ok: true;
-  entry: FunctionEntry;
+  /** what the function table holds for this id */
+  entry: F;
   functionId: number;
   argument: bigint;
   /** this proxy's segment */
@@ -31,13 +31,13 @@ export interface Rejected {
   reason: string;
 }
 
-export type Decision = Accepted | Rejected;
+export type Decision<F> = Accepted<F> | Rejected;
 
-export function classify(
+export function classify<F>(
   srhBytes: Buffer | null,
   locators: readonly SidLayout[],
-  functions: ReadonlyMap<number, FunctionEntry>,
-): Decision {
+  lookup: (functionId: number) => F | undefined,
+): Decision<F> {
   if (!srhBytes) return { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' };
   let path: Buffer[];
   try {
@@ -52,7 +52,7 @@ export function classify(
     for (const layout of locators) {
       const d = decodeSid(layout, seg);
       if (!d) continue;
-      const entry = functions.get(d.fn);
+      const entry = lookup(d.fn);
       const text = path.map((b) => formatAddress(b));
       if (!entry) {
         return {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSrError, type SrError } from '../errors.js';
-import { parseProxyConfig } from './config.js';
+import { checkFunctions, parseProxyConfig } from './config.js';
 
 const ISSUE_EXAMPLE = `
 port: 7777              # transparent listener (default 7777)
@@ -33,9 +33,8 @@ test('the example from the issue validates with its defaults', () => {
   assert.equal(c.workers, 2);
   assert.equal(c.locators.length, 1);
   assert.equal(c.locators[0]!.functionBits, 16);
-  assert.deepEqual([...c.functions.keys()], [1, 2, 3]);
-  assert.deepEqual(c.functions.get(3)!.options, { passes: 4 });
-  assert.deepEqual(c.functions.get(2)!.options, { passes: 1 });
+  assert.deepEqual(c.functions.map((f) => f.id), [1, 2, 3]);
+  assert.deepEqual(c.functions[2]!.parts, [{ vf: 'xor', options: { passes: 4 } }]);
   assert.deepEqual(c.netconf, { mark: 1, table: 100 });
   assert.deepEqual(c.admin, { address: '127.0.0.1', port: 7778 });
   assert.equal(c.timeouts.connect, 5000);
@@ -44,7 +43,7 @@ test('the example from the issue validates with its defaults', () => {
 test('JSON is accepted too', () => {
   const c = parseProxyConfig(JSON.stringify({ locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, vf: 'copy' }], netconf: 'off' }));
   assert.equal(c.netconf, null);
-  assert.equal(c.functions.get(7)!.vf.name, 'copy');
+  assert.equal(c.functions[0]!.parts[0]!.vf, 'copy');
 });
 
 test('durations accept ms numbers and unit strings', () => {
@@ -54,8 +53,6 @@ test('durations accept ms numbers and unit strings', () => {
 
 test('errors name the field', () => {
   const base = 'locators: [{prefix: "fc00:a::/80"}]\n';
-  fails(`${base}functions: [{id: 1, vf: copy}, {id: 3, vf: xor, options: {passes: -2}}]`, 'CONFIG_INVALID', 'functions[1].options.passes');
-  fails(`${base}functions: [{id: 1, vf: nosuch}]`, 'CONFIG_INVALID', 'functions[0].vf');
   fails(`${base}functions: [{id: 1, vf: copy}, {id: 1, vf: xor}]`, 'CONFIG_INVALID', 'functions[1].id');
   fails(`locators: [{prefix: "fc00:a::"}]\nfunctions: [{id: 1, vf: copy}]`, 'CONFIG_INVALID', 'locators[0].prefix');
   fails(`locators: [{prefix: "fc00:a::/120", functionBits: 16}]\nfunctions: [{id: 1, vf: copy}]`, 'CONFIG_INVALID', 'locators[0]');
@@ -68,4 +65,29 @@ test('errors name the field', () => {
 
 test('bad YAML is CONFIG_SYNTAX', () => {
   fails('locators: [unclosed', 'CONFIG_SYNTAX');
+});
+
+test('function entries are checked by loading them: errors name the field', async () => {
+  const base = 'locators: [{prefix: "fc00:a::/80"}]\n';
+  const cases: [string, string, string][] = [
+    ['functions: [{id: 1, vf: copy}, {id: 3, vf: xor, options: {passes: -2}}]', 'CONFIG_INVALID', 'functions[1].options.passes'],
+    ['functions: [{id: 1, vf: nosuch}]', 'UNKNOWN_FUNCTION', 'functions[0].vf'],
+    ['functions: [{id: 1, chain: [{vf: copy}, {vf: xor, options: {passes: x}}]}]', 'CONFIG_INVALID', 'functions[0].chain[1].options.passes'],
+    ['functions: [{id: 1, vf: ./no/such/module.js}]', 'BAD_FUNCTION_MODULE', 'functions[0].vf'],
+  ];
+  for (const [text, code, field] of cases) {
+    const cfg = parseProxyConfig(base + text, 'test.yaml');
+    await assert.rejects(checkFunctions(cfg, 'test.yaml'), (e: unknown) => {
+      assert.ok(isSrError(e), String(e));
+      assert.equal((e as SrError).code, code, (e as Error).message);
+      assert.ok((e as Error).message.includes(field), `${(e as Error).message} names ${field}`);
+      return true;
+    });
+  }
+  await checkFunctions(parseProxyConfig(base + 'functions: [{id: 1, chain: [{vf: copy}, {vf: xor}]}]'));
+});
+
+test('a chain entry keeps its parts in order', () => {
+  const c = parseProxyConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 4, chain: [{vf: xor, options: {passes: 2}}, {vf: copy}]}]');
+  assert.deepEqual(c.functions[0], { id: 4, chain: true, parts: [{ vf: 'xor', options: { passes: 2 } }, { vf: 'copy', options: {} }] });
 });

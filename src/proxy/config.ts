@@ -10,8 +10,10 @@ import { z } from 'zod';
 import { SrError } from '../errors.js';
 import { isAddress, parsePrefix } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
-import { findBuiltin, BUILTIN_FUNCTIONS } from '../vf/registry.js';
-import type { VfDescriptor } from '../vf/types.js';
+import { dirname, resolve } from 'node:path';
+import { pino } from 'pino';
+import { loadFunction, type FunctionSpec } from '../vf/loader.js';
+import { MemoryMetrics } from '../vf/metrics-memory.js';
 
 /** A duration: a number of milliseconds, or a string such as "500ms", "5s", "2m". */
 const duration = z.union([
@@ -39,6 +41,15 @@ const endpoint = z.object({
   port: z.number().int().min(1).max(65535).default(7778),
 });
 
+const part = z.object({ vf: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }).strict();
+const functionEntry = z.union([
+  z.object({ id: z.number().int().min(0), vf: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  z.object({ id: z.number().int().min(0), chain: z.array(part).min(1, 'a chain needs at least one function') }).strict(),
+]);
+
+/** The shape of one `functions` entry (also what `srv6pipes ctl load --spec` takes). */
+export const FUNCTION_ENTRY_SCHEMA = functionEntry;
+
 const schema = z
   .object({
     port: z.number().int().min(1).max(65535).default(7777),
@@ -47,17 +58,7 @@ const schema = z
     locators: z
       .array(z.object({ prefix, functionBits: z.number().int().min(1).max(32).default(16) }).strict())
       .min(1, 'at least one locator'),
-    functions: z
-      .array(
-        z
-          .object({
-            id: z.number().int().min(0),
-            vf: z.string().min(1),
-            options: z.record(z.string(), z.unknown()).default({}),
-          })
-          .strict(),
-      )
-      .min(1, 'at least one function'),
+    functions: z.array(functionEntry).min(1, 'at least one function'),
     timeouts: z
       .object({ connect: duration.default(5000), idle: duration.default(300_000), drain: duration.default(10_000) })
       .strict()
@@ -83,19 +84,16 @@ const schema = z
 
 export type RawProxyConfig = z.infer<typeof schema>;
 
-export interface FunctionEntry {
-  id: number;
-  vf: VfDescriptor<unknown>;
-  options: unknown;
-}
 
 export interface ProxyConfig {
   port: number;
   listen: string;
   workers: number;
   locators: SidLayout[];
-  /** by function id */
-  functions: Map<number, FunctionEntry>;
+  /** the function table as configured (resolved and validated by checkFunctions / the loader) */
+  functions: FunctionSpec[];
+  /** the config file's directory: relative module and option paths start there */
+  baseDir: string;
   timeouts: { connect: number; idle: number; drain: number };
   admin: { address: string; port: number } | null;
   netconf: { mark: number; table: number } | null;
@@ -115,30 +113,19 @@ function invalid(source: string, path: readonly PropertyKey[], message: string):
 }
 
 /** Validates a parsed config object. */
-export function validateProxyConfig(input: unknown, source = 'config'): ProxyConfig {
+export function validateProxyConfig(input: unknown, source = 'config', baseDir = process.cwd()): ProxyConfig {
   const r = schema.safeParse(input ?? {});
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw invalid(source, issue.path, issue.message);
   }
   const c = r.data;
-  const functions = new Map<number, FunctionEntry>();
+  const functions: FunctionSpec[] = [];
+  const seen = new Set<number>();
   c.functions.forEach((f, i) => {
-    if (functions.has(f.id)) throw invalid(source, ['functions', i, 'id'], `function id ${f.id} is used twice`);
-    const vf = findBuiltin(f.vf);
-    if (!vf) {
-      throw invalid(
-        source,
-        ['functions', i, 'vf'],
-        `unknown function "${f.vf}" (built-in: ${BUILTIN_FUNCTIONS.map((d) => d.name).join(', ')})`,
-      );
-    }
-    const o = vf.options.safeParse(f.options);
-    if (!o.success) {
-      const issue = o.error.issues[0]!;
-      throw invalid(source, ['functions', i, 'options', ...issue.path], issue.message);
-    }
-    functions.set(f.id, { id: f.id, vf, options: o.data });
+    if (seen.has(f.id)) throw invalid(source, ['functions', i, 'id'], `function id ${f.id} is used twice`);
+    seen.add(f.id);
+    functions.push('chain' in f ? { id: f.id, parts: f.chain, chain: true } : { id: f.id, parts: [{ vf: f.vf, options: f.options }], chain: false });
   });
   const locators = c.locators.map((l, i) => {
     try {
@@ -149,7 +136,7 @@ export function validateProxyConfig(input: unknown, source = 'config'): ProxyCon
   });
   locators.forEach((l, i) => {
     const max = 2 ** l.functionBits - 1;
-    for (const f of functions.values()) {
+    for (const f of functions) {
       if (f.id > max) throw invalid(source, ['locators', i, 'functionBits'], `function id ${f.id} does not fit in ${l.functionBits} bits`);
     }
   });
@@ -165,6 +152,7 @@ export function validateProxyConfig(input: unknown, source = 'config'): ProxyCon
     workers: c.workers,
     locators,
     functions,
+    baseDir,
     timeouts: c.timeouts,
     admin: c.admin === 'off' || c.admin === false ? null : c.admin,
     netconf,
@@ -174,7 +162,7 @@ export function validateProxyConfig(input: unknown, source = 'config'): ProxyCon
 }
 
 /** Parses YAML/JSON text and validates it. */
-export function parseProxyConfig(text: string, source = 'config'): ProxyConfig {
+export function parseProxyConfig(text: string, source = 'config', baseDir = process.cwd()): ProxyConfig {
   let doc: unknown;
   try {
     doc = YAML.parse(text, { prettyErrors: true });
@@ -182,7 +170,7 @@ export function parseProxyConfig(text: string, source = 'config'): ProxyConfig {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
     throw new SrError('CONFIG_SYNTAX', `${source}: ${msg}`);
   }
-  return validateProxyConfig(doc, source);
+  return validateProxyConfig(doc, source, baseDir);
 }
 
 export function loadProxyConfig(path: string): ProxyConfig {
@@ -192,5 +180,23 @@ export function loadProxyConfig(path: string): ProxyConfig {
   } catch (e) {
     throw new SrError('CONFIG_READ', `cannot read ${path}: ${(e as Error).message}`);
   }
-  return parseProxyConfig(text, path);
+  return parseProxyConfig(text, path, dirname(resolve(path)));
+}
+
+/**
+ * Resolves, validates and initialises every function once, then de-initialises them: a start or a
+ * reload fails here, with the field named, before anything changes.
+ */
+export async function checkFunctions(cfg: ProxyConfig, source = 'config'): Promise<void> {
+  const ctx = { baseDir: cfg.baseDir, log: pino({ level: 'silent' }), metricsFor: () => new MemoryMetrics() };
+  for (const [i, spec] of cfg.functions.entries()) {
+    let f;
+    try {
+      f = await loadFunction(spec, ctx, 0, `functions[${i}]`, true);
+    } catch (e) {
+      if (e instanceof SrError) throw new SrError(e.code === 'UNKNOWN_FUNCTION' || e.code === 'BAD_FUNCTION_MODULE' ? e.code : 'CONFIG_INVALID', `${source}: ${e.message}`, { cause: e });
+      throw e;
+    }
+    await f.retire();
+  }
 }

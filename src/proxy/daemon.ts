@@ -1,7 +1,8 @@
 /**
  * The proxy daemon's primary process: validates the config, applies the host configuration, forks one
- * worker per CPU (each with its own SO_REUSEPORT listener), serves the admin endpoint, and on
- * SIGTERM/SIGINT drains the workers and removes the host configuration.
+ * worker per CPU (each with its own SO_REUSEPORT listener), serves the admin endpoint, changes the
+ * function table at run time (ctl, SIGHUP), and on SIGTERM/SIGINT drains the workers and removes the
+ * host configuration.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type http from 'node:http';
@@ -10,10 +11,13 @@ import { SrError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { native } from '../native/addon.js';
 import { listenFd } from '../native/sockets.js';
-import { startAdmin } from './admin.js';
-import { loadProxyConfig, type ProxyConfig } from './config.js';
+import type { FunctionSpec } from '../vf/loader.js';
+import type { FunctionInfo } from '../vf/table.js';
+import { startAdmin, type AdminRoute } from './admin.js';
+import { checkFunctions, FUNCTION_ENTRY_SCHEMA, loadProxyConfig, type ProxyConfig } from './config.js';
 import type { FlowRecord } from './flow.js';
-import { ENV_CONFIG, ENV_INDEX, type FromWorker, type ToWorker } from './ipc.js';
+import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request } from './ipc.js';
+import { exposition, type MetricsJson } from './metrics.js';
 import { applyPlan, checkNetconfPrerequisites, netconfPlan } from './netconf.js';
 import { mergeStats, type ProxyStats } from './stats.js';
 
@@ -37,34 +41,32 @@ export class ProxyDaemon {
   private undoNetconf: (() => Promise<void>) | undefined;
   private stopping = false;
   private req = 1;
-  private readonly pending = new Map<number, (m: FromWorker) => void>();
+  private readonly pending = new Map<number, (m: Extract<FromWorker, { type: 'res' }>) => void>();
+  /** the function table now (the config's, changed by ctl and reloads) */
+  private specs: FunctionSpec[];
+  private readonly events: Record<string, number> = {};
 
   constructor(
-    readonly cfg: ProxyConfig,
+    private cfg: ProxyConfig,
     private readonly log: Logger,
-  ) {}
+    private readonly configPath?: string,
+  ) {
+    this.specs = cfg.functions;
+  }
 
   /** Applies netconf, starts workers and admin. On failure undoes what it did and throws. */
   async start(): Promise<void> {
     try {
+      await checkFunctions(this.cfg, this.configPath);
+      if (this.cfg.netconf) checkNetconfPrerequisites();
+      probePort(this.cfg);
       if (this.cfg.netconf) {
-        checkNetconfPrerequisites();
-        probePort(this.cfg);
         const plan = netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, ...this.cfg.netconf });
         this.undoNetconf = await applyPlan(plan);
         this.log.info({ steps: plan.length }, 'host configuration applied');
-      } else {
-        probePort(this.cfg);
       }
       await Promise.all(Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i)));
-      if (this.cfg.admin) {
-        const a = this.cfg.admin;
-        this.admin = await startAdmin(a.address, a.port, [
-          { path: '/flows', summary: 'the flow table of every worker', handle: () => this.flows() },
-          { path: '/stats', summary: 'per-function counters', handle: () => this.stats() },
-          { path: '/health', summary: 'liveness', handle: async () => ({ ok: true, workers: this.workers.length }) },
-        ]);
-      }
+      if (this.cfg.admin) this.admin = await startAdmin(this.cfg.admin.address, this.cfg.admin.port, this.routes());
       this.log.info({ port: this.cfg.port, workers: this.cfg.workers, admin: this.cfg.admin }, 'proxy started');
     } catch (e) {
       await this.stop(0);
@@ -72,9 +74,44 @@ export class ProxyDaemon {
     }
   }
 
+  private routes(): AdminRoute[] {
+    type B = { spec?: unknown; id?: unknown; deadlineMs?: number };
+    const json = (f: (body: unknown) => Promise<unknown>) => async (body: unknown) => ({ body: await f(body) });
+    return [
+      { method: 'GET', path: '/flows', summary: 'the flow table of every worker', handle: json(() => this.flows()) },
+      { method: 'GET', path: '/stats', summary: 'per-function counters', handle: json(() => this.stats()) },
+      { method: 'GET', path: '/health', summary: 'liveness', handle: json(async () => ({ ok: true, workers: this.workers.length })) },
+      { method: 'GET', path: '/functions', summary: 'the function table', handle: json(() => this.functions()) },
+      {
+        method: 'GET',
+        path: '/metrics',
+        summary: 'Prometheus metrics',
+        handle: async () => {
+          const m = await this.metrics();
+          return { body: m.text, contentType: m.contentType };
+        },
+      },
+      { method: 'POST', path: '/functions/load', summary: 'load or replace a function: {spec}', handle: json((b) => this.load((b as B).spec)) },
+      {
+        method: 'POST',
+        path: '/functions/unload',
+        summary: 'unload a function: {id, deadlineMs?}',
+        handle: json((b) => this.unload(Number((b as B).id), (b as B).deadlineMs)),
+      },
+      { method: 'POST', path: '/functions/reload', summary: 'reload a function’s module: {id}', handle: json((b) => this.reloadFunction(Number((b as B).id))) },
+      { method: 'POST', path: '/config/reload', summary: 're-read the config file (as SIGHUP)', handle: json(() => this.reloadConfig()) },
+    ];
+  }
+
   private spawnWorker(index: number): Promise<void> {
     const child = fork(WORKER_MAIN, [], {
-      env: { ...process.env, [ENV_CONFIG]: JSON.stringify(this.cfg.raw), [ENV_INDEX]: String(index) },
+      env: {
+        ...process.env,
+        [ENV_CONFIG]: JSON.stringify(this.cfg.raw),
+        [ENV_BASEDIR]: this.cfg.baseDir,
+        [ENV_FUNCTIONS]: JSON.stringify(this.specs),
+        [ENV_INDEX]: String(index),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const slot: WorkerSlot = { index, child };
@@ -86,9 +123,8 @@ export class ProxyDaemon {
           this.workers.push(slot);
           resolve();
         } else if (m.type === 'failed') {
-          const e = m.code === 'INTERNAL' ? new Error(m.message) : new SrError(m.code as never, m.message, m.hint ? { hint: m.hint } : undefined);
-          reject(e);
-        } else if ('req' in m) {
+          reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(m.code as never, m.message, m.hint ? { hint: m.hint } : undefined));
+        } else {
           this.pending.get(m.req)?.(m);
         }
       });
@@ -107,33 +143,102 @@ export class ProxyDaemon {
     });
   }
 
-  private ask<T extends FromWorker>(w: WorkerSlot, msg: ToWorker & { req: number }): Promise<T | undefined> {
-    return new Promise((resolve) => {
+  /** Sends a request to one worker; resolves with its result, rejects with its error. */
+  private ask(w: WorkerSlot, r: Request, timeoutMs = 10_000): Promise<unknown> {
+    const req = this.req++;
+    return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(msg.req);
-        resolve(undefined);
-      }, 2000);
-      this.pending.set(msg.req, (m) => {
+        this.pending.delete(req);
+        reject(new SrError('INTERNAL', `worker ${w.index} did not answer ${r.op} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(req, (m) => {
         clearTimeout(timer);
-        this.pending.delete(msg.req);
-        resolve(m as T);
+        this.pending.delete(req);
+        if (m.ok) resolve(m.result);
+        else reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(m.code as never, m.message));
       });
-      w.child.send(msg);
+      w.child.send({ type: 'req', req, ...r });
     });
   }
 
+  private all(r: Request, timeoutMs?: number): Promise<unknown[]> {
+    return Promise.all(this.workers.map((w) => this.ask(w, r, timeoutMs)));
+  }
+
   async flows(): Promise<FlowRecord[]> {
-    const parts = await Promise.all(
-      this.workers.map((w) => this.ask<Extract<FromWorker, { type: 'flows' }>>(w, { type: 'flows', req: this.req++ })),
-    );
-    return parts.flatMap((p) => p?.flows ?? []);
+    return ((await this.all({ op: 'flows' })) as FlowRecord[][]).flat();
   }
 
   async stats(): Promise<ProxyStats & { workers: number }> {
-    const parts = await Promise.all(
-      this.workers.map((w) => this.ask<Extract<FromWorker, { type: 'stats' }>>(w, { type: 'stats', req: this.req++ })),
-    );
-    return { ...mergeStats(parts.flatMap((p) => (p ? [p.stats] : []))), workers: this.workers.length };
+    return { ...mergeStats((await this.all({ op: 'stats' })) as ProxyStats[]), workers: this.workers.length };
+  }
+
+  async metrics(): Promise<{ text: string; contentType: string }> {
+    const [stats, vf] = await Promise.all([this.stats(), this.all({ op: 'metrics' })]);
+    return exposition(stats, this.events, vf as MetricsJson[]);
+  }
+
+  /** The table (as worker 0 has it) with flow counts summed over workers. */
+  async functions(): Promise<FunctionInfo[]> {
+    const lists = (await this.all({ op: 'functions' })) as FunctionInfo[][];
+    const [first, ...rest] = lists;
+    return (first ?? []).map((f) => ({
+      ...f,
+      activeFlows: f.activeFlows + rest.reduce((n, l) => n + (l.find((x) => x.id === f.id)?.activeFlows ?? 0), 0),
+    }));
+  }
+
+  private count(event: string): void {
+    this.events[event] = (this.events[event] ?? 0) + 1;
+  }
+
+  async load(raw: unknown): Promise<{ id: number; version: number[] }> {
+    const r = FUNCTION_ENTRY_SCHEMA.safeParse(raw);
+    if (!r.success) throw new SrError('CONFIG_INVALID', `spec: ${r.error.issues[0]?.path.join('.') || '(top)'}: ${r.error.issues[0]?.message}`);
+    const e = r.data;
+    const spec: FunctionSpec = 'chain' in e ? { id: e.id, parts: e.chain, chain: true } : { id: e.id, parts: [{ vf: e.vf, options: e.options }], chain: false };
+    await checkFunctions({ ...this.cfg, functions: [spec] }, 'spec');
+    const versions = (await this.all({ op: 'load', spec }, 30_000)) as number[];
+    this.specs = [...this.specs.filter((s) => s.id !== spec.id), spec].sort((a, b) => a.id - b.id);
+    this.count('load');
+    this.log.info({ fn: spec.id, spec }, 'function loaded');
+    return { id: spec.id, version: versions };
+  }
+
+  async unload(id: number, deadlineMs = this.cfg.timeouts.drain): Promise<{ id: number; reset: number }> {
+    const results = (await this.all({ op: 'unload', id, deadlineMs }, deadlineMs + 10_000)) as { reset: number }[];
+    this.specs = this.specs.filter((s) => s.id !== id);
+    this.count('unload');
+    const reset = results.reduce((n, r) => n + r.reset, 0);
+    this.log.info({ fn: id, reset }, 'function unloaded');
+    return { id, reset };
+  }
+
+  async reloadFunction(id: number): Promise<{ id: number; version: number[] }> {
+    const spec = this.specs.find((s) => s.id === id);
+    if (!spec) throw new SrError('FUNCTION_NOT_LOADED', `no function with id ${id} is loaded`);
+    await checkFunctions({ ...this.cfg, functions: [spec] }, 'reload');
+    const versions = (await this.all({ op: 'reload', id }, 30_000)) as number[];
+    this.count('reload');
+    this.log.info({ fn: id }, 'function reloaded');
+    return { id, version: versions };
+  }
+
+  /** Re-reads the config file and makes the function table match it (SIGHUP). */
+  async reloadConfig(): Promise<{ loaded: number[]; unloaded: number[]; kept: number[] }> {
+    if (!this.configPath) throw new SrError('BAD_ARGUMENT', 'the proxy was not started from a config file');
+    const next = loadProxyConfig(this.configPath);
+    await checkFunctions(next, this.configPath);
+    const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
+    if (JSON.stringify(next.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits])) !== JSON.stringify(this.cfg.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits]))) restartOnly.push('locators' as never);
+    if (restartOnly.length) this.log.warn({ fields: restartOnly }, 'these settings change only on restart');
+    const results = (await this.all({ op: 'apply', specs: next.functions }, 30_000)) as { loaded: number[]; unloaded: number[]; kept: number[] }[];
+    this.specs = next.functions;
+    this.cfg = { ...this.cfg, functions: next.functions, timeouts: next.timeouts, logLevel: next.logLevel };
+    this.count('config_reload');
+    const r = results[0] ?? { loaded: [], unloaded: [], kept: [] };
+    this.log.info(r, 'configuration reloaded');
+    return r;
   }
 
   /** Drains the workers (up to the deadline), stops admin, removes the host configuration. */
@@ -148,7 +253,7 @@ export class ProxyDaemon {
             clearTimeout(kill);
             resolve();
           });
-          w.child.send({ type: 'drain', deadlineMs } satisfies ToWorker);
+          this.ask(w, { op: 'drain', deadlineMs }, deadlineMs + 3000).catch(() => undefined);
         }),
     );
     await Promise.all(exits);
@@ -167,20 +272,29 @@ function probePort(cfg: ProxyConfig): void {
   native().close(fd);
 }
 
-/** `srv6pipes proxy`: runs until SIGTERM/SIGINT, then drains and exits 0. */
+function describeSpec(s: FunctionSpec): string {
+  return s.chain ? `${s.id}=chain(${s.parts.map((p) => p.vf).join(',')})` : `${s.id}=${s.parts[0]?.vf}`;
+}
+
+/** `srv6pipes proxy`: runs until SIGTERM/SIGINT, then drains and exits 0. SIGHUP re-reads the config. */
 export async function runProxy(o: DaemonOptions): Promise<number> {
   const cfg = loadProxyConfig(o.configPath);
   const print = o.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   if (o.dryRun) {
+    await checkFunctions(cfg, o.configPath);
     print(`# srv6pipes proxy --dry-run: config ${o.configPath} is valid; nothing is changed.`);
-    print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers} worker(s), functions ${[...cfg.functions.values()].map((f) => `${f.id}=${f.vf.name}`).join(' ')}`);
+    print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers} worker(s), functions ${cfg.functions.map(describeSpec).join(' ')}`);
     if (!cfg.netconf) print('# netconf: off — the operator provides interception (see README: host configuration)');
     else for (const s of netconfPlan({ locators: cfg.locators, port: cfg.port, ...cfg.netconf })) print(s.describe);
     return 0;
   }
   const log = createLogger(cfg.logLevel, { role: 'primary' });
-  const daemon = new ProxyDaemon(cfg, log);
+  const daemon = new ProxyDaemon(cfg, log, o.configPath);
   await daemon.start();
+  const onHup = (): void => {
+    daemon.reloadConfig().catch((e: unknown) => log.error({ err: e instanceof SrError ? e.message : e, code: e instanceof SrError ? e.code : undefined }, 'configuration reload failed; the running table is unchanged'));
+  };
+  process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       log.info({ signal: sig, deadlineMs: cfg.timeouts.drain }, 'draining');
@@ -195,6 +309,7 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  process.off('SIGHUP', onHup);
   await daemon.stop();
   log.info('stopped');
   return 0;

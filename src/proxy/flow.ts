@@ -7,9 +7,10 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { outboundSocket } from '../native/sockets.js';
-import type { FlowContext, FlowTransforms } from '../vf/types.js';
+import type { LoadedFunction } from '../vf/loader.js';
+import { newDirectionStats, relay } from '../vf/relay.js';
+import { isSyncTransform, type FlowTransforms } from '../vf/types.js';
 import type { Accepted } from './classify.js';
-import { relay, type DirectionStats } from './relay.js';
 import type { FunctionStats } from './stats.js';
 
 export type FlowState = 'connecting' | 'open' | 'closing' | 'closed';
@@ -18,6 +19,7 @@ export interface FlowRecord {
   id: number;
   functionId: number;
   vf: string;
+  version: number;
   argument: string;
   client: string;
   server: string;
@@ -50,8 +52,10 @@ export class Flow {
   readonly startedAt: number;
   lastActivity: number;
   private outbound: net.Socket | undefined;
-  private readonly up: DirectionStats = { bytesIn: 0, bytesOut: 0, ended: false };
-  private readonly down: DirectionStats = { bytesIn: 0, bytesOut: 0, ended: false };
+  private transforms: FlowTransforms | undefined;
+  private readonly abort = new AbortController();
+  private readonly up = newDirectionStats();
+  private readonly down = newDirectionStats();
   private connectTimer: NodeJS.Timeout | undefined;
   private ending: string | undefined;
   private closedSockets = 0;
@@ -59,7 +63,7 @@ export class Flow {
   constructor(
     readonly id: number,
     readonly inbound: net.Socket,
-    readonly decision: Accepted,
+    readonly decision: Accepted<LoadedFunction>,
     readonly client: { address: string; port: number },
     readonly server: { address: string; port: number },
     private readonly deps: FlowDeps,
@@ -68,27 +72,32 @@ export class Flow {
     this.lastActivity = this.startedAt;
   }
 
+  get fn(): LoadedFunction {
+    return this.decision.entry;
+  }
+
   /** Opens the transparent outbound connection; relaying starts once it is up. */
   start(): void {
     const { decision: d, deps } = this;
     deps.stats.flowsTotal++;
     deps.stats.flowsActive++;
+    this.fn.attach(this);
     this.inbound.on('error', (e) => this.fail('client_reset', e));
     this.inbound.on('close', () => this.socketClosed());
-    let transforms: FlowTransforms;
     try {
-      const ctx: FlowContext = {
-        flowId: this.id,
-        functionId: d.functionId,
-        argument: d.argument,
-        sid: d.sid,
-        client: this.client,
-        server: this.server,
-        path: d.path,
-        position: d.position,
-        log: deps.log,
-      };
-      transforms = d.entry.vf.spawn(ctx, d.entry.options);
+      this.transforms = this.fn.spawn(
+        {
+          flowId: this.id,
+          functionId: d.functionId,
+          argument: d.argument,
+          sid: d.sid,
+          client: this.client,
+          server: this.server,
+          path: d.path,
+          position: d.position,
+        },
+        { log: deps.log.child({ flow: this.id }), signal: this.abort.signal, reset: (reason) => this.fail(reason) },
+      );
     } catch (e) {
       this.fail('function_error', e);
       return;
@@ -106,7 +115,7 @@ export class Flow {
     this.connectTimer = setTimeout(() => this.fail('connect_timeout'), deps.connectTimeoutMs);
     out.once('connect', () => {
       clearTimeout(this.connectTimer);
-      if (this.ending) return;
+      if (this.ending || !this.transforms) return;
       this.state = 'open';
       out.setNoDelay(true);
       const hooks = {
@@ -115,8 +124,8 @@ export class Flow {
           this.lastActivity = deps.now();
         },
       };
-      relay(this.inbound, out, transforms.upstream, this.up, hooks);
-      relay(out, this.inbound, transforms.downstream, this.down, hooks);
+      relay(this.inbound, out, this.transforms.upstream, this.up, hooks);
+      relay(out, this.inbound, this.transforms.downstream, this.down, hooks);
       this.inbound.resume();
     });
     out.connect({ host: this.server.address, port: this.server.port, localAddress: this.client.address, family: 6 });
@@ -133,9 +142,24 @@ export class Flow {
       { flow: this.id, fn: this.decision.functionId, client: fmt(this.client.address, this.client.port), server: fmt(this.server.address, this.server.port), reason, error: e?.code ?? e?.message },
       'flow reset',
     );
-    if (reason === 'function_error') this.deps.log.error({ flow: this.id, err }, 'function threw');
+    if (reason === 'function_error') this.deps.log.error({ flow: this.id, fn: this.decision.functionId, err }, 'function failed');
     resetSocket(this.inbound);
     if (this.outbound) resetSocket(this.outbound);
+    this.release();
+  }
+
+  /** Ends the function's part in the flow: abort signal, stream transforms destroyed, close(). */
+  private release(): void {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort();
+    const t = this.transforms;
+    if (!t) return;
+    for (const dir of [t.upstream, t.downstream]) if (!isSyncTransform(dir)) dir.destroy();
+    try {
+      t.close?.();
+    } catch (e) {
+      this.deps.log.error({ flow: this.id, err: e }, 'function close() threw');
+    }
   }
 
   private socketClosed(): void {
@@ -149,6 +173,8 @@ export class Flow {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.connectTimer);
+    this.release();
+    this.fn.detach(this);
     const s = this.deps.stats;
     s.flowsActive--;
     s.bytesUp += this.up.bytesOut;
@@ -163,7 +189,8 @@ export class Flow {
     return {
       id: this.id,
       functionId: this.decision.functionId,
-      vf: this.decision.entry.vf.name,
+      vf: this.fn.name,
+      version: this.fn.version,
       argument: this.decision.argument.toString(),
       client: fmt(this.client.address, this.client.port),
       server: fmt(this.server.address, this.server.port),

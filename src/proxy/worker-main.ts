@@ -2,16 +2,40 @@
 import { isSrError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { validateProxyConfig } from './config.js';
-import { ENV_CONFIG, ENV_INDEX, type FromWorker, type ToWorker } from './ipc.js';
+import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request, type ToWorker } from './ipc.js';
 import { ProxyWorker } from './worker.js';
 
 function send(m: FromWorker): void {
   process.send?.(m);
 }
 
+async function handle(worker: ProxyWorker, r: Request): Promise<unknown> {
+  switch (r.op) {
+    case 'flows':
+      return worker.flowTable();
+    case 'stats':
+      return worker.statsSnapshot();
+    case 'metrics':
+      return worker.metricsSnapshot();
+    case 'functions':
+      return worker.listFunctions();
+    case 'load':
+      return (await worker.functions.load(r.spec)).version;
+    case 'unload':
+      return worker.functions.unload(r.id, r.deadlineMs);
+    case 'reload':
+      return (await worker.functions.reload(r.id)).version;
+    case 'apply':
+      return worker.applyFunctions(r.specs);
+    case 'drain':
+      return worker.drain(r.deadlineMs);
+  }
+}
+
 async function main(): Promise<void> {
   const index = Number(process.env[ENV_INDEX] ?? 0);
-  const cfg = validateProxyConfig(JSON.parse(process.env[ENV_CONFIG] ?? '{}'), 'config');
+  const cfg = validateProxyConfig(JSON.parse(process.env[ENV_CONFIG] ?? '{}'), 'config', process.env[ENV_BASEDIR] ?? process.cwd());
+  if (process.env[ENV_FUNCTIONS]) cfg.functions = JSON.parse(process.env[ENV_FUNCTIONS]) as typeof cfg.functions;
   const log = createLogger(cfg.logLevel, { role: 'worker', worker: index });
   const worker = new ProxyWorker(cfg, log, index);
   try {
@@ -24,25 +48,23 @@ async function main(): Promise<void> {
   // the primary handles signals; a worker ignores them and waits for 'drain'
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
+  process.on('SIGHUP', () => undefined);
   process.on('disconnect', () => {
     // the primary is gone: reset what is left and leave
     void worker.drain(0).then(() => process.exit(0));
   });
   process.on('message', (m: ToWorker) => {
-    switch (m.type) {
-      case 'flows':
-        send({ type: 'flows', req: m.req, flows: worker.flowTable() });
-        break;
-      case 'stats':
-        send({ type: 'stats', req: m.req, stats: worker.statsSnapshot() });
-        break;
-      case 'drain':
-        void worker.drain(m.deadlineMs).then(({ remaining }) => {
-          send({ type: 'drained', remaining });
-          setTimeout(() => process.exit(0), 50);
-        });
-        break;
-    }
+    handle(worker, m).then(
+      (result) => {
+        send({ type: 'res', req: m.req, ok: true, result });
+        if (m.op === 'drain') setTimeout(() => process.exit(0), 50);
+      },
+      (e: unknown) => {
+        const code = isSrError(e) ? e.code : 'INTERNAL';
+        if (!isSrError(e)) log.error({ err: e, op: m.op }, 'request failed');
+        send({ type: 'res', req: m.req, ok: false, code, message: e instanceof Error ? e.message : String(e) });
+      },
+    );
   });
   log.info({ port: cfg.port }, 'worker listening');
   send({ type: 'ready' });

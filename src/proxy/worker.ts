@@ -5,15 +5,20 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { listenFd, synRoutingHeader } from '../native/sockets.js';
+import type { FunctionSpec } from '../vf/loader.js';
+import { FunctionTable, type FunctionInfo } from '../vf/table.js';
 import { classify } from './classify.js';
 import type { ProxyConfig } from './config.js';
 import { Flow, resetSocket, type FlowRecord } from './flow.js';
+import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { StatsBook, type ProxyStats } from './stats.js';
 
 export class ProxyWorker {
   private server: net.Server | undefined;
   private readonly flows = new Map<number, Flow>();
   private readonly stats = new StatsBook();
+  private readonly metrics = new WorkerMetrics();
+  readonly functions: FunctionTable;
   private nextId = 1;
   private clock = Date.now();
   private sweep: NodeJS.Timeout | undefined;
@@ -27,9 +32,11 @@ export class ProxyWorker {
     private readonly workerIndex = 0,
   ) {
     this.nextId = workerIndex * 1_000_000_000 + 1;
+    this.functions = new FunctionTable({ baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
   }
 
   async start(): Promise<void> {
+    for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
     const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true });
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     server.on('connection', (s) => this.accept(s));
@@ -72,7 +79,7 @@ export class ProxyWorker {
       this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
       return;
     }
-    const d = classify(srh, this.cfg.locators, this.cfg.functions);
+    const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id));
     if (!d.ok) {
       this.reject(socket, d.code, d.reason);
       return;
@@ -86,7 +93,7 @@ export class ProxyWorker {
       { address: socket.localAddress ?? '::', port: socket.localPort ?? 0 },
       {
         log: this.log,
-        stats: this.stats.fn(d.functionId, d.entry.vf.name),
+        stats: this.stats.fn(d.functionId, d.entry.name),
         connectTimeoutMs: this.cfg.timeouts.connect,
         now: () => this.clock,
         onClosed: (f) => {
@@ -117,6 +124,18 @@ export class ProxyWorker {
     return this.stats.snapshot();
   }
 
+  metricsSnapshot(): Promise<MetricsJson> {
+    return this.metrics.snapshot();
+  }
+
+  listFunctions(): FunctionInfo[] {
+    return this.functions.list();
+  }
+
+  applyFunctions(specs: FunctionSpec[]): ReturnType<FunctionTable['apply']> {
+    return this.functions.apply(specs, this.cfg.timeouts.drain);
+  }
+
   get activeFlows(): number {
     return this.flows.size;
   }
@@ -138,6 +157,7 @@ export class ProxyWorker {
     }
     const remaining = this.flows.size;
     for (const f of [...this.flows.values()]) f.fail('drain_deadline');
+    await this.functions.close();
     return { remaining };
   }
 }

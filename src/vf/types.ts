@@ -1,18 +1,70 @@
 /**
- * The virtual-function contract (no I/O here). A VF is a descriptor: a name, an options schema
- * validated once at load, and `spawn(flow)` giving one transform per direction. The relay owns every
- * chunk it hands to a transform, so a transform may modify the chunk in place and return it.
+ * The virtual-function SDK contract (types only, no I/O).
+ *
+ * A function module is a descriptor: a name, an options schema validated once at load, optional
+ * `init(options)` / `deinit(state)`, and per flow `spawn(flow)` giving one transform per direction.
+ * A direction's transform is either
+ *  - a SyncTransform: `data(chunk)` returns what to send on, synchronously — the fast path. The relay
+ *    owns every chunk it hands over, so a transform may modify it in place and return it; or
+ *  - a Node.js Duplex stream (e.g. `zlib.createGzip()`, a crypto stream, a child's stdio): bytes
+ *    written to it are the input, bytes read from it are the output. Back-pressure is the stream's.
+ * Either kind may shrink, grow, hold back or delay data, emit data at the end of the stream, or end
+ * the flow with `flow.reset(reason)`. A sync transform that throws, or a Duplex that emits 'error',
+ * ends its own flow only (both sides reset, logged, counted as `function_error`).
  */
-import type { z } from 'zod';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+
+export type { Logger };
 
 export interface Endpoint {
   address: string;
   port: number;
 }
 
+/**
+ * An options schema: anything with zod's `safeParse` (zod 3 and 4 both fit), so a third-party module
+ * may bring its own zod. Errors must name the field through `issues[].path`.
+ */
+export interface OptionsSchema<O> {
+  safeParse(input: unknown):
+    | { success: true; data: O }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+export type MetricLabels = Record<string, string | number>;
+
+export interface CounterHandle {
+  inc(labels?: MetricLabels, value?: number): void;
+}
+
+export interface GaugeHandle {
+  set(labels: MetricLabels, value: number): void;
+  inc(labels?: MetricLabels, value?: number): void;
+  dec(labels?: MetricLabels, value?: number): void;
+}
+
+/**
+ * Metrics a function keeps. Names are prefixed `srv6pipes_vf_` and every series gets the labels
+ * `fn` (function id) and `vf` (function name) added; the proxy's /metrics endpoint exports them in
+ * the Prometheus text format, summed over workers.
+ */
+export interface VfMetrics {
+  counter(name: string, help: string, labelNames?: readonly string[]): CounterHandle;
+  gauge(name: string, help: string, labelNames?: readonly string[]): GaugeHandle;
+}
+
+/** What `init` gets: the function's place in the proxy's table. */
+export interface VfEnv {
+  readonly functionId: number;
+  readonly log: Logger;
+  readonly metrics: VfMetrics;
+  /** directory of the config file (to resolve relative paths in options, e.g. a keyring) */
+  readonly baseDir: string;
+}
+
 /** What a function knows about the flow it serves. */
-export interface FlowContext {
+export interface FlowContext<O = unknown, S = unknown> {
   readonly flowId: number;
   readonly functionId: number;
   /** the argument bits of this proxy's SID */
@@ -25,33 +77,59 @@ export interface FlowContext {
   readonly path: readonly string[];
   /** index of this proxy's SID in `path` */
   readonly position: number;
+  /** the validated options */
+  readonly options: O;
+  /** what `init` returned */
+  readonly state: S;
   readonly log: Logger;
+  readonly metrics: VfMetrics;
+  /** aborted when the flow ends, whatever the reason (stop timers, kill child processes) */
+  readonly signal: AbortSignal;
+  /** Ends the flow now: both sides are reset; bytes not yet delivered are dropped. */
+  reset(reason: string): void;
 }
 
-/** A synchronous byte transform for one direction. */
-export interface Transform {
-  /** Transforms a chunk; returns what to send on (possibly the same buffer), or null to send nothing. */
+/** A synchronous byte transform for one direction: the fast path. */
+export interface SyncTransform {
+  /** Transforms a chunk; returns what to send on (possibly the same buffer), or null to send nothing yet. */
   data(chunk: Buffer): Buffer | null;
   /** Called once at the end of the stream; returns a last piece to send, or null. */
   end?(): Buffer | null;
 }
 
+export type DirectionTransform = SyncTransform | Duplex;
+
 export interface FlowTransforms {
   /** client → server */
-  upstream: Transform;
+  upstream: DirectionTransform;
   /** server → client */
-  downstream: Transform;
+  downstream: DirectionTransform;
+  /** called once when the flow is over, whatever the reason (free per-flow resources) */
+  close?(): void;
 }
 
-export interface VfDescriptor<O = unknown> {
-  /** unique name used in configs (`vf: xor`) */
+export interface VfDescriptor<O = any, S = any> {
+  /** unique name used in configs (`vf: xor`); lowercase, digits, dashes */
   readonly name: string;
   readonly summary: string;
-  /** options schema; errors name the field */
-  readonly options: z.ZodType<O>;
+  /** options schema; validated once at load; errors name the field */
+  readonly options: OptionsSchema<O>;
+  /** once per loaded instance (per config entry and worker), before its first flow */
+  init?(options: O, env: VfEnv): S | Promise<S>;
+  /** once per loaded instance, after its last flow (on unload, reload or stop) */
+  deinit?(state: S): void | Promise<void>;
   /** per flow: the transforms of both directions */
-  spawn(flow: FlowContext, options: O): FlowTransforms;
+  spawn(flow: FlowContext<O, S>): FlowTransforms;
+}
+
+/** Identity helper that gives a descriptor literal its types (O from the schema, S from init). */
+export function defineFunction<O, S = undefined>(d: VfDescriptor<O, S>): VfDescriptor<O, S> {
+  return d;
 }
 
 /** The identity transform, shared (it holds no state). */
-export const IDENTITY: Transform = { data: (chunk) => chunk };
+export const IDENTITY: SyncTransform = { data: (chunk) => chunk };
+
+export function isSyncTransform(t: DirectionTransform): t is SyncTransform {
+  return typeof (t as SyncTransform).data === 'function' && typeof (t as Duplex).pipe !== 'function';
+}

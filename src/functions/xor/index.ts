@@ -3,27 +3,24 @@
  * directions. Two proxies with the same key and odd passes form an inverse pair (the paper's Fig. 10).
  */
 import { z } from 'zod';
-import type { Transform, VfDescriptor } from '../../vf/types.js';
+import { defineFunction, type SyncTransform } from '../../vf/types.js';
 import { xorInPlace } from './xor.js';
 
-const options = z
-  .object({
-    passes: z.number().int().min(0).max(1024).default(1).describe('how many times each byte is XORed'),
-  })
-  .strict();
-
-export const xor: VfDescriptor<z.infer<typeof options>> = {
+export const xor = defineFunction({
   name: 'xor',
   summary: 'XOR each byte with the argument’s low 8 bits, `passes` times (CPU benchmark, inverse pairs)',
-  options,
-  spawn(flow, opts) {
+  options: z
+    .object({ passes: z.number().int().min(0).max(1024).default(1).describe('how many times each byte is XORed') })
+    .strict(),
+  spawn(flow) {
     const key = Number(flow.argument & 0xffn);
-    const t: Transform = {
+    const passes = flow.options.passes;
+    const t: SyncTransform = {
       data(chunk) {
-        xorInPlace(chunk, key, opts.passes);
+        xorInPlace(chunk, key, passes);
         return chunk;
       },
     };
     return { upstream: t, downstream: t };
   },
-};
+});

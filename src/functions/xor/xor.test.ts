@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { xorInPlace } from './xor.js';
 import { xor } from './index.js';
-import { pino } from 'pino';
+import { initFunction, runFunction } from '../../vf/testing.js';
 
 function reference(buf: Uint8Array, key: number, passes: number): Buffer {
   const out = Buffer.from(buf);
@@ -33,21 +33,15 @@ test('xorInPlace with even passes is the identity, odd passes equal one pass', (
   assert.deepEqual(three, reference(data, 0x3c, 1));
 });
 
-test('xor function: key is the low 8 bits of the argument, both directions', () => {
-  const ctx = {
-    flowId: 1, functionId: 2, argument: 0x1234n, sid: 'fc00:a::2:0:1234',
-    client: { address: 'fc00:1::2', port: 1 }, server: { address: 'fc00:2::2', port: 80 },
-    path: ['fc00:a::2:0:1234', 'fc00:2::2'], position: 0, log: pino({ level: 'silent' }),
-  };
-  const opts = xor.options.parse({ passes: 1 });
-  const t = xor.spawn(ctx, opts);
-  const out = t.upstream.data(Buffer.from([0x00, 0xff]));
-  assert.deepEqual(out, Buffer.from([0x34, 0xcb]));
-  assert.deepEqual(t.downstream.data(Buffer.from([0x34])), Buffer.from([0x00]));
+test('xor function: key is the low 8 bits of the argument, both directions', async () => {
+  const r = await runFunction(xor, { argument: 0x1234n, upstream: Buffer.from([0x00, 0xff]), downstream: Buffer.from([0x34]) });
+  assert.equal(r.reset, undefined);
+  assert.deepEqual(r.upstream, Buffer.from([0x34, 0xcb]));
+  assert.deepEqual(r.downstream, Buffer.from([0x00]));
 });
 
-test('xor options: passes defaults to 1, rejects negatives and unknown fields', () => {
-  assert.equal(xor.options.parse({}).passes, 1);
-  assert.equal(xor.options.safeParse({ passes: -1 }).success, false);
-  assert.equal(xor.options.safeParse({ pases: 2 }).success, false);
+test('xor options: passes defaults to 1, rejects negatives and unknown fields', async () => {
+  assert.equal((await initFunction(xor, {})).options.passes, 1);
+  await assert.rejects(initFunction(xor, { passes: -1 }), /options\.passes/);
+  await assert.rejects(initFunction(xor, { pases: 2 }), /CONFIG_INVALID|pases|Unrecognized/);
 });

@@ -1,0 +1,78 @@
+/**
+ * Prometheus metrics (prom-client). Each worker keeps a registry for the functions' own metrics
+ * (`srv6pipes_vf_*`, labelled fn and vf); the primary sums the workers' registries and adds the
+ * proxy's core series built from the merged counters, and serves them at /metrics.
+ */
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+
+/** One registry's metrics as JSON (getMetricsAsJSON), as sent over IPC. */
+export type MetricsJson = object[];
+import { SrError } from '../errors.js';
+import type { VfMetrics } from '../vf/types.js';
+import type { ProxyStats } from './stats.js';
+
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  private readonly metrics = new Map<string, { kind: 'counter' | 'gauge'; labels: string; m: Counter | Gauge }>();
+
+  private get(kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[]): Counter | Gauge {
+    const full = `srv6pipes_vf_${name}`;
+    const labels = [...labelNames, 'fn', 'vf'];
+    const existing = this.metrics.get(full);
+    if (existing) {
+      if (existing.kind !== kind || existing.labels !== labels.join(',')) {
+        throw new SrError('CONFIG_INVALID', `metric ${full} is already registered as a ${existing.kind} with labels (${existing.labels})`);
+      }
+      return existing.m;
+    }
+    const m = kind === 'counter' ? new Counter({ name: full, help, labelNames: labels, registers: [this.registry] }) : new Gauge({ name: full, help, labelNames: labels, registers: [this.registry] });
+    this.metrics.set(full, { kind, labels: labels.join(','), m });
+    return m;
+  }
+
+  /** The VfMetrics a function instance gets. */
+  forFunction(functionId: number, vf: string): VfMetrics {
+    const base = { fn: functionId, vf };
+    return {
+      counter: (name, help, labelNames = []) => {
+        const c = this.get('counter', name, help, labelNames) as Counter;
+        return { inc: (labels, value = 1) => c.inc({ ...labels, ...base }, value) };
+      },
+      gauge: (name, help, labelNames = []) => {
+        const g = this.get('gauge', name, help, labelNames) as Gauge;
+        return {
+          set: (labels, value) => g.set({ ...labels, ...base }, value),
+          inc: (labels, value = 1) => g.inc({ ...labels, ...base }, value),
+          dec: (labels, value = 1) => g.dec({ ...labels, ...base }, value),
+        };
+      },
+    };
+  }
+
+  async snapshot(): Promise<MetricsJson> {
+    return (await this.registry.getMetricsAsJSON()) as MetricsJson;
+  }
+}
+
+/** Core series from the merged counters, plus the workers' function metrics summed. */
+export async function exposition(stats: ProxyStats, events: Record<string, number>, workerMetrics: MetricsJson[]): Promise<{ text: string; contentType: string }> {
+  const core = new Registry();
+  const flows = new Counter({ name: 'srv6pipes_flows_total', help: 'flows ended, by function and reason', labelNames: ['fn', 'vf', 'reason'], registers: [core] });
+  const active = new Gauge({ name: 'srv6pipes_flows_active', help: 'flows in progress', labelNames: ['fn', 'vf'], registers: [core] });
+  const bytes = new Counter({ name: 'srv6pipes_bytes_total', help: 'bytes sent on by the proxy, by direction', labelNames: ['fn', 'vf', 'direction'], registers: [core] });
+  const rejected = new Counter({ name: 'srv6pipes_flows_rejected_total', help: 'SYNs refused at accept, by error code', labelNames: ['code'], registers: [core] });
+  const ev = new Counter({ name: 'srv6pipes_function_events_total', help: 'function table changes (load, unload, reload)', labelNames: ['event'], registers: [core] });
+  const workers = new Gauge({ name: 'srv6pipes_workers', help: 'worker processes', registers: [core] });
+  for (const f of stats.functions) {
+    const l = { fn: f.functionId, vf: f.vf };
+    for (const [reason, n] of Object.entries(f.endings)) flows.inc({ ...l, reason }, n);
+    active.set(l, f.flowsActive);
+    bytes.inc({ ...l, direction: 'up' }, f.bytesUp);
+    bytes.inc({ ...l, direction: 'down' }, f.bytesDown);
+  }
+  for (const [code, n] of Object.entries(stats.rejected)) rejected.inc({ code }, n);
+  for (const [event, n] of Object.entries(events)) ev.inc({ event }, n);
+  workers.set(workerMetrics.length);
+  const merged = Registry.merge([core, AggregatorRegistry.aggregate(workerMetrics as object[])]);
+  return { text: await merged.metrics(), contentType: merged.contentType };
+}

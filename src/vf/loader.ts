@@ -1,0 +1,188 @@
+/**
+ * Loading functions: a config entry (`{ id, vf, options }` or `{ id, chain: [...] }`) becomes a
+ * LoadedFunction — descriptors resolved (a built-in by name, or a module by path), options validated
+ * (errors name the field), `init` run. A LoadedFunction counts its flows: when it is replaced or
+ * unloaded it is retired, keeps serving the flows it has, and is de-initialised after the last one.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { SrError } from '../errors.js';
+import { composeTransforms } from './compose.js';
+import { checkDescriptor, makeFlowContext, validateOptions, type FlowFacts } from './context.js';
+import { findBuiltin } from './registry.js';
+import type { DirectionTransform, FlowTransforms, VfDescriptor, VfMetrics } from './types.js';
+
+export interface PartSpec {
+  vf: string;
+  options?: unknown;
+}
+
+/** One entry of the function table, as configured. */
+export interface FunctionSpec {
+  id: number;
+  parts: PartSpec[];
+  /** true for `{ id, chain: [...] }` */
+  chain: boolean;
+}
+
+export interface LoaderContext {
+  /** where relative module paths and option files are resolved */
+  baseDir: string;
+  log: Logger;
+  metricsFor(functionId: number, vf: string): VfMetrics;
+}
+
+interface LoadedPart {
+  descriptor: VfDescriptor;
+  options: unknown;
+  state: unknown;
+  metrics: VfMetrics;
+}
+
+let importVersion = 0;
+
+/** A descriptor by built-in name or module path (a fresh copy of the module when `fresh`). */
+export async function resolveDescriptor(vf: string, baseDir: string, fresh = false): Promise<VfDescriptor> {
+  const builtin = findBuiltin(vf);
+  if (builtin) return builtin;
+  if (!/[/\\]|\.m?js$/.test(vf)) {
+    throw new SrError('UNKNOWN_FUNCTION', `unknown function "${vf}": not a built-in, and not a module path (.js or .mjs)`);
+  }
+  const path = isAbsolute(vf) ? vf : resolve(baseDir, vf);
+  const url = pathToFileURL(path);
+  if (fresh) url.search = `v=${++importVersion}`;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url.href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new SrError('BAD_FUNCTION_MODULE', `cannot load ${path}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+  }
+  return checkDescriptor(mod['default'] ?? mod['vf'], path);
+}
+
+export class LoadedFunction {
+  activeFlows = 0;
+  retired = false;
+  readonly loadedAt = new Date().toISOString();
+  private readonly flows = new Set<{ fail(reason: string): void }>();
+  private deinitDone = false;
+  private onIdle: (() => void) | undefined;
+
+  constructor(
+    readonly spec: FunctionSpec,
+    readonly version: number,
+    private readonly parts: LoadedPart[],
+    private readonly log: Logger,
+  ) {}
+
+  get id(): number {
+    return this.spec.id;
+  }
+
+  /** 'xor', or 'chain(compress,encrypt)' */
+  get name(): string {
+    const names = this.parts.map((p) => p.descriptor.name);
+    return this.spec.chain ? `chain(${names.join(',')})` : names[0]!;
+  }
+
+  /** Spawns every part for a flow and composes them (upstream in order, downstream reversed). */
+  spawn(facts: FlowFacts, deps: { log: Logger; signal: AbortSignal; reset(reason: string): void }): FlowTransforms {
+    const spawned: FlowTransforms[] = [];
+    try {
+      for (const p of this.parts) {
+        spawned.push(p.descriptor.spawn(makeFlowContext(facts, p.options, p.state, { ...deps, metrics: p.metrics })));
+      }
+    } catch (e) {
+      for (const s of spawned) s.close?.();
+      throw e;
+    }
+    const up: DirectionTransform[] = spawned.map((s) => s.upstream);
+    const down: DirectionTransform[] = spawned.map((s) => s.downstream).reverse();
+    return {
+      upstream: composeTransforms(up),
+      downstream: composeTransforms(down),
+      close: () => {
+        for (const s of spawned) s.close?.();
+      },
+    };
+  }
+
+  attach(flow: { fail(reason: string): void }): void {
+    this.flows.add(flow);
+    this.activeFlows++;
+  }
+
+  detach(flow: { fail(reason: string): void }): void {
+    if (!this.flows.delete(flow)) return;
+    this.activeFlows--;
+    if (this.activeFlows === 0 && this.retired) {
+      this.onIdle?.();
+      void this.deinit();
+    }
+  }
+
+  /** Stops taking new flows; de-initialises after the last. With a deadline, resets what is left then. */
+  async retire(deadlineMs?: number): Promise<{ reset: number }> {
+    this.retired = true;
+    if (this.activeFlows === 0) {
+      await this.deinit();
+      return { reset: 0 };
+    }
+    if (deadlineMs === undefined) return { reset: 0 };
+    await new Promise<void>((resolveIdle) => {
+      const timer = setTimeout(resolveIdle, deadlineMs);
+      this.onIdle = () => {
+        clearTimeout(timer);
+        resolveIdle();
+      };
+    });
+    const left = [...this.flows];
+    for (const f of left) f.fail('function_unloaded');
+    return { reset: left.length };
+  }
+
+  private async deinit(): Promise<void> {
+    if (this.deinitDone) return;
+    this.deinitDone = true;
+    for (const p of this.parts) {
+      try {
+        await p.descriptor.deinit?.(p.state);
+      } catch (e) {
+        this.log.error({ err: e, fn: this.id, vf: p.descriptor.name }, 'deinit failed');
+      }
+    }
+  }
+}
+
+/** Loads one entry; `where` names it in errors (e.g. 'functions[2]'). */
+export async function loadFunction(spec: FunctionSpec, ctx: LoaderContext, version: number, where: string, fresh = false): Promise<LoadedFunction> {
+  const parts: LoadedPart[] = [];
+  try {
+    for (const [i, p] of spec.parts.entries()) {
+      const at = spec.chain ? `${where}.chain[${i}]` : where;
+      let descriptor: VfDescriptor;
+      try {
+        descriptor = await resolveDescriptor(p.vf, ctx.baseDir, fresh);
+      } catch (e) {
+        if (e instanceof SrError) throw new SrError(e.code, `${at}.vf: ${e.message}`, { cause: e });
+        throw e;
+      }
+      const options = validateOptions(descriptor.options, p.options, `${at}.options`);
+      const metrics = ctx.metricsFor(spec.id, descriptor.name);
+      const log = ctx.log.child({ fn: spec.id, vf: descriptor.name });
+      let state: unknown;
+      try {
+        state = await descriptor.init?.(options, { functionId: spec.id, log, metrics, baseDir: ctx.baseDir });
+      } catch (e) {
+        if (e instanceof SrError) throw new SrError(e.code, `${at}: ${e.message}`, { cause: e });
+        throw new SrError('CONFIG_INVALID', `${at}: ${descriptor.name} failed to initialise: ${(e as Error).message}`, { cause: e });
+      }
+      parts.push({ descriptor, options, state, metrics });
+    }
+  } catch (e) {
+    for (const p of parts) await Promise.resolve(p.descriptor.deinit?.(p.state)).catch(() => undefined);
+    throw e;
+  }
+  return new LoadedFunction(spec, version, parts, ctx.log);
+}
