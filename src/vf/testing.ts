@@ -39,7 +39,7 @@ export interface RunResult {
   /** the reason, when the flow was reset (by the function, an error or resetAfterMs) */
   reset?: string;
   error?: unknown;
-  /** how many times a source was paused by back-pressure */
+  /** how many times a source was paused by back-pressure before its end */
   pauses: number;
   metrics: MemoryMetrics;
 }
@@ -97,7 +97,8 @@ export function runFlow<O, S>(d: VfDescriptor<O, S>, options: O, state: S, o: Ru
   const up = { src: source(o.upstream, o.chunkDelayMs ?? 0), dst: new Sink(!!o.slowConsumer) };
   const down = { src: source(o.downstream, o.chunkDelayMs ?? 0), dst: new Sink(!!o.slowConsumer) };
   let pauses = 0;
-  for (const s of [up.src, down.src]) s.on('pause', () => pauses++);
+  // a pause counts while the source still has data to give (a pause after its end is no back-pressure)
+  for (const s of [up.src, down.src]) s.on('pause', () => !s.readableEnded && pauses++);
   return new Promise<RunResult>((resolve) => {
     let transforms: FlowTransforms | undefined;
     let settled = false;

@@ -1,10 +1,11 @@
 /** The command table: every CLI command is one row. Help, parsing and error handling derive from it. */
 import type { CommandSpec, GroupSpec } from '../spec.js';
 import { CONNECT_COMMANDS } from './connect.js';
+import { CTL_COMMANDS, CTL_GROUP } from './ctl.js';
 import { DEMO_COMMANDS } from './demo.js';
 import { LAB_COMMANDS, LAB_GROUP } from './lab.js';
 import { PROXY_COMMANDS } from './proxy.js';
 
-export const GROUPS: GroupSpec[] = [LAB_GROUP];
+export const GROUPS: GroupSpec[] = [LAB_GROUP, CTL_GROUP];
 
-export const COMMANDS: CommandSpec[] = [...PROXY_COMMANDS, ...CONNECT_COMMANDS, ...LAB_COMMANDS, ...DEMO_COMMANDS];
+export const COMMANDS: CommandSpec[] = [...PROXY_COMMANDS, ...CTL_COMMANDS, ...CONNECT_COMMANDS, ...LAB_COMMANDS, ...DEMO_COMMANDS];

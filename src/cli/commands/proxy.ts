@@ -67,6 +67,16 @@ export const PROXY_COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'metrics',
+    summary: 'Print a running proxy’s Prometheus metrics (what GET /metrics serves)',
+    options: [adminOption],
+    async run(_args, opts) {
+      const { adminGet } = await import('../../proxy/admin.js');
+      process.stdout.write(String(await adminGet(String(opts['admin']), '/metrics')));
+      return 0;
+    },
+  },
+  {
     name: 'functions',
     summary: 'List the built-in virtual functions and their options',
     async run() {
