@@ -20,9 +20,16 @@ export interface FunctionInfo {
 export class FunctionTable {
   private readonly current = new Map<number, LoadedFunction>();
   private readonly retiring = new Set<LoadedFunction>();
-  private version = 0;
+  /** per function id: the last version loaded (1, 2, … across reloads) */
+  private readonly versions = new Map<number, number>();
 
   constructor(private readonly ctx: LoaderContext) {}
+
+  private nextVersion(id: number): number {
+    const v = (this.versions.get(id) ?? 0) + 1;
+    this.versions.set(id, v);
+    return v;
+  }
 
   get(id: number): LoadedFunction | undefined {
     return this.current.get(id);
@@ -30,7 +37,7 @@ export class FunctionTable {
 
   /** Loads (or replaces) one entry; new flows get it at once. */
   async load(spec: FunctionSpec, where = `functions[id ${spec.id}]`, fresh = true): Promise<LoadedFunction> {
-    const f = await loadFunction(spec, this.ctx, ++this.version, where, fresh);
+    const f = await loadFunction(spec, this.ctx, this.nextVersion(spec.id), where, fresh);
     const old = this.current.get(spec.id);
     this.current.set(spec.id, f);
     if (old) this.retire(old);
@@ -68,7 +75,7 @@ export class FunctionTable {
     }
     const loaded: LoadedFunction[] = [];
     try {
-      for (const [s, i] of fresh) loaded.push(await loadFunction(s, this.ctx, ++this.version, `functions[${i}]`, true));
+      for (const [s, i] of fresh) loaded.push(await loadFunction(s, this.ctx, this.nextVersion(s.id), `functions[${i}]`, true));
     } catch (e) {
       for (const f of loaded) void f.retire();
       throw e;

@@ -1,0 +1,10 @@
+/**
+ * srv6pipes as a library: the client, the function SDK, the codecs, the errors.
+ * Test helpers for function authors are in 'srv6pipes/testing'.
+ */
+export { connect, type ConnectOptions } from './client/connect.js';
+export * from './vf/types.js';
+export { SrError, isSrError, ERROR_CODES, type ErrorCode, type ErrorKind } from './errors.js';
+export { decodeSrh, encodeSrh, srhForPath, pathOf, describeSrh, hmacTlv, decodeHmacTlv, type Srh, type SrhTlv } from './codec/srh.js';
+export { sidLayout, encodeSid, decodeSid, formatSid, argumentBits, type SidLayout } from './codec/sid.js';
+export { BUILTIN_FUNCTIONS } from './vf/registry.js';
