@@ -21,12 +21,14 @@ function walk(dir, out) {
   for (const name of entries.sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p, out);
-    else if (name.endsWith('.test.js')) out.push(p);
+    else if (name.endsWith('.test.js') || name.endsWith('.test.mjs')) out.push(p);
   }
   return out;
 }
 
 const files = roots.flatMap((r) => walk(r, []));
+// the examples are plain JavaScript, run as they are (docs/writing-a-function.md shows them)
+files.push(...walk('examples', []).filter((f) => f.endsWith('.test.mjs')));
 if (files.length === 0) {
   console.error('run-tests: no test files found under dist/ (did the build run?)');
   process.exit(1);

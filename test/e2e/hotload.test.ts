@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, runClient, startProxy, startServer, withLab } from '../helpers/harness.js';
+import { BIN, ROOT, runClient, startProxy, startServer, withLab } from '../helpers/harness.js';
 import type { Lab } from '../../src/lab/index.js';
 
 /** A module with no imports (an external file cannot count on resolving packages). */
@@ -80,6 +80,24 @@ describe('functions at run time (fig5)', () => {
         const metrics = (await lab.exec('m1', [process.execPath, BIN, 'metrics'])).stdout;
         assert.match(metrics, /srv6pipes_function_events_total\{event="reload"\} 1/);
         assert.match(metrics, /srv6pipes_function_events_total\{event="unload"\} 1/);
+      } finally {
+        srv.stop();
+        assert.equal(await proxy.stop(), 0);
+      }
+    });
+  });
+
+  test('the documented example module loads into a running proxy with ctl', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', 'workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\n');
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      try {
+        await ctl(lab, 'load', '9', join(ROOT, 'examples', 'upper', 'upper.mjs'), '--options', '{ downstream: false }');
+        const r = await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', 'fc00:a::9:0:0', 'fc00:2::2', '9000'], { input: 'hello through srv6pipes\n' });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, 'HELLO THROUGH SRV6PIPES\n', 'upper-cased on the way up, echoed back unchanged');
+        const metrics = (await lab.exec('m1', [process.execPath, BIN, 'metrics'])).stdout;
+        assert.match(metrics, /srv6pipes_vf_upper_letters_total\{direction="up",fn="9",vf="upper"\} 20/);
       } finally {
         srv.stop();
         assert.equal(await proxy.stop(), 0);
