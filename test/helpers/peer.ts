@@ -1,6 +1,8 @@
 /**
  * A traffic peer for end-to-end tests, run inside lab namespaces:
  *   node peer.js serve  --port P [--reply N] [--echo] [--after-eof] [--stall-ms MS] [--reset-after-bytes N]
+ *                       [--save FILE]   (each connection's received bytes go to FILE.<client port>)
+ *   (both) --data text: send compressible text instead of random bytes
  *                                                              one JSON line per connection on stdout
  *   node peer.js client --host H --port P [--segments a,b] [--send N] [--delay-end MS] [--tlvs padn,hmac,unknown] [--flags N]
  *                                                              [--reset-after-ms MS] [--timeout MS]
@@ -10,6 +12,7 @@
  * with receiving (full duplex) unless --after-eof is given.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { connect } from '../../src/client/connect.js';
 import { hmacTlv, TLV_PADN, type SrhTlv } from '../../src/codec/srh.js';
@@ -20,7 +23,14 @@ function arg(name: string, dflt?: string): string | undefined {
 }
 const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
-const BLOCK = randomBytes(1 << 20);
+/** 1 MiB of data: random (incompressible), or `--data text` (compressible, with a marker in it). */
+const BLOCK = ((): Buffer => {
+  if (arg('data') !== 'text') return randomBytes(1 << 20);
+  const line = Buffer.from('srv6pipes plaintext line: the quick brown fox jumps over the lazy dog 0123456789\n');
+  const b = Buffer.alloc(1 << 20);
+  for (let i = 0; i < b.length; i += line.length) line.copy(b, i);
+  return b;
+})();
 
 /** Writes n bytes with back-pressure, then calls done. */
 function sendBytes(sock: net.Socket, n: number, hash: ReturnType<typeof createHash>, done: () => void): void {
@@ -65,6 +75,7 @@ function serve(): void {
     const finish = (error?: string): void => {
       if (reported) return;
       reported = true;
+      if (save) writeFileSync(`${save}.${info.remotePort}`, Buffer.concat(saved));
       report(error);
     };
     const startReply = (): void =>
@@ -73,9 +84,12 @@ function serve(): void {
         doneSending = true;
         if (gotEof) sock.end();
       });
+    const save = arg('save');
+    const saved: Buffer[] = [];
     sock.on('data', (d: Buffer) => {
       received += d.length;
       rx.update(d);
+      if (save) saved.push(Buffer.from(d));
       if (echo) {
         tx.update(d);
         sent += d.length;
