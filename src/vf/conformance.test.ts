@@ -11,6 +11,16 @@ export const CASES: Record<string, ConformanceCase[]> = {
     { name: 'one pass', argument: 0x5a },
     { name: 'inverse pair', argument: 0x5a, options: { passes: 3 }, inverse: { descriptor: xor, options: { passes: 1 } } },
   ],
+  ids: [
+    { name: 'block, no match', identity: true, options: { action: 'block', signatures: [{ pattern: 'NEVER-IN-THE-SAMPLE' }] } },
+    { name: 'alert, regex', identity: true, options: { action: 'alert', signatures: [{ regex: 'fox jumps over the lazy cat' }] } },
+  ],
+  exec: [
+    { name: 'cat both ways', identity: true, options: { upstream: ['cat'], downstream: ['cat'] } },
+    { name: 'tr upstream', options: { upstream: ['tr', 'a-z', 'A-Z'], downstream: null } },
+  ],
+  meter: [{ identity: true }],
+  ratelimit: [{ name: '200 MB/s', identity: true, argument: 200_000_000 }],
 };
 
 for (const d of BUILTIN_FUNCTIONS) conformance(d, CASES[d.name] ?? []);

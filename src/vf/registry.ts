@@ -1,10 +1,14 @@
 /** The table of built-in virtual functions. Names are unique (checked by a test). */
 import { copy } from '../functions/copy/index.js';
+import { exec } from '../functions/exec/index.js';
+import { ids } from '../functions/ids/index.js';
+import { meter } from '../functions/meter/index.js';
+import { ratelimit } from '../functions/ratelimit/index.js';
 import { xor } from '../functions/xor/index.js';
 import type { VfDescriptor } from './types.js';
 
-export const BUILTIN_FUNCTIONS: readonly VfDescriptor<any>[] = [copy, xor];
+export const BUILTIN_FUNCTIONS: readonly VfDescriptor[] = [copy, xor, ids, exec, meter, ratelimit];
 
-export function findBuiltin(name: string): VfDescriptor<any> | undefined {
+export function findBuiltin(name: string): VfDescriptor | undefined {
   return BUILTIN_FUNCTIONS.find((d) => d.name === name);
 }

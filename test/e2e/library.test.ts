@@ -125,7 +125,7 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
         assert.ok(!got.includes('EVIL-PAYLOAD'), `the server received: ${JSON.stringify(got)}`);
         assert.ok(!got.includes('EVIL'), `the start of the match was delivered: ${JSON.stringify(got)}`);
         const fn30 = (await stats(lab, 'p1')).functions.find((f) => f.functionId === 30)!;
-        assert.equal(fn30.endings['blocked'], 1, JSON.stringify(fn30.endings));
+        assert.equal(fn30.endings['ids_blocked'], 1, JSON.stringify(fn30.endings));
         // clean traffic still passes
         const ok = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1e:0:0,fc00:b::1:0:0', '--send', String(2 * MB)]);
         assert.equal(ok.error, undefined);

@@ -1,0 +1,93 @@
+/**
+ * `exec`: each direction piped through a Unix filter process (argv exec'd directly, no shell), e.g.
+ * the paper's transcoding proxy: `downstream: [ffmpeg, -i, pipe:0, -b:a, "{arg}k", -f, mp3, pipe:1]`.
+ * The processes live and die with the flow; a failing filter resets the flow. See README.md.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { defineFunction, IDENTITY, type DirectionTransform } from '../../vf/types.js';
+import { ChildFilter, type ChildFailure } from './child-filter.js';
+
+/** the reset reason when a filter fails */
+export const FAIL_REASON = 'exec_failed';
+
+const argv = z
+  .array(z.string().max(4096))
+  .min(1)
+  .max(256)
+  .refine((a) => (a[0] ?? '').length > 0, { message: 'argv[0] (the program) must not be empty' })
+  .nullable();
+
+export const execOptions = z
+  .object({
+    upstream: argv.default(null).describe('filter for client → server bytes (null: unchanged)'),
+    downstream: argv.default(null).describe('filter for server → client bytes (null: unchanged)'),
+    cwd: z.string().min(1).optional().describe('working directory, relative to the config file (default: its directory)'),
+    env: z.record(z.string(), z.string()).default({}).describe('extra environment variables'),
+    graceMs: z.number().int().min(0).max(60_000).default(2000).describe('SIGTERM → SIGKILL delay'),
+    stderrLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('log level of stderr lines'),
+  })
+  .strict()
+  .refine((o) => o.upstream !== null || o.downstream !== null, { message: 'set upstream, downstream or both (an argv array)' });
+
+export type ExecOptions = z.infer<typeof execOptions>;
+
+/** `{arg}` in an argv item becomes the argument in decimal. */
+export function substitute(args: readonly string[], argument: bigint): string[] {
+  const a = argument.toString(10);
+  return args.map((s) => s.replaceAll('{arg}', a));
+}
+
+export const exec = defineFunction({
+  name: 'exec',
+  summary: 'pipe each direction through a Unix filter process (argv, no shell; `{arg}` = the argument)',
+  options: execOptions,
+  init: (o: ExecOptions, env) => ({ cwd: o.cwd === undefined ? env.baseDir : isAbsolute(o.cwd) ? o.cwd : resolve(env.baseDir, o.cwd) }),
+  spawn(flow) {
+    const o = flow.options;
+    const filters: ChildFilter[] = [];
+    const make = (direction: 'upstream' | 'downstream'): DirectionTransform => {
+      const template = o[direction];
+      if (template === null) return IDENTITY;
+      const argv = substitute(template, flow.argument);
+      const log = flow.log.child({ direction, program: argv[0] });
+      const f = new ChildFilter({
+        argv,
+        cwd: flow.state.cwd,
+        env: {
+          ...process.env,
+          ...o.env,
+          SRV6PIPES_ARGUMENT: flow.argument.toString(10),
+          SRV6PIPES_DIRECTION: direction,
+          SRV6PIPES_CLIENT: `[${flow.client.address}]:${flow.client.port}`,
+          SRV6PIPES_SERVER: `[${flow.server.address}]:${flow.server.port}`,
+        },
+        graceMs: o.graceMs,
+        onStderrLine: (line) => {
+          if (o.stderrLevel !== 'silent') log[o.stderrLevel]({ stderr: line }, 'exec: filter stderr');
+        },
+        onFailure: (f: ChildFailure) => {
+          log.error({ argv, code: f.code, signal: f.signal, error: f.error, stderr: f.stderr }, 'exec: filter failed, resetting the flow');
+          flow.reset(FAIL_REASON);
+        },
+      });
+      filters.push(f);
+      return f;
+    };
+    const terminate = (): void => {
+      for (const f of filters) f.terminate();
+    };
+    let upstream: DirectionTransform;
+    let downstream: DirectionTransform;
+    try {
+      upstream = make('upstream');
+      downstream = make('downstream');
+    } catch (e) {
+      terminate(); // spawn() can throw (e.g. a NUL byte in argv): no orphan upstream filter
+      throw e;
+    }
+    if (flow.signal.aborted) terminate();
+    else flow.signal.addEventListener('abort', terminate, { once: true });
+    return { upstream, downstream, close: terminate };
+  },
+});
