@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import { SrError } from '../../errors.js';
 import { builtinTopologies, checkLabName, Lab, loadTopology, planAsShell, planLab, stateDir, type LabState } from '../../lab/index.js';
 import { isRunning } from '../../lab/services.js';
+import { table } from '../table.js';
 import type { CommandSpec, GroupSpec } from '../spec.js';
 
 export const LAB_GROUP: GroupSpec = { name: 'lab', summary: 'Network-namespace labs (topologies in YAML)' };
@@ -22,11 +23,6 @@ function pickName(opts: Record<string, unknown>): string {
   throw new SrError('BAD_ARGUMENT', `several labs are up (${labs.map((l) => l.name).join(', ')}): name one with --name`);
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-}
-
 function describe(s: LabState): string {
   const t = s.topology;
   const rows = [['HOST', 'ROLE', 'NAMESPACE', 'ADDRESSES', 'LOCATORS']];
@@ -35,11 +31,11 @@ function describe(s: LabState): string {
     rows.push([h.name, h.role, s.namespaces[h.name] ?? '?', addrs, h.locators.join(', ')]);
   }
   const crashed = s.status === 'starting' && !isRunning(s.ownerPid) ? ` (pid ${s.ownerPid} that ran up is gone: take it down)` : '';
-  const lines = [`lab ${s.name}: topology ${t.name} (${t.source}), ${s.status}${crashed} since ${s.createdAt}`, table(rows)];
+  const lines = [`lab ${s.name}: topology ${t.name} (${t.source}), ${s.status}${crashed} since ${s.createdAt}`, table(rows, '  ')];
   if (s.services.length > 0) {
     const svc = [['SERVICE', 'HOST', 'PID', 'STATE', 'LOG']];
     for (const v of s.services) svc.push([v.name, v.host, String(v.pid), isRunning(v.pid) ? 'running' : 'exited', v.log]);
-    lines.push(table(svc));
+    lines.push(table(svc, '  '));
   }
   return lines.join('\n');
 }
@@ -164,7 +160,7 @@ const topologies: CommandSpec = {
     for (const b of builtinTopologies()) {
       rows.push([b.name, Object.keys(loadTopology(b.name).hosts).join(' '), b.description]);
     }
-    process.stdout.write(table(rows) + '\n');
+    process.stdout.write(table(rows, '  ') + '\n');
     return 0;
   },
 };

@@ -2,14 +2,10 @@ import { SrError } from '../../errors.js';
 import type { FlowRecord } from '../../proxy/flow.js';
 import type { ProxyStats } from '../../proxy/stats.js';
 import { BUILTIN_FUNCTIONS } from '../../vf/registry.js';
+import { table } from '../table.js';
 import type { CommandSpec } from '../spec.js';
 
 const adminOption = { flags: '--admin <addr:port>', description: 'the proxy admin endpoint', default: '127.0.0.1:7778' };
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-}
 
 export const PROXY_COMMANDS: CommandSpec[] = [
   {
