@@ -13,6 +13,11 @@ command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v dig >/dev/null 2>&1 || need+=(dnsutils)
+# real peers for the benchmarks (srv6pipes bench): load generator, web server, the proxy to beat
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v lighttpd >/dev/null 2>&1 || need+=(lighttpd)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 # scapy: an independent check of the SRH wire format (Debian's python, not the one on PATH)
 /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need+=(python3-scapy)
 if [ ${#need[@]} -gt 0 ]; then
