@@ -29,6 +29,7 @@ export class StatsBook {
       s = { functionId, vf, flowsTotal: 0, flowsActive: 0, bytesUp: 0, bytesDown: 0, endings: {} };
       this.byFn.set(functionId, s);
     }
+    s.vf = vf; // a function id may be reloaded as another function: name the latest
     return s;
   }
 

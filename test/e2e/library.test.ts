@@ -137,6 +137,30 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
     });
   });
 
+  test('a chain [meter, ratelimit]: the rate comes from the argument, the bytes show in /metrics', async () => {
+    await withLab('fig5', async (lab) => {
+      const p = await startProxy(lab, 'm1', yaml('fc00:a::/80', ['{ id: 50, chain: [ { vf: meter }, { vf: ratelimit } ] }']));
+      const srv = await startServer(lab, 'server', ['--port', '9000']);
+      try {
+        // argument 0x1e8480 = 2,000,000 bytes/s; 3 MiB take more than a second
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::32:1e:8480', '--send', String(3 * MB)]);
+        assert.equal(r.error, undefined);
+        assert.ok(r.ms >= 1000, `3 MiB at 2 MB/s took ${r.ms} ms`);
+        const c = await srv.out.next((l) => l['event'] === 'conn', 10000);
+        assert.equal(c['sha256Received'], r.sha256Sent);
+        const metrics = (await lab.exec('m1', [process.execPath, BIN, 'metrics'])).stdout;
+        const line = metrics.split('\n').find((l) => l.startsWith('srv6pipes_vf_meter_bytes_total{') && l.includes('direction="up"'));
+        assert.ok(line, metrics);
+        assert.match(line, /argument="2000000"/);
+        assert.match(line, /client_prefix="fc00:1::\/64"/);
+        assert.equal(Number(line.split(' ').pop()), 3 * MB);
+      } finally {
+        srv.stop();
+        assert.equal(await p.stop(), 0);
+      }
+    });
+  });
+
   test('exec pipes a direction through a Unix filter (tr)', async () => {
     await withLab('fig5', async (lab) => {
       const p = await startProxy(lab, 'm1', yaml('fc00:a::/80', ['{ id: 40, vf: exec, options: { upstream: [tr, a-z, A-Z], downstream: null } }']));
