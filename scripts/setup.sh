@@ -47,11 +47,13 @@ if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/n
 fi
 
 # 4. TypeScript (incremental: about a second when nothing changed).
-stamp=dist/.tsbuildinfo
+# (its own stamp: `tsc --noEmit` rewrites tsc's build info without emitting, so that file proves nothing)
+stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find src test tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   say "compiling TypeScript"
   # assets that tsc does not copy (built-in lab topologies)
   mkdir -p dist/src/lab/topologies
   cp src/lab/topologies/*.yaml dist/src/lab/topologies/
   npx --no-install tsc -p .
+  touch "$stamp"
 fi

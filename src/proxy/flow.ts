@@ -53,6 +53,7 @@ export class Flow {
   lastActivity: number;
   private outbound: net.Socket | undefined;
   private transforms: FlowTransforms | undefined;
+  private released = false;
   private readonly abort = new AbortController();
   private readonly up = newDirectionStats();
   private readonly down = newDirectionStats();
@@ -100,6 +101,11 @@ export class Flow {
       );
     } catch (e) {
       this.fail('function_error', e);
+      return;
+    }
+    if (this.ending) {
+      // the function reset the flow from inside spawn(): release what it returned, connect nowhere
+      this.release();
       return;
     }
     let out: net.Socket;
@@ -150,10 +156,10 @@ export class Flow {
 
   /** Ends the function's part in the flow: abort signal, stream transforms destroyed, close(). */
   private release(): void {
-    if (this.abort.signal.aborted) return;
-    this.abort.abort();
+    if (!this.abort.signal.aborted) this.abort.abort();
     const t = this.transforms;
-    if (!t) return;
+    if (!t || this.released) return;
+    this.released = true;
     for (const dir of [t.upstream, t.downstream]) if (!isSyncTransform(dir)) dir.destroy();
     try {
       t.close?.();

@@ -1,8 +1,21 @@
 /** Every built-in function passes the conformance suite (cases per function in the table below). */
 import { conformance, type ConformanceCase } from './conformance.js';
 import { BUILTIN_FUNCTIONS } from './registry.js';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compress } from '../functions/compress/index.js';
 import { copy } from '../functions/copy/index.js';
+import { decompress } from '../functions/decompress/index.js';
+import { decrypt } from '../functions/decrypt/index.js';
+import { encrypt } from '../functions/encrypt/index.js';
 import { xor } from '../functions/xor/index.js';
+
+const keyDir = mkdtempSync(join(tmpdir(), 'srv6pipes-conformance-'));
+writeFileSync(join(keyDir, 'keyring.yaml'), `keys:\n  "7": "${randomBytes(32).toString('base64')}"\n`, { mode: 0o600 });
+const keyring = { keyring: 'keyring.yaml' };
+const tunnel = (algorithm: string): ConformanceCase => ({ name: `${algorithm} tunnel`, options: { algorithm }, argument: 6, inverse: { descriptor: decompress, options: { algorithm } } });
 
 /** Conformance cases per built-in. A built-in missing here fails the last test. */
 export const CASES: Record<string, ConformanceCase[]> = {
@@ -19,6 +32,10 @@ export const CASES: Record<string, ConformanceCase[]> = {
     { name: 'cat both ways', identity: true, options: { upstream: ['cat'], downstream: ['cat'] } },
     { name: 'tr upstream', options: { upstream: ['tr', 'a-z', 'A-Z'], downstream: null } },
   ],
+  compress: [tunnel('gzip'), tunnel('deflate'), tunnel('brotli')],
+  decompress: [{ name: 'gzip tunnel, server end', end: 'server', options: { algorithm: 'gzip' }, inverse: { descriptor: compress, options: { algorithm: 'gzip' } } }],
+  encrypt: [{ name: 'AES-256-GCM tunnel', argument: 7, options: keyring, baseDir: keyDir, inverse: { descriptor: decrypt, options: keyring } }],
+  decrypt: [{ name: 'tunnel, server end', end: 'server', argument: 7, options: { ...keyring, cipher: 'chacha20-poly1305' }, baseDir: keyDir, inverse: { descriptor: encrypt, options: keyring } }],
   meter: [{ identity: true }],
   ratelimit: [{ name: '200 MB/s', identity: true, argument: 200_000_000 }],
 };

@@ -24,6 +24,11 @@ export interface ConformanceCase {
   argument?: bigint | number;
   /** the other end of a tunnel; results are compared after it */
   inverse?: { descriptor: VfDescriptor; options?: unknown; argument?: bigint | number };
+  /**
+   * With `inverse`: which end of the tunnel the function is. 'client' (default): it takes plaintext
+   * upstream (compress, encrypt); 'server': it takes plaintext downstream (decompress, decrypt).
+   */
+  end?: 'client' | 'server';
   /** the function passes bytes unchanged (copy, meter, an IDS with no match) */
   identity?: boolean;
   /** skip the "source was paused" assertion (a function that legitimately shrinks its output a lot) */
@@ -83,10 +88,11 @@ async function through(c: ConformanceCase, f: Instance, inv: Instance | undefine
     const r = await f.run({ ...o, upstream: o.upChunks, downstream: o.downChunks });
     return { up: r.upstream, down: r.downstream, reset: r.reset, error: r.error, pauses: r.pauses };
   }
-  // the two ends are separate flows here: run f, feed its output to the inverse
-  const first = await f.run({ ...o, upstream: o.upChunks, downstream: [] });
-  const second = await inv.run({ ...o, upstream: [first.upstream], downstream: o.downChunks });
-  const third = await f.run({ ...o, upstream: [], downstream: [second.downstream] });
+  // the two ends are separate flows here: the client end's output feeds the server end, and back
+  const [clientEnd, serverEnd] = c.end === 'server' ? [inv, f] : [f, inv];
+  const first = await clientEnd.run({ ...o, upstream: o.upChunks, downstream: [] });
+  const second = await serverEnd.run({ ...o, upstream: [first.upstream], downstream: o.downChunks });
+  const third = await clientEnd.run({ ...o, upstream: [], downstream: [second.downstream] });
   const reset = first.reset ?? second.reset ?? third.reset;
   return { up: second.upstream, down: third.downstream, reset, error: first.error ?? second.error ?? third.error, pauses: first.pauses + second.pauses };
 }
@@ -155,13 +161,16 @@ export function conformance(d: VfDescriptor, cases: ConformanceCase[] = [{}]): v
         const { f, inv, close } = await setup();
         try {
           const data = sampleData(2 << 20, 5);
-          const slow = await f.run({ upstream: chunksOf(data, 64 * 1024), downstream: [], slowConsumer: true });
-          const fast = await f.run({ upstream: chunksOf(data, 64 * 1024), downstream: [] });
+          // plaintext goes in where this end takes plaintext: upstream at a client end, downstream at a server end
+          const dir = c.end === 'server' ? 'downstream' : 'upstream';
+          const feed = (slowConsumer: boolean) => f.run({ upstream: [], downstream: [], [dir]: chunksOf(data, 64 * 1024), slowConsumer });
+          const slow = await feed(true);
+          const fast = await feed(false);
           assert.equal(slow.reset, undefined, `reset: ${slow.reset} ${String(slow.error ?? '')}`);
-          if (deterministic) assert.ok(slow.upstream.equals(fast.upstream), 'a slow consumer changed the output');
+          if (deterministic) assert.ok(slow[dir].equals(fast[dir]), 'a slow consumer changed the output');
           else if (inv) {
-            const back = await inv.run({ upstream: [slow.upstream], downstream: [] });
-            assert.ok(back.upstream.equals(data), 'a slow consumer changed the output');
+            const back = await inv.run({ upstream: [], downstream: [], [dir]: [slow[dir]] });
+            assert.ok(back[dir].equals(data), 'a slow consumer changed the output');
           }
           if (!c.noBackPressureCheck) assert.ok(slow.pauses > 0, 'the source was never paused: the function buffers without bound');
         } finally {
@@ -173,7 +182,10 @@ export function conformance(d: VfDescriptor, cases: ConformanceCase[] = [{}]): v
         const { f, close } = await setup();
         try {
           const data = sampleData(1 << 20, 11);
-          const r = await f.run({ upstream: chunksOf(data, 4096), downstream: chunksOf(data, 4096), chunkDelayMs: 2, resetAfterMs: 30 });
+          // a tunnel end gets plaintext only in the direction that takes plaintext
+          const up = !c.inverse || c.end !== 'server' ? chunksOf(data, 4096) : [];
+          const down = !c.inverse || c.end === 'server' ? chunksOf(data, 4096) : [];
+          const r = await f.run({ upstream: up, downstream: down, chunkDelayMs: 2, resetAfterMs: 30 });
           assert.equal(r.reset, 'reset_by_test');
           assert.equal(r.error, undefined, `close() or the transforms threw: ${String(r.error)}`);
         } finally {

@@ -141,6 +141,12 @@ export function runFlow<O, S>(d: VfDescriptor<O, S>, options: O, state: S, o: Ru
       finish('function_error', e);
       return;
     }
+    if (settled) {
+      // reset from inside spawn(): release what it returned
+      for (const t of [transforms.upstream, transforms.downstream]) if ('destroy' in t && typeof t.destroy === 'function') t.destroy();
+      transforms.close?.();
+      return;
+    }
     const hooks = { onTransformError: (e: unknown) => finish('function_error', e), onActivity: () => undefined };
     relay(up.src, up.dst, composeTransforms([transforms.upstream]), newDirectionStats(), hooks);
     relay(down.src, down.dst, composeTransforms([transforms.downstream]), newDirectionStats(), hooks);

@@ -1,0 +1,18 @@
+/**
+ * `decompress`: the server end of a compression tunnel. Upstream (client → server) is decompressed,
+ * downstream (server → client) compressed: the partner of `compress`. The argument is the level of
+ * the downstream compression. See ../compress/README.md for the wire format.
+ */
+import { defineFunction } from '../../vf/types.js';
+import { compressOptions } from '../compress/codec.js';
+import { initCompressState, spawnTunnel } from '../compress/index.js';
+
+export { CORRUPT_REASON } from '../compress/index.js';
+
+export const decompress = defineFunction({
+  name: 'decompress',
+  summary: 'compression tunnel, server end: decompress upstream, compress downstream (argument = level, 0 = default)',
+  options: compressOptions,
+  init: initCompressState,
+  spawn: (flow) => spawnTunnel(flow, 'downstream'),
+});
