@@ -220,6 +220,7 @@ static napi_value init(napi_env env, napi_value exports) {
   set_const(env, c, "SO_REUSEPORT", SO_REUSEPORT);
   set_const(env, c, "SO_MARK", SO_MARK);
   set_const(env, c, "SO_ERROR", SO_ERROR);
+  set_const(env, c, "SO_LINGER", SO_LINGER);
   set_const(env, c, "TCP_NODELAY", TCP_NODELAY);
   set_const(env, c, "IPV6_V6ONLY", IPV6_V6ONLY);
   set_const(env, c, "IPV6_TRANSPARENT", IPV6_TRANSPARENT);

@@ -13,6 +13,7 @@ export interface NativeConstants {
   SO_REUSEPORT: number;
   SO_MARK: number;
   SO_ERROR: number;
+  SO_LINGER: number;
   TCP_NODELAY: number;
   IPV6_V6ONLY: number;
   IPV6_TRANSPARENT: number;

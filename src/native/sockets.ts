@@ -104,3 +104,16 @@ export function setRoutingHeader(socket: net.Socket, srh: Buffer | null): void {
   const n = native();
   n.setsockoptBuffer(socketFd(socket), n.constants.IPPROTO_IPV6, n.constants.IPV6_RTHDR, srh);
 }
+
+/**
+ * Makes the next close of this socket abortive: SO_LINGER {on, 0}, so close() sends a RST on an
+ * established connection (even one the kernel completed while Node still thinks it is connecting)
+ * and aborts a pending connect.
+ */
+export function lingerZero(socket: net.Socket): void {
+  const n = native();
+  const linger = Buffer.alloc(8);
+  linger.writeInt32LE(1, 0); // l_onoff
+  linger.writeInt32LE(0, 4); // l_linger
+  n.setsockoptBuffer(socketFd(socket), n.constants.SOL_SOCKET, n.constants.SO_LINGER, linger);
+}

@@ -6,7 +6,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import { outboundSocket } from '../native/sockets.js';
+import { lingerZero, outboundSocket } from '../native/sockets.js';
 import type { LoadedFunction } from '../vf/loader.js';
 import { newDirectionStats, relay } from '../vf/relay.js';
 import { isSyncTransform, type FlowTransforms } from '../vf/types.js';
@@ -216,6 +216,13 @@ export class Flow {
 export function resetSocket(s: net.Socket): void {
   if (s.destroyed) return;
   if (s.connecting) {
+    // Node defers resetAndDestroy() until 'connect'; the kernel may have completed the handshake
+    // already: close abortively so the far end gets a RST, not a FIN
+    try {
+      lingerZero(s);
+    } catch {
+      // no fd yet: nothing was sent
+    }
     s.destroy();
     return;
   }

@@ -56,7 +56,7 @@ describe('functions at run time (fig5)', () => {
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         await ctl(lab, 'load', '9', join(dir, 'tagged.mjs'));
-        const long = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::9:0:0', '--send', String(20 * MB), '--delay-end', '2500']);
+        const long = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::9:0:0', '--send', String(20 * MB), '--delay-end', '8000']);
         await sleep(700);
         assert.deepEqual((await flowsOf(lab)).map((f) => f.version), [1]);
         // a new version of the module: new flows get it, the flow in flight keeps version 1
@@ -68,8 +68,8 @@ describe('functions at run time (fig5)', () => {
         assert.deepEqual(fn9.retiring.map((r) => r.activeFlows), [1], 'version 1 still serves the flow in flight');
         const short = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::9:0:0', '--send', '1000']);
         assert.equal(short.error, undefined);
-        // unload while the long flow is still going: ctl waits for it (deadline 10 s), nothing is reset
-        const unloaded = JSON.parse(await ctl(lab, 'unload', '9', '--deadline', '10000', '--json')) as { reset: number };
+        // unload while the long flow is still going: ctl waits for it (deadline 30 s), nothing is reset
+        const unloaded = JSON.parse(await ctl(lab, 'unload', '9', '--deadline', '30000', '--json')) as { reset: number };
         assert.equal(unloaded.reset, 0);
         const r = await long;
         assert.equal(r.error, undefined, `the long transfer failed: ${r.error}`);
