@@ -8,3 +8,4 @@ export { SrError, isSrError, ERROR_CODES, type ErrorCode, type ErrorKind } from 
 export { decodeSrh, encodeSrh, srhForPath, pathOf, describeSrh, hmacTlv, decodeHmacTlv, type Srh, type SrhTlv } from './codec/srh.js';
 export { sidLayout, encodeSid, decodeSid, formatSid, argumentBits, type SidLayout } from './codec/sid.js';
 export { BUILTIN_FUNCTIONS } from './vf/registry.js';
+export { resolve, resolveAndConnect, type ResolveOptions } from './controller/client.js';

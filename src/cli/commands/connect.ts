@@ -6,22 +6,33 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
     name: 'connect',
     summary: 'netcat over an SR path: stdin → connection → stdout (stdin EOF half-closes)',
     args: [
-      { name: 'host', description: 'final destination (IPv6 address)', required: true },
+      { name: 'host', description: 'final destination (IPv6 address; a name with --resolve)', required: true },
       { name: 'port', description: 'destination port', required: true },
     ],
     options: [
       { flags: '-s, --segments <list>', description: 'comma-separated waypoints (function SIDs), in travel order' },
       { flags: '--timeout <ms>', description: 'connect timeout in ms', default: '10000' },
+      { flags: '--resolve', description: 'HOST is a name: ask the controller for its address and SR path' },
+      { flags: '-f, --functions <list>', description: 'with --resolve: functions to request, comma-separated' },
+      { flags: '--controller <addr>', description: 'with --resolve: the controller, ADDR or [ADDR]:PORT', default: '[::1]:53' },
     ],
     async run(args, opts) {
       const [host, portText] = args as [string, string];
       const port = Number(portText);
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SrError('BAD_ARGUMENT', `bad port "${portText}"`);
       const segments = typeof opts['segments'] === 'string' ? opts['segments'].split(',').map((s) => s.trim()).filter(Boolean) : [];
-      const { connect } = await import('../../client/connect.js');
       let socket;
       try {
-        socket = await connect({ host, port, segments, timeoutMs: Number(opts['timeout']) });
+        if (opts['resolve']) {
+          const { resolveAndConnect } = await import('../../controller/client.js');
+          const functions = typeof opts['functions'] === 'string' ? opts['functions'].split(',').map((s) => s.trim()).filter(Boolean) : [];
+          const r = await resolveAndConnect({ name: host, port, functions, controller: String(opts['controller']), timeoutMs: Number(opts['timeout']) });
+          process.stderr.write(`srv6pipes connect: ${host} → [${r.host}]:${port} via ${r.segments.length ? r.segments.join(' → ') : 'no waypoint'}\n`);
+          socket = r.socket;
+        } else {
+          const { connect } = await import('../../client/connect.js');
+          socket = await connect({ host, port, segments, timeoutMs: Number(opts['timeout']) });
+        }
       } catch (e) {
         if (e instanceof SrError) throw e;
         const code = (e as { code?: string }).code ?? 'ERROR';

@@ -1,0 +1,47 @@
+/** Parameters of a full and a --quick run, and their validation from CLI options. */
+import { SrError } from '../errors.js';
+import { ALL_SIZES, sizeBytes } from './pages.js';
+import type { BenchParams } from './types.js';
+
+export function defaultParams(quick: boolean): BenchParams {
+  return quick
+    ? { quick, reps: 1, durationS: 1, warmupS: 1, threads: 2, connections: 32, sizes: ['10KB', '1MB'], shapings: ['unshaped'], xorN: [0, 2], idleFlows: [200], setupConnections: 100 }
+    : { quick, reps: 3, durationS: 3, warmupS: 1, threads: 2, connections: 32, sizes: ALL_SIZES, shapings: ['unshaped', '1gbit', '10gbit'], xorN: [0, 1, 2, 4, 8], idleFlows: [1000, 10000], setupConnections: 500 };
+}
+
+function int(v: unknown, name: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new SrError('BAD_ARGUMENT', `--${name}: expected an integer in ${min}..${max}, got "${String(v)}"`);
+  return n;
+}
+
+function list(v: unknown, name: string, check: (s: string) => void): string[] | undefined {
+  if (v === undefined) return undefined;
+  const items = String(v).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (items.length === 0) throw new SrError('BAD_ARGUMENT', `--${name}: empty list`);
+  for (const s of items) check(s);
+  return items;
+}
+
+/** Defaults for the mode, overridden by the options given. */
+export function paramsFromOptions(opts: Record<string, unknown>): BenchParams {
+  const p = defaultParams(opts['quick'] === true);
+  const set = <K extends keyof BenchParams>(k: K, v: BenchParams[K] | undefined) => {
+    if (v !== undefined) p[k] = v;
+  };
+  set('reps', int(opts['reps'], 'reps', 1, 100));
+  set('durationS', int(opts['duration'], 'duration', 1, 600));
+  set('warmupS', int(opts['warmup'], 'warmup', 0, 60));
+  set('connections', int(opts['connections'], 'connections', 1, 10000));
+  set('threads', int(opts['threads'], 'threads', 1, 64));
+  set('sizes', list(opts['sizes'], 'sizes', (s) => void sizeBytes(s)));
+  set(
+    'shapings',
+    list(opts['shaping'], 'shaping', (s) => {
+      if (s !== 'unshaped' && !/^\d+(\.\d+)?(mbit|gbit)$/.test(s)) throw new SrError('BAD_ARGUMENT', `--shaping: "${s}" is not unshaped or a rate such as 1gbit`);
+    }),
+  );
+  if (p.threads > p.connections) throw new SrError('BAD_ARGUMENT', '--threads must not exceed --connections (wrk needs a connection per thread)');
+  return p;
+}

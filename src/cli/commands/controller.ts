@@ -1,0 +1,71 @@
+import { SrError } from '../../errors.js';
+import type { CommandSpec } from '../spec.js';
+
+function functionsOption(v: unknown): string[] {
+  return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : [];
+}
+
+export const CONTROLLER_COMMANDS: CommandSpec[] = [
+  {
+    name: 'controller',
+    summary: 'Run the SR controller: a DNS server that answers names with SR paths (docs/controller.md)',
+    options: [
+      { flags: '-c, --config <file>', description: 'YAML (or JSON) configuration file' },
+      { flags: '--listen <addr:port>', description: 'override `listen`, e.g. [::1]:5353' },
+      { flags: '--dry-run', description: 'validate the config and exit' },
+    ],
+    async run(_args, opts) {
+      if (typeof opts['config'] !== 'string') {
+        throw new SrError('BAD_ARGUMENT', 'missing --config FILE', { hint: 'srv6pipes controller --config controller.yaml' });
+      }
+      const { parseController } = await import('../../controller/client.js');
+      const listen = typeof opts['listen'] === 'string' ? parseController(opts['listen']) : undefined;
+      const { runController } = await import('../../controller/daemon.js');
+      return runController({ configPath: opts['config'], dryRun: opts['dryRun'] === true, ...(listen ? { listen } : {}) });
+    },
+  },
+  {
+    name: 'resolve',
+    summary: 'Ask the SR controller for a name’s address and SR path',
+    args: [{ name: 'name', description: 'the name to resolve', required: true }],
+    options: [
+      { flags: '-f, --functions <list>', description: 'comma-separated functions to request, in order' },
+      { flags: '--controller <addr[:port]>', description: 'the controller, e.g. fc00:2::2 or [fc00:2::2]:53', default: '[::1]:53' },
+      { flags: '--port <port>', description: 'the destination port (policies may match on it)' },
+      { flags: '--tcp', description: 'ask over TCP' },
+      { flags: '--json', description: 'print JSON' },
+    ],
+    async run(args, opts) {
+      const [name] = args as [string];
+      let port: number | undefined;
+      if (opts['port'] !== undefined) {
+        port = Number(opts['port']);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SrError('BAD_ARGUMENT', `bad port "${String(opts['port'])}"`);
+      }
+      const { resolve } = await import('../../controller/client.js');
+      let r;
+      try {
+        r = await resolve({ name, functions: functionsOption(opts['functions']), controller: String(opts['controller']), tcp: opts['tcp'] === true, ...(port !== undefined ? { port } : {}) });
+      } catch (e) {
+        if (e instanceof SrError) throw e;
+        process.stderr.write(`srv6pipes resolve: ${name}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}\n`);
+        return 1;
+      }
+      if (opts['json']) {
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        return r.rcode === 'NOERROR' ? 0 : 1;
+      }
+      if (r.rcode !== 'NOERROR') {
+        process.stderr.write(`srv6pipes resolve: ${name}: ${r.rcode}\n`);
+        return 1;
+      }
+      for (const a of r.addresses) {
+        const p = r.paths.find((x) => x.destination === a);
+        process.stdout.write(`${name} ${a}\n`);
+        process.stdout.write(p ? `  path: ${p.segments.join(' → ')}\n  return: ${[...p.segments.slice(0, -1)].reverse().join(' → ') || '(direct)'}\n` : '  path: direct (no function)\n');
+      }
+      if (r.addresses.length === 0) process.stdout.write(`${name}: no IPv6 address\n`);
+      return 0;
+    },
+  },
+];

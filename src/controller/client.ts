@@ -1,0 +1,180 @@
+/**
+ * Client side of the controller: `resolve()` asks for a name (and functions) over UDP, retrying over
+ * TCP when the answer is truncated, and decodes the SRH records; `resolveAndConnect()` then opens
+ * the TCP connection over the returned path (client/connect.ts).
+ */
+import { randomInt } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import dnsPacket from 'dns-packet';
+import { SrError } from '../errors.js';
+import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
+import { connect, type ConnectOptions } from '../client/connect.js';
+import { decodeSrhRecord, encodeFunctionsOption, encodePortOption, OPT_APP_NAME, OPT_FUNCTIONS, OPT_PORT, TYPE_SRH_NAME } from './dns/records.js';
+
+export interface ResolveOptions {
+  name: string;
+  /** functions to request (EDNS0 option 65004), in order */
+  functions?: readonly string[];
+  /** the controller: ADDR, [ADDR]:PORT or IPv4:PORT (default [::1]:53) */
+  controller?: string;
+  /** the destination port, sent as EDNS0 option 65005 (policies may match on it) */
+  port?: number;
+  /** an application name, EDNS0 option 65001 */
+  app?: string;
+  /** per attempt (default 2000 ms); UDP is tried twice */
+  timeoutMs?: number;
+  /** skip UDP */
+  tcp?: boolean;
+}
+
+export interface ResolvedPath {
+  /** the final segment: which address this path leads to */
+  destination: string;
+  /** travel order: function SIDs, then the destination */
+  segments: string[];
+}
+
+export interface ResolveResult {
+  name: string;
+  rcode: string;
+  addresses: string[];
+  paths: ResolvedPath[];
+  /** 'tcp' when UDP came back truncated (or `tcp` was asked) */
+  transport: 'udp' | 'tcp';
+}
+
+export function parseController(text = '[::1]:53'): { address: string; port: number } {
+  const t = text.trim();
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
+  const v4 = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(t);
+  const m = bracket ?? v4;
+  const address = m ? m[1]! : t;
+  const port = m?.[2] !== undefined ? Number(m[2]) : 53;
+  if (!(isAddress(address) || net.isIPv4(address)) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new SrError('BAD_ARGUMENT', `bad controller address "${text}"`, { hint: 'write ADDR, [ADDR]:PORT or IPv4:PORT, e.g. [fc00:2::2]:53' });
+  }
+  return { address, port };
+}
+
+export function buildQuery(o: ResolveOptions, id: number): Buffer {
+  const options: { code: number; data: Buffer }[] = [];
+  if (o.app) options.push({ code: OPT_APP_NAME, data: Buffer.from(o.app, 'utf8') });
+  if (o.functions && o.functions.length > 0) options.push({ code: OPT_FUNCTIONS, data: encodeFunctionsOption(o.functions) });
+  if (o.port !== undefined) options.push({ code: OPT_PORT, data: encodePortOption(o.port) });
+  return dnsPacket.encode({
+    type: 'query',
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: 'AAAA', name: o.name }],
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, options } as unknown as dnsPacket.Answer],
+  });
+}
+
+/** Decodes a response: rcode, AAAA addresses, SRH paths. */
+export function parseResponse(buf: Buffer, name: string): { tc: boolean; result: Omit<ResolveResult, 'transport'> } {
+  const p = dnsPacket.decode(buf);
+  const answers = (p.answers ?? []) as { type: string; data: unknown }[];
+  const additionals = (p.additionals ?? []) as { type: string; data: unknown }[];
+  const paths: ResolvedPath[] = [];
+  for (const r of additionals) {
+    if (r.type !== TYPE_SRH_NAME || !Buffer.isBuffer(r.data)) continue;
+    const segments = decodeSrhRecord(r.data);
+    if (segments) paths.push({ destination: segments[segments.length - 1]!, segments });
+  }
+  return {
+    tc: (p as { flag_tc?: boolean }).flag_tc === true,
+    result: { name, rcode: (p as { rcode?: string }).rcode ?? 'NOERROR', addresses: answers.filter((a) => a.type === 'AAAA').map((a) => formatAddress(parseAddress(String(a.data)))), paths },
+  };
+}
+
+function udpExchange(server: { address: string; port: number }, query: Buffer, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket(net.isIPv4(server.address) ? 'udp4' : 'udp6');
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(Object.assign(new Error(`no answer from [${server.address}]:${server.port} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      sock.close();
+      reject(e);
+    });
+    sock.on('message', (msg) => {
+      if (msg.length < 12 || msg.readUInt16BE(0) !== query.readUInt16BE(0)) return; // not ours
+      clearTimeout(timer);
+      sock.close();
+      resolve(msg);
+    });
+    sock.send(query, server.port, server.address);
+  });
+}
+
+function tcpExchange(server: { address: string; port: number }, query: Buffer, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: server.address, port: server.port });
+    let got = Buffer.alloc(0);
+    const done = (e: Error | null, b?: Buffer): void => {
+      sock.destroy();
+      if (e) reject(e);
+      else resolve(b!);
+    };
+    sock.setTimeout(timeoutMs, () => done(Object.assign(new Error(`no answer over TCP from [${server.address}]:${server.port} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    sock.on('error', (e) => done(e));
+    sock.on('connect', () => {
+      const frame = Buffer.alloc(2 + query.length);
+      frame.writeUInt16BE(query.length, 0);
+      query.copy(frame, 2);
+      sock.write(frame);
+    });
+    sock.on('data', (c: Buffer) => {
+      got = Buffer.concat([got, c]);
+      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) done(null, got.subarray(2, 2 + got.readUInt16BE(0)));
+    });
+    sock.on('end', () => done(Object.assign(new Error('the controller closed the TCP connection without an answer'), { code: 'ECONNRESET' })));
+  });
+}
+
+/** Asks the controller; resolves whatever the rcode (check `rcode`); rejects on no answer. */
+export async function resolve(o: ResolveOptions): Promise<ResolveResult> {
+  const server = parseController(o.controller);
+  const timeoutMs = o.timeoutMs ?? 2000;
+  const query = buildQuery(o, randomInt(0, 65536));
+  if (!o.tcp) {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let buf: Buffer;
+      try {
+        buf = await udpExchange(server, query, timeoutMs);
+      } catch (e) {
+        lastError = e;
+        continue;
+      }
+      const r = parseResponse(buf, o.name);
+      if (!r.tc) return { ...r.result, transport: 'udp' };
+      lastError = undefined;
+      break;
+    }
+    if (lastError) throw lastError;
+  }
+  return { ...parseResponse(await tcpExchange(server, query, timeoutMs), o.name).result, transport: 'tcp' };
+}
+
+export interface ResolveAndConnectOptions extends ResolveOptions, Omit<ConnectOptions, 'host' | 'segments' | 'port'> {
+  /** the destination port (also sent to the controller) */
+  port: number;
+}
+
+/** Resolves the name with the controller, then connects over the path of its first address. A
+ *  non-NOERROR answer rejects with code `DNS_<RCODE>` (e.g. DNS_REFUSED), no address with DNS_NODATA. */
+export async function resolveAndConnect(o: ResolveAndConnectOptions): Promise<{ socket: net.Socket; resolution: ResolveResult; host: string; segments: string[] }> {
+  const resolution = await resolve(o);
+  if (resolution.rcode !== 'NOERROR') throw Object.assign(new Error(`${o.name}: the controller answered ${resolution.rcode}`), { code: `DNS_${resolution.rcode}` });
+  const host = resolution.addresses[0];
+  if (host === undefined) throw Object.assign(new Error(`${o.name}: no IPv6 address`), { code: 'DNS_NODATA' });
+  const path = resolution.paths.find((p) => p.destination === host);
+  const segments = path ? path.segments.slice(0, -1) : [];
+  const { name: _n, functions: _f, controller: _c, app: _a, tcp: _t, ...rest } = o;
+  const socket = await connect({ ...rest, host, port: o.port, segments });
+  return { socket, resolution, host, segments };
+}

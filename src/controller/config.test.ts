@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import YAML from 'yaml';
+import { isSrError } from '../errors.js';
+import { parseControllerConfig, validateControllerConfig } from './config.js';
+import { FIG1_CONTROLLER_YAML } from './example.js';
+
+const base = (): Record<string, unknown> => YAML.parse(FIG1_CONTROLLER_YAML) as Record<string, unknown>;
+
+function rejects(mutate: (c: Record<string, any>) => void, field: RegExp, code = 'CONFIG_INVALID'): void {
+  const c = base();
+  mutate(c);
+  assert.throws(
+    () => validateControllerConfig(c, 'ctl.yaml'),
+    (e: unknown) => {
+      assert.ok(isSrError(e), String(e));
+      assert.equal(e.code, code);
+      assert.match(e.message, /^ctl\.yaml: /);
+      assert.match(e.message, field);
+      return true;
+    },
+  );
+}
+
+describe('controller config', () => {
+  test('the Fig. 1 example is valid and complete', () => {
+    const c = parseControllerConfig(FIG1_CONTROLLER_YAML);
+    assert.deepEqual(c.listen, { address: '::', port: 53 });
+    assert.equal(c.ttl, 30);
+    assert.deepEqual(c.proxies.map((p) => p.name), ['p1', 'p2']);
+    assert.equal(c.proxies[0]!.functions.get('xor'), 2);
+    assert.equal(c.links.length, 3);
+    assert.equal(c.zones.get('lab.example')!.get('big.lab.example')!.aaaa.length, 40);
+    assert.deepEqual(c.zones.get('lab.example')!.get('v4.lab.example'), { aaaa: [], a: ['192.0.2.1'] });
+    assert.equal(c.policies.length, 3);
+    assert.equal(c.policies[1]!.allow[0]!.argument, 0x5an);
+    assert.deepEqual(c.policies[1]!.require, [{ name: 'copy', argument: 0n }]);
+  });
+
+  test('defaults: listen [::]:53, ttl 60, nothing else required but nodes', () => {
+    const c = validateControllerConfig({ nodes: {} });
+    assert.deepEqual(c.listen, { address: '::', port: 53 });
+    assert.equal(c.ttl, 60);
+    assert.equal(c.policies.length, 0);
+  });
+
+  test('every error names its field', () => {
+    rejects((c) => (c['listen'] = { port: 70000 }), /listen\.port: /);
+    rejects((c) => (c['bogus'] = 1), /bogus|top level/);
+    rejects((c) => (c['nodes'].proxies[1].locators[0].prefix = 'fc00:b::'), /nodes\.proxies\[1\]\.locators\[0\]\.prefix: .*IPv6 prefix/);
+    rejects((c) => (c['nodes'].proxies[0].functions.xor = 70000), /nodes\.proxies\[0\]\.functions\.xor: function id 70000 does not fit in 16 bits/);
+    rejects((c) => (c['nodes'].proxies[1].name = 'p1'), /nodes\.proxies\[1\]\.name: node name "p1" is used twice/);
+    rejects((c) => (c['links'][1].b = 'p9'), /links\[1\]\.b: "p9" is neither a node name nor an IPv6 prefix/);
+    rejects((c) => (c['links'][1].cost = 0), /links\[1\]\.cost: /);
+    rejects((c) => (c['links'][0] = { a: 'fc00:1::/64', b: 'fc00:2::/64' }), /links\[0\]: a link joins a node/);
+    rejects((c) => (c['zones']['lab.example'].server = 'not-an-address'), /zones\.lab\.example\.server: /);
+    rejects((c) => (c['policies'][1].require = ['gzip']), /policies\[1\]\.require\[0\]: function "gzip" is hosted by no proxy/);
+    rejects((c) => (c['policies'][1].allow = [{ function: 'xor', argument: '0x1ffffffff' }]), /policies\[1\]\.allow\[0\]: argument 8589934591 of "xor" does not fit in the 32 argument bits/);
+    rejects((c) => (c['policies'][0].clients = 'fc00:1::'), /policies\[0\]\.clients: /);
+    rejects((c) => (c['upstream'] = '[fc00::53]:53'), /upstream: forwarding to an upstream resolver is not implemented yet/);
+  });
+
+  test('YAML syntax errors are CONFIG_SYNTAX', () => {
+    assert.throws(() => parseControllerConfig('nodes: [', 'x.yaml'), (e: unknown) => isSrError(e, 'CONFIG_SYNTAX') && /^x\.yaml: /.test(e.message));
+  });
+});

@@ -1,0 +1,281 @@
+/**
+ * The controller's configuration: YAML (JSON is YAML too), validated by a zod schema. Every error
+ * names the field (`policies[1].allow[0].function: ...`). See docs/controller.md for the reference.
+ */
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { SrError } from '../errors.js';
+import { isAddress, parseAddress, parsePrefix, type Prefix6 } from '../net/ip6.js';
+import { sidLayout, type SidLayout } from '../codec/sid.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const nodeName = z.string().regex(NAME, 'a node name: letters, digits, _ . - (at most 63)');
+const fnName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'a function name: letters, digits, _ - (no comma)');
+
+const isPrefix = (s: string): boolean => {
+  try {
+    parsePrefix(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const prefix = z.string().refine(isPrefix, { message: 'an IPv6 prefix such as fc00:a::/80' });
+const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const address = z.string().refine((s) => isAddress(s) || ipv4.test(s), 'an IPv6 (or IPv4) address');
+/** a function argument: a number, or a hex string such as "0x5a" */
+const argument = z.union([
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  z.string().regex(/^(0x[0-9a-fA-F]+|\d+)$/, 'an integer or a hex string such as 0x5a'),
+]);
+
+const fnRef = z.union([fnName, z.object({ function: fnName, argument: argument.default(0) }).strict()]);
+
+const proxy = z
+  .object({
+    name: nodeName,
+    locators: z.array(z.object({ prefix, functionBits: z.number().int().min(1).max(32).default(16) }).strict()).min(1, 'at least one locator'),
+    /** function name → function id (as configured on that proxy) */
+    functions: z.record(fnName, z.number().int().min(0)),
+    /** the proxy's admin endpoint, for health checks (not used yet) */
+    health: z.object({ address: address, port: z.number().int().min(1).max(65535).default(7778) }).strict().optional(),
+  })
+  .strict();
+
+const accessRouter = z.object({ name: nodeName, bsidPrefix: prefix }).strict();
+
+const endpoint = z.string().min(1);
+const link = z.object({ a: endpoint, b: endpoint, cost: z.number().positive().default(1) }).strict();
+
+const zoneRecords = z.record(z.string().regex(/^(@|[A-Za-z0-9*_-][A-Za-z0-9_.-]*)$/, 'a relative name or @'), z.union([address, z.array(address).min(1)]));
+
+const policy = z
+  .object({
+    clients: z.union([prefix, z.array(prefix).min(1)]).default('::/0'),
+    /** a name (in a zone) or an IPv6 prefix; omitted = any destination */
+    destination: z.string().min(1).optional(),
+    /** only requests that carry this destination port (EDNS0 option 65005) */
+    port: z.number().int().min(1).max(65535).optional(),
+    require: z.array(fnRef).default([]),
+    allow: z.array(fnRef).default([]),
+    deny: z.boolean().default(false),
+  })
+  .strict();
+
+const schema = z
+  .object({
+    listen: z
+      .object({ address: address.default('::'), port: z.number().int().min(0).max(65535).default(53) })
+      .strict()
+      .default({ address: '::', port: 53 }),
+    ttl: z.number().int().min(0).max(86400).default(60),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    bindingSids: z.literal(false).default(false),
+    nodes: z
+      .object({
+        proxies: z.array(proxy).default([]),
+        accessRouters: z.array(accessRouter).default([]),
+        routers: z.array(nodeName).default([]),
+      })
+      .strict(),
+    links: z.array(link).default([]),
+    zones: z.record(z.string().min(1), zoneRecords).default({}),
+    upstream: z.string().optional(),
+    policies: z.array(policy).default([]),
+    /** what a query that no policy matches gets: a plain answer (no function), or REFUSED */
+    unmatched: z.enum(['plain', 'refuse']).default('plain'),
+  })
+  .strict();
+
+export interface FunctionRef {
+  name: string;
+  argument: bigint;
+}
+
+export interface ProxyNode {
+  name: string;
+  locators: SidLayout[];
+  /** function name → id */
+  functions: Map<string, number>;
+  health?: { address: string; port: number };
+}
+
+export type Endpoint = { kind: 'node'; name: string } | { kind: 'prefix'; prefix: Prefix6; text: string };
+
+export interface LinkSpec {
+  a: Endpoint;
+  b: Endpoint;
+  cost: number;
+}
+
+export interface Policy {
+  index: number;
+  clients: Prefix6[];
+  destination: { kind: 'any' } | { kind: 'name'; name: string } | { kind: 'prefix'; prefix: Prefix6 };
+  port?: number;
+  require: FunctionRef[];
+  allow: FunctionRef[];
+  deny: boolean;
+}
+
+export interface ControllerConfig {
+  listen: { address: string; port: number };
+  ttl: number;
+  logLevel: z.infer<typeof schema>['logLevel'];
+  proxies: ProxyNode[];
+  accessRouters: { name: string; bsidPrefix: Prefix6 }[];
+  routers: string[];
+  links: LinkSpec[];
+  /** zone apex (lower case, no trailing dot) → owner name (lower case, fully qualified) → addresses */
+  zones: Map<string, Map<string, { aaaa: string[]; a: string[] }>>;
+  policies: Policy[];
+  unmatched: 'plain' | 'refuse';
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  return s || '(top level)';
+}
+
+export function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/\.+$/, '');
+}
+
+/** Validates a parsed config object; CONFIG_INVALID names the field. */
+export function validateControllerConfig(input: unknown, source = 'config'): ControllerConfig {
+  const invalid = (path: readonly PropertyKey[], message: string): SrError =>
+    new SrError('CONFIG_INVALID', `${source}: ${fieldPath(path)}: ${message}`, { hint: 'fix the field named above; see docs/controller.md (configuration)' });
+  const r = schema.safeParse(input ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw invalid(issue.path, issue.message);
+  }
+  const c = r.data;
+  if (c.upstream !== undefined) throw invalid(['upstream'], 'forwarding to an upstream resolver is not implemented yet');
+
+  const names = new Set<string>();
+  const addName = (n: string, path: PropertyKey[]): void => {
+    if (names.has(n)) throw invalid(path, `node name "${n}" is used twice`);
+    names.add(n);
+  };
+  const hosted = new Set<string>();
+  const proxies: ProxyNode[] = c.nodes.proxies.map((p, i) => {
+    addName(p.name, ['nodes', 'proxies', i, 'name']);
+    const locators = p.locators.map((l, j) => {
+      try {
+        return sidLayout(l.prefix, l.functionBits);
+      } catch (e) {
+        throw invalid(['nodes', 'proxies', i, 'locators', j], (e as Error).message);
+      }
+    });
+    for (const [fn, id] of Object.entries(p.functions)) {
+      hosted.add(fn);
+      locators.forEach((l, j) => {
+        if (id >= 2 ** l.functionBits) throw invalid(['nodes', 'proxies', i, 'functions', fn], `function id ${id} does not fit in ${l.functionBits} bits (locators[${j}])`);
+      });
+    }
+    return { name: p.name, locators, functions: new Map(Object.entries(p.functions)), ...(p.health ? { health: p.health } : {}) };
+  });
+  c.nodes.accessRouters.forEach((a, i) => addName(a.name, ['nodes', 'accessRouters', i, 'name']));
+  c.nodes.routers.forEach((n, i) => addName(n, ['nodes', 'routers', i]));
+
+  const endpointOf = (text: string, path: PropertyKey[]): Endpoint => {
+    if (names.has(text)) return { kind: 'node', name: text };
+    if (text.includes('/') && isPrefix(text)) return { kind: 'prefix', prefix: parsePrefix(text), text };
+    throw invalid(path, `"${text}" is neither a node name nor an IPv6 prefix`);
+  };
+  const links = c.links.map((l, i) => {
+    const a = endpointOf(l.a, ['links', i, 'a']);
+    const b = endpointOf(l.b, ['links', i, 'b']);
+    if (a.kind === 'prefix' && b.kind === 'prefix') throw invalid(['links', i], 'a link joins a node to a node or to a prefix, not two prefixes');
+    if (l.a === l.b) throw invalid(['links', i], 'a link joins two different nodes');
+    return { a, b, cost: l.cost };
+  });
+
+  const zones = new Map<string, Map<string, { aaaa: string[]; a: string[] }>>();
+  for (const [apexText, records] of Object.entries(c.zones)) {
+    const apex = normalizeName(apexText);
+    if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(apex)) throw invalid(['zones', apexText], 'a domain name such as lab.example');
+    const owners = new Map<string, { aaaa: string[]; a: string[] }>();
+    for (const [rel, value] of Object.entries(records)) {
+      const owner = rel === '@' ? apex : `${normalizeName(rel)}.${apex}`;
+      const list = Array.isArray(value) ? value : [value];
+      owners.set(owner, { aaaa: list.filter((x) => isAddress(x)).map((x) => parseAddressText(x)), a: list.filter((x) => !isAddress(x)) });
+    }
+    zones.set(apex, owners);
+  }
+
+  const ref = (f: z.infer<typeof fnRef>, path: PropertyKey[]): FunctionRef => {
+    const name = typeof f === 'string' ? f : f.function;
+    if (!hosted.has(name)) throw invalid(path, `function "${name}" is hosted by no proxy (nodes.proxies[].functions)`);
+    const arg = BigInt(typeof f === 'string' ? 0 : f.argument);
+    for (const p of proxies) {
+      const loc = p.functions.has(name) ? p.locators[0] : undefined;
+      const bits = loc ? 128 - loc.locator.length - loc.functionBits : 128;
+      if (arg >= 1n << BigInt(bits)) throw invalid(path, `argument ${arg} of "${name}" does not fit in the ${bits} argument bits of proxy ${p.name}`);
+    }
+    return { name, argument: arg };
+  };
+  const policies: Policy[] = c.policies.map((p, i) => {
+    const dest = p.destination;
+    let destination: Policy['destination'] = { kind: 'any' };
+    if (dest !== undefined) destination = dest.includes('/') ? { kind: 'prefix', prefix: parsePrefixOr(dest, () => invalid(['policies', i, 'destination'], 'an IPv6 prefix or a name')) } : { kind: 'name', name: normalizeName(dest) };
+    return {
+      index: i,
+      clients: (Array.isArray(p.clients) ? p.clients : [p.clients]).map((x) => parsePrefix(x)),
+      destination,
+      ...(p.port !== undefined ? { port: p.port } : {}),
+      require: p.require.map((f, j) => ref(f, ['policies', i, 'require', j])),
+      allow: p.allow.map((f, j) => ref(f, ['policies', i, 'allow', j])),
+      deny: p.deny,
+    };
+  });
+
+  return {
+    listen: { address: c.listen.address, port: c.listen.port },
+    ttl: c.ttl,
+    logLevel: c.logLevel,
+    proxies,
+    accessRouters: c.nodes.accessRouters.map((a) => ({ name: a.name, bsidPrefix: parsePrefix(a.bsidPrefix) })),
+    routers: c.nodes.routers,
+    links,
+    zones,
+    policies,
+    unmatched: c.unmatched,
+  };
+}
+
+function parseAddressText(x: string): string {
+  return parseAddress(x) && x.trim();
+}
+
+function parsePrefixOr(text: string, err: () => SrError): Prefix6 {
+  try {
+    return parsePrefix(text);
+  } catch {
+    throw err();
+  }
+}
+
+export function parseControllerConfig(text: string, source = 'config'): ControllerConfig {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text, { prettyErrors: true });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new SrError('CONFIG_SYNTAX', `${source}: ${msg}`);
+  }
+  return validateControllerConfig(doc, source);
+}
+
+export function loadControllerConfig(path: string): ControllerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SrError('CONFIG_READ', `cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseControllerConfig(text, path);
+}

@@ -1,0 +1,147 @@
+/**
+ * One DNS message in, one out (pure apart from the resolver it calls). Never throws:
+ *   shorter than a header, or a response (QR set) → no answer (silence);
+ *   header readable but the rest malformed → FORMERR (header only, the query's id);
+ *   opcode other than QUERY → NOTIMP; EDNS version ≠ 0 → BADVERS;
+ *   over UDP, an answer larger than 512 bytes (or the query's EDNS0 payload size) → TC set, answers
+ *   dropped: the client retries over TCP, which gets the whole answer.
+ */
+import dnsPacket from 'dns-packet';
+import type { Resolution, Resolver } from '../resolver.js';
+import { decodeFunctionsOption, decodePortOption, encodeSrhRecord, OPT_APP_NAME, OPT_FUNCTIONS, OPT_PORT, TYPE_SRH_NAME } from './records.js';
+
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+const QR = 0x8000;
+const AA = 1 << 10;
+const TC = 1 << 9;
+const RD = 1 << 8;
+/** the payload size we advertise (the DNS flag day 2020 value) */
+export const OUR_UDP_SIZE = 1232;
+
+export interface QueryLog {
+  client: string;
+  transport: 'udp' | 'tcp';
+  id?: number;
+  name?: string;
+  type?: string;
+  rcode?: string;
+  reason?: string;
+  app?: string;
+  requested?: string[];
+  paths?: { destination: string; segments: string[] }[];
+  truncated?: boolean;
+}
+
+export interface Handled {
+  response: Buffer | null;
+  log: QueryLog;
+}
+
+/** A header-only response: the query's id, opcode and RD; QR and the rcode set. */
+export function headerOnly(query: Uint8Array, rcode: number): Buffer {
+  const out = Buffer.alloc(12);
+  out[0] = query[0]!;
+  out[1] = query[1]!;
+  const flags = (query[2]! << 8) | query[3]!;
+  out.writeUInt16BE(QR | (flags & 0x7800) | (flags & RD) | (rcode & 0xf), 2);
+  return out;
+}
+
+const rcodeName = (n: number): string => Object.entries(RCODE).find(([, v]) => v === n)?.[0] ?? String(n);
+
+interface OptRecord {
+  type: 'OPT';
+  name: string;
+  udpPayloadSize?: number;
+  ednsVersion?: number;
+  options?: { code: number; data?: Buffer }[];
+}
+
+export function handleMessage(resolver: Resolver, buf: Buffer, client: string, transport: 'udp' | 'tcp'): Handled {
+  const log: QueryLog = { client, transport };
+  if (buf.length < 12) return { response: null, log: { ...log, reason: `runt message (${buf.length} bytes)` } };
+  log.id = buf.readUInt16BE(0);
+  const flags = buf.readUInt16BE(2);
+  if (flags & QR) return { response: null, log: { ...log, reason: 'a response, not a query' } };
+  const fail = (rcode: number, reason: string): Handled => ({ response: headerOnly(buf, rcode), log: { ...log, rcode: rcodeName(rcode), reason } });
+  if ((flags >> 11) & 0xf) return fail(RCODE.NOTIMP, `opcode ${(flags >> 11) & 0xf}`);
+
+  let query: dnsPacket.DecodedPacket;
+  try {
+    query = dnsPacket.decode(buf);
+  } catch (e) {
+    return fail(RCODE.FORMERR, `malformed: ${(e as Error).message}`);
+  }
+  try {
+    return answer(resolver, buf, query, log);
+  } catch (e) {
+    return fail(RCODE.SERVFAIL, `internal error: ${(e as Error).stack ?? String(e)}`);
+  }
+}
+
+function answer(resolver: Resolver, buf: Buffer, query: dnsPacket.DecodedPacket, log: QueryLog): Handled {
+  const fail = (rcode: number, reason: string): Handled => ({ response: headerOnly(buf, rcode), log: { ...log, rcode: rcodeName(rcode), reason } });
+  if (query.questions?.length !== 1) return fail(RCODE.FORMERR, `${query.questions?.length ?? 0} questions (one expected)`);
+  const q = query.questions[0]!;
+  log.name = q.name;
+  log.type = q.type;
+  const opts = (query.additionals ?? []).filter((r) => r.type === 'OPT') as unknown as OptRecord[];
+  if (opts.length > 1) return fail(RCODE.FORMERR, 'more than one OPT record');
+  const opt = opts[0];
+  let requested: string[] = [];
+  let port: number | undefined;
+  if (opt) {
+    if (opt.name !== '.') return fail(RCODE.FORMERR, 'OPT record not owned by the root');
+    for (const o of opt.options ?? []) {
+      const data = o.data ?? Buffer.alloc(0);
+      if (o.code === OPT_FUNCTIONS) {
+        const names = decodeFunctionsOption(data);
+        if (names === null) return fail(RCODE.FORMERR, `bad option ${OPT_FUNCTIONS} (functions): not a comma-separated list of names`);
+        requested = names;
+      } else if (o.code === OPT_PORT) {
+        const p = decodePortOption(data);
+        if (p === null) return fail(RCODE.FORMERR, `bad option ${OPT_PORT} (port): 2 bytes, not 0`);
+        port = p;
+      } else if (o.code === OPT_APP_NAME) {
+        log.app = data.toString('utf8').slice(0, 64);
+      }
+    }
+  }
+  if (requested.length > 0) log.requested = requested;
+  const ednsVersion = opt?.ednsVersion ?? 0;
+  const replyOpt = opt ? [{ type: 'OPT', name: '.', udpPayloadSize: OUR_UDP_SIZE, extendedRcode: ednsVersion !== 0 ? 1 : 0, ednsVersion: 0, flags: 0, options: [] }] : [];
+  const base = {
+    id: query.id ?? 0,
+    type: 'response' as const,
+    flags: AA | ((query.flags ?? 0) & RD),
+    questions: [{ name: q.name, type: q.type, class: 'IN' as const }],
+  };
+  if (ednsVersion !== 0) {
+    const response = dnsPacket.encode({ ...base, questions: [], additionals: replyOpt } as unknown as dnsPacket.Packet);
+    return { response, log: { ...log, rcode: 'BADVERS', reason: `EDNS version ${ednsVersion}` } };
+  }
+  if (q.class !== 'IN') return fail(RCODE.NOTIMP, `class ${q.class}`);
+
+  const res: Resolution = resolver.resolve({ client: log.client, name: q.name, type: q.type, requested, ...(port !== undefined ? { port } : {}) });
+  log.rcode = res.rcode;
+  const ttl = resolver.config.ttl;
+  let answers: unknown[] = [];
+  let additionals: unknown[] = [];
+  if (res.rcode === 'NOERROR') {
+    answers = [...res.aaaa.map((data) => ({ name: q.name, type: 'AAAA', class: 'IN', ttl, data })), ...res.a.map((data) => ({ name: q.name, type: 'A', class: 'IN', ttl, data }))];
+    additionals = res.paths.map((p) => ({ name: q.name, type: TYPE_SRH_NAME, class: 'IN', ttl, data: encodeSrhRecord(p.segments) }));
+    if (res.paths.length > 0) log.paths = res.paths.map((p) => ({ destination: p.destination, segments: p.segments }));
+    if (res.note) log.reason = res.note;
+  } else {
+    log.reason = res.reason;
+  }
+  const packet = { ...base, flags: base.flags | RCODE[res.rcode], answers, additionals: [...additionals, ...replyOpt] } as unknown as dnsPacket.Packet;
+  let response = dnsPacket.encode(packet);
+  const limit = log.transport === 'tcp' ? 65535 : Math.max(512, Math.min(opt?.udpPayloadSize ?? 512, 65535));
+  if (response.length > limit) {
+    log.truncated = true;
+    response = dnsPacket.encode({ ...base, flags: base.flags | TC | RCODE[res.rcode], answers: [], additionals: replyOpt } as unknown as dnsPacket.Packet);
+    if (response.length > limit) response = headerOnly(buf, RCODE.SERVFAIL);
+  }
+  return { response, log };
+}

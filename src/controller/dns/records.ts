@@ -1,0 +1,107 @@
+/**
+ * The controller's private DNS wire formats (documented in docs/controller.md).
+ *
+ * EDNS0 options in a query (private-use codes, RFC 6891 §9: 65001–65534):
+ *   65001 application name (UTF-8)            — as in the SDN Resolver; logged
+ *   65002 bandwidth, 65003 latency            — SDN Resolver codes; reserved, ignored for now
+ *   65004 requested functions: a comma-separated UTF-8 list of function names, in order ("xor,copy")
+ *   65005 destination port: u16, big endian (policies with `port` match only queries that carry it)
+ *
+ * Additional records in an answer:
+ *   TYPE 65281 "SRH" (no binding SID; the default): RDATA = count u8 | count segments, 16 bytes each,
+ *     in travel order: the function SIDs (with arguments), then the destination. Owner = the qname.
+ *   TYPE 65280 "BSID" (the SDN Resolver's, when binding SIDs are used): RDATA = priority u16 |
+ *     source prefix (16 bytes) | prefix length u8 | BSID (16 bytes).
+ * Pure functions; decoders validate lengths and return null on anything malformed.
+ */
+import { formatAddress, parseAddress } from '../../net/ip6.js';
+
+export const OPT_APP_NAME = 65001;
+export const OPT_BANDWIDTH = 65002;
+export const OPT_LATENCY = 65003;
+export const OPT_FUNCTIONS = 65004;
+export const OPT_PORT = 65005;
+
+export const TYPE_BSID = 65280;
+export const TYPE_SRH = 65281;
+/** how dns-packet names record types it does not know */
+export const TYPE_SRH_NAME = `UNKNOWN_${TYPE_SRH}`;
+export const TYPE_BSID_NAME = `UNKNOWN_${TYPE_BSID}`;
+
+/** An SRH holds at most 127 segments without TLVs (2048 bytes): the count byte never needs more. */
+export const MAX_SEGMENTS = 127;
+
+export function encodeSrhRecord(segments: readonly string[]): Buffer {
+  if (segments.length < 1 || segments.length > MAX_SEGMENTS) throw new RangeError(`an SRH record holds 1..${MAX_SEGMENTS} segments, not ${segments.length}`);
+  const out = Buffer.alloc(1 + 16 * segments.length);
+  out[0] = segments.length;
+  segments.forEach((s, i) => parseAddress(s).copy(out, 1 + 16 * i));
+  return out;
+}
+
+export function decodeSrhRecord(rdata: Uint8Array): string[] | null {
+  const n = rdata[0];
+  if (n === undefined || n < 1 || n > MAX_SEGMENTS || rdata.length !== 1 + 16 * n) return null;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(formatAddress(rdata, 1 + 16 * i));
+  return out;
+}
+
+export interface BsidRecord {
+  priority: number;
+  /** the client source prefix the binding SID is installed for */
+  source: string;
+  prefixLength: number;
+  bsid: string;
+}
+
+export function encodeBsidRecord(r: BsidRecord): Buffer {
+  if (!Number.isInteger(r.priority) || r.priority < 0 || r.priority > 0xffff) throw new RangeError(`priority must be 0..65535, not ${r.priority}`);
+  if (!Number.isInteger(r.prefixLength) || r.prefixLength < 0 || r.prefixLength > 128) throw new RangeError(`prefix length must be 0..128, not ${r.prefixLength}`);
+  const out = Buffer.alloc(35);
+  out.writeUInt16BE(r.priority, 0);
+  parseAddress(r.source).copy(out, 2);
+  out[18] = r.prefixLength;
+  parseAddress(r.bsid).copy(out, 19);
+  return out;
+}
+
+export function decodeBsidRecord(rdata: Uint8Array): BsidRecord | null {
+  if (rdata.length !== 35 || rdata[18]! > 128) return null;
+  return {
+    priority: (rdata[0]! << 8) | rdata[1]!,
+    source: formatAddress(rdata, 2),
+    prefixLength: rdata[18]!,
+    bsid: formatAddress(rdata, 19),
+  };
+}
+
+/** The 65004 option value: function names, in order. Null when not valid UTF-8 names. */
+export function decodeFunctionsOption(data: Uint8Array): string[] | null {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    return null;
+  }
+  if (text.trim() === '') return [];
+  const names = text.split(',').map((s) => s.trim());
+  if (names.length > MAX_SEGMENTS || names.some((n) => !/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(n))) return null;
+  return names;
+}
+
+export function encodeFunctionsOption(names: readonly string[]): Buffer {
+  return Buffer.from(names.join(','), 'utf8');
+}
+
+export function decodePortOption(data: Uint8Array): number | null {
+  if (data.length !== 2) return null;
+  const p = (data[0]! << 8) | data[1]!;
+  return p === 0 ? null : p;
+}
+
+export function encodePortOption(port: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(port);
+  return b;
+}
