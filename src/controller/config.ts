@@ -2,8 +2,7 @@
  * The controller's configuration: YAML (JSON is YAML too), validated by a zod schema. Every error
  * names the field (`policies[1].allow[0].function: ...`). See docs/controller.md for the reference.
  */
-import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
+import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
 import { SrError } from '../errors.js';
 import { isAddress, parseAddress, parsePrefix, type Prefix6 } from '../net/ip6.js';
@@ -260,22 +259,10 @@ function parsePrefixOr(text: string, err: () => SrError): Prefix6 {
 }
 
 export function parseControllerConfig(text: string, source = 'config'): ControllerConfig {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text, { prettyErrors: true });
-  } catch (e) {
-    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new SrError('CONFIG_SYNTAX', `${source}: ${msg}`);
-  }
+  const doc = parseYamlText(text, source);
   return validateControllerConfig(doc, source);
 }
 
 export function loadControllerConfig(path: string): ControllerConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new SrError('CONFIG_READ', `cannot read ${path}: ${(e as Error).message}`);
-  }
-  return parseControllerConfig(text, path);
+  return parseControllerConfig(readConfigText(path), path);
 }

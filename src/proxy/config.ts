@@ -3,9 +3,8 @@
  * field (`functions[2].options.passes: ...`). Each function's options are validated by its own
  * descriptor's schema, once, here.
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import YAML from 'yaml';
+import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
 import { SrError } from '../errors.js';
 import { isAddress, parsePrefix } from '../net/ip6.js';
@@ -163,24 +162,12 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
 
 /** Parses YAML/JSON text and validates it. */
 export function parseProxyConfig(text: string, source = 'config', baseDir = process.cwd()): ProxyConfig {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text, { prettyErrors: true });
-  } catch (e) {
-    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new SrError('CONFIG_SYNTAX', `${source}: ${msg}`);
-  }
+  const doc = parseYamlText(text, source);
   return validateProxyConfig(doc, source, baseDir);
 }
 
 export function loadProxyConfig(path: string): ProxyConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new SrError('CONFIG_READ', `cannot read ${path}: ${(e as Error).message}`);
-  }
-  return parseProxyConfig(text, path, dirname(resolve(path)));
+  return parseProxyConfig(readConfigText(path), path, dirname(resolve(path)));
 }
 
 /**

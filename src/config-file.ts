@@ -1,0 +1,23 @@
+/** Reading a YAML (or JSON) configuration file, with the errors every config loader shares. */
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { SrError } from './errors.js';
+
+/** Parses YAML text; CONFIG_SYNTAX naming the source and the first line of the parser's message. */
+export function parseYamlText(text: string, source: string): unknown {
+  try {
+    return YAML.parse(text, { prettyErrors: true });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new SrError('CONFIG_SYNTAX', `${source}: ${msg}`);
+  }
+}
+
+/** Reads a config file as text; CONFIG_READ naming the path. */
+export function readConfigText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SrError('CONFIG_READ', `cannot read ${path}: ${(e as Error).message}`);
+  }
+}
