@@ -3,6 +3,7 @@
  * config is logged and the old one kept), stop on SIGTERM/SIGINT.
  */
 import { createLogger } from '../log.js';
+import { untilStopSignal } from '../sys/signals.js';
 import { SrError } from '../errors.js';
 import { loadControllerConfig } from './config.js';
 import { startDnsServer } from './dns/server.js';
@@ -36,12 +37,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
       log.error({ code: e instanceof SrError ? e.code : 'INTERNAL', err: (e as Error).message }, 'reload failed: the previous config stays');
     }
   };
-  process.on('SIGHUP', onHup);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  process.off('SIGHUP', onHup);
+  await untilStopSignal(log, onHup);
   await server.close();
   log.info('controller stopped');
   return 0;

@@ -13,6 +13,7 @@ import { native } from '../native/addon.js';
 import { listenFd } from '../native/sockets.js';
 import type { FunctionSpec } from '../vf/loader.js';
 import type { FunctionInfo } from '../vf/table.js';
+import { untilStopSignal } from '../sys/signals.js';
 import { startAdmin, type AdminRoute } from './admin.js';
 import { checkFunctions, FUNCTION_ENTRY_SCHEMA, loadProxyConfig, type ProxyConfig } from './config.js';
 import type { FlowRecord } from './flow.js';
@@ -294,22 +295,8 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
   const onHup = (): void => {
     daemon.reloadConfig().catch((e: unknown) => log.error({ err: e instanceof SrError ? e.message : e, code: e instanceof SrError ? e.code : undefined }, 'configuration reload failed; the running table is unchanged'));
   };
-  process.on('SIGHUP', onHup);
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig, deadlineMs: cfg.timeouts.drain }, 'draining');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      // a second signal must not kill the primary before it removes the host configuration
-      const again = (s: NodeJS.Signals): void => log.warn({ signal: s }, 'already draining');
-      process.on('SIGTERM', again);
-      process.on('SIGINT', again);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  process.off('SIGHUP', onHup);
+  const sig = await untilStopSignal(log, onHup);
+  log.info({ signal: sig, deadlineMs: cfg.timeouts.drain }, 'draining');
   await daemon.stop();
   log.info('stopped');
   return 0;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { lingerZero, outboundSocket } from '../native/sockets.js';
 import type { LoadedFunction } from '../vf/loader.js';
 import { newDirectionStats, relay } from '../vf/relay.js';
-import { isSyncTransform, type FlowTransforms } from '../vf/types.js';
+import { releaseTransforms, type FlowTransforms } from '../vf/types.js';
 import type { Accepted } from './classify.js';
 import type { FunctionStats } from './stats.js';
 
@@ -160,12 +160,8 @@ export class Flow {
     const t = this.transforms;
     if (!t || this.released) return;
     this.released = true;
-    for (const dir of [t.upstream, t.downstream]) if (!isSyncTransform(dir)) dir.destroy();
-    try {
-      t.close?.();
-    } catch (e) {
-      this.deps.log.error({ flow: this.id, err: e }, 'function close() threw');
-    }
+    const e = releaseTransforms(t);
+    if (e !== undefined) this.deps.log.error({ flow: this.id, err: e }, 'function close() threw');
   }
 
   private socketClosed(): void {

@@ -9,7 +9,7 @@ import { composeTransforms } from './compose.js';
 import { makeFlowContext, validateOptions } from './context.js';
 import { MemoryMetrics } from './metrics-memory.js';
 import { newDirectionStats, relay } from './relay.js';
-import type { FlowTransforms, VfDescriptor } from './types.js';
+import { releaseTransforms, type FlowTransforms, type VfDescriptor } from './types.js';
 
 export { MemoryMetrics };
 
@@ -108,14 +108,7 @@ export function runFlow<O, S>(d: VfDescriptor<O, S>, options: O, state: S, o: Ru
       clearTimeout(timer);
       clearTimeout(resetTimer);
       abort.abort();
-      for (const t of transforms ? [transforms.upstream, transforms.downstream] : []) {
-        if ('destroy' in t && typeof t.destroy === 'function') t.destroy();
-      }
-      try {
-        transforms?.close?.();
-      } catch (e) {
-        error ??= e;
-      }
+      if (transforms) error ??= releaseTransforms(transforms);
       resolve({ upstream: Buffer.concat(up.dst.parts), downstream: Buffer.concat(down.dst.parts), reset, error, pauses, metrics });
     };
     const timer = setTimeout(() => finish('harness_timeout'), o.timeoutMs ?? 30_000);
@@ -143,8 +136,7 @@ export function runFlow<O, S>(d: VfDescriptor<O, S>, options: O, state: S, o: Ru
     }
     if (settled) {
       // reset from inside spawn(): release what it returned
-      for (const t of [transforms.upstream, transforms.downstream]) if ('destroy' in t && typeof t.destroy === 'function') t.destroy();
-      transforms.close?.();
+      releaseTransforms(transforms);
       return;
     }
     const hooks = { onTransformError: (e: unknown) => finish('function_error', e), onActivity: () => undefined };

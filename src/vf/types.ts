@@ -133,3 +133,17 @@ export const IDENTITY: SyncTransform = { data: (chunk) => chunk };
 export function isSyncTransform(t: DirectionTransform): t is SyncTransform {
   return typeof (t as SyncTransform).data === 'function' && typeof (t as Duplex).pipe !== 'function';
 }
+
+/**
+ * Ends a flow's use of its transforms: stream transforms are destroyed, then `close()` runs.
+ * Returns what `close()` threw, if anything (the caller logs or reports it).
+ */
+export function releaseTransforms(t: FlowTransforms): unknown {
+  for (const dir of [t.upstream, t.downstream]) if (!isSyncTransform(dir)) dir.destroy();
+  try {
+    t.close?.();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
