@@ -46,12 +46,19 @@ export const ERROR_CODES = {
   LAB_UNKNOWN_HOST: { kind: 'user', hint: 'see the hosts with: srv6pipes lab status' },
   TOPOLOGY_INVALID: { kind: 'user', hint: 'fix the topology file; see README.md (lab)' },
   LAB_UP_FAILED: { kind: 'user', hint: 'the lab was taken down again; the message names the step (or the service log)' },
+  // steer (an unmodified program through the controller's path)
+  STEER_RESOLVE_FAILED: { kind: 'user', hint: 'check the name, --functions and --controller with: srv6pipes resolve NAME' },
+  STEER_NO_ROUTE: { kind: 'user', hint: 'the first segment of the path must be routable from this namespace: check `ip -6 route`' },
+  STEER_ROUTE_EXISTS: { kind: 'user', hint: 'remove that route, or pass --replace to take it over (it is put back on exit)' },
+  STEER_EXEC_FAILED: { kind: 'user', hint: 'give the command after `--`, by its path or on PATH' },
   // flows (logged and counted, never thrown out of the daemon)
   FLOW_NO_SRH: { kind: 'input', hint: 'the SYN carried no SRH' },
   FLOW_NOT_OURS: { kind: 'input', hint: 'no segment falls in this proxy’s locators' },
   FLOW_UNKNOWN_FUNCTION: { kind: 'input', hint: 'the function id is not configured on this proxy' },
   FLOW_CONNECT_FAILED: { kind: 'input', hint: 'the next hop refused or did not answer' },
   FLOW_TIMEOUT: { kind: 'input', hint: 'the flow was idle longer than timeouts.idle' },
+  FLOW_UNKNOWN_BSID: { kind: 'input', hint: 'the controller knows no binding SID of that address (expired?)' },
+  BSID_LOOKUP_FAILED: { kind: 'input', hint: 'check `bindingSids.controller` in the proxy config and that the controller answers this proxy' },
   INTERNAL: { kind: 'bug', hint: 'this is a bug: please report it with the stack above' },
 } as const satisfies Record<string, { kind: ErrorKind; hint: string }>;
 

@@ -10,7 +10,7 @@ import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
 import { connect, type ConnectOptions } from '../client/connect.js';
-import { decodeSrhRecord, encodeFunctionsOption, encodePortOption, OPT_APP_NAME, OPT_FUNCTIONS, OPT_PORT, TYPE_SRH_NAME } from './dns/records.js';
+import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_FUNCTIONS, OPT_PORT, TYPE_SRH_NAME } from './dns/records.js';
 
 export interface ResolveOptions {
   name: string;
@@ -31,8 +31,10 @@ export interface ResolveOptions {
 export interface ResolvedPath {
   /** the final segment: which address this path leads to */
   destination: string;
-  /** travel order: function SIDs, then the destination */
+  /** travel order: function SIDs (or the binding SID), then the destination */
   segments: string[];
+  /** set when the controller answered with a binding SID (TYPE 65280): segments = [bsid, destination] */
+  bsid?: string;
 }
 
 export interface ResolveResult {
@@ -42,6 +44,8 @@ export interface ResolveResult {
   paths: ResolvedPath[];
   /** 'tcp' when UDP came back truncated (or `tcp` was asked) */
   transport: 'udp' | 'tcp';
+  /** seconds: the smallest TTL of the AAAA, SRH and BSID records (absent when there are none) */
+  ttl?: number;
 }
 
 export function parseController(text = '[::1]:53'): { address: string; port: number } {
@@ -82,13 +86,18 @@ export function parseResponse(buf: Buffer, name: string): { tc: boolean; result:
     const segments = decodeSrhRecord(r.data);
     if (segments) paths.push({ destination: segments[segments.length - 1]!, segments });
   }
+  const addresses = answers.filter((a) => a.type === 'AAAA').map((a) => formatAddress(parseAddress(String(a.data))));
+  // a binding SID stands for the function segments only: it leads to every address of the name
+  const bsid = additionals.map((r) => (r.type === TYPE_BSID_NAME && Buffer.isBuffer(r.data) ? decodeBsidRecord(r.data) : null)).find((b) => b !== null);
+  if (bsid) for (const a of addresses) if (!paths.some((x) => x.destination === a)) paths.push({ destination: a, segments: [bsid.bsid, a], bsid: bsid.bsid });
+  const ttls = [...answers, ...additionals].filter((r) => r.type === 'AAAA' || r.type === TYPE_SRH_NAME || r.type === TYPE_BSID_NAME).map((r) => (r as { ttl?: number }).ttl ?? 0);
   return {
     tc: (p as { flag_tc?: boolean }).flag_tc === true,
-    result: { name, rcode: (p as { rcode?: string }).rcode ?? 'NOERROR', addresses: answers.filter((a) => a.type === 'AAAA').map((a) => formatAddress(parseAddress(String(a.data)))), paths },
+    result: { name, rcode: (p as { rcode?: string }).rcode ?? 'NOERROR', addresses, paths, ...(ttls.length > 0 ? { ttl: Math.min(...ttls) } : {}) },
   };
 }
 
-function udpExchange(server: { address: string; port: number }, query: Buffer, timeoutMs: number): Promise<Buffer> {
+export function udpExchange(server: { address: string; port: number }, query: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket(net.isIPv4(server.address) ? 'udp4' : 'udp6');
     const timer = setTimeout(() => {
@@ -110,7 +119,7 @@ function udpExchange(server: { address: string; port: number }, query: Buffer, t
   });
 }
 
-function tcpExchange(server: { address: string; port: number }, query: Buffer, timeoutMs: number): Promise<Buffer> {
+export function tcpExchange(server: { address: string; port: number }, query: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: server.address, port: server.port });
     let got = Buffer.alloc(0);

@@ -57,7 +57,28 @@ describe('controller config', () => {
     rejects((c) => (c['policies'][1].require = ['gzip']), /policies\[1\]\.require\[0\]: function "gzip" is hosted by no proxy/);
     rejects((c) => (c['policies'][1].allow = [{ function: 'xor', argument: '0x1ffffffff' }]), /policies\[1\]\.allow\[0\]: argument 8589934591 of "xor" does not fit in the 32 argument bits/);
     rejects((c) => (c['policies'][0].clients = 'fc00:1::'), /policies\[0\]\.clients: /);
-    rejects((c) => (c['upstream'] = '[fc00::53]:53'), /upstream: forwarding to an upstream resolver is not implemented yet/);
+    rejects((c) => (c['upstream'] = 'resolver.example'), /upstream: ADDR, \[ADDR\]:PORT or IPv4:PORT/);
+    rejects((c) => (c['bindingSids'] = { lifetime: 60 }), /bindingSids: binding SIDs need at least one access router with an `agent`/);
+    rejects((c) => (c['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::/64', agent: { ftp: 'x' } }]), /nodes\.accessRouters\[0\]\.agent/);
+    rejects((c) => (c['health'] = { interval: 10 }), /health\.interval: /);
+  });
+
+  test('upstream, binding SIDs, agents and health: parsed with their defaults', () => {
+    const doc = YAML.parse(FIG1_CONTROLLER_YAML) as Record<string, any>;
+    doc['upstream'] = '[fc00::53]:5353';
+    doc['bindingSids'] = { lookupFrom: ['fc00:11::/64'] };
+    doc['nodes'].accessRouters = [
+      { name: 'ar', bsidPrefix: 'fc00:f::/64', agent: { http: '[fc00:9::1]:7780' } },
+      { name: 'ar2', bsidPrefix: 'fc00:e::/64', agent: { local: { namespace: 'ns-ar2', clientInterfaces: ['eth0'] } } },
+    ];
+    const c = validateControllerConfig(doc);
+    assert.deepEqual(c.upstream, { address: 'fc00::53', port: 5353 });
+    assert.equal(c.bindingSids?.lifetimeMs, 300_000);
+    assert.equal(c.bindingSids?.priority, 10);
+    assert.deepEqual(c.health, { intervalMs: 2000, timeoutMs: 1000, fall: 2, rise: 1 });
+    assert.deepEqual(c.accessRouters[0]!.agent, { kind: 'http', endpoint: '[fc00:9::1]:7780' });
+    assert.deepEqual(c.accessRouters[1]!.agent, { kind: 'local', namespace: 'ns-ar2', clientInterfaces: ['eth0'] });
+    assert.equal(validateControllerConfig(YAML.parse(FIG1_CONTROLLER_YAML)).bindingSids, null);
   });
 
   test('YAML syntax errors are CONFIG_SYNTAX', () => {

@@ -37,12 +37,28 @@ const proxy = z
     locators: z.array(z.object({ prefix, functionBits: z.number().int().min(1).max(32).default(16) }).strict()).min(1, 'at least one locator'),
     /** function name → function id (as configured on that proxy) */
     functions: z.record(fnName, z.number().int().min(0)),
-    /** the proxy's admin endpoint, for health checks (not used yet) */
+    /** the proxy's admin endpoint (its `admin` setting, on an address the controller reaches): GET /health */
     health: z.object({ address: address, port: z.number().int().min(1).max(65535).default(7778) }).strict().optional(),
   })
   .strict();
 
-const accessRouter = z.object({ name: nodeName, bsidPrefix: prefix }).strict();
+const agentSpec = z.union([
+  /** a remote `srv6pipes access-router` agent */
+  z.object({ http: z.string().min(1), tokenFile: z.string().min(1).optional() }).strict(),
+  /** the controller runs `ip`/`nft` itself, on its own host or inside a network namespace */
+  z
+    .object({
+      local: z
+        .object({
+          namespace: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a network namespace name').optional(),
+          tunnelSource: address.optional(),
+          clientInterfaces: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/, 'an interface name')).default([]),
+        })
+        .strict(),
+    })
+    .strict(),
+]);
+const accessRouter = z.object({ name: nodeName, bsidPrefix: prefix, agent: agentSpec.optional() }).strict();
 
 const endpoint = z.string().min(1);
 const link = z.object({ a: endpoint, b: endpoint, cost: z.number().positive().default(1) }).strict();
@@ -70,7 +86,30 @@ const schema = z
       .default({ address: '::', port: 53 }),
     ttl: z.number().int().min(0).max(86400).default(60),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-    bindingSids: z.literal(false).default(false),
+    /** answer with binding SIDs (TYPE 65280) for clients behind an access router that has an agent */
+    bindingSids: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            /** seconds a BSID lives after the client's last query */
+            lifetime: z.number().int().min(1).max(7 * 86400).default(300),
+            /** who may ask for the segments behind a BSID (the proxies): prefixes; the proxies' health addresses always may */
+            lookupFrom: z.array(prefix).default([]),
+            priority: z.number().int().min(0).max(65535).default(10),
+          })
+          .strict(),
+      ])
+      .default(false),
+    health: z
+      .object({
+        interval: z.number().int().min(100).max(600_000).default(2000),
+        timeout: z.number().int().min(50).max(60_000).default(1000),
+        fall: z.number().int().min(1).max(100).default(2),
+        rise: z.number().int().min(1).max(100).default(1),
+      })
+      .strict()
+      .default({ interval: 2000, timeout: 1000, fall: 2, rise: 1 }),
     nodes: z
       .object({
         proxies: z.array(proxy).default([]),
@@ -118,12 +157,32 @@ export interface Policy {
   deny: boolean;
 }
 
+export type AgentSpec =
+  | { kind: 'http'; endpoint: string; tokenFile?: string }
+  | { kind: 'local'; namespace?: string; tunnelSource?: string; clientInterfaces: string[] };
+
+export interface AccessRouterNode {
+  name: string;
+  bsidPrefix: Prefix6;
+  agent?: AgentSpec;
+}
+
+export interface BindingSidConfig {
+  lifetimeMs: number;
+  lookupFrom: Prefix6[];
+  priority: number;
+}
+
 export interface ControllerConfig {
   listen: { address: string; port: number };
+  bindingSids: BindingSidConfig | null;
+  health: { intervalMs: number; timeoutMs: number; fall: number; rise: number };
+  /** other names are forwarded there */
+  upstream?: { address: string; port: number };
   ttl: number;
   logLevel: z.infer<typeof schema>['logLevel'];
   proxies: ProxyNode[];
-  accessRouters: { name: string; bsidPrefix: Prefix6 }[];
+  accessRouters: AccessRouterNode[];
   routers: string[];
   links: LinkSpec[];
   /** zone apex (lower case, no trailing dot) → owner name (lower case, fully qualified) → addresses */
@@ -152,7 +211,16 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
     throw invalid(issue.path, issue.message);
   }
   const c = r.data;
-  if (c.upstream !== undefined) throw invalid(['upstream'], 'forwarding to an upstream resolver is not implemented yet');
+  let upstream: ControllerConfig['upstream'];
+  if (c.upstream !== undefined) {
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(c.upstream.trim()) ?? /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(c.upstream.trim());
+    const addr = m ? m[1]! : c.upstream.trim();
+    const port = m?.[2] !== undefined ? Number(m[2]) : 53;
+    if (!(isAddress(addr) || ipv4.test(addr)) || port < 1 || port > 65535) throw invalid(['upstream'], 'ADDR, [ADDR]:PORT or IPv4:PORT of a DNS resolver');
+    upstream = { address: addr, port };
+  }
+  const bsidNeedsAgent = c.bindingSids !== false && !c.nodes.accessRouters.some((a) => a.agent);
+  if (bsidNeedsAgent) throw invalid(['bindingSids'], 'binding SIDs need at least one access router with an `agent` (nodes.accessRouters[].agent)');
 
   const names = new Set<string>();
   const addName = (n: string, path: PropertyKey[]): void => {
@@ -234,16 +302,24 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
 
   return {
     listen: { address: c.listen.address, port: c.listen.port },
+    bindingSids: c.bindingSids === false ? null : { lifetimeMs: c.bindingSids.lifetime * 1000, lookupFrom: c.bindingSids.lookupFrom.map((x) => parsePrefix(x)), priority: c.bindingSids.priority },
+    health: { intervalMs: c.health.interval, timeoutMs: c.health.timeout, fall: c.health.fall, rise: c.health.rise },
+    ...(upstream ? { upstream } : {}),
     ttl: c.ttl,
     logLevel: c.logLevel,
     proxies,
-    accessRouters: c.nodes.accessRouters.map((a) => ({ name: a.name, bsidPrefix: parsePrefix(a.bsidPrefix) })),
+    accessRouters: c.nodes.accessRouters.map((a) => ({ name: a.name, bsidPrefix: parsePrefix(a.bsidPrefix), ...(a.agent ? { agent: agentOf(a.agent) } : {}) })),
     routers: c.nodes.routers,
     links,
     zones,
     policies,
     unmatched: c.unmatched,
   };
+}
+
+function agentOf(a: z.infer<typeof agentSpec>): AgentSpec {
+  if ('http' in a) return { kind: 'http', endpoint: a.http, ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}) };
+  return { kind: 'local', clientInterfaces: a.local.clientInterfaces, ...(a.local.namespace ? { namespace: a.local.namespace } : {}), ...(a.local.tunnelSource ? { tunnelSource: a.local.tunnelSource } : {}) };
 }
 
 function parseAddressText(x: string): string {

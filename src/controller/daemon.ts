@@ -1,12 +1,20 @@
 /**
- * `srv6pipes controller`: load the config, serve DNS on UDP and TCP, reload on SIGHUP (a bad new
+ * `srv6pipes controller`: load the config, serve DNS on UDP and TCP, health-check the proxies,
+ * manage binding SIDs (agents, expiry, re-pointing after a failure), reload on SIGHUP (a bad new
  * config is logged and the old one kept), stop on SIGTERM/SIGINT.
  */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { createLogger } from '../log.js';
 import { untilStopSignal } from '../sys/signals.js';
 import { SrError } from '../errors.js';
-import { loadControllerConfig } from './config.js';
+import type { AccessRouterAgent } from './access-router.js';
+import { HttpAccessRouter } from './agent/http.js';
+import { LocalAccessRouter } from './agent/local.js';
+import { BsidManager, type RouterEntry } from './bsid/manager.js';
+import { loadControllerConfig, type ControllerConfig } from './config.js';
 import { startDnsServer } from './dns/server.js';
+import { HealthMonitor, type HealthTarget } from './health.js';
 import { Resolver } from './resolver.js';
 
 export interface RunControllerOptions {
@@ -16,29 +24,124 @@ export interface RunControllerOptions {
   dryRun?: boolean;
 }
 
+function healthTargets(cfg: ControllerConfig): HealthTarget[] {
+  return cfg.proxies.flatMap((p) => (p.health ? [{ node: p.name, address: p.health.address, port: p.health.port }] : []));
+}
+
+/** The agents of the config's access routers; local ones are started (and must be stopped). */
+async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<string, { spec: string; agent: AccessRouterAgent }>): Promise<Map<string, { spec: string; agent: AccessRouterAgent; entry: RouterEntry }>> {
+  const out = new Map<string, { spec: string; agent: AccessRouterAgent; entry: RouterEntry }>();
+  for (const a of cfg.accessRouters) {
+    if (!a.agent) continue;
+    const spec = JSON.stringify({ ...a.agent, prefix: a.bsidPrefix.addr.toString('hex') + a.bsidPrefix.length });
+    const old = previous.get(a.name);
+    let agent: AccessRouterAgent;
+    if (old && old.spec === spec) agent = old.agent;
+    else if (a.agent.kind === 'http') {
+      let token: string | undefined;
+      if (a.agent.tokenFile) {
+        try {
+          token = readFileSync(a.agent.tokenFile, 'utf8').trim();
+        } catch (e) {
+          throw new SrError('CONFIG_READ', `access router ${a.name}: cannot read tokenFile ${a.agent.tokenFile}: ${(e as Error).message}`);
+        }
+      }
+      agent = new HttpAccessRouter(a.name, a.agent.endpoint, token);
+    } else {
+      const local = new LocalAccessRouter({
+        name: a.name,
+        bsidPrefix: a.bsidPrefix,
+        clientInterfaces: a.agent.clientInterfaces,
+        log: log.child({ router: a.name }),
+        ...(a.agent.namespace ? { namespace: a.agent.namespace } : {}),
+        ...(a.agent.tunnelSource ? { tunnelSource: a.agent.tunnelSource } : {}),
+      });
+      await local.start();
+      agent = local;
+    }
+    out.set(a.name, { spec, agent, entry: { agent, prefix: a.bsidPrefix } });
+  }
+  return out;
+}
+
+async function stopUnused(before: Map<string, { agent: AccessRouterAgent }>, after: Map<string, { agent: AccessRouterAgent }>): Promise<void> {
+  const kept = new Set([...after.values()].map((x) => x.agent));
+  for (const { agent } of before.values()) if (!kept.has(agent) && agent instanceof LocalAccessRouter) await agent.stop();
+}
+
 export async function runController(o: RunControllerOptions): Promise<number> {
-  const cfg = loadControllerConfig(o.configPath);
+  let cfg = loadControllerConfig(o.configPath);
   const listen = { address: o.listen?.address ?? cfg.listen.address, port: o.listen?.port ?? cfg.listen.port };
-  const resolver = new Resolver(cfg);
   if (o.dryRun) {
-    process.stdout.write(`${o.configPath}: valid — ${cfg.proxies.length} proxies, ${cfg.links.length} links, ${cfg.zones.size} zones, ${cfg.policies.length} policies; would listen on [${listen.address}]:${listen.port} (UDP and TCP)\n`);
+    new Resolver(cfg);
+    process.stdout.write(
+      `${o.configPath}: valid — ${cfg.proxies.length} proxies, ${cfg.accessRouters.length} access routers, ${cfg.links.length} links, ${cfg.zones.size} zones, ${cfg.policies.length} policies, binding SIDs ${cfg.bindingSids ? 'on' : 'off'}; would listen on [${listen.address}]:${listen.port} (UDP and TCP)\n`,
+    );
     return 0;
   }
   const log = createLogger(cfg.logLevel, { component: 'controller' });
-  const server = await startDnsServer({ address: listen.address, port: listen.port, resolver, log });
-  log.info({ address: server.address, port: server.port, proxies: cfg.proxies.map((p) => p.name), zones: [...cfg.zones.keys()], policies: cfg.policies.length }, 'controller started');
+  let routers = await makeRouters(cfg, log, new Map());
+  const bsids = new BsidManager(new Map([...routers].map(([n, r]) => [n, r.entry])), { lifetimeMs: cfg.bindingSids?.lifetimeMs ?? 300_000, log });
+  if (cfg.bindingSids) {
+    const adopted = await bsids.adopt();
+    if (adopted) log.info({ adopted }, 'binding SIDs adopted from the access routers');
+  }
+
+  let resolver: Resolver;
+  let repointing = Promise.resolve();
+  const repoint = (): void => {
+    repointing = repointing.then(async () => {
+      const r = await bsids.repoint((spec) => {
+        const p = resolver.pathFor(spec);
+        return p.ok ? { segments: p.path.segments.slice(0, -1) } : { reason: p.reason };
+      });
+      if (r.moved || r.removed) log.info(r, 'binding SIDs recomputed');
+    });
+  };
+  const health = new HealthMonitor({ ...cfg.health, log, onChange: () => repoint() });
+  health.setTargets(healthTargets(cfg));
+  resolver = new Resolver(cfg, (n) => health.isUp(n));
+
+  let server;
+  try {
+    server = await startDnsServer({ address: listen.address, port: listen.port, resolver, log, ...(cfg.bindingSids ? { bsids } : {}) });
+  } catch (e) {
+    await stopUnused(routers, new Map());
+    throw e;
+  }
+  health.start();
+  const sweeper = setInterval(() => void bsids.sweep(), 1000);
+  sweeper.unref();
+  log.info(
+    { address: server.address, port: server.port, proxies: cfg.proxies.map((p) => p.name), accessRouters: [...routers.keys()], bindingSids: cfg.bindingSids !== null, zones: [...cfg.zones.keys()], policies: cfg.policies.length },
+    'controller started',
+  );
 
   const onHup = (): void => {
-    try {
-      const next = loadControllerConfig(o.configPath);
-      server.setResolver(new Resolver(next));
-      log.info({ zones: [...next.zones.keys()], policies: next.policies.length }, 'config reloaded');
-    } catch (e) {
-      log.error({ code: e instanceof SrError ? e.code : 'INTERNAL', err: (e as Error).message }, 'reload failed: the previous config stays');
-    }
+    void (async () => {
+      try {
+        const next = loadControllerConfig(o.configPath);
+        const nextRouters = await makeRouters(next, log, routers);
+        await stopUnused(routers, nextRouters);
+        routers = nextRouters;
+        bsids.setRouters(new Map([...routers].map(([n, r]) => [n, r.entry])));
+        health.setTargets(healthTargets(next));
+        cfg = next;
+        resolver = new Resolver(next, (n) => health.isUp(n));
+        server.setResolver(resolver);
+        repoint();
+        log.info({ zones: [...next.zones.keys()], policies: next.policies.length }, 'config reloaded');
+      } catch (e) {
+        log.error({ code: e instanceof SrError ? e.code : 'INTERNAL', err: (e as Error).message }, 'reload failed: the previous config stays');
+      }
+    })();
   };
   await untilStopSignal(log, onHup);
+  clearInterval(sweeper);
+  await health.stop();
   await server.close();
+  await repointing;
+  await stopUnused(routers, new Map());
   log.info('controller stopped');
   return 0;
 }

@@ -31,3 +31,68 @@ policies:
     destination: "fc00:2::/64"
     allow: [ { function: xor, argument: 0x5a }, { function: copy, argument: 7 } ]
 `;
+
+/**
+ * The controller config for the `access` lab (binding SIDs, two replicas, health checks): the
+ * controller runs in `ctl` (fc00:9::2), the access-router agent in `ar` on [fc00:9::1]:7780.
+ * `health` is brisk so that a failover shows within a couple of seconds.
+ */
+export const ACCESS_CONTROLLER_YAML = `
+listen: { address: "::", port: 53 }
+ttl: 30
+bindingSids: { lifetime: 120 }
+health: { interval: 500, timeout: 400, fall: 2, rise: 2 }
+nodes:
+  accessRouters:
+    - name: ar
+      bsidPrefix: "fc00:f::/64"
+      agent: { http: "[fc00:9::1]:7780" }
+  proxies:
+    - name: p1a
+      locators: [ { prefix: "fc00:a::/80" } ]
+      functions: { compress: 1 }
+      health: { address: "fc00:11::2", port: 7778 }
+    - name: p1b
+      locators: [ { prefix: "fc00:b::/80" } ]
+      functions: { compress: 1 }
+      health: { address: "fc00:12::2", port: 7778 }
+    - name: p2
+      locators: [ { prefix: "fc00:c::/80" } ]
+      functions: { decompress: 2, copy: 3 }
+      health: { address: "fc00:2::1", port: 7778 }
+links:
+  - { a: "fc00:1::/64", b: ar }            # the clients
+  - { a: ar, b: p1a }
+  - { a: ar, b: p1b, cost: 5 }             # the backup replica (see the lab's routes)
+  - { a: p1a, b: p2 }
+  - { a: p1b, b: p2 }
+  - { a: p2, b: "fc00:2::/64" }            # the servers
+zones:
+  lab.example:
+    server: fc00:2::2
+    www: fc00:2::2
+policies:
+  # every flow to server.lab.example is compressed across the core: compress → decompress
+  - clients: "fc00:1::/64"
+    destination: server.lab.example
+    require: [ compress, decompress ]
+  # www: nothing required; a client may ask for copy
+  - clients: "fc00:1::/64"
+    destination: www.lab.example
+    allow: [ copy ]
+`;
+
+/** The proxy config of each proxy in the `access` lab (function ids as the controller config says). */
+export function accessProxyYaml(host: 'p1a' | 'p1b' | 'p2', controller = '[fc00:9::2]:53'): string {
+  const locator = { p1a: 'fc00:a::/80', p1b: 'fc00:b::/80', p2: 'fc00:c::/80' }[host];
+  const functions = host === 'p2' ? ['{ id: 2, vf: decompress }', '{ id: 3, vf: copy }'] : ['{ id: 1, vf: compress }'];
+  return [
+    'workers: 2',
+    `locators: [ { prefix: "${locator}" } ]`,
+    'functions:',
+    ...functions.map((f) => `  - ${f}`),
+    'admin: { address: "::", port: 7778 }',
+    `bindingSids: { controller: "${controller}" }`,
+    'timeouts: { connect: 2s, drain: 3s }',
+  ].join('\n');
+}

@@ -12,6 +12,7 @@ import type { ControllerConfig } from './config.js';
 import { normalizeName } from './config.js';
 import { attachmentOf, buildNetwork, stagesFor, type Network } from './graph/graph.js';
 import { computePath, type PathOk } from './graph/path.js';
+import type { PathSpec } from './bsid/manager.js';
 import { decide } from './policy.js';
 
 export interface Question {
@@ -29,17 +30,48 @@ export interface SrPath {
   nodes: string[];
   cost: number;
   functions: string[];
+  /** what the path was computed from (binding SIDs recompute it after a failure) */
+  spec: PathSpec;
+  /** the policy that decided it */
+  policy?: number;
+  /** the access router the client sits behind (the first node of the walk), when it is one */
+  accessRouter?: string;
 }
 
 export type Resolution =
   | { rcode: 'NOERROR'; a: string[]; aaaa: string[]; paths: SrPath[]; note?: string }
-  | { rcode: 'NXDOMAIN' | 'REFUSED' | 'SERVFAIL'; reason: string };
+  | { rcode: 'NXDOMAIN' | 'REFUSED' | 'SERVFAIL'; reason: string }
+  /** a name outside every zone, and an upstream resolver is configured */
+  | { rcode: 'FORWARD'; reason: string };
 
 export class Resolver {
   readonly network: Network;
+  private readonly accessRouters: Set<string>;
 
-  constructor(readonly config: ControllerConfig) {
+  constructor(
+    readonly config: ControllerConfig,
+    /** is this proxy alive? (health checks; default: all are) */
+    private readonly isUp: (node: string) => boolean = () => true,
+  ) {
     this.network = buildNetwork(config);
+    this.accessRouters = new Set(config.accessRouters.map((a) => a.name));
+  }
+
+  /**
+   * The path for a spec, over the proxies that are up now: the segments (function SIDs, then the
+   * destination), or why there is none. REFUSED-worthy when a function has no live replica.
+   */
+  pathFor(spec: PathSpec): { ok: true; path: PathOk } | { ok: false; rcode: 'REFUSED' | 'SERVFAIL'; reason: string } {
+    const all = stagesFor(this.network, spec.functions);
+    const stages = all.map((s) => ({ ...s, replicas: s.replicas.filter((r) => this.isUp(r.node)) }));
+    const dead = stages.find((s, i) => s.replicas.length === 0 && all[i]!.replicas.length > 0);
+    if (dead) {
+      const down = all[stages.indexOf(dead)]!.replicas.map((r) => r.node).join(', ');
+      return { ok: false, rcode: 'REFUSED', reason: `no live replica of function "${dead.name}" (down: ${down})` };
+    }
+    const r = computePath(this.network, { from: spec.from, to: spec.to, destination: spec.destination, stages, tieKey: spec.tieKey });
+    if (!r.ok) return { ok: false, rcode: 'SERVFAIL', reason: r.message };
+    return { ok: true, path: r };
   }
 
   /** The zone apex that holds the name (longest), or undefined. */
@@ -54,7 +86,10 @@ export class Resolver {
   resolve(q: Question): Resolution {
     const name = normalizeName(q.name);
     const apex = this.zoneOf(name);
-    if (apex === undefined) return { rcode: 'REFUSED', reason: `${name} is in no zone of this controller (no upstream)` };
+    if (apex === undefined) {
+      if (this.config.upstream) return { rcode: 'FORWARD', reason: `${name} is in no zone of this controller` };
+      return { rcode: 'REFUSED', reason: `${name} is in no zone of this controller (no upstream)` };
+    }
     const rr = this.config.zones.get(apex)!.get(name);
     if (!rr) return { rcode: 'NXDOMAIN', reason: `${name} does not exist in zone ${apex}` };
 
@@ -73,14 +108,22 @@ export class Resolver {
       if (from === undefined) return { rcode: 'REFUSED', reason: `client ${q.client} is attached to no node (see links)` };
       const to = attachmentOf(this.network, destination);
       if (to === undefined) return { rcode: 'SERVFAIL', reason: `destination ${destination} is attached to no node (see links; ::/0 for any)` };
-      const r = computePath(this.network, { from, to, destination, stages: stagesFor(this.network, d.functions), tieKey: q.client });
-      if (!r.ok) return { rcode: 'SERVFAIL', reason: r.message };
-      paths.push(toSrPath(destination, r, d.functions.map((f) => f.name)));
+      const spec: PathSpec = { from, to, destination, functions: d.functions, tieKey: q.client };
+      const r = this.pathFor(spec);
+      if (!r.ok) return { rcode: r.rcode, reason: r.reason };
+      const first = r.path.nodes[1];
+      paths.push({
+        destination,
+        segments: r.path.segments,
+        returnSegments: r.path.returnSegments,
+        nodes: r.path.nodes,
+        cost: r.path.cost,
+        functions: d.functions.map((f) => f.name),
+        spec,
+        ...(d.policy !== undefined ? { policy: d.policy } : {}),
+        ...(first !== undefined && this.accessRouters.has(first) ? { accessRouter: first } : {}),
+      });
     }
     return q.type === 'AAAA' ? { rcode: 'NOERROR', a: [], aaaa: addresses, paths } : { rcode: 'NOERROR', a: addresses, aaaa: [], paths };
   }
-}
-
-function toSrPath(destination: string, r: PathOk, functions: string[]): SrPath {
-  return { destination, segments: r.segments, returnSegments: r.returnSegments, nodes: r.nodes, cost: r.cost, functions };
 }

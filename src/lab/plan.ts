@@ -79,7 +79,7 @@ export function planLab(lab: string, topo: Topology): NamespacePlan[] {
       interfaces.push(`address add ${itf.address}/${itf.prefixLength} dev ${itf.name} nodad`);
       if (itf.rate !== undefined) qdiscs.push(tbfLine(itf.name, itf.rate));
     }
-    const routes = h.routes.map((r) => `route add ${r.to} via ${r.via}`);
+    const routes = h.routes.map((r) => `route add ${r.to} via ${r.via}${r.metric !== undefined ? ` metric ${r.metric}` : ''}`);
     const extraSysctls = Object.entries(h.sysctls).map(([k, v]) => `${k}=${v}`);
     return { host: h.name, ns, sysctls, veths, interfaces, qdiscs, routes, extraSysctls };
   });

@@ -43,6 +43,8 @@ const route = z
   .object({
     to: z.union([z.literal('default'), labPrefix]),
     via: labAddress,
+    /** lower wins; a higher one is a backup that takes over when the link of the better one goes away */
+    metric: z.number().int().min(1).max(0xffffffff).optional(),
   })
   .strict();
 

@@ -144,12 +144,23 @@ function trace(t: Topology, from: string, dest: string): string[] {
 }
 
 describe('built-in topologies', () => {
-  test('fig1, fig5 and chain3 are built in and parse', () => {
-    assert.deepEqual(
-      builtinTopologies().map((b) => b.name),
-      ['chain3', 'fig1', 'fig5'],
-    );
+  test('fig1, fig5, chain3 and access are built in and parse', () => {
+    const names = builtinTopologies().map((b) => b.name);
+    for (const n of ['access', 'chain3', 'fig1', 'fig5']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+    assert.deepEqual(names, [...names].sort());
     for (const b of builtinTopologies()) assert.ok(b.description.length > 0);
+  });
+
+  test('access: p1a carries both directions while it lives (the backup routes have higher metrics)', () => {
+    const t = loadTopology('access');
+    const lowest = (h: string): void => {
+      t.hosts[h]!.routes.sort((a, b) => (a.metric ?? 1024) - (b.metric ?? 1024));
+    };
+    for (const h of Object.keys(t.hosts)) lowest(h);
+    assert.deepEqual(trace(t, 'client', 'fc00:2::2'), ['client', 'ar', 'p1a', 'p2', 'server']);
+    assert.deepEqual(trace(t, 'server', 'fc00:1::2'), ['server', 'p2', 'p1a', 'ar', 'client']);
+    assert.deepEqual(trace(t, 'p1b', 'fc00:c::2:0:0'), ['p1b', 'p2']);
+    assert.ok(t.hosts['ar']!.routes.some((r) => r.to === 'fc00:2::/64' && r.via === 'fc00:12::2' && r.metric === 2048));
   });
 
   test('fig1 has exactly the documented addresses and locators', () => {
@@ -199,7 +210,7 @@ describe('built-in topologies', () => {
   });
 
   test('an unknown built-in name lists the built-ins', () => {
-    assert.throws(() => loadTopology('fig9'), /no built-in topology "fig9" \(built-in: chain3, fig1, fig5\)/);
+    assert.throws(() => loadTopology('fig9'), /no built-in topology "fig9" \(built-in: .*chain3, fig1, fig5.*\)/);
     assert.throws(() => loadTopology('./nope.yaml'), /cannot read/);
   });
 });

@@ -32,6 +32,7 @@ export interface Route {
   /** 'default' or a prefix */
   to: string;
   via: string;
+  metric?: number;
 }
 
 export interface Service {
@@ -185,8 +186,9 @@ function checkHost(raw: RawTopology, source: string, host: Host, links: Link[]):
   raw.hosts[host.name]!.routes.forEach((r, k) => {
     const path = [...base, 'routes', k];
     const to = r.to === 'default' ? 'default' : formatPrefix(canonicalPrefix(source, [...path, 'to'], r.to));
-    if (tos.has(to)) throw invalid(source, [...path, 'to'], `a second route to ${to}`);
-    tos.add(to);
+    const key = `${to} metric ${r.metric ?? 1024}`;
+    if (tos.has(key)) throw invalid(source, [...path, 'to'], `a second route to ${to} with the same metric (give a backup route a higher \`metric\`)`);
+    tos.add(key);
     const via = parseAddress(r.via);
     if (!connected.some((c) => prefixContains(c, via))) {
       throw invalid(source, [...path, 'via'], `${r.via} is not on any of ${host.name}'s links (${connected.map(formatPrefix).join(', ')})`);
@@ -194,7 +196,7 @@ function checkHost(raw: RawTopology, source: string, host: Host, links: Link[]):
     if (host.interfaces.some((i) => i.address === formatAddress(via))) {
       throw invalid(source, [...path, 'via'], `${r.via} is ${host.name}'s own address`);
     }
-    host.routes.push({ to, via: formatAddress(via) });
+    host.routes.push({ to, via: formatAddress(via), ...(r.metric !== undefined ? { metric: r.metric } : {}) });
   });
   host.locators = raw.hosts[host.name]!.locators.map((l, k) => formatPrefix(canonicalPrefix(source, [...base, 'locators', k], l)));
   const names = new Set<string>();

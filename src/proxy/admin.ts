@@ -42,13 +42,17 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
   });
 }
 
-export async function startAdmin(address: string, port: number, routes: AdminRoute[]): Promise<http.Server> {
+export async function startAdmin(address: string, port: number, routes: AdminRoute[], options: { token?: string } = {}): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     const send = (status: number, body: unknown, contentType = 'application/json'): void => {
       res.writeHead(status, { 'content-type': contentType });
       res.end(typeof body === 'string' ? body : `${JSON.stringify(body, null, 1)}\n`);
     };
+    if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) {
+      send(401, { error: 'a bearer token is required', code: 'BAD_ARGUMENT' });
+      return;
+    }
     const route = routes.find((r) => r.path === url.pathname && r.method === req.method);
     if (!route) {
       const known = routes.map((r) => ({ method: r.method, path: r.path, summary: r.summary }));
@@ -82,17 +86,21 @@ function adminUrl(admin: string, path: string): string {
 }
 
 /** Client side: a request to a running proxy's admin endpoint; its errors come back as SrErrors. */
-export async function adminRequest(admin: string, path: string, body?: unknown): Promise<unknown> {
+export async function adminRequest(admin: string, path: string, body?: unknown, options: { token?: string; timeoutMs?: number } = {}): Promise<unknown> {
   const url = adminUrl(admin, path);
   let res: Response;
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
   try {
     res = await fetch(url, {
       method: body === undefined ? 'GET' : 'POST',
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      signal: AbortSignal.timeout(60_000),
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
     });
   } catch (e) {
-    throw new SrError('ADMIN_UNREACHABLE', `no proxy answers at ${admin}`, { cause: e });
+    throw new SrError('ADMIN_UNREACHABLE', `nothing answers at ${admin}`, { cause: e });
   }
   const text = await res.text();
   const json = (() => {

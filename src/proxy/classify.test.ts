@@ -54,3 +54,28 @@ test('rejections: no SRH, not ours, unknown function, malformed SRH', () => {
   const malformed = classify(bad, cfg.locators, lookup);
   assert.equal(malformed.ok ? '' : malformed.code, 'SRH_BAD_TYPE');
 });
+
+test('through a binding SID: [BSID, server] is expanded with what the BSID stands for', () => {
+  const bsid = P('fc00:f::7');
+  const table = new Map([[bsid.toString('hex'), [P('fc00:a::1:0:0'), P('fc00:b::2:0:5a'), P('fc00:c::3:0:0')]]]);
+  const expand = (s: Buffer) => table.get(s.toString('hex'));
+  const srh = srhForPath([bsid, P('fc00:2::2')]);
+  const without = classify(srh, cfg.locators, lookup);
+  assert.ok(!without.ok);
+  assert.equal(without.code, 'FLOW_NOT_OURS');
+  assert.deepEqual(without.candidates, ['fc00:f::7'], 'the segments that may be binding SIDs');
+  const d = classify(srh, cfg.locators, lookup, expand);
+  assert.ok(d.ok);
+  assert.equal(d.bsid, 'fc00:f::7');
+  assert.equal(d.sid, 'fc00:b::2:0:5a');
+  assert.deepEqual(d.path, ['fc00:a::1:0:0', 'fc00:b::2:0:5a', 'fc00:c::3:0:0', 'fc00:2::2']);
+  assert.deepEqual(pathOf(decodeSrh(d.nextSrh!)).map((b) => formatAddress(b)), ['fc00:c::3:0:0', 'fc00:2::2']);
+  // a BSID whose path does not contain us: still not ours, and named as such
+  const other = classify(srhForPath([bsid, P('fc00:2::2')]), cfg.locators, lookup, () => [P('fc00:a::1:0:0')]);
+  assert.ok(!other.ok);
+  assert.match(other.reason, /binding SID fc00:f::7 stands for \[fc00:a::1:0:0\]/);
+  // our segment with an unknown function id behind a BSID: that error, not "not ours"
+  const unknown = classify(srhForPath([bsid, P('fc00:2::2')]), cfg.locators, lookup, () => [P('fc00:b::9:0:0')]);
+  assert.ok(!unknown.ok);
+  assert.equal(unknown.code, 'FLOW_UNKNOWN_FUNCTION');
+});

@@ -23,13 +23,20 @@ export interface Accepted<F> {
   position: number;
   /** SRH for the outbound connection, or null when the next hop is the final destination */
   nextSrh: Buffer | null;
+  /** the binding SID the path came through (expanded with what the controller said) */
+  bsid?: string;
 }
 
 export interface Rejected {
   ok: false;
   code: ErrorCode;
   reason: string;
+  /** FLOW_NOT_OURS: the segments (before the destination) that could be binding SIDs */
+  candidates?: string[];
 }
+
+/** The segments a binding SID stands for (travel order), when known. */
+export type Expand = (segment: Buffer) => Buffer[] | undefined;
 
 export type Decision<F> = Accepted<F> | Rejected;
 
@@ -37,6 +44,7 @@ export function classify<F>(
   srhBytes: Buffer | null,
   locators: readonly SidLayout[],
   lookup: (functionId: number) => F | undefined,
+  expand?: Expand,
 ): Decision<F> {
   if (!srhBytes) return { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' };
   let path: Buffer[];
@@ -46,6 +54,22 @@ export function classify<F>(
     if (isSrError(e)) return { ok: false, code: e.code, reason: e.message };
     throw e;
   }
+  const direct = place(path, locators, lookup);
+  if (direct.ok || direct.code !== 'FLOW_NOT_OURS' || !expand) return direct;
+  // reached through a binding SID? the socket saw only [BSID, destination]
+  for (let i = 0; i < path.length - 1; i++) {
+    const inner = expand(path[i]!);
+    if (!inner) continue;
+    const expanded = [...path.slice(0, i), ...inner, ...path.slice(i + 1)];
+    const d = place(expanded, locators, lookup);
+    if (d.ok) return { ...d, bsid: formatAddress(path[i]!) };
+    if (d.code !== 'FLOW_NOT_OURS') return d;
+    return { ok: false, code: 'FLOW_NOT_OURS', reason: `binding SID ${formatAddress(path[i]!)} stands for [${inner.map((b) => formatAddress(b)).join(', ')}]: no segment is in this proxy's locators`, candidates: [formatAddress(path[i]!)] };
+  }
+  return direct;
+}
+
+function place<F>(path: Buffer[], locators: readonly SidLayout[], lookup: (functionId: number) => F | undefined): Decision<F> {
   // the final destination (last in travel order) is never one of our function segments
   for (let i = 0; i < path.length - 1; i++) {
     const seg = path[i]!;
@@ -74,9 +98,11 @@ export function classify<F>(
       };
     }
   }
+  const text = path.map((b) => formatAddress(b));
   return {
     ok: false,
     code: 'FLOW_NOT_OURS',
-    reason: `no segment of [${path.map((b) => formatAddress(b)).join(', ')}] is in this proxy's locators`,
+    reason: `no segment of [${text.join(', ')}] is in this proxy's locators`,
+    candidates: text.slice(0, -1),
   };
 }

@@ -3,6 +3,7 @@
  * field (`functions[2].options.passes: ...`). Each function's options are validated by its own
  * descriptor's schema, once, here.
  */
+import { parseController } from '../controller/client.js';
 import os from 'node:os';
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
@@ -78,6 +79,11 @@ const schema = z
       ])
       .default('on'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** flows that arrive through an access router's binding SID: ask the controller what it stands for */
+    bindingSids: z
+      .object({ controller: z.string().min(1), timeout: duration.default(2000), maxCache: duration.default(60_000) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -97,6 +103,7 @@ export interface ProxyConfig {
   admin: { address: string; port: number } | null;
   netconf: { mark: number; table: number } | null;
   logLevel: RawProxyConfig['logLevel'];
+  bindingSids: { controller: string; timeoutMs: number; maxCacheMs: number } | null;
   /** the validated source object (workers re-validate it) */
   raw: unknown;
 }
@@ -139,6 +146,13 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
       if (f.id > max) throw invalid(source, ['locators', i, 'functionBits'], `function id ${f.id} does not fit in ${l.functionBits} bits`);
     }
   });
+  if (c.bindingSids) {
+    try {
+      parseController(c.bindingSids.controller);
+    } catch (e) {
+      throw invalid(source, ['bindingSids', 'controller'], (e as Error).message);
+    }
+  }
   const netconf =
     c.netconf === 'off' || c.netconf === false
       ? null
@@ -156,6 +170,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     admin: c.admin === 'off' || c.admin === false ? null : c.admin,
     netconf,
     logLevel: c.logLevel,
+    bindingSids: c.bindingSids ? { controller: c.bindingSids.controller, timeoutMs: c.bindingSids.timeout, maxCacheMs: c.bindingSids.maxCache } : null,
     raw: input,
   };
 }

@@ -5,9 +5,11 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { listenFd, synRoutingHeader } from '../native/sockets.js';
-import type { FunctionSpec } from '../vf/loader.js';
+import type { FunctionSpec, LoadedFunction } from '../vf/loader.js';
 import { FunctionTable, type FunctionInfo } from '../vf/table.js';
-import { classify } from './classify.js';
+import { isSrError } from '../errors.js';
+import { BindingLookup } from './bindings.js';
+import { classify, type Accepted } from './classify.js';
 import type { ProxyConfig } from './config.js';
 import { Flow, resetSocket, type FlowRecord } from './flow.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
@@ -24,6 +26,7 @@ export class ProxyWorker {
   private sweep: NodeJS.Timeout | undefined;
   private draining = false;
   private onEmpty: (() => void) | undefined;
+  private readonly bindings: BindingLookup | undefined;
 
   constructor(
     private readonly cfg: ProxyConfig,
@@ -32,6 +35,7 @@ export class ProxyWorker {
     private readonly workerIndex = 0,
   ) {
     this.nextId = workerIndex * 1_000_000_000 + 1;
+    if (cfg.bindingSids) this.bindings = new BindingLookup({ controller: cfg.bindingSids.controller, timeoutMs: cfg.bindingSids.timeoutMs, maxCacheMs: cfg.bindingSids.maxCacheMs });
     this.functions = new FunctionTable({ baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
   }
 
@@ -79,9 +83,36 @@ export class ProxyWorker {
       this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
       return;
     }
-    const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id));
+    const lookup = (id: number) => this.functions.get(id);
+    const d = classify(srh, this.cfg.locators, lookup, this.bindings?.expand);
+    if (!d.ok && d.code === 'FLOW_NOT_OURS' && d.candidates?.length && this.bindings) {
+      // through a binding SID: ask the controller, then place the flow again (the socket stays paused)
+      const bindings = this.bindings;
+      const candidates = d.candidates;
+      bindings.prefetch(candidates).then(
+        () => {
+          const again = classify(srh, this.cfg.locators, lookup, bindings.expand);
+          if (again.ok) this.startFlow(socket, again);
+          else {
+            // a cached answer without us in it may be stale: ask afresh next time
+            for (const c of candidates) bindings.invalidate(c);
+            this.reject(socket, again.code === 'FLOW_NOT_OURS' ? 'FLOW_UNKNOWN_BSID' : again.code, again.reason);
+          }
+        },
+        (e: unknown) => this.reject(socket, isSrError(e) ? e.code : 'BSID_LOOKUP_FAILED', (e as Error).message),
+      );
+      return;
+    }
     if (!d.ok) {
       this.reject(socket, d.code, d.reason);
+      return;
+    }
+    this.startFlow(socket, d);
+  }
+
+  private startFlow(socket: net.Socket, d: Accepted<LoadedFunction>): void {
+    if (this.draining) {
+      this.reject(socket, 'FLOW_CONNECT_FAILED', 'the proxy is draining');
       return;
     }
     this.stats.accepted++;

@@ -89,7 +89,7 @@ export function writeConfig(text: string): string {
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
@@ -157,4 +157,30 @@ export async function runClient(lab: Lab, host: string, args: string[], timeoutM
   } catch {
     throw new Error(`peer client gave no result (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
   }
+}
+
+export interface DaemonHandle {
+  child: ChildProcess;
+  out: JsonLines;
+  /** SIGTERM; resolves with the exit code */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `srv6pipes ARGS...` in a lab host and waits for the JSON log line whose msg is `ready`. */
+export async function startDaemon(lab: Lab, host: string, args: string[], ready: string): Promise<DaemonHandle> {
+  const child = lab.spawn(host, [process.execPath, BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = new JsonLines(child);
+  const died = exited(child).then((code) => {
+    throw new Error(`srv6pipes ${args[0]} on ${host} exited with ${code} during start:\n${out.text.join('\n')}`);
+  });
+  await Promise.race([out.next((l) => l['msg'] === ready, 15000, `${args[0]} start on ${host}`), died]);
+  died.catch(() => undefined);
+  return {
+    child,
+    out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited(child);
+    },
+  };
 }

@@ -5,7 +5,7 @@
  *   (both) --data text: send compressible text instead of random bytes
  *                                                              one JSON line per connection on stdout
  *   node peer.js client --host H --port P [--segments a,b] [--send N] [--delay-end MS] [--tlvs padn,hmac,unknown] [--flags N]
- *                                                              [--reset-after-ms MS] [--timeout MS]
+ *                                                              [--reset-after-ms MS] [--timeout MS] [--local ADDR]
  *                                                              one JSON line at the end on stdout
  * Data is pseudo-random (a 1 MiB block from a seed, rotated), hashed with sha256 on both ends, so a
  * test compares what one end sent with what the other received. `serve` sends its reply concurrently
@@ -139,7 +139,8 @@ async function client(): Promise<void> {
   const t0 = Date.now();
   let sock: net.Socket;
   try {
-    sock = await connect({ host, port, segments, tlvs, flags: Number(arg('flags', '0')), timeoutMs: Number(arg('timeout', '5000')) });
+    const local = arg('local');
+    sock = await connect({ host, port, segments, tlvs, flags: Number(arg('flags', '0')), timeoutMs: Number(arg('timeout', '5000')), ...(local ? { localAddress: local } : {}) });
   } catch (e) {
     process.stdout.write(`${JSON.stringify({ event: 'done', error: (e as NodeJS.ErrnoException).code ?? String(e), ms: Date.now() - t0 })}\n`);
     return;

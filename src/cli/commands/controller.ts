@@ -1,9 +1,6 @@
 import { SrError } from '../../errors.js';
+import { listOption, portOption } from '../options.js';
 import type { CommandSpec } from '../spec.js';
-
-function functionsOption(v: unknown): string[] {
-  return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : [];
-}
 
 export const CONTROLLER_COMMANDS: CommandSpec[] = [
   {
@@ -25,6 +22,34 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'access-router',
+    summary: 'Run the binding-SID agent on an access router: installs End.B6.Encaps routes for the controller',
+    options: [
+      { flags: '--bsid-prefix <prefix>', description: 'the prefix binding SIDs are allocated from, e.g. fc00:f::/64' },
+      { flags: '--listen <addr:port>', description: 'where the controller reaches the agent (HTTP), e.g. [fc00:9::1]:7780' },
+      { flags: '--name <name>', description: 'the router’s node name in the controller config', default: 'ar' },
+      { flags: '--tunnel-source <addr>', description: 'outer source address of encapsulated packets (ip sr tunsrc)' },
+      { flags: '--client-interface <list>', description: 'comma-separated client-facing interfaces: SR traffic from them must target an installed BSID' },
+      { flags: '--token-file <file>', description: 'require this bearer token from the controller' },
+      { flags: '--log-level <level>', description: 'fatal … trace', default: 'info' },
+    ],
+    async run(_args, opts) {
+      for (const k of ['bsidPrefix', 'listen'] as const) {
+        if (typeof opts[k] !== 'string') throw new SrError('BAD_ARGUMENT', `missing --${k === 'bsidPrefix' ? 'bsid-prefix' : 'listen'}`, { hint: 'srv6pipes access-router --bsid-prefix fc00:f::/64 --listen [fc00:9::1]:7780' });
+      }
+      const { runAccessRouter } = await import('../../controller/agent/daemon.js');
+      return runAccessRouter({
+        name: String(opts['name']),
+        bsidPrefix: String(opts['bsidPrefix']),
+        listen: String(opts['listen']),
+        clientInterfaces: listOption(opts['clientInterface']),
+        logLevel: String(opts['logLevel']),
+        ...(typeof opts['tunnelSource'] === 'string' ? { tunnelSource: opts['tunnelSource'] } : {}),
+        ...(typeof opts['tokenFile'] === 'string' ? { tokenFile: opts['tokenFile'] } : {}),
+      });
+    },
+  },
+  {
     name: 'resolve',
     summary: 'Ask the SR controller for a name’s address and SR path',
     args: [{ name: 'name', description: 'the name to resolve', required: true }],
@@ -37,15 +62,11 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
     ],
     async run(args, opts) {
       const [name] = args as [string];
-      let port: number | undefined;
-      if (opts['port'] !== undefined) {
-        port = Number(opts['port']);
-        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SrError('BAD_ARGUMENT', `bad port "${String(opts['port'])}"`);
-      }
+      const port = portOption(opts['port']);
       const { resolve } = await import('../../controller/client.js');
       let r;
       try {
-        r = await resolve({ name, functions: functionsOption(opts['functions']), controller: String(opts['controller']), tcp: opts['tcp'] === true, ...(port !== undefined ? { port } : {}) });
+        r = await resolve({ name, functions: listOption(opts['functions']), controller: String(opts['controller']), tcp: opts['tcp'] === true, ...(port !== undefined ? { port } : {}) });
       } catch (e) {
         if (e instanceof SrError) throw e;
         process.stderr.write(`srv6pipes resolve: ${name}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}\n`);
@@ -62,7 +83,8 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
       for (const a of r.addresses) {
         const p = r.paths.find((x) => x.destination === a);
         process.stdout.write(`${name} ${a}\n`);
-        process.stdout.write(p ? `  path: ${p.segments.join(' → ')}\n  return: ${[...p.segments.slice(0, -1)].reverse().join(' → ') || '(direct)'}\n` : '  path: direct (no function)\n');
+        if (p?.bsid) process.stdout.write(`  bsid: ${p.bsid} (the access router expands it; the path stays hidden)\n`);
+        else process.stdout.write(p ? `  path: ${p.segments.join(' → ')}\n  return: ${[...p.segments.slice(0, -1)].reverse().join(' → ') || '(direct)'}\n` : '  path: direct (no function)\n');
       }
       if (r.addresses.length === 0) process.stdout.write(`${name}: no IPv6 address\n`);
       return 0;

@@ -22,16 +22,16 @@ function query(name: string, o: { type?: string; functions?: string; edns?: bool
   });
 }
 
-function ask(buf: Buffer, transport: 'udp' | 'tcp' = 'udp', client = C) {
-  const h = handleMessage(resolver, buf, client, transport);
+async function ask(buf: Buffer, transport: 'udp' | 'tcp' = 'udp', client = C) {
+  const h = await handleMessage({ resolver }, buf, client, transport);
   return { ...h, packet: h.response ? dnsPacket.decode(h.response) : undefined };
 }
 
 const rcodeOf = (r: Buffer): number => r.readUInt16BE(2) & 0xf;
 
 describe('DNS messages', () => {
-  test('plain AAAA: authoritative answer, id and RD echoed, no SRH record', () => {
-    const { packet } = ask(query('plain.lab.example'));
+  test('plain AAAA: authoritative answer, id and RD echoed, no SRH record', async () => {
+    const { packet } = await ask(query('plain.lab.example'));
     assert.equal(packet!.id, 4242);
     assert.equal((packet as { rcode?: string }).rcode, 'NOERROR');
     assert.equal((packet as { flag_aa?: boolean }).flag_aa, true);
@@ -40,8 +40,8 @@ describe('DNS messages', () => {
     assert.equal(packet!.additionals!.length, 0, 'no EDNS in the query, none in the answer');
   });
 
-  test('SR request: the AAAA plus a TYPE 65281 record with the segments; OPT echoed', () => {
-    const { packet, log } = ask(query('plain.lab.example', { functions: 'xor,xor' }));
+  test('SR request: the AAAA plus a TYPE 65281 record with the segments; OPT echoed', async () => {
+    const { packet, log } = await ask(query('plain.lab.example', { functions: 'xor,xor' }));
     const srh = packet!.additionals!.find((a) => a.type === (TYPE_SRH_NAME as string)) as unknown as { name: string; data: Buffer };
     assert.equal(srh.name, 'plain.lab.example');
     assert.deepEqual(decodeSrhRecord(srh.data), ['fc00:a::2:0:5a', 'fc00:b::2:0:5a', 'fc00:2::2']);
@@ -50,20 +50,20 @@ describe('DNS messages', () => {
     assert.equal(log.rcode, 'NOERROR');
   });
 
-  test('REFUSED (with the reason logged), NXDOMAIN, REFUSED outside the zones', () => {
-    const d = ask(query('denied.lab.example'));
+  test('REFUSED (with the reason logged), NXDOMAIN, REFUSED outside the zones', async () => {
+    const d = await ask(query('denied.lab.example'));
     assert.equal(rcodeOf(d.response!), 5);
     assert.match(d.log.reason!, /policies\[0\] denies/);
-    assert.equal(rcodeOf(ask(query('plain.lab.example', { functions: 'compress' })).response!), 5);
-    assert.equal(rcodeOf(ask(query('nope.lab.example')).response!), 3);
-    assert.equal(rcodeOf(ask(query('example.com')).response!), 5);
+    assert.equal(rcodeOf((await ask(query('plain.lab.example', { functions: 'compress' }))).response!), 5);
+    assert.equal(rcodeOf((await ask(query('nope.lab.example'))).response!), 3);
+    assert.equal(rcodeOf((await ask(query('example.com'))).response!), 5);
   });
 
-  test('malformed: FORMERR when the header is readable, silence otherwise, never a throw', () => {
+  test('malformed: FORMERR when the header is readable, silence otherwise, never a throw', async () => {
     const good = query('plain.lab.example');
-    assert.equal(ask(Buffer.alloc(0)).response, null);
-    assert.equal(ask(good.subarray(0, 11)).response, null, 'shorter than a header');
-    const trunc = ask(good.subarray(0, 20));
+    assert.equal((await ask(Buffer.alloc(0))).response, null);
+    assert.equal((await ask(good.subarray(0, 11))).response, null, 'shorter than a header');
+    const trunc = await ask(good.subarray(0, 20));
     assert.equal(rcodeOf(trunc.response!), 1);
     assert.equal(trunc.response!.readUInt16BE(0), 4242, 'the id is echoed');
     assert.equal(trunc.response!.length, 12);
@@ -71,52 +71,52 @@ describe('DNS messages', () => {
     const huge = Buffer.from(good);
     huge.writeUInt16BE(0xffff, 4);
     huge.writeUInt16BE(0xffff, 10);
-    assert.equal(rcodeOf(ask(huge).response!), 1);
+    assert.equal(rcodeOf((await ask(huge)).response!), 1);
     // two questions
     const two = dnsPacket.encode({ type: 'query', id: 1, questions: [{ type: 'AAAA', name: 'a.lab.example' }, { type: 'AAAA', name: 'b.lab.example' }] });
-    assert.equal(rcodeOf(ask(two).response!), 1);
+    assert.equal(rcodeOf((await ask(two)).response!), 1);
     // a compression pointer loop
     const loop = Buffer.concat([Buffer.from([0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), Buffer.from([0xc0, 12, 0, 28, 0, 1])]);
-    assert.equal(rcodeOf(ask(loop).response!), 1);
+    assert.equal(rcodeOf((await ask(loop)).response!), 1);
     // a bad functions option
-    assert.equal(rcodeOf(ask(query('plain.lab.example', { functions: 'x,,y' })).response!), 1);
-    assert.equal(rcodeOf(ask(query('plain.lab.example', { options: [{ code: OPT_PORT, data: Buffer.from([1, 2, 3]) }] })).response!), 1);
+    assert.equal(rcodeOf((await ask(query('plain.lab.example', { functions: 'x,,y' }))).response!), 1);
+    assert.equal(rcodeOf((await ask(query('plain.lab.example', { options: [{ code: OPT_PORT, data: Buffer.from([1, 2, 3]) }] }))).response!), 1);
     // a response is never answered (no reflection loops)
     const resp = Buffer.from(good);
     resp[2] = resp[2]! | 0x80;
-    assert.equal(ask(resp).response, null);
+    assert.equal((await ask(resp)).response, null);
     // opcode 2 (STATUS): NOTIMP
     const status = Buffer.from(good);
     status[2] = (status[2]! & 0x87) | (2 << 3);
-    assert.equal(rcodeOf(ask(status).response!), 4);
+    assert.equal(rcodeOf((await ask(status)).response!), 4);
     // random garbage: whatever comes back is a well-formed header, and nothing throws
     let seed = 1;
     const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
     for (let i = 0; i < 2000; i++) {
       const b = Buffer.from(Array.from({ length: 1 + (rnd() % 80) }, rnd));
-      const h = handleMessage(resolver, b, C, 'udp');
+      const h = await handleMessage({ resolver }, b, C, 'udp');
       if (h.response) assert.ok(h.response.length >= 12);
     }
   });
 
-  test('EDNS version 1: BADVERS', () => {
-    const { packet } = ask(query('plain.lab.example', { version: 1 }));
+  test('EDNS version 1: BADVERS', async () => {
+    const { packet } = await ask(query('plain.lab.example', { version: 1 }));
     const opt = packet!.additionals!.find((a) => a.type === 'OPT') as unknown as { extendedRcode: number };
     assert.equal(opt.extendedRcode, 1);
   });
 
-  test('truncation: over 512 bytes on UDP sets TC and drops the answers; TCP and a large EDNS size get all', () => {
-    const small = ask(query('big.lab.example'));
+  test('truncation: over 512 bytes on UDP sets TC and drops the answers; TCP and a large EDNS size get all', async () => {
+    const small = await ask(query('big.lab.example'));
     assert.equal((small.packet as { flag_tc?: boolean }).flag_tc, true);
     assert.equal(small.packet!.answers!.length, 0);
     assert.ok(small.response!.length <= 512);
     assert.equal(small.log.truncated, true);
-    const tcp = ask(query('big.lab.example'), 'tcp');
+    const tcp = await ask(query('big.lab.example'), 'tcp');
     assert.equal((tcp.packet as { flag_tc?: boolean }).flag_tc, false);
     assert.equal(tcp.packet!.answers!.length, 40);
-    const edns = ask(query('big.lab.example', { size: 4096 }));
+    const edns = await ask(query('big.lab.example', { size: 4096 }));
     assert.equal(edns.packet!.answers!.length, 40);
-    const edns512 = ask(query('big.lab.example', { size: 100 }));
+    const edns512 = await ask(query('big.lab.example', { size: 100 }));
     assert.equal((edns512.packet as { flag_tc?: boolean }).flag_tc, true, 'a size under 512 counts as 512');
   });
 });

@@ -7,8 +7,19 @@
  *   dropped: the client retries over TCP, which gets the whole answer.
  */
 import dnsPacket from 'dns-packet';
-import type { Resolution, Resolver } from '../resolver.js';
-import { decodeFunctionsOption, decodePortOption, encodeSrhRecord, OPT_APP_NAME, OPT_FUNCTIONS, OPT_PORT, TYPE_SRH_NAME } from './records.js';
+import { formatAddress, parseAddress, prefixContains } from '../../net/ip6.js';
+import type { BsidManager } from '../bsid/manager.js';
+import type { Resolution, Resolver, SrPath } from '../resolver.js';
+import { decodeFunctionsOption, decodePortOption, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_FUNCTIONS, OPT_PORT, TYPE_BSID_NAME, TYPE_SRH_NAME } from './records.js';
+
+/** What answering needs besides the message: the resolver, and optionally binding SIDs and an upstream. */
+export interface Services {
+  resolver: Resolver;
+  /** set when binding SIDs are on */
+  bsids?: BsidManager;
+  /** forwards a query for a name outside the zones to the upstream resolver; resolves with its answer */
+  forward?: (query: Buffer, transport: 'udp' | 'tcp') => Promise<Buffer>;
+}
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 const QR = 0x8000;
@@ -28,7 +39,8 @@ export interface QueryLog {
   reason?: string;
   app?: string;
   requested?: string[];
-  paths?: { destination: string; segments: string[] }[];
+  paths?: { destination: string; segments: string[]; bsid?: string }[];
+  forwarded?: boolean;
   truncated?: boolean;
 }
 
@@ -57,7 +69,7 @@ interface OptRecord {
   options?: { code: number; data?: Buffer }[];
 }
 
-export function handleMessage(resolver: Resolver, buf: Buffer, client: string, transport: 'udp' | 'tcp'): Handled {
+export async function handleMessage(services: Services, buf: Buffer, client: string, transport: 'udp' | 'tcp'): Promise<Handled> {
   const log: QueryLog = { client, transport };
   if (buf.length < 12) return { response: null, log: { ...log, reason: `runt message (${buf.length} bytes)` } };
   log.id = buf.readUInt16BE(0);
@@ -73,13 +85,28 @@ export function handleMessage(resolver: Resolver, buf: Buffer, client: string, t
     return fail(RCODE.FORMERR, `malformed: ${(e as Error).message}`);
   }
   try {
-    return answer(resolver, buf, query, log);
+    return await answer(services, buf, query, log);
   } catch (e) {
     return fail(RCODE.SERVFAIL, `internal error: ${(e as Error).stack ?? String(e)}`);
   }
 }
 
-function answer(resolver: Resolver, buf: Buffer, query: dnsPacket.DecodedPacket, log: QueryLog): Handled {
+/** `<32 nibbles, reversed>.ip6.arpa` → the address, or undefined. */
+export function addressFromArpa(name: string): string | undefined {
+  const m = /^((?:[0-9a-f]\.){32})ip6\.arpa\.?$/i.exec(name);
+  if (!m) return undefined;
+  const hex = m[1]!.split('.').slice(0, 32).reverse().join('');
+  return formatAddress(Buffer.from(hex, 'hex'));
+}
+
+export function arpaName(address: string): string {
+  return `${[...parseAddress(address).toString('hex')].reverse().join('.')}.ip6.arpa`;
+}
+
+const bsidKey = (client: string, p: SrPath): string => `${client}|${p.policy ?? '-'}|${p.spec.functions.map((f) => `${f.name}:${f.argument}`).join(',')}|${p.spec.to}`;
+
+async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedPacket, log: QueryLog): Promise<Handled> {
+  const resolver = services.resolver;
   const fail = (rcode: number, reason: string): Handled => ({ response: headerOnly(buf, rcode), log: { ...log, rcode: rcodeName(rcode), reason } });
   if (query.questions?.length !== 1) return fail(RCODE.FORMERR, `${query.questions?.length ?? 0} questions (one expected)`);
   const q = query.questions[0]!;
@@ -122,19 +149,59 @@ function answer(resolver: Resolver, buf: Buffer, query: dnsPacket.DecodedPacket,
   }
   if (q.class !== 'IN') return fail(RCODE.NOTIMP, `class ${q.class}`);
 
-  const res: Resolution = resolver.resolve({ client: log.client, name: q.name, type: q.type, requested, ...(port !== undefined ? { port } : {}) });
-  log.rcode = res.rcode;
-  const ttl = resolver.config.ttl;
+  const cfg = resolver.config;
+  let ttl = cfg.ttl;
+  let res: Resolution;
   let answers: unknown[] = [];
   let additionals: unknown[] = [];
-  if (res.rcode === 'NOERROR') {
-    answers = [...res.aaaa.map((data) => ({ name: q.name, type: 'AAAA', class: 'IN', ttl, data })), ...res.a.map((data) => ({ name: q.name, type: 'A', class: 'IN', ttl, data }))];
-    additionals = res.paths.map((p) => ({ name: q.name, type: TYPE_SRH_NAME, class: 'IN', ttl, data: encodeSrhRecord(p.segments) }));
-    if (res.paths.length > 0) log.paths = res.paths.map((p) => ({ destination: p.destination, segments: p.segments }));
-    if (res.note) log.reason = res.note;
+  const bsidTarget = (q.type as string) === TYPE_SRH_NAME ? addressFromArpa(q.name) : undefined;
+  if (bsidTarget !== undefined) {
+    // a proxy asks what a binding SID stands for
+    res = bsidLookup(services, log.client, bsidTarget);
+    if (res.rcode === 'NOERROR' && res.paths[0]) {
+      const b = services.bsids!.lookup(bsidTarget)!;
+      ttl = Math.max(1, Math.min(cfg.ttl, Math.floor((b.expiresAt - Date.now()) / 1000)));
+      answers = [{ name: q.name, type: TYPE_SRH_NAME, class: 'IN', ttl, data: encodeSrhRecord(b.segments) }];
+      log.paths = [{ destination: bsidTarget, segments: b.segments, bsid: b.bsid }];
+    }
   } else {
+    res = resolver.resolve({ client: log.client, name: q.name, type: q.type, requested, ...(port !== undefined ? { port } : {}) });
+  }
+  if (res.rcode === 'FORWARD') {
+    if (!services.forward) return fail(RCODE.REFUSED, `${res.reason} (no upstream)`);
+    try {
+      const response = await services.forward(buf, log.transport);
+      return { response, log: { ...log, rcode: rcodeName(response.length >= 4 ? response.readUInt16BE(2) & 0xf : RCODE.SERVFAIL), forwarded: true } };
+    } catch (e) {
+      return fail(RCODE.SERVFAIL, `upstream: ${(e as Error).message}`);
+    }
+  }
+  if (res.rcode === 'NOERROR' && bsidTarget === undefined) {
+    answers = [...res.aaaa.map((data) => ({ name: q.name, type: 'AAAA', class: 'IN', ttl, data })), ...res.a.map((data) => ({ name: q.name, type: 'A', class: 'IN', ttl, data }))];
+    log.paths = [];
+    for (const p of res.paths) {
+      const bsids = services.bsids;
+      if (bsids && cfg.bindingSids && p.accessRouter !== undefined && bsids.hasRouter(p.accessRouter)) {
+        let b;
+        try {
+          b = await bsids.bind({ router: p.accessRouter, client: log.client, key: bsidKey(log.client, p), segments: p.segments.slice(0, -1), spec: p.spec });
+        } catch (e) {
+          return fail(RCODE.SERVFAIL, `binding SID on ${p.accessRouter}: ${(e as Error).message}`);
+        }
+        const bttl = Math.min(ttl, Math.floor(cfg.bindingSids.lifetimeMs / 1000));
+        additionals.push({ name: q.name, type: TYPE_BSID_NAME, class: 'IN', ttl: bttl, data: encodeBsidRecord({ priority: cfg.bindingSids.priority, source: log.client, prefixLength: 128, bsid: b.bsid }) });
+        log.paths.push({ destination: p.destination, segments: p.segments, bsid: b.bsid });
+      } else {
+        additionals.push({ name: q.name, type: TYPE_SRH_NAME, class: 'IN', ttl, data: encodeSrhRecord(p.segments) });
+        log.paths.push({ destination: p.destination, segments: p.segments });
+      }
+    }
+    if (log.paths.length === 0) delete log.paths;
+    if (res.note) log.reason = res.note;
+  } else if (res.rcode !== 'NOERROR') {
     log.reason = res.reason;
   }
+  log.rcode = res.rcode;
   const packet = { ...base, flags: base.flags | RCODE[res.rcode], answers, additionals: [...additionals, ...replyOpt] } as unknown as dnsPacket.Packet;
   let response = dnsPacket.encode(packet);
   const limit = log.transport === 'tcp' ? 65535 : Math.max(512, Math.min(opt?.udpPayloadSize ?? 512, 65535));
@@ -144,4 +211,29 @@ function answer(resolver: Resolver, buf: Buffer, query: dnsPacket.DecodedPacket,
     if (response.length > limit) response = headerOnly(buf, RCODE.SERVFAIL);
   }
   return { response, log };
+}
+
+/** A proxy's question "which segments does this BSID stand for?": only from the proxies. */
+function bsidLookup(services: Services, client: string, bsid: string): Resolution {
+  const cfg = services.resolver.config;
+  if (!services.bsids || !cfg.bindingSids) return { rcode: 'REFUSED', reason: 'binding SIDs are off' };
+  let from: Buffer;
+  try {
+    from = parseAddress(client);
+  } catch {
+    return { rcode: 'REFUSED', reason: `${client} may not look up binding SIDs` };
+  }
+  const allowed = cfg.bindingSids.lookupFrom.some((p) => prefixContains(p, from)) || cfg.proxies.some((p) => p.health !== undefined && sameAddress(p.health.address, from));
+  if (!allowed) return { rcode: 'REFUSED', reason: `${client} may not look up binding SIDs (bindingSids.lookupFrom)` };
+  const b = services.bsids.lookup(bsid);
+  if (!b) return { rcode: 'NXDOMAIN', reason: `no binding SID ${bsid}` };
+  return { rcode: 'NOERROR', a: [], aaaa: [], paths: [{ destination: bsid, segments: b.segments, returnSegments: [], nodes: [], cost: 0, functions: [], spec: b.spec ?? { from: '', to: '', destination: '', functions: [], tieKey: '' } }] };
+}
+
+function sameAddress(text: string, bytes: Buffer): boolean {
+  try {
+    return parseAddress(text).equals(bytes);
+  } catch {
+    return false;
+  }
 }

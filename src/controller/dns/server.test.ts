@@ -29,7 +29,7 @@ describe('DNS server on loopback (UDP and TCP)', () => {
 
   test('resolve(): plain and SR answers over UDP', async () => {
     const plain = await resolve({ name: 'plain.lab.example', controller });
-    assert.deepEqual(plain, { name: 'plain.lab.example', rcode: 'NOERROR', addresses: ['fc00:2::2'], paths: [], transport: 'udp' });
+    assert.deepEqual(plain, { name: 'plain.lab.example', rcode: 'NOERROR', addresses: ['fc00:2::2'], paths: [], transport: 'udp', ttl: 30 });
     const sr = await resolve({ name: 'plain.lab.example', controller, functions: ['xor', 'xor'] });
     assert.deepEqual(sr.paths, [{ destination: 'fc00:2::2', segments: ['fc00:a::2:0:5a', 'fc00:b::2:0:5a', 'fc00:2::2'] }]);
     const req = await resolve({ name: 'server.lab.example', controller });

@@ -9,14 +9,18 @@ import net from 'node:net';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../../log.js';
 import { SrError, errnoCode } from '../../errors.js';
+import { randomInt } from 'node:crypto';
 import type { Resolver } from '../resolver.js';
-import { handleMessage, type QueryLog } from './message.js';
+import type { BsidManager } from '../bsid/manager.js';
+import { tcpExchange, udpExchange } from '../client.js';
+import { handleMessage, type QueryLog, type Services } from './message.js';
 
 export interface DnsServerOptions {
   address: string;
   /** 0: any free port (UDP and TCP then share the UDP socket's port) */
   port: number;
   resolver: Resolver;
+  bsids?: BsidManager;
   log: Logger;
   /** TCP idle timeout (default 10 s) */
   tcpIdleMs?: number;
@@ -34,6 +38,19 @@ const clientAddress = (a: string | undefined): string => (a ?? '?').replace(/^::
 
 export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
   let resolver = o.resolver;
+  const forward = async (query: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer> => {
+    const up = resolver.config.upstream;
+    if (!up) throw new Error('no upstream');
+    // a fresh id towards the upstream (queries from different clients may share one), the client's id back
+    const out = Buffer.from(query);
+    out.writeUInt16BE(randomInt(0, 65536), 0);
+    // over UDP a truncated upstream answer goes back as it is: the client retries over TCP, and so do we
+    const answer = transport === 'udp' ? await udpExchange(up, out, 2000) : await tcpExchange(up, out, 3000);
+    const back = Buffer.from(answer);
+    back.writeUInt16BE(query.readUInt16BE(0), 0);
+    return back;
+  };
+  const services = (): Services => ({ resolver, forward, ...(o.bsids ? { bsids: o.bsids } : {}) });
   const logQuery = (l: QueryLog): void => {
     if (l.rcode === undefined) o.log.debug(l, 'dropped');
     else if (l.rcode === 'SERVFAIL' || l.rcode === 'REFUSED' || l.rcode === 'FORMERR') o.log.warn(l, 'query');
@@ -42,9 +59,10 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
   const v4 = isIPv4(o.address);
   const udp = dgram.createSocket({ type: v4 ? 'udp4' : 'udp6', ipv6Only: false });
   udp.on('message', (msg, rinfo) => {
-    const h = handleMessage(resolver, msg, clientAddress(rinfo.address), 'udp');
-    logQuery(h.log);
-    if (h.response) udp.send(h.response, rinfo.port, rinfo.address, (e) => e && o.log.warn({ err: e.message }, 'udp send failed'));
+    void handleMessage(services(), msg, clientAddress(rinfo.address), 'udp').then((h) => {
+      logQuery(h.log);
+      if (h.response) udp.send(h.response, rinfo.port, rinfo.address, (e) => e && o.log.warn({ err: e.message }, 'udp send failed'));
+    });
   });
   udp.on('error', (e) => o.log.error({ err: e.message }, 'udp socket error'));
   await new Promise<void>((resolve, reject) => {
@@ -66,6 +84,7 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
     sock.on('error', () => sock.destroy());
     const client = clientAddress(sock.remoteAddress);
     let pending: Buffer = Buffer.alloc(0);
+    let tail: Promise<void> = Promise.resolve();
     sock.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       while (pending.length >= 2) {
@@ -78,14 +97,18 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
         if (pending.length < 2 + len) break;
         const msg = pending.subarray(2, 2 + len);
         pending = pending.subarray(2 + len);
-        const h = handleMessage(resolver, Buffer.from(msg), client, 'tcp');
-        logQuery(h.log);
-        if (h.response) {
-          const frame = Buffer.alloc(2 + h.response.length);
-          frame.writeUInt16BE(h.response.length, 0);
-          h.response.copy(frame, 2);
-          sock.write(frame);
-        }
+        // answers go out in the order of the queries, each once it is ready
+        const answer = handleMessage(services(), Buffer.from(msg), client, 'tcp');
+        tail = tail.then(async () => {
+          const h = await answer;
+          logQuery(h.log);
+          if (h.response && !sock.destroyed) {
+            const frame = Buffer.alloc(2 + h.response.length);
+            frame.writeUInt16BE(h.response.length, 0);
+            h.response.copy(frame, 2);
+            sock.write(frame);
+          }
+        });
       }
     });
   });

@@ -1,0 +1,149 @@
+/**
+ * The access-router agent that does the work: it runs `ip` and `nft` on this host (or, with
+ * `namespace`, inside that network namespace through `ip netns exec`). `start()` loads the filter
+ * table (rules.ts), sets the encapsulation source and removes BSID routes a crashed agent left
+ * behind; `stop()` removes every BSID route and the table and restores the source. BSIDs also expire
+ * here, so a controller that dies cannot leave a path open forever.
+ */
+import type { Logger } from 'pino';
+import { SrError } from '../../errors.js';
+import { formatAddress, formatPrefix, parseAddress, prefixContains, type Prefix6 } from '../../net/ip6.js';
+import { run } from '../../sys/run.js';
+import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../access-router.js';
+import { AR_TABLE, arRuleset, bsidRouteArgs, elementScript, parseCounters, staleBsidRoutes } from './rules.js';
+
+/** Runs argv (with stdin), resolving with stdout; fails with COMMAND_FAILED. */
+export type Runner = (argv: string[], input?: string) => Promise<{ stdout: string; stderr: string; code: number }>;
+
+export interface LocalAccessRouterOptions {
+  name: string;
+  bsidPrefix: Prefix6;
+  /** the outer source address of encapsulated packets (`ip sr tunsrc`); unset: left as it is */
+  tunnelSource?: string;
+  /** interfaces facing clients: SR traffic from them must target an installed BSID */
+  clientInterfaces?: readonly string[];
+  /** run every command inside this network namespace */
+  namespace?: string;
+  log: Logger;
+  runner?: Runner;
+  /** expiry sweep period (default 1 s) */
+  sweepMs?: number;
+  now?: () => number;
+}
+
+export class LocalAccessRouter implements AccessRouterAgent {
+  readonly name: string;
+  private readonly installed = new Map<string, BsidPolicy>();
+  private readonly runner: Runner;
+  private previousTunsrc: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** serialises changes: one nft transaction and route change at a time */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly now: () => number;
+
+  constructor(private readonly o: LocalAccessRouterOptions) {
+    this.name = o.name;
+    this.runner = o.runner ?? run;
+    this.now = o.now ?? Date.now;
+  }
+
+  private async cmd(argv: string[], input?: string): Promise<string> {
+    const full = this.o.namespace ? ['ip', 'netns', 'exec', this.o.namespace, ...argv] : argv;
+    const r = await this.runner(full, input);
+    if (r.code !== 0) throw new SrError('COMMAND_FAILED', `\`${argv.join(' ')}\` failed: ${r.stderr.trim().split('\n')[0] ?? ''}`);
+    return r.stdout;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private inPrefix(addr: string): boolean {
+    try {
+      return prefixContains(this.o.bsidPrefix, parseAddress(addr));
+    } catch {
+      return false;
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.cmd(['nft', 'delete', 'table', 'ip6', AR_TABLE]).catch(() => undefined);
+    await this.cmd(['nft', '-f', '-'], arRuleset({ bsidPrefix: this.o.bsidPrefix, clientInterfaces: this.o.clientInterfaces ?? [] }));
+    for (const bsid of staleBsidRoutes(await this.cmd(['ip', '-6', '-j', 'route', 'show']), (a) => this.inPrefix(a))) {
+      await this.cmd(['ip', '-6', 'route', 'del', `${bsid}/128`]);
+      this.o.log.warn({ bsid }, 'removed a BSID route left behind');
+    }
+    if (this.o.tunnelSource) {
+      this.previousTunsrc = /tunsrc addr (\S+)/.exec(await this.cmd(['ip', 'sr', 'tunsrc', 'show']))?.[1];
+      await this.cmd(['ip', 'sr', 'tunsrc', 'set', this.o.tunnelSource]);
+    }
+    this.timer = setInterval(() => void this.sweep(), this.o.sweepMs ?? 1000);
+    this.timer.unref();
+    this.o.log.info({ router: this.name, bsidPrefix: formatPrefix(this.o.bsidPrefix), namespace: this.o.namespace }, 'access router ready');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.serial(async () => {
+      for (const bsid of [...this.installed.keys()]) await this.cmd(['ip', '-6', 'route', 'del', `${bsid}/128`]).catch(() => undefined);
+      this.installed.clear();
+      await this.cmd(['nft', 'delete', 'table', 'ip6', AR_TABLE]).catch(() => undefined);
+      if (this.previousTunsrc !== undefined) await this.cmd(['ip', 'sr', 'tunsrc', 'set', this.previousTunsrc]).catch(() => undefined);
+    });
+  }
+
+  /** Removes what has expired. */
+  async sweep(): Promise<void> {
+    const now = this.now();
+    for (const p of [...this.installed.values()]) {
+      if (p.expiresAt <= now) {
+        await this.remove(p.bsid).catch((e: unknown) => this.o.log.error({ bsid: p.bsid, err: (e as Error).message }, 'expiry failed'));
+        this.o.log.info({ bsid: p.bsid }, 'BSID expired');
+      }
+    }
+  }
+
+  install(policy: BsidPolicy): Promise<void> {
+    const bsid = formatAddress(parseAddress(policy.bsid));
+    if (!this.inPrefix(bsid)) return Promise.reject(new SrError('BAD_ARGUMENT', `BSID ${bsid} is outside ${formatPrefix(this.o.bsidPrefix)}`));
+    if (policy.segments.length === 0) return Promise.reject(new SrError('BAD_ARGUMENT', `BSID ${bsid}: no segments`));
+    const segments = policy.segments.map((s) => formatAddress(parseAddress(s)));
+    const source = `${formatAddress(parseAddress(policy.source.prefix))}/${policy.source.length}`;
+    return this.serial(async () => {
+      const route = JSON.parse((await this.cmd(['ip', '-6', '-j', 'route', 'get', segments[0]!])) || '[]') as { dev?: string }[];
+      const dev = route[0]?.dev;
+      if (!dev) throw new SrError('COMMAND_FAILED', `no route to the first segment ${segments[0]}`, { hint: 'the access router needs a route to every proxy locator' });
+      await this.cmd(bsidRouteArgs(bsid, segments, dev));
+      const old = this.installed.get(bsid);
+      const oldSource = old ? `${formatAddress(parseAddress(old.source.prefix))}/${old.source.length}` : undefined;
+      if (oldSource !== source) {
+        await this.cmd(['nft', '-f', '-'], elementScript([{ bsid, source }], old ? [{ bsid, source: oldSource! }] : []));
+      }
+      this.installed.set(bsid, { ...policy, bsid, segments });
+      this.o.log.info({ bsid, segments, source, dev, replaced: old !== undefined }, 'BSID installed');
+    });
+  }
+
+  remove(bsidText: string): Promise<void> {
+    const bsid = formatAddress(parseAddress(bsidText));
+    return this.serial(async () => {
+      const old = this.installed.get(bsid);
+      if (!old) return;
+      const source = `${formatAddress(parseAddress(old.source.prefix))}/${old.source.length}`;
+      await this.cmd(['nft', '-f', '-'], elementScript([], [{ bsid, source }]));
+      await this.cmd(['ip', '-6', 'route', 'del', `${bsid}/128`]).catch(() => undefined);
+      this.installed.delete(bsid);
+      this.o.log.info({ bsid }, 'BSID removed');
+    });
+  }
+
+  list(): Promise<BsidPolicy[]> {
+    return Promise.resolve([...this.installed.values()]);
+  }
+
+  async counters(): Promise<AccessRouterCounters> {
+    return parseCounters(await this.cmd(['nft', '-j', 'list', 'counters', 'table', 'ip6', AR_TABLE]));
+  }
+}

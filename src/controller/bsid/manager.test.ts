@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { parsePrefix } from '../../net/ip6.js';
+import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../access-router.js';
+import { BsidManager, type PathSpec } from './manager.js';
+
+class FakeAgent implements AccessRouterAgent {
+  readonly installed = new Map<string, BsidPolicy>();
+  readonly calls: string[] = [];
+  fail = false;
+  constructor(readonly name = 'ar') {}
+  install(p: BsidPolicy): Promise<void> {
+    this.calls.push(`install ${p.bsid} ${p.segments.join(',')}`);
+    if (this.fail) return Promise.reject(new Error('agent down'));
+    this.installed.set(p.bsid, p);
+    return Promise.resolve();
+  }
+  remove(bsid: string): Promise<void> {
+    this.calls.push(`remove ${bsid}`);
+    this.installed.delete(bsid);
+    return Promise.resolve();
+  }
+  list(): Promise<BsidPolicy[]> {
+    return Promise.resolve([...this.installed.values()]);
+  }
+  counters(): Promise<AccessRouterCounters> {
+    return Promise.resolve({ unknownBsid: 0, unauthorised: 0, notBsid: 0 });
+  }
+}
+
+const spec: PathSpec = { from: 'net:c', to: 'net:s', destination: 'fc00:2::2', functions: [{ name: 'compress', argument: 0n }], tieKey: 'fc00:1::2' };
+const log = pino({ level: 'silent' });
+
+function setup(now = { t: 1000 }, prefix = 'fc00:f::/64') {
+  const agent = new FakeAgent();
+  const m = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix(prefix) }]]), { lifetimeMs: 10_000, log, now: () => now.t });
+  return { agent, m, now };
+}
+
+describe('BSID manager', () => {
+  test('a BSID per key, from the router’s prefix, installed before bind() resolves; the same key keeps it', async () => {
+    const { agent, m } = setup();
+    const a = await m.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1:0:0'], spec });
+    assert.match(a.bsid, /^fc00:f::/);
+    assert.ok(agent.installed.has(a.bsid), 'installed when bind resolves');
+    assert.deepEqual(agent.installed.get(a.bsid)!.source, { prefix: 'fc00:1::2', length: 128 });
+    const again = await m.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1:0:0'], spec });
+    assert.equal(again.bsid, a.bsid);
+    const b = await m.bind({ router: 'ar', client: 'fc00:1::3', key: 'k2', segments: ['fc00:a::1:0:0'], spec });
+    assert.notEqual(b.bsid, a.bsid);
+    assert.equal(m.lookup(a.bsid)?.segments[0], 'fc00:a::1:0:0');
+    assert.equal(m.lookup('fc00:f::dead'), undefined);
+    assert.equal(m.lookup('not an address'), undefined);
+  });
+
+  test('clashes probe onwards: a /120 prefix holds 255 BSIDs, all distinct, then it is full', async () => {
+    const { m } = setup(undefined, 'fc00:f::/120');
+    const seen = new Set<string>();
+    for (let i = 0; i < 255; i++) seen.add((await m.bind({ router: 'ar', client: 'fc00:1::2', key: `k${i}`, segments: ['fc00:a::1'], spec })).bsid);
+    assert.equal(seen.size, 255);
+    assert.ok(!seen.has('fc00:f::'), 'the prefix’s own address is never a BSID');
+    await assert.rejects(m.bind({ router: 'ar', client: 'fc00:1::2', key: 'one more', segments: ['fc00:a::1'], spec }), /is full/);
+    await assert.rejects(setup(undefined, 'fc00:f::/124').m.bind({ router: 'ar', client: 'x', key: 'k', segments: ['fc00:a::1'], spec }), /too long/);
+  });
+
+  test('a failed install leaves nothing bound; an unknown router is an error', async () => {
+    const { agent, m } = setup();
+    agent.fail = true;
+    await assert.rejects(m.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1'], spec }), /agent down/);
+    assert.equal(m.list().length, 0);
+    await assert.rejects(m.bind({ router: 'nope', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1'], spec }), /has no agent/);
+  });
+
+  test('expiry: a binding lives lifetimeMs after its last bind, then sweep() removes it', async () => {
+    const { agent, m, now } = setup();
+    const a = await m.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1'], spec });
+    now.t += 8000;
+    await m.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1'], spec }); // refreshed
+    now.t += 8000;
+    await m.sweep();
+    assert.ok(agent.installed.has(a.bsid));
+    now.t += 2001;
+    assert.equal(m.lookup(a.bsid), undefined, 'expired: no longer answered');
+    await m.sweep();
+    assert.ok(!agent.installed.has(a.bsid));
+    assert.equal(m.list().length, 0);
+  });
+
+  test('repoint(): changed paths are re-installed under the same BSID, pathless ones removed', async () => {
+    const { agent, m } = setup();
+    const a = await m.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1:0:0', 'fc00:c::2:0:0'], spec });
+    const b = await m.bind({ router: 'ar', client: 'fc00:1::3', key: 'k2', segments: ['fc00:a::1:0:0', 'fc00:c::2:0:0'], spec: { ...spec, tieKey: 'other' } });
+    const r = await m.repoint((s) => (s.tieKey === 'other' ? { reason: 'no live replica' } : { segments: ['fc00:b::1:0:0', 'fc00:c::2:0:0'] }));
+    assert.deepEqual(r, { moved: 1, removed: 1 });
+    assert.deepEqual(agent.installed.get(a.bsid)!.segments, ['fc00:b::1:0:0', 'fc00:c::2:0:0']);
+    assert.ok(!agent.installed.has(b.bsid));
+    assert.deepEqual(await m.repoint(() => ({ segments: ['fc00:b::1:0:0', 'fc00:c::2:0:0'] })), { moved: 0, removed: 0 }, 'nothing changed: nothing re-installed');
+  });
+
+  test('adopt(): a restarted controller takes over installed BSIDs that carry a key', async () => {
+    const { agent, m } = setup();
+    const a = await m.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1'], spec });
+    const fresh = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 10_000, log, now: () => 1000 });
+    assert.equal(await fresh.adopt(), 1);
+    assert.equal(fresh.lookup(a.bsid)?.key, 'k1');
+    assert.equal((await fresh.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1'], spec })).bsid, a.bsid);
+  });
+});
