@@ -2,7 +2,9 @@
  * `srv6pipes demo` — the main job, end to end: the paper's Fig. 1 lab (client — P1 — P2 — server),
  * a real HTTP server, two proxies with XOR functions (an inverse pair), a download through the chain
  * with an integrity check, captures proving that the P1→P2 link carried transformed bytes while the
- * server got plaintext from the client's own address. Tears everything down, also on Ctrl-C.
+ * server got plaintext from the client's own address. Part 2 (controlled.ts): the controller hands
+ * out a binding SID, an unmodified curl runs through it, and a replica fails over behind it.
+ * Tears everything down, also on Ctrl-C.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Lab, loadTopology } from '../lab/index.js';
+import { runControllerPart } from './controlled.js';
 import { MARKER } from './marker.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -66,10 +69,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<number> {
   print('srv6pipes demo — the paper’s Fig. 1: client → P1 (xor) → P2 (xor) → server');
   const lab = await Lab.up(loadTopology('fig1'), { name });
   let interrupted = false;
+  let current: Lab | undefined = lab;
   const onSignal = (): void => {
     interrupted = true;
     print('interrupted: tearing the lab down');
-    void lab.down().finally(() => process.exit(130));
+    void (current ? current.down() : Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -138,12 +142,17 @@ export async function runDemo(o: DemoOptions = {}): Promise<number> {
     http.kill('SIGTERM');
     const pass = okBody && okAddr && okLink;
     print(`  result       ${pass ? 'PASS' : 'FAIL'}`);
-    return pass ? 0 : 1;
+    await lab.down();
+    current = undefined;
+    print('  teardown     lab removed');
+    const pass2 = await runControllerPart({ bin: BIN, here: HERE, work, size, print, onLab: (l) => (current = l) });
+    print('  teardown     lab removed');
+    print(`srv6pipes demo: ${pass && pass2 ? 'PASS' : 'FAIL'}`);
+    return pass && pass2 ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!interrupted) await lab.down();
+    if (!interrupted && current) await current.down();
     rmSync(work, { recursive: true, force: true });
-    print('  teardown     lab removed');
   }
 }

@@ -15,9 +15,17 @@ function argValue(name: string, dflt: string): string {
 
 const port = Number(argValue('port', '80'));
 const size = Number(argValue('size', String(8 << 20)));
-// the body: random bytes with the marker repeated every 4 KiB, so any capture of the stream sees it
-const body = randomBytes(size);
+// the body: random bytes with the marker repeated every 4 KiB, so any capture of the stream sees it;
+// with --text, numbered lines of text (compressible, as web pages are)
+const body = process.argv.includes('--text') ? textBody(size) : randomBytes(size);
 for (let off = 0; off + MARKER.length < size; off += 4096) body.write(MARKER, off, 'latin1');
+
+function textBody(n: number): Buffer {
+  const out = Buffer.alloc(n);
+  let off = 0;
+  for (let i = 0; off < n; i++) off += out.write(`${i.toString().padStart(8, '0')} srv6pipes: in-network bytestream functions over IPv6 segment routing\n`, off, 'latin1');
+  return out;
+}
 const sha256 = createHash('sha256').update(body).digest('hex');
 
 const server = http.createServer((req, res) => {
