@@ -10,7 +10,7 @@ import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
 import { connect, type ConnectOptions } from '../client/connect.js';
-import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_FUNCTIONS, OPT_PORT, TYPE_SRH_NAME } from './dns/records.js';
+import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_SRH_NAME } from './dns/records.js';
 
 export interface ResolveOptions {
   name: string;
@@ -22,6 +22,10 @@ export interface ResolveOptions {
   port?: number;
   /** an application name, EDNS0 option 65001 */
   app?: string;
+  /** the bandwidth the flow needs, kbit/s (EDNS0 option 65002) */
+  bandwidthKbps?: number;
+  /** the most latency the flow tolerates, ms (EDNS0 option 65003) */
+  maxLatencyMs?: number;
   /** per attempt (default 2000 ms); UDP is tried twice */
   timeoutMs?: number;
   /** skip UDP */
@@ -66,6 +70,12 @@ export function buildQuery(o: ResolveOptions, id: number): Buffer {
   if (o.app) options.push({ code: OPT_APP_NAME, data: Buffer.from(o.app, 'utf8') });
   if (o.functions && o.functions.length > 0) options.push({ code: OPT_FUNCTIONS, data: encodeFunctionsOption(o.functions) });
   if (o.port !== undefined) options.push({ code: OPT_PORT, data: encodePortOption(o.port) });
+  for (const [code, v] of [[OPT_BANDWIDTH, o.bandwidthKbps], [OPT_LATENCY, o.maxLatencyMs]] as const) {
+    if (v === undefined) continue;
+    const data = Buffer.alloc(4);
+    data.writeUInt32BE(v);
+    options.push({ code, data });
+  }
   return dnsPacket.encode({
     type: 'query',
     id,

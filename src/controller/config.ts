@@ -61,7 +61,17 @@ const agentSpec = z.union([
 const accessRouter = z.object({ name: nodeName, bsidPrefix: prefix, agent: agentSpec.optional() }).strict();
 
 const endpoint = z.string().min(1);
-const link = z.object({ a: endpoint, b: endpoint, cost: z.number().positive().default(1) }).strict();
+const link = z
+  .object({
+    a: endpoint,
+    b: endpoint,
+    cost: z.number().positive().default(1),
+    /** Mbit/s: a request for more bandwidth (option 65002) does not use this link */
+    capacity: z.number().positive().optional(),
+    /** ms, one way: a request with a latency bound (option 65003) minimises the sum of these */
+    latency: z.number().min(0).optional(),
+  })
+  .strict();
 
 const zoneRecords = z.record(z.string().regex(/^(@|[A-Za-z0-9*_-][A-Za-z0-9_.-]*)$/, 'a relative name or @'), z.union([address, z.array(address).min(1)]));
 
@@ -145,6 +155,8 @@ export interface LinkSpec {
   a: Endpoint;
   b: Endpoint;
   cost: number;
+  capacity?: number;
+  latency?: number;
 }
 
 export interface Policy {
@@ -258,7 +270,7 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
     const b = endpointOf(l.b, ['links', i, 'b']);
     if (a.kind === 'prefix' && b.kind === 'prefix') throw invalid(['links', i], 'a link joins a node to a node or to a prefix, not two prefixes');
     if (l.a === l.b) throw invalid(['links', i], 'a link joins two different nodes');
-    return { a, b, cost: l.cost };
+    return { a, b, cost: l.cost, ...(l.capacity !== undefined ? { capacity: l.capacity } : {}), ...(l.latency !== undefined ? { latency: l.latency } : {}) };
   });
 
   const zones = new Map<string, Map<string, { aaaa: string[]; a: string[] }>>();

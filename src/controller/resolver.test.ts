@@ -88,3 +88,34 @@ describe('resolver', () => {
     assert.equal(r.rcode, 'SERVFAIL');
   });
 });
+
+describe('link capacity and latency (options 65002 and 65003)', () => {
+  // two replicas of xor: pa on a fast, thin link; pb on a slow, fat one (and cheaper)
+  const c = parseControllerConfig(`
+nodes:
+  proxies:
+    - { name: pa, locators: [ { prefix: "fc00:a::/80" } ], functions: { xor: 2 } }
+    - { name: pb, locators: [ { prefix: "fc00:b::/80" } ], functions: { xor: 2 } }
+  routers: [ r ]
+links:
+  - { a: "fc00:1::/64", b: r }
+  - { a: r, b: pa, cost: 5, capacity: 10, latency: 2 }
+  - { a: r, b: pb, cost: 1, capacity: 1000, latency: 40 }
+  - { a: pa, b: "fc00:2::/64", latency: 1 }
+  - { a: pb, b: "fc00:2::/64", latency: 1 }
+zones: { lab.example: { s: fc00:2::2 } }
+policies: [ { clients: "fc00:1::/64", require: [ xor ] } ]
+`);
+  const r = new Resolver(c);
+  const first = (x: ReturnType<Resolver['resolve']>): string | undefined => (x.rcode === 'NOERROR' ? x.paths[0]?.segments[0] : `${x.rcode}: ${x.reason}`);
+  const ask = (extra: object = {}) => r.resolve({ client: C, name: 's.lab.example', type: 'AAAA', requested: [], ...extra });
+  test('no constraint: the cheapest (pb); a latency bound: the fastest (pa), if within it', () => {
+    assert.equal(first(ask()), 'fc00:b::2:0:0');
+    assert.equal(first(ask({ maxLatencyMs: 10 })), 'fc00:a::2:0:0');
+    assert.match(first(ask({ maxLatencyMs: 2 }))!, /^SERVFAIL: no path within 2 ms \(the fastest takes 3 ms\)/);
+  });
+  test('a bandwidth request skips links below it', () => {
+    assert.equal(first(ask({ bandwidthKbps: 50_000, maxLatencyMs: 100 })), 'fc00:b::2:0:0', 'pa’s 10 Mbit/s link is too thin');
+    assert.match(first(ask({ bandwidthKbps: 5_000_000 }))!, /^SERVFAIL: .*at least 5000000 kbit\/s/);
+  });
+});

@@ -11,7 +11,7 @@
 import type { ControllerConfig } from './config.js';
 import { normalizeName } from './config.js';
 import { attachmentOf, buildNetwork, stagesFor, type Network } from './graph/graph.js';
-import { computePath, type PathOk } from './graph/path.js';
+import { computePath, type Edge, type PathGraph, type PathOk } from './graph/path.js';
 import type { PathSpec } from './bsid/manager.js';
 import { decide } from './policy.js';
 
@@ -21,6 +21,10 @@ export interface Question {
   type: string;
   requested: readonly string[];
   port?: number;
+  /** option 65002 */
+  bandwidthKbps?: number;
+  /** option 65003 */
+  maxLatencyMs?: number;
 }
 
 export interface SrPath {
@@ -69,8 +73,13 @@ export class Resolver {
       const down = all[stages.indexOf(dead)]!.replicas.map((r) => r.node).join(', ');
       return { ok: false, rcode: 'REFUSED', reason: `no live replica of function "${dead.name}" (down: ${down})` };
     }
-    const r = computePath(this.network, { from: spec.from, to: spec.to, destination: spec.destination, stages, tieKey: spec.tieKey });
-    if (!r.ok) return { ok: false, rcode: 'SERVFAIL', reason: r.message };
+    const graph = constrained(this.network, spec);
+    const r = computePath(graph, { from: spec.from, to: spec.to, destination: spec.destination, stages, tieKey: spec.tieKey });
+    if (!r.ok) return { ok: false, rcode: 'SERVFAIL', reason: spec.bandwidthKbps !== undefined ? `${r.message} (with links of at least ${spec.bandwidthKbps} kbit/s)` : r.message };
+    if (spec.maxLatencyMs !== undefined) {
+      const latency = walkLatency(this.network, r.nodes);
+      if (latency > spec.maxLatencyMs) return { ok: false, rcode: 'SERVFAIL', reason: `no path within ${spec.maxLatencyMs} ms (the fastest takes ${latency} ms)` };
+    }
     return { ok: true, path: r };
   }
 
@@ -108,7 +117,15 @@ export class Resolver {
       if (from === undefined) return { rcode: 'REFUSED', reason: `client ${q.client} is attached to no node (see links)` };
       const to = attachmentOf(this.network, destination);
       if (to === undefined) return { rcode: 'SERVFAIL', reason: `destination ${destination} is attached to no node (see links; ::/0 for any)` };
-      const spec: PathSpec = { from, to, destination, functions: d.functions, tieKey: q.client };
+      const spec: PathSpec = {
+        from,
+        to,
+        destination,
+        functions: d.functions,
+        tieKey: q.client,
+        ...(q.bandwidthKbps !== undefined ? { bandwidthKbps: q.bandwidthKbps } : {}),
+        ...(q.maxLatencyMs !== undefined ? { maxLatencyMs: q.maxLatencyMs } : {}),
+      };
       const r = this.pathFor(spec);
       if (!r.ok) return { rcode: r.rcode, reason: r.reason };
       const first = r.path.nodes[1];
@@ -126,4 +143,34 @@ export class Resolver {
     }
     return q.type === 'AAAA' ? { rcode: 'NOERROR', a: [], aaaa: addresses, paths } : { rcode: 'NOERROR', a: addresses, aaaa: [], paths };
   }
+}
+
+/**
+ * The graph a request sees: without the links too thin for its bandwidth, and — with a latency bound —
+ * with latency as the cost (the configured cost, scaled down, breaks ties), so the path found is the
+ * fastest one.
+ */
+function constrained(net: Network, spec: PathSpec): PathGraph {
+  if (spec.bandwidthKbps === undefined && spec.maxLatencyMs === undefined) return net;
+  const adjacency = new Map<string, Edge[]>();
+  for (const [node, edges] of net.adjacency) {
+    adjacency.set(
+      node,
+      edges
+        .filter((e) => spec.bandwidthKbps === undefined || e.capacity === undefined || e.capacity * 1000 >= spec.bandwidthKbps)
+        .map((e) => (spec.maxLatencyMs === undefined ? e : { ...e, cost: (e.latency ?? 0) + e.cost * 1e-6 })),
+    );
+  }
+  return { adjacency, ...(net.transit ? { transit: net.transit } : {}) };
+}
+
+/** The sum of the latencies along a node walk (links without one count 0). */
+function walkLatency(net: Network, nodes: readonly string[]): number {
+  let sum = 0;
+  for (let i = 1; i < nodes.length; i++) {
+    const edges = net.adjacency.get(nodes[i - 1]!) ?? [];
+    const e = edges.filter((x) => x.to === nodes[i]).sort((x, y) => (x.latency ?? 0) - (y.latency ?? 0))[0];
+    sum += e?.latency ?? 0;
+  }
+  return sum;
 }

@@ -28,6 +28,10 @@ export interface PathSpec {
   destination: string;
   functions: { name: string; argument: bigint }[];
   tieKey: string;
+  /** kbit/s the client asked for (option 65002): links with less capacity are not used */
+  bandwidthKbps?: number;
+  /** ms the client allows (option 65003): the path with the least latency, if within it */
+  maxLatencyMs?: number;
 }
 
 export interface BindRequest {

@@ -119,4 +119,12 @@ describe('DNS messages', () => {
     const edns512 = await ask(query('big.lab.example', { size: 100 }));
     assert.equal((edns512.packet as { flag_tc?: boolean }).flag_tc, true, 'a size under 512 counts as 512');
   });
+  test('options 65002 (bandwidth) and 65003 (latency): 4 bytes each, else FORMERR', async () => {
+    const four = Buffer.alloc(4);
+    four.writeUInt32BE(1000);
+    assert.equal(rcodeOf((await ask(query('plain.lab.example', { options: [{ code: 65002, data: four }, { code: 65003, data: four }] }))).response!), 0);
+    const bad = await ask(query('plain.lab.example', { options: [{ code: 65003, data: Buffer.from([1, 2]) }] }));
+    assert.equal(rcodeOf(bad.response!), 1);
+    assert.match(bad.log.reason!, /bad option 65003 \(latency, ms\): 4 bytes/);
+  });
 });

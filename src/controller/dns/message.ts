@@ -10,7 +10,7 @@ import dnsPacket from 'dns-packet';
 import { formatAddress, parseAddress, prefixContains } from '../../net/ip6.js';
 import type { BsidManager } from '../bsid/manager.js';
 import type { Resolution, Resolver, SrPath } from '../resolver.js';
-import { decodeFunctionsOption, decodePortOption, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_FUNCTIONS, OPT_PORT, TYPE_BSID_NAME, TYPE_SRH_NAME } from './records.js';
+import { decodeFunctionsOption, decodePortOption, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_SRH_NAME } from './records.js';
 
 /** What answering needs besides the message: the resolver, and optionally binding SIDs and an upstream. */
 export interface Services {
@@ -103,7 +103,8 @@ export function arpaName(address: string): string {
   return `${[...parseAddress(address).toString('hex')].reverse().join('.')}.ip6.arpa`;
 }
 
-const bsidKey = (client: string, p: SrPath): string => `${client}|${p.policy ?? '-'}|${p.spec.functions.map((f) => `${f.name}:${f.argument}`).join(',')}|${p.spec.to}`;
+const bsidKey = (client: string, p: SrPath): string =>
+  `${client}|${p.policy ?? '-'}|${p.spec.functions.map((f) => `${f.name}:${f.argument}`).join(',')}|${p.spec.to}|${p.spec.bandwidthKbps ?? ''}|${p.spec.maxLatencyMs ?? ''}`;
 
 async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedPacket, log: QueryLog): Promise<Handled> {
   const resolver = services.resolver;
@@ -117,6 +118,8 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
   const opt = opts[0];
   let requested: string[] = [];
   let port: number | undefined;
+  let bandwidthKbps: number | undefined;
+  let maxLatencyMs: number | undefined;
   if (opt) {
     if (opt.name !== '.') return fail(RCODE.FORMERR, 'OPT record not owned by the root');
     for (const o of opt.options ?? []) {
@@ -129,6 +132,10 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
         const p = decodePortOption(data);
         if (p === null) return fail(RCODE.FORMERR, `bad option ${OPT_PORT} (port): 2 bytes, not 0`);
         port = p;
+      } else if (o.code === OPT_BANDWIDTH || o.code === OPT_LATENCY) {
+        if (data.length !== 4) return fail(RCODE.FORMERR, `bad option ${o.code} (${o.code === OPT_BANDWIDTH ? 'bandwidth, kbit/s' : 'latency, ms'}): 4 bytes`);
+        if (o.code === OPT_BANDWIDTH) bandwidthKbps = data.readUInt32BE(0);
+        else maxLatencyMs = data.readUInt32BE(0);
       } else if (o.code === OPT_APP_NAME) {
         log.app = data.toString('utf8').slice(0, 64);
       }
@@ -165,7 +172,15 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
       log.paths = [{ destination: bsidTarget, segments: b.segments, bsid: b.bsid }];
     }
   } else {
-    res = resolver.resolve({ client: log.client, name: q.name, type: q.type, requested, ...(port !== undefined ? { port } : {}) });
+    res = resolver.resolve({
+      client: log.client,
+      name: q.name,
+      type: q.type,
+      requested,
+      ...(port !== undefined ? { port } : {}),
+      ...(bandwidthKbps !== undefined ? { bandwidthKbps } : {}),
+      ...(maxLatencyMs !== undefined ? { maxLatencyMs } : {}),
+    });
   }
   if (res.rcode === 'FORWARD') {
     if (!services.forward) return fail(RCODE.REFUSED, `${res.reason} (no upstream)`);

@@ -3,7 +3,8 @@
  *
  * EDNS0 options in a query (private-use codes, RFC 6891 §9: 65001–65534):
  *   65001 application name (UTF-8)            — as in the SDN Resolver; logged
- *   65002 bandwidth, 65003 latency            — SDN Resolver codes; reserved, ignored for now
+ *   65002 bandwidth: u32 big endian, kbit/s   — links with a smaller `capacity` are not used
+ *   65003 latency: u32 big endian, ms          — the fastest path (link `latency`), if within it
  *   65004 requested functions: a comma-separated UTF-8 list of function names, in order ("xor,copy")
  *   65005 destination port: u16, big endian (policies with `port` match only queries that carry it)
  *

@@ -34,8 +34,9 @@ export function buildNetwork(cfg: ControllerConfig): Network {
   for (const l of cfg.links) {
     const a = idOf(l.a);
     const b = idOf(l.b);
-    ensure(a).push({ to: b, cost: l.cost });
-    ensure(b).push({ to: a, cost: l.cost });
+    const extra = { ...(l.capacity !== undefined ? { capacity: l.capacity } : {}), ...(l.latency !== undefined ? { latency: l.latency } : {}) };
+    ensure(a).push({ to: b, cost: l.cost, ...extra });
+    ensure(b).push({ to: a, cost: l.cost, ...extra });
   }
   const sorted = [...attachments].map(([id, prefix]) => ({ id, prefix })).sort((x, y) => y.prefix.length - x.prefix.length || (x.id < y.id ? -1 : 1));
   return {

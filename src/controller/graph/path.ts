@@ -14,6 +14,10 @@
 export interface Edge {
   to: string;
   cost: number;
+  /** Mbit/s, when the config says */
+  capacity?: number;
+  /** ms, when the config says */
+  latency?: number;
 }
 
 export interface PathGraph {
