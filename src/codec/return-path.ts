@@ -1,0 +1,61 @@
+/**
+ * The return-path TLV (the original SRv6Pipes prototype's layout, TLV type 6): it carries, inside a
+ * flow's SRH, the segment list that replies must follow back to the client.
+ *
+ *   type 6 | length | 5 reserved bytes (0) | Segments Left u8 | n × segment (16 bytes)
+ *
+ * Segments are in SRH wire order (segments[0] = the last one visited, normally the client), and
+ * Segments Left indexes the next one to visit, as in the SRH itself. The value is 6 + 16 n bytes
+ * and a TLV value is at most 255 bytes: at most 15 segments. Throws SrError SRH_BAD_TLV (kind
+ * input) on anything malformed.
+ */
+import { SrError } from '../errors.js';
+import type { SrhTlv } from './srh.js';
+
+export const TLV_RETURN_PATH = 6;
+export const RETURN_PATH_MAX_SEGMENTS = 15;
+
+export interface ReturnPath {
+  /** travel order: the first hop of the way back first, the client last */
+  path: Buffer[];
+  /** Segments Left as carried (n − 1 for a fresh TLV) */
+  segmentsLeft: number;
+}
+
+/** The TLV for a return path given in travel order (the client last). */
+export function returnPathTlv(path: readonly Uint8Array[], segmentsLeft = path.length - 1): SrhTlv {
+  if (path.length < 1 || path.length > RETURN_PATH_MAX_SEGMENTS) {
+    throw new SrError('SRH_BAD_TLV', `a return path holds 1..${RETURN_PATH_MAX_SEGMENTS} segments, not ${path.length}`);
+  }
+  if (!Number.isInteger(segmentsLeft) || segmentsLeft < 0 || segmentsLeft >= path.length) {
+    throw new SrError('SRH_BAD_TLV', `return-path Segments Left ${segmentsLeft} is not below ${path.length}`);
+  }
+  const value = Buffer.alloc(6 + 16 * path.length);
+  value[5] = segmentsLeft;
+  const n = path.length;
+  path.forEach((seg, i) => {
+    if (seg.length !== 16) throw new SrError('SRH_BAD_TLV', `a segment is 16 bytes, not ${seg.length}`);
+    value.set(seg, 6 + 16 * (n - 1 - i));
+  });
+  return { type: TLV_RETURN_PATH, value };
+}
+
+export function decodeReturnPathTlv(tlv: SrhTlv): ReturnPath {
+  if (tlv.type !== TLV_RETURN_PATH) throw new SrError('SRH_BAD_TLV', `TLV type ${tlv.type} is not a return path (${TLV_RETURN_PATH})`);
+  const v = tlv.value;
+  if (v.length < 6 + 16 || (v.length - 6) % 16 !== 0) {
+    throw new SrError('SRH_BAD_TLV', `return-path TLV value is ${v.length} bytes: 6 + 16 per segment, at least one`);
+  }
+  const n = (v.length - 6) / 16;
+  const segmentsLeft = v[5]!;
+  if (segmentsLeft >= n) throw new SrError('SRH_BAD_TLV', `return-path Segments Left ${segmentsLeft} with ${n} segments`);
+  const path: Buffer[] = [];
+  for (let i = n - 1; i >= 0; i--) path.push(Buffer.from(v.subarray(6 + 16 * i, 6 + 16 * (i + 1))));
+  return { path, segmentsLeft };
+}
+
+/** The return-path TLV among an SRH's TLVs, decoded; undefined when there is none. */
+export function findReturnPath(tlvs: readonly SrhTlv[]): ReturnPath | undefined {
+  const t = tlvs.find((x) => x.type === TLV_RETURN_PATH);
+  return t ? decodeReturnPathTlv(t) : undefined;
+}
