@@ -79,3 +79,15 @@ test('through a binding SID: [BSID, server] is expanded with what the BSID stand
   assert.ok(!unknown.ok);
   assert.equal(unknown.code, 'FLOW_UNKNOWN_FUNCTION');
 });
+
+test('a return id: the onward SRH carries it as its tag, also when only the destination remains', () => {
+  const d = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')]), cfg.locators, lookup, undefined, 17);
+  assert.ok(d.ok);
+  const next = decodeSrh(d.nextSrh!);
+  assert.equal(next.tag, 17);
+  assert.equal(next.segmentsLeft, 0);
+  assert.deepEqual(pathOf(next).map((b) => formatAddress(b)), ['fc00:2::2']);
+  const plain = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')]), cfg.locators, lookup);
+  assert.ok(plain.ok);
+  assert.equal(plain.nextSrh, null);
+});

@@ -45,6 +45,8 @@ export function classify<F>(
   locators: readonly SidLayout[],
   lookup: (functionId: number) => F | undefined,
   expand?: Expand,
+  /** this proxy's return id: the onward SRH carries it as its tag, even when only the destination remains */
+  tag?: number,
 ): Decision<F> {
   if (!srhBytes) return { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' };
   let path: Buffer[];
@@ -54,14 +56,14 @@ export function classify<F>(
     if (isSrError(e)) return { ok: false, code: e.code, reason: e.message };
     throw e;
   }
-  const direct = place(path, locators, lookup);
+  const direct = place(path, locators, lookup, tag);
   if (direct.ok || direct.code !== 'FLOW_NOT_OURS' || !expand) return direct;
   // reached through a binding SID? the socket saw only [BSID, destination]
   for (let i = 0; i < path.length - 1; i++) {
     const inner = expand(path[i]!);
     if (!inner) continue;
     const expanded = [...path.slice(0, i), ...inner, ...path.slice(i + 1)];
-    const d = place(expanded, locators, lookup);
+    const d = place(expanded, locators, lookup, tag);
     if (d.ok) return { ...d, bsid: formatAddress(path[i]!) };
     if (d.code !== 'FLOW_NOT_OURS') return d;
     return { ok: false, code: 'FLOW_NOT_OURS', reason: `binding SID ${formatAddress(path[i]!)} stands for [${inner.map((b) => formatAddress(b)).join(', ')}]: no segment is in this proxy's locators`, candidates: [formatAddress(path[i]!)] };
@@ -69,7 +71,7 @@ export function classify<F>(
   return direct;
 }
 
-function place<F>(path: Buffer[], locators: readonly SidLayout[], lookup: (functionId: number) => F | undefined): Decision<F> {
+function place<F>(path: Buffer[], locators: readonly SidLayout[], lookup: (functionId: number) => F | undefined, tag?: number): Decision<F> {
   // the final destination (last in travel order) is never one of our function segments
   for (let i = 0; i < path.length - 1; i++) {
     const seg = path[i]!;
@@ -94,7 +96,7 @@ function place<F>(path: Buffer[], locators: readonly SidLayout[], lookup: (funct
         sid: text[i]!,
         path: text,
         position: i,
-        nextSrh: rest.length > 1 ? srhForPath(rest) : null,
+        nextSrh: tag !== undefined ? srhForPath(rest, { tag }) : rest.length > 1 ? srhForPath(rest) : null,
       };
     }
   }

@@ -91,3 +91,14 @@ test('a chain entry keeps its parts in order', () => {
   const c = parseProxyConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 4, chain: [{vf: xor, options: {passes: 2}}, {vf: copy}]}]');
   assert.deepEqual(c.functions[0], { id: 4, chain: true, parts: [{ vf: 'xor', options: { passes: 2 } }, { vf: 'copy', options: {} }] });
 });
+
+test('binding SIDs and return paths: parsed and checked', () => {
+  const c = parseProxyConfig(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53" }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\n`);
+  assert.deepEqual(c.bindingSids, { controller: '[fc00:9::2]:53', timeoutMs: 2000, maxCacheMs: 60_000 });
+  assert.deepEqual(c.returnPath, { id: 17, sid: 'fc00:a::ffff' });
+  assert.deepEqual(c.returnHops, [{ id: 18, sid: 'fc00:b::ffff' }]);
+  fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "not an address" }\n`, 'CONFIG_INVALID', 'bindingSids.controller');
+  fails(`${ISSUE_EXAMPLE}returnPath: { id: 17, sid: "fc00:b::ffff" }\n`, 'CONFIG_INVALID', 'returnPath.sid');
+  fails(`${ISSUE_EXAMPLE}returnPath: { id: 0, sid: "fc00:a::ffff" }\n`, 'CONFIG_INVALID', 'returnPath.id');
+  fails(`${ISSUE_EXAMPLE}returnHops: [ { id: 18, sid: "fc00:b::1" }, { id: 18, sid: "fc00:b::2" } ]\n`, 'CONFIG_INVALID', 'returnHops[1].id');
+});

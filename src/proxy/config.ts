@@ -4,11 +4,12 @@
  * descriptor's schema, once, here.
  */
 import { parseController } from '../controller/client.js';
+import type { ReturnHop } from '../return/steering.js';
 import os from 'node:os';
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
 import { SrError } from '../errors.js';
-import { isAddress, parsePrefix } from '../net/ip6.js';
+import { isAddress, parseAddress, parsePrefix, prefixContains } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
 import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
@@ -79,6 +80,10 @@ const schema = z
       ])
       .default('on'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** this proxy's return id (the SRH tag of its onward connections) and return SID (in a locator) */
+    returnPath: z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict().optional(),
+    /** previous hops whose replies this proxy steers back to them: id → return SID */
+    returnHops: z.array(z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict()).default([]),
     /** flows that arrive through an access router's binding SID: ask the controller what it stands for */
     bindingSids: z
       .object({ controller: z.string().min(1), timeout: duration.default(2000), maxCache: duration.default(60_000) })
@@ -104,6 +109,8 @@ export interface ProxyConfig {
   netconf: { mark: number; table: number } | null;
   logLevel: RawProxyConfig['logLevel'];
   bindingSids: { controller: string; timeoutMs: number; maxCacheMs: number } | null;
+  returnPath: { id: number; sid: string } | null;
+  returnHops: ReturnHop[];
   /** the validated source object (workers re-validate it) */
   raw: unknown;
 }
@@ -146,6 +153,14 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
       if (f.id > max) throw invalid(source, ['locators', i, 'functionBits'], `function id ${f.id} does not fit in ${l.functionBits} bits`);
     }
   });
+  if (c.returnPath && !locators.some((l) => prefixContains(l.locator, parseAddress(c.returnPath!.sid)))) {
+    throw invalid(source, ['returnPath', 'sid'], `${c.returnPath.sid} is in none of this proxy's locators`);
+  }
+  const ids = new Set<number>();
+  c.returnHops.forEach((h, i) => {
+    if (ids.has(h.id)) throw invalid(source, ['returnHops', i, 'id'], `return id ${h.id} is given twice`);
+    ids.add(h.id);
+  });
   if (c.bindingSids) {
     try {
       parseController(c.bindingSids.controller);
@@ -171,6 +186,8 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     netconf,
     logLevel: c.logLevel,
     bindingSids: c.bindingSids ? { controller: c.bindingSids.controller, timeoutMs: c.bindingSids.timeout, maxCacheMs: c.bindingSids.maxCache } : null,
+    returnPath: c.returnPath ?? null,
+    returnHops: c.returnHops,
     raw: input,
   };
 }

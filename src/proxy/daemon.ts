@@ -62,7 +62,7 @@ export class ProxyDaemon {
       if (this.cfg.netconf) checkNetconfPrerequisites();
       probePort(this.cfg);
       if (this.cfg.netconf) {
-        const plan = netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, ...this.cfg.netconf });
+        const plan = netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, returnHops: this.cfg.returnHops, ...this.cfg.netconf });
         this.undoNetconf = await applyPlan(plan);
         this.log.info({ steps: plan.length }, 'host configuration applied');
       }
@@ -286,7 +286,7 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
     print(`# srv6pipes proxy --dry-run: config ${o.configPath} is valid; nothing is changed.`);
     print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers} worker(s), functions ${cfg.functions.map(describeSpec).join(' ')}`);
     if (!cfg.netconf) print('# netconf: off — the operator provides interception (see README: host configuration)');
-    else for (const s of netconfPlan({ locators: cfg.locators, port: cfg.port, ...cfg.netconf })) print(s.describe);
+    else for (const s of netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, ...cfg.netconf })) print(s.describe);
     return 0;
   }
   const log = createLogger(cfg.logLevel, { role: 'primary' });

@@ -12,6 +12,7 @@ import { SrError } from '../errors.js';
 import { formatPrefix } from '../net/ip6.js';
 import { hasCommand, run, runOk } from '../sys/run.js';
 import type { SidLayout } from '../codec/sid.js';
+import { returnSteeringPlan, type ReturnHop } from '../return/steering.js';
 
 export const NFT_TABLE = 'srv6pipes';
 
@@ -20,6 +21,8 @@ export interface NetconfParams {
   port: number;
   mark: number;
   table: number;
+  /** previous hops whose replies this host steers back (src/return/steering.ts) */
+  returnHops?: readonly ReturnHop[];
 }
 
 export interface Step {
@@ -114,6 +117,7 @@ export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step
     apply: async () => void (await runOk(['ip', '-6', 'route', 'replace', ...routeArgs])),
     revert: async () => void (await run(['ip', '-6', 'route', 'del', ...routeArgs])),
   });
+  steps.push(...returnSteeringPlan(p.returnHops ?? []));
   return steps;
 }
 

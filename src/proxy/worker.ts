@@ -84,14 +84,15 @@ export class ProxyWorker {
       return;
     }
     const lookup = (id: number) => this.functions.get(id);
-    const d = classify(srh, this.cfg.locators, lookup, this.bindings?.expand);
+    const tag = this.cfg.returnPath?.id;
+    const d = classify(srh, this.cfg.locators, lookup, this.bindings?.expand, tag);
     if (!d.ok && d.code === 'FLOW_NOT_OURS' && d.candidates?.length && this.bindings) {
       // through a binding SID: ask the controller, then place the flow again (the socket stays paused)
       const bindings = this.bindings;
       const candidates = d.candidates;
       bindings.prefetch(candidates).then(
         () => {
-          const again = classify(srh, this.cfg.locators, lookup, bindings.expand);
+          const again = classify(srh, this.cfg.locators, lookup, bindings.expand, tag);
           if (again.ok) this.startFlow(socket, again);
           else {
             // a cached answer without us in it may be stale: ask afresh next time

@@ -1,0 +1,20 @@
+import { listOption } from '../options.js';
+import type { CommandSpec } from '../spec.js';
+
+export const RETURN_COMMANDS: CommandSpec[] = [
+  {
+    name: 'return-agent',
+    summary: 'Steer a host’s replies back to the proxies that sent its flows (for unmodified servers off the path)',
+    options: [
+      { flags: '--hops <list>', description: 'comma-separated return hops ID=SID: the SRH tag a proxy’s flows carry = its return SID, e.g. 17=fc00:a::ffff' },
+      { flags: '--report <seconds>', description: 'log the marked packets per hop this often', default: '60' },
+      { flags: '--dry-run', description: 'print what would be installed; change nothing' },
+      { flags: '--log-level <level>', description: 'fatal … trace', default: 'info' },
+    ],
+    async run(_args, opts) {
+      const { parseReturnHop } = await import('../../return/steering.js');
+      const { runReturnAgent } = await import('../../return/agent.js');
+      return runReturnAgent({ hops: listOption(opts['hops']).map(parseReturnHop), reportSeconds: Number(opts['report']), logLevel: String(opts['logLevel']), dryRun: opts['dryRun'] === true });
+    },
+  },
+];

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isSrError } from '../errors.js';
+import { parseReturnHop, returnRuleset, returnSteeringPlan } from './steering.js';
+
+describe('return steering', () => {
+  test('the ruleset: per hop an MSS clamp and a ct mark from the SRH tag; one output reroute', () => {
+    const r = returnRuleset([{ id: 17, sid: 'fc00:a::ffff' }, { id: 300, sid: 'fc00:b::ffff' }]);
+    assert.match(r, /srh tag 17 tcp flags & \(syn \| ack\) == syn tcp option maxseg size > 1360 tcp option maxseg size set 1360/);
+    assert.match(r, /srh tag 17 ct mark set 0x10011 counter/);
+    assert.match(r, /srh tag 300 ct mark set 0x1012c counter/);
+    assert.match(r, /type route hook output priority -150/);
+    assert.match(r, /ct mark & 0xffff0000 == 0x10000 meta mark set ct mark/);
+    assert.match(r, /^table ip6 srv6pipes_return\ndelete table ip6 srv6pipes_return\n/, 'idempotent load');
+  });
+
+  test('the plan: the nft table, then a rule and a table per hop; nothing without hops', () => {
+    const plan = returnSteeringPlan([{ id: 17, sid: 'fc00:a::ffff' }]);
+    assert.equal(plan.length, 2);
+    assert.match(plan[1]!.describe, /ip -6 rule add fwmark 65553 lookup 20017; .*encap seg6 mode encap segs fc00:a::ffff .*table 20017; ip -6 route replace throw fc00:a::ffff\/128 table 20017/);
+    assert.deepEqual(returnSteeringPlan([]), []);
+  });
+
+  test('hops: ID=SID, ids 1..65535, each once', () => {
+    assert.deepEqual(parseReturnHop('17=fc00:a:0::ffff'), { id: 17, sid: 'fc00:a::ffff' });
+    const bad = (f: () => unknown, re: RegExp): void => assert.throws(f, (e: unknown) => isSrError(e, 'BAD_ARGUMENT') && re.test(e.message));
+    bad(() => parseReturnHop('17:fc00::1'), /bad return hop/);
+    bad(() => parseReturnHop('0=fc00::1'), /not in 1\.\.65535/);
+    bad(() => parseReturnHop('70000=fc00::1'), /not in 1\.\.65535/);
+    bad(() => parseReturnHop('5=nope'), /not an IPv6 address/);
+    bad(() => returnSteeringPlan([{ id: 5, sid: 'fc00::1' }, { id: 5, sid: 'fc00::2' }]), /given twice/);
+  });
+});

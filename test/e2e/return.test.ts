@@ -1,0 +1,81 @@
+/**
+ * Return traffic off the path (the `offpath` lab: client — r — server, proxy p hanging off r): a flow
+ * through p breaks when the server's replies go straight to the client, and works when p tags its
+ * onward SRH with its return id and the server host runs `srv6pipes return-agent` — an unmodified
+ * server (lighttpd) and a peer with sha256 both ways. The SYN-ACK is steered too.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Lab } from '../../src/lab/index.js';
+import { runClient, startDaemon, startProxy, startServer, withLab } from '../helpers/harness.js';
+
+const PROXY = (withReturn: boolean): string =>
+  [
+    'workers: 1',
+    'locators: [ { prefix: "fc00:a::/80" } ]',
+    'functions: [ { id: 1, vf: copy } ]',
+    ...(withReturn ? ['returnPath: { id: 17, sid: "fc00:a::ffff" }'] : []),
+    'timeouts: { connect: 1500ms, drain: 2s }',
+  ].join('\n');
+
+async function marked(lab: Lab): Promise<number> {
+  const r = await lab.exec('server', ['nft', 'list', 'table', 'ip6', 'srv6pipes_return']);
+  return Number(/srh tag 17 .*counter packets (\d+)/.exec(r.stdout)?.[1] ?? -1);
+}
+
+describe('return traffic off the path (offpath lab)', () => {
+  test('without return steering the flow fails; with the return id and the agent it works, SYN-ACK included', async () => {
+    await withLab('offpath', async (lab) => {
+      const server = await startServer(lab, 'server', ['--port', '8080', '--reply', String(1 << 20)]);
+      try {
+        // without: the server's SYN-ACK goes straight to the client, p's onward connect times out
+        let proxy = await startProxy(lab, 'p', PROXY(false));
+        const broken = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--send', '1000', '--timeout', '5000']);
+        assert.ok(broken.error !== undefined || broken.received !== 1 << 20, `the flow must fail without return steering: ${JSON.stringify(broken)}`);
+        assert.equal(await proxy.stop(), 0);
+
+        // with: p tags its onward SRH with return id 17; the server host steers tag-17 connections back to p
+        proxy = await startProxy(lab, 'p', PROXY(true));
+        const agent = await startDaemon(lab, 'server', ['return-agent', '--hops', '17=fc00:a::ffff'], 'return agent started');
+        try {
+          const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--send', String(1 << 20)]);
+          assert.equal(r.error, undefined, JSON.stringify(r));
+          assert.equal(r.received, 1 << 20);
+          const conn = await server.out.next((l) => l['event'] === 'conn' && l['received'] === 1 << 20, 10000, 'the server side');
+          assert.equal(conn['sha256Received'], r.sha256Sent);
+          assert.equal(conn['remote'], 'fc00:1::2', 'the server sees the client’s address');
+          assert.ok((await marked(lab)) >= 1, 'the SYN carried tag 17');
+          // the replies crossed p: p's interface carried the reply bytes encapsulated towards it
+          const st = await lab.exec('p', ['curl', '-s', 'http://127.0.0.1:7778/stats']);
+          assert.equal((JSON.parse(st.stdout) as { accepted: number }).accepted, 1);
+          // an unmodified server: lighttpd
+          await lab.exec('server', ['sh', '-c', 'mkdir -p /tmp/rt-www && head -c 300000 /dev/urandom > /tmp/rt-www/f && printf \'server.document-root = "/tmp/rt-www"\\nserver.port = 8081\\nserver.bind = "[::]"\\n\' > /tmp/rt-www/l.conf']);
+          const httpd = lab.spawn('server', ['lighttpd', '-D', '-f', '/tmp/rt-www/l.conf'], { stdio: 'ignore' });
+          try {
+            await new Promise((res) => setTimeout(res, 1000));
+            const get = await lab.exec('client', [process.execPath, '-e', `
+              const { connect } = await import(${JSON.stringify(new URL('../../src/client/connect.js', import.meta.url).href)});
+              const { createHash } = await import('node:crypto');
+              const s = await connect({ host: 'fc00:2::2', port: 8081, segments: ['fc00:a::1:0:0'], timeoutMs: 5000 });
+              s.end('GET /f HTTP/1.0\\r\\n\\r\\n');
+              const parts = []; for await (const c of s) parts.push(c);
+              const all = Buffer.concat(parts); const body = all.subarray(all.indexOf('\\r\\n\\r\\n') + 4);
+              console.log(all.subarray(0, 12).toString(), body.length, createHash('sha256').update(body).digest('hex'));
+            `, '--input-type=module'], { timeoutMs: 20000 });
+            const want = (await lab.exec('server', ['sha256sum', '/tmp/rt-www/f'])).stdout.split(' ')[0];
+            assert.equal(get.stdout.trim(), `HTTP/1.0 200 300000 ${want}`, get.stderr);
+          } finally {
+            httpd.kill('SIGTERM');
+          }
+        } finally {
+          assert.equal(await agent.stop(), 0);
+          await proxy.stop();
+        }
+        const left = await lab.exec('server', ['sh', '-c', 'nft list tables; ip -6 rule show; ip -6 route show table 20017']);
+        assert.doesNotMatch(left.stdout, /srv6pipes_return|20017|encap/, 'the agent removed everything');
+      } finally {
+        server.stop();
+      }
+    });
+  });
+});
