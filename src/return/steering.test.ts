@@ -4,13 +4,14 @@ import { isSrError } from '../errors.js';
 import { parseReturnHop, returnRuleset, returnSteeringPlan } from './steering.js';
 
 describe('return steering', () => {
-  test('the ruleset: per hop an MSS clamp and a ct mark from the SRH tag; one output reroute', () => {
+  test('the ruleset: per hop an MSS clamp, a dynamic set of flows from the SRH tag, an output reroute', () => {
     const r = returnRuleset([{ id: 17, sid: 'fc00:a::ffff' }, { id: 300, sid: 'fc00:b::ffff' }]);
     assert.match(r, /srh tag 17 tcp flags & \(syn \| ack\) == syn tcp option maxseg size > 1360 tcp option maxseg size set 1360/);
-    assert.match(r, /srh tag 17 ct mark set 0x10011 counter/);
-    assert.match(r, /srh tag 300 ct mark set 0x1012c counter/);
+    assert.match(r, /set ret17 \{ type ipv6_addr \. inet_service; flags dynamic, timeout; timeout 15m; size 65536; \}/);
+    assert.match(r, /srh tag 17 meta l4proto tcp update @ret17 \{ ip6 saddr \. tcp sport \} counter/);
     assert.match(r, /type route hook output priority -150/);
-    assert.match(r, /ct mark & 0xffff0000 == 0x10000 meta mark set ct mark/);
+    assert.match(r, /meta l4proto tcp ip6 daddr \. tcp dport @ret17 meta mark set 0x10011 counter/);
+    assert.match(r, /ip6 daddr \. tcp dport @ret300 meta mark set 0x1012c counter/);
     assert.match(r, /^table ip6 srv6pipes_return\ndelete table ip6 srv6pipes_return\n/, 'idempotent load');
   });
 

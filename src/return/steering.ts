@@ -5,9 +5,12 @@
  * server running `srv6pipes return-agent`) knows each id's *return SID* (an address in that proxy's
  * locator) and installs, in its own namespace:
  *
- *   nft   table ip6 srv6pipes_return: at the SYN, `srh tag ID ct mark set MARK` (counted); on output,
- *         a route chain copies the connection's mark onto its packets (the SYN-ACK too), so they are
- *         routed again with it;
+ *   nft   table ip6 srv6pipes_return: every tagged packet puts its source address and port (the client,
+ *         as every hop keeps it) into a dynamic set per id (`update @retID`, idle timeout 15 min); on
+ *         output, a route chain marks the packets to an address and port in that set (the SYN-ACK
+ *         too), so they are routed again with the mark. (Not conntrack: at a proxy, conntrack saw
+ *         the SYN addressed to the proxy's SID, before the kernel consumed the SRH, so the replies,
+ *         from the server's address, never match it.)
  *   ip    per id: `rule fwmark MARK lookup TABLE`, and in TABLE `default encap seg6 mode encap segs SID`
  *         plus `throw SID/128` (seg6 routes the outer packet with the same mark: without the throw
  *         route it would match the default again and be dropped).
@@ -60,22 +63,25 @@ export const tableOf = (id: number): number => RETURN_ROUTE_TABLE_BASE + id;
  * replies still fit a 1500-byte link (1500 − 40 − 20 − 64 = 1376, rounded down).
  */
 export const RETURN_MSS = 1360;
+/** how long a flow's return entry outlives its last tagged packet */
+export const RETURN_IDLE = '15m';
 
 export function returnRuleset(hops: readonly ReturnHop[], mss = RETURN_MSS): string {
   const lines = [
     `table ip6 ${RETURN_TABLE}`,
     `delete table ip6 ${RETURN_TABLE}`,
     `table ip6 ${RETURN_TABLE} {`,
+    ...hops.map((h) => `  set ret${h.id} { type ipv6_addr . inet_service; flags dynamic, timeout; timeout ${RETURN_IDLE}; size 65536; }`),
     '  chain prerouting {',
     '    type filter hook prerouting priority -140; policy accept;',
     ...hops.flatMap((h) => [
       `    srh tag ${h.id} tcp flags & (syn | ack) == syn tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`,
-      `    srh tag ${h.id} ct mark set 0x${markOf(h.id).toString(16)} counter`,
+      `    srh tag ${h.id} meta l4proto tcp update @ret${h.id} { ip6 saddr . tcp sport } counter`,
     ]),
     '  }',
     '  chain output {',
     '    type route hook output priority -150; policy accept;',
-    `    ct mark & 0xffff0000 == 0x${RETURN_MARK_BASE.toString(16)} meta mark set ct mark counter`,
+    ...hops.map((h) => `    meta l4proto tcp ip6 daddr . tcp dport @ret${h.id} meta mark set 0x${markOf(h.id).toString(16)} counter`),
     '  }',
     '}',
     '',

@@ -9,12 +9,13 @@ import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
 import { runClient, startDaemon, startProxy, startServer, withLab } from '../helpers/harness.js';
 
-const PROXY = (withReturn: boolean): string =>
+const PROXY = (withReturn: boolean, locator = 'fc00:a', id = 17, hops: string[] = []): string =>
   [
     'workers: 1',
-    'locators: [ { prefix: "fc00:a::/80" } ]',
-    'functions: [ { id: 1, vf: copy } ]',
-    ...(withReturn ? ['returnPath: { id: 17, sid: "fc00:a::ffff" }'] : []),
+    `locators: [ { prefix: "${locator}::/80" } ]`,
+    'functions: [ { id: 1, vf: copy }, { id: 2, vf: xor } ]',
+    ...(withReturn ? [`returnPath: { id: ${id}, sid: "${locator}::ffff" }`] : []),
+    ...(hops.length ? [`returnHops: [ ${hops.join(', ')} ]`] : []),
     'timeouts: { connect: 1500ms, drain: 2s }',
   ].join('\n');
 
@@ -76,6 +77,33 @@ describe('return traffic off the path (offpath lab)', () => {
       } finally {
         server.stop();
       }
+    });
+  });
+
+  test('a chain of two proxies off the path: q steers its replies back to p (returnHops), the server agent to q', async () => {
+    await withLab('offpath', async (lab) => {
+      const server = await startServer(lab, 'server', ['--port', '8080', '--reply', String(2 << 20)]);
+      const p = await startProxy(lab, 'p', PROXY(true, 'fc00:a', 17));
+      const q = await startProxy(lab, 'q', PROXY(true, 'fc00:b', 18, ['{ id: 17, sid: "fc00:a::ffff" }']));
+      const agent = await startDaemon(lab, 'server', ['return-agent', '--hops', '18=fc00:b::ffff'], 'return agent started');
+      try {
+        // xor with the same key on p and q: an inverse pair, the server gets plaintext
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::2:0:33,fc00:b::2:0:33', '--send', String(2 << 20)]);
+        assert.equal(r.error, undefined, JSON.stringify(r));
+        assert.equal(r.received, 2 << 20);
+        const conn = await server.out.next((l) => l['event'] === 'conn', 10000, 'the server side');
+        assert.equal(conn['sha256Received'], r.sha256Sent);
+        assert.equal(r.sha256Received, conn['sha256Sent']);
+        const steered = await lab.exec('q', ['nft', 'list', 'table', 'ip6', 'srv6pipes_return']);
+        assert.ok(Number(/srh tag 17 .*counter packets (\d+)/.exec(steered.stdout)?.[1] ?? 0) >= 1, steered.stdout);
+      } finally {
+        assert.equal(await agent.stop(), 0);
+        await q.stop();
+        await p.stop();
+        server.stop();
+      }
+      const left = await lab.exec('q', ['sh', '-c', 'nft list tables; ip -6 rule show']);
+      assert.doesNotMatch(left.stdout, /srv6pipes_return|0x10011/, 'q removed its return steering');
     });
   });
 });
