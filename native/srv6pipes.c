@@ -1,12 +1,19 @@
 /*
  * srv6pipes native layer: the few socket syscalls Node.js does not expose.
  * Deliberately generic and thin: socket(), setsockopt(), getsockopt(), bind(),
- * listen(), close() and the constants they need. Everything else (SRH codec,
+ * listen(), close(), and for packet sockets (the lab's link emulator) if_nametoindex(),
+ * bind() to an interface, recv(), send() and ppoll(), plus the constants they need. Everything else (SRH codec,
  * cmsg parsing, listener and outbound-socket composition) lives in TypeScript.
- * Every failure throws a JS Error whose `code` is the errno name (e.g. EADDRINUSE).
+ * Every failure throws a JS Error whose `code` is the errno name (e.g. EADDRINUSE), except
+ * recv() and send(), per-packet calls that return -errno instead (no exception per EAGAIN).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <node_api.h>
@@ -27,7 +34,12 @@
 #define IPV6_2292PKTOPTIONS 6
 #endif
 
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
 #define MAX_ARGS 5
+#define MAX_POLL_FDS 64
 
 static napi_value throw_errno(napi_env env, const char *syscall, int err) {
   const char *name = strerrorname_np(err);
@@ -191,6 +203,122 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/* ifIndex(name) -> the interface index in this network namespace (if_nametoindex). */
+static napi_value js_if_index(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char name[IF_NAMESIZE + 1];
+  size_t len = 0;
+  if (!get_args(env, info, 1, argv) ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
+    return throw_type(env, "ifIndex(name): a string expected");
+  unsigned idx = if_nametoindex(name);
+  if (idx == 0) return throw_errno(env, "if_nametoindex", errno);
+  return make_i32(env, (int32_t)idx);
+}
+
+/* bindPacket(fd, ifindex, protocol): bind an AF_PACKET socket to one interface; protocol in host order
+ * (e.g. ETH_P_ALL), converted here. */
+static napi_value js_bind_packet(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd, ifindex, proto;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &ifindex) ||
+      !get_i32(env, argv[2], &proto) || proto < 0 || proto > 0xffff)
+    return throw_type(env, "bindPacket(fd, ifindex, protocol 0..65535): numbers expected");
+  struct sockaddr_ll sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sll_family = AF_PACKET;
+  sa.sll_protocol = htons((uint16_t)proto);
+  sa.sll_ifindex = ifindex;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) return throw_errno(env, "bind", errno);
+  return NULL;
+}
+
+/* Checks (buffer, offset, length) and returns the start of the range, or NULL after throwing. */
+static char *buffer_range(napi_env env, napi_value buf, napi_value off, napi_value len, size_t *out_len) {
+  bool is_buf = false;
+  void *data;
+  size_t blen;
+  int32_t o, l;
+  napi_is_buffer(env, buf, &is_buf);
+  if (!is_buf || !get_i32(env, off, &o) || !get_i32(env, len, &l)) {
+    throw_type(env, "(fd, buffer, offset, length, flags): a Buffer and numbers expected");
+    return NULL;
+  }
+  napi_get_buffer_info(env, buf, &data, &blen);
+  if (o < 0 || l < 0 || (size_t)o + (size_t)l > blen) {
+    throw_type(env, "offset and length must lie inside the buffer");
+    return NULL;
+  }
+  *out_len = (size_t)l;
+  return (char *)data + o;
+}
+
+/* recv(fd, buffer, offset, length, flags) -> bytes (with MSG_TRUNC on a packet socket: the frame's real
+ * length, which may exceed `length`), or -errno (e.g. -EAGAIN). Never throws on a failed call. */
+static napi_value js_recv(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd, flags;
+  size_t len;
+  if (!get_args(env, info, 5, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[4], &flags))
+    return throw_type(env, "recv(fd, buffer, offset, length, flags): numbers expected");
+  char *p = buffer_range(env, argv[1], argv[2], argv[3], &len);
+  if (p == NULL) return NULL;
+  ssize_t n = recv(fd, p, len, flags);
+  return make_i32(env, n < 0 ? -errno : (int32_t)n);
+}
+
+/* send(fd, buffer, offset, length, flags) -> bytes, or -errno (e.g. -EAGAIN, -ENOBUFS). */
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd, flags;
+  size_t len;
+  if (!get_args(env, info, 5, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[4], &flags))
+    return throw_type(env, "send(fd, buffer, offset, length, flags): numbers expected");
+  char *p = buffer_range(env, argv[1], argv[2], argv[3], &len);
+  if (p == NULL) return NULL;
+  ssize_t n = send(fd, p, len, flags);
+  return make_i32(env, n < 0 ? -errno : (int32_t)n);
+}
+
+/* poll(fds: Int32Array, events: Int32Array, revents: Int32Array, timeoutUs) -> number of ready fds.
+ * ppoll with a microsecond timeout (< 0: wait indefinitely); EINTR counts as 0 ready. */
+static napi_value js_poll(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  double timeout_us;
+  napi_typedarray_type t[3];
+  size_t n[3];
+  void *data[3];
+  if (!get_args(env, info, 4, argv) || napi_get_value_double(env, argv[3], &timeout_us) != napi_ok)
+    return throw_type(env, "poll(fds, events, revents, timeoutUs): Int32Arrays and a number expected");
+  for (int i = 0; i < 3; i++) {
+    bool is_ta = false;
+    napi_is_typedarray(env, argv[i], &is_ta);
+    if (!is_ta) return throw_type(env, "poll: fds, events and revents must be Int32Arrays");
+    napi_get_typedarray_info(env, argv[i], &t[i], &n[i], &data[i], NULL, NULL);
+    if (t[i] != napi_int32_array) return throw_type(env, "poll: fds, events and revents must be Int32Arrays");
+  }
+  if (n[1] != n[0] || n[2] != n[0] || n[0] > MAX_POLL_FDS) return throw_type(env, "poll: arrays of one length, at most 64");
+  struct pollfd pfd[MAX_POLL_FDS];
+  const int32_t *fds = data[0], *ev = data[1];
+  int32_t *rev = data[2];
+  for (size_t i = 0; i < n[0]; i++) {
+    pfd[i].fd = fds[i];
+    pfd[i].events = (short)ev[i];
+    pfd[i].revents = 0;
+  }
+  struct timespec ts, *tsp = NULL;
+  if (timeout_us >= 0) {
+    ts.tv_sec = (time_t)(timeout_us / 1e6);
+    ts.tv_nsec = (long)((timeout_us - (double)ts.tv_sec * 1e6) * 1e3);
+    tsp = &ts;
+  }
+  int r = ppoll(pfd, (nfds_t)n[0], tsp, NULL);
+  if (r < 0 && errno != EINTR) return throw_errno(env, "ppoll", errno);
+  for (size_t i = 0; i < n[0]; i++) rev[i] = r < 0 ? 0 : pfd[i].revents;
+  return make_i32(env, r < 0 ? 0 : r);
+}
+
 static void set_const(napi_env env, napi_value obj, const char *name, int32_t v) {
   napi_set_named_property(env, obj, name, make_i32(env, v));
 }
@@ -205,6 +333,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"bind6", NULL, js_bind6, NULL, NULL, NULL, napi_default, NULL},
       {"listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"ifIndex", NULL, js_if_index, NULL, NULL, NULL, napi_default, NULL},
+      {"bindPacket", NULL, js_bind_packet, NULL, NULL, NULL, napi_default, NULL},
+      {"recv", NULL, js_recv, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"poll", NULL, js_poll, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
 
@@ -228,6 +361,25 @@ static napi_value init(napi_env env, napi_value exports) {
   set_const(env, c, "IPV6_RTHDR", IPV6_RTHDR);
   set_const(env, c, "IPV6_2292PKTOPTIONS", IPV6_2292PKTOPTIONS);
   set_const(env, c, "SIZEOF_SIZE_T", (int32_t)sizeof(size_t));
+  set_const(env, c, "AF_PACKET", AF_PACKET);
+  set_const(env, c, "SOCK_RAW", SOCK_RAW);
+  set_const(env, c, "ETH_P_ALL", ETH_P_ALL);
+  set_const(env, c, "SOL_PACKET", SOL_PACKET);
+  set_const(env, c, "PACKET_IGNORE_OUTGOING", PACKET_IGNORE_OUTGOING);
+  set_const(env, c, "PACKET_STATISTICS", PACKET_STATISTICS);
+  set_const(env, c, "PACKET_VNET_HDR", PACKET_VNET_HDR);
+  set_const(env, c, "SO_RCVBUF", SO_RCVBUF);
+  set_const(env, c, "SO_SNDBUF", SO_SNDBUF);
+  set_const(env, c, "SO_RCVBUFFORCE", SO_RCVBUFFORCE);
+  set_const(env, c, "SO_SNDBUFFORCE", SO_SNDBUFFORCE);
+  set_const(env, c, "MSG_TRUNC", MSG_TRUNC);
+  set_const(env, c, "MSG_DONTWAIT", MSG_DONTWAIT);
+  set_const(env, c, "POLLIN", POLLIN);
+  set_const(env, c, "POLLOUT", POLLOUT);
+  set_const(env, c, "POLLERR", POLLERR);
+  set_const(env, c, "EAGAIN", EAGAIN);
+  set_const(env, c, "ENOBUFS", ENOBUFS);
+  set_const(env, c, "EINTR", EINTR);
   napi_set_named_property(env, exports, "constants", c);
   return exports;
 }

@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   LAB_UNKNOWN_HOST: { kind: 'user', hint: 'see the hosts with: srv6pipes lab status' },
   TOPOLOGY_INVALID: { kind: 'user', hint: 'fix the topology file; see README.md (lab)' },
   LAB_UP_FAILED: { kind: 'user', hint: 'the lab was taken down again; the message names the step (or the service log)' },
+  LINK_EMULATION_FAILED: { kind: 'user', hint: 'an emulated link did not deliver its configured delay or loss: see the link emulator stats (Lab.linkStatus) and its log' },
   // steer (an unmodified program through the controller's path)
   STEER_RESOLVE_FAILED: { kind: 'user', hint: 'check the name, --functions and --controller with: srv6pipes resolve NAME' },
   STEER_NO_ROUTE: { kind: 'user', hint: 'the first segment of the path must be routable from this namespace: check `ip -6 route`' },

@@ -54,10 +54,11 @@ async function must(lab: Lab, host: string, argv: string[], input?: string): Pro
   if (r.code !== 0) throw new SrError('COMMAND_FAILED', `${host}: ${argv.join(' ')}: ${r.stderr.trim()}`);
 }
 
-/** The client's host route to the server: plain, or with an SRH pushed inline (segs in order). */
-export async function steer(lab: Lab, client: string, server: string, gateway: string, segs: string[]): Promise<void> {
+/** The client's host route to the server: plain, or with an SRH pushed inline (segs in order);
+ *  `extra` route attributes (e.g. ['congctl', 'cubic']). */
+export async function steer(lab: Lab, client: string, server: string, gateway: string, segs: string[], extra: string[] = []): Promise<void> {
   const encap = segs.length > 0 ? ['encap', 'seg6', 'mode', 'inline', 'segs', segs.join(',')] : [];
-  await must(lab, client, ['ip', '-6', 'route', 'replace', `${server}/128`, ...encap, 'via', gateway, 'dev', 'eth0']);
+  await must(lab, client, ['ip', '-6', 'route', 'replace', `${server}/128`, ...encap, 'via', gateway, 'dev', 'eth0', ...extra]);
 }
 
 export function router(host: string): Contender {

@@ -4,7 +4,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import YAML from 'yaml';
-import { builtinTopologies, parseTopology, type Topology } from '../lab/index.js';
+import { SrError } from '../errors.js';
+import { builtinTopologies, parseTopology, type Lab, type Topology } from '../lab/index.js';
 
 /** A built-in topology with `rate` on every link ('unshaped' leaves them as they are). */
 export function shapedTopology(name: 'fig5' | 'fig1', shaping: string): Topology {
@@ -13,6 +14,51 @@ export function shapedTopology(name: 'fig5' | 'fig1', shaping: string): Topology
   const doc = YAML.parse(readFileSync(b.path, 'utf8')) as { links: Record<string, unknown>[] };
   if (shaping !== 'unshaped') for (const l of doc.links) l['rate'] = shaping;
   return parseTopology(YAML.stringify(doc), `${name}-${shaping}`);
+}
+
+/** Delay and loss of one link (undefined: a plain link). */
+export interface Impairment {
+  delay: string;
+  loss: string;
+}
+
+/** A built-in topology with `delay` and `loss` on the links given (by index; others left plain). */
+export function impairedTopology(name: 'fig5' | 'fig1', impairments: (Impairment | undefined)[], label: string): Topology {
+  const b = builtinTopologies().find((t) => t.name === name);
+  if (!b) throw new Error(`no built-in topology ${name}`);
+  const doc = YAML.parse(readFileSync(b.path, 'utf8')) as { links: Record<string, unknown>[] };
+  doc.links.forEach((l, i) => {
+    const imp = impairments[i];
+    if (imp) Object.assign(l, { delay: imp.delay, loss: imp.loss });
+  });
+  return parseTopology(YAML.stringify(doc), `${name}-${label}`);
+}
+
+interface RouteJson {
+  dst: string;
+  gateway?: string;
+  dev: string;
+  metric?: number;
+  type?: string;
+}
+
+/**
+ * Every unicast route of the host's main table (link-local ones aside) re-installed with
+ * `congctl CC`: TCP connections that use them (active and accepted) run that congestion control.
+ * Per route because a lab namespace may not set `net.ipv4.tcp_congestion_control` to an algorithm
+ * outside the kernel's allowed list (EPERM outside the initial namespace), and the host's own
+ * namespace is never touched.
+ */
+export async function routeCongestionControl(lab: Lab, host: string, cc: string): Promise<void> {
+  const r = await lab.exec(host, ['ip', '-6', '-j', 'route', 'show']);
+  if (r.code !== 0) throw new SrError('COMMAND_FAILED', `${host}: ip -6 route show: ${r.stderr.trim()}`);
+  for (const route of JSON.parse(r.stdout) as RouteJson[]) {
+    if (route.dst.startsWith('fe80:') || (route.type !== undefined && route.type !== 'unicast')) continue;
+    const argv = ['ip', '-6', 'route', 'replace', route.dst, ...(route.gateway ? ['via', route.gateway] : []), 'dev', route.dev];
+    if (route.metric !== undefined) argv.push('metric', String(route.metric));
+    const x = await lab.exec(host, [...argv, 'congctl', cc]);
+    if (x.code !== 0) throw new SrError('COMMAND_FAILED', `${host}: ${argv.join(' ')} congctl ${cc}: ${x.stderr.trim()}`);
+  }
 }
 
 /** Fig. 5 addresses (src/lab/topologies/fig5.yaml). */
@@ -59,5 +105,12 @@ export function machine(): Record<string, string> {
     lighttpd: tool(['lighttpd', '-v']),
     haproxy: tool(['haproxy', '-v']),
     cc: tool(['cc', '--version']),
+    tcpCongestionControl: (() => {
+      try {
+        return readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim();
+      } catch {
+        return 'unknown';
+      }
+    })(),
   };
 }

@@ -3,10 +3,13 @@ import { SrError } from '../errors.js';
 import { ALL_SIZES, sizeBytes } from './pages.js';
 import type { BenchParams } from './types.js';
 
+/** TCP congestion controls for Figs. 7/8 (the kernel's: `default`). */
+export const CONGESTION_CONTROLS = ['cubic', 'reno', 'bbr', 'default'];
+
 export function defaultParams(quick: boolean): BenchParams {
   return quick
-    ? { quick, reps: 1, durationS: 1, warmupS: 1, threads: 2, connections: 32, sizes: ['10KB', '1MB'], shapings: ['unshaped'], xorN: [0, 2], idleFlows: [200], setupConnections: 100 }
-    : { quick, reps: 3, durationS: 3, warmupS: 1, threads: 2, connections: 32, sizes: ALL_SIZES, shapings: ['unshaped', '1gbit', '10gbit'], xorN: [0, 1, 2, 4, 8], idleFlows: [1000, 10000], setupConnections: 500 };
+    ? { quick, reps: 1, durationS: 1, warmupS: 1, threads: 2, connections: 32, sizes: ['10KB', '1MB'], shapings: ['unshaped'], xorN: [0, 2], idleFlows: [200], setupConnections: 100, lossDurationS: 1, congestionControl: 'cubic' }
+    : { quick, reps: 3, durationS: 3, warmupS: 1, threads: 2, connections: 32, sizes: ALL_SIZES, shapings: ['unshaped', '1gbit', '10gbit'], xorN: [0, 1, 2, 4, 8], idleFlows: [1000, 10000], setupConnections: 500, lossDurationS: 2, congestionControl: 'cubic' };
 }
 
 function int(v: unknown, name: string, min: number, max: number): number | undefined {
@@ -32,6 +35,10 @@ export function paramsFromOptions(opts: Record<string, unknown>): BenchParams {
   };
   set('reps', int(opts['reps'], 'reps', 1, 100));
   set('durationS', int(opts['duration'], 'duration', 1, 600));
+  set('lossDurationS', int(opts['duration'], 'duration', 1, 600));
+  const cc = opts['cc'] === undefined ? undefined : String(opts['cc']);
+  if (cc !== undefined && !CONGESTION_CONTROLS.includes(cc)) throw new SrError('BAD_ARGUMENT', `--cc: "${cc}" is not one of ${CONGESTION_CONTROLS.join(', ')}`);
+  set('congestionControl', cc);
   set('warmupS', int(opts['warmup'], 'warmup', 0, 60));
   set('connections', int(opts['connections'], 'connections', 1, 10000));
   set('threads', int(opts['threads'], 'threads', 1, 64));

@@ -66,7 +66,7 @@ export function markdown(results: FigureResult[], info: RunInfo, svgs: Record<st
   const lines = [
     `# srv6pipes bench — ${p.quick ? 'quick' : 'full'} run`,
     '',
-    `Started ${info.startedAt}, took ${Math.round(info.seconds)} s. Machine: ${info.machine['cpu']} × ${info.machine['cpus']} CPUs, Linux ${info.machine['kernel']}, Node ${info.machine['node']}; ${info.machine['wrk']}; ${info.machine['lighttpd']}; ${info.machine['haproxy']}.`,
+    `Started ${info.startedAt}, took ${Math.round(info.seconds)} s. Machine: ${info.machine['cpu']} × ${info.machine['cpus']} CPUs, Linux ${info.machine['kernel']}, Node ${info.machine['node']}; ${info.machine['wrk']}; ${info.machine['lighttpd']}; ${info.machine['haproxy']}; TCP congestion control ${info.machine['tcpCongestionControl'] ?? 'unknown'} (the kernel's default; Figs. 7/8 set their own, see their sections).`,
     '',
     `Method: ${p.reps} repetition(s) of ${p.durationS} s per point after a ${p.warmupS} s warm-up per contender; wrk ${p.threads} threads × ${p.connections} connections; contenders interleaved within each repetition; ratios are medians of per-repetition ratios (same run, same lab). ${info.placement}`,
     '',

@@ -59,6 +59,10 @@ export interface BenchParams {
   idleFlows: number[];
   /** sequential connections for the setup-latency measurement */
   setupConnections: number;
+  /** Figs. 7/8: seconds per wrk run (shorter than durationS by default: the full run's time budget) */
+  lossDurationS: number;
+  /** Figs. 7/8: TCP congestion control in the lab's hosts ('default': the kernel's) */
+  congestionControl: string;
 }
 
 export interface BenchContext {

@@ -7,6 +7,8 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { constants } from 'node:os';
 import { rmSync } from 'node:fs';
 import { SrError } from '../errors.js';
+import { run } from '../sys/run.js';
+import { linkStatus, startEmulators, type LinkStatus } from './links.js';
 import { deleteNamespaces, ipBatch, killAll, listNamespaces, notReady, sysctls, tcBatch } from './netns.js';
 import { labOfNamespace, NS_PREFIX, planLab } from './plan.js';
 import { LAB_NAME, LAB_NAME_RULE } from './schema.js';
@@ -46,6 +48,11 @@ function namespacesOf(name: string): string[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function nftLoad(ns: string, ruleset: string): Promise<void> {
+  const r = await run(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], ruleset);
+  if (r.code !== 0) throw new SrError('COMMAND_FAILED', `${ns}: nft -f - (loss rules) failed: ${r.stderr.trim()}`);
+}
 
 async function waitReady(lab: string, topo: Topology, namespaces: Record<string, string>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -108,12 +115,24 @@ export class Lab {
       step('veths');
       await Promise.all(plans.map(async (p) => (await ipBatch(p.interfaces, { ns: p.ns }), await tcBatch(p.ns, p.qdiscs))));
       step('addresses');
-      await Promise.all(plans.map(async (p) => (await ipBatch(p.routes, { ns: p.ns, inet6: true }), await sysctls(p.ns, p.extraSysctls))));
+      if (plans.some((p) => p.emulator)) {
+        state.services = await startEmulators(plans, state.logDir);
+        writeState(state);
+        step('link emulators');
+      }
+      await Promise.all(
+        plans.map(async (p) => {
+          await ipBatch(p.routes, { ns: p.ns, inet6: true });
+          await sysctls(p.ns, p.extraSysctls);
+          if (p.nft !== undefined) await nftLoad(p.ns, p.nft);
+        }),
+      );
       step('routes');
       await waitReady(name, topo, namespaces, opts.readyTimeoutMs ?? 5000);
       step('ready');
-      state.services = await startServices(topo, namespaces, state.logDir);
-      if (state.services.length > 0) step('services');
+      const services = await startServices(topo, namespaces, state.logDir);
+      state.services = [...state.services, ...services];
+      if (services.length > 0) step('services');
       state.status = 'up';
       writeState(state);
     } catch (e) {
@@ -210,6 +229,11 @@ export class Lab {
 
   hosts(): string[] {
     return Object.keys(this.topology.hosts);
+  }
+
+  /** What the emulated links (`delay`, `loss`) did so far: the emulators' and the loss chains' counters. */
+  linkStatus(): Promise<LinkStatus[]> {
+    return linkStatus(this.topology, this.namespaces, logDir(this.name));
   }
 
   /** `ip netns exec NS argv...`, tracked: `down()` ends it. */

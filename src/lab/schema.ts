@@ -79,6 +79,23 @@ const endpoint = z.union([z.string(), z.tuple([z.string(), z.string()])], {
   error: 'a host name, or [host, "address/length"]',
 });
 
+const DELAY_RE = /^\d+(\.\d+)?(us|ms|s)$/;
+const LOSS_RE = /^\d+(\.\d{1,2})?%$/;
+
+/** Microseconds of a delay such as "25ms" (us, ms, s). */
+export function delayMicros(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(us|ms|s)$/.exec(text);
+  if (!m) throw new Error(`bad delay ${text}`);
+  return Math.round(Number(m[1]) * { us: 1, ms: 1e3, s: 1e6 }[m[2] as 'us' | 'ms' | 's']);
+}
+
+/** A loss rate such as "1.5%" in basis points (1/100 of a percent): 150. */
+export function lossBasisPoints(text: string): number {
+  const m = /^(\d+(?:\.\d{1,2})?)%$/.exec(text);
+  if (!m) throw new Error(`bad loss rate ${text}`);
+  return Math.round(Number(m[1]) * 100);
+}
+
 const link = z
   .object({
     a: endpoint,
@@ -88,6 +105,18 @@ const link = z
     rate: z
       .string()
       .regex(/^\d+(\.\d+)?(bit|kbit|mbit|gbit)$/, 'a rate such as 100mbit or 1gbit (bit, kbit, mbit, gbit)')
+      .optional(),
+    /** one-way delay, each direction (the userspace link emulator, linkemu/) */
+    delay: z
+      .string()
+      .regex(DELAY_RE, 'a delay such as 25ms (us, ms or s), at most 10s')
+      .refine((d) => !DELAY_RE.test(d) || delayMicros(d) <= 10_000_000, 'a delay such as 25ms (us, ms or s), at most 10s')
+      .optional(),
+    /** random loss, each direction (nftables numgen at the receiving end) */
+    loss: z
+      .string()
+      .regex(LOSS_RE, 'a loss rate such as 1% or 0.5% (at most two decimals)')
+      .refine((l) => !LOSS_RE.test(l) || lossBasisPoints(l) <= 10_000, 'a loss rate of at most 100%')
       .optional(),
   })
   .strict();

@@ -214,3 +214,51 @@ describe('built-in topologies', () => {
     assert.throws(() => loadTopology('./nope.yaml'), /cannot read/);
   });
 });
+
+describe('emulated links: delay and loss', () => {
+  const T = `
+name: t
+hosts:
+  c: { routes: [ { to: default, via: "fc00:1::1" } ] }
+  r: { role: router }
+  s: { routes: [ { to: default, via: "fc00:2::1" } ] }
+links:
+  - { a: [c, "fc00:1::2/64"], b: [r, "fc00:1::1/64"], loss: 1.5% }
+  - { a: [r, "fc00:2::1/64"], b: [s, "fc00:2::2/64"], delay: 25ms, loss: 2%, mtu: 9000 }
+`;
+  test('a delayed link gets a middle namespace with the emulator; lossy ends get netdev loss chains', () => {
+    const t = parseTopology(T, 'x.yaml');
+    assert.equal(t.links[1]!.delay, '25ms');
+    assert.equal(t.links[0]!.loss, '1.5%');
+    const plans = planLab('l', t);
+    assert.deepEqual(plans.map((p) => p.host), ['c', 'r', 's', '_l1']);
+    const mid = plans.find((p) => p.host === '_l1')!;
+    assert.equal(mid.ns, 's6p-l-_l1');
+    assert.equal(labOfNamespace(mid.ns), 'l');
+    assert.deepEqual(mid.emulator, { link: 1, delayUs: 25000, mtu: 9000 });
+    assert.deepEqual(mid.veths, ['link add name lb mtu 9000 type veth peer name eth0 mtu 9000 netns s6p-l-s']);
+    const r = plans.find((p) => p.host === 'r')!;
+    assert.deepEqual(r.veths, ['link add eth1 mtu 9000 type veth peer name la mtu 9000 netns s6p-l-_l1']);
+    assert.ok(r.interfaces.includes('link set eth0 gso_max_segs 1') && r.interfaces.includes('link set eth1 gso_max_segs 1'));
+    assert.match(r.nft!, /chain in_eth0 \{[^}]*numgen random mod 10000 < 150 counter drop/);
+    assert.match(r.nft!, /chain in_eth1 \{[^}]*numgen random mod 10000 < 200 counter drop/);
+    const c = plans.find((p) => p.host === 'c')!;
+    assert.deepEqual(c.veths, ['link add eth0 type veth peer name eth0 netns s6p-l-r']);
+    assert.equal(c.emulator, undefined);
+  });
+  test('plain links plan exactly as before (no gso change, no nft, no middle namespace)', () => {
+    const plans = planLab('l', parseTopology(BASE, 'x.yaml'));
+    assert.equal(plans.length, 2);
+    for (const p of plans) {
+      assert.equal(p.nft, undefined);
+      assert.equal(p.emulator, undefined);
+      assert.ok(!p.interfaces.some((l) => l.includes('gso_max_segs')));
+    }
+  });
+  test('bad delay and loss values name the field', () => {
+    rejects(BASE.replace('"fc00:1::1/64"] }', '"fc00:1::1/64"], delay: 5 }'), 'links[0].delay');
+    rejects(BASE.replace('"fc00:1::1/64"] }', '"fc00:1::1/64"], delay: 11s }'), 'links[0].delay', 'at most 10s');
+    rejects(BASE.replace('"fc00:1::1/64"] }', '"fc00:1::1/64"], loss: 0.001% }'), 'links[0].loss');
+    rejects(BASE.replace('"fc00:1::1/64"] }', '"fc00:1::1/64"], loss: 101% }'), 'links[0].loss', '100%');
+  });
+});

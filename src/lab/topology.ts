@@ -64,6 +64,10 @@ export interface Link {
   net: string;
   mtu?: number;
   rate?: string;
+  /** one-way delay in each direction, e.g. "25ms" (a link emulator in a middle namespace) */
+  delay?: string;
+  /** random loss in each direction, e.g. "1%" (nftables at each receiving end) */
+  loss?: string;
 }
 
 export interface Topology {
@@ -164,6 +168,8 @@ function resolveLinks(raw: RawTopology, source: string, hosts: Record<string, Ho
     const link: Link = { a: a.end, b: b.end, net: formatPrefix(prefix) };
     if (l.mtu !== undefined) link.mtu = l.mtu;
     if (l.rate !== undefined) link.rate = l.rate;
+    if (l.delay !== undefined) link.delay = l.delay;
+    if (l.loss !== undefined) link.loss = l.loss;
     return link;
   });
 }

@@ -21,6 +21,25 @@ export interface NativeConstants {
   IPV6_RTHDR: number;
   IPV6_2292PKTOPTIONS: number;
   SIZEOF_SIZE_T: number;
+  AF_PACKET: number;
+  SOCK_RAW: number;
+  ETH_P_ALL: number;
+  SOL_PACKET: number;
+  PACKET_IGNORE_OUTGOING: number;
+  PACKET_STATISTICS: number;
+  PACKET_VNET_HDR: number;
+  SO_RCVBUF: number;
+  SO_SNDBUF: number;
+  SO_RCVBUFFORCE: number;
+  SO_SNDBUFFORCE: number;
+  MSG_TRUNC: number;
+  MSG_DONTWAIT: number;
+  POLLIN: number;
+  POLLOUT: number;
+  POLLERR: number;
+  EAGAIN: number;
+  ENOBUFS: number;
+  EINTR: number;
 }
 
 /** Thin syscalls; each throws an Error whose `code` is the errno name and `syscall` the call. */
@@ -33,6 +52,16 @@ export interface NativeAddon {
   bind6(fd: number, address: Buffer, port: number, scopeId: number): void;
   listen(fd: number, backlog: number): void;
   close(fd: number): void;
+  /** if_nametoindex in this network namespace */
+  ifIndex(name: string): number;
+  /** bind an AF_PACKET socket to an interface; protocol in host byte order (ETH_P_ALL) */
+  bindPacket(fd: number, ifindex: number, protocol: number): void;
+  /** per-packet: bytes (with MSG_TRUNC on a packet socket, the frame's full length), or -errno; never throws for a failed call */
+  recv(fd: number, buffer: Buffer, offset: number, length: number, flags: number): number;
+  /** per-packet: bytes sent, or -errno (-EAGAIN, -ENOBUFS, ...) */
+  send(fd: number, buffer: Buffer, offset: number, length: number, flags: number): number;
+  /** ppoll: fills revents, returns the number of ready fds (0 on timeout or EINTR); timeoutUs < 0 waits */
+  poll(fds: Int32Array, events: Int32Array, revents: Int32Array, timeoutUs: number): number;
   constants: NativeConstants;
 }
 

@@ -11,6 +11,7 @@ import { checkEnvironment, defaultParams, paramsFromOptions, runBench } from '..
 import { ratios, summarize } from '../../src/bench/stats.js';
 import { parseWrk } from '../../src/bench/wrk.js';
 import { sid } from '../../src/bench/labs.js';
+import { checkPing, expectedPath, parsePing } from '../../src/bench/fig78.js';
 import { isSrError } from '../../src/errors.js';
 import { listNamespaces } from '../../src/lab/netns.js';
 
@@ -30,6 +31,29 @@ test('bench helpers: wrk JSON line, medians, per-repetition ratios, SIDs, option
   assert.throws(() => paramsFromOptions({ reps: '0' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
   assert.throws(() => paramsFromOptions({ sizes: '3GB' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
   assert.throws(() => paramsFromOptions({ shaping: 'fast' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
+  assert.throws(() => paramsFromOptions({ cc: 'vegas' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
+  assert.equal(paramsFromOptions({ cc: 'bbr' }).congestionControl, 'bbr');
+  assert.equal(defaultParams(false).congestionControl, 'cubic');
+  assert.equal(paramsFromOptions({ duration: '5' }).lossDurationS, 5);
+});
+
+test('bench Figs. 7/8 helpers: expected RTT and loss of a path, ping summaries, the link check', () => {
+  const fig7 = expectedPath([{ delay: '25ms', loss: '1%' }, { delay: '25ms', loss: '1%' }]);
+  assert.equal(fig7.rttMs, 100);
+  assert.ok(Math.abs(fig7.loss - (1 - 0.99 ** 4)) < 1e-12);
+  const fig8 = expectedPath([undefined, { delay: '50ms', loss: '2%' }]);
+  assert.equal(fig8.rttMs, 100);
+  assert.ok(Math.abs(fig8.loss - (1 - 0.98 ** 2)) < 1e-12);
+  const ping = parsePing('--- x ping statistics ---\n1000 packets transmitted, 961 received, 3.9% packet loss, time 2100ms\nrtt min/avg/max/mdev = 100.211/101.502/130.020/1.2 ms, pipe 50\n');
+  assert.deepEqual(ping, { sent: 1000, received: 961, minMs: 100.211, avgMs: 101.502, maxMs: 130.02 });
+  assert.deepEqual(parsePing('10 packets transmitted, 0 received, 100% packet loss, time 9ms\n')?.received, 0);
+  assert.equal(parsePing('ping: connect: Network is unreachable'), undefined);
+  assert.equal(checkPing(ping!, fig7), undefined);
+  assert.match(checkPing({ ...ping!, minMs: 60 }, fig7)!, /below the configured/);
+  assert.match(checkPing({ ...ping!, minMs: 140 }, fig7)!, /far above/);
+  assert.match(checkPing({ ...ping!, received: 999 }, fig7)!, /pings lost/);
+  assert.match(checkPing({ ...ping!, received: 800 }, fig7)!, /pings lost/);
+  assert.match(checkPing({ ...ping!, received: 0 }, fig7)!, /no reply/);
 });
 
 interface JsonPoint {
@@ -53,7 +77,7 @@ test('bench --quick runs every figure and writes JSON, SVG and Markdown', async 
     const code = await runBench({ params: defaultParams(true), out, print: (l) => lines.push(l) });
     assert.equal(code, 0, lines.join('\n'));
     const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { seconds: number; machine: Record<string, string>; figures: { id: string; error?: string; points: JsonPoint[] }[] };
-    assert.deepEqual(json.figures.map((f) => f.id), ['fig6', 'fig9', 'xorkernel', 'fig11', 'setup', 'memory']);
+    assert.deepEqual(json.figures.map((f) => f.id), ['fig6', 'fig7', 'fig8', 'fig9', 'xorkernel', 'fig11', 'setup', 'memory']);
     for (const f of json.figures) {
       assert.equal(f.error, undefined, `${f.id}: ${f.error}`);
       assert.ok(f.points.length > 0, `${f.id} has points`);
@@ -66,6 +90,13 @@ test('bench --quick runs every figure and writes JSON, SVG and Markdown', async 
     };
     positive('fig6', 'throughput');
     positive('fig6', 'requests');
+    positive('fig7', 'throughput');
+    positive('fig8', 'throughput');
+    positive('fig7', 'ping RTT min');
+    for (const f of ['fig7', 'fig8']) {
+      const series = new Set(points.filter((p) => p.figure === f && p.metric === 'throughput').map((p) => p.series));
+      assert.deepEqual([...series].sort(), ['proxy', 'router'], f);
+    }
     positive('fig9', 'throughput');
     positive('xorkernel', 'speed');
     positive('fig11', 'throughput');
@@ -73,7 +104,7 @@ test('bench --quick runs every figure and writes JSON, SVG and Markdown', async 
     positive('memory', 'RSS');
     const series6 = new Set(points.filter((p) => p.figure === 'fig6').map((p) => p.series));
     assert.deepEqual([...series6].sort(), ['haproxy', 'proxy', 'router']);
-    for (const svg of ['fig6-unshaped-throughput.svg', 'fig9-throughput.svg', 'fig11-throughput.svg', 'xorkernel.svg', 'setup-p50.svg', 'memory.svg']) {
+    for (const svg of ['fig6-unshaped-throughput.svg', 'fig7-throughput.svg', 'fig8-throughput.svg', 'fig9-throughput.svg', 'fig11-throughput.svg', 'xorkernel.svg', 'setup-p50.svg', 'memory.svg']) {
       const text = readFileSync(join(out, svg), 'utf8');
       assert.match(text, /^<svg/, svg);
       assert.match(text, /aria-roledescription="(bar|line mark)"/, `${svg} has marks`);

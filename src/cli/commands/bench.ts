@@ -3,18 +3,19 @@ import type { CommandSpec } from '../spec.js';
 export const BENCH_COMMANDS: CommandSpec[] = [
   {
     name: 'bench',
-    summary: 'Benchmarks of the paper’s §V (Figs. 6, 9, 11, connection cost) in namespace labs; JSON, SVG and Markdown results',
+    summary: 'Benchmarks of the paper’s §V (Figs. 6–9, 11, connection cost) in namespace labs; JSON, SVG and Markdown results',
     options: [
       { flags: '--out <dir>', description: 'results folder (results.json, *.svg, summary.md)', default: 'results/bench' },
-      { flags: '--quick', description: 'a small subset (about a minute): 1 repetition, 2 page sizes, unshaped only' },
-      { flags: '--figures <ids>', description: 'comma-separated subset: fig6,fig9,xorkernel,fig11,setup,memory' },
+      { flags: '--quick', description: 'a small subset (about a minute): 1 repetition, 2 page sizes, unshaped only, 1 s runs' },
+      { flags: '--figures <ids>', description: 'comma-separated subset: fig6,fig7,fig8,fig9,xorkernel,fig11,setup,memory' },
       { flags: '--reps <n>', description: 'repetitions per point (full: 3, quick: 1)' },
-      { flags: '--duration <s>', description: 'seconds per wrk run (full: 3, quick: 1)' },
+      { flags: '--duration <s>', description: 'seconds per wrk run (full: 3, quick: 1; Figs. 7/8 full: 2)' },
       { flags: '--warmup <s>', description: 'warm-up seconds per contender start (default 1)' },
       { flags: '--connections <n>', description: 'wrk connections (default 32)' },
       { flags: '--threads <n>', description: 'wrk threads (default 2)' },
       { flags: '--sizes <list>', description: 'page sizes, e.g. 1KB,10KB,100KB,1MB,10MB' },
       { flags: '--shaping <list>', description: 'Fig. 6 link shapings, e.g. unshaped,1gbit,10gbit' },
+      { flags: '--cc <name>', description: 'Figs. 7/8: TCP congestion control in the lab (cubic, reno, bbr, default; default cubic)' },
     ],
     async run(_args, opts) {
       const { runBench, paramsFromOptions } = await import('../../bench/index.js');
