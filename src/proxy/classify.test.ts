@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeSrh, encodeSrh, pathOf, srhForPath } from '../codec/srh.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
+import { returnPathTlv } from '../codec/return-path.js';
 import { classify } from './classify.js';
 import { parseProxyConfig } from './config.js';
 
@@ -90,4 +91,19 @@ test('a return id: the onward SRH carries it as its tag, also when only the dest
   const plain = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')]), cfg.locators, lookup);
   assert.ok(plain.ok);
   assert.equal(plain.nextSrh, null);
+});
+
+test('a malformed return-path TLV (type 6) rejects the flow with SRH_BAD_TLV; a good one is accepted', () => {
+  const path = [P('fc00:b::1:0:0'), P('fc00:2::2')];
+  const bad = classify(srhForPath(path, { tlvs: [{ type: 6, value: Buffer.alloc(6 + 10) }] }), cfg.locators, lookup);
+  assert.ok(!bad.ok);
+  assert.equal(bad.code, 'SRH_BAD_TLV');
+  assert.match(bad.reason, /return-path TLV value is 16 bytes/);
+  const sl = Buffer.alloc(6 + 16);
+  sl[5] = 3;
+  const badSl = classify(srhForPath(path, { tlvs: [{ type: 6, value: sl }] }), cfg.locators, lookup);
+  assert.ok(!badSl.ok);
+  assert.match(badSl.reason, /Segments Left 3 with 1 segments/);
+  const good = classify(srhForPath(path, { tlvs: [returnPathTlv([P('fc00:a::1:0:0'), P('fc00:1::2')])] }), cfg.locators, lookup);
+  assert.ok(good.ok);
 });

@@ -7,6 +7,7 @@
 import type { ErrorCode } from '../errors.js';
 import { isSrError } from '../errors.js';
 import { decodeSrh, pathOf, srhForPath } from '../codec/srh.js';
+import { findReturnPath } from '../codec/return-path.js';
 import { decodeSid, type SidLayout } from '../codec/sid.js';
 import { formatAddress } from '../net/ip6.js';
 
@@ -51,7 +52,10 @@ export function classify<F>(
   if (!srhBytes) return { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' };
   let path: Buffer[];
   try {
-    path = pathOf(decodeSrh(srhBytes));
+    const srh = decodeSrh(srhBytes);
+    // a return-path TLV (type 6) must be well formed even before it is used: a bad one rejects the flow
+    findReturnPath(srh.tlvs);
+    path = pathOf(srh);
   } catch (e) {
     if (isSrError(e)) return { ok: false, code: e.code, reason: e.message };
     throw e;

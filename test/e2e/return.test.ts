@@ -106,4 +106,23 @@ describe('return traffic off the path (offpath lab)', () => {
       assert.doesNotMatch(left.stdout, /srv6pipes_return|0x10011/, 'q removed its return steering');
     });
   });
+
+  test('a malformed return-path TLV: the flow is reset, the reason logged and counted, the proxy goes on', async () => {
+    await withLab('offpath', async (lab) => {
+      const server = await startServer(lab, 'server', ['--port', '8080', '--reply', '1000']);
+      const proxy = await startProxy(lab, 'p', PROXY(false));
+      try {
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--tlvs', 'badreturn', '--send', '10']);
+        assert.equal(r.error, 'ECONNRESET', JSON.stringify(r));
+        const log = await proxy.out.next((l) => l['msg'] === 'flow rejected', 5000, 'the rejection');
+        assert.equal(log['code'], 'SRH_BAD_TLV');
+        assert.match(String(log['reason']), /return-path TLV/);
+        const st = await lab.exec('p', ['curl', '-s', 'http://127.0.0.1:7778/stats']);
+        assert.equal((JSON.parse(st.stdout) as { rejected: Record<string, number> }).rejected['SRH_BAD_TLV'], 1);
+      } finally {
+        await proxy.stop();
+        server.stop();
+      }
+    });
+  });
 });
