@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { parseAddress } from '../net/ip6.js';
-import { addressFromArpa } from '../controller/dns/message.js';
+import { addressFromArpa } from '../controller/dns/records.js';
 import { encodeSrhRecord, TYPE_SRH_NAME } from '../controller/dns/records.js';
 import { BindingLookup } from './bindings.js';
 

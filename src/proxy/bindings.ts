@@ -13,8 +13,7 @@ import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
 import { parseAddress } from '../net/ip6.js';
 import { parseController, tcpExchange, udpExchange } from '../controller/client.js';
-import { arpaName } from '../controller/dns/message.js';
-import { decodeSrhRecord, TYPE_SRH_NAME } from '../controller/dns/records.js';
+import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from '../controller/dns/records.js';
 
 export interface BindingLookupOptions {
   /** the controller: ADDR, [ADDR]:PORT */

@@ -7,10 +7,10 @@
  *   dropped: the client retries over TCP, which gets the whole answer.
  */
 import dnsPacket from 'dns-packet';
-import { formatAddress, parseAddress, prefixContains } from '../../net/ip6.js';
-import type { BsidManager } from '../bsid/manager.js';
+import { parseAddress, prefixContains } from '../../net/ip6.js';
+import type { Binding, BsidManager } from '../bsid/manager.js';
 import type { Resolution, Resolver, SrPath } from '../resolver.js';
-import { decodeFunctionsOption, decodePortOption, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_SRH_NAME } from './records.js';
+import { decodeFunctionsOption, decodePortOption, addressFromArpa, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_SRH_NAME } from './records.js';
 
 /** What answering needs besides the message: the resolver, and optionally binding SIDs and an upstream. */
 export interface Services {
@@ -91,18 +91,6 @@ export async function handleMessage(services: Services, buf: Buffer, client: str
   }
 }
 
-/** `<32 nibbles, reversed>.ip6.arpa` → the address, or undefined. */
-export function addressFromArpa(name: string): string | undefined {
-  const m = /^((?:[0-9a-f]\.){32})ip6\.arpa\.?$/i.exec(name);
-  if (!m) return undefined;
-  const hex = m[1]!.split('.').slice(0, 32).reverse().join('');
-  return formatAddress(Buffer.from(hex, 'hex'));
-}
-
-export function arpaName(address: string): string {
-  return `${[...parseAddress(address).toString('hex')].reverse().join('.')}.ip6.arpa`;
-}
-
 const bsidKey = (client: string, p: SrPath): string =>
   `${client}|${p.policy ?? '-'}|${p.spec.functions.map((f) => `${f.name}:${f.argument}`).join(',')}|${p.spec.to}|${p.spec.bandwidthKbps ?? ''}|${p.spec.maxLatencyMs ?? ''}`;
 
@@ -164,12 +152,15 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
   const bsidTarget = (q.type as string) === TYPE_SRH_NAME ? addressFromArpa(q.name) : undefined;
   if (bsidTarget !== undefined) {
     // a proxy asks what a binding SID stands for
-    res = bsidLookup(services, log.client, bsidTarget);
-    if (res.rcode === 'NOERROR' && res.paths[0]) {
-      const b = services.bsids!.lookup(bsidTarget)!;
+    const found = bsidLookup(services, log.client, bsidTarget);
+    if ('binding' in found) {
+      const b = found.binding;
       ttl = Math.max(1, Math.min(cfg.ttl, Math.floor((b.expiresAt - Date.now()) / 1000)));
       answers = [{ name: q.name, type: TYPE_SRH_NAME, class: 'IN', ttl, data: encodeSrhRecord(b.segments) }];
       log.paths = [{ destination: bsidTarget, segments: b.segments, bsid: b.bsid }];
+      res = { rcode: 'NOERROR', a: [], aaaa: [], paths: [] };
+    } else {
+      res = found;
     }
   } else {
     res = resolver.resolve({
@@ -229,7 +220,7 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
 }
 
 /** A proxy's question "which segments does this BSID stand for?": only from the proxies. */
-function bsidLookup(services: Services, client: string, bsid: string): Resolution {
+function bsidLookup(services: Services, client: string, bsid: string): { binding: Binding } | { rcode: 'REFUSED' | 'NXDOMAIN'; reason: string } {
   const cfg = services.resolver.config;
   if (!services.bsids || !cfg.bindingSids) return { rcode: 'REFUSED', reason: 'binding SIDs are off' };
   let from: Buffer;
@@ -242,7 +233,7 @@ function bsidLookup(services: Services, client: string, bsid: string): Resolutio
   if (!allowed) return { rcode: 'REFUSED', reason: `${client} may not look up binding SIDs (bindingSids.lookupFrom)` };
   const b = services.bsids.lookup(bsid);
   if (!b) return { rcode: 'NXDOMAIN', reason: `no binding SID ${bsid}` };
-  return { rcode: 'NOERROR', a: [], aaaa: [], paths: [{ destination: bsid, segments: b.segments, returnSegments: [], nodes: [], cost: 0, functions: [], spec: b.spec ?? { from: '', to: '', destination: '', functions: [], tieKey: '' } }] };
+  return { binding: b };
 }
 
 function sameAddress(text: string, bytes: Buffer): boolean {

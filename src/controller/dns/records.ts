@@ -106,3 +106,15 @@ export function encodePortOption(port: number): Buffer {
   b.writeUInt16BE(port);
   return b;
 }
+
+/** `<32 nibbles, reversed>.ip6.arpa` → the address, or undefined. */
+export function addressFromArpa(name: string): string | undefined {
+  const m = /^((?:[0-9a-f]\.){32})ip6\.arpa\.?$/i.exec(name);
+  if (!m) return undefined;
+  const hex = m[1]!.split('.').slice(0, 32).reverse().join('');
+  return formatAddress(Buffer.from(hex, 'hex'));
+}
+
+export function arpaName(address: string): string {
+  return `${[...parseAddress(address).toString('hex')].reverse().join('.')}.ip6.arpa`;
+}

@@ -11,8 +11,7 @@ import { resolve, tcpExchange, udpExchange } from '../client.js';
 import { validateControllerConfig } from '../config.js';
 import { ACCESS_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
-import { arpaName } from './message.js';
-import { decodeSrhRecord, TYPE_SRH_NAME } from './records.js';
+import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from './records.js';
 import { startDnsServer, type DnsServer } from './server.js';
 
 const log = pino({ level: 'silent' });
