@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { srhForPath, type SrhTlv } from '../codec/srh.js';
 import { parseAddress } from '../net/ip6.js';
+import { clientReturnPathTlv } from '../codec/return-path.js';
 import { outboundSocket } from '../native/sockets.js';
 
 export interface ConnectOptions {
@@ -14,6 +15,12 @@ export interface ConnectOptions {
   segments?: string[];
   /** TLVs to carry after the segment list (e.g. an HMAC TLV) */
   tlvs?: SrhTlv[];
+  /**
+   * The return path: the return SIDs the replies travel back through, in that order (the last proxy's
+   * first). Carried as a return-path TLV (type 6); each proxy replies through the previous one's entry,
+   * and a proxy's entry may name another of its functions for the downstream direction.
+   */
+  returnPath?: string[];
   /** SRH flags byte */
   flags?: number;
   localAddress?: string;
@@ -25,7 +32,9 @@ export interface ConnectOptions {
 /** Resolves to a connected net.Socket whose packets carry the SRH. */
 export function connect(o: ConnectOptions): Promise<net.Socket> {
   const segments = o.segments ?? [];
-  const srh = segments.length > 0 ? srhForPath([...segments.map(parseAddress), parseAddress(o.host)], { tlvs: o.tlvs ?? [], flags: o.flags ?? 0 }) : null;
+  const tlvs = [...(o.tlvs ?? [])];
+  if (o.returnPath?.length) tlvs.push(clientReturnPathTlv(o.returnPath.map(parseAddress), o.localAddress ? parseAddress(o.localAddress) : undefined));
+  const srh = segments.length > 0 || tlvs.length > 0 ? srhForPath([...segments.map(parseAddress), parseAddress(o.host)], { tlvs, flags: o.flags ?? 0 }) : null;
   parseAddress(o.host); // validates
   const socket = srh
     ? outboundSocket({ srh }, { allowHalfOpen: o.allowHalfOpen ?? true })

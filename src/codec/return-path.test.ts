@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isSrError } from '../errors.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
-import { decodeReturnPathTlv, findReturnPath, returnPathTlv, TLV_RETURN_PATH } from './return-path.js';
+import { clientReturnPathTlv, decodeReturnPathTlv, findReturnPath, returnPathTlv, returnStep, TLV_RETURN_PATH } from './return-path.js';
 import { decodeSrh, encodeSrh, srhForPath } from './srh.js';
 
 const P = (s: string): Buffer => parseAddress(s);
@@ -50,5 +50,23 @@ describe('return-path TLV (type 6)', () => {
         assert.deepEqual(d.path.map((b) => b.toString('hex')), segs.map((s) => Buffer.from(s).toString('hex')));
       }),
     );
+  });
+
+  test('along a chain: the client sends SL 0; each hop replies via the sender\'s entry and forwards SL + 1', () => {
+    // client → p → q → server; replies: server → q's SID, q → p's SID, p → client
+    const fromClient = decodeReturnPathTlv(clientReturnPathTlv([P('fc00:b::ffff'), P('fc00:a::ffff')], P('fc00:1::2')));
+    assert.equal(fromClient.segmentsLeft, 0);
+    const atP = returnStep(fromClient);
+    assert.equal(atP.replyVia, undefined, 'p replies straight to the client');
+    assert.equal(formatAddress(atP.own!), 'fc00:a::ffff');
+    const atQ = returnStep(decodeReturnPathTlv(atP.onward!));
+    assert.equal(formatAddress(atQ.replyVia!), 'fc00:a::ffff');
+    assert.equal(formatAddress(atQ.own!), 'fc00:b::ffff');
+    const atServer = returnStep(decodeReturnPathTlv(atQ.onward!));
+    assert.equal(formatAddress(atServer.replyVia!), 'fc00:b::ffff');
+    assert.equal(atServer.own, undefined, 'no entry left: the server forwards nothing');
+    assert.equal(atServer.onward, undefined);
+    // an unknown client address travels as ::
+    assert.equal(formatAddress(clientReturnPathTlv([P('fc00:a::ffff')]).value, 6), '::');
   });
 });

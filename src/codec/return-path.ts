@@ -8,6 +8,12 @@
  * Segments Left indexes the next one to visit, as in the SRH itself. The value is 6 + 16 n bytes
  * and a TLV value is at most 255 bytes: at most 15 segments. Throws SrError SRH_BAD_TLV (kind
  * input) on anything malformed.
+ *
+ * Along a chain of proxies (each terminates TCP), segments[i] (i ≥ 1) is the SID the replies of
+ * hop i+1 go back to — the return SID of proxy i, counted from the client — and Segments Left names
+ * the entry of the hop that sent this connection: the client sends 0 (its replies come straight
+ * back), proxy k forwards k. A receiver replies via segments[SL] (nothing when SL is 0) and reads
+ * its own entry at segments[SL + 1] (see `returnStep`).
  */
 import { SrError } from '../errors.js';
 import type { SrhTlv } from './srh.js';
@@ -58,4 +64,36 @@ export function decodeReturnPathTlv(tlv: SrhTlv): ReturnPath {
 export function findReturnPath(tlvs: readonly SrhTlv[]): ReturnPath | undefined {
   const t = tlvs.find((x) => x.type === TLV_RETURN_PATH);
   return t ? decodeReturnPathTlv(t) : undefined;
+}
+
+/**
+ * The return-path TLV a client sends: the return SIDs of the proxies in the order the replies travel
+ * back (the last proxy's first), then the client (`::` when not known: receivers address the client
+ * by the connection's peer address), Segments Left 0.
+ */
+export function clientReturnPathTlv(returnSids: readonly Uint8Array[], client: Uint8Array = Buffer.alloc(16)): SrhTlv {
+  return returnPathTlv([...returnSids, client], 0);
+}
+
+export interface ReturnStep {
+  /** the SID this hop's replies go back through (the sender's entry); undefined: straight back */
+  replyVia?: Buffer;
+  /** this hop's own entry (where its own replies must come back to), if the sender gave one */
+  own?: Buffer;
+  /** the TLV for this hop's onward SRH (Segments Left + 1), or undefined when there is no entry for it */
+  onward?: SrhTlv;
+}
+
+/** What a receiving hop does with a return path: reply through the sender's entry, forward its own. */
+export function returnStep(rp: ReturnPath): ReturnStep {
+  const n = rp.path.length;
+  const wire = (i: number): Buffer => rp.path[n - 1 - i]!;
+  const sl = rp.segmentsLeft;
+  const step: ReturnStep = {};
+  if (sl > 0) step.replyVia = wire(sl);
+  if (sl + 1 < n) {
+    step.own = wire(sl + 1);
+    step.onward = returnPathTlv(rp.path, sl + 1);
+  }
+  return step;
 }

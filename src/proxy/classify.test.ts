@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeSrh, encodeSrh, pathOf, srhForPath } from '../codec/srh.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
-import { returnPathTlv } from '../codec/return-path.js';
+import { clientReturnPathTlv, decodeReturnPathTlv, findReturnPath, returnPathTlv } from '../codec/return-path.js';
 import { classify } from './classify.js';
 import { parseProxyConfig } from './config.js';
 
@@ -106,4 +106,32 @@ test('a malformed return-path TLV (type 6) rejects the flow with SRH_BAD_TLV; a 
   assert.match(badSl.reason, /Segments Left 3 with 1 segments/);
   const good = classify(srhForPath(path, { tlvs: [returnPathTlv([P('fc00:a::1:0:0'), P('fc00:1::2')])] }), cfg.locators, lookup);
   assert.ok(good.ok);
+});
+
+test('a return path: replies via the sender’s entry, our entry picks the downstream function, the TLV goes on one step', () => {
+  // client → fc00:a (p) → fc00:b (us, fn 1 = copy) → server; return entries: ours fc00:b::2:0:9 (xor), p's fc00:a::ffff
+  const fromP = returnPathTlv([P('fc00:b::2:0:9'), P('fc00:a::ffff'), P('::')], 1);
+  const d = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')], { tlvs: [fromP] }), cfg.locators, lookup);
+  assert.ok(d.ok);
+  assert.equal(d.replyVia, 'fc00:a::ffff');
+  const reply = decodeSrh(d.replySrh!);
+  assert.equal(reply.segmentsLeft, 1);
+  assert.deepEqual(pathOf(reply).map((b) => formatAddress(b)), ['fc00:a::ffff', '::'], 'the kernel writes the client over the last segment');
+  assert.equal(d.downstream?.functionId, 2, 'our return entry names xor: it processes the downstream bytes');
+  assert.equal(d.downstream?.argument, 9n);
+  const next = decodeSrh(d.nextSrh!);
+  assert.deepEqual(pathOf(next).map((b) => formatAddress(b)), ['fc00:2::2'], 'an SRH goes on to carry the TLV');
+  const onward = findReturnPath(next.tlvs)!;
+  assert.equal(onward.segmentsLeft, 2, 'the next hop replies through our entry');
+  // straight from the client (SL 0): no reply SRH; an entry that is our plain return SID: symmetric
+  const first = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')], { tlvs: [clientReturnPathTlv([P('fc00:b::ffff')])] }), cfg.locators, lookup);
+  assert.ok(first.ok);
+  assert.equal(first.replySrh, null);
+  assert.equal(first.downstream, undefined);
+  assert.equal(decodeReturnPathTlv(decodeSrh(first.nextSrh!).tlvs.find((t) => t.type === 6)!).segmentsLeft, 1);
+  // no entry for us: the TLV is not carried on (the next hop's replies would be steered to the wrong proxy)
+  const spent = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')], { tlvs: [returnPathTlv([P('fc00:a::ffff'), P('::')], 1)] }), cfg.locators, lookup);
+  assert.ok(spent.ok);
+  assert.equal(spent.nextSrh, null);
+  assert.equal(spent.replyVia, 'fc00:a::ffff');
 });

@@ -3,11 +3,16 @@
  * find this proxy's segment (the first one, in travel order, inside one of its locators), decode its
  * function and argument, look the function up, and compute the SRH for the next connection (the
  * segments after ours; none when only the final destination remains).
+ *
+ * A return-path TLV (type 6, src/codec/return-path.ts) adds three things: the accepted socket's
+ * replies go back through the sender's entry (`replySrh`); this proxy's own entry, when it names one
+ * of its functions, picks the function for the downstream direction (asymmetric processing); and the
+ * onward SRH carries the TLV one step on (or drops it when there is no entry for this proxy).
  */
 import type { ErrorCode } from '../errors.js';
 import { isSrError } from '../errors.js';
 import { decodeSrh, pathOf, srhForPath } from '../codec/srh.js';
-import { findReturnPath } from '../codec/return-path.js';
+import { findReturnPath, returnStep, type ReturnStep } from '../codec/return-path.js';
 import { decodeSid, type SidLayout } from '../codec/sid.js';
 import { formatAddress } from '../net/ip6.js';
 
@@ -24,6 +29,12 @@ export interface Accepted<F> {
   position: number;
   /** SRH for the outbound connection, or null when the next hop is the final destination */
   nextSrh: Buffer | null;
+  /** SRH for the accepted socket's replies (return-path TLV: through the sender's entry), or null */
+  replySrh: Buffer | null;
+  /** the SID those replies go back through (text), when there is one */
+  replyVia?: string;
+  /** the return path's entry for this proxy names another of its functions: it processes the downstream bytes */
+  downstream?: { entry: F; functionId: number; argument: bigint; sid: string };
   /** the binding SID the path came through (expanded with what the controller said) */
   bsid?: string;
 }
@@ -51,23 +62,25 @@ export function classify<F>(
 ): Decision<F> {
   if (!srhBytes) return { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' };
   let path: Buffer[];
+  let step: ReturnStep | undefined;
   try {
     const srh = decodeSrh(srhBytes);
-    // a return-path TLV (type 6) must be well formed even before it is used: a bad one rejects the flow
-    findReturnPath(srh.tlvs);
+    // a malformed return-path TLV (type 6) rejects the flow
+    const rp = findReturnPath(srh.tlvs);
+    step = rp && returnStep(rp);
     path = pathOf(srh);
   } catch (e) {
     if (isSrError(e)) return { ok: false, code: e.code, reason: e.message };
     throw e;
   }
-  const direct = place(path, locators, lookup, tag);
+  const direct = place(path, locators, lookup, tag, step);
   if (direct.ok || direct.code !== 'FLOW_NOT_OURS' || !expand) return direct;
   // reached through a binding SID? the socket saw only [BSID, destination]
   for (let i = 0; i < path.length - 1; i++) {
     const inner = expand(path[i]!);
     if (!inner) continue;
     const expanded = [...path.slice(0, i), ...inner, ...path.slice(i + 1)];
-    const d = place(expanded, locators, lookup, tag);
+    const d = place(expanded, locators, lookup, tag, step);
     if (d.ok) return { ...d, bsid: formatAddress(path[i]!) };
     if (d.code !== 'FLOW_NOT_OURS') return d;
     return { ok: false, code: 'FLOW_NOT_OURS', reason: `binding SID ${formatAddress(path[i]!)} stands for [${inner.map((b) => formatAddress(b)).join(', ')}]: no segment is in this proxy's locators`, candidates: [formatAddress(path[i]!)] };
@@ -75,7 +88,25 @@ export function classify<F>(
   return direct;
 }
 
-function place<F>(path: Buffer[], locators: readonly SidLayout[], lookup: (functionId: number) => F | undefined, tag?: number): Decision<F> {
+const CLIENT_PLACEHOLDER = Buffer.alloc(16);
+
+/** This proxy's return-path entry, when it names one of its configured functions. */
+function downstreamFunction<F>(own: Buffer, locators: readonly SidLayout[], lookup: (functionId: number) => F | undefined): Accepted<F>['downstream'] {
+  for (const layout of locators) {
+    const d = decodeSid(layout, own);
+    const entry = d && lookup(d.fn);
+    if (d && entry) return { entry, functionId: d.fn, argument: d.arg, sid: formatAddress(own) };
+  }
+  return undefined;
+}
+
+function place<F>(
+  path: Buffer[],
+  locators: readonly SidLayout[],
+  lookup: (functionId: number) => F | undefined,
+  tag?: number,
+  step?: ReturnStep,
+): Decision<F> {
   // the final destination (last in travel order) is never one of our function segments
   for (let i = 0; i < path.length - 1; i++) {
     const seg = path[i]!;
@@ -92,7 +123,8 @@ function place<F>(path: Buffer[], locators: readonly SidLayout[], lookup: (funct
         };
       }
       const rest = path.slice(i + 1);
-      return {
+      const tlvs = step?.onward ? [step.onward] : [];
+      const accepted: Accepted<F> = {
         ok: true,
         entry,
         functionId: d.fn,
@@ -100,8 +132,15 @@ function place<F>(path: Buffer[], locators: readonly SidLayout[], lookup: (funct
         sid: text[i]!,
         path: text,
         position: i,
-        nextSrh: tag !== undefined ? srhForPath(rest, { tag }) : rest.length > 1 ? srhForPath(rest) : null,
+        // with a tag or a TLV to carry, an SRH goes on even when only the destination remains
+        nextSrh: tag !== undefined || tlvs.length > 0 ? srhForPath(rest, { tag, tlvs }) : rest.length > 1 ? srhForPath(rest) : null,
+        // the kernel writes the connection's peer (the client) over the last segment
+        replySrh: step?.replyVia ? srhForPath([step.replyVia, CLIENT_PLACEHOLDER]) : null,
       };
+      if (step?.replyVia) accepted.replyVia = formatAddress(step.replyVia);
+      const down = step?.own && downstreamFunction(step.own, locators, lookup);
+      if (down && (down.functionId !== d.fn || down.argument !== d.arg)) accepted.downstream = down;
+      return accepted;
     }
   }
   const text = path.map((b) => formatAddress(b));

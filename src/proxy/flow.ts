@@ -6,7 +6,8 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import { lingerZero, outboundSocket } from '../native/sockets.js';
+import { lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
+import { asymmetricTransforms } from '../vf/compose.js';
 import type { LoadedFunction } from '../vf/loader.js';
 import { newDirectionStats, relay } from '../vf/relay.js';
 import { releaseTransforms, type FlowTransforms } from '../vf/types.js';
@@ -24,6 +25,10 @@ export interface FlowRecord {
   client: string;
   server: string;
   nextHop: string;
+  /** return-path TLV: the SID the replies to the client-side go back through */
+  replyVia?: string;
+  /** return-path TLV: the function processing the downstream direction, when not the flow's own */
+  downstreamFn?: number;
   state: FlowState;
   ageMs: number;
   idleMs: number;
@@ -83,22 +88,41 @@ export class Flow {
     deps.stats.flowsTotal++;
     deps.stats.flowsActive++;
     this.fn.attach(this);
+    d.downstream?.entry.attach(this);
     this.inbound.on('error', (e) => this.fail('client_reset', e));
     this.inbound.on('close', () => this.socketClosed());
+    if (d.replySrh) {
+      // the return path: this socket's replies go back through the previous hop's return SID
+      try {
+        setRoutingHeader(this.inbound, d.replySrh);
+      } catch (e) {
+        this.fail('return_path_failed', e);
+        return;
+      }
+    }
+    const facts = {
+      flowId: this.id,
+      functionId: d.functionId,
+      argument: d.argument,
+      sid: d.sid,
+      client: this.client,
+      server: this.server,
+      path: d.path,
+      position: d.position,
+    };
+    const fnDeps = { log: this.deps.log.child({ flow: this.id }), signal: this.abort.signal, reset: (reason: string) => this.fail(reason) };
     try {
-      this.transforms = this.fn.spawn(
-        {
-          flowId: this.id,
-          functionId: d.functionId,
-          argument: d.argument,
-          sid: d.sid,
-          client: this.client,
-          server: this.server,
-          path: d.path,
-          position: d.position,
-        },
-        { log: deps.log.child({ flow: this.id }), signal: this.abort.signal, reset: (reason) => this.fail(reason) },
-      );
+      const forward = this.fn.spawn(facts, fnDeps);
+      const back = d.downstream;
+      if (!back) this.transforms = forward;
+      else {
+        try {
+          this.transforms = asymmetricTransforms(forward, back.entry.spawn({ ...facts, functionId: back.functionId, argument: back.argument, sid: back.sid }, fnDeps));
+        } catch (e) {
+          releaseTransforms(forward);
+          throw e;
+        }
+      }
     } catch (e) {
       this.fail('function_error', e);
       return;
@@ -177,6 +201,7 @@ export class Flow {
     clearTimeout(this.connectTimer);
     this.release();
     this.fn.detach(this);
+    this.decision.downstream?.entry.detach(this);
     const s = this.deps.stats;
     s.flowsActive--;
     s.bytesUp += this.up.bytesOut;
@@ -197,6 +222,8 @@ export class Flow {
       client: fmt(this.client.address, this.client.port),
       server: fmt(this.server.address, this.server.port),
       nextHop: this.decision.path[this.decision.position + 1] ?? this.server.address,
+      ...(this.decision.replyVia ? { replyVia: this.decision.replyVia } : {}),
+      ...(this.decision.downstream ? { downstreamFn: this.decision.downstream.functionId } : {}),
       state: this.state,
       ageMs: now - this.startedAt,
       idleMs: now - this.lastActivity,

@@ -5,7 +5,7 @@
  */
 import * as stream from 'node:stream';
 import { Transform, type Duplex } from 'node:stream';
-import { isSyncTransform, type DirectionTransform, type SyncTransform } from './types.js';
+import { isSyncTransform, releaseTransforms, type DirectionTransform, type FlowTransforms, type SyncTransform } from './types.js';
 
 export function composeTransforms(parts: readonly DirectionTransform[]): DirectionTransform {
   if (parts.length === 1) return parts[0]!;
@@ -63,4 +63,20 @@ export function syncAsStream(t: SyncTransform): Transform {
       }
     },
   });
+}
+
+/**
+ * Asymmetric processing: `forward`'s upstream transform for the client → server bytes, and
+ * `backward`'s upstream transform for the server → client bytes (the function named by the return
+ * path processes the bytes travelling along it). The unused directions are released with the rest.
+ */
+export function asymmetricTransforms(forward: FlowTransforms, backward: FlowTransforms): FlowTransforms {
+  return {
+    upstream: forward.upstream,
+    downstream: backward.upstream,
+    close: () => {
+      const errors = [releaseTransforms(forward), releaseTransforms(backward)].filter((e) => e !== undefined);
+      if (errors.length > 0) throw errors[0];
+    },
+  };
 }

@@ -13,7 +13,7 @@ const PROXY = (withReturn: boolean, locator = 'fc00:a', id = 17, hops: string[] 
   [
     'workers: 1',
     `locators: [ { prefix: "${locator}::/80" } ]`,
-    'functions: [ { id: 1, vf: copy }, { id: 2, vf: xor } ]',
+    'functions: [ { id: 1, vf: copy }, { id: 2, vf: xor }, { id: 3, vf: compress }, { id: 4, vf: decompress } ]',
     ...(withReturn ? [`returnPath: { id: ${id}, sid: "${locator}::ffff" }`] : []),
     ...(hops.length ? [`returnHops: [ ${hops.join(', ')} ]`] : []),
     'timeouts: { connect: 1500ms, drain: 2s }',
@@ -107,18 +107,66 @@ describe('return traffic off the path (offpath lab)', () => {
     });
   });
 
+  test('a return-path TLV across two proxies: replies follow it, and it picks compression for the downstream direction only', async () => {
+    await withLab('offpath', async (lab) => {
+      const size = 2 << 20;
+      const server = await startServer(lab, 'server', ['--port', '8080', '--reply', String(size), '--data', 'text']);
+      const p = await startProxy(lab, 'p', PROXY(true, 'fc00:a', 17));
+      const q = await startProxy(lab, 'q', PROXY(true, 'fc00:b', 18, ['{ id: 17, sid: "fc00:a::ffff" }']));
+      const agent = await startDaemon(lab, 'server', ['return-agent', '--hops', '18=fc00:b::ffff'], 'return agent started');
+      // count what reaches p addressed to its decompress SID (q's replies, when the TLV steers them)
+      const nft = await lab.exec('p', ['nft', '-f', '-'], { input: 'table ip6 rt_count {\n chain pre {\n  type filter hook prerouting priority -300\n  ip6 daddr fc00:a::4:0:0 counter\n }\n}\n' });
+      assert.equal(nft.code, 0, nft.stderr);
+      const toDecompressSid = async (): Promise<number> =>
+        Number(/counter packets (\d+)/.exec((await lab.exec('p', ['nft', 'list', 'table', 'ip6', 'rt_count'])).stdout)?.[1] ?? -1);
+      const down = async (host: string): Promise<number> => {
+        const st = JSON.parse((await lab.exec(host, ['curl', '-s', 'http://127.0.0.1:7778/stats'])).stdout) as { functions: { functionId: number; bytesDown: number }[] };
+        return st.functions.find((f) => f.functionId === 1)?.bytesDown ?? 0;
+      };
+      const flow = async (extra: string[]) => {
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0,fc00:b::1:0:0', '--send', '1000', ...extra]);
+        assert.equal(r.error, undefined, JSON.stringify(r));
+        assert.equal(r.received, size);
+        const conn = await server.out.next((l) => l['event'] === 'conn', 10000, 'the server side');
+        assert.equal(r.sha256Received, conn['sha256Sent'], 'the client gets the server’s bytes intact');
+        assert.equal(conn['remote'], 'fc00:1::2');
+        await new Promise((res) => setTimeout(res, 300)); // the flows' byte counts land when they close
+      };
+      try {
+        // without a return path: copy both ways, q sends the reply plain, nothing is addressed to p's decompress SID
+        await flow([]);
+        const [q0, p0] = [await down('q'), await down('p')];
+        assert.equal(q0, size);
+        assert.equal(await toDecompressSid(), 0);
+        // with: replies travel back through q's compress SID and p's decompress SID; upstream stays copy
+        await flow(['--return-path', 'fc00:b::3:0:0,fc00:a::4:0:0']);
+        const [q1, p1] = [(await down('q')) - q0, (await down('p')) - p0];
+        assert.ok(q1 < size / 4, `q compressed the downstream bytes: ${q1} of ${size}`);
+        assert.equal(p1, size, 'p decompressed them');
+        assert.ok((await toDecompressSid()) > 10, 'q’s replies were sent to p’s SID named in the TLV');
+      } finally {
+        assert.equal(await agent.stop(), 0);
+        await q.stop();
+        await p.stop();
+        server.stop();
+      }
+    });
+  });
+
   test('a malformed return-path TLV: the flow is reset, the reason logged and counted, the proxy goes on', async () => {
     await withLab('offpath', async (lab) => {
       const server = await startServer(lab, 'server', ['--port', '8080', '--reply', '1000']);
       const proxy = await startProxy(lab, 'p', PROXY(false));
       try {
-        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--tlvs', 'badreturn', '--send', '10']);
-        assert.equal(r.error, 'ECONNRESET', JSON.stringify(r));
-        const log = await proxy.out.next((l) => l['msg'] === 'flow rejected', 5000, 'the rejection');
-        assert.equal(log['code'], 'SRH_BAD_TLV');
-        assert.match(String(log['reason']), /return-path TLV/);
+        for (const tlv of ['badreturn', 'bigreturn']) {
+          const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--tlvs', tlv, '--send', '10']);
+          assert.equal(r.error, 'ECONNRESET', JSON.stringify(r));
+          const log = await proxy.out.next((l) => l['msg'] === 'flow rejected', 5000, 'the rejection');
+          assert.equal(log['code'], 'SRH_BAD_TLV');
+          assert.match(String(log['reason']), /return-path TLV value is (16|255) bytes/);
+        }
         const st = await lab.exec('p', ['curl', '-s', 'http://127.0.0.1:7778/stats']);
-        assert.equal((JSON.parse(st.stdout) as { rejected: Record<string, number> }).rejected['SRH_BAD_TLV'], 1);
+        assert.equal((JSON.parse(st.stdout) as { rejected: Record<string, number> }).rejected['SRH_BAD_TLV'], 2);
       } finally {
         await proxy.stop();
         server.stop();

@@ -4,7 +4,7 @@
  *                       [--save FILE]   (each connection's received bytes go to FILE.<client port>)
  *   (both) --data text: send compressible text instead of random bytes
  *                                                              one JSON line per connection on stdout
- *   node peer.js client --host H --port P [--segments a,b] [--send N] [--delay-end MS] [--tlvs padn,hmac,unknown,badreturn] [--flags N]
+ *   node peer.js client --host H --port P [--segments a,b] [--send N] [--delay-end MS] [--tlvs padn,hmac,unknown,badreturn,bigreturn] [--return-path SID,…] [--flags N]
  *                                                              [--reset-after-ms MS] [--timeout MS] [--local ADDR]
  *                                                              one JSON line at the end on stdout
  * Data is pseudo-random (a 1 MiB block from a seed, rotated), hashed with sha256 on both ends, so a
@@ -135,13 +135,15 @@ async function client(): Promise<void> {
     else if (t === 'hmac') tlvs.push(hmacTlv(7, Buffer.alloc(32, 0xab)));
     else if (t === 'unknown') tlvs.push({ type: 0x7e, value: Buffer.from('srv6pipes-unknown-tlv') });
     else if (t === 'badreturn') tlvs.push({ type: 6, value: Buffer.alloc(6 + 10) }); // a return-path TLV that is not 6 + 16n bytes
+    else if (t === 'bigreturn') tlvs.push({ type: 6, value: Buffer.alloc(255) }); // the largest TLV: more than 15 segments' room, not 6 + 16n
     else throw new Error(`unknown --tlvs item ${t}`);
   }
   const t0 = Date.now();
   let sock: net.Socket;
   try {
     const local = arg('local');
-    sock = await connect({ host, port, segments, tlvs, flags: Number(arg('flags', '0')), timeoutMs: Number(arg('timeout', '5000')), ...(local ? { localAddress: local } : {}) });
+    const returnPath = (arg('return-path', '') ?? '').split(',').filter(Boolean);
+    sock = await connect({ host, port, segments, tlvs, returnPath, flags: Number(arg('flags', '0')), timeoutMs: Number(arg('timeout', '5000')), ...(local ? { localAddress: local } : {}) });
   } catch (e) {
     process.stdout.write(`${JSON.stringify({ event: 'done', error: (e as NodeJS.ErrnoException).code ?? String(e), ms: Date.now() - t0 })}\n`);
     return;

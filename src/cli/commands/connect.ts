@@ -1,5 +1,6 @@
 import { SrError } from '../../errors.js';
 import type { CommandSpec } from '../spec.js';
+import { listOption } from '../options.js';
 
 export const CONNECT_COMMANDS: CommandSpec[] = [
   {
@@ -11,6 +12,7 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
     ],
     options: [
       { flags: '-s, --segments <list>', description: 'comma-separated waypoints (function SIDs), in travel order' },
+      { flags: '--return-path <list>', description: 'comma-separated return SIDs, in the order the replies travel back (return-path TLV)' },
       { flags: '--timeout <ms>', description: 'connect timeout in ms', default: '10000' },
       { flags: '--resolve', description: 'HOST is a name: ask the controller for its address and SR path' },
       { flags: '-f, --functions <list>', description: 'with --resolve: functions to request, comma-separated' },
@@ -20,18 +22,18 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
       const [host, portText] = args as [string, string];
       const port = Number(portText);
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SrError('BAD_ARGUMENT', `bad port "${portText}"`);
-      const segments = typeof opts['segments'] === 'string' ? opts['segments'].split(',').map((s) => s.trim()).filter(Boolean) : [];
+      const segments = listOption(opts['segments']);
       let socket;
       try {
         if (opts['resolve']) {
           const { resolveAndConnect } = await import('../../controller/client.js');
-          const functions = typeof opts['functions'] === 'string' ? opts['functions'].split(',').map((s) => s.trim()).filter(Boolean) : [];
+          const functions = listOption(opts['functions']);
           const r = await resolveAndConnect({ name: host, port, functions, controller: String(opts['controller']), timeoutMs: Number(opts['timeout']) });
           process.stderr.write(`srv6pipes connect: ${host} → [${r.host}]:${port} via ${r.segments.length ? r.segments.join(' → ') : 'no waypoint'}\n`);
           socket = r.socket;
         } else {
           const { connect } = await import('../../client/connect.js');
-          socket = await connect({ host, port, segments, timeoutMs: Number(opts['timeout']) });
+          socket = await connect({ host, port, segments, returnPath: listOption(opts['returnPath']), timeoutMs: Number(opts['timeout']) });
         }
       } catch (e) {
         if (e instanceof SrError) throw e;
