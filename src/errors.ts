@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   SID_FIELD_RANGE: { kind: 'user', hint: 'the function or argument does not fit its bits' },
   SID_OUTSIDE_LOCATOR: { kind: 'input', hint: 'the address is not inside the locator' },
   CMSG_MALFORMED: { kind: 'input', hint: 'the kernel returned ancillary data that does not parse' },
+  RETURN_PATH_REFUSED: { kind: 'input', hint: 'the kernel refused the reply SRH on the accepted socket (seg6_validate_srh)' },
   // configuration and environment
   CONFIG_READ: { kind: 'user', hint: 'check the path and its permissions' },
   CONFIG_SYNTAX: { kind: 'user', hint: 'the file must be YAML (JSON is YAML too)' },

@@ -3,6 +3,8 @@
  * Test helpers for function authors are in 'srv6pipes/testing'.
  */
 export { connect, type ConnectOptions } from './client/connect.js';
+export { listen, replyPlan, type SrServerOptions, type SrConnectionInfo } from './server/index.js';
+export { clientReturnPathTlv, returnPathTlv, decodeReturnPathTlv, findReturnPath, TLV_RETURN_PATH } from './codec/return-path.js';
 export * from './vf/types.js';
 export { SrError, isSrError, ERROR_CODES, type ErrorCode, type ErrorKind } from './errors.js';
 export { decodeSrh, encodeSrh, srhForPath, pathOf, describeSrh, hmacTlv, decodeHmacTlv, type Srh, type SrhTlv } from './codec/srh.js';

@@ -16,7 +16,7 @@
  * its own entry at segments[SL + 1] (see `returnStep`).
  */
 import { SrError } from '../errors.js';
-import type { SrhTlv } from './srh.js';
+import { srhForPath, type SrhTlv } from './srh.js';
 
 export const TLV_RETURN_PATH = 6;
 export const RETURN_PATH_MAX_SEGMENTS = 15;
@@ -97,3 +97,17 @@ export function returnStep(rp: ReturnPath): ReturnStep {
   }
   return step;
 }
+
+/**
+ * The SRH a receiver sets on its accepted socket so that replies go back the way the flow came: the
+ * return path's entry for the sender when there is a TLV, else the segments visited before the
+ * receiver's own (travel order), reversed. Null when the replies go straight back. The last segment
+ * is a placeholder: the kernel writes the connection's peer (the client) over it.
+ */
+export function replySrh(step: ReturnStep | undefined, visited: readonly Buffer[]): { srh: Buffer; via: Buffer } | null {
+  const back = step ? (step.replyVia ? [step.replyVia] : []) : [...visited].reverse();
+  if (back.length === 0) return null;
+  return { srh: srhForPath([...back, CLIENT_PLACEHOLDER]), via: back[0]! };
+}
+
+const CLIENT_PLACEHOLDER = Buffer.alloc(16);

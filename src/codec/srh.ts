@@ -178,10 +178,17 @@ export function encodeSrh(srh: SrhInput): Buffer {
  */
 export function srhForPath(
   path: readonly Uint8Array[],
-  opts?: { tlvs?: readonly SrhTlv[]; nextHeader?: number; flags?: number; tag?: number },
+  opts?: {
+    tlvs?: readonly SrhTlv[];
+    nextHeader?: number;
+    flags?: number;
+    tag?: number;
+    /** segments already visited (travel order), kept after the active ones on the wire: a receiver can reverse them */
+    visited?: readonly Uint8Array[];
+  },
 ): Buffer {
   return encodeSrh({
-    segments: [...path].reverse(),
+    segments: [...path].reverse().concat([...(opts?.visited ?? [])].reverse()),
     segmentsLeft: path.length - 1,
     linuxCompatible: true,
     tlvs: opts?.tlvs,

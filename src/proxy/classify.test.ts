@@ -81,16 +81,31 @@ test('through a binding SID: [BSID, server] is expanded with what the BSID stand
   assert.equal(unknown.code, 'FLOW_UNKNOWN_FUNCTION');
 });
 
-test('a return id: the onward SRH carries it as its tag, also when only the destination remains', () => {
-  const d = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')]), cfg.locators, lookup, undefined, 17);
+test('a return hop: the onward SRH carries its id as the tag and its SID as a visited segment, also when only the destination remains', () => {
+  const d = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')]), cfg.locators, lookup, undefined, { id: 17, sid: P('fc00:b::ffff') });
   assert.ok(d.ok);
   const next = decodeSrh(d.nextSrh!);
   assert.equal(next.tag, 17);
   assert.equal(next.segmentsLeft, 0);
-  assert.deepEqual(pathOf(next).map((b) => formatAddress(b)), ['fc00:2::2']);
+  assert.deepEqual(pathOf(next).map((b) => formatAddress(b)), ['fc00:b::ffff', 'fc00:2::2'], 'our return SID, visited, then the destination');
   const plain = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')]), cfg.locators, lookup);
   assert.ok(plain.ok);
   assert.equal(plain.nextSrh, null);
+  assert.equal(plain.replySrh, null, 'nothing visited before us: replies go straight back');
+});
+
+test('reversed: replies go back along the segments visited before ours', () => {
+  // what a previous proxy with return SID fc00:a::ffff sends: [fc00:a::ffff (visited), us, server]
+  const d = classify(srhForPath([P('fc00:b::1:0:0'), P('fc00:2::2')], { visited: [P('fc00:a::ffff')] }), cfg.locators, lookup);
+  assert.ok(d.ok);
+  assert.equal(d.position, 1);
+  assert.equal(d.replyVia, 'fc00:a::ffff');
+  assert.deepEqual(pathOf(decodeSrh(d.replySrh!)).map((b) => formatAddress(b)), ['fc00:a::ffff', '::']);
+  assert.equal(d.nextSrh, null, 'the visited segment is not carried on');
+  // two waypoints before us: reversed order
+  const two = run(['fc00:a::1', 'fc00:c::1', 'fc00:b::1:0:0', 'fc00:2::2']);
+  assert.ok(two.ok);
+  assert.deepEqual(pathOf(decodeSrh(two.replySrh!)).map((b) => formatAddress(b)), ['fc00:c::1', 'fc00:a::1', '::']);
 });
 
 test('a malformed return-path TLV (type 6) rejects the flow with SRH_BAD_TLV; a good one is accepted', () => {

@@ -4,7 +4,9 @@
  * function and argument, look the function up, and compute the SRH for the next connection (the
  * segments after ours; none when only the final destination remains).
  *
- * A return-path TLV (type 6, src/codec/return-path.ts) adds three things: the accepted socket's
+ * Replies on the accepted socket go back along the reverse of the segments visited before ours (a
+ * previous proxy with a return hop leaves its return SID there: the "reversed" mode).
+ * A return-path TLV (type 6, src/codec/return-path.ts) takes precedence and adds three things: the accepted socket's
  * replies go back through the sender's entry (`replySrh`); this proxy's own entry, when it names one
  * of its functions, picks the function for the downstream direction (asymmetric processing); and the
  * onward SRH carries the TLV one step on (or drops it when there is no entry for this proxy).
@@ -12,7 +14,7 @@
 import type { ErrorCode } from '../errors.js';
 import { isSrError } from '../errors.js';
 import { decodeSrh, pathOf, srhForPath } from '../codec/srh.js';
-import { findReturnPath, returnStep, type ReturnStep } from '../codec/return-path.js';
+import { findReturnPath, replySrh, returnStep, type ReturnStep } from '../codec/return-path.js';
 import { decodeSid, type SidLayout } from '../codec/sid.js';
 import { formatAddress } from '../net/ip6.js';
 
@@ -52,13 +54,22 @@ export type Expand = (segment: Buffer) => Buffer[] | undefined;
 
 export type Decision<F> = Accepted<F> | Rejected;
 
+/** A proxy's return id and return SID (one of its own addresses). */
+export interface ReturnHop {
+  id: number;
+  sid: Buffer;
+}
+
 export function classify<F>(
   srhBytes: Buffer | null,
   locators: readonly SidLayout[],
   lookup: (functionId: number) => F | undefined,
   expand?: Expand,
-  /** this proxy's return id: the onward SRH carries it as its tag, even when only the destination remains */
-  tag?: number,
+  /**
+   * this proxy's return hop: the onward SRH carries the id as its tag and the SID as a visited segment
+   * (the next hop can reverse it), even when only the destination remains
+   */
+  ret?: ReturnHop,
 ): Decision<F> {
   if (!srhBytes) return { ok: false, code: 'FLOW_NO_SRH', reason: 'the SYN carried no routing header' };
   let path: Buffer[];
@@ -73,22 +84,20 @@ export function classify<F>(
     if (isSrError(e)) return { ok: false, code: e.code, reason: e.message };
     throw e;
   }
-  const direct = place(path, locators, lookup, tag, step);
+  const direct = place(path, locators, lookup, ret, step);
   if (direct.ok || direct.code !== 'FLOW_NOT_OURS' || !expand) return direct;
   // reached through a binding SID? the socket saw only [BSID, destination]
   for (let i = 0; i < path.length - 1; i++) {
     const inner = expand(path[i]!);
     if (!inner) continue;
     const expanded = [...path.slice(0, i), ...inner, ...path.slice(i + 1)];
-    const d = place(expanded, locators, lookup, tag, step);
+    const d = place(expanded, locators, lookup, ret, step);
     if (d.ok) return { ...d, bsid: formatAddress(path[i]!) };
     if (d.code !== 'FLOW_NOT_OURS') return d;
     return { ok: false, code: 'FLOW_NOT_OURS', reason: `binding SID ${formatAddress(path[i]!)} stands for [${inner.map((b) => formatAddress(b)).join(', ')}]: no segment is in this proxy's locators`, candidates: [formatAddress(path[i]!)] };
   }
   return direct;
 }
-
-const CLIENT_PLACEHOLDER = Buffer.alloc(16);
 
 /** This proxy's return-path entry, when it names one of its configured functions. */
 function downstreamFunction<F>(own: Buffer, locators: readonly SidLayout[], lookup: (functionId: number) => F | undefined): Accepted<F>['downstream'] {
@@ -104,7 +113,7 @@ function place<F>(
   path: Buffer[],
   locators: readonly SidLayout[],
   lookup: (functionId: number) => F | undefined,
-  tag?: number,
+  ret?: ReturnHop,
   step?: ReturnStep,
 ): Decision<F> {
   // the final destination (last in travel order) is never one of our function segments
@@ -132,12 +141,20 @@ function place<F>(
         sid: text[i]!,
         path: text,
         position: i,
-        // with a tag or a TLV to carry, an SRH goes on even when only the destination remains
-        nextSrh: tag !== undefined || tlvs.length > 0 ? srhForPath(rest, { tag, tlvs }) : rest.length > 1 ? srhForPath(rest) : null,
-        // the kernel writes the connection's peer (the client) over the last segment
-        replySrh: step?.replyVia ? srhForPath([step.replyVia, CLIENT_PLACEHOLDER]) : null,
+        // with a return hop or a TLV to carry, an SRH goes on even when only the destination remains
+        nextSrh:
+          ret || tlvs.length > 0
+            ? srhForPath(rest, { tlvs, ...(ret ? { tag: ret.id, visited: [ret.sid] } : {}) })
+            : rest.length > 1
+              ? srhForPath(rest)
+              : null,
+        replySrh: null,
       };
-      if (step?.replyVia) accepted.replyVia = formatAddress(step.replyVia);
+      const reply = replySrh(step, path.slice(0, i));
+      if (reply) {
+        accepted.replySrh = reply.srh;
+        accepted.replyVia = formatAddress(reply.via);
+      }
       const down = step?.own && downstreamFunction(step.own, locators, lookup);
       if (down && (down.functionId !== d.fn || down.argument !== d.arg)) accepted.downstream = down;
       return accepted;

@@ -9,7 +9,8 @@ import type { FunctionSpec, LoadedFunction } from '../vf/loader.js';
 import { FunctionTable, type FunctionInfo } from '../vf/table.js';
 import { isSrError } from '../errors.js';
 import { BindingLookup } from './bindings.js';
-import { classify, type Accepted } from './classify.js';
+import { classify, type Accepted, type ReturnHop } from './classify.js';
+import { parseAddress } from '../net/ip6.js';
 import type { ProxyConfig } from './config.js';
 import { Flow, resetSocket, type FlowRecord } from './flow.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
@@ -27,6 +28,7 @@ export class ProxyWorker {
   private draining = false;
   private onEmpty: (() => void) | undefined;
   private readonly bindings: BindingLookup | undefined;
+  private readonly returnHop: ReturnHop | undefined;
 
   constructor(
     private readonly cfg: ProxyConfig,
@@ -36,6 +38,7 @@ export class ProxyWorker {
   ) {
     this.nextId = workerIndex * 1_000_000_000 + 1;
     if (cfg.bindingSids) this.bindings = new BindingLookup({ controller: cfg.bindingSids.controller, timeoutMs: cfg.bindingSids.timeoutMs, maxCacheMs: cfg.bindingSids.maxCacheMs });
+    if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
     this.functions = new FunctionTable({ baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
   }
 
@@ -84,15 +87,14 @@ export class ProxyWorker {
       return;
     }
     const lookup = (id: number) => this.functions.get(id);
-    const tag = this.cfg.returnPath?.id;
-    const d = classify(srh, this.cfg.locators, lookup, this.bindings?.expand, tag);
+    const d = classify(srh, this.cfg.locators, lookup, this.bindings?.expand, this.returnHop);
     if (!d.ok && d.code === 'FLOW_NOT_OURS' && d.candidates?.length && this.bindings) {
       // through a binding SID: ask the controller, then place the flow again (the socket stays paused)
       const bindings = this.bindings;
       const candidates = d.candidates;
       bindings.prefetch(candidates).then(
         () => {
-          const again = classify(srh, this.cfg.locators, lookup, bindings.expand, tag);
+          const again = classify(srh, this.cfg.locators, lookup, bindings.expand, this.returnHop);
           if (again.ok) this.startFlow(socket, again);
           else {
             // a cached answer without us in it may be stale: ask afresh next time

@@ -153,6 +153,60 @@ describe('return traffic off the path (offpath lab)', () => {
     });
   });
 
+  test('a Node.js server with the server helper: replies follow the reversed SRH, or the return-path TLV; bad TLVs are refused', async () => {
+    await withLab('offpath', async (lab) => {
+      const p = await startProxy(lab, 'p', PROXY(true, 'fc00:a', 17));
+      // the host steering takes the handshake (the SYN-ACK leaves before accept) to another SID of p's
+      const agent = await startDaemon(lab, 'server', ['return-agent', '--hops', '17=fc00:a::fffe'], 'return agent started');
+      const nft = await lab.exec('p', ['nft', '-f', '-'], {
+        input: 'table ip6 rt_count {\n chain pre {\n  type filter hook prerouting priority -300\n  ip6 daddr fc00:a::ffff counter\n  ip6 daddr fc00:a::7:0:0 counter\n }\n}\n',
+      });
+      assert.equal(nft.code, 0, nft.stderr);
+      const counts = async (): Promise<number[]> =>
+        [...(await lab.exec('p', ['nft', 'list', 'table', 'ip6', 'rt_count'])).stdout.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+      const flow = async (port: number, serverArgs: string[], clientArgs: string[]) => {
+        const server = await startServer(lab, 'server', ['--port', String(port), '--reply', String(1 << 20), ...serverArgs]);
+        try {
+          const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', String(port), '--segments', 'fc00:a::1:0:0', '--send', '1000', ...clientArgs]);
+          assert.equal(r.error, undefined, JSON.stringify(r));
+          const conn = await server.out.next((l) => l['event'] === 'conn', 10000, 'the server side');
+          assert.equal(r.sha256Received, conn['sha256Sent']);
+          assert.equal(conn['remote'], 'fc00:1::2');
+          return conn;
+        } finally {
+          server.stop();
+        }
+      };
+      try {
+        // a plain server: everything follows the host steering
+        await flow(8080, [], []);
+        assert.deepEqual(await counts(), [0, 0]);
+        // the helper reverses the SYN's SRH: p left its return SID fc00:a::ffff there as a visited segment
+        const reversed = await flow(8081, ['--sr'], []);
+        assert.equal(reversed['replyVia'], 'fc00:a::ffff');
+        const [viaReversed] = await counts();
+        assert.ok(viaReversed! > 10, `the server's replies were sent to p's return SID: ${viaReversed}`);
+        // a return-path TLV from the client takes precedence
+        const tlv = await flow(8082, ['--sr'], ['--return-path', 'fc00:a::7:0:0']);
+        assert.equal(tlv['replyVia'], 'fc00:a::7:0:0');
+        assert.ok((await counts())[1]! > 10, 'the replies went to the SID the TLV named');
+        // straight to the helper with a malformed TLV: reset, and the server is told why
+        const server = await startServer(lab, 'server', ['--port', '8083', '--sr']);
+        try {
+          const bad = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8083', '--tlvs', 'badreturn', '--send', '10']);
+          assert.ok(bad.error !== undefined, JSON.stringify(bad));
+          const rej = await server.out.next((l) => l['event'] === 'rejected', 5000, 'the rejection');
+          assert.equal(rej['code'], 'SRH_BAD_TLV');
+        } finally {
+          server.stop();
+        }
+      } finally {
+        assert.equal(await agent.stop(), 0);
+        await p.stop();
+      }
+    });
+  });
+
   test('a malformed return-path TLV: the flow is reset, the reason logged and counted, the proxy goes on', async () => {
     await withLab('offpath', async (lab) => {
       const server = await startServer(lab, 'server', ['--port', '8080', '--reply', '1000']);

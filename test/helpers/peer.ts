@@ -2,6 +2,8 @@
  * A traffic peer for end-to-end tests, run inside lab namespaces:
  *   node peer.js serve  --port P [--reply N] [--echo] [--after-eof] [--stall-ms MS] [--reset-after-bytes N]
  *                       [--save FILE]   (each connection's received bytes go to FILE.<client port>)
+ *                       [--sr]          (srv6pipes' server helper: replies follow the flow's return path;
+ *                                        the conn line gets replyVia, rejections a 'rejected' line)
  *   (both) --data text: send compressible text instead of random bytes
  *                                                              one JSON line per connection on stdout
  *   node peer.js client --host H --port P [--segments a,b] [--send N] [--delay-end MS] [--tlvs padn,hmac,unknown,badreturn,bigreturn] [--return-path SID,…] [--flags N]
@@ -15,6 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { connect } from '../../src/client/connect.js';
+import { listen } from '../../src/server/index.js';
 import { hmacTlv, TLV_PADN, type SrhTlv } from '../../src/codec/srh.js';
 
 function arg(name: string, dflt?: string): string | undefined {
@@ -58,14 +61,14 @@ function serve(): void {
   const reply = Number(arg('reply', '0'));
   const echo = flag('echo');
   const afterEof = flag('after-eof');
-  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+  const onConnection = (sock: net.Socket, sr?: { replyVia?: string }): void => {
     const rx = createHash('sha256');
     const tx = createHash('sha256');
     let received = 0;
     let sent = 0;
     let gotEof = false;
     let doneSending = reply === 0 && !echo;
-    const info = { remote: sock.remoteAddress, remotePort: sock.remotePort, local: sock.localAddress, localPort: sock.localPort };
+    const info = { remote: sock.remoteAddress, remotePort: sock.remotePort, local: sock.localAddress, localPort: sock.localPort, ...(sr ?? {}) };
     const report = (error?: string): void => {
       process.stdout.write(
         `${JSON.stringify({ event: 'conn', ...info, received, sha256Received: rx.digest('hex'), sent, sha256Sent: tx.digest('hex'), error })}\n`,
@@ -120,8 +123,13 @@ function serve(): void {
       sock.pause();
       setTimeout(() => sock.resume(), stall);
     }
-  });
-  server.listen({ port, host: '::', ipv6Only: true }, () => process.stdout.write(`${JSON.stringify({ event: 'listening', port })}\n`));
+  };
+  const listening = (): void => void process.stdout.write(`${JSON.stringify({ event: 'listening', port })}\n`);
+  if (flag('sr')) {
+    const onReject = (e: { code: string; message: string }, peer: { address: string }): void =>
+      void process.stdout.write(`${JSON.stringify({ event: 'rejected', code: e.code, reason: e.message, remote: peer.address })}\n`);
+    void listen({ port, allowHalfOpen: true, onReject }, (sock, i) => onConnection(sock, i.replyVia ? { replyVia: i.replyVia } : {})).then(listening);
+  } else net.createServer({ allowHalfOpen: true }, (sock) => onConnection(sock)).listen({ port, host: '::', ipv6Only: true }, listening);
 }
 
 async function client(): Promise<void> {
