@@ -10,7 +10,7 @@ import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
 import { connect, type ConnectOptions } from '../client/connect.js';
-import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_SRH_NAME } from './dns/records.js';
+import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME } from './dns/records.js';
 
 export interface ResolveOptions {
   name: string;
@@ -39,6 +39,8 @@ export interface ResolvedPath {
   segments: string[];
   /** set when the controller answered with a binding SID (TYPE 65280): segments = [bsid, destination] */
   bsid?: string;
+  /** with a policy's `returnPath` (TYPE 65282): the return-path TLV's entries, last proxy first */
+  returnPath?: string[];
 }
 
 export interface ResolveResult {
@@ -92,9 +94,13 @@ export function parseResponse(buf: Buffer, name: string): { tc: boolean; result:
   const additionals = (p.additionals ?? []) as { type: string; data: unknown }[];
   const paths: ResolvedPath[] = [];
   for (const r of additionals) {
-    if (r.type !== TYPE_SRH_NAME || !Buffer.isBuffer(r.data)) continue;
+    if ((r.type !== TYPE_SRH_NAME && r.type !== TYPE_RETURN_PATH_NAME) || !Buffer.isBuffer(r.data)) continue;
     const segments = decodeSrhRecord(r.data);
-    if (segments) paths.push({ destination: segments[segments.length - 1]!, segments });
+    if (!segments) continue;
+    // a return path belongs to the SRH record before it
+    const last = paths[paths.length - 1];
+    if (r.type === TYPE_SRH_NAME) paths.push({ destination: segments[segments.length - 1]!, segments });
+    else if (last && !last.returnPath) last.returnPath = segments;
   }
   const addresses = answers.filter((a) => a.type === 'AAAA').map((a) => formatAddress(parseAddress(String(a.data))));
   // a binding SID stands for the function segments only: it leads to every address of the name
@@ -194,6 +200,8 @@ export async function resolveAndConnect(o: ResolveAndConnectOptions): Promise<{ 
   const path = resolution.paths.find((p) => p.destination === host);
   const segments = path ? path.segments.slice(0, -1) : [];
   const { name: _n, functions: _f, controller: _c, app: _a, tcp: _t, ...rest } = o;
-  const socket = await connect({ ...rest, host, port: o.port, segments });
+  // a return path from the controller travels as the return-path TLV (unless the caller gave one)
+  const returnPath = rest.returnPath ?? path?.returnPath;
+  const socket = await connect({ ...rest, host, port: o.port, segments, ...(returnPath ? { returnPath } : {}) });
   return { socket, resolution, host, segments };
 }

@@ -85,6 +85,11 @@ const policy = z
     require: z.array(fnRef).default([]),
     allow: z.array(fnRef).default([]),
     deny: z.boolean().default(false),
+    /**
+     * answer with a return path too (TYPE 65282): each proxy's SID, last proxy first; `downstream`
+     * names, per function of the chain, another function of the same proxy for the replies (asymmetric)
+     */
+    returnPath: z.union([z.boolean(), z.object({ downstream: z.record(fnName, fnRef).default({}) }).strict()]).default(false),
   })
   .strict();
 
@@ -167,6 +172,8 @@ export interface Policy {
   require: FunctionRef[];
   allow: FunctionRef[];
   deny: boolean;
+  /** answers carry a return path; `downstream`: forward function name → the function for the replies */
+  returnPath: { downstream: Map<string, FunctionRef> } | null;
 }
 
 export type AgentSpec =
@@ -297,6 +304,18 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
     }
     return { name, argument: arg };
   };
+  const downstreamOf = (rp: true | { downstream: Record<string, z.infer<typeof fnRef>> }, i: number): Map<string, FunctionRef> => {
+    const out = new Map<string, FunctionRef>();
+    if (rp === true) return out;
+    for (const [fwd, f] of Object.entries(rp.downstream)) {
+      const path = ['policies', i, 'returnPath', 'downstream', fwd];
+      const down = ref(f, path);
+      const lacking = proxies.find((p) => p.functions.has(fwd) && !p.functions.has(down.name));
+      if (lacking) throw invalid(path, `proxy ${lacking.name} hosts "${fwd}" but not "${down.name}": the function for the replies runs on the same proxy`);
+      out.set(fwd, down);
+    }
+    return out;
+  };
   const policies: Policy[] = c.policies.map((p, i) => {
     const dest = p.destination;
     let destination: Policy['destination'] = { kind: 'any' };
@@ -309,6 +328,7 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
       require: p.require.map((f, j) => ref(f, ['policies', i, 'require', j])),
       allow: p.allow.map((f, j) => ref(f, ['policies', i, 'allow', j])),
       deny: p.deny,
+      returnPath: p.returnPath === false ? null : { downstream: downstreamOf(p.returnPath, i) },
     };
   });
 

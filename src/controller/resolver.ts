@@ -10,7 +10,7 @@
  */
 import type { ControllerConfig } from './config.js';
 import { normalizeName } from './config.js';
-import { attachmentOf, buildNetwork, stagesFor, type Network } from './graph/graph.js';
+import { attachmentOf, buildNetwork, sidOn, stagesFor, type Network } from './graph/graph.js';
 import { computePath, type Edge, type PathGraph, type PathOk } from './graph/path.js';
 import type { PathSpec } from './bsid/manager.js';
 import { decide } from './policy.js';
@@ -31,6 +31,8 @@ export interface SrPath {
   destination: string;
   segments: string[];
   returnSegments: string[];
+  /** with a policy's `returnPath`: the return-path TLV's entries, last proxy first */
+  returnPath?: string[];
   nodes: string[];
   cost: number;
   functions: string[];
@@ -129,7 +131,18 @@ export class Resolver {
       const r = this.pathFor(spec);
       if (!r.ok) return { rcode: r.rcode, reason: r.reason };
       const first = r.path.nodes[1];
+      const rp = d.policy !== undefined ? this.config.policies[d.policy]?.returnPath : null;
+      // the downstream function of each hop runs on the same proxy (checked when the config was loaded)
+      const returnPath = rp
+        ? r.path.hops
+            .map((h) => {
+              const f = rp.downstream.get(h.function);
+              return (f && sidOn(this.network, h.node, f)) ?? h.sid;
+            })
+            .reverse()
+        : undefined;
       paths.push({
+        ...(returnPath ? { returnPath } : {}),
         destination,
         segments: r.path.segments,
         returnSegments: r.path.returnSegments,

@@ -84,7 +84,8 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
         const p = r.paths.find((x) => x.destination === a);
         process.stdout.write(`${name} ${a}\n`);
         if (p?.bsid) process.stdout.write(`  bsid: ${p.bsid} (the access router expands it; the path stays hidden)\n`);
-        else process.stdout.write(p ? `  path: ${p.segments.join(' → ')}\n  return: ${[...p.segments.slice(0, -1)].reverse().join(' → ') || '(direct)'}\n` : '  path: direct (no function)\n');
+        else process.stdout.write(p ? `  path: ${p.segments.join(' → ')}\n` : '  path: direct (no function)\n');
+        if (p?.returnPath) process.stdout.write(`  return path: ${p.returnPath.join(' → ')} (return-path TLV)\n`);
       }
       if (r.addresses.length === 0) process.stdout.write(`${name}: no IPv6 address\n`);
       return 0;

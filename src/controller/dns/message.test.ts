@@ -5,6 +5,7 @@ import { parseControllerConfig } from '../config.js';
 import { FIG1_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
 import { handleMessage } from './message.js';
+import { parseResponse } from '../client.js';
 import { decodeSrhRecord, OPT_FUNCTIONS, OPT_PORT, TYPE_SRH_NAME } from './records.js';
 
 const resolver = new Resolver(parseControllerConfig(FIG1_CONTROLLER_YAML));
@@ -48,6 +49,27 @@ describe('DNS messages', () => {
     assert.ok(packet!.additionals!.some((a) => a.type === 'OPT'));
     assert.deepEqual(log.requested, ['xor', 'xor']);
     assert.equal(log.rcode, 'NOERROR');
+  });
+
+  test('a policy with returnPath: a TYPE 65282 record after the path, the downstream function per hop; the client pairs them', async () => {
+    const yaml = FIG1_CONTROLLER_YAML.replace('functions: { xor: 2 }                # copy runs on p1 only', 'functions: { xor: 2, copy: 1, compress: 3 }').replace(
+      'policies:\n',
+      'policies:\n  - { clients: "fc00:1::/64", destination: server.lab.example, require: [ copy, copy ], returnPath: { downstream: { copy: compress } } }\n',
+    );
+    const cfg = parseControllerConfig(yaml.replace('functions: { copy: 1, xor: 2 }', 'functions: { copy: 1, xor: 2, compress: 3 }'));
+    const h = await handleMessage({ resolver: new Resolver(cfg) }, query('server.lab.example', { edns: true }), C, 'udp');
+    const r = parseResponse(h.response!, 'server.lab.example').result;
+    assert.deepEqual(r.paths[0]!.segments, ['fc00:a::1:0:0', 'fc00:b::1:0:0', 'fc00:2::2']);
+    assert.deepEqual(r.paths[0]!.returnPath, ['fc00:b::3:0:0', 'fc00:a::3:0:0'], 'last proxy first, each with its compress SID');
+    assert.deepEqual(h.log.paths?.[0]?.returnPath, ['fc00:b::3:0:0', 'fc00:a::3:0:0']);
+    // without returnPath in the policy: no such record
+    const plain = parseResponse((await ask(query('plain.lab.example', { functions: 'xor,xor' }))).response!, 'plain.lab.example').result;
+    assert.equal(plain.paths[0]!.returnPath, undefined);
+  });
+
+  test('returnPath config: the downstream function must run on every proxy that hosts the forward one', () => {
+    const bad = FIG1_CONTROLLER_YAML.replace('policies:\n', 'policies:\n  - { clients: "fc00:1::/64", require: [ xor ], returnPath: { downstream: { xor: copy } } }\n');
+    assert.throws(() => parseControllerConfig(bad), /policies\[0\]\.returnPath\.downstream\.xor.*proxy p2 hosts "xor" but not "copy"/);
   });
 
   test('REFUSED (with the reason logged), NXDOMAIN, REFUSED outside the zones', async () => {

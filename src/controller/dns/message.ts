@@ -10,7 +10,7 @@ import dnsPacket from 'dns-packet';
 import { parseAddress, prefixContains } from '../../net/ip6.js';
 import type { Binding, BsidManager } from '../bsid/manager.js';
 import type { Resolution, Resolver, SrPath } from '../resolver.js';
-import { decodeFunctionsOption, decodePortOption, addressFromArpa, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_SRH_NAME } from './records.js';
+import { decodeFunctionsOption, decodePortOption, addressFromArpa, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME } from './records.js';
 
 /** What answering needs besides the message: the resolver, and optionally binding SIDs and an upstream. */
 export interface Services {
@@ -39,7 +39,7 @@ export interface QueryLog {
   reason?: string;
   app?: string;
   requested?: string[];
-  paths?: { destination: string; segments: string[]; bsid?: string }[];
+  paths?: { destination: string; segments: string[]; bsid?: string; returnPath?: string[] }[];
   forwarded?: boolean;
   truncated?: boolean;
 }
@@ -199,7 +199,8 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
         log.paths.push({ destination: p.destination, segments: p.segments, bsid: b.bsid });
       } else {
         additionals.push({ name: q.name, type: TYPE_SRH_NAME, class: 'IN', ttl, data: encodeSrhRecord(p.segments) });
-        log.paths.push({ destination: p.destination, segments: p.segments });
+        if (p.returnPath?.length) additionals.push({ name: q.name, type: TYPE_RETURN_PATH_NAME, class: 'IN', ttl, data: encodeSrhRecord(p.returnPath) });
+        log.paths.push({ destination: p.destination, segments: p.segments, ...(p.returnPath ? { returnPath: p.returnPath } : {}) });
       }
     }
     if (log.paths.length === 0) delete log.paths;

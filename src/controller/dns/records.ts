@@ -11,6 +11,8 @@
  * Additional records in an answer:
  *   TYPE 65281 "SRH" (no binding SID; the default): RDATA = count u8 | count segments, 16 bytes each,
  *     in travel order: the function SIDs (with arguments), then the destination. Owner = the qname.
+ *   TYPE 65282 "return path" (with a policy's `returnPath`, after the TYPE 65281 record it belongs to):
+ *     RDATA as TYPE 65281 — the return-path TLV's entries, last proxy first (see src/codec/return-path.ts).
  *   TYPE 65280 "BSID" (the SDN Resolver's, when binding SIDs are used): RDATA = priority u16 |
  *     source prefix (16 bytes) | prefix length u8 | BSID (16 bytes).
  * Pure functions; decoders validate lengths and return null on anything malformed.
@@ -25,6 +27,8 @@ export const OPT_PORT = 65005;
 
 export const TYPE_BSID = 65280;
 export const TYPE_SRH = 65281;
+export const TYPE_RETURN_PATH = 65282;
+export const TYPE_RETURN_PATH_NAME = `UNKNOWN_${TYPE_RETURN_PATH}`;
 /** how dns-packet names record types it does not know */
 export const TYPE_SRH_NAME = `UNKNOWN_${TYPE_SRH}`;
 export const TYPE_BSID_NAME = `UNKNOWN_${TYPE_BSID}`;

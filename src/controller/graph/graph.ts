@@ -65,3 +65,11 @@ export function stagesFor(net: Network, fns: readonly FunctionRef[]): Stage[] {
     }),
   }));
 }
+
+/** The SID of a function (with its argument) on one proxy (first locator), or undefined when it does not host it. */
+export function sidOn(net: Network, node: string, f: FunctionRef): string | undefined {
+  const p = net.proxies.find((x) => x.name === node);
+  const id = p?.functions.get(f.name);
+  const loc = p?.locators[0];
+  return id === undefined || loc === undefined ? undefined : formatAddress(encodeSid(loc, id, f.argument));
+}
