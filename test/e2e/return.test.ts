@@ -1,13 +1,15 @@
 /**
- * Return traffic off the path (the `offpath` lab: client — r — server, proxy p hanging off r): a flow
- * through p breaks when the server's replies go straight to the client, and works when p tags its
- * onward SRH with its return id and the server host runs `srv6pipes return-agent` — an unmodified
- * server (lighttpd) and a peer with sha256 both ways. The SYN-ACK is steered too.
+ * Return traffic off the path (the `offpath` lab: client — r — server, proxies p and q hanging off r):
+ *  - a flow through p breaks when the server's replies go straight to the client, and works when p
+ *    tags its onward SRH with its return id and the server host runs `srv6pipes return-agent` — an
+ *    unmodified server (lighttpd) and a peer with sha256 both ways; the SYN-ACK is steered too;
+ *  - a chain of two proxies (returnHops); a return-path TLV carried across it with asymmetric
+ *    compression; the Node.js server helper (reversed SRH, then the TLV); malformed TLVs.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { runClient, startDaemon, startProxy, startServer, withLab } from '../helpers/harness.js';
+import { BIN, runClient, startDaemon, startProxy, startServer, withLab } from '../helpers/harness.js';
 
 const PROXY = (withReturn: boolean, locator = 'fc00:a', id = 17, hops: string[] = []): string =>
   [
@@ -186,19 +188,26 @@ describe('return traffic off the path (offpath lab)', () => {
         assert.equal(reversed['replyVia'], 'fc00:a::ffff');
         const [viaReversed] = await counts();
         assert.ok(viaReversed! > 10, `the server's replies were sent to p's return SID: ${viaReversed}`);
-        // a return-path TLV from the client takes precedence
-        const tlv = await flow(8082, ['--sr'], ['--return-path', 'fc00:a::7:0:0']);
-        assert.equal(tlv['replyVia'], 'fc00:a::7:0:0');
+        // a return-path TLV from the client (here `srv6pipes connect --return-path`) takes precedence
+        const server = await startServer(lab, 'server', ['--port', '8082', '--reply', String(1 << 20), '--sr']);
+        try {
+          const cli = await lab.exec('client', ['sh', '-c', `head -c 1000 /dev/zero | ${BIN} connect -s fc00:a::1:0:0 --return-path fc00:a::7:0:0 fc00:2::2 8082 | sha256sum`], { timeoutMs: 20000 });
+          const conn = await server.out.next((l) => l['event'] === 'conn', 10000, 'the server side');
+          assert.equal(conn['replyVia'], 'fc00:a::7:0:0');
+          assert.equal(cli.stdout.split(' ')[0], conn['sha256Sent'], cli.stderr);
+        } finally {
+          server.stop();
+        }
         assert.ok((await counts())[1]! > 10, 'the replies went to the SID the TLV named');
         // straight to the helper with a malformed TLV: reset, and the server is told why
-        const server = await startServer(lab, 'server', ['--port', '8083', '--sr']);
+        const helper = await startServer(lab, 'server', ['--port', '8083', '--sr']);
         try {
           const bad = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8083', '--tlvs', 'badreturn', '--send', '10']);
           assert.ok(bad.error !== undefined, JSON.stringify(bad));
-          const rej = await server.out.next((l) => l['event'] === 'rejected', 5000, 'the rejection');
+          const rej = await helper.out.next((l) => l['event'] === 'rejected', 5000, 'the rejection');
           assert.equal(rej['code'], 'SRH_BAD_TLV');
         } finally {
-          server.stop();
+          helper.stop();
         }
       } finally {
         assert.equal(await agent.stop(), 0);
