@@ -2,7 +2,8 @@
  * srv6pipes native layer: the few socket syscalls Node.js does not expose.
  * Deliberately generic and thin: socket(), setsockopt(), getsockopt(), bind(),
  * listen(), close(), and for packet sockets (the lab's link emulator) if_nametoindex(),
- * bind() to an interface, recv(), send() and ppoll(), plus the constants they need. Everything else (SRH codec,
+ * bind() to an interface, recv(), send() and ppoll() (also used on generic netlink sockets: the
+ * MPTCP userspace path manager), plus the constants they need. Everything else (SRH codec,
  * cmsg parsing, listener and outbound-socket composition) lives in TypeScript.
  * Every failure throws a JS Error whose `code` is the errno name (e.g. EADDRINUSE), except
  * recv() and send(), per-packet calls that return -errno instead (no exception per EAGAIN).
@@ -32,6 +33,14 @@
 #endif
 #ifndef IPV6_2292PKTOPTIONS
 #define IPV6_2292PKTOPTIONS 6
+#endif
+
+#include <linux/netlink.h>
+#ifndef SOL_MPTCP
+#define SOL_MPTCP 284
+#endif
+#ifndef MPTCP_INFO
+#define MPTCP_INFO 1
 #endif
 
 #ifndef PACKET_IGNORE_OUTGOING
@@ -380,6 +389,10 @@ static napi_value init(napi_env env, napi_value exports) {
   set_const(env, c, "EAGAIN", EAGAIN);
   set_const(env, c, "ENOBUFS", ENOBUFS);
   set_const(env, c, "EINTR", EINTR);
+  set_const(env, c, "AF_NETLINK", AF_NETLINK);
+  set_const(env, c, "NETLINK_GENERIC", NETLINK_GENERIC);
+  set_const(env, c, "SOL_MPTCP", SOL_MPTCP);
+  set_const(env, c, "MPTCP_INFO", MPTCP_INFO);
   napi_set_named_property(env, exports, "constants", c);
   return exports;
 }

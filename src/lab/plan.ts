@@ -156,7 +156,7 @@ function planHost(lab: string, topo: Topology, name: string): NamespacePlan {
     if (itf.rate !== undefined) qdiscs.push(tbfLine(itf.name, itf.rate));
     if (link.loss !== undefined) lossy.push({ iface: itf.name, loss: link.loss });
   }
-  const routes = h.routes.map((r) => `route add ${r.to} via ${r.via}${r.metric !== undefined ? ` metric ${r.metric}` : ''}`);
+  const routes = h.routes.map((r) => `route add ${r.to}${r.from !== undefined ? ` from ${r.from}` : ''} via ${r.via}${r.metric !== undefined ? ` metric ${r.metric}` : ''}`);
   const extraSysctls = Object.entries(h.sysctls).map(([k, v]) => `${k}=${v}`);
   const plan: NamespacePlan = { host: h.name, ns, sysctls, veths, interfaces, qdiscs, routes, extraSysctls };
   const nft = lossRuleset(lossy);

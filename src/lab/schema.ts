@@ -45,6 +45,8 @@ const route = z
     via: labAddress,
     /** lower wins; a higher one is a backup that takes over when the link of the better one goes away */
     metric: z.number().int().min(1).max(0xffffffff).optional(),
+    /** a source-specific route (IPv6 subtrees): only packets from this prefix take it */
+    from: labPrefix.optional(),
   })
   .strict();
 

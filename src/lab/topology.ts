@@ -33,6 +33,8 @@ export interface Route {
   to: string;
   via: string;
   metric?: number;
+  /** a source prefix: the route serves only packets from it (source-based routing) */
+  from?: string;
 }
 
 export interface Service {
@@ -192,7 +194,8 @@ function checkHost(raw: RawTopology, source: string, host: Host, links: Link[]):
   raw.hosts[host.name]!.routes.forEach((r, k) => {
     const path = [...base, 'routes', k];
     const to = r.to === 'default' ? 'default' : formatPrefix(canonicalPrefix(source, [...path, 'to'], r.to));
-    const key = `${to} metric ${r.metric ?? 1024}`;
+    const from = r.from === undefined ? undefined : formatPrefix(canonicalPrefix(source, [...path, 'from'], r.from));
+    const key = `${to} from ${from ?? '::/0'} metric ${r.metric ?? 1024}`;
     if (tos.has(key)) throw invalid(source, [...path, 'to'], `a second route to ${to} with the same metric (give a backup route a higher \`metric\`)`);
     tos.add(key);
     const via = parseAddress(r.via);
@@ -202,7 +205,7 @@ function checkHost(raw: RawTopology, source: string, host: Host, links: Link[]):
     if (host.interfaces.some((i) => i.address === formatAddress(via))) {
       throw invalid(source, [...path, 'via'], `${r.via} is ${host.name}'s own address`);
     }
-    host.routes.push({ to, via: formatAddress(via), ...(r.metric !== undefined ? { metric: r.metric } : {}) });
+    host.routes.push({ to, via: formatAddress(via), ...(r.metric !== undefined ? { metric: r.metric } : {}), ...(from !== undefined ? { from } : {}) });
   });
   host.locators = raw.hosts[host.name]!.locators.map((l, k) => formatPrefix(canonicalPrefix(source, [...base, 'locators', k], l)));
   const names = new Set<string>();

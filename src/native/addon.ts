@@ -40,6 +40,10 @@ export interface NativeConstants {
   EAGAIN: number;
   ENOBUFS: number;
   EINTR: number;
+  AF_NETLINK: number;
+  NETLINK_GENERIC: number;
+  SOL_MPTCP: number;
+  MPTCP_INFO: number;
 }
 
 /** Thin syscalls; each throws an Error whose `code` is the errno name and `syscall` the call. */

@@ -18,13 +18,15 @@ export interface ListenerOptions {
   reusePort?: boolean;
   transparent?: boolean;
   recvRthdr?: boolean;
+  /** socket protocol (default TCP; IPPROTO_MPTCP for the converter listener) */
+  protocol?: number;
 }
 
 /** Creates, binds and listens on a TCP/IPv6 socket; returns the fd for `server.listen({ fd })`. */
 export function listenFd(o: ListenerOptions): number {
   const n = native();
   const c = n.constants;
-  const fd = n.socket(c.AF_INET6, c.SOCK_STREAM, c.IPPROTO_TCP);
+  const fd = n.socket(c.AF_INET6, c.SOCK_STREAM, o.protocol ?? c.IPPROTO_TCP);
   try {
     n.setsockoptInt(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1);
     if (o.reusePort) n.setsockoptInt(fd, c.SOL_SOCKET, c.SO_REUSEPORT, 1);

@@ -102,3 +102,17 @@ test('binding SIDs and return paths: parsed and checked', () => {
   fails(`${ISSUE_EXAMPLE}returnPath: { id: 0, sid: "fc00:a::ffff" }\n`, 'CONFIG_INVALID', 'returnPath.id');
   fails(`${ISSUE_EXAMPLE}returnHops: [ { id: 18, sid: "fc00:b::1" }, { id: 18, sid: "fc00:b::2" } ]\n`, 'CONFIG_INVALID', 'returnHops[1].id');
 });
+
+test('mptcp: the converter and the mptcp function are validated', async () => {
+  const base = 'locators: [ { prefix: "fc00:a::/80" } ]\n';
+  const fn = 'functions: [ { id: 7, vf: mptcp, options: { uplinks: ["fc00:31::1", "fc00:32::1"] } } ]\n';
+  fails(base + fn, 'CONFIG_INVALID', 'functions[0].vf');
+  fails(`${base + fn}mptcp: { pathManager: kernel }\n`, 'CONFIG_INVALID', 'functions[0].vf');
+  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { converter: { port: 7777 } }\n`, 'CONFIG_INVALID', 'mptcp.converter.port');
+  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { pathManager: smart }\n`, 'CONFIG_INVALID', 'mptcp.pathManager');
+  const ok = parseProxyConfig(`${base + fn}mptcp: { pathManager: userspace, subflows: 4 }\n`, 'test.yaml');
+  assert.deepEqual(ok.mptcp, { pathManager: 'userspace', subflows: 4, converterPort: null });
+  await checkFunctions(ok, 'test.yaml');
+  const one = parseProxyConfig(`${base}functions: [ { id: 7, vf: mptcp, options: { uplinks: ["fc00:31::1"] } } ]\nmptcp: { pathManager: userspace }\n`, 'test.yaml');
+  await assert.rejects(checkFunctions(one, 'test.yaml'), (e: unknown) => isSrError(e) && /uplinks.*at least two/.test(e.message));
+});

@@ -84,6 +84,18 @@ const schema = z
     returnPath: z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict().optional(),
     /** previous hops whose replies this proxy steers back to them: id → return SID */
     returnHops: z.array(z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict()).default([]),
+    /** Multipath TCP on this host (docs/mptcp.md): path manager, subflow limit, the converter listener */
+    mptcp: z
+      .object({
+        /** userspace: per-connection subflows (the `mptcp` function needs it); kernel: the in-kernel path manager */
+        pathManager: z.enum(['kernel', 'userspace']).default('kernel'),
+        /** `ip mptcp limits set subflows N`: extra subflows a connection may have (also accepted joins) */
+        subflows: z.number().int().min(0).max(8).default(2),
+        /** the operator-side converter: an MPTCP listener on this port for converted flows */
+        converter: z.object({ port: z.number().int().min(1).max(65535) }).strict().optional(),
+      })
+      .strict()
+      .optional(),
     /** flows that arrive through an access router's binding SID: ask the controller what it stands for */
     bindingSids: z
       .object({ controller: z.string().min(1), timeout: duration.default(2000), maxCache: duration.default(60_000) })
@@ -94,6 +106,13 @@ const schema = z
 
 export type RawProxyConfig = z.infer<typeof schema>;
 
+
+export interface MptcpConfig {
+  pathManager: 'kernel' | 'userspace';
+  subflows: number;
+  /** the converter listener's port, when this proxy is an operator-side converter */
+  converterPort: number | null;
+}
 
 export interface ProxyConfig {
   port: number;
@@ -111,6 +130,7 @@ export interface ProxyConfig {
   bindingSids: { controller: string; timeoutMs: number; maxCacheMs: number } | null;
   returnPath: { id: number; sid: string } | null;
   returnHops: ReturnHop[];
+  mptcp: MptcpConfig | null;
   /** the validated source object (workers re-validate it) */
   raw: unknown;
 }
@@ -168,6 +188,15 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
       throw invalid(source, ['bindingSids', 'controller'], (e as Error).message);
     }
   }
+  if (c.mptcp?.converter && c.mptcp.converter.port === c.port) {
+    throw invalid(source, ['mptcp', 'converter', 'port'], `${c.port} is the transparent listener's port too`);
+  }
+  functions.forEach((f, i) => {
+    const k = f.parts.findIndex((p) => p.vf === 'mptcp');
+    if (k >= 0 && c.mptcp?.pathManager !== 'userspace') {
+      throw invalid(source, f.chain ? ['functions', i, 'chain', k, 'vf'] : ['functions', i, 'vf'], 'the mptcp function asks for subflows per connection: it needs `mptcp: { pathManager: userspace }`');
+    }
+  });
   const netconf =
     c.netconf === 'off' || c.netconf === false
       ? null
@@ -188,6 +217,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     bindingSids: c.bindingSids ? { controller: c.bindingSids.controller, timeoutMs: c.bindingSids.timeout, maxCacheMs: c.bindingSids.maxCache } : null,
     returnPath: c.returnPath ?? null,
     returnHops: c.returnHops,
+    mptcp: c.mptcp ? { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: c.mptcp.converter?.port ?? null } : null,
     raw: input,
   };
 }

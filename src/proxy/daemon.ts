@@ -62,7 +62,7 @@ export class ProxyDaemon {
       if (this.cfg.netconf) checkNetconfPrerequisites();
       probePort(this.cfg);
       if (this.cfg.netconf) {
-        const plan = netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, returnHops: this.cfg.returnHops, ...this.cfg.netconf });
+        const plan = netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, returnHops: this.cfg.returnHops, mptcp: this.cfg.mptcp, ...this.cfg.netconf });
         this.undoNetconf = await applyPlan(plan);
         this.log.info({ steps: plan.length }, 'host configuration applied');
       }
@@ -230,7 +230,7 @@ export class ProxyDaemon {
     if (!this.configPath) throw new SrError('BAD_ARGUMENT', 'the proxy was not started from a config file');
     const next = loadProxyConfig(this.configPath);
     await checkFunctions(next, this.configPath);
-    const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
+    const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
     if (JSON.stringify(next.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits])) !== JSON.stringify(this.cfg.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits]))) restartOnly.push('locators' as never);
     if (restartOnly.length) this.log.warn({ fields: restartOnly }, 'these settings change only on restart');
     const results = (await this.all({ op: 'apply', specs: next.functions }, 30_000)) as { loaded: number[]; unloaded: number[]; kept: number[] }[];
@@ -286,7 +286,7 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
     print(`# srv6pipes proxy --dry-run: config ${o.configPath} is valid; nothing is changed.`);
     print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers} worker(s), functions ${cfg.functions.map(describeSpec).join(' ')}`);
     if (!cfg.netconf) print('# netconf: off — the operator provides interception (see README: host configuration)');
-    else for (const s of netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, ...cfg.netconf })) print(s.describe);
+    else for (const s of netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, mptcp: cfg.mptcp, ...cfg.netconf })) print(s.describe);
     return 0;
   }
   const log = createLogger(cfg.logLevel, { role: 'primary' });

@@ -132,9 +132,13 @@ export class Flow {
       this.release();
       return;
     }
+    // the function may carry the outbound side itself (the mptcp converter); else transparent TCP
+    const carrier = this.transforms?.carrier;
     let out: net.Socket;
+    let carried: ReturnType<NonNullable<typeof carrier>['open']> | undefined;
     try {
-      out = outboundSocket({ srh: d.nextSrh, transparent: true }, { allowHalfOpen: true });
+      carried = carrier?.open();
+      out = carried?.socket ?? outboundSocket({ srh: d.nextSrh, transparent: true }, { allowHalfOpen: true });
     } catch (e) {
       this.fail('connect_failed', e);
       return;
@@ -148,6 +152,13 @@ export class Flow {
       if (this.ending || !this.transforms) return;
       this.state = 'open';
       out.setNoDelay(true);
+      if (carried?.preamble) out.write(carried.preamble);
+      try {
+        carrier?.connected?.(out);
+      } catch (e) {
+        this.fail('function_error', e);
+        return;
+      }
       const hooks = {
         onTransformError: (e: unknown) => this.fail('function_error', e),
         onActivity: () => {
@@ -158,7 +169,8 @@ export class Flow {
       relay(out, this.inbound, this.transforms.downstream, this.down, hooks);
       this.inbound.resume();
     });
-    out.connect({ host: this.server.address, port: this.server.port, localAddress: this.client.address, family: 6 });
+    const to = carried?.connect ?? { host: this.server.address, port: this.server.port, localAddress: this.client.address };
+    out.connect({ ...to, family: 6 });
   }
 
   /** Resets both sides and records why (the first reason wins). */

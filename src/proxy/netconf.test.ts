@@ -32,3 +32,16 @@ test('the plan sets forwarding and seg6_enabled everywhere, then nft, rule and r
     'ip -6 route replace local ::/0 dev lo table 100',
   ]);
 });
+
+test('mptcp: the converter rule comes before TPROXY; the plan sets the path manager and limits', () => {
+  const mptcp = { pathManager: 'userspace' as const, subflows: 4, converterPort: 7780 };
+  const rules = nftRuleset({ ...params, mptcp }).split('\n').map((l) => l.trim()).filter((l) => l.includes('mark'));
+  assert.deepEqual(rules.slice(0, 3), [
+    'ip6 daddr { fc00:a::/80, fc00:aa::/64 } meta mark set 0x1',
+    'meta mark 0x1 exthdr rt missing tcp dport 7780 accept',
+    'meta mark 0x1 tcp flags & (syn | ack) == syn tproxy to :7777 accept',
+  ]);
+  const plan = netconfPlan({ ...params, mptcp }, ['all']).map((s) => s.describe.split('\n')[0]);
+  assert.deepEqual(plan.slice(-3), ['sysctl -w net.mptcp.enabled=1', 'sysctl -w net.mptcp.pm_type=1', 'ip mptcp limits set subflows 4 add_addr_accepted 0']);
+  assert.equal(nftRuleset({ ...params, mptcp: { ...mptcp, converterPort: null } }).includes('exthdr'), false, 'no converter, no extra rule');
+});

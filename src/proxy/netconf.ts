@@ -13,6 +13,7 @@ import { formatPrefix } from '../net/ip6.js';
 import { hasCommand, run, runOk } from '../sys/run.js';
 import type { SidLayout } from '../codec/sid.js';
 import { returnSteeringPlan, type ReturnHop } from '../return/steering.js';
+import type { MptcpConfig } from './config.js';
 
 export const NFT_TABLE = 'srv6pipes';
 
@@ -23,6 +24,8 @@ export interface NetconfParams {
   table: number;
   /** previous hops whose replies this host steers back (src/return/steering.ts) */
   returnHops?: readonly ReturnHop[];
+  /** Multipath TCP: path manager, subflow limit, the converter listener's port (docs/mptcp.md) */
+  mptcp?: MptcpConfig | null;
 }
 
 export interface Step {
@@ -43,6 +46,8 @@ export function nftRuleset(p: NetconfParams): string {
     `  chain prerouting {`,
     `    type filter hook prerouting priority mangle; policy accept;`,
     `    ip6 daddr { ${locs} } meta mark set ${mark}`,
+    // converted MPTCP flows (no routing header) to the converter port: delivered locally, not TPROXYed
+    ...(p.mptcp?.converterPort ? [`    meta mark ${mark} exthdr rt missing tcp dport ${p.mptcp.converterPort} accept`] : []),
     `    meta mark ${mark} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`,
     `    meta mark ${mark} accept`,
     `    meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
@@ -118,7 +123,32 @@ export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step
     revert: async () => void (await run(['ip', '-6', 'route', 'del', ...routeArgs])),
   });
   steps.push(...returnSteeringPlan(p.returnHops ?? []));
+  if (p.mptcp) steps.push(...mptcpPlan(p.mptcp));
   return steps;
+}
+
+/**
+ * MPTCP on this host: enabled, the path manager (userspace: per-connection subflows), and the limit
+ * of extra subflows per connection (`ip mptcp limits`; the old limits come back on stop).
+ */
+export function mptcpPlan(m: MptcpConfig): Step[] {
+  const limits = ['subflows', String(m.subflows), 'add_addr_accepted', '0'];
+  let previous: string[] | undefined;
+  return [
+    sysctlStep('net.mptcp.enabled', '1'),
+    sysctlStep('net.mptcp.pm_type', m.pathManager === 'userspace' ? '1' : '0'),
+    {
+      describe: `ip mptcp limits set ${limits.join(' ')}`,
+      async apply() {
+        // "add_addr_accepted 0 subflows 2" → the same words, to set them back on stop
+        previous = (await runOk(['ip', 'mptcp', 'limits', 'show'])).trim().split(/\s+/).filter(Boolean);
+        await runOk(['ip', 'mptcp', 'limits', 'set', ...limits]);
+      },
+      async revert() {
+        if (previous?.length) await run(['ip', 'mptcp', 'limits', 'set', ...previous]);
+      },
+    },
+  ];
 }
 
 /** Checks what applying needs: root and the nft and ip tools. */

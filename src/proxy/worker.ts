@@ -5,6 +5,10 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { listenFd, synRoutingHeader } from '../native/sockets.js';
+import { native } from '../native/addon.js';
+import { readConvertHeader } from '../mptcp/converter.js';
+import { srhForPath } from '../codec/srh.js';
+import { parseAddress } from '../net/ip6.js';
 import type { FunctionSpec, LoadedFunction } from '../vf/loader.js';
 import { FunctionTable, type FunctionInfo } from '../vf/table.js';
 import { isSrError } from '../errors.js';
@@ -18,6 +22,8 @@ import { StatsBook, type ProxyStats } from './stats.js';
 
 export class ProxyWorker {
   private server: net.Server | undefined;
+  /** the operator-side MPTCP converter listener (mptcp.converter) */
+  private converter: net.Server | undefined;
   private readonly flows = new Map<number, Flow>();
   private readonly stats = new StatsBook();
   private readonly metrics = new WorkerMetrics();
@@ -45,8 +51,21 @@ export class ProxyWorker {
   async start(): Promise<void> {
     for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
     const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true });
+    this.server = await this.serve(fd, (s) => this.accept(s));
+    const cport = this.cfg.mptcp?.converterPort;
+    if (cport) {
+      // AnyIP: the SYN to our SID is delivered locally by the converter's nft rule (netconf.ts);
+      // transparent, so the accepted socket may answer from the SID, an address no interface holds
+      const cfd = listenFd({ address: '::', port: cport, reusePort: true, transparent: true, protocol: native().constants.IPPROTO_MPTCP });
+      this.converter = await this.serve(cfd, (s) => this.acceptConverted(s));
+    }
+    this.sweep = setInterval(() => this.tick(), this.tickMs);
+    this.sweep.unref();
+  }
+
+  private async serve(fd: number, onConnection: (s: net.Socket) => void): Promise<net.Server> {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
-    server.on('connection', (s) => this.accept(s));
+    server.on('connection', onConnection);
     server.on('error', (e) => this.log.error({ err: e }, 'listener error'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -55,9 +74,25 @@ export class ProxyWorker {
         resolve();
       });
     });
-    this.server = server;
-    this.sweep = setInterval(() => this.tick(), this.tickMs);
-    this.sweep.unref();
+    return server;
+  }
+
+  /**
+   * A flow converted to MPTCP by a customer-side converter: the stream starts with the converter
+   * header, which says what the client's SYN said. Its SID picks our function as if the SYN had come
+   * with the SRH [SID, segments..., server]; the flow then goes on as any other, from the client's address.
+   */
+  private acceptConverted(socket: net.Socket): void {
+    socket.on('error', () => undefined); // until the flow takes over
+    readConvertHeader(socket, this.cfg.timeouts.connect).then(
+      (h) => {
+        const srh = srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)));
+        const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id), undefined, this.cfg.returnPath?.id);
+        if (!d.ok) this.reject(socket, d.code, `converted flow: ${d.reason}`);
+        else this.startFlow(socket, d, h.client, h.server);
+      },
+      (e: unknown) => this.reject(socket, isSrError(e) ? e.code : 'CONVERT_TRUNCATED', (e as Error).message),
+    );
   }
 
   /** The coarse clock's period: a quarter of the idle timeout, within 50 ms .. 1 s. */
@@ -113,7 +148,12 @@ export class ProxyWorker {
     this.startFlow(socket, d);
   }
 
-  private startFlow(socket: net.Socket, d: Accepted<LoadedFunction>): void {
+  private startFlow(
+    socket: net.Socket,
+    d: Accepted<LoadedFunction>,
+    client = { address: socket.remoteAddress ?? '::', port: socket.remotePort ?? 0 },
+    server = { address: socket.localAddress ?? '::', port: socket.localPort ?? 0 },
+  ): void {
     if (this.draining) {
       this.reject(socket, 'FLOW_CONNECT_FAILED', 'the proxy is draining');
       return;
@@ -123,8 +163,8 @@ export class ProxyWorker {
       this.nextId++,
       socket,
       d,
-      { address: socket.remoteAddress ?? '::', port: socket.remotePort ?? 0 },
-      { address: socket.localAddress ?? '::', port: socket.localPort ?? 0 },
+      client,
+      server,
       {
         log: this.log,
         stats: this.stats.fn(d.functionId, d.entry.name),
@@ -179,7 +219,7 @@ export class ProxyWorker {
     if (this.draining) return { remaining: this.flows.size };
     this.draining = true;
     clearInterval(this.sweep);
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await Promise.all([this.server, this.converter].map((s) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))));
     if (this.flows.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadlineMs);

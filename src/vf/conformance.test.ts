@@ -38,6 +38,7 @@ export const CASES: Record<string, ConformanceCase[]> = {
   decrypt: [{ name: 'tunnel, server end', end: 'server', argument: 7, options: { ...keyring, cipher: 'chacha20-poly1305' }, baseDir: keyDir, inverse: { descriptor: encrypt, options: keyring } }],
   meter: [{ identity: true }],
   ratelimit: [{ name: '200 MB/s', identity: true, argument: 200_000_000 }],
+  mptcp: [{ name: 'bond: relays unchanged (the MPTCP carrier is opened by the proxy, not here)', identity: true, options: { uplinks: ['fc00:31::1', 'fc00:32::1'] } }],
 };
 
 for (const d of BUILTIN_FUNCTIONS) conformance(d, CASES[d.name] ?? []);

@@ -99,12 +99,19 @@ export class LoadedFunction {
     }
     const up: DirectionTransform[] = spawned.map((s) => s.upstream);
     const down: DirectionTransform[] = spawned.map((s) => s.downstream).reverse();
+    const carriers = spawned.flatMap((s) => (s.carrier ? [s.carrier] : []));
+    const close = (): void => {
+      for (const s of spawned) s.close?.();
+    };
+    if (carriers.length > 1) {
+      close();
+      throw new SrError('BAD_FUNCTION_MODULE', `${this.name}: more than one part carries the outbound side`);
+    }
     return {
       upstream: composeTransforms(up),
       downstream: composeTransforms(down),
-      close: () => {
-        for (const s of spawned) s.close?.();
-      },
+      close,
+      ...(carriers[0] ? { carrier: carriers[0] } : {}),
     };
   }
 

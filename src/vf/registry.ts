@@ -7,11 +7,12 @@ import { encrypt } from '../functions/encrypt/index.js';
 import { exec } from '../functions/exec/index.js';
 import { ids } from '../functions/ids/index.js';
 import { meter } from '../functions/meter/index.js';
+import { mptcp } from '../functions/mptcp/index.js';
 import { ratelimit } from '../functions/ratelimit/index.js';
 import { xor } from '../functions/xor/index.js';
 import type { VfDescriptor } from './types.js';
 
-export const BUILTIN_FUNCTIONS: readonly VfDescriptor[] = [copy, xor, compress, decompress, encrypt, decrypt, ids, exec, meter, ratelimit];
+export const BUILTIN_FUNCTIONS: readonly VfDescriptor[] = [copy, xor, compress, decompress, encrypt, decrypt, ids, exec, meter, ratelimit, mptcp];
 
 export function findBuiltin(name: string): VfDescriptor | undefined {
   return BUILTIN_FUNCTIONS.find((d) => d.name === name);

@@ -12,6 +12,7 @@
  * the flow with `flow.reset(reason)`. A sync transform that throws, or a Duplex that emits 'error',
  * ends its own flow only (both sides reset, logged, counted as `function_error`).
  */
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 
@@ -99,6 +100,20 @@ export interface SyncTransform {
 
 export type DirectionTransform = SyncTransform | Duplex;
 
+/**
+ * How a function carries the outbound side itself, instead of the default (transparent TCP from the
+ * client's address to the final destination with the remaining SRH): e.g. the `mptcp` converter opens
+ * one MPTCP connection from this proxy's own address to the next converter. The proxy calls `open()`
+ * when it is ready to connect, connects the socket, writes the preamble, calls `connected()`, then
+ * relays as on any other hop (nothing is opened for a flow reset before that).
+ */
+export interface OutboundCarrier {
+  /** the unconnected socket (allowHalfOpen: true) and where to connect it; may throw to refuse the flow */
+  open(): { socket: net.Socket; connect: { host: string; port: number; localAddress?: string }; preamble?: Buffer };
+  /** called once, when the connection is up, before relaying starts */
+  connected?(socket: net.Socket): void;
+}
+
 export interface FlowTransforms {
   /** client → server */
   upstream: DirectionTransform;
@@ -106,6 +121,8 @@ export interface FlowTransforms {
   downstream: DirectionTransform;
   /** called once when the flow is over, whatever the reason (free per-flow resources) */
   close?(): void;
+  /** optional: the function carries the outbound side itself (at most one part of a chain may) */
+  carrier?: OutboundCarrier;
 }
 
 export interface VfDescriptor<O = any, S = any> {

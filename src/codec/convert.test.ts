@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { isSrError } from '../errors.js';
+import { formatAddress } from '../net/ip6.js';
+import {
+  CONVERT_FIXED_BYTES,
+  CONVERT_MAX_SEGMENTS,
+  convertHeaderLength,
+  decodeConvertHeader,
+  encodeConvertHeader,
+  type ConvertHeader,
+} from './convert.js';
+
+const H: ConvertHeader = {
+  client: { address: 'fc00:1::2', port: 40001 },
+  server: { address: 'fc00:2::2', port: 8080 },
+  sid: 'fc00:b::7:0:1',
+  segments: ['fc00:c::2:0:0'],
+};
+
+const throwsCode = (fn: () => unknown, code: string): void => assert.throws(fn, (e) => isSrError(e) && e.code === code);
+
+describe('converter header (docs/mptcp.md)', () => {
+  test('layout: magic/version 0xB1, length, fixed fields, Segments TLV', () => {
+    const b = encodeConvertHeader(H);
+    assert.equal(b[0], 0xb1);
+    assert.equal(b[1], 0);
+    assert.equal(b.readUInt16BE(2), b.length);
+    assert.equal(b.length, CONVERT_FIXED_BYTES + 2 + 16);
+    assert.equal(formatAddress(b, 4), 'fc00:1::2');
+    assert.equal(b.readUInt16BE(20), 40001);
+    assert.equal(b.readUInt16BE(22), 8080);
+    assert.equal(formatAddress(b, 24), 'fc00:2::2');
+    assert.equal(formatAddress(b, 40), 'fc00:b::7:0:1');
+    assert.deepEqual([b[56], b[57]], [1, 16]);
+    assert.equal(encodeConvertHeader({ ...H, segments: [] }).length, CONVERT_FIXED_BYTES, 'no TLV when nothing follows the converter');
+  });
+
+  test('round trip (property), payload bytes after the header are kept', () => {
+    const addr = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((a) => formatAddress(a));
+    const header = fc.record({
+      client: fc.record({ address: addr, port: fc.integer({ min: 0, max: 65535 }) }),
+      server: fc.record({ address: addr, port: fc.integer({ min: 0, max: 65535 }) }),
+      sid: addr,
+      segments: fc.array(addr, { maxLength: CONVERT_MAX_SEGMENTS }),
+    });
+    fc.assert(
+      fc.property(header, fc.uint8Array({ maxLength: 64 }), (h, payload) => {
+        const wire = Buffer.concat([encodeConvertHeader(h), payload]);
+        const d = decodeConvertHeader(wire);
+        assert.deepEqual(d.header, JSON.parse(JSON.stringify(h)));
+        assert.deepEqual([...d.rest], [...payload]);
+      }),
+    );
+  });
+
+  test('incomplete input: the length is unknown until 4 bytes, truncated after', () => {
+    const b = encodeConvertHeader(H);
+    assert.equal(convertHeaderLength(b.subarray(0, 0)), null);
+    assert.equal(convertHeaderLength(b.subarray(0, 3)), null);
+    assert.equal(convertHeaderLength(b.subarray(0, 4)), b.length);
+    throwsCode(() => decodeConvertHeader(b.subarray(0, b.length - 1)), 'CONVERT_TRUNCATED');
+    throwsCode(() => decodeConvertHeader(b.subarray(0, 2)), 'CONVERT_TRUNCATED');
+  });
+
+  test('wrong magic or version fails on the first byte', () => {
+    throwsCode(() => convertHeaderLength(Buffer.from('GET / HTTP/1.1')), 'CONVERT_BAD_VERSION');
+    throwsCode(() => convertHeaderLength(Buffer.from([0xb2])), 'CONVERT_BAD_VERSION');
+    const b = encodeConvertHeader(H);
+    b[0] = 0xb0;
+    throwsCode(() => decodeConvertHeader(b), 'CONVERT_BAD_VERSION');
+  });
+
+  test('bad lengths: header length out of bounds, TLVs past the header, Segments not 16n', () => {
+    const b = encodeConvertHeader(H);
+    const at = (len: number): Buffer => {
+      const c = Buffer.from(b);
+      c.writeUInt16BE(len, 2);
+      return c;
+    };
+    throwsCode(() => decodeConvertHeader(at(55)), 'CONVERT_BAD_LENGTH');
+    throwsCode(() => decodeConvertHeader(at(2000)), 'CONVERT_BAD_LENGTH');
+    throwsCode(() => decodeConvertHeader(at(57)), 'CONVERT_BAD_TLV'); // one byte of TLV header
+    throwsCode(() => decodeConvertHeader(at(b.length - 1)), 'CONVERT_BAD_TLV'); // the value runs past
+    const odd = Buffer.concat([b.subarray(0, 56), Buffer.from([1, 15]), Buffer.alloc(15)]);
+    odd.writeUInt16BE(odd.length, 2);
+    throwsCode(() => decodeConvertHeader(odd), 'CONVERT_BAD_TLV');
+  });
+
+  test('too many segments: refused by the encoder and the decoder', () => {
+    const many = Array.from({ length: CONVERT_MAX_SEGMENTS + 1 }, (_, i) => `fc00:c::${i + 1}`);
+    throwsCode(() => encodeConvertHeader({ ...H, segments: many }), 'CONVERT_TOO_MANY_SEGMENTS');
+    const tlv = Buffer.concat([Buffer.from([1, 16 * 16 - 256 + 240]), Buffer.alloc(240)]); // 15: fine
+    const ok = Buffer.concat([encodeConvertHeader({ ...H, segments: [] }), tlv]);
+    ok.writeUInt16BE(ok.length, 2);
+    assert.equal(decodeConvertHeader(ok).header.segments.length, 15);
+  });
+
+  test('TLVs: PadN and unknown optional types are skipped; unknown must-understand types and a second Segments fail', () => {
+    const base = encodeConvertHeader({ ...H, segments: [] });
+    const withTlvs = (...tlvs: number[][]): Buffer => {
+      const b = Buffer.concat([base, ...tlvs.map((t) => Buffer.from(t))]);
+      b.writeUInt16BE(b.length, 2);
+      return b;
+    };
+    assert.deepEqual(decodeConvertHeader(withTlvs([0, 2, 0, 0], [77, 1, 9])).header, { ...H, segments: [] });
+    throwsCode(() => decodeConvertHeader(withTlvs([200, 0])), 'CONVERT_BAD_TLV');
+    throwsCode(() => decodeConvertHeader(withTlvs([1, 0], [1, 0])), 'CONVERT_BAD_TLV');
+  });
+
+  test('bad ports are refused by the encoder', () => {
+    throwsCode(() => encodeConvertHeader({ ...H, client: { address: 'fc00:1::2', port: 70000 } }), 'CONVERT_BAD_FIELD');
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * `mptcp`: the customer-side TCP → MPTCP converter (the paper's II-B). The client's flow leaves this
+ * proxy as ONE MPTCP connection from this proxy's first uplink to the next segment — the operator-side
+ * converter's SID — at its converter port, starting with the converter header (codec/convert.ts) that
+ * tells it the client, the server and the segments after it. Subflows on the other uplinks are asked
+ * for per connection from the userspace path manager; the argument picks the policy:
+ * 0 bond (every uplink carries data), 1 backup (the other uplinks only when the first fails).
+ * The bytestream is relayed unchanged. docs/mptcp.md has the details.
+ */
+import { encodeConvertHeader } from '../../codec/convert.js';
+import { SrError } from '../../errors.js';
+import { mptcpToken, UserspacePm } from '../../mptcp/pm.js';
+import { native } from '../../native/addon.js';
+import { outboundSocket } from '../../native/sockets.js';
+import { defineFunction, IDENTITY, type CounterHandle, type FlowContext, type FlowTransforms } from '../../vf/types.js';
+import { mptcpOptions, policyFor, type MptcpOptions, type Policy } from './options.js';
+
+export const BAD_POLICY_REASON = 'mptcp_bad_policy';
+const ENOTCONN = 107;
+
+export interface MptcpState {
+  pm: UserspacePm;
+  subflows: CounterHandle;
+}
+
+/** Asks for one subflow per extra uplink, retrying while the connection is not fully established. */
+function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number, policy: Policy, remote: { address: string; port: number }): void {
+  const { pm, subflows } = flow.state;
+  const pending = flow.options.uplinks.slice(1).map((address, i) => ({ address, id: i + 2 }));
+  const deadline = Date.now() + flow.options.joinWithinMs;
+  const attempt = (): void => {
+    for (const local of [...pending]) {
+      try {
+        pm.createSubflow(token, { ...local, backup: policy === 'backup' }, remote);
+        pending.splice(pending.indexOf(local), 1);
+        subflows.inc({ result: 'created', policy });
+      } catch (e) {
+        const errno = (e as { errno?: number }).errno;
+        if (errno === ENOTCONN && Date.now() < deadline) continue; // not fully established yet
+        pending.splice(pending.indexOf(local), 1);
+        subflows.inc({ result: 'failed', policy });
+        flow.log.warn({ uplink: local.address, error: (e as Error).message }, 'mptcp: no subflow on this uplink; the flow goes on without it');
+      }
+    }
+    if (pending.length && !flow.signal.aborted) setTimeout(attempt, 20).unref();
+  };
+  attempt();
+}
+
+export const mptcp = defineFunction({
+  name: 'mptcp',
+  summary: 'TCP → MPTCP converter, customer side: one MPTCP connection over the uplinks to the next converter (argument: 0 bond, 1 backup)',
+  options: mptcpOptions,
+  init: (_o, env): MptcpState => ({
+    pm: new UserspacePm(),
+    subflows: env.metrics.counter('mptcp_subflows_total', 'extra subflows asked for, by result and policy', ['result', 'policy']),
+  }),
+  deinit: (s) => s.pm.close(),
+  spawn(flow): FlowTransforms {
+    const policy = policyFor(flow.argument);
+    if (!policy) {
+      flow.log.warn({ argument: flow.argument.toString() }, 'mptcp: unknown policy (0 bond, 1 backup)');
+      flow.reset(BAD_POLICY_REASON);
+      return { upstream: IDENTITY, downstream: IDENTITY };
+    }
+    const peer = flow.path[flow.position + 1]!;
+    const remote = { address: peer, port: flow.options.port };
+    return {
+      upstream: IDENTITY,
+      downstream: IDENTITY,
+      carrier: {
+        open() {
+          if (flow.position + 2 >= flow.path.length) {
+            throw new SrError('CONFIG_INVALID', `mptcp: the segment after ${flow.sid} is the server: no operator-side converter on the path`);
+          }
+          const preamble = encodeConvertHeader({ client: flow.client, server: flow.server, sid: peer, segments: flow.path.slice(flow.position + 2, -1) });
+          const socket = outboundSocket({ protocol: native().constants.IPPROTO_MPTCP }, { allowHalfOpen: true });
+          return { socket, connect: { host: peer, port: flow.options.port, localAddress: flow.options.uplinks[0]! }, preamble };
+        },
+        connected(socket) {
+          const token = mptcpToken(socket);
+          if (token === 0) {
+            flow.log.warn('mptcp: the connection fell back to TCP: one path only');
+            return;
+          }
+          addSubflows(flow, token, policy, remote);
+        },
+      },
+    };
+  },
+});

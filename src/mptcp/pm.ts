@@ -1,0 +1,141 @@
+/**
+ * The MPTCP userspace path manager (sysctl net.mptcp.pm_type=1 in this namespace), driven per
+ * connection over generic netlink (family "mptcp_pm"): create a subflow from a given local address,
+ * backup or not, and change a subflow's backup flag. The connection is named by its MPTCP token,
+ * read from the socket (SOL_MPTCP / MPTCP_INFO).
+ * Requests are synchronous: one datagram out, the acknowledgement back (a few microseconds; bounded
+ * by a 200 ms poll).
+ */
+import type net from 'node:net';
+import { SrError } from '../errors.js';
+import { native } from '../native/addon.js';
+import { socketFd } from '../native/sockets.js';
+import { parseAddress } from '../net/ip6.js';
+import {
+  CTRL_ATTR_FAMILY_ID,
+  CTRL_ATTR_FAMILY_NAME,
+  CTRL_CMD_GETFAMILY,
+  GENL_ID_CTRL,
+  genlMessage,
+  parseReplies,
+  u16,
+  u32,
+  u8,
+  type Attr,
+  type NlReply,
+} from './netlink.js';
+
+export const MPTCP_PM_NAME = 'mptcp_pm';
+const MPTCP_PM_VER = 1;
+const CMD_SET_FLAGS = 7;
+const CMD_SUBFLOW_CREATE = 10;
+const ATTR_ADDR = 1;
+const ATTR_TOKEN = 4;
+const ATTR_ADDR_REMOTE = 6;
+const ADDR_FAMILY = 1;
+const ADDR_ID = 2;
+const ADDR_ADDR6 = 4;
+const ADDR_PORT = 5;
+const ADDR_FLAGS = 6;
+export const FLAG_BACKUP = 4;
+const AF_INET6 = 10;
+
+export interface PmAddress {
+  address: string;
+  port?: number;
+  /** the local address id announced to the peer (1..255) */
+  id?: number;
+  backup?: boolean;
+}
+
+function addr(a: PmAddress): Attr[] {
+  const attrs: Attr[] = [
+    { type: ADDR_FAMILY, value: u16(AF_INET6) },
+    { type: ADDR_ADDR6, value: parseAddress(a.address) },
+  ];
+  if (a.id !== undefined) attrs.push({ type: ADDR_ID, value: u8(a.id) });
+  // the port attribute is in host byte order (the kernel applies htons)
+  if (a.port !== undefined) attrs.push({ type: ADDR_PORT, value: u16(a.port) });
+  if (a.backup !== undefined) attrs.push({ type: ADDR_FLAGS, value: u32(a.backup ? FLAG_BACKUP : 0) });
+  return attrs;
+}
+
+/** The MPTCP connection token of a connected MPTCP socket (0 if it fell back to TCP). */
+export function mptcpToken(socket: net.Socket): number {
+  const n = native();
+  const info = n.getsockoptBuffer(socketFd(socket), n.constants.SOL_MPTCP, n.constants.MPTCP_INFO, 64);
+  return info.length >= 16 ? info.readUInt32LE(12) : 0;
+}
+
+export class UserspacePm {
+  private fd = -1;
+  private family = 0;
+  private seq = 1;
+  private readonly rx = Buffer.alloc(8192);
+
+  /** Opens the netlink socket and resolves the family id (throws MPTCP_PM_FAILED if absent). */
+  open(): void {
+    if (this.fd >= 0) return;
+    const n = native();
+    this.fd = n.socket(n.constants.AF_NETLINK, n.constants.SOCK_RAW, n.constants.NETLINK_GENERIC);
+    const name = Buffer.from(`${MPTCP_PM_NAME}\0`);
+    const replies = this.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, [{ type: CTRL_ATTR_FAMILY_NAME, value: name }]);
+    const id = replies.find((r) => r.attrs?.has(CTRL_ATTR_FAMILY_ID))?.attrs?.get(CTRL_ATTR_FAMILY_ID);
+    if (!id) throw new SrError('MPTCP_PM_FAILED', 'the kernel has no generic netlink family "mptcp_pm"');
+    this.family = id.readUInt16LE(0);
+  }
+
+  close(): void {
+    if (this.fd >= 0) native().close(this.fd);
+    this.fd = -1;
+  }
+
+  /** A new subflow of connection `token` from `local` to `remote`, flagged backup or not. */
+  createSubflow(token: number, local: PmAddress, remote: PmAddress): void {
+    this.open();
+    this.request(this.family, CMD_SUBFLOW_CREATE, MPTCP_PM_VER, [
+      { type: ATTR_TOKEN, value: u32(token) },
+      { type: ATTR_ADDR, value: addr(local) },
+      { type: ATTR_ADDR_REMOTE, value: addr(remote) },
+    ]);
+  }
+
+  /** Sets or clears the backup flag of the subflow local → remote of connection `token` (MP_PRIO). */
+  setBackup(token: number, local: PmAddress, remote: PmAddress, backup: boolean): void {
+    this.open();
+    this.request(this.family, CMD_SET_FLAGS, MPTCP_PM_VER, [
+      { type: ATTR_TOKEN, value: u32(token) },
+      { type: ATTR_ADDR, value: addr({ ...local, backup }) },
+      { type: ATTR_ADDR_REMOTE, value: addr(remote) },
+    ]);
+  }
+
+  private request(family: number, cmd: number, version: number, attrs: Attr[]): NlReply[] {
+    const n = native();
+    const c = n.constants;
+    const seq = this.seq++;
+    const msg = genlMessage(family, cmd, version, seq, attrs);
+    const sent = n.send(this.fd, msg, 0, msg.length, 0);
+    if (sent < 0) throw new SrError('MPTCP_PM_FAILED', `netlink send: errno ${-sent}`);
+    const fds = Int32Array.of(this.fd);
+    const ev = Int32Array.of(c.POLLIN);
+    const rev = new Int32Array(1);
+    const out: NlReply[] = [];
+    const deadline = Date.now() + 200;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || n.poll(fds, ev, rev, left * 1000) === 0) throw new SrError('MPTCP_PM_FAILED', `no netlink answer to command ${cmd}`);
+      const len = n.recv(this.fd, this.rx, 0, this.rx.length, c.MSG_DONTWAIT);
+      if (len === -c.EAGAIN || len === -c.EINTR) continue;
+      if (len < 0) throw new SrError('MPTCP_PM_FAILED', `netlink recv: errno ${-len}`);
+      for (const r of parseReplies(this.rx.subarray(0, len))) {
+        if (r.seq !== seq) continue;
+        if (r.error !== undefined) {
+          if (r.error !== 0) throw Object.assign(new SrError('MPTCP_PM_FAILED', `mptcp_pm command ${cmd}: errno ${-r.error}`), { errno: -r.error });
+          return out;
+        }
+        out.push(r);
+      }
+    }
+  }
+}

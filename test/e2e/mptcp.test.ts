@@ -1,0 +1,104 @@
+/**
+ * The MPTCP converter pair (docs/mptcp.md) in the `mptcp` lab: client — cp ═ xdsl 20 Mb/s | lte
+ * 10 Mb/s ═ op — server. cp converts the client's TCP flow to one MPTCP connection over both uplinks
+ * (the userspace path manager adds the lte subflow per connection); op converts it back to TCP from
+ * the client's address. Bond beats the best single link, backup keeps lte idle until xdsl fails.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Lab } from '../../src/lab/index.js';
+import { BIN, runClient, startProxy, startServer, withLab, type ClientResult, type PeerServer } from '../helpers/harness.js';
+
+const MB = 1 << 20;
+const XDSL_MBPS = 20; // the best single link's shaped rate (mptcp.yaml)
+const CP = [
+  'workers: 1',
+  'locators: [ { prefix: "fc00:a::/80" } ]',
+  'functions:',
+  '  - { id: 7, vf: mptcp, options: { port: 7780, uplinks: ["fc00:31::1", "fc00:32::1"] } }',
+  'mptcp: { pathManager: userspace, subflows: 4 }',
+  'timeouts: { connect: 3s, drain: 3s }',
+].join('\n');
+const OP = [
+  'workers: 1',
+  'locators: [ { prefix: "fc00:b::/80" } ]',
+  'functions:',
+  '  - { id: 1, vf: copy }',
+  'mptcp: { subflows: 4, converter: { port: 7780 } }',
+  'timeouts: { connect: 3s, drain: 3s }',
+].join('\n');
+/** cp's mptcp function with the policy in the argument (0 bond, 1 backup), then op's copy */
+const segments = (policy: number): string => `fc00:a::7:0:${policy},fc00:b::1:0:0`;
+
+async function txBytes(lab: Lab, host: string, iface: string): Promise<number> {
+  const r = await lab.exec(host, ['cat', `/sys/class/net/${iface}/statistics/tx_bytes`]);
+  return Number(r.stdout.trim());
+}
+
+function assertIntact(r: ClientResult, conn: Record<string, unknown>, bytes: number, port: number): void {
+  assert.equal(r.error, undefined, `client error: ${r.error}`);
+  assert.equal(conn['received'], bytes, 'the server received every byte');
+  assert.equal(conn['sha256Received'], r.sha256Sent, 'the bytes are intact');
+  assert.equal(conn['remote'], 'fc00:1::2', "the server sees the client's address");
+  assert.equal(conn['localPort'], port, 'the destination port is kept');
+}
+
+describe('MPTCP converter pair (mptcp lab)', () => {
+  test('bond beats the best link; backup keeps lte idle, then carries the flow when xdsl fails; a bad header is reset', async () => {
+    await withLab('mptcp', async (lab) => {
+      const op = await startProxy(lab, 'op', OP);
+      const cp = await startProxy(lab, 'cp', CP);
+      // one server per phase, so each phase reads its own connection line
+      const servers = await Promise.all([8080, 8081, 8082].map((port) => startServer(lab, 'server', ['--port', String(port)])));
+      const [server, server2, server3] = servers as [PeerServer, PeerServer, PeerServer];
+      try {
+        // bond: both uplinks carry data
+        const size = 6 * MB;
+        const lte0 = await txBytes(lab, 'cp', 'eth2');
+        const bond = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', segments(0), '--send', String(size)]);
+        const c1 = await server.out.next((l) => l['event'] === 'conn');
+        assertIntact(bond, c1, size, 8080);
+        const lte = (await txBytes(lab, 'cp', 'eth2')) - lte0;
+        const mbps = (size * 8) / (bond.ms / 1000) / 1e6;
+        console.log(`bond: ${mbps.toFixed(1)} Mb/s, lte carried ${(lte / MB).toFixed(2)} MiB of ${size / MB}`);
+        assert.ok(lte > size / 5, `lte carried ${lte} bytes in bond mode`);
+        assert.ok(mbps > 1.1 * XDSL_MBPS, `bond ${mbps.toFixed(1)} Mb/s is not above the best single link (${XDSL_MBPS} Mb/s)`);
+
+        // backup: lte carries (almost) nothing while xdsl is up
+        const lte1 = await txBytes(lab, 'cp', 'eth2');
+        const backup = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8081', '--segments', segments(1), '--send', String(2 * MB)]);
+        const c2 = await server2.out.next((l) => l['event'] === 'conn');
+        assertIntact(backup, c2, 2 * MB, 8081);
+        const idle = (await txBytes(lab, 'cp', 'eth2')) - lte1;
+        console.log(`backup: lte carried ${idle} bytes of ${2 * MB}`);
+        assert.ok(idle < 64 * 1024, `lte carried ${idle} bytes while xdsl was up`);
+
+        // a malformed converter header: op resets the connection, logs and counts why
+        const bad = await runClient(lab, 'cp', ['--host', 'fc00:b::1:0:0', '--port', '7780', '--send', '4096']);
+        assert.ok(bad.error === 'ECONNRESET' || bad.error === 'EPIPE', `garbage got ${bad.error ?? 'no error'}`);
+        await op.out.next((l) => l['msg'] === 'flow rejected' && l['code'] === 'CONVERT_BAD_VERSION', 5000, 'the rejection log line');
+        const stats = JSON.parse((await lab.exec('op', [process.execPath, BIN, 'stats', '--json'])).stdout) as { rejected: Record<string, number> };
+        assert.equal(stats.rejected['CONVERT_BAD_VERSION'], 1);
+        // failover: xdsl goes down mid-transfer; the flow completes over lte, intact
+        const lte2 = await txBytes(lab, 'cp', 'eth2');
+        const running = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8082', '--segments', segments(1), '--send', String(4 * MB)]);
+        await new Promise((r) => setTimeout(r, 600));
+        await lab.exec('cp', ['ip', 'link', 'set', 'eth1', 'down']);
+        const failed = await running;
+        const c3 = await server3.out.next((l) => l['event'] === 'conn');
+        assertIntact(failed, c3, 4 * MB, 8082);
+        const moved = (await txBytes(lab, 'cp', 'eth2')) - lte2;
+        console.log(`failover: lte carried ${(moved / MB).toFixed(2)} MiB of 4 in ${failed.ms} ms`);
+        assert.ok(moved > MB, `lte carried only ${moved} bytes after xdsl went down`);
+
+      } catch (e) {
+        console.log(`cp:\n${cp.out.text.join('\n')}\nop:\n${op.out.text.join('\n')}`);
+        throw e;
+      } finally {
+        for (const s of servers) s.stop();
+        await cp.stop();
+        await op.stop();
+      }
+    });
+  });
+});
