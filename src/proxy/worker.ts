@@ -14,7 +14,6 @@ import { FunctionTable, type FunctionInfo } from '../vf/table.js';
 import { isSrError } from '../errors.js';
 import { BindingLookup } from './bindings.js';
 import { classify, type Accepted, type ReturnHop } from './classify.js';
-import { parseAddress } from '../net/ip6.js';
 import type { ProxyConfig } from './config.js';
 import { Flow, resetSocket, type FlowRecord } from './flow.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
@@ -87,7 +86,7 @@ export class ProxyWorker {
     readConvertHeader(socket, this.cfg.timeouts.connect).then(
       (h) => {
         const srh = srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)));
-        const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id), undefined, this.cfg.returnPath?.id);
+        const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id), undefined, this.returnHop);
         if (!d.ok) this.reject(socket, d.code, `converted flow: ${d.reason}`);
         else this.startFlow(socket, d, h.client, h.server);
       },
