@@ -42,6 +42,12 @@
 #ifndef MPTCP_INFO
 #define MPTCP_INFO 1
 #endif
+#ifndef MPTCP_TCPINFO
+#define MPTCP_TCPINFO 2
+#endif
+#ifndef MPTCP_SUBFLOW_ADDRS
+#define MPTCP_SUBFLOW_ADDRS 3
+#endif
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -132,16 +138,30 @@ static napi_value js_setsockopt_buf(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* getsockoptBuffer(fd, level, name, maxLength) -> Buffer of the returned length. */
+/* getsockoptBuffer(fd, level, name, maxLength[, input]) -> Buffer of the returned length.
+ * `input` is copied in first, for the options that read a request from the buffer (SOL_MPTCP
+ * MPTCP_TCPINFO / MPTCP_SUBFLOW_ADDRS); the rest of the buffer is zero. */
 static napi_value js_getsockopt_buf(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   int32_t fd, level, name, maxlen;
   if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &level) ||
       !get_i32(env, argv[2], &name) || !get_i32(env, argv[3], &maxlen) || maxlen < 0 || maxlen > 65536)
-    return throw_type(env, "getsockoptBuffer(fd, level, name, maxLength 0..65536): numbers expected");
+    return throw_type(env, "getsockoptBuffer(fd, level, name, maxLength 0..65536[, input]): numbers expected");
+  void *in = NULL;
+  size_t inlen = 0;
+  napi_valuetype t;
+  napi_typeof(env, argv[4], &t);
+  if (t != napi_undefined) {
+    bool isbuf = false;
+    napi_is_buffer(env, argv[4], &isbuf);
+    if (!isbuf || napi_get_buffer_info(env, argv[4], &in, &inlen) != napi_ok || inlen > (size_t)maxlen)
+      return throw_type(env, "getsockoptBuffer: input must be a Buffer no longer than maxLength");
+  }
   char stackbuf[4096];
   char *buf = maxlen <= (int32_t)sizeof stackbuf ? stackbuf : malloc((size_t)maxlen);
   if (buf == NULL) return throw_errno(env, "malloc", ENOMEM);
+  memset(buf, 0, (size_t)maxlen);
+  if (inlen > 0) memcpy(buf, in, inlen);
   socklen_t len = (socklen_t)maxlen;
   if (getsockopt(fd, level, name, buf, &len) < 0) {
     int err = errno;
@@ -393,6 +413,8 @@ static napi_value init(napi_env env, napi_value exports) {
   set_const(env, c, "NETLINK_GENERIC", NETLINK_GENERIC);
   set_const(env, c, "SOL_MPTCP", SOL_MPTCP);
   set_const(env, c, "MPTCP_INFO", MPTCP_INFO);
+  set_const(env, c, "MPTCP_TCPINFO", MPTCP_TCPINFO);
+  set_const(env, c, "MPTCP_SUBFLOW_ADDRS", MPTCP_SUBFLOW_ADDRS);
   napi_set_named_property(env, exports, "constants", c);
   return exports;
 }

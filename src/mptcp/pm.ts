@@ -10,7 +10,7 @@ import type net from 'node:net';
 import { SrError } from '../errors.js';
 import { native } from '../native/addon.js';
 import { socketFd } from '../native/sockets.js';
-import { parseAddress } from '../net/ip6.js';
+import { formatAddress, parseAddress } from '../net/ip6.js';
 import {
   CTRL_ATTR_FAMILY_ID,
   CTRL_ATTR_FAMILY_NAME,
@@ -138,4 +138,56 @@ export class UserspacePm {
       }
     }
   }
+}
+
+export interface SubflowPath {
+  local: string;
+  remote: string;
+  remotePort: number;
+  /** TCP state (1 = established) */
+  state: number;
+  /** smoothed RTT in µs (0 before the first sample) */
+  rttUs: number;
+}
+
+const SUBFLOW_DATA = 16; // struct mptcp_subflow_data
+const TCP_INFO_BYTES = 104; // through tcpi_rttvar and a little more
+const TCPI_RTT = 68;
+const SUBFLOW_ADDRS_BYTES = 256; // two sockaddr_storage
+const MAX_SUBFLOWS = 8;
+
+/** The per-subflow records of an MPTCP getsockopt that takes a struct mptcp_subflow_data request. */
+function subflowRecords(socket: net.Socket, name: number, elem: number): Buffer[] {
+  const n = native();
+  const req = Buffer.alloc(SUBFLOW_DATA);
+  req.writeUInt32LE(SUBFLOW_DATA, 0);
+  req.writeUInt32LE(elem, 12);
+  const out = n.getsockoptBuffer(socketFd(socket), n.constants.SOL_MPTCP, name, SUBFLOW_DATA + elem * MAX_SUBFLOWS, req);
+  const count = out.readUInt32LE(4);
+  const size = out.readUInt32LE(12); // the kernel trims it to what it filled
+  const records: Buffer[] = [];
+  for (let i = 0; i < count && size > 0 && SUBFLOW_DATA + (i + 1) * size <= out.length; i++) records.push(out.subarray(SUBFLOW_DATA + i * size, SUBFLOW_DATA + (i + 1) * size));
+  return records;
+}
+
+/** Each subflow of a connected MPTCP socket (IPv6): its addresses, state and RTT (MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS). */
+export function subflowPaths(socket: net.Socket): SubflowPath[] {
+  const c = native().constants;
+  const infos = subflowRecords(socket, c.MPTCP_TCPINFO, TCP_INFO_BYTES);
+  const addrs = subflowRecords(socket, c.MPTCP_SUBFLOW_ADDRS, SUBFLOW_ADDRS_BYTES);
+  const paths: SubflowPath[] = [];
+  // both lists walk the connection's subflows in the same order
+  for (let i = 0; i < Math.min(infos.length, addrs.length); i++) {
+    const a = addrs[i]!;
+    const t = infos[i]!;
+    if (a.readUInt16LE(0) !== AF_INET6 || t.length < TCPI_RTT + 4) continue;
+    paths.push({
+      local: formatAddress(a, 8),
+      remote: formatAddress(a, 128 + 8),
+      remotePort: a.readUInt16BE(128 + 2),
+      state: t[0]!,
+      rttUs: t.readUInt32LE(TCPI_RTT),
+    });
+  }
+  return paths;
 }

@@ -44,6 +44,8 @@ export interface NativeConstants {
   NETLINK_GENERIC: number;
   SOL_MPTCP: number;
   MPTCP_INFO: number;
+  MPTCP_TCPINFO: number;
+  MPTCP_SUBFLOW_ADDRS: number;
 }
 
 /** Thin syscalls; each throws an Error whose `code` is the errno name and `syscall` the call. */
@@ -52,7 +54,8 @@ export interface NativeAddon {
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
   setsockoptBuffer(fd: number, level: number, name: number, value: Buffer | null): void;
   getsockoptInt(fd: number, level: number, name: number): number;
-  getsockoptBuffer(fd: number, level: number, name: number, maxLength: number): Buffer;
+  /** `input`: copied into the buffer first, for options that read a request from it (MPTCP_TCPINFO) */
+  getsockoptBuffer(fd: number, level: number, name: number, maxLength: number, input?: Buffer): Buffer;
   bind6(fd: number, address: Buffer, port: number, scopeId: number): void;
   listen(fd: number, backlog: number): void;
   close(fd: number): void;

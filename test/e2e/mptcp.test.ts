@@ -2,7 +2,8 @@
  * The MPTCP converter pair (docs/mptcp.md) in the `mptcp` lab: client — cp ═ xdsl 20 Mb/s | lte
  * 10 Mb/s ═ op — server. cp converts the client's TCP flow to one MPTCP connection over both uplinks
  * (the userspace path manager adds the lte subflow per connection); op converts it back to TCP from
- * the client's address. Bond beats the best single link, backup keeps lte idle until xdsl fails.
+ * the client's address. Bond beats the best single link, backup keeps lte idle until xdsl fails,
+ * low-delay moves the data to the lower-RTT uplink even when it is not the first.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -16,6 +17,7 @@ const CP = [
   'locators: [ { prefix: "fc00:a::/80" } ]',
   'functions:',
   '  - { id: 7, vf: mptcp, options: { port: 7780, uplinks: ["fc00:31::1", "fc00:32::1"] } }',
+  '  - { id: 8, vf: mptcp, options: { port: 7780, uplinks: ["fc00:32::1", "fc00:31::1"] } }   # lte first',
   'mptcp: { pathManager: userspace, subflows: 4 }',
   'timeouts: { connect: 3s, drain: 3s }',
 ].join('\n');
@@ -27,8 +29,8 @@ const OP = [
   'mptcp: { subflows: 4, converter: { port: 7780 } }',
   'timeouts: { connect: 3s, drain: 3s }',
 ].join('\n');
-/** cp's mptcp function with the policy in the argument (0 bond, 1 backup), then op's copy */
-const segments = (policy: number): string => `fc00:a::7:0:${policy},fc00:b::1:0:0`;
+/** cp's mptcp function (7: xdsl first, 8: lte first) with the policy in the argument (0 bond, 1 backup, 2 low-delay), then op's copy */
+const segments = (policy: number, fn = 7): string => `fc00:a::${fn}:0:${policy},fc00:b::1:0:0`;
 
 async function txBytes(lab: Lab, host: string, iface: string): Promise<number> {
   const r = await lab.exec(host, ['cat', `/sys/class/net/${iface}/statistics/tx_bytes`]);
@@ -44,13 +46,13 @@ function assertIntact(r: ClientResult, conn: Record<string, unknown>, bytes: num
 }
 
 describe('MPTCP converter pair (mptcp lab)', () => {
-  test('bond beats the best link; backup keeps lte idle, then carries the flow when xdsl fails; a bad header is reset', async () => {
+  test('bond beats the best link; backup keeps lte idle, then carries the flow when xdsl fails; low-delay prefers xdsl; a bad header is reset', async () => {
     await withLab('mptcp', async (lab) => {
       const op = await startProxy(lab, 'op', OP);
       const cp = await startProxy(lab, 'cp', CP);
       // one server per phase, so each phase reads its own connection line
-      const servers = await Promise.all([8080, 8081, 8082].map((port) => startServer(lab, 'server', ['--port', String(port)])));
-      const [server, server2, server3] = servers as [PeerServer, PeerServer, PeerServer];
+      const servers = await Promise.all([8080, 8081, 8082, 8083].map((port) => startServer(lab, 'server', ['--port', String(port)])));
+      const [server, server2, server3, server4] = servers as [PeerServer, PeerServer, PeerServer, PeerServer];
       try {
         // bond: both uplinks carry data
         const size = 6 * MB;
@@ -72,6 +74,16 @@ describe('MPTCP converter pair (mptcp lab)', () => {
         const idle = (await txBytes(lab, 'cp', 'eth2')) - lte1;
         console.log(`backup: lte carried ${idle} bytes of ${2 * MB}`);
         assert.ok(idle < 64 * 1024, `lte carried ${idle} bytes while xdsl was up`);
+
+        // low-delay with lte (20 ms) as the first uplink: once both subflows have an RTT, xdsl (5 ms)
+        // carries the data and lte stands by
+        const lte3 = await txBytes(lab, 'cp', 'eth2');
+        const fast = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8083', '--segments', segments(2, 8), '--send', String(4 * MB)]);
+        const c4 = await server4.out.next((l) => l['event'] === 'conn');
+        assertIntact(fast, c4, 4 * MB, 8083);
+        const slow = (await txBytes(lab, 'cp', 'eth2')) - lte3;
+        console.log(`low-delay: lte (the first uplink) carried ${(slow / MB).toFixed(2)} MiB of 4`);
+        assert.ok(slow < (4 * MB) / 6, `lte carried ${slow} bytes in low-delay mode`);
 
         // a malformed converter header: op resets the connection, logs and counts why
         const bad = await runClient(lab, 'cp', ['--host', 'fc00:b::1:0:0', '--port', '7780', '--send', '4096']);

@@ -4,12 +4,14 @@
  * converter's SID — at its converter port, starting with the converter header (codec/convert.ts) that
  * tells it the client, the server and the segments after it. Subflows on the other uplinks are asked
  * for per connection from the userspace path manager; the argument picks the policy:
- * 0 bond (every uplink carries data), 1 backup (the other uplinks only when the first fails).
+ * 0 bond (every uplink carries data), 1 backup (the other uplinks only when the first fails),
+ * 2 low-delay (the uplink with the lowest RTT carries data, the others stand by as backups).
  * The bytestream is relayed unchanged. docs/mptcp.md has the details.
  */
+import type net from 'node:net';
 import { encodeConvertHeader } from '../../codec/convert.js';
 import { SrError } from '../../errors.js';
-import { mptcpToken, UserspacePm } from '../../mptcp/pm.js';
+import { mptcpToken, subflowPaths, UserspacePm } from '../../mptcp/pm.js';
 import { native } from '../../native/addon.js';
 import { outboundSocket } from '../../native/sockets.js';
 import { defineFunction, IDENTITY, type CounterHandle, type FlowContext, type FlowTransforms } from '../../vf/types.js';
@@ -17,6 +19,7 @@ import { mptcpOptions, policyFor, type MptcpOptions, type Policy } from './optio
 
 export const BAD_POLICY_REASON = 'mptcp_bad_policy';
 const ENOTCONN = 107;
+const TCP_ESTABLISHED = 1;
 
 export interface MptcpState {
   pm: UserspacePm;
@@ -47,9 +50,45 @@ function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number,
   attempt();
 }
 
+/**
+ * low-delay: once every uplink has a subflow with an RTT sample, the subflow with the lowest minimum
+ * RTT is the only one not flagged backup (MP_PRIO to the peer too); the minima are compared again
+ * every `lowDelayCheckMs` and the choice moves only for a path at least 20 % faster. Minimum, not
+ * smoothed, RTTs: the queue a busy link builds must not make the choice flap.
+ */
+function preferLowestRtt(flow: FlowContext<MptcpOptions, MptcpState>, socket: net.Socket, token: number, remotePort: number): void {
+  const minRtt = new Map<string, number>();
+  let chosen: string | undefined;
+  const check = (): void => {
+    let paths;
+    try {
+      paths = subflowPaths(socket).filter((p) => p.state === TCP_ESTABLISHED && p.rttUs > 0);
+    } catch {
+      clearInterval(timer); // the connection is gone
+      return;
+    }
+    for (const p of paths) minRtt.set(p.local, Math.min(minRtt.get(p.local) ?? Infinity, p.rttUs));
+    if (minRtt.size < flow.options.uplinks.length) return; // not every uplink has a sample yet
+    const [best] = [...minRtt].sort((a, b) => a[1] - b[1])[0]!;
+    if (best === chosen || (chosen !== undefined && minRtt.get(best)! > 0.8 * minRtt.get(chosen)!)) return;
+    try {
+      for (const p of paths) flow.state.pm.setBackup(token, { address: p.local }, { address: p.remote, port: remotePort }, p.local !== best);
+    } catch (e) {
+      flow.log.warn({ error: (e as Error).message }, 'mptcp low-delay: could not change the subflows’ priorities');
+      return;
+    }
+    flow.log.debug({ uplink: best, rttUs: Object.fromEntries(minRtt) }, 'mptcp low-delay: data on the fastest uplink');
+    flow.state.subflows.inc({ result: 'preferred', policy: 'low-delay' });
+    chosen = best;
+  };
+  const timer = setInterval(check, flow.options.lowDelayCheckMs);
+  timer.unref();
+  flow.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
+
 export const mptcp = defineFunction({
   name: 'mptcp',
-  summary: 'TCP → MPTCP converter, customer side: one MPTCP connection over the uplinks to the next converter (argument: 0 bond, 1 backup)',
+  summary: 'TCP → MPTCP converter, customer side: one MPTCP connection over the uplinks to the next converter (argument: 0 bond, 1 backup, 2 low-delay)',
   options: mptcpOptions,
   init: (_o, env): MptcpState => ({
     pm: new UserspacePm(),
@@ -59,7 +98,7 @@ export const mptcp = defineFunction({
   spawn(flow): FlowTransforms {
     const policy = policyFor(flow.argument);
     if (!policy) {
-      flow.log.warn({ argument: flow.argument.toString() }, 'mptcp: unknown policy (0 bond, 1 backup)');
+      flow.log.warn({ argument: flow.argument.toString() }, 'mptcp: unknown policy (0 bond, 1 backup, 2 low-delay)');
       flow.reset(BAD_POLICY_REASON);
       return { upstream: IDENTITY, downstream: IDENTITY };
     }
@@ -84,6 +123,7 @@ export const mptcp = defineFunction({
             return;
           }
           addSubflows(flow, token, policy, remote);
+          if (policy === 'low-delay') preferLowestRtt(flow, socket, token, remote.port);
         },
       },
     };

@@ -14,13 +14,15 @@ export const mptcpOptions = z
       .refine((a) => new Set(a).size === a.length, 'an uplink is listed twice'),
     /** how long to keep asking for the extra subflows while the connection is not yet fully established */
     joinWithinMs: z.number().int().min(10).max(60_000).default(3000),
+    /** low-delay: how often the subflows' minimum RTTs are compared */
+    lowDelayCheckMs: z.number().int().min(10).max(60_000).default(100),
   })
   .strict();
 
 export type MptcpOptions = z.infer<typeof mptcpOptions>;
 
 /** The argument's low bits pick the policy (docs/mptcp.md). */
-export const POLICIES = ['bond', 'backup'] as const;
+export const POLICIES = ['bond', 'backup', 'low-delay'] as const;
 export type Policy = (typeof POLICIES)[number];
 
 export function policyFor(argument: bigint): Policy | undefined {

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runFunction } from '../../vf/testing.js';
+import { BAD_POLICY_REASON, mptcp } from './index.js';
+import { mptcpOptions, policyFor } from './options.js';
+
+test('the argument picks the policy: 0 bond, 1 backup, 2 low-delay, anything else none', () => {
+  assert.equal(policyFor(0n), 'bond');
+  assert.equal(policyFor(1n), 'backup');
+  assert.equal(policyFor(2n), 'low-delay');
+  assert.equal(policyFor(3n), undefined);
+  assert.equal(policyFor(1n << 31n), undefined);
+});
+
+test('options: at least two distinct uplink addresses, a port, defaults', () => {
+  const ok = mptcpOptions.safeParse({ uplinks: ['fc00:31::1', 'fc00:32::1'] });
+  assert.ok(ok.success);
+  assert.equal(ok.data.port, 7780);
+  assert.equal(ok.data.lowDelayCheckMs, 100);
+  const issues = (o: unknown): string[] => {
+    const r = mptcpOptions.safeParse(o);
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+  assert.match(issues({ uplinks: ['fc00:31::1'] }).join(), /uplinks: at least two uplinks/);
+  assert.match(issues({ uplinks: ['fc00:31::1', 'fc00:31::1'] }).join(), /uplinks: an uplink is listed twice/);
+  assert.match(issues({ uplinks: ['fc00:31::1', 'nope'] }).join(), /uplinks\.1: an IPv6 address/);
+  assert.match(issues({ uplinks: ['fc00:31::1', 'fc00:32::1'], port: 0 }).join(), /port/);
+});
+
+test('an unknown policy in the argument resets the flow before anything is opened', async () => {
+  const r = await runFunction(mptcp, { options: { uplinks: ['fc00:31::1', 'fc00:32::1'] }, argument: 3, upstream: Buffer.from('x') });
+  assert.equal(r.reset, BAD_POLICY_REASON);
+});
