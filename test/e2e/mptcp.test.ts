@@ -53,6 +53,10 @@ describe('MPTCP converter pair (mptcp lab)', () => {
       // one server per phase, so each phase reads its own connection line
       const servers = await Promise.all([8080, 8081, 8082, 8083].map((port) => startServer(lab, 'server', ['--port', String(port)])));
       const [server, server2, server3, server4] = servers as [PeerServer, PeerServer, PeerServer, PeerServer];
+      // half-close and resets cross the pair as on any hop: a server that answers only after the
+      // client's FIN, and one that resets mid-stream
+      servers.push(await startServer(lab, 'server', ['--port', '8084', '--after-eof', '--reply', String(MB)]));
+      servers.push(await startServer(lab, 'server', ['--port', '8085', '--reset-after-bytes', String(MB)]));
       try {
         // bond: both uplinks carry data
         const size = 6 * MB;
@@ -84,6 +88,12 @@ describe('MPTCP converter pair (mptcp lab)', () => {
         const slow = (await txBytes(lab, 'cp', 'eth2')) - lte3;
         console.log(`low-delay: lte (the first uplink) carried ${(slow / MB).toFixed(2)} MiB of 4`);
         assert.ok(slow < (4 * MB) / 6, `lte carried ${slow} bytes in low-delay mode`);
+
+        const halfClosed = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8084', '--segments', segments(0), '--send', String(MB)]);
+        assert.equal(halfClosed.error, undefined, JSON.stringify(halfClosed));
+        assert.equal(halfClosed.received, MB, 'the reply sent after the client’s FIN came back over MPTCP');
+        const reset = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8085', '--segments', segments(0), '--send', String(4 * MB)]);
+        assert.equal(reset.error, 'ECONNRESET', `the server's reset reached the client: ${JSON.stringify(reset)}`);
 
         // a malformed converter header: op resets the connection, logs and counts why
         const bad = await runClient(lab, 'cp', ['--host', 'fc00:b::1:0:0', '--port', '7780', '--send', '4096']);
