@@ -3,7 +3,8 @@
  * a real HTTP server, two proxies with XOR functions (an inverse pair), a download through the chain
  * with an integrity check, captures proving that the P1→P2 link carried transformed bytes while the
  * server got plaintext from the client's own address. Part 2 (controlled.ts): the controller hands
- * out a binding SID, an unmodified curl runs through it, and a replica fails over behind it.
+ * out a binding SID, an unmodified curl runs through it, and a replica fails over behind it. Part 3
+ * (bonding.ts): an MPTCP converter pair bonds two shaped uplinks for an ordinary HTTP download.
  * Tears everything down, also on Ctrl-C.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Lab, loadTopology } from '../lab/index.js';
+import { runBondingPart } from './bonding.js';
 import { runControllerPart } from './controlled.js';
 import { MARKER } from './marker.js';
 
@@ -145,10 +147,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<number> {
     await lab.down();
     current = undefined;
     print('  teardown     lab removed');
-    const pass2 = await runControllerPart({ bin: BIN, here: HERE, work, size, print, onLab: (l) => (current = l) });
+    const part = { bin: BIN, here: HERE, work, size, print, onLab: (l: Lab | undefined) => (current = l) };
+    const pass2 = await runControllerPart(part);
     print('  teardown     lab removed');
-    print(`srv6pipes demo: ${pass && pass2 ? 'PASS' : 'FAIL'}`);
-    return pass && pass2 ? 0 : 1;
+    const pass3 = await runBondingPart(part);
+    print('  teardown     lab removed');
+    const all = pass && pass2 && pass3;
+    print(`srv6pipes demo: ${all ? 'PASS' : 'FAIL'}`);
+    return all ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

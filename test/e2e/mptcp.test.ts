@@ -8,30 +8,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
+import { MPTCP_CP_YAML, MPTCP_OP_YAML, mptcpSegments } from '../../src/mptcp/example.js';
 import { BIN, runClient, startProxy, startServer, withLab, type ClientResult, type PeerServer } from '../helpers/harness.js';
 
 const MB = 1 << 20;
 const XDSL_MBPS = 20; // the best single link's shaped rate (mptcp.yaml)
-const CP = [
-  'workers: 1',
-  'locators: [ { prefix: "fc00:a::/80" } ]',
-  'functions:',
-  '  - { id: 7, vf: mptcp, options: { port: 7780, uplinks: ["fc00:31::1", "fc00:32::1"] } }',
-  '  - { id: 8, vf: mptcp, options: { port: 7780, uplinks: ["fc00:32::1", "fc00:31::1"] } }   # lte first',
-  'mptcp: { pathManager: userspace, subflows: 4 }',
-  'timeouts: { connect: 3s, drain: 3s }',
-].join('\n');
-const OP = [
-  'workers: 1',
-  'locators: [ { prefix: "fc00:b::/80" } ]',
-  'functions:',
-  '  - { id: 1, vf: copy }',
-  'mptcp: { subflows: 4, converter: { port: 7780 } }',
-  'timeouts: { connect: 3s, drain: 3s }',
-].join('\n');
-/** cp's mptcp function (7: xdsl first, 8: lte first) with the policy in the argument (0 bond, 1 backup, 2 low-delay), then op's copy */
-const segments = (policy: number, fn = 7): string => `fc00:a::${fn}:0:${policy},fc00:b::1:0:0`;
-
 async function txBytes(lab: Lab, host: string, iface: string): Promise<number> {
   const r = await lab.exec(host, ['cat', `/sys/class/net/${iface}/statistics/tx_bytes`]);
   return Number(r.stdout.trim());
@@ -48,8 +29,8 @@ function assertIntact(r: ClientResult, conn: Record<string, unknown>, bytes: num
 describe('MPTCP converter pair (mptcp lab)', () => {
   test('bond beats the best link; backup keeps lte idle, then carries the flow when xdsl fails; low-delay prefers xdsl; a bad header is reset', async () => {
     await withLab('mptcp', async (lab) => {
-      const op = await startProxy(lab, 'op', OP);
-      const cp = await startProxy(lab, 'cp', CP);
+      const op = await startProxy(lab, 'op', MPTCP_OP_YAML);
+      const cp = await startProxy(lab, 'cp', MPTCP_CP_YAML);
       // one server per phase, so each phase reads its own connection line
       const servers = await Promise.all([8080, 8081, 8082, 8083].map((port) => startServer(lab, 'server', ['--port', String(port)])));
       const [server, server2, server3, server4] = servers as [PeerServer, PeerServer, PeerServer, PeerServer];
@@ -61,7 +42,7 @@ describe('MPTCP converter pair (mptcp lab)', () => {
         // bond: both uplinks carry data
         const size = 6 * MB;
         const lte0 = await txBytes(lab, 'cp', 'eth2');
-        const bond = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', segments(0), '--send', String(size)]);
+        const bond = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', mptcpSegments(0), '--send', String(size)]);
         const c1 = await server.out.next((l) => l['event'] === 'conn');
         assertIntact(bond, c1, size, 8080);
         const lte = (await txBytes(lab, 'cp', 'eth2')) - lte0;
@@ -72,7 +53,7 @@ describe('MPTCP converter pair (mptcp lab)', () => {
 
         // backup: lte carries (almost) nothing while xdsl is up
         const lte1 = await txBytes(lab, 'cp', 'eth2');
-        const backup = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8081', '--segments', segments(1), '--send', String(2 * MB)]);
+        const backup = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8081', '--segments', mptcpSegments(1), '--send', String(2 * MB)]);
         const c2 = await server2.out.next((l) => l['event'] === 'conn');
         assertIntact(backup, c2, 2 * MB, 8081);
         const idle = (await txBytes(lab, 'cp', 'eth2')) - lte1;
@@ -82,17 +63,17 @@ describe('MPTCP converter pair (mptcp lab)', () => {
         // low-delay with lte (20 ms) as the first uplink: once both subflows have an RTT, xdsl (5 ms)
         // carries the data and lte stands by
         const lte3 = await txBytes(lab, 'cp', 'eth2');
-        const fast = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8083', '--segments', segments(2, 8), '--send', String(4 * MB)]);
+        const fast = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8083', '--segments', mptcpSegments(2, 8), '--send', String(4 * MB)]);
         const c4 = await server4.out.next((l) => l['event'] === 'conn');
         assertIntact(fast, c4, 4 * MB, 8083);
         const slow = (await txBytes(lab, 'cp', 'eth2')) - lte3;
         console.log(`low-delay: lte (the first uplink) carried ${(slow / MB).toFixed(2)} MiB of 4`);
         assert.ok(slow < (4 * MB) / 6, `lte carried ${slow} bytes in low-delay mode`);
 
-        const halfClosed = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8084', '--segments', segments(0), '--send', String(MB)]);
+        const halfClosed = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8084', '--segments', mptcpSegments(0), '--send', String(MB)]);
         assert.equal(halfClosed.error, undefined, JSON.stringify(halfClosed));
         assert.equal(halfClosed.received, MB, 'the reply sent after the client’s FIN came back over MPTCP');
-        const reset = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8085', '--segments', segments(0), '--send', String(4 * MB)]);
+        const reset = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8085', '--segments', mptcpSegments(0), '--send', String(4 * MB)]);
         assert.equal(reset.error, 'ECONNRESET', `the server's reset reached the client: ${JSON.stringify(reset)}`);
 
         // a malformed converter header: op resets the connection, logs and counts why
@@ -103,7 +84,7 @@ describe('MPTCP converter pair (mptcp lab)', () => {
         assert.equal(stats.rejected['CONVERT_BAD_VERSION'], 1);
         // failover: xdsl goes down mid-transfer; the flow completes over lte, intact
         const lte2 = await txBytes(lab, 'cp', 'eth2');
-        const running = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8082', '--segments', segments(1), '--send', String(4 * MB)]);
+        const running = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8082', '--segments', mptcpSegments(1), '--send', String(4 * MB)]);
         await new Promise((r) => setTimeout(r, 600));
         await lab.exec('cp', ['ip', 'link', 'set', 'eth1', 'down']);
         const failed = await running;
