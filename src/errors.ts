@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   CONVERT_BAD_TLV: { kind: 'input', hint: 'a converter TLV runs past the header, repeats, or is an unknown must-understand type (docs/mptcp.md)' },
   CONVERT_TOO_MANY_SEGMENTS: { kind: 'input', hint: 'a converter header carries at most 15 segments after the converter SID' },
   CONVERT_BAD_FIELD: { kind: 'user', hint: 'ports are 0..65535' },
+  CONVERT_FORBIDDEN: { kind: 'input', hint: 'only the addresses in mptcp.converter.from may open converted flows' },
   CONVERT_TIMEOUT: { kind: 'input', hint: 'the converter header did not arrive within timeouts.connect' },
   CMSG_MALFORMED: { kind: 'input', hint: 'the kernel returned ancillary data that does not parse' },
   RETURN_PATH_REFUSED: { kind: 'input', hint: 'the kernel refused the reply SRH on the accepted socket (seg6_validate_srh)' },

@@ -1,7 +1,7 @@
 /**
  * Proxy configs for the `mptcp` lab (src/lab/topologies/mptcp.yaml): the customer-side converter cp
  * (function 7: xdsl first, function 8: lte first; the argument picks the policy) and the operator-side
- * converter op (its converter port, then `copy` on function 1). Used by the demo and the tests.
+ * converter op (its converter port, open to cp's uplinks only, then `copy` on function 1). Used by the demo and the tests.
  */
 export const MPTCP_CP_YAML = [
   'workers: 1',
@@ -18,7 +18,7 @@ export const MPTCP_OP_YAML = [
   'locators: [ { prefix: "fc00:b::/80" } ]',
   'functions:',
   '  - { id: 1, vf: copy }',
-  'mptcp: { subflows: 4, converter: { port: 7780 } }',
+  'mptcp: { subflows: 4, converter: { port: 7780, from: ["fc00:31::/64", "fc00:32::/64"] } }',
   'timeouts: { connect: 3s, drain: 3s }',
 ].join('\n');
 

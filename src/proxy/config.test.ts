@@ -108,10 +108,12 @@ test('mptcp: the converter and the mptcp function are validated', async () => {
   const fn = 'functions: [ { id: 7, vf: mptcp, options: { uplinks: ["fc00:31::1", "fc00:32::1"] } } ]\n';
   fails(base + fn, 'CONFIG_INVALID', 'functions[0].vf');
   fails(`${base + fn}mptcp: { pathManager: kernel }\n`, 'CONFIG_INVALID', 'functions[0].vf');
-  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { converter: { port: 7777 } }\n`, 'CONFIG_INVALID', 'mptcp.converter.port');
+  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { converter: { port: 7777, from: ["fc00:31::/64"] } }\n`, 'CONFIG_INVALID', 'mptcp.converter.port');
+  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { converter: { port: 7780 } }\n`, 'CONFIG_INVALID', 'mptcp.converter.from');
+  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { converter: { port: 7780, from: [] } }\n`, 'CONFIG_INVALID', 'mptcp.converter.from');
   fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { pathManager: smart }\n`, 'CONFIG_INVALID', 'mptcp.pathManager');
   const ok = parseProxyConfig(`${base + fn}mptcp: { pathManager: userspace, subflows: 4 }\n`, 'test.yaml');
-  assert.deepEqual(ok.mptcp, { pathManager: 'userspace', subflows: 4, converterPort: null });
+  assert.deepEqual(ok.mptcp, { pathManager: 'userspace', subflows: 4, converterPort: null, converterFrom: [] });
   await checkFunctions(ok, 'test.yaml');
   const one = parseProxyConfig(`${base}functions: [ { id: 7, vf: mptcp, options: { uplinks: ["fc00:31::1"] } } ]\nmptcp: { pathManager: userspace }\n`, 'test.yaml');
   await assert.rejects(checkFunctions(one, 'test.yaml'), (e: unknown) => isSrError(e) && /uplinks.*at least two/.test(e.message));

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
 import { SrError } from '../errors.js';
-import { isAddress, parseAddress, parsePrefix, prefixContains } from '../net/ip6.js';
+import { isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
 import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
@@ -92,7 +92,14 @@ const schema = z
         /** `ip mptcp limits set subflows N`: extra subflows a connection may have (also accepted joins) */
         subflows: z.number().int().min(0).max(8).default(2),
         /** the operator-side converter: an MPTCP listener on this port for converted flows */
-        converter: z.object({ port: z.number().int().min(1).max(65535) }).strict().optional(),
+        converter: z
+          .object({
+            port: z.number().int().min(1).max(65535),
+            /** the customer-side converters' addresses (their uplinks): only they may open converted flows */
+            from: z.array(prefix).min(1, 'at least one prefix: a converted flow is opened from any address its header names'),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional(),
@@ -112,6 +119,8 @@ export interface MptcpConfig {
   subflows: number;
   /** the converter listener's port, when this proxy is an operator-side converter */
   converterPort: number | null;
+  /** who may connect to it */
+  converterFrom: Prefix6[];
 }
 
 export interface ProxyConfig {
@@ -217,7 +226,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     bindingSids: c.bindingSids ? { controller: c.bindingSids.controller, timeoutMs: c.bindingSids.timeout, maxCacheMs: c.bindingSids.maxCache } : null,
     returnPath: c.returnPath ?? null,
     returnHops: c.returnHops,
-    mptcp: c.mptcp ? { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: c.mptcp.converter?.port ?? null } : null,
+    mptcp: c.mptcp ? { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: c.mptcp.converter?.port ?? null, converterFrom: (c.mptcp.converter?.from ?? []).map((x) => parsePrefix(x)) } : null,
     raw: input,
   };
 }

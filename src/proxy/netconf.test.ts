@@ -34,7 +34,7 @@ test('the plan sets forwarding and seg6_enabled everywhere, then nft, rule and r
 });
 
 test('mptcp: the converter rule comes before TPROXY; the plan sets the path manager and limits', () => {
-  const mptcp = { pathManager: 'userspace' as const, subflows: 4, converterPort: 7780 };
+  const mptcp = { pathManager: 'userspace' as const, subflows: 4, converterPort: 7780, converterFrom: [] };
   const rules = nftRuleset({ ...params, mptcp }).split('\n').map((l) => l.trim()).filter((l) => l.includes('mark'));
   assert.deepEqual(rules.slice(0, 3), [
     'ip6 daddr { fc00:a::/80, fc00:aa::/64 } meta mark set 0x1',

@@ -8,7 +8,7 @@ import { listenFd, synRoutingHeader } from '../native/sockets.js';
 import { native } from '../native/addon.js';
 import { readConvertHeader } from '../mptcp/converter.js';
 import { srhForPath } from '../codec/srh.js';
-import { parseAddress } from '../net/ip6.js';
+import { parseAddress, prefixContains } from '../net/ip6.js';
 import type { FunctionSpec, LoadedFunction } from '../vf/loader.js';
 import { FunctionTable, type FunctionInfo } from '../vf/table.js';
 import { isSrError } from '../errors.js';
@@ -83,6 +83,12 @@ export class ProxyWorker {
    */
   private acceptConverted(socket: net.Socket): void {
     socket.on('error', () => undefined); // until the flow takes over
+    // the header names any client address: only the configured customer-side converters may send one
+    const peer = socket.remoteAddress ?? '::';
+    if (!this.cfg.mptcp?.converterFrom.some((p) => prefixContains(p, parseAddress(peer)))) {
+      this.reject(socket, 'CONVERT_FORBIDDEN', `converter connection from ${peer}, not in mptcp.converter.from`);
+      return;
+    }
     readConvertHeader(socket, this.cfg.timeouts.connect).then(
       (h) => {
         const srh = srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)));

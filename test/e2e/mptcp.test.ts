@@ -80,8 +80,13 @@ describe('MPTCP converter pair (mptcp lab)', () => {
         const bad = await runClient(lab, 'cp', ['--host', 'fc00:b::1:0:0', '--port', '7780', '--send', '4096']);
         assert.ok(bad.error === 'ECONNRESET' || bad.error === 'EPIPE', `garbage got ${bad.error ?? 'no error'}`);
         await op.out.next((l) => l['msg'] === 'flow rejected' && l['code'] === 'CONVERT_BAD_VERSION', 5000, 'the rejection log line');
+        // only cp's uplinks may open converted flows: the client itself is refused before any header
+        const forbidden = await runClient(lab, 'client', ['--host', 'fc00:b::1:0:0', '--port', '7780', '--send', '4096']);
+        assert.ok(forbidden.error !== undefined, `a converter connection from the client got ${JSON.stringify(forbidden)}`);
+        await op.out.next((l) => l['msg'] === 'flow rejected' && l['code'] === 'CONVERT_FORBIDDEN', 5000, 'the refusal log line');
         const stats = JSON.parse((await lab.exec('op', [process.execPath, BIN, 'stats', '--json'])).stdout) as { rejected: Record<string, number> };
         assert.equal(stats.rejected['CONVERT_BAD_VERSION'], 1);
+        assert.equal(stats.rejected['CONVERT_FORBIDDEN'], 1);
         // failover: xdsl goes down mid-transfer; the flow completes over lte, intact
         const lte2 = await txBytes(lab, 'cp', 'eth2');
         const running = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8082', '--segments', mptcpSegments(1), '--send', String(4 * MB)]);
