@@ -38,6 +38,8 @@ describe('MPTCP converter pair (mptcp lab)', () => {
       // client's FIN, and one that resets mid-stream
       servers.push(await startServer(lab, 'server', ['--port', '8084', '--after-eof', '--reply', String(MB)]));
       servers.push(await startServer(lab, 'server', ['--port', '8085', '--reset-after-bytes', String(MB)]));
+      const server6 = await startServer(lab, 'server', ['--port', '8086']);
+      servers.push(server6);
       try {
         // bond: both uplinks carry data
         const size = 6 * MB;
@@ -98,6 +100,10 @@ describe('MPTCP converter pair (mptcp lab)', () => {
         const moved = (await txBytes(lab, 'cp', 'eth2')) - lte2;
         console.log(`failover: lte carried ${(moved / MB).toFixed(2)} MiB of 4 in ${failed.ms} ms`);
         assert.ok(moved > MB, `lte carried only ${moved} bytes after xdsl went down`);
+
+        // while xdsl is down, a new flow starts on lte (the first uplink that is up)
+        const later = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8086', '--segments', mptcpSegments(1), '--send', String(MB)]);
+        assertIntact(later, await server6.out.next((l) => l['event'] === 'conn'), MB, 8086);
 
       } catch (e) {
         console.log(`cp:\n${cp.out.text.join('\n')}\nop:\n${op.out.text.join('\n')}`);

@@ -1,6 +1,6 @@
 /**
  * `mptcp`: the customer-side TCP → MPTCP converter (the paper's II-B). The client's flow leaves this
- * proxy as ONE MPTCP connection from this proxy's first uplink to the next segment — the operator-side
+ * proxy as ONE MPTCP connection from this proxy's first live uplink to the next segment — the operator-side
  * converter's SID — at its converter port, starting with the converter header (codec/convert.ts) that
  * tells it the client, the server and the segments after it. Subflows on the other uplinks are asked
  * for per connection from the userspace path manager; the argument picks the policy:
@@ -9,11 +9,13 @@
  * The bytestream is relayed unchanged. docs/mptcp.md has the details.
  */
 import type net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { encodeConvertHeader } from '../../codec/convert.js';
 import { SrError } from '../../errors.js';
 import { mptcpToken, subflowPaths, UserspacePm } from '../../mptcp/pm.js';
 import { native } from '../../native/addon.js';
 import { outboundSocket } from '../../native/sockets.js';
+import { parseAddress } from '../../net/ip6.js';
 import { defineFunction, IDENTITY, type CounterHandle, type FlowContext, type FlowTransforms } from '../../vf/types.js';
 import { mptcpOptions, policyFor, type MptcpOptions, type Policy } from './options.js';
 
@@ -26,10 +28,28 @@ export interface MptcpState {
   subflows: CounterHandle;
 }
 
+/**
+ * The uplinks in the order to use them: those on an interface that is up and running now first (libuv
+ * lists only those addresses), each group in the configured order. The first carries the initial
+ * subflow, so a flow still starts when the first configured uplink is down.
+ */
+export function uplinkOrder(uplinks: readonly string[], live = liveAddresses()): string[] {
+  const isLive = (a: string): boolean => live.has(parseAddress(a).toString('hex'));
+  return [...uplinks.filter(isLive), ...uplinks.filter((a) => !isLive(a))];
+}
+
+function liveAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv6') out.add(parseAddress(a.address).toString('hex'));
+  }
+  return out;
+}
+
 /** Asks for one subflow per extra uplink, retrying while the connection is not fully established. */
-function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number, policy: Policy, remote: { address: string; port: number }): void {
+function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number, policy: Policy, remote: { address: string; port: number }, extra: readonly string[]): void {
   const { pm, subflows } = flow.state;
-  const pending = flow.options.uplinks.slice(1).map((address, i) => ({ address, id: i + 2 }));
+  const pending = extra.map((address, i) => ({ address, id: i + 2 }));
   const deadline = Date.now() + flow.options.joinWithinMs;
   const attempt = (): void => {
     for (const local of [...pending]) {
@@ -104,6 +124,7 @@ export const mptcp = defineFunction({
     }
     const peer = flow.path[flow.position + 1]!;
     const remote = { address: peer, port: flow.options.port };
+    let uplinks = flow.options.uplinks;
     return {
       upstream: IDENTITY,
       downstream: IDENTITY,
@@ -114,7 +135,8 @@ export const mptcp = defineFunction({
           }
           const preamble = encodeConvertHeader({ client: flow.client, server: flow.server, sid: peer, segments: flow.path.slice(flow.position + 2, -1) });
           const socket = outboundSocket({ protocol: native().constants.IPPROTO_MPTCP }, { allowHalfOpen: true });
-          return { socket, connect: { host: peer, port: flow.options.port, localAddress: flow.options.uplinks[0]! }, preamble };
+          uplinks = uplinkOrder(flow.options.uplinks);
+          return { socket, connect: { host: peer, port: flow.options.port, localAddress: uplinks[0]! }, preamble };
         },
         connected(socket) {
           const token = mptcpToken(socket);
@@ -122,7 +144,7 @@ export const mptcp = defineFunction({
             flow.log.warn('mptcp: the connection fell back to TCP: one path only');
             return;
           }
-          addSubflows(flow, token, policy, remote);
+          addSubflows(flow, token, policy, remote, uplinks.slice(1));
           if (policy === 'low-delay') preferLowestRtt(flow, socket, token, remote.port);
         },
       },

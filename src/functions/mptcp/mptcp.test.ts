@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runFunction } from '../../vf/testing.js';
-import { BAD_POLICY_REASON, mptcp } from './index.js';
+import { parseAddress } from '../../net/ip6.js';
+import { BAD_POLICY_REASON, mptcp, uplinkOrder } from './index.js';
 import { mptcpOptions, policyFor } from './options.js';
 
 test('the argument picks the policy: 0 bond, 1 backup, 2 low-delay, anything else none', () => {
@@ -30,4 +31,12 @@ test('options: at least two distinct uplink addresses, a port, defaults', () => 
 test('an unknown policy in the argument resets the flow before anything is opened', async () => {
   const r = await runFunction(mptcp, { options: { uplinks: ['fc00:31::1', 'fc00:32::1'] }, argument: 3, upstream: Buffer.from('x') });
   assert.equal(r.reset, BAD_POLICY_REASON);
+});
+
+test('uplink order: the live ones first, in the configured order; the rest after', () => {
+  const live = (...a: string[]) => new Set(a.map((x) => parseAddress(x).toString('hex')));
+  const uplinks = ['fc00:31::1', 'fc00:32::1', 'fc00:33::1'];
+  assert.deepEqual(uplinkOrder(uplinks, live('fc00:31::1', 'fc00:32::1', 'fc00:33::1')), uplinks);
+  assert.deepEqual(uplinkOrder(uplinks, live('fc00:32::1', 'fc00:33:0::1')), ['fc00:32::1', 'fc00:33::1', 'fc00:31::1']);
+  assert.deepEqual(uplinkOrder(uplinks, live()), uplinks, 'none known to be up: as configured');
 });

@@ -6,7 +6,7 @@ export const mptcpOptions = z
   .object({
     /** the operator-side converter's port (its proxy's `mptcp.converter.port`) */
     port: z.number().int().min(1).max(65535).default(7780),
-    /** this proxy's uplink addresses: the first carries the initial subflow, each other one a subflow */
+    /** this proxy's uplink addresses: the first one that is up carries the initial subflow, each other one a subflow */
     uplinks: z
       .array(z.string().refine(isAddress, 'an IPv6 address (one of this proxy’s own, on an uplink)'))
       .min(2, 'at least two uplinks (the first carries the initial subflow)')
