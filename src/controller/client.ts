@@ -10,7 +10,7 @@ import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
 import { connect, type ConnectOptions } from '../client/connect.js';
-import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME } from './dns/records.js';
+import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './dns/records.js';
 
 export interface ResolveOptions {
   name: string;
@@ -204,4 +204,25 @@ export async function resolveAndConnect(o: ResolveAndConnectOptions): Promise<{ 
   const returnPath = rest.returnPath ?? path?.returnPath;
   const socket = await connect({ ...rest, host, port: o.port, segments, ...(returnPath ? { returnPath } : {}) });
   return { socket, resolution, host, segments };
+}
+
+/**
+ * Every proxy's return id and return SID, as the controller knows them (a TYPE 65283 query for
+ * return-hops.srv6pipes.arpa): what a return-steering host installs (docs/return-traffic.md).
+ */
+export async function fetchReturnHops(o: { controller: string; timeoutMs?: number }): Promise<ReturnHopRecord[]> {
+  const server = parseController(o.controller);
+  const timeoutMs = o.timeoutMs ?? 2000;
+  const query = dnsPacket.encode({ type: 'query', id: randomInt(0, 65536), flags: 0, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: RETURN_HOPS_NAME }] });
+  let answer = await udpExchange(server, query, timeoutMs);
+  if (answer.length >= 4 && answer.readUInt16BE(2) & 0x0200) answer = await tcpExchange(server, query, timeoutMs);
+  const p = dnsPacket.decode(answer);
+  const rcode = (p as { rcode?: string }).rcode ?? 'NOERROR';
+  if (rcode !== 'NOERROR') throw Object.assign(new Error(`the controller answered ${rcode} for the return hops`), { code: `DNS_${rcode}` });
+  const hops: ReturnHopRecord[] = [];
+  for (const a of (p.answers ?? []) as { type: string; data: unknown }[]) {
+    const h = a.type === TYPE_RETURN_HOP_NAME && Buffer.isBuffer(a.data) ? decodeReturnHopRecord(a.data) : null;
+    if (h) hops.push(h);
+  }
+  return hops.sort((a, b) => a.id - b.id);
 }

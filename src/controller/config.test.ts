@@ -61,6 +61,12 @@ describe('controller config', () => {
     rejects((c) => (c['bindingSids'] = { lifetime: 60 }), /bindingSids: binding SIDs need at least one access router with an `agent`/);
     rejects((c) => (c['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::/64', agent: { ftp: 'x' } }]), /nodes\.accessRouters\[0\]\.agent/);
     rejects((c) => (c['health'] = { interval: 10 }), /health\.interval: /);
+    rejects((c) => (c['nodes'].proxies[0].returnPath = { id: 17, sid: 'fc00:b::ffff' }), /nodes\.proxies\[0\]\.returnPath\.sid: fc00:b::ffff is in none of p1's locators/);
+    rejects((c) => {
+      c['nodes'].proxies[0].returnPath = { id: 17, sid: 'fc00:a::ffff' };
+      c['nodes'].proxies[1].returnPath = { id: 17, sid: 'fc00:b::ffff' };
+    }, /nodes\.proxies\[1\]\.returnPath\.id: return id 17 is nodes\.proxies\[0\]'s too/);
+    rejects((c) => (c['policies'][1].returnPath = { downstream: { copy: 'gzip' } }), /policies\[1\]\.returnPath\.downstream\.copy: function "gzip" is hosted by no proxy/);
   });
 
   test('upstream, binding SIDs, agents and health: parsed with their defaults', () => {

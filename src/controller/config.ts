@@ -5,7 +5,7 @@
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
 import { SrError } from '../errors.js';
-import { isAddress, parseAddress, parsePrefix, type Prefix6 } from '../net/ip6.js';
+import { formatAddress, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -39,6 +39,8 @@ const proxy = z
     functions: z.record(fnName, z.number().int().min(0)),
     /** the proxy's admin endpoint (its `admin` setting, on an address the controller reaches): GET /health */
     health: z.object({ address: address, port: z.number().int().min(1).max(65535).default(7778) }).strict().optional(),
+    /** the proxy's return hop (its `returnPath`): handed to return-steering hosts (docs/return-traffic.md) */
+    returnPath: z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict().optional(),
   })
   .strict();
 
@@ -152,6 +154,7 @@ export interface ProxyNode {
   /** function name → id */
   functions: Map<string, number>;
   health?: { address: string; port: number };
+  returnPath?: { id: number; sid: string };
 }
 
 export type Endpoint = { kind: 'node'; name: string } | { kind: 'prefix'; prefix: Prefix6; text: string };
@@ -262,7 +265,17 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
         if (id >= 2 ** l.functionBits) throw invalid(['nodes', 'proxies', i, 'functions', fn], `function id ${id} does not fit in ${l.functionBits} bits (locators[${j}])`);
       });
     }
-    return { name: p.name, locators, functions: new Map(Object.entries(p.functions)), ...(p.health ? { health: p.health } : {}) };
+    const rp = p.returnPath;
+    if (rp && !locators.some((l) => prefixContains(l.locator, parseAddress(rp.sid)))) throw invalid(['nodes', 'proxies', i, 'returnPath', 'sid'], `${rp.sid} is in none of ${p.name}'s locators`);
+    const twin = rp && c.nodes.proxies.findIndex((q) => q.returnPath?.id === rp.id);
+    if (rp && twin !== i) throw invalid(['nodes', 'proxies', i, 'returnPath', 'id'], `return id ${rp.id} is nodes.proxies[${twin}]'s too`);
+    return {
+      name: p.name,
+      locators,
+      functions: new Map(Object.entries(p.functions)),
+      ...(p.health ? { health: p.health } : {}),
+      ...(rp ? { returnPath: { id: rp.id, sid: formatAddress(parseAddress(rp.sid)) } } : {}),
+    };
   });
   c.nodes.accessRouters.forEach((a, i) => addName(a.name, ['nodes', 'accessRouters', i, 'name']));
   c.nodes.routers.forEach((n, i) => addName(n, ['nodes', 'routers', i]));

@@ -32,3 +32,11 @@ describe('return steering', () => {
     bad(() => returnSteeringPlan([{ id: 5, sid: 'fc00::1' }, { id: 5, sid: 'fc00::2' }]), /given twice/);
   });
 });
+
+test('return-agent: the given hops win over the controller’s for the same id; sorted by id', async () => {
+  const { mergeHops } = await import('./agent.js');
+  assert.deepEqual(
+    mergeHops([{ id: 18, sid: 'fc00:b::1' }], [{ id: 18, sid: 'fc00:b::ffff' }, { id: 17, sid: 'fc00:a::ffff' }]),
+    [{ id: 17, sid: 'fc00:a::ffff' }, { id: 18, sid: 'fc00:b::1' }],
+  );
+});

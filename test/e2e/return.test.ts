@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { BIN, runClient, startDaemon, startProxy, startServer, withLab } from '../helpers/harness.js';
+import { BIN, runClient, startDaemon, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
 
 const PROXY = (withReturn: boolean, locator = 'fc00:a', id = 17, hops: string[] = []): string =>
   [
@@ -20,6 +20,15 @@ const PROXY = (withReturn: boolean, locator = 'fc00:a', id = 17, hops: string[] 
     ...(hops.length ? [`returnHops: [ ${hops.join(', ')} ]`] : []),
     'timeouts: { connect: 1500ms, drain: 2s }',
   ].join('\n');
+
+/** a controller (run on r) that knows p's and q's return hops */
+const OFFPATH_CONTROLLER = `
+listen: { address: "::", port: 53 }
+nodes:
+  proxies:
+    - { name: p, locators: [ { prefix: "fc00:a::/80" } ], functions: { copy: 1 }, returnPath: { id: 17, sid: "fc00:a::ffff" } }
+    - { name: q, locators: [ { prefix: "fc00:b::/80" } ], functions: { copy: 1 }, returnPath: { id: 18, sid: "fc00:b::ffff" } }
+`;
 
 async function marked(lab: Lab): Promise<number> {
   const r = await lab.exec('server', ['nft', 'list', 'table', 'ip6', 'srv6pipes_return']);
@@ -79,6 +88,35 @@ describe('return traffic off the path (offpath lab)', () => {
       } finally {
         server.stop();
       }
+    });
+  });
+
+  test('the return-agent learns the return hops from the controller (TYPE 65283) and steers with them', async () => {
+    await withLab('offpath', async (lab) => {
+      const ctl = await startDaemon(lab, 'r', ['controller', '--config', writeConfig(OFFPATH_CONTROLLER)], 'controller started');
+      const server = await startServer(lab, 'server', ['--port', '8080', '--reply', String(1 << 20)]);
+      const proxy = await startProxy(lab, 'p', PROXY(true));
+      const agent = await startDaemon(lab, 'server', ['return-agent', '--controller', '[fc00:2::1]:53', '--refresh', '1'], 'return agent started');
+      try {
+        const started = agent.out.text.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'return agent started')!;
+        assert.deepEqual(started['hops'], [{ id: 17, sid: 'fc00:a::ffff' }, { id: 18, sid: 'fc00:b::ffff' }]);
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--send', String(1 << 20)]);
+        assert.equal(r.error, undefined, JSON.stringify(r));
+        assert.equal(r.received, 1 << 20);
+        assert.ok((await marked(lab)) >= 1, 'the SYN carried tag 17');
+        // the controller goes away: the agent says so at its next refresh and keeps its steering
+        await ctl.stop();
+        await agent.out.next((l) => l['msg'] === 'return hops: no answer from the controller; keeping the current ones', 8000, 'the refresh warning');
+        const still = await lab.exec('server', ['ip', '-6', 'rule', 'show']);
+        assert.match(still.stdout, /fwmark 0x10011 lookup 20017/);
+      } finally {
+        assert.equal(await agent.stop(), 0);
+        await proxy.stop();
+        server.stop();
+        await ctl.stop();
+      }
+      const left = await lab.exec('server', ['sh', '-c', 'nft list tables; ip -6 rule show']);
+      assert.doesNotMatch(left.stdout, /srv6pipes_return|0x10011/, 'the agent removed everything');
     });
   });
 

@@ -6,7 +6,7 @@ import { FIG1_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
 import { handleMessage } from './message.js';
 import { parseResponse } from '../client.js';
-import { decodeSrhRecord, OPT_FUNCTIONS, OPT_PORT, TYPE_SRH_NAME } from './records.js';
+import { decodeReturnHopRecord, decodeSrhRecord, OPT_FUNCTIONS, OPT_PORT, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
 
 const resolver = new Resolver(parseControllerConfig(FIG1_CONTROLLER_YAML));
 const C = 'fc00:1::2';
@@ -70,6 +70,20 @@ describe('DNS messages', () => {
   test('returnPath config: the downstream function must run on every proxy that hosts the forward one', () => {
     const bad = FIG1_CONTROLLER_YAML.replace('policies:\n', 'policies:\n  - { clients: "fc00:1::/64", require: [ xor ], returnPath: { downstream: { xor: copy } } }\n');
     assert.throws(() => parseControllerConfig(bad), /policies\[0\]\.returnPath\.downstream\.xor.*proxy p2 hosts "xor" but not "copy"/);
+  });
+
+  test('return hops: a TYPE 65283 query for return-hops.srv6pipes.arpa lists every proxy with a returnPath', async () => {
+    const yaml = FIG1_CONTROLLER_YAML.replace('functions: { copy: 1, xor: 2 }', 'functions: { copy: 1, xor: 2 }\n      returnPath: { id: 17, sid: "fc00:a::ffff" }');
+    const r = new Resolver(parseControllerConfig(yaml));
+    const q = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: 'Return-Hops.srv6pipes.arpa.' }] });
+    const h = await handleMessage({ resolver: r }, q, C, 'udp');
+    const p = dnsPacket.decode(h.response!);
+    assert.equal((p as { rcode?: string }).rcode, 'NOERROR');
+    assert.deepEqual(p.answers!.map((a) => decodeReturnHopRecord((a as { data: Buffer }).data)), [{ id: 17, sid: 'fc00:a::ffff' }]);
+    // the plain fig1 controller has none: an empty answer, not an error
+    const none = dnsPacket.decode((await handleMessage({ resolver }, q, C, 'udp')).response!);
+    assert.equal((none as { rcode?: string }).rcode, 'NOERROR');
+    assert.equal(none.answers!.length, 0);
   });
 
   test('REFUSED (with the reason logged), NXDOMAIN, REFUSED outside the zones', async () => {

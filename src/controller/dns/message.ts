@@ -10,7 +10,8 @@ import dnsPacket from 'dns-packet';
 import { parseAddress, prefixContains } from '../../net/ip6.js';
 import type { Binding, BsidManager } from '../bsid/manager.js';
 import type { Resolution, Resolver, SrPath } from '../resolver.js';
-import { decodeFunctionsOption, decodePortOption, addressFromArpa, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME } from './records.js';
+import { normalizeName } from '../config.js';
+import { decodeFunctionsOption, decodePortOption, addressFromArpa, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, encodeReturnHopRecord } from './records.js';
 
 /** What answering needs besides the message: the resolver, and optionally binding SIDs and an upstream. */
 export interface Services {
@@ -150,7 +151,12 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
   let answers: unknown[] = [];
   let additionals: unknown[] = [];
   const bsidTarget = (q.type as string) === TYPE_SRH_NAME ? addressFromArpa(q.name) : undefined;
-  if (bsidTarget !== undefined) {
+  const hopsQuery = (q.type as string) === TYPE_RETURN_HOP_NAME && normalizeName(q.name) === RETURN_HOPS_NAME;
+  if (hopsQuery) {
+    // a return-steering host asks for every proxy's return id and SID
+    answers = cfg.proxies.flatMap((p) => (p.returnPath ? [{ name: q.name, type: TYPE_RETURN_HOP_NAME, class: 'IN', ttl, data: encodeReturnHopRecord(p.returnPath) }] : []));
+    res = { rcode: 'NOERROR', a: [], aaaa: [], paths: [] };
+  } else if (bsidTarget !== undefined) {
     // a proxy asks what a binding SID stands for
     const found = bsidLookup(services, log.client, bsidTarget);
     if ('binding' in found) {
@@ -182,7 +188,7 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
       return fail(RCODE.SERVFAIL, `upstream: ${(e as Error).message}`);
     }
   }
-  if (res.rcode === 'NOERROR' && bsidTarget === undefined) {
+  if (res.rcode === 'NOERROR' && bsidTarget === undefined && !hopsQuery) {
     answers = [...res.aaaa.map((data) => ({ name: q.name, type: 'AAAA', class: 'IN', ttl, data })), ...res.a.map((data) => ({ name: q.name, type: 'A', class: 'IN', ttl, data }))];
     log.paths = [];
     for (const p of res.paths) {

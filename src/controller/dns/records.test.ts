@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { decodeBsidRecord, decodeFunctionsOption, decodePortOption, decodeSrhRecord, encodeBsidRecord, encodeFunctionsOption, encodePortOption, encodeSrhRecord, TYPE_BSID_NAME, TYPE_SRH_NAME } from './records.js';
+import { decodeReturnHopRecord, encodeReturnHopRecord, decodeBsidRecord, decodeFunctionsOption, decodePortOption, decodeSrhRecord, encodeBsidRecord, encodeFunctionsOption, encodePortOption, encodeSrhRecord, TYPE_BSID_NAME, TYPE_SRH_NAME } from './records.js';
 
 describe('SRH record (TYPE 65281)', () => {
   test('count u8 | segments, travel order', () => {
@@ -43,6 +43,17 @@ describe('BSID record (TYPE 65280, the SDN Resolver layout)', () => {
     bad[18] = 129;
     assert.equal(decodeBsidRecord(bad), null);
     assert.equal(TYPE_BSID_NAME, 'UNKNOWN_65280');
+  });
+});
+
+describe('return hop record (TYPE 65283)', () => {
+  test('id u16 | return SID (16 bytes); malformed RDATA and id 0 decode to null', () => {
+    const r = encodeReturnHopRecord({ id: 17, sid: 'fc00:a::ffff' });
+    assert.equal(r.toString('hex'), '0011fc00000a00000000000000000000ffff');
+    assert.deepEqual(decodeReturnHopRecord(r), { id: 17, sid: 'fc00:a::ffff' });
+    assert.equal(decodeReturnHopRecord(r.subarray(0, 17)), null);
+    assert.equal(decodeReturnHopRecord(Buffer.alloc(18)), null);
+    assert.throws(() => encodeReturnHopRecord({ id: 0, sid: 'fc00:a::1' }), /1\.\.65535/);
   });
 });
 

@@ -13,6 +13,8 @@
  *     in travel order: the function SIDs (with arguments), then the destination. Owner = the qname.
  *   TYPE 65282 "return path" (with a policy's `returnPath`, after the TYPE 65281 record it belongs to):
  *     RDATA as TYPE 65281 — the return-path TLV's entries, last proxy first (see src/codec/return-path.ts).
+ *   TYPE 65283 "return hop" (the answer to a TYPE 65283 query for `return-hops.srv6pipes.arpa`):
+ *     RDATA = id u16 | return SID (16 bytes), one record per proxy with a `returnPath`.
  *   TYPE 65280 "BSID" (the SDN Resolver's, when binding SIDs are used): RDATA = priority u16 |
  *     source prefix (16 bytes) | prefix length u8 | BSID (16 bytes).
  * Pure functions; decoders validate lengths and return null on anything malformed.
@@ -29,6 +31,10 @@ export const TYPE_BSID = 65280;
 export const TYPE_SRH = 65281;
 export const TYPE_RETURN_PATH = 65282;
 export const TYPE_RETURN_PATH_NAME = `UNKNOWN_${TYPE_RETURN_PATH}`;
+export const TYPE_RETURN_HOP = 65283;
+export const TYPE_RETURN_HOP_NAME = `UNKNOWN_${TYPE_RETURN_HOP}`;
+/** the name return-steering hosts query (TYPE 65283) for every proxy's return id and SID */
+export const RETURN_HOPS_NAME = 'return-hops.srv6pipes.arpa';
 /** how dns-packet names record types it does not know */
 export const TYPE_SRH_NAME = `UNKNOWN_${TYPE_SRH}`;
 export const TYPE_BSID_NAME = `UNKNOWN_${TYPE_BSID}`;
@@ -121,4 +127,23 @@ export function addressFromArpa(name: string): string | undefined {
 
 export function arpaName(address: string): string {
   return `${[...parseAddress(address).toString('hex')].reverse().join('.')}.ip6.arpa`;
+}
+
+export interface ReturnHopRecord {
+  id: number;
+  sid: string;
+}
+
+export function encodeReturnHopRecord(h: ReturnHopRecord): Buffer {
+  if (!Number.isInteger(h.id) || h.id < 1 || h.id > 0xffff) throw new RangeError(`a return id is 1..65535, not ${h.id}`);
+  const out = Buffer.alloc(18);
+  out.writeUInt16BE(h.id, 0);
+  parseAddress(h.sid).copy(out, 2);
+  return out;
+}
+
+export function decodeReturnHopRecord(rdata: Uint8Array): ReturnHopRecord | null {
+  if (rdata.length !== 18) return null;
+  const id = (rdata[0]! << 8) | rdata[1]!;
+  return id === 0 ? null : { id, sid: formatAddress(rdata, 2) };
 }
