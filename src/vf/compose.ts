@@ -72,6 +72,8 @@ export function syncAsStream(t: SyncTransform): Transform {
  */
 export function asymmetricTransforms(forward: FlowTransforms, backward: FlowTransforms): FlowTransforms {
   return {
+    // the forward function decides how the outbound side is carried (the return path's cannot)
+    ...(forward.carrier ? { carrier: forward.carrier } : {}),
     upstream: forward.upstream,
     downstream: backward.upstream,
     close: () => {
