@@ -21,13 +21,30 @@ const PROXY = (withReturn: boolean, locator = 'fc00:a', id = 17, hops: string[] 
     'timeouts: { connect: 1500ms, drain: 2s }',
   ].join('\n');
 
-/** a controller (run on r) that knows p's and q's return hops */
+/**
+ * A controller (run on r) that knows p's and q's return hops, and a policy for server.off.example:
+ * relay unchanged through p then q (`pep-a`, `pep-b`: copy, by other names so that the walk takes
+ * both), with a return path on which q compresses and p decompresses the replies.
+ */
 const OFFPATH_CONTROLLER = `
 listen: { address: "::", port: 53 }
 nodes:
+  routers: [ r ]
   proxies:
-    - { name: p, locators: [ { prefix: "fc00:a::/80" } ], functions: { copy: 1 }, returnPath: { id: 17, sid: "fc00:a::ffff" } }
-    - { name: q, locators: [ { prefix: "fc00:b::/80" } ], functions: { copy: 1 }, returnPath: { id: 18, sid: "fc00:b::ffff" } }
+    - { name: p, locators: [ { prefix: "fc00:a::/80" } ], functions: { pep-a: 1, decompress: 4 }, returnPath: { id: 17, sid: "fc00:a::ffff" } }
+    - { name: q, locators: [ { prefix: "fc00:b::/80" } ], functions: { pep-b: 1, compress: 3 }, returnPath: { id: 18, sid: "fc00:b::ffff" } }
+links:
+  - { a: "fc00:1::/64", b: r }
+  - { a: r, b: p }
+  - { a: r, b: q }
+  - { a: r, b: "fc00:2::/64" }
+zones:
+  off.example: { server: fc00:2::2 }
+policies:
+  - clients: "fc00:1::/64"
+    destination: server.off.example
+    require: [ pep-a, pep-b ]
+    returnPath: { downstream: { pep-a: decompress, pep-b: compress } }
 `;
 
 async function marked(lab: Lab): Promise<number> {
@@ -117,6 +134,35 @@ describe('return traffic off the path (offpath lab)', () => {
       }
       const left = await lab.exec('server', ['sh', '-c', 'nft list tables; ip -6 rule show']);
       assert.doesNotMatch(left.stdout, /srv6pipes_return|0x10011/, 'the agent removed everything');
+    });
+  });
+
+  test('all from the controller: the path, a return path with asymmetric compression, and the return hops', async () => {
+    await withLab('offpath', async (lab) => {
+      const size = 2 << 20;
+      const ctl = await startDaemon(lab, 'r', ['controller', '--config', writeConfig(OFFPATH_CONTROLLER)], 'controller started');
+      const server = await startServer(lab, 'server', ['--port', '8080', '--reply', String(size), '--data', 'text']);
+      const p = await startProxy(lab, 'p', PROXY(true, 'fc00:a', 17));
+      const q = await startProxy(lab, 'q', PROXY(true, 'fc00:b', 18, ['{ id: 17, sid: "fc00:a::ffff" }']));
+      const agent = await startDaemon(lab, 'server', ['return-agent', '--controller', '[fc00:2::1]:53'], 'return agent started');
+      try {
+        const resolved = await lab.exec('client', [process.execPath, BIN, 'resolve', 'server.off.example', '--controller', 'fc00:1::1']);
+        assert.match(resolved.stdout, /path: fc00:a::1:0:0 → fc00:b::1:0:0 → fc00:2::2\n {2}return path: fc00:b::3:0:0 → fc00:a::4:0:0/, resolved.stdout + resolved.stderr);
+        const cli = await lab.exec('client', ['sh', '-c', `head -c 1000 /dev/zero | ${BIN} connect --resolve server.off.example 8080 --controller fc00:1::1 | sha256sum`], { timeoutMs: 30000 });
+        const conn = await server.out.next((l) => l['event'] === 'conn', 10000, 'the server side');
+        assert.equal(cli.stdout.split(' ')[0], conn['sha256Sent'], cli.stderr);
+        assert.equal(conn['remote'], 'fc00:1::2');
+        await new Promise((res) => setTimeout(res, 300));
+        const st = JSON.parse((await lab.exec('q', ['curl', '-s', 'http://127.0.0.1:7778/stats'])).stdout) as { functions: { functionId: number; bytesDown: number }[] };
+        const qDown = st.functions.find((f) => f.functionId === 1)?.bytesDown ?? -1;
+        assert.ok(qDown > 0 && qDown < size / 4, `q compressed the replies, as the controller's return path said: ${qDown} of ${size}`);
+      } finally {
+        assert.equal(await agent.stop(), 0);
+        await q.stop();
+        await p.stop();
+        server.stop();
+        await ctl.stop();
+      }
     });
   });
 

@@ -12,7 +12,7 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
     ],
     options: [
       { flags: '-s, --segments <list>', description: 'comma-separated waypoints (function SIDs), in travel order' },
-      { flags: '--return-path <list>', description: 'comma-separated return SIDs, in the order the replies travel back (return-path TLV)' },
+      { flags: '--return-path <list>', description: 'comma-separated return SIDs, in the order the replies travel back (return-path TLV; with --resolve it replaces the controller’s)' },
       { flags: '--timeout <ms>', description: 'connect timeout in ms', default: '10000' },
       { flags: '--resolve', description: 'HOST is a name: ask the controller for its address and SR path' },
       { flags: '-f, --functions <list>', description: 'with --resolve: functions to request, comma-separated' },
@@ -28,7 +28,8 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
         if (opts['resolve']) {
           const { resolveAndConnect } = await import('../../controller/client.js');
           const functions = listOption(opts['functions']);
-          const r = await resolveAndConnect({ name: host, port, functions, controller: String(opts['controller']), timeoutMs: Number(opts['timeout']) });
+          const returnPath = listOption(opts['returnPath']);
+          const r = await resolveAndConnect({ name: host, port, functions, controller: String(opts['controller']), timeoutMs: Number(opts['timeout']), ...(returnPath.length ? { returnPath } : {}) });
           process.stderr.write(`srv6pipes connect: ${host} → [${r.host}]:${port} via ${r.segments.length ? r.segments.join(' → ') : 'no waypoint'}\n`);
           socket = r.socket;
         } else {
