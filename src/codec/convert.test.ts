@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isSrError } from '../errors.js';
-import { formatAddress } from '../net/ip6.js';
+import { formatAddress, parseAddress } from '../net/ip6.js';
+import { clientReturnPathTlv } from './return-path.js';
+import { TLV_PADN } from './srh.js';
 import {
   CONVERT_FIXED_BYTES,
   CONVERT_MAX_SEGMENTS,
@@ -111,5 +113,22 @@ describe('converter header (docs/mptcp.md)', () => {
 
   test('bad ports are refused by the encoder', () => {
     throwsCode(() => encodeConvertHeader({ ...H, client: { address: 'fc00:1::2', port: 70000 } }), 'CONVERT_BAD_FIELD');
+  });
+
+  test('SRH TLVs (type 2): the return-path TLV travels, padding does not; malformed inner TLVs and a second one fail', () => {
+    const rp = clientReturnPathTlv([parseAddress('fc00:b::3:0:0'), parseAddress('fc00:a::4:0:0')]);
+    const d = decodeConvertHeader(encodeConvertHeader({ ...H, srhTlvs: [{ type: TLV_PADN, value: Buffer.alloc(3) }, rp] })).header;
+    assert.equal(d.srhTlvs?.length, 1);
+    assert.equal(d.srhTlvs![0]!.type, 6);
+    assert.deepEqual(d.srhTlvs![0]!.value, rp.value);
+    assert.equal(decodeConvertHeader(encodeConvertHeader(H)).header.srhTlvs, undefined, 'none: no TLV');
+    const withTlvs = (...tlvs: number[][]): Buffer => {
+      const b = Buffer.concat([encodeConvertHeader({ ...H, segments: [] }), ...tlvs.map((t) => Buffer.from(t))]);
+      b.writeUInt16BE(b.length, 2);
+      return b;
+    };
+    throwsCode(() => decodeConvertHeader(withTlvs([2, 3, 6, 9, 0])), 'CONVERT_BAD_TLV');
+    throwsCode(() => decodeConvertHeader(withTlvs([2, 2, 6, 0], [2, 2, 6, 0])), 'CONVERT_BAD_TLV');
+    throwsCode(() => encodeConvertHeader({ ...H, srhTlvs: [{ type: 7, value: Buffer.alloc(200) }, { type: 8, value: Buffer.alloc(60) }] }), 'CONVERT_BAD_TLV');
   });
 });

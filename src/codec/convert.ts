@@ -8,11 +8,14 @@
  * 24: Server Address (16) | 40: Converter SID (16: OP's locator | function | argument)
  * 56: TLVs: type u8 | length u8 | value
  *      0 PadN (ignored); 1 Segments: the segments after the converter SID, before the server, travel
- *      order, 16 bytes each (at most 15); other types < 128 are skipped, types >= 128 must be understood.
+ *      order, 16 bytes each (at most 15); 2 SRH TLVs: the TLVs of CP's onward SRH as they would be on
+ *      the wire (e.g. the return-path TLV), at most once; other types < 128 are skipped, types >= 128
+ *      must be understood.
  * The bytes after Header Length are the client's payload.
  */
 import { SrError } from '../errors.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
+import { TLV_PAD1, TLV_PADN, type SrhTlv } from './srh.js';
 
 export const CONVERT_MAGIC = 0xb;
 export const CONVERT_VERSION = 1;
@@ -22,6 +25,7 @@ export const CONVERT_FIXED_BYTES = 56;
 export const CONVERT_MAX_BYTES = 1024;
 export const CONVERT_TLV_PADN = 0;
 export const CONVERT_TLV_SEGMENTS = 1;
+export const CONVERT_TLV_SRH_TLVS = 2;
 /** one TLV's length is a byte: 15 segments of 16 bytes */
 export const CONVERT_MAX_SEGMENTS = 15;
 
@@ -37,6 +41,8 @@ export interface ConvertHeader {
   sid: string;
   /** the segments after `sid` and before the server, travel order */
   segments: string[];
+  /** the TLVs of CP's onward SRH (the return-path TLV…), for OP to read as if its SYN had carried them */
+  srhTlvs?: SrhTlv[];
 }
 
 export interface DecodedConvert {
@@ -53,7 +59,12 @@ export function encodeConvertHeader(h: ConvertHeader): Buffer {
     if (!Number.isInteger(e.port) || e.port < 0 || e.port > 0xffff) throw new SrError('CONVERT_BAD_FIELD', `port ${e.port} is not 0..65535`);
   }
   const tlv = h.segments.length ? 2 + 16 * h.segments.length : 0;
-  const b = Buffer.alloc(CONVERT_FIXED_BYTES + tlv);
+  // the SRH's own TLVs, padding left out, as they are on the wire
+  const srhTlvs = (h.srhTlvs ?? []).filter((t) => t.type !== TLV_PAD1 && t.type !== TLV_PADN);
+  const raw = Buffer.concat(srhTlvs.map((t) => Buffer.concat([Buffer.from([t.type, t.value.length]), t.value])));
+  if (raw.length > 255) throw new SrError('CONVERT_BAD_TLV', `the SRH TLVs take ${raw.length} bytes: a converter TLV holds 255`);
+  const extra = raw.length ? 2 + raw.length : 0;
+  const b = Buffer.alloc(CONVERT_FIXED_BYTES + tlv + extra);
   b[0] = (CONVERT_MAGIC << 4) | CONVERT_VERSION;
   b.writeUInt16BE(b.length, 2);
   parseAddress(h.client.address).copy(b, 4);
@@ -65,6 +76,12 @@ export function encodeConvertHeader(h: ConvertHeader): Buffer {
     b[56] = CONVERT_TLV_SEGMENTS;
     b[57] = 16 * h.segments.length;
     h.segments.forEach((s, i) => parseAddress(s).copy(b, 58 + 16 * i));
+  }
+  if (extra) {
+    const off = CONVERT_FIXED_BYTES + tlv;
+    b[off] = CONVERT_TLV_SRH_TLVS;
+    b[off + 1] = raw.length;
+    raw.copy(b, off + 2);
   }
   return b;
 }
@@ -95,6 +112,7 @@ export function decodeConvertHeader(buf: Buffer): DecodedConvert {
   }
   const segments: string[] = [];
   let seenSegments = false;
+  let srhTlvs: SrhTlv[] | undefined;
   for (let off = CONVERT_FIXED_BYTES; off < len; ) {
     if (off + 2 > len) throw new SrError('CONVERT_BAD_TLV', `a TLV header at byte ${off} runs past Header Length ${len}`);
     const type = buf[off]!;
@@ -107,6 +125,9 @@ export function decodeConvertHeader(buf: Buffer): DecodedConvert {
       if (vlen / 16 > CONVERT_MAX_SEGMENTS) throw new SrError('CONVERT_TOO_MANY_SEGMENTS', `${vlen / 16} segments: at most ${CONVERT_MAX_SEGMENTS}`);
       seenSegments = true;
       for (let s = v; s < v + vlen; s += 16) segments.push(formatAddress(buf, s));
+    } else if (type === CONVERT_TLV_SRH_TLVS) {
+      if (srhTlvs) throw new SrError('CONVERT_BAD_TLV', 'a second SRH TLVs TLV');
+      srhTlvs = innerTlvs(buf.subarray(v, v + vlen));
     } else if (type >= 128) {
       throw new SrError('CONVERT_BAD_TLV', `TLV type ${type} must be understood, and this proxy does not know it`);
     }
@@ -118,7 +139,19 @@ export function decodeConvertHeader(buf: Buffer): DecodedConvert {
       server: { address: formatAddress(buf, 24), port: buf.readUInt16BE(22) },
       sid: formatAddress(buf, 40),
       segments,
+      ...(srhTlvs ? { srhTlvs } : {}),
     },
     rest: buf.subarray(len),
   };
+}
+
+/** The SRH TLVs inside a converter TLV type 2: type u8 | length u8 | value, back to back (copies). */
+function innerTlvs(b: Buffer): SrhTlv[] {
+  const out: SrhTlv[] = [];
+  for (let off = 0; off < b.length; ) {
+    if (off + 2 > b.length || off + 2 + b[off + 1]! > b.length) throw new SrError('CONVERT_BAD_TLV', `an SRH TLV at byte ${off} of the SRH TLVs runs past their end (${b.length})`);
+    out.push({ type: b[off]!, value: Buffer.from(b.subarray(off + 2, off + 2 + b[off + 1]!)) });
+    off += 2 + b[off + 1]!;
+  }
+  return out;
 }

@@ -137,7 +137,7 @@ export class Flow {
     let out: net.Socket;
     let carried: ReturnType<NonNullable<typeof carrier>['open']> | undefined;
     try {
-      carried = carrier?.open();
+      carried = carrier?.open(d.nextSrh);
       out = carried?.socket ?? outboundSocket({ srh: d.nextSrh, transparent: true }, { allowHalfOpen: true });
     } catch (e) {
       this.fail('connect_failed', e);

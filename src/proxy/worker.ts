@@ -91,10 +91,14 @@ export class ProxyWorker {
     }
     readConvertHeader(socket, this.cfg.timeouts.connect).then(
       (h) => {
-        const srh = srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)));
+        const srh = srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)), { tlvs: h.srhTlvs ?? [] });
         const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id), undefined, this.returnHop);
         if (!d.ok) this.reject(socket, d.code, `converted flow: ${d.reason}`);
-        else this.startFlow(socket, d, h.client, h.server);
+        // the MPTCP connection's peer is CP itself, not the client: its replies need no return SRH
+        else {
+          const { replyVia: _unused, ...placed } = d;
+          this.startFlow(socket, { ...placed, replySrh: null }, h.client, h.server);
+        }
       },
       (e: unknown) => this.reject(socket, isSrError(e) ? e.code : 'CONVERT_TRUNCATED', (e as Error).message),
     );

@@ -108,8 +108,12 @@ export type DirectionTransform = SyncTransform | Duplex;
  * relays as on any other hop (nothing is opened for a flow reset before that).
  */
 export interface OutboundCarrier {
-  /** the unconnected socket (allowHalfOpen: true) and where to connect it; may throw to refuse the flow */
-  open(): { socket: net.Socket; connect: { host: string; port: number; localAddress?: string }; preamble?: Buffer };
+  /**
+   * The unconnected socket (allowHalfOpen: true) and where to connect it; may throw to refuse the flow.
+   * `onwardSrh`: the SRH the default outbound socket would have carried (remaining segments, the
+   * return-path TLV…), or null.
+   */
+  open(onwardSrh: Buffer | null): { socket: net.Socket; connect: { host: string; port: number; localAddress?: string }; preamble?: Buffer };
   /** called once, when the connection is up, before relaying starts */
   connected?(socket: net.Socket): void;
 }

@@ -39,7 +39,8 @@ describe('MPTCP converter pair (mptcp lab)', () => {
       servers.push(await startServer(lab, 'server', ['--port', '8084', '--after-eof', '--reply', String(MB)]));
       servers.push(await startServer(lab, 'server', ['--port', '8085', '--reset-after-bytes', String(MB)]));
       const server6 = await startServer(lab, 'server', ['--port', '8086']);
-      servers.push(server6);
+      const server7 = await startServer(lab, 'server', ['--port', '8087', '--reply', String(4 * MB), '--data', 'text']);
+      servers.push(server6, server7);
       try {
         // bond: both uplinks carry data
         const size = 6 * MB;
@@ -77,6 +78,17 @@ describe('MPTCP converter pair (mptcp lab)', () => {
         assert.equal(halfClosed.received, MB, 'the reply sent after the client’s FIN came back over MPTCP');
         const reset = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8085', '--segments', mptcpSegments(0), '--send', String(4 * MB)]);
         assert.equal(reset.error, 'ECONNRESET', `the server's reset reached the client: ${JSON.stringify(reset)}`);
+
+        // a return-path TLV crosses the converter pair in the header: op compresses the replies (its
+        // entry names compress), cp decompresses them (decompress), upstream stays as it was
+        const [x4, l4] = [await txBytes(lab, 'op', 'eth0'), await txBytes(lab, 'op', 'eth1')];
+        const packed = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8087', '--segments', mptcpSegments(0), '--return-path', 'fc00:b::3:0:0,fc00:a::4:0:0', '--send', '1000']);
+        const c7 = await server7.out.next((l) => l['event'] === 'conn');
+        assert.equal(packed.error, undefined, JSON.stringify(packed));
+        assert.equal(packed.sha256Received, c7['sha256Sent'], 'the replies arrive intact');
+        const down = (await txBytes(lab, 'op', 'eth0')) - x4 + (await txBytes(lab, 'op', 'eth1')) - l4;
+        console.log(`return path over MPTCP: the uplinks carried ${(down / MB).toFixed(2)} MiB for 4 MiB of text`);
+        assert.ok(down < MB, `the bonded links carried ${down} bytes of replies: not compressed`);
 
         // a malformed converter header: op resets the connection, logs and counts why
         const bad = await runClient(lab, 'cp', ['--host', 'fc00:b::1:0:0', '--port', '7780', '--send', '4096']);
