@@ -34,9 +34,11 @@ export const PROXY_COMMANDS: CommandSpec[] = [
         process.stdout.write(`${JSON.stringify(flows, null, 1)}\n`);
         return 0;
       }
-      const rows = [['ID', 'FN', 'VF', 'ARG', 'CLIENT', 'SERVER', 'NEXT HOP', 'STATE', 'AGE', 'UP', 'DOWN']];
+      // FN "1/3": function 1 upstream, function 3 for the replies (a return path named it)
+      const rows = [['ID', 'FN', 'VF', 'ARG', 'CLIENT', 'SERVER', 'NEXT HOP', 'REPLY VIA', 'STATE', 'AGE', 'UP', 'DOWN']];
       for (const f of flows) {
-        rows.push([String(f.id), String(f.functionId), f.vf, f.argument, f.client, f.server, f.nextHop, f.state, `${(f.ageMs / 1000).toFixed(0)}s`, String(f.bytesUp), String(f.bytesDown)]);
+        const fn = f.downstreamFn !== undefined ? `${f.functionId}/${f.downstreamFn}` : String(f.functionId);
+        rows.push([String(f.id), fn, f.vf, f.argument, f.client, f.server, f.nextHop, f.replyVia ?? '-', f.state, `${(f.ageMs / 1000).toFixed(0)}s`, String(f.bytesUp), String(f.bytesDown)]);
       }
       process.stdout.write(`${table(rows)}\n${flows.length} flow(s)\n`);
       return 0;
