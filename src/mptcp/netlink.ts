@@ -66,7 +66,7 @@ export interface NlReply {
   attrs?: Map<number, Buffer>;
 }
 
-/** The messages of one datagram. */
+/** The messages of one datagram; parsing stops at the first malformed one. */
 export function parseReplies(buf: Buffer): NlReply[] {
   const out: NlReply[] = [];
   for (let off = 0; off + 16 <= buf.length; ) {
@@ -74,7 +74,10 @@ export function parseReplies(buf: Buffer): NlReply[] {
     if (len < 16 || off + len > buf.length) break;
     const type = buf.readUInt16LE(off + 4);
     const seq = buf.readUInt32LE(off + 8);
-    if (type === NLMSG_ERROR) out.push({ type, seq, error: buf.readInt32LE(off + 16) });
+    if (type === NLMSG_ERROR) {
+      if (len < 20) break; // an error message without its errno: malformed
+      out.push({ type, seq, error: buf.readInt32LE(off + 16) });
+    }
     else out.push({ type, seq, attrs: decodeAttrs(buf.subarray(off + 20, off + len)) });
     off += align4(len);
   }
