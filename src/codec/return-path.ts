@@ -100,13 +100,14 @@ export function returnStep(rp: ReturnPath): ReturnStep {
 
 /**
  * The SRH a receiver sets on its accepted socket so that replies go back the way the flow came: the
- * return path's entry for the sender when there is a TLV, else the segments visited before the
- * receiver's own (travel order), reversed. Null when the replies go straight back. The last segment
- * is a placeholder: the kernel writes the connection's peer (the client) over it.
+ * return path's entry for the sender when there is a TLV, else the segments of `path` (travel order)
+ * visited before the receiver's own at `position`, reversed. Null when the replies go straight back
+ * (nothing is allocated then: this runs for every SYN). The last segment is a placeholder: the kernel
+ * writes the connection's peer (the client) over it.
  */
-export function replySrh(step: ReturnStep | undefined, visited: readonly Buffer[]): { srh: Buffer; via: Buffer } | null {
-  const back = step ? (step.replyVia ? [step.replyVia] : []) : [...visited].reverse();
-  if (back.length === 0) return null;
+export function replySrh(step: ReturnStep | undefined, path: readonly Buffer[], position: number): { srh: Buffer; via: Buffer } | null {
+  if (step ? !step.replyVia : position === 0) return null;
+  const back = step ? [step.replyVia!] : path.slice(0, position).reverse();
   return { srh: srhForPath([...back, CLIENT_PLACEHOLDER]), via: back[0]! };
 }
 

@@ -48,6 +48,17 @@ export function listenFd(o: ListenerOptions): number {
   return fd;
 }
 
+/** Makes `server` accept on a listening fd from `listenFd`; resolves once it does, rejects on a listen error. */
+export function serveFd(server: net.Server, fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /** The fd behind a connected net.Socket (Linux; libuv exposes it on the TCP handle). */
 export function socketFd(socket: net.Socket): number {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;

@@ -150,7 +150,7 @@ function place<F>(
               : null,
         replySrh: null,
       };
-      const reply = replySrh(step, path.slice(0, i));
+      const reply = replySrh(step, path, i);
       if (reply) {
         accepted.replySrh = reply.srh;
         accepted.replyVia = formatAddress(reply.via);

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { listenFd, synRoutingHeader } from '../native/sockets.js';
+import { listenFd, serveFd, synRoutingHeader } from '../native/sockets.js';
 import { native } from '../native/addon.js';
 import { readConvertHeader } from '../mptcp/converter.js';
 import { srhForPath } from '../codec/srh.js';
@@ -66,13 +66,7 @@ export class ProxyWorker {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     server.on('connection', onConnection);
     server.on('error', (e) => this.log.error({ err: e }, 'listener error'));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ fd }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await serveFd(server, fd);
     return server;
   }
 

@@ -15,7 +15,7 @@ import { findReturnPath, replySrh, returnStep } from '../codec/return-path.js';
 import { decodeSrh, pathOf, type Srh } from '../codec/srh.js';
 import { isSrError, SrError } from '../errors.js';
 import { formatAddress } from '../net/ip6.js';
-import { listenFd, setRoutingHeader, synRoutingHeader } from '../native/sockets.js';
+import { listenFd, serveFd, setRoutingHeader, synRoutingHeader } from '../native/sockets.js';
 
 export interface SrConnectionInfo {
   /** the SYN's SRH (Segments Left 0), or null when the flow came without one */
@@ -45,7 +45,8 @@ export function replyPlan(srhBytes: Buffer | null): { srh: Srh | null; reply: { 
   const srh = decodeSrh(srhBytes);
   const rp = findReturnPath(srh.tlvs);
   // at the server, every segment but the last (itself) was visited on the way
-  return { srh, reply: replySrh(rp && returnStep(rp), pathOf(srh).slice(0, -1)) };
+  const path = pathOf(srh);
+  return { srh, reply: replySrh(rp && returnStep(rp), path, path.length - 1) };
 }
 
 /**
@@ -78,12 +79,6 @@ export async function listen(o: SrServerOptions, onConnection: (socket: net.Sock
     }
     onConnection(socket, info);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ fd }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await serveFd(server, fd);
   return server;
 }
