@@ -1,72 +1,11 @@
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { encodeReturnHopRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME } from './dns/records.js';
 import { answersQuery, exchange, expectationOf, tcpExchange, udpExchange } from './exchange.js';
 import { fetchReturnHops, resolve } from './client.js';
-
-type Reply = (msg: Buffer) => Promise<void>;
-
-/**
- * A DNS responder on loopback, UDP and TCP on one port. `onQuery` gets the query and a `reply` that
- * sends on the query's own transport (from the responder's port); `spoof` sends a UDP datagram to the
- * querier from another port of the same address.
- */
-async function responder(
-  host: '::1' | '127.0.0.1',
-  onQuery: (q: dnsPacket.DecodedPacket, transport: 'udp' | 'tcp', reply: Reply, spoof: Reply) => Promise<void> | void,
-): Promise<{ port: number; asked: ('udp' | 'tcp')[]; close: () => Promise<void> }> {
-  const type = host === '::1' ? 'udp6' : 'udp4';
-  const asked: ('udp' | 'tcp')[] = [];
-  const spoofer = dgram.createSocket(type);
-  await new Promise<void>((r) => spoofer.bind(0, host, r));
-  const sendFrom = (s: dgram.Socket, port: number, address: string): Reply => (msg) => new Promise<void>((r, j) => s.send(msg, port, address, (e) => (e ? j(e) : r())));
-  for (;;) {
-    const udp = dgram.createSocket(type);
-    await new Promise<void>((r) => udp.bind(0, host, r));
-    const port = udp.address().port;
-    const tcp = net.createServer((c) => {
-      let got = Buffer.alloc(0);
-      c.on('error', () => undefined);
-      c.on('data', (chunk: Buffer) => {
-        got = Buffer.concat([got, chunk]);
-        if (got.length < 2 || got.length < 2 + got.readUInt16BE(0)) return;
-        const q = dnsPacket.decode(got.subarray(2, 2 + got.readUInt16BE(0)));
-        asked.push('tcp');
-        const frame = (msg: Buffer): Promise<void> => {
-          const f = Buffer.alloc(2 + msg.length);
-          f.writeUInt16BE(msg.length);
-          msg.copy(f, 2);
-          return new Promise((r) => c.write(f, () => r()));
-        };
-        void onQuery(q, 'tcp', frame, () => Promise.reject(new Error('no spoofing over TCP')));
-      });
-    });
-    const listening = await new Promise<boolean>((r) => {
-      tcp.once('error', () => r(false));
-      tcp.listen(port, host, () => r(true));
-    });
-    if (!listening) {
-      udp.close();
-      continue; // that TCP port was taken: another one
-    }
-    udp.on('message', (msg, from) => {
-      asked.push('udp');
-      void onQuery(dnsPacket.decode(msg), 'udp', sendFrom(udp, from.port, from.address), sendFrom(spoofer, from.port, from.address));
-    });
-    return {
-      port,
-      asked,
-      close: async () => {
-        udp.close();
-        spoofer.close();
-        await new Promise<void>((r) => tcp.close(() => r()));
-      },
-    };
-  }
-}
+import { responder } from './test-responder.js';
 
 /** An AAAA answer to `q`, with the changes given (another id, name, type, no QR…). */
 function answer(q: dnsPacket.DecodedPacket, address: string, o: { id?: number; name?: string; qtype?: string; query?: boolean; tc?: boolean } = {}): Buffer {
@@ -217,9 +156,19 @@ describe('the DNS exchange (connected sockets, answers matched to the question)'
     assert.ok(!answersQuery(e, answer(q, 'fc00:2::2', { id: 8 })));
     assert.ok(!answersQuery(e, answer(q, 'fc00:2::2', { name: 'server.lab.example.evil' })));
     assert.ok(!answersQuery(e, Buffer.alloc(11)));
-    const none = Buffer.from(answer(q, 'fc00:2::2').subarray(0, 12));
-    none.writeUInt16BE(0, 4);
-    assert.ok(!answersQuery(e, none), 'no question section');
+    // no question section: taken only for an error that carries nothing (a server's header-only REFUSED, SERVFAIL, FORMERR)
+    const headerOnly = (rcode: number, ancount = 0): Buffer => {
+      const b = Buffer.alloc(12);
+      b.writeUInt16BE(7, 0);
+      b.writeUInt16BE(0x8000 | rcode, 2);
+      b.writeUInt16BE(ancount, 6);
+      return b;
+    };
+    assert.ok(answersQuery(e, headerOnly(5)), 'REFUSED');
+    assert.ok(answersQuery(e, headerOnly(2)), 'SERVFAIL');
+    assert.ok(!answersQuery(e, headerOnly(0)), 'NOERROR needs the question');
+    assert.ok(!answersQuery(e, headerOnly(3)), 'NXDOMAIN needs the question');
+    assert.ok(!answersQuery(e, headerOnly(5, 1)), 'an error with records needs the question');
     assert.throws(() => expectationOf(Buffer.from('x')), { code: 'EINVAL' });
   });
 });

@@ -105,10 +105,17 @@ export function expectationOf(query: Buffer): Expectation {
   return { id: h.id, questions: h.questions };
 }
 
-/** Whether `msg` is a response to the query: QR set, same id, same question section. */
+/**
+ * Whether `msg` is a response to the query: QR set, same id, and the same question section — or,
+ * for an error that carries nothing (FORMERR, SERVFAIL, NOTIMP, REFUSED…: not NOERROR nor NXDOMAIN,
+ * no records), no question section at all, as servers send when they give up early.
+ */
 export function answersQuery(expect: Expectation, msg: Buffer): boolean {
   const h = headerAndQuestions(msg);
-  if (!h || (h.flags & QR) === 0 || h.id !== expect.id || h.questions.length !== expect.questions.length) return false;
+  if (!h || (h.flags & QR) === 0 || h.id !== expect.id) return false;
+  const rcode = h.flags & 0xf;
+  if (h.questions.length === 0 && rcode !== 0 && rcode !== 3 && msg.readUInt16BE(6) + msg.readUInt16BE(8) + msg.readUInt16BE(10) === 0) return true;
+  if (h.questions.length !== expect.questions.length) return false;
   return h.questions.every((q, i) => {
     const e = expect.questions[i]!;
     return q.name === e.name && q.type === e.type && q.class === e.class;
