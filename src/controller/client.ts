@@ -1,16 +1,19 @@
 /**
  * Client side of the controller: `resolve()` asks for a name (and functions) over UDP, retrying over
  * TCP when the answer is truncated, and decodes the SRH records; `resolveAndConnect()` then opens
- * the TCP connection over the returned path (client/connect.ts).
+ * the TCP connection over the returned path (client/connect.ts); `fetchReturnHops()` asks for the
+ * proxies' return hops (TCP only). The exchange itself, with its checks, is exchange.ts.
  */
-import { randomInt } from 'node:crypto';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
 import { connect, type ConnectOptions } from '../client/connect.js';
+import { exchange, type Exchange } from './exchange.js';
 import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './dns/records.js';
+
+// the exchange used to live here: its importers keep working
+export { tcpExchange, udpExchange } from './exchange.js';
 
 export interface ResolveOptions {
   name: string;
@@ -113,76 +116,15 @@ export function parseResponse(buf: Buffer, name: string): { tc: boolean; result:
   };
 }
 
-export function udpExchange(server: { address: string; port: number }, query: Buffer, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket(net.isIPv4(server.address) ? 'udp4' : 'udp6');
-    const timer = setTimeout(() => {
-      sock.close();
-      reject(Object.assign(new Error(`no answer from [${server.address}]:${server.port} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
-    }, timeoutMs);
-    sock.on('error', (e) => {
-      clearTimeout(timer);
-      sock.close();
-      reject(e);
-    });
-    sock.on('message', (msg) => {
-      if (msg.length < 12 || msg.readUInt16BE(0) !== query.readUInt16BE(0)) return; // not ours
-      clearTimeout(timer);
-      sock.close();
-      resolve(msg);
-    });
-    sock.send(query, server.port, server.address);
-  });
-}
-
-export function tcpExchange(server: { address: string; port: number }, query: Buffer, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: server.address, port: server.port });
-    let got = Buffer.alloc(0);
-    const done = (e: Error | null, b?: Buffer): void => {
-      sock.destroy();
-      if (e) reject(e);
-      else resolve(b!);
-    };
-    sock.setTimeout(timeoutMs, () => done(Object.assign(new Error(`no answer over TCP from [${server.address}]:${server.port} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    sock.on('error', (e) => done(e));
-    sock.on('connect', () => {
-      const frame = Buffer.alloc(2 + query.length);
-      frame.writeUInt16BE(query.length, 0);
-      query.copy(frame, 2);
-      sock.write(frame);
-    });
-    sock.on('data', (c: Buffer) => {
-      got = Buffer.concat([got, c]);
-      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) done(null, got.subarray(2, 2 + got.readUInt16BE(0)));
-    });
-    sock.on('end', () => done(Object.assign(new Error('the controller closed the TCP connection without an answer'), { code: 'ECONNRESET' })));
-  });
-}
-
 /** Asks the controller; resolves whatever the rcode (check `rcode`); rejects on no answer. */
 export async function resolve(o: ResolveOptions): Promise<ResolveResult> {
-  const server = parseController(o.controller);
-  const timeoutMs = o.timeoutMs ?? 2000;
-  const query = buildQuery(o, randomInt(0, 65536));
-  if (!o.tcp) {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let buf: Buffer;
-      try {
-        buf = await udpExchange(server, query, timeoutMs);
-      } catch (e) {
-        lastError = e;
-        continue;
-      }
-      const r = parseResponse(buf, o.name);
-      if (!r.tc) return { ...r.result, transport: 'udp' };
-      lastError = undefined;
-      break;
-    }
-    if (lastError) throw lastError;
-  }
-  return { ...parseResponse(await tcpExchange(server, query, timeoutMs), o.name).result, transport: 'tcp' };
+  const { answer, transport } = await exchange({
+    server: parseController(o.controller),
+    query: (id) => buildQuery(o, id),
+    mode: o.tcp ? 'tcp' : 'udp-then-tcp',
+    timeoutMs: o.timeoutMs ?? 2000,
+  });
+  return { ...parseResponse(answer, o.name).result, transport };
 }
 
 export interface ResolveAndConnectOptions extends ResolveOptions, Omit<ConnectOptions, 'host' | 'segments' | 'port'> {
@@ -210,18 +152,21 @@ export async function resolveAndConnect(o: ResolveAndConnectOptions): Promise<{ 
  * Every proxy's return id and return SID, as the controller knows them (a TYPE 65283 query for
  * return-hops.srv6pipes.arpa): what a return-steering host installs (docs/return-traffic.md).
  */
-export async function fetchReturnHops(o: { controller: string; timeoutMs?: number }): Promise<ReturnHopRecord[]> {
-  const server = parseController(o.controller);
-  const timeoutMs = o.timeoutMs ?? 2000;
-  const query = dnsPacket.encode({ type: 'query', id: randomInt(0, 65536), flags: 0, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: RETURN_HOPS_NAME }] });
-  let answer = await udpExchange(server, query, timeoutMs);
-  if (answer.length >= 4 && answer.readUInt16BE(2) & 0x0200) answer = await tcpExchange(server, query, timeoutMs);
+export async function fetchReturnHops(o: { controller: string; timeoutMs?: number; exchange?: Exchange }): Promise<ReturnHopRecord[]> {
+  // a private lookup: over TCP only (exchange.ts), the answer must repeat the question
+  const { answer } = await (o.exchange ?? exchange)({
+    server: parseController(o.controller),
+    query: (id) => dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: RETURN_HOPS_NAME, class: 'IN' }] }),
+    mode: 'tcp',
+    timeoutMs: o.timeoutMs ?? 2000,
+  });
   const p = dnsPacket.decode(answer);
   const rcode = (p as { rcode?: string }).rcode ?? 'NOERROR';
   if (rcode !== 'NOERROR') throw Object.assign(new Error(`the controller answered ${rcode} for the return hops`), { code: `DNS_${rcode}` });
   const hops: ReturnHopRecord[] = [];
-  for (const a of (p.answers ?? []) as { type: string; data: unknown }[]) {
-    const h = a.type === TYPE_RETURN_HOP_NAME && Buffer.isBuffer(a.data) ? decodeReturnHopRecord(a.data) : null;
+  for (const a of (p.answers ?? []) as { name: string; type: string; data: unknown }[]) {
+    if (a.type !== TYPE_RETURN_HOP_NAME || a.name.toLowerCase() !== RETURN_HOPS_NAME || !Buffer.isBuffer(a.data)) continue;
+    const h = decodeReturnHopRecord(a.data);
     if (h) hops.push(h);
   }
   return hops.sort((a, b) => a.id - b.id);

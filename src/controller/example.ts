@@ -82,7 +82,7 @@ policies:
     allow: [ copy ]
 `;
 
-/** The proxy config of each proxy in the `access` lab (function ids as the controller config says). */
+/** The proxy config of each proxy in the `access` lab (function ids as the controller config says; the access router's bsidPrefix). */
 export function accessProxyYaml(host: 'p1a' | 'p1b' | 'p2', controller = '[fc00:9::2]:53'): string {
   const locator = { p1a: 'fc00:a::/80', p1b: 'fc00:b::/80', p2: 'fc00:c::/80' }[host];
   const functions = host === 'p2' ? ['{ id: 2, vf: decompress }', '{ id: 3, vf: copy }'] : ['{ id: 1, vf: compress }'];
@@ -92,7 +92,7 @@ export function accessProxyYaml(host: 'p1a' | 'p1b' | 'p2', controller = '[fc00:
     'functions:',
     ...functions.map((f) => `  - ${f}`),
     'admin: { address: "::", port: 7778 }',
-    `bindingSids: { controller: "${controller}" }`,
+    `bindingSids: { controller: "${controller}", prefixes: [ "fc00:f::/64" ] }`,
     'timeouts: { connect: 2s, drain: 3s }',
   ].join('\n');
 }

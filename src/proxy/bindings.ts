@@ -5,110 +5,185 @@
  * for (a DNS query: TYPE 65281 for the BSID's ip6.arpa name, answered only to proxies), caches the
  * answer for its TTL, and then finds its own position in the expanded path.
  *
- * `expand()` is synchronous (the cache); `prefetch()` fills the cache for a flow's unknown segments
- * and dedupes concurrent lookups. Unknown BSIDs are cached as such for a second.
+ * What remote input can make this do is bounded:
+ * - only segments inside the access routers' BSID prefixes are candidates, at most `maxCandidates`
+ *   per SYN (classify.ts asks `isCandidate`);
+ * - one lookup per BSID at a time (concurrent flows share it), at most `maxInflight` lookups at a
+ *   time: a flow that would start one more is refused (BSID_LOOKUP_BUSY);
+ * - the cache holds at most `cacheSize` entries (the least recently used goes first), every entry
+ *   expires — an answer after its TTL (at least 1 s, at most `maxCacheMs`), an unknown BSID or a
+ *   refusal after `negativeCacheMs` —, and an expired entry is never used;
+ * - the lookups go over TCP only (controller/exchange.ts), and the answer must repeat the question.
+ *
+ * `expand()` is synchronous (the cache); `prefetch()` fills it for a flow's candidates.
  */
-import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
-import { parseAddress } from '../net/ip6.js';
-import { parseController, tcpExchange, udpExchange } from '../controller/client.js';
+import { parseAddress, prefixContains, type Prefix6 } from '../net/ip6.js';
+import { parseController } from '../controller/client.js';
+import { exchange as defaultExchange, type DnsServerAddress, type Exchange } from '../controller/exchange.js';
 import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from '../controller/dns/records.js';
+import type { BindingSids } from './classify.js';
 
 export interface BindingLookupOptions {
   /** the controller: ADDR, [ADDR]:PORT */
   controller: string;
+  /** the access routers' BSID prefixes: only segments inside them are looked up */
+  prefixes: readonly Prefix6[];
   timeoutMs: number;
   /** an answer is kept at most this long (and never longer than its TTL) */
   maxCacheMs: number;
+  /** an unknown BSID (NXDOMAIN, or no record) or a refusal is remembered this long */
+  negativeCacheMs: number;
+  /** entries in the cache */
+  cacheSize: number;
+  /** segments of one SYN that are looked up */
+  maxCandidates: number;
+  /** lookups in flight at once */
+  maxInflight: number;
   now?: () => number;
   /** the exchange itself (tests) */
-  exchange?: (query: Buffer, transport: 'udp' | 'tcp') => Promise<Buffer>;
+  exchange?: Exchange;
 }
 
-interface Entry {
-  segments: Buffer[] | null;
-  expires: number;
-}
+/** An answer lives at least this long: the flow that asked must still find it when it is placed again. */
+const MIN_POSITIVE_MS = 1000;
 
-const NEGATIVE_MS = 1000;
+type Entry =
+  /** what the BSID stands for */
+  | { segments: Buffer[]; error?: undefined; fetched: number; expires: number }
+  /** unknown (segments null), or the controller refused / failed (error) */
+  | { segments: null; error?: SrError; fetched: number; expires: number };
 
-export class BindingLookup {
+export class BindingLookup implements BindingSids {
   private readonly cache = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<void>>();
-  private readonly server: { address: string; port: number };
+  private readonly server: DnsServerAddress;
   private readonly now: () => number;
+  readonly maxCandidates: number;
 
   constructor(private readonly o: BindingLookupOptions) {
     this.server = parseController(o.controller);
     this.now = o.now ?? Date.now;
+    this.maxCandidates = o.maxCandidates;
+  }
+
+  /** Cached entries (expired ones included until they are touched or pushed out). */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** Lookups in flight. */
+  get pending(): number {
+    return this.inflight.size;
+  }
+
+  isCandidate(segment: Buffer): boolean {
+    return this.o.prefixes.some((p) => prefixContains(p, segment));
   }
 
   /** The cached segments behind a BSID (travel order), or undefined (unknown, or not looked up yet). */
-  expand = (segment: Buffer): Buffer[] | undefined => {
-    const key = segment.toString('hex');
+  expand(segment: Buffer): Buffer[] | undefined {
+    return this.fresh(segment.toString('hex'))?.segments ?? undefined;
+  }
+
+  /**
+   * Looks up the segments that are not cached (at most `maxCandidates`). Rejects with
+   * BSID_LOOKUP_FAILED when the controller does not answer or refuses, BSID_LOOKUP_BUSY when
+   * `maxInflight` lookups are already under way.
+   */
+  async prefetch(segments: readonly string[]): Promise<void> {
+    await Promise.all(segments.slice(0, this.maxCandidates).map((s) => this.lookup(s)));
+  }
+
+  /**
+   * The path a cached answer gave does not contain this proxy: it may be stale (a re-pointed BSID),
+   * so it is asked again — but not more often than every `negativeCacheMs`, whatever the SYNs.
+   */
+  invalidate(segment: string): void {
+    const key = parseAddress(segment).toString('hex');
+    const e = this.cache.get(key);
+    if (e && this.now() - e.fetched >= this.o.negativeCacheMs) this.cache.delete(key);
+  }
+
+  private lookup(bsid: string): Promise<void> {
+    const key = parseAddress(bsid).toString('hex');
+    const e = this.fresh(key);
+    if (e) return e.error ? Promise.reject(e.error) : Promise.resolve();
+    let p = this.inflight.get(key);
+    if (p) return p;
+    if (this.inflight.size >= this.o.maxInflight) {
+      return Promise.reject(new SrError('BSID_LOOKUP_BUSY', `${this.inflight.size} binding-SID lookups are in flight (bindingSids.maxInflight): ${bsid} not looked up`));
+    }
+    p = this.fetch(bsid, key).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  /** The entry if it has not expired (and marked as recently used); an expired one is dropped. */
+  private fresh(key: string): Entry | undefined {
     const e = this.cache.get(key);
     if (!e) return undefined;
-    if (e.expires <= this.now()) {
-      this.cache.delete(key);
-      return undefined;
+    this.cache.delete(key);
+    if (e.expires <= this.now()) return undefined;
+    this.cache.set(key, e);
+    return e;
+  }
+
+  private remember(key: string, entry: Entry): void {
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    // a Map iterates in insertion order: the first keys are the least recently used
+    for (const k of this.cache.keys()) {
+      if (this.cache.size <= this.o.cacheSize) break;
+      this.cache.delete(k);
     }
-    return e.segments ?? undefined;
-  };
-
-  /** Looks up every segment that is not cached; rejects with BSID_LOOKUP_FAILED when the controller does not answer. */
-  async prefetch(segments: readonly string[]): Promise<void> {
-    await Promise.all(
-      segments.map((s) => {
-        const bytes = parseAddress(s);
-        const key = bytes.toString('hex');
-        const e = this.cache.get(key);
-        if (e && e.expires > this.now()) return Promise.resolve();
-        let p = this.inflight.get(key);
-        if (!p) {
-          p = this.fetch(s, key).finally(() => this.inflight.delete(key));
-          this.inflight.set(key, p);
-        }
-        return p;
-      }),
-    );
   }
 
-  /** Drops a cached answer (the path it gave did not contain this proxy: it may be stale). */
-  invalidate(segment: string): void {
-    this.cache.delete(parseAddress(segment).toString('hex'));
-  }
-
-  private async exchange(query: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer> {
-    if (this.o.exchange) return this.o.exchange(query, transport);
-    return transport === 'udp' ? udpExchange(this.server, query, this.o.timeoutMs) : tcpExchange(this.server, query, this.o.timeoutMs);
+  private negative(key: string, error?: SrError): void {
+    const now = this.now();
+    this.remember(key, { segments: null, ...(error ? { error } : {}), fetched: now, expires: now + this.o.negativeCacheMs });
   }
 
   private async fetch(bsid: string, key: string): Promise<void> {
     const name = arpaName(bsid);
-    const query = dnsPacket.encode({ type: 'query', id: randomInt(0, 65536), flags: 0, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name }] });
     let answer: Buffer;
     try {
-      answer = await this.exchange(query, 'udp');
-      if (answer.length >= 4 && answer.readUInt16BE(2) & 0x0200) answer = await this.exchange(query, 'tcp');
+      ({ answer } = await (this.o.exchange ?? defaultExchange)({
+        server: this.server,
+        query: (id) => dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name, class: 'IN' }] }),
+        mode: 'tcp',
+        timeoutMs: this.o.timeoutMs,
+      }));
     } catch (e) {
+      // not cached: the next flow asks again (no more than maxInflight at a time)
       throw new SrError('BSID_LOOKUP_FAILED', `no answer from the controller ${this.o.controller} about ${bsid}: ${(e as Error).message}`);
     }
     let packet: dnsPacket.DecodedPacket;
     try {
       packet = dnsPacket.decode(answer);
     } catch (e) {
-      throw new SrError('BSID_LOOKUP_FAILED', `the controller's answer about ${bsid} does not parse: ${(e as Error).message}`);
+      const error = new SrError('BSID_LOOKUP_FAILED', `the controller's answer about ${bsid} does not parse: ${(e as Error).message}`);
+      this.negative(key, error);
+      throw error;
     }
     const rcode = (packet as { rcode?: string }).rcode ?? 'NOERROR';
-    if (rcode === 'REFUSED') throw new SrError('BSID_LOOKUP_FAILED', `the controller refused to say what ${bsid} stands for`, { hint: 'add this proxy to the controller’s bindingSids.lookupFrom' });
-    const rec = (packet.answers ?? []).find((a) => (a.type as string) === TYPE_SRH_NAME) as { ttl?: number; data?: unknown } | undefined;
-    const segments = rec && Buffer.isBuffer(rec.data) ? decodeSrhRecord(rec.data) : null;
-    if (rcode === 'NOERROR' && segments) {
-      const ttlMs = Math.min(this.o.maxCacheMs, (rec?.ttl ?? 0) * 1000);
-      this.cache.set(key, { segments: segments.map((s) => parseAddress(s)), expires: this.now() + Math.max(ttlMs, 1) });
-    } else {
-      this.cache.set(key, { segments: null, expires: this.now() + NEGATIVE_MS });
+    if (rcode !== 'NOERROR' && rcode !== 'NXDOMAIN') {
+      const error =
+        rcode === 'REFUSED'
+          ? new SrError('BSID_LOOKUP_FAILED', `the controller refused to say what ${bsid} stands for`, { hint: 'add this proxy to the controller’s bindingSids.lookupFrom' })
+          : new SrError('BSID_LOOKUP_FAILED', `the controller answered ${rcode} about ${bsid}`);
+      this.negative(key, error);
+      throw error;
     }
+    const rec = (packet.answers ?? []).find((a) => (a.type as string) === TYPE_SRH_NAME && a.name.toLowerCase() === name) as { ttl?: number; data?: unknown } | undefined;
+    const segments = rcode === 'NOERROR' && rec && Buffer.isBuffer(rec.data) ? decodeSrhRecord(rec.data) : null;
+    if (!segments) {
+      this.negative(key);
+      return;
+    }
+    const now = this.now();
+    const ttlMs = Math.max(MIN_POSITIVE_MS, Math.min(this.o.maxCacheMs, (rec?.ttl ?? 0) * 1000));
+    this.remember(key, { segments: segments.map((s) => parseAddress(s)), fetched: now, expires: now + ttlMs });
   }
 }

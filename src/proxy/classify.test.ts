@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeSrh, encodeSrh, pathOf, srhForPath } from '../codec/srh.js';
-import { formatAddress, parseAddress } from '../net/ip6.js';
+import { formatAddress, parseAddress, parsePrefix, prefixContains } from '../net/ip6.js';
 import { clientReturnPathTlv, decodeReturnPathTlv, findReturnPath, returnPathTlv } from '../codec/return-path.js';
-import { classify } from './classify.js';
+import { classify, type BindingSids } from './classify.js';
 import { parseProxyConfig } from './config.js';
 
 const cfg = parseProxyConfig(`
@@ -56,29 +56,68 @@ test('rejections: no SRH, not ours, unknown function, malformed SRH', () => {
   assert.equal(malformed.ok ? '' : malformed.code, 'SRH_BAD_TYPE');
 });
 
+/** Binding SIDs inside fc00:f::/64, from a table (what bindings.ts would have cached). */
+function bsids(table: Map<string, Buffer[]> | ((s: Buffer) => Buffer[] | undefined), maxCandidates = 1): BindingSids & { expanded: string[] } {
+  const bsidPrefix = parsePrefix('fc00:f::/64');
+  const expanded: string[] = [];
+  return {
+    maxCandidates,
+    expanded,
+    isCandidate: (s) => prefixContains(bsidPrefix, s),
+    expand: (s) => {
+      expanded.push(formatAddress(s));
+      return typeof table === 'function' ? table(s) : table.get(s.toString('hex'));
+    },
+  };
+}
+
 test('through a binding SID: [BSID, server] is expanded with what the BSID stands for', () => {
   const bsid = P('fc00:f::7');
   const table = new Map([[bsid.toString('hex'), [P('fc00:a::1:0:0'), P('fc00:b::2:0:5a'), P('fc00:c::3:0:0')]]]);
-  const expand = (s: Buffer) => table.get(s.toString('hex'));
   const srh = srhForPath([bsid, P('fc00:2::2')]);
-  const without = classify(srh, cfg.locators, lookup);
+  const without = classify(srh, cfg.locators, lookup, bsids(new Map()));
   assert.ok(!without.ok);
   assert.equal(without.code, 'FLOW_NOT_OURS');
-  assert.deepEqual(without.candidates, ['fc00:f::7'], 'the segments that may be binding SIDs');
-  const d = classify(srh, cfg.locators, lookup, expand);
+  assert.deepEqual(without.candidates, ['fc00:f::7'], 'the segment to look up');
+  const d = classify(srh, cfg.locators, lookup, bsids(table));
   assert.ok(d.ok);
   assert.equal(d.bsid, 'fc00:f::7');
   assert.equal(d.sid, 'fc00:b::2:0:5a');
   assert.deepEqual(d.path, ['fc00:a::1:0:0', 'fc00:b::2:0:5a', 'fc00:c::3:0:0', 'fc00:2::2']);
   assert.deepEqual(pathOf(decodeSrh(d.nextSrh!)).map((b) => formatAddress(b)), ['fc00:c::3:0:0', 'fc00:2::2']);
   // a BSID whose path does not contain us: still not ours, and named as such
-  const other = classify(srhForPath([bsid, P('fc00:2::2')]), cfg.locators, lookup, () => [P('fc00:a::1:0:0')]);
+  const other = classify(srhForPath([bsid, P('fc00:2::2')]), cfg.locators, lookup, bsids(() => [P('fc00:a::1:0:0')]));
   assert.ok(!other.ok);
   assert.match(other.reason, /binding SID fc00:f::7 stands for \[fc00:a::1:0:0\]/);
   // our segment with an unknown function id behind a BSID: that error, not "not ours"
-  const unknown = classify(srhForPath([bsid, P('fc00:2::2')]), cfg.locators, lookup, () => [P('fc00:b::9:0:0')]);
+  const unknown = classify(srhForPath([bsid, P('fc00:2::2')]), cfg.locators, lookup, bsids(() => [P('fc00:b::9:0:0')]));
   assert.ok(!unknown.ok);
   assert.equal(unknown.code, 'FLOW_UNKNOWN_FUNCTION');
+});
+
+test('binding-SID candidates: only segments in the BSID prefixes, at most maxCandidates per SYN, none without binding SIDs', () => {
+  // 124 segments that are not ours nor BSIDs, two in the BSID prefix, the server: one candidate, the first BSID
+  const noise = Array.from({ length: 124 }, (_, i) => P(`fc00:77::${(i + 1).toString(16)}`));
+  const b = bsids(new Map());
+  const many = classify(srhForPath([...noise, P('fc00:f::7'), P('fc00:f::8'), P('fc00:2::2')]), cfg.locators, lookup, b);
+  assert.ok(!many.ok);
+  assert.equal(many.code, 'FLOW_NOT_OURS');
+  assert.deepEqual(many.candidates, ['fc00:f::7']);
+  assert.deepEqual(b.expanded, ['fc00:f::7'], 'only the candidate is looked at in the cache');
+  // a small number when configured, still the first ones in travel order
+  const two = classify(srhForPath([P('fc00:f::1'), P('fc00:77::1'), P('fc00:f::2'), P('fc00:f::3'), P('fc00:2::2')]), cfg.locators, lookup, bsids(new Map(), 2));
+  assert.deepEqual(two.ok ? [] : two.candidates, ['fc00:f::1', 'fc00:f::2']);
+  // no segment in a BSID prefix: nothing to look up
+  const none = classify(srhForPath([...noise, P('fc00:2::2')]), cfg.locators, lookup, bsids(new Map()));
+  assert.ok(!none.ok);
+  assert.equal(none.code, 'FLOW_NOT_OURS');
+  assert.equal(none.candidates, undefined);
+  // the destination is never a candidate, even inside a BSID prefix
+  const dest = classify(srhForPath([P('fc00:77::1'), P('fc00:f::9')]), cfg.locators, lookup, bsids(new Map()));
+  assert.equal(dest.ok ? 'ok' : dest.candidates, undefined);
+  // without binding SIDs configured, no candidates at all
+  const off = run([...noise.slice(0, 3).map((x) => formatAddress(x)), 'fc00:f::7', 'fc00:2::2']);
+  assert.equal(off.ok ? 'ok' : off.candidates, undefined);
 });
 
 test('a return hop: the onward SRH carries its id as the tag and its SID as a visited segment, also when only the destination remains', () => {

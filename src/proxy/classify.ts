@@ -45,12 +45,19 @@ export interface Rejected {
   ok: false;
   code: ErrorCode;
   reason: string;
-  /** FLOW_NOT_OURS: the segments (before the destination) that could be binding SIDs */
+  /** FLOW_NOT_OURS with binding SIDs on: the segments (before the destination) to look up */
   candidates?: string[];
 }
 
-/** The segments a binding SID stands for (travel order), when known. */
-export type Expand = (segment: Buffer) => Buffer[] | undefined;
+/** Binding SIDs, as far as classify needs them (bindings.ts: the controller's answers, cached). */
+export interface BindingSids {
+  /** whether a segment may be a binding SID (inside one of the access routers' BSID prefixes) */
+  isCandidate(segment: Buffer): boolean;
+  /** at most this many segments of one SYN are candidates (the first ones, in travel order) */
+  readonly maxCandidates: number;
+  /** the segments a binding SID stands for (travel order), when known */
+  expand(segment: Buffer): Buffer[] | undefined;
+}
 
 export type Decision<F> = Accepted<F> | Rejected;
 
@@ -64,7 +71,7 @@ export function classify<F>(
   srhBytes: Buffer | null,
   locators: readonly SidLayout[],
   lookup: (functionId: number) => F | undefined,
-  expand?: Expand,
+  bindings?: BindingSids,
   /**
    * this proxy's return hop: the onward SRH carries the id as its tag and the SID as a visited segment
    * (the next hop can reverse it), even when only the destination remains
@@ -85,10 +92,12 @@ export function classify<F>(
     throw e;
   }
   const direct = place(path, locators, lookup, ret, step);
-  if (direct.ok || direct.code !== 'FLOW_NOT_OURS' || !expand) return direct;
+  if (direct.ok || direct.code !== 'FLOW_NOT_OURS' || !bindings) return direct;
   // reached through a binding SID? the socket saw only [BSID, destination]
-  for (let i = 0; i < path.length - 1; i++) {
-    const inner = expand(path[i]!);
+  const candidates = bindingCandidates(path, bindings);
+  if (candidates.length === 0) return direct;
+  for (const i of candidates) {
+    const inner = bindings.expand(path[i]!);
     if (!inner) continue;
     const expanded = [...path.slice(0, i), ...inner, ...path.slice(i + 1)];
     const d = place(expanded, locators, lookup, ret, step);
@@ -96,7 +105,14 @@ export function classify<F>(
     if (d.code !== 'FLOW_NOT_OURS') return d;
     return { ok: false, code: 'FLOW_NOT_OURS', reason: `binding SID ${formatAddress(path[i]!)} stands for [${inner.map((b) => formatAddress(b)).join(', ')}]: no segment is in this proxy's locators`, candidates: [formatAddress(path[i]!)] };
   }
-  return direct;
+  return { ...direct, candidates: candidates.map((i) => formatAddress(path[i]!)) };
+}
+
+/** The positions of the segments to look up: inside a BSID prefix, before the destination, the first `maxCandidates`. */
+function bindingCandidates(path: readonly Buffer[], bindings: BindingSids): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < path.length - 1 && out.length < bindings.maxCandidates; i++) if (bindings.isCandidate(path[i]!)) out.push(i);
+  return out;
 }
 
 /** This proxy's return-path entry, when it names one of its configured functions. */
@@ -161,10 +177,5 @@ function place<F>(
     }
   }
   const text = path.map((b) => formatAddress(b));
-  return {
-    ok: false,
-    code: 'FLOW_NOT_OURS',
-    reason: `no segment of [${text.join(', ')}] is in this proxy's locators`,
-    candidates: text.slice(0, -1),
-  };
+  return { ok: false, code: 'FLOW_NOT_OURS', reason: `no segment of [${text.join(', ')}] is in this proxy's locators` };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSrError, type SrError } from '../errors.js';
 import { checkFunctions, parseProxyConfig } from './config.js';
+import { parsePrefix } from '../net/ip6.js';
 
 const ISSUE_EXAMPLE = `
 port: 7777              # transparent listener (default 7777)
@@ -93,11 +94,27 @@ test('a chain entry keeps its parts in order', () => {
 });
 
 test('binding SIDs and return paths: parsed and checked', () => {
-  const c = parseProxyConfig(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53" }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\n`);
-  assert.deepEqual(c.bindingSids, { controller: '[fc00:9::2]:53', timeoutMs: 2000, maxCacheMs: 60_000 });
+  const c = parseProxyConfig(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53", prefixes: [ "fc00:f::/64" ] }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\n`);
+  assert.deepEqual(c.bindingSids, {
+    controller: '[fc00:9::2]:53',
+    prefixes: [parsePrefix('fc00:f::/64')],
+    timeoutMs: 2000,
+    maxCacheMs: 60_000,
+    negativeCacheMs: 1000,
+    cacheSize: 4096,
+    maxCandidates: 1,
+    maxInflight: 16,
+  });
   assert.deepEqual(c.returnPath, { id: 17, sid: 'fc00:a::ffff' });
   assert.deepEqual(c.returnHops, [{ id: 18, sid: 'fc00:b::ffff' }]);
-  fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "not an address" }\n`, 'CONFIG_INVALID', 'bindingSids.controller');
+  fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "not an address", prefixes: [ "fc00:f::/64" ] }\n`, 'CONFIG_INVALID', 'bindingSids.controller');
+  // the BSID prefixes are required: without them any segment of a SYN would be looked up
+  fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53" }\n`, 'CONFIG_INVALID', 'bindingSids.prefixes');
+  fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53", prefixes: [] }\n`, 'CONFIG_INVALID', 'bindingSids.prefixes');
+  fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53", prefixes: [ "nope" ] }\n`, 'CONFIG_INVALID', 'bindingSids.prefixes[0]');
+  for (const [k, v] of [['maxCandidates', 0], ['maxCandidates', 9], ['maxInflight', 0], ['cacheSize', 0]] as const) {
+    fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53", prefixes: [ "fc00:f::/64" ], ${k}: ${v} }\n`, 'CONFIG_INVALID', `bindingSids.${k}`);
+  }
   fails(`${ISSUE_EXAMPLE}returnPath: { id: 17, sid: "fc00:b::ffff" }\n`, 'CONFIG_INVALID', 'returnPath.sid');
   fails(`${ISSUE_EXAMPLE}returnPath: { id: 0, sid: "fc00:a::ffff" }\n`, 'CONFIG_INVALID', 'returnPath.id');
   fails(`${ISSUE_EXAMPLE}returnHops: [ { id: 18, sid: "fc00:b::1" }, { id: 18, sid: "fc00:b::2" } ]\n`, 'CONFIG_INVALID', 'returnHops[1].id');

@@ -105,7 +105,21 @@ const schema = z
       .optional(),
     /** flows that arrive through an access router's binding SID: ask the controller what it stands for */
     bindingSids: z
-      .object({ controller: z.string().min(1), timeout: duration.default(2000), maxCache: duration.default(60_000) })
+      .object({
+        controller: z.string().min(1),
+        /** the access routers' bsidPrefix values: only a segment inside one of them is looked up */
+        prefixes: z.array(prefix).min(1, 'the access routers’ bsidPrefix values: only segments inside them are looked up'),
+        timeout: duration.default(2000),
+        maxCache: duration.default(60_000),
+        /** how long an unknown BSID (or a refusal) is remembered */
+        negativeCache: duration.default(1000),
+        /** cached answers, least recently used dropped first */
+        cacheSize: z.number().int().min(1).max(1_000_000).default(4096),
+        /** segments of one SYN that are looked up */
+        maxCandidates: z.number().int().min(1).max(8).default(1),
+        /** lookups in flight per worker; a flow beyond is reset (BSID_LOOKUP_BUSY) */
+        maxInflight: z.number().int().min(1).max(4096).default(16),
+      })
       .strict()
       .optional(),
   })
@@ -123,6 +137,18 @@ export interface MptcpConfig {
   converterFrom: Prefix6[];
 }
 
+/** `bindingSids`: how this proxy asks the controller what a binding SID stands for (bindings.ts). */
+export interface BindingSidsConfig {
+  controller: string;
+  prefixes: Prefix6[];
+  timeoutMs: number;
+  maxCacheMs: number;
+  negativeCacheMs: number;
+  cacheSize: number;
+  maxCandidates: number;
+  maxInflight: number;
+}
+
 export interface ProxyConfig {
   port: number;
   listen: string;
@@ -136,7 +162,7 @@ export interface ProxyConfig {
   admin: { address: string; port: number } | null;
   netconf: { mark: number; table: number } | null;
   logLevel: RawProxyConfig['logLevel'];
-  bindingSids: { controller: string; timeoutMs: number; maxCacheMs: number } | null;
+  bindingSids: BindingSidsConfig | null;
   returnPath: { id: number; sid: string } | null;
   returnHops: ReturnHop[];
   mptcp: MptcpConfig | null;
@@ -152,6 +178,11 @@ function fieldPath(path: readonly PropertyKey[]): string {
 
 function invalid(source: string, path: readonly PropertyKey[], message: string): SrError {
   return new SrError('CONFIG_INVALID', `${source}: ${fieldPath(path)}: ${message}`);
+}
+
+function bindingSidsConfig(b: NonNullable<RawProxyConfig['bindingSids']>): BindingSidsConfig {
+  const { controller, prefixes, timeout, maxCache, negativeCache, cacheSize, maxCandidates, maxInflight } = b;
+  return { controller, prefixes: prefixes.map((x) => parsePrefix(x)), timeoutMs: timeout, maxCacheMs: maxCache, negativeCacheMs: negativeCache, cacheSize, maxCandidates, maxInflight };
 }
 
 /** Validates a parsed config object. */
@@ -223,7 +254,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     admin: c.admin === 'off' || c.admin === false ? null : c.admin,
     netconf,
     logLevel: c.logLevel,
-    bindingSids: c.bindingSids ? { controller: c.bindingSids.controller, timeoutMs: c.bindingSids.timeout, maxCacheMs: c.bindingSids.maxCache } : null,
+    bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids) : null,
     returnPath: c.returnPath ?? null,
     returnHops: c.returnHops,
     mptcp: c.mptcp ? { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: c.mptcp.converter?.port ?? null, converterFrom: (c.mptcp.converter?.from ?? []).map((x) => parsePrefix(x)) } : null,

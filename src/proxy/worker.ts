@@ -42,7 +42,7 @@ export class ProxyWorker {
     private readonly workerIndex = 0,
   ) {
     this.nextId = workerIndex * 1_000_000_000 + 1;
-    if (cfg.bindingSids) this.bindings = new BindingLookup({ controller: cfg.bindingSids.controller, timeoutMs: cfg.bindingSids.timeoutMs, maxCacheMs: cfg.bindingSids.maxCacheMs });
+    if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
     this.functions = new FunctionTable({ baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
   }
@@ -125,14 +125,15 @@ export class ProxyWorker {
       return;
     }
     const lookup = (id: number) => this.functions.get(id);
-    const d = classify(srh, this.cfg.locators, lookup, this.bindings?.expand, this.returnHop);
+    const d = classify(srh, this.cfg.locators, lookup, this.bindings, this.returnHop);
     if (!d.ok && d.code === 'FLOW_NOT_OURS' && d.candidates?.length && this.bindings) {
-      // through a binding SID: ask the controller, then place the flow again (the socket stays paused)
+      // through a binding SID: ask the controller, then place the flow again (the socket stays paused);
+      // classify names only segments in bindingSids.prefixes, at most maxCandidates; beyond maxInflight → BSID_LOOKUP_BUSY
       const bindings = this.bindings;
       const candidates = d.candidates;
       bindings.prefetch(candidates).then(
         () => {
-          const again = classify(srh, this.cfg.locators, lookup, bindings.expand, this.returnHop);
+          const again = classify(srh, this.cfg.locators, lookup, bindings, this.returnHop);
           if (again.ok) this.startFlow(socket, again);
           else {
             // a cached answer without us in it may be stale: ask afresh next time
