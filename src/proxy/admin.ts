@@ -302,7 +302,8 @@ export async function adminRequest(admin: AdminTarget, path: string, body?: unkn
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
   const where: http.RequestOptions = typeof admin === 'string' ? splitEndpoint(admin) : { socketPath: admin.socket, headers: { host: 'localhost' } };
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = http.request({ ...where, path, method: payload ? 'POST' : 'GET', headers: { ...headers, ...(where.headers as Record<string, string> | undefined) } }, (res) => {
+    // agent: false — a fresh connection per request: no reuse of a socket the server is closing
+    const req = http.request({ ...where, agent: false, path, method: payload ? 'POST' : 'GET', headers: { ...headers, ...(where.headers as Record<string, string> | undefined) } }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
