@@ -20,7 +20,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { errnoCode, SrError } from '../errors.js';
 import { isAddress } from '../net/ip6.js';
-import { isLoopbackHost, serveAdmin, type AdminRoute, type AdminTarget } from './admin.js';
+import type { Logger } from '../log.js';
+import { isLoopbackHost, serveAdmin, type AdminAccess, type AdminRoute, type AdminTarget } from './admin.js';
 
 /** a token shorter than this is refused */
 export const MIN_TOKEN_LENGTH = 16;
@@ -106,13 +107,32 @@ export function readToken(path: string, strict: boolean): string {
   return text;
 }
 
+/** the shortest interval between two log lines about refused admin requests */
+export const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/** Logs refused requests: every one counted, at most one line per REFUSAL_LOG_INTERVAL_MS (a scan must not flood the log). */
+export function refusalLogger(log: Logger, now: () => number = Date.now): NonNullable<AdminAccess['onRefused']> {
+  let total = 0;
+  let last = -Infinity;
+  let since = 0;
+  return (r) => {
+    total++;
+    since++;
+    if (now() - last < REFUSAL_LOG_INTERVAL_MS) return;
+    log.warn({ status: r.status, code: r.code, method: r.method, path: r.path, refusedTotal: total, refusedSinceLastLine: since }, `admin request refused: ${r.message}`);
+    last = now();
+    since = 0;
+  };
+}
+
 /** Starts the configured listeners: TCP (open routes; every route with the token) and the Unix socket (every route). */
-export async function startProxyAdmin(cfg: AdminConfig, routes: AdminRoute[]): Promise<http.Server[]> {
+export async function startProxyAdmin(cfg: AdminConfig, routes: AdminRoute[], log?: Logger): Promise<http.Server[]> {
   const token = cfg.tokenFile !== null ? readToken(cfg.tokenFile, true) : undefined;
+  const onRefused = log ? { onRefused: refusalLogger(log) } : {};
   const servers: http.Server[] = [];
   try {
-    if (cfg.tcp) servers.push(await serveAdmin(cfg.tcp, routes, { anonymous: 'open', hosts: cfg.hosts, ...(token !== undefined ? { token } : {}) }));
-    if (cfg.socket) servers.push(await serveAdmin({ socket: cfg.socket.path, mode: cfg.socket.mode }, routes, { anonymous: 'all', hosts: cfg.hosts }));
+    if (cfg.tcp) servers.push(await serveAdmin(cfg.tcp, routes, { anonymous: 'open', hosts: cfg.hosts, ...onRefused, ...(token !== undefined ? { token } : {}) }));
+    if (cfg.socket) servers.push(await serveAdmin({ socket: cfg.socket.path, mode: cfg.socket.mode }, routes, { anonymous: 'all', hosts: cfg.hosts, ...onRefused }));
   } catch (e) {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
     throw e;

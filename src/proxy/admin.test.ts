@@ -185,6 +185,15 @@ describe('admin endpoint: requests a browser could make', () => {
     assert.equal((await raw({ port }, 'GET', '/flows', { origin: `http://localhost:${port}` })).status, 200, 'its own origin');
   });
 
+  test('every refusal is reported to onRefused (logged and counted by the proxy)', async () => {
+    const seen: string[] = [];
+    const port = await tcp({ anonymous: 'open', onRefused: (r) => seen.push(`${r.status} ${r.code}`) });
+    await raw({ port }, 'POST', '/functions/load', JSON_POST, '{}');
+    await raw({ port }, 'GET', '/health', { host: 'evil.example' });
+    await raw({ port }, 'GET', '/health');
+    assert.deepEqual(seen, ['403 ADMIN_UNAUTHORIZED', '403 ADMIN_REFUSED']);
+  });
+
   test('a body over 1 MiB is refused with 413', async () => {
     const port = await tcp({ anonymous: 'all' });
     const r = await raw({ port }, 'POST', '/functions/load', JSON_POST, `"${'x'.repeat(1.5 * 1024 * 1024)}"`);

@@ -45,6 +45,8 @@ export interface AdminAccess {
   token?: string;
   /** Host names accepted besides loopback names and the listener's own address */
   hosts?: readonly string[];
+  /** told of every refused request (credential, Host, Origin, content type, size) */
+  onRefused?(refusal: { status: number; code: ErrorCode; message: string; method: string; path: string }): void;
 }
 
 /** the largest request body (bytes) */
@@ -179,7 +181,10 @@ function handler(routes: AdminRoute[], access: AdminAccess, configured: string |
       res.end(typeof body === 'string' ? body : `${JSON.stringify(body, null, 1)}\n`);
     };
     const fail = (e: unknown): void => {
-      if (e instanceof HttpRefusal) send(e.status, { error: e.message, code: e.code, hint: ERROR_CODES[e.code].hint }, 'application/json', e.headers);
+      if (e instanceof HttpRefusal) {
+        access.onRefused?.({ status: e.status, code: e.code, message: e.message, method: req.method ?? '', path: (req.url ?? '').slice(0, 200) });
+        send(e.status, { error: e.message, code: e.code, hint: ERROR_CODES[e.code].hint }, 'application/json', e.headers);
+      }
       else if (isSrError(e) && e.kind !== 'bug') send(400, { error: e.message, code: e.code, hint: e.hint });
       else send(500, { error: e instanceof Error ? e.message : String(e), code: 'INTERNAL' });
     };

@@ -69,7 +69,7 @@ export class ProxyDaemon {
         this.log.info({ steps: plan.length }, 'host configuration applied');
       }
       await Promise.all(Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i)));
-      if (this.cfg.admin) this.admin = await startProxyAdmin(this.cfg.admin, this.routes());
+      if (this.cfg.admin) this.admin = await startProxyAdmin(this.cfg.admin, this.routes(), this.log);
       this.log.info({ port: this.cfg.port, workers: this.cfg.workers, admin: this.cfg.admin }, 'proxy started');
     } catch (e) {
       await this.stop(0);
