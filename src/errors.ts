@@ -48,6 +48,11 @@ export const ERROR_CODES = {
   PORT_BUSY: { kind: 'user', hint: 'another process listens on that port: stop it or change `port`' },
   NATIVE_MISSING: { kind: 'user', hint: 'build it: npm run setup' },
   ADMIN_UNREACHABLE: { kind: 'user', hint: 'is the proxy running? check --admin (default 127.0.0.1:7778)' },
+  ADMIN_UNAUTHORIZED: { kind: 'user', hint: 'this needs the admin credential: --socket PATH, --token-file FILE, or --config proxy.yaml (docs/security.md)' },
+  ADMIN_REFUSED: { kind: 'user', hint: 'the admin endpoint takes only JSON POSTs addressed to its own address or a loopback name, with no foreign Origin (docs/security.md)' },
+  ADMIN_INSECURE: { kind: 'user', hint: 'a non-loopback admin address needs `admin.tokenFile`, or `admin.readOnly: true` for a health/metrics-only listener (docs/security.md)' },
+  MODULE_NOT_ALLOWED: { kind: 'user', hint: 'over the admin endpoint, modules load only from `admin.moduleDirs` (default: the config file\'s directory); see docs/security.md' },
+  EXEC_NOT_ALLOWED: { kind: 'user', hint: 'over the admin endpoint, exec runs only argv from the config file or `admin.execArgv`, without env or cwd; see docs/security.md' },
   BAD_ARGUMENT: { kind: 'user', hint: 'see --help' },
   // lab
   LAB_EXISTS: { kind: 'user', hint: 'take it down first: srv6pipes lab down --name NAME' },

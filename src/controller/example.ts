@@ -91,7 +91,7 @@ export function accessProxyYaml(host: 'p1a' | 'p1b' | 'p2', controller = '[fc00:
     `locators: [ { prefix: "${locator}" } ]`,
     'functions:',
     ...functions.map((f) => `  - ${f}`),
-    'admin: { address: "::", port: 7778 }',
+    'admin: { address: "::", port: 7778, readOnly: true }',
     `bindingSids: { controller: "${controller}", prefixes: [ "fc00:f::/64" ] }`,
     'timeouts: { connect: 2s, drain: 3s }',
   ].join('\n');

@@ -37,7 +37,9 @@ test('the example from the issue validates with its defaults', () => {
   assert.deepEqual(c.functions.map((f) => f.id), [1, 2, 3]);
   assert.deepEqual(c.functions[2]!.parts, [{ vf: 'xor', options: { passes: 4 } }]);
   assert.deepEqual(c.netconf, { mark: 1, table: 100 });
-  assert.deepEqual(c.admin, { address: '127.0.0.1', port: 7778 });
+  assert.deepEqual(c.admin?.tcp, { address: '127.0.0.1', port: 7778 });
+  assert.equal(c.admin?.socket, null);
+  assert.equal(c.admin?.tokenFile, null);
   assert.equal(c.timeouts.connect, 5000);
 });
 
@@ -134,4 +136,35 @@ test('mptcp: the converter and the mptcp function are validated', async () => {
   await checkFunctions(ok, 'test.yaml');
   const one = parseProxyConfig(`${base}functions: [ { id: 7, vf: mptcp, options: { uplinks: ["fc00:31::1"] } } ]\nmptcp: { pathManager: userspace }\n`, 'test.yaml');
   await assert.rejects(checkFunctions(one, 'test.yaml'), (e: unknown) => isSrError(e) && /uplinks.*at least two/.test(e.message));
+});
+
+const ADMIN_BASE = 'locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\n';
+
+test('admin: a non-loopback address without a credential is refused with ADMIN_INSECURE', () => {
+  fails(`${ADMIN_BASE}admin: { address: "::" }\n`, 'ADMIN_INSECURE', 'admin.address');
+  fails(`${ADMIN_BASE}admin: { address: "fc00:9::1", port: 7778 }\n`, 'ADMIN_INSECURE', 'admin.address');
+  // explicit read-only (health and metrics for Prometheus), or a token: accepted
+  const ro = parseProxyConfig(`${ADMIN_BASE}admin: { address: "::", readOnly: true, socket: /run/s6p.sock }\n`, 'x', '/etc/s6p');
+  assert.equal(ro.admin?.readOnly, true);
+  assert.deepEqual(ro.admin?.socket, { path: '/run/s6p.sock', mode: 0o600 });
+  const tok = parseProxyConfig(`${ADMIN_BASE}admin: { address: "::", tokenFile: admin.token }\n`, 'x', '/etc/s6p');
+  assert.equal(tok.admin?.tokenFile, '/etc/s6p/admin.token');
+  // loopback without a credential starts (read-only for every private route)
+  assert.equal(parseProxyConfig(`${ADMIN_BASE}admin: { address: "::1" }\n`).admin?.tcp?.address, '::1');
+});
+
+test('admin: the cross-key rules and the defaults', () => {
+  fails(`${ADMIN_BASE}admin: { port: off }\n`, 'CONFIG_INVALID', 'admin.port');
+  fails(`${ADMIN_BASE}admin: { readOnly: true, tokenFile: t }\n`, 'CONFIG_INVALID', 'admin.tokenFile');
+  fails(`${ADMIN_BASE}admin: { port: off, socket: /run/a.sock, tokenFile: t }\n`, 'CONFIG_INVALID', 'admin.tokenFile');
+  fails(`${ADMIN_BASE}admin: { socket: /run/a.sock, socketMode: "0666" }\n`, 'CONFIG_INVALID', 'admin.socketMode');
+  fails(`${ADMIN_BASE}admin: { socket: /run/a.sock, socketMode: 0600 }\n`, 'CONFIG_INVALID', 'admin.socketMode');
+  fails(`${ADMIN_BASE}admin: { socket: /${'x'.repeat(120)} }\n`, 'CONFIG_INVALID', 'admin.socket');
+  fails(`${ADMIN_BASE}admin: { token: abc }\n`, 'CONFIG_INVALID', 'admin');
+  const c = parseProxyConfig(`${ADMIN_BASE}admin: { port: off, socket: admin.sock, socketMode: "0660", moduleDirs: [ fns, /opt/fns ] }\n`, 'x', '/etc/s6p');
+  assert.equal(c.admin?.tcp, null);
+  assert.deepEqual(c.admin?.socket, { path: '/etc/s6p/admin.sock', mode: 0o660 });
+  assert.deepEqual(c.admin?.moduleDirs, ['/etc/s6p/fns', '/opt/fns']);
+  assert.deepEqual(parseProxyConfig(ADMIN_BASE, 'x', '/etc/s6p').admin?.moduleDirs, ['/etc/s6p'], 'default: the config file’s directory');
+  assert.equal(parseProxyConfig(`${ADMIN_BASE}admin: off\n`).admin, null);
 });

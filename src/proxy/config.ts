@@ -15,6 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
 import { loadFunction, type FunctionSpec } from '../vf/loader.js';
 import { MemoryMetrics } from '../vf/metrics-memory.js';
+import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
 
 /** A duration: a number of milliseconds, or a string such as "500ms", "5s", "2m". */
 const duration = z.union([
@@ -36,11 +37,6 @@ const prefix = z.string().refine(
   },
   { message: 'an IPv6 prefix such as fc00:a::/80' },
 );
-
-const endpoint = z.object({
-  address: z.string().refine(isAddress, 'an IPv6 address').or(z.literal('127.0.0.1')).default('127.0.0.1'),
-  port: z.number().int().min(1).max(65535).default(7778),
-});
 
 const part = z.object({ vf: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }).strict();
 const functionEntry = z.union([
@@ -64,7 +60,7 @@ const schema = z
       .object({ connect: duration.default(5000), idle: duration.default(300_000), drain: duration.default(10_000) })
       .strict()
       .default({ connect: 5000, idle: 300_000, drain: 10_000 }),
-    admin: z.union([z.literal('off'), z.literal(false), endpoint.strict()]).default({ address: '127.0.0.1', port: 7778 }),
+    admin: z.union([z.literal('off'), z.literal(false), ADMIN_SCHEMA]).prefault({}),
     netconf: z
       .union([
         z.literal('off'),
@@ -159,7 +155,7 @@ export interface ProxyConfig {
   /** the config file's directory: relative module and option paths start there */
   baseDir: string;
   timeouts: { connect: number; idle: number; drain: number };
-  admin: { address: string; port: number } | null;
+  admin: AdminConfig | null;
   netconf: { mark: number; table: number } | null;
   logLevel: RawProxyConfig['logLevel'];
   bindingSids: BindingSidsConfig | null;
@@ -251,7 +247,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     functions,
     baseDir,
     timeouts: c.timeouts,
-    admin: c.admin === 'off' || c.admin === false ? null : c.admin,
+    admin: c.admin === 'off' || c.admin === false ? null : resolveAdmin(c.admin, baseDir, (p, m) => invalid(source, p, m), source),
     netconf,
     logLevel: c.logLevel,
     bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids) : null,

@@ -14,7 +14,9 @@ import { listenFd } from '../native/sockets.js';
 import type { FunctionSpec } from '../vf/loader.js';
 import type { FunctionInfo } from '../vf/table.js';
 import { untilStopSignal } from '../sys/signals.js';
-import { startAdmin, type AdminRoute } from './admin.js';
+import type { AdminRoute } from './admin.js';
+import { startProxyAdmin } from './admin-config.js';
+import { admitSpec, type LoadPolicy } from '../vf/module-policy.js';
 import { checkFunctions, FUNCTION_ENTRY_SCHEMA, loadProxyConfig, type ProxyConfig } from './config.js';
 import type { FlowRecord } from './flow.js';
 import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request } from './ipc.js';
@@ -38,7 +40,7 @@ interface WorkerSlot {
 
 export class ProxyDaemon {
   private readonly workers: WorkerSlot[] = [];
-  private admin: http.Server | undefined;
+  private admin: http.Server[] = [];
   private undoNetconf: (() => Promise<void>) | undefined;
   private stopping = false;
   private req = 1;
@@ -67,7 +69,7 @@ export class ProxyDaemon {
         this.log.info({ steps: plan.length }, 'host configuration applied');
       }
       await Promise.all(Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i)));
-      if (this.cfg.admin) this.admin = await startAdmin(this.cfg.admin.address, this.cfg.admin.port, this.routes());
+      if (this.cfg.admin) this.admin = await startProxyAdmin(this.cfg.admin, this.routes(), this.log);
       this.log.info({ port: this.cfg.port, workers: this.cfg.workers, admin: this.cfg.admin }, 'proxy started');
     } catch (e) {
       await this.stop(0);
@@ -80,13 +82,14 @@ export class ProxyDaemon {
     const json = (f: (body: unknown) => Promise<unknown>) => async (body: unknown) => ({ body: await f(body) });
     return [
       { method: 'GET', path: '/flows', summary: 'the flow table of every worker', handle: json(() => this.flows()) },
-      { method: 'GET', path: '/stats', summary: 'per-function counters', handle: json(() => this.stats()) },
-      { method: 'GET', path: '/health', summary: 'liveness', handle: json(async () => ({ ok: true, workers: this.workers.length })) },
+      { method: 'GET', path: '/stats', summary: 'per-function counters', access: 'open', handle: json(() => this.stats()) },
+      { method: 'GET', path: '/health', summary: 'liveness', access: 'open', handle: json(async () => ({ ok: true, workers: this.workers.length })) },
       { method: 'GET', path: '/functions', summary: 'the function table', handle: json(() => this.functions()) },
       {
         method: 'GET',
         path: '/metrics',
         summary: 'Prometheus metrics',
+        access: 'open',
         handle: async () => {
           const m = await this.metrics();
           return { body: m.text, contentType: m.contentType };
@@ -189,6 +192,11 @@ export class ProxyDaemon {
     }));
   }
 
+  /** What ctl may load (docs/security.md): the config file's entries, built-ins, modules from admin.moduleDirs, exec argv from the config. */
+  private loadPolicy(): LoadPolicy {
+    return { moduleDirs: this.cfg.admin?.moduleDirs ?? [], execArgv: this.cfg.admin?.execArgv ?? [], trusted: this.cfg.functions, baseDir: this.cfg.baseDir };
+  }
+
   private count(event: string): void {
     this.events[event] = (this.events[event] ?? 0) + 1;
   }
@@ -197,7 +205,8 @@ export class ProxyDaemon {
     const r = FUNCTION_ENTRY_SCHEMA.safeParse(raw);
     if (!r.success) throw new SrError('CONFIG_INVALID', `spec: ${r.error.issues[0]?.path.join('.') || '(top)'}: ${r.error.issues[0]?.message}`);
     const e = r.data;
-    const spec: FunctionSpec = 'chain' in e ? { id: e.id, parts: e.chain, chain: true } : { id: e.id, parts: [{ vf: e.vf, options: e.options }], chain: false };
+    const asked: FunctionSpec = 'chain' in e ? { id: e.id, parts: e.chain, chain: true } : { id: e.id, parts: [{ vf: e.vf, options: e.options }], chain: false };
+    const spec = await admitSpec(asked, this.loadPolicy());
     await checkFunctions({ ...this.cfg, functions: [spec] }, 'spec');
     const versions = (await this.all({ op: 'load', spec }, 30_000)) as number[];
     this.specs = [...this.specs.filter((s) => s.id !== spec.id), spec].sort((a, b) => a.id - b.id);
@@ -218,6 +227,7 @@ export class ProxyDaemon {
   async reloadFunction(id: number): Promise<{ id: number; version: number[] }> {
     const spec = this.specs.find((s) => s.id === id);
     if (!spec) throw new SrError('FUNCTION_NOT_LOADED', `no function with id ${id} is loaded`);
+    await admitSpec(spec, this.loadPolicy(), 'reload');
     await checkFunctions({ ...this.cfg, functions: [spec] }, 'reload');
     const versions = (await this.all({ op: 'reload', id }, 30_000)) as number[];
     this.count('reload');
@@ -258,7 +268,8 @@ export class ProxyDaemon {
         }),
     );
     await Promise.all(exits);
-    await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
+    await Promise.all(this.admin.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.admin = [];
     if (this.undoNetconf) {
       await this.undoNetconf();
       this.undoNetconf = undefined;

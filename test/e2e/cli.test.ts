@@ -4,10 +4,10 @@
  * touch the host's own network namespace.
  */
 import assert from 'node:assert/strict';
-import { chmodSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, proxyYaml, startServer, withLab, writeConfig } from '../helpers/harness.js';
+import { BIN, proxyYaml, runClient, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
 
 const GOOD = proxyYaml('fc00:a::/80', ['{ id: 1, vf: copy }']);
 
@@ -84,6 +84,81 @@ describe('srv6pipes proxy: operator errors', () => {
       assert.equal(r.code, 0);
       assert.match(r.stdout, /netconf: off/);
       assert.doesNotMatch(r.stdout, /nft -f/);
+    });
+  });
+});
+
+/** A module with no imports that upper-cases what the client sends. */
+const UPPER = `export default {
+  name: 'upper-e2e',
+  summary: 'upper-cases client bytes',
+  options: { safeParse: (v) => ({ success: true, data: v ?? {} }) },
+  spawn() {
+    const up = { data: (c) => Buffer.from(c.toString('latin1').toUpperCase(), 'latin1') };
+    return { upstream: up, downstream: { data: (c) => c } };
+  },
+};
+`;
+
+describe('the admin endpoint: ctl needs the configured credential', () => {
+  test('ctl load works with the token or through the socket, and fails without them; modules only from admin.moduleDirs', async () => {
+    await withLab('fig5', async (lab) => {
+      const node = process.execPath;
+      const configPath = writeConfig('');
+      const dir = dirname(configPath);
+      const fns = join(dir, 'functions');
+      mkdirSync(fns);
+      writeFileSync(join(fns, 'upper.mjs'), UPPER);
+      writeFileSync(join(dir, 'elsewhere.mjs'), UPPER);
+      const tokenFile = join(dir, 'admin.token');
+      writeFileSync(tokenFile, 'e2e-admin-token-0123456789abcdef\n', { mode: 0o600 });
+      const wrongToken = join(dir, 'wrong.token');
+      writeFileSync(wrongToken, 'not-the-admin-token-0123456789ab\n', { mode: 0o600 });
+      const sock = join(dir, 'admin.sock');
+      const cfg = `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\nadmin: { tokenFile: ${tokenFile}, socket: ${sock}, moduleDirs: [ ${fns} ] }\n`;
+      const proxy = await startProxy(lab, 'm1', cfg);
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      const cli = (...args: string[]) => lab.exec('m1', [node, BIN, ...args]);
+      try {
+        // no credential: refused, and the table is unchanged
+        const bare = await cli('ctl', 'load', '9', join(fns, 'upper.mjs'));
+        assertUserError(bare, 'ADMIN_UNAUTHORIZED');
+        assertUserError(await cli('ctl', 'load', '9', join(fns, 'upper.mjs'), '--token-file', wrongToken), 'ADMIN_UNAUTHORIZED');
+        assertUserError(await cli('flows'), 'ADMIN_UNAUTHORIZED');
+        // another local user cannot open the socket (mode 0600, owned by root)
+        chmodSync(dir, 0o755);
+        const other = await lab.exec('m1', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', node, BIN, 'ctl', 'load', '9', join(fns, 'upper.mjs'), '--socket', sock]);
+        assertUserError(other, 'ADMIN_UNAUTHORIZED');
+        // health and metrics stay open on the TCP listener (Prometheus)
+        const metrics = await cli('metrics');
+        assert.equal(metrics.code, 0, metrics.stderr);
+        assert.match(metrics.stdout, /srv6pipes_/);
+        // the token over TCP: loads
+        const byToken = await cli('ctl', 'load', '9', join(fns, 'upper.mjs'), '--token-file', tokenFile, '--json');
+        assert.equal(byToken.code, 0, byToken.stderr);
+        const r = await lab.exec('client', [node, BIN, 'connect', '--segments', 'fc00:a::9:0:0', 'fc00:2::2', '9000'], { input: 'through the token\n' });
+        assert.equal(r.stdout, 'THROUGH THE TOKEN\n');
+        // the socket, found through --config: unload, then a module outside admin.moduleDirs is refused
+        const list = await cli('ctl', 'list', '--json', '--config', proxy.configPath);
+        assert.equal(list.code, 0, list.stderr);
+        assert.deepEqual((JSON.parse(list.stdout) as { id: number; name: string }[]).map((f) => `${f.id}:${f.name}`), ['1:copy', '9:upper-e2e']);
+        assert.equal((await cli('ctl', 'unload', '9', '--config', proxy.configPath)).code, 0);
+        assertUserError(await cli('ctl', 'load', '9', join(dir, 'elsewhere.mjs'), '--config', proxy.configPath), 'MODULE_NOT_ALLOWED');
+        assertUserError(await cli('ctl', 'load', '9', 'exec', '--options', '{ upstream: [ sh, -c, "id > /tmp/owned" ] }', '--config', proxy.configPath), 'EXEC_NOT_ALLOWED');
+        const after = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::9:0:0', '--send', '10']);
+        assert.equal(after.error, 'ECONNRESET', 'nothing was loaded as function 9');
+      } finally {
+        srv.stop();
+        assert.equal(await proxy.stop(), 0);
+      }
+    });
+  });
+
+  test('a non-loopback admin address without a credential refuses to start (ADMIN_INSECURE)', async () => {
+    await withLab('fig5', async (lab) => {
+      const cfg = readableConfig(`${GOOD}\nadmin: { address: "::", port: 7778 }\n`);
+      assertUserError(await lab.exec('m1', [process.execPath, BIN, 'proxy', '--config', cfg]), 'ADMIN_INSECURE');
+      assert.doesNotMatch((await lab.exec('m1', ['nft', 'list', 'tables'])).stdout, /srv6pipes/, 'nothing was changed');
     });
   });
 });

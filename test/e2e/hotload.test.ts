@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, ROOT, runClient, startProxy, startServer, withLab } from '../helpers/harness.js';
+import { adminArgs, BIN, ROOT, runClient, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
 import type { Lab } from '../../src/lab/index.js';
 
 /** A module with no imports (an external file cannot count on resolving packages). */
@@ -33,14 +33,14 @@ function workdir(): string {
   return d;
 }
 
-async function ctl(lab: Lab, ...args: string[]): Promise<string> {
-  const r = await lab.exec('m1', [process.execPath, BIN, 'ctl', ...args]);
+async function ctl(lab: Lab, proxy: ProxyHandle, ...args: string[]): Promise<string> {
+  const r = await lab.exec('m1', [process.execPath, BIN, 'ctl', ...args, ...adminArgs(proxy)]);
   assert.equal(r.code, 0, `ctl ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
 
-async function flowsOf(lab: Lab): Promise<{ functionId: number; version: number }[]> {
-  return JSON.parse((await lab.exec('m1', [process.execPath, BIN, 'flows', '--json'])).stdout) as { functionId: number; version: number }[];
+async function flowsOf(lab: Lab, proxy: ProxyHandle): Promise<{ functionId: number; version: number }[]> {
+  return JSON.parse((await lab.exec('m1', [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)])).stdout) as { functionId: number; version: number }[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -52,24 +52,25 @@ describe('functions at run time (fig5)', () => {
       const dir = workdir();
       writeFileSync(join(dir, 'tagged.mjs'), moduleSource('v1'));
       writeFileSync(join(dir, 'proxy.yaml'), 'workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions:\n  - { id: 9, vf: ./tagged.mjs }\n  - { id: 1, vf: copy }\ntimeouts: { drain: 3s }\n');
-      const proxy = await startProxy(lab, 'm1', 'workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\n');
+      // ctl loads modules only from admin.moduleDirs
+      const proxy = await startProxy(lab, 'm1', `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\nadmin: { socket: ${join(dir, 'admin.sock')}, moduleDirs: [ ${dir} ] }\n`);
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
-        await ctl(lab, 'load', '9', join(dir, 'tagged.mjs'));
+        await ctl(lab, proxy, 'load', '9', join(dir, 'tagged.mjs'));
         const long = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::9:0:0', '--send', String(20 * MB), '--delay-end', '8000']);
         await sleep(700);
-        assert.deepEqual((await flowsOf(lab)).map((f) => f.version), [1]);
+        assert.deepEqual((await flowsOf(lab, proxy)).map((f) => f.version), [1]);
         // a new version of the module: new flows get it, the flow in flight keeps version 1
         writeFileSync(join(dir, 'tagged.mjs'), moduleSource('v2'));
-        await ctl(lab, 'reload', '9');
-        const list = JSON.parse(await ctl(lab, 'list', '--json')) as { id: number; name: string; version: number; retiring: { activeFlows: number }[] }[];
+        await ctl(lab, proxy, 'reload', '9');
+        const list = JSON.parse(await ctl(lab, proxy, 'list', '--json')) as { id: number; name: string; version: number; retiring: { activeFlows: number }[] }[];
         const fn9 = list.find((f) => f.id === 9)!;
         assert.equal(fn9.name, 'tagged-v2');
         assert.deepEqual(fn9.retiring.map((r) => r.activeFlows), [1], 'version 1 still serves the flow in flight');
         const short = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::9:0:0', '--send', '1000']);
         assert.equal(short.error, undefined);
         // unload while the long flow is still going: ctl waits for it (deadline 30 s), nothing is reset
-        const unloaded = JSON.parse(await ctl(lab, 'unload', '9', '--deadline', '30000', '--json')) as { reset: number };
+        const unloaded = JSON.parse(await ctl(lab, proxy, 'unload', '9', '--deadline', '30000', '--json')) as { reset: number };
         assert.equal(unloaded.reset, 0);
         const r = await long;
         assert.equal(r.error, undefined, `the long transfer failed: ${r.error}`);
@@ -89,10 +90,11 @@ describe('functions at run time (fig5)', () => {
 
   test('the documented example module loads into a running proxy with ctl', async () => {
     await withLab('fig5', async (lab) => {
-      const proxy = await startProxy(lab, 'm1', 'workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\n');
+      const sock = join(workdir(), 'admin.sock');
+      const proxy = await startProxy(lab, 'm1', `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\nadmin: { socket: ${sock}, moduleDirs: [ ${join(ROOT, 'examples')} ] }\n`);
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
-        await ctl(lab, 'load', '9', join(ROOT, 'examples', 'upper', 'upper.mjs'), '--options', '{ downstream: false }');
+        await ctl(lab, proxy, 'load', '9', join(ROOT, 'examples', 'upper', 'upper.mjs'), '--options', '{ downstream: false }');
         const r = await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', 'fc00:a::9:0:0', 'fc00:2::2', '9000'], { input: 'hello through srv6pipes\n' });
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, 'HELLO THROUGH SRV6PIPES\n', 'upper-cased on the way up, echoed back unchanged');

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BIN, proxyYaml, runClient, startProxy, startServer, withLab, type ClientResult } from '../helpers/harness.js';
+import { adminArgs, BIN, proxyYaml, runClient, startProxy, startServer, withLab, type ClientResult } from '../helpers/harness.js';
 
 const MB = 1 << 20;
 const FUNCTIONS = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }', '{ id: 3, vf: xor, options: { passes: 3 } }'];
@@ -179,7 +179,7 @@ describe('back-pressure', () => {
       try {
         const flow = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::2:0:1', '--send', String(200 * MB)]);
         await new Promise((r) => setTimeout(r, 2000));
-        const flows = JSON.parse((await lab.exec('m1', [process.execPath, BIN, 'flows', '--json'])).stdout) as { bufferedUp: number; bytesUp: number }[];
+        const flows = JSON.parse((await lab.exec('m1', [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)])).stdout) as { bufferedUp: number; bytesUp: number }[];
         assert.equal(flows.length, 1);
         assert.ok(flows[0]!.bufferedUp < 4 * MB, `proxy buffers ${flows[0]!.bufferedUp} bytes for a stalled server`);
         assert.ok(flows[0]!.bytesUp < 50 * MB, `only socket buffers' worth went through: ${flows[0]!.bytesUp}`);
@@ -271,8 +271,8 @@ describe('chains', () => {
         }
         assert.equal(srv.out.count((l) => l['event'] === 'conn' && l['remote'] === 'fc00:1::2'), 200);
         await new Promise((r) => setTimeout(r, 300));
-        for (const host of ['p1', 'p2']) {
-          const flows = JSON.parse((await lab.exec(host, [process.execPath, BIN, 'flows', '--json'])).stdout) as unknown[];
+        for (const [host, proxy] of [['p1', p1], ['p2', p2]] as const) {
+          const flows = JSON.parse((await lab.exec(host, [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)])).stdout) as unknown[];
           assert.deepEqual(flows, [], `${host} flow table is empty`);
           const stats = JSON.parse((await lab.exec(host, [process.execPath, BIN, 'stats', '--json'])).stdout) as { functions: { flowsTotal: number; endings: Record<string, number> }[] };
           assert.equal(stats.functions[0]!.flowsTotal, 200);

@@ -3,9 +3,9 @@
  * namespaces, JSON lines read from their stdout. Every lab is taken down in `finally`.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, loadTopology } from '../../src/lab/index.js';
 
@@ -51,9 +51,14 @@ export function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-/** Starts `srv6pipes proxy` in a lab host and waits for 'proxy started'. */
+/**
+ * Starts `srv6pipes proxy` in a lab host and waits for 'proxy started'. A config without an `admin`
+ * section gets a privileged admin socket beside it: the CLI reaches every route with
+ * `--config handle.configPath` (adminArgs).
+ */
 export async function startProxy(lab: Lab, host: string, config: string): Promise<ProxyHandle> {
   const configPath = writeConfig(config);
+  if (!/^admin:/m.test(config)) appendFileSync(configPath, `\nadmin: { socket: ${join(dirname(configPath), 'admin.sock')} }\n`);
   const child = lab.spawn(host, [process.execPath, BIN, 'proxy', '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   const out = new JsonLines(child);
   const started = out.next((l) => l['msg'] === 'proxy started', 15000, `proxy start on ${host}`);
@@ -71,6 +76,11 @@ export async function startProxy(lab: Lab, host: string, config: string): Promis
       return exited(child);
     },
   };
+}
+
+/** The CLI options that reach a started proxy's admin endpoint with its credential (`flows`, `ctl`, …). */
+export function adminArgs(proxy: ProxyHandle): string[] {
+  return ['--config', proxy.configPath];
 }
 
 /** A proxy config for one locator; `functions` as YAML flow items. */

@@ -1,17 +1,11 @@
 /** `srv6pipes ctl ...`: change a running proxy's function table through its admin endpoint. */
 import YAML from 'yaml';
+import { ADMIN_OPTIONS, adminCall as request } from '../admin-client.js';
 import { SrError } from '../../errors.js';
 import type { FunctionInfo } from '../../vf/table.js';
 import type { CommandSpec, GroupSpec } from '../spec.js';
 
 export const CTL_GROUP: GroupSpec = { name: 'ctl', summary: 'Load, unload and reload functions in a running proxy' };
-
-const ADMIN = { flags: '--admin <addr:port>', description: 'the proxy admin endpoint', default: '127.0.0.1:7778' };
-
-async function request(opts: Record<string, unknown>, path: string, body?: unknown): Promise<unknown> {
-  const { adminRequest } = await import('../../proxy/admin.js');
-  return adminRequest(String(opts['admin']), path, body);
-}
 
 function parseId(text: string | undefined): number {
   const id = Number(text);
@@ -28,7 +22,7 @@ export const CTL_COMMANDS: CommandSpec[] = [
   {
     name: 'ctl list',
     summary: 'List the loaded functions: id, name, version, flows (and older versions still serving flows)',
-    options: [ADMIN, { flags: '--json', description: 'print JSON' }],
+    options: [...ADMIN_OPTIONS, { flags: '--json', description: 'print JSON' }],
     async run(_args, opts) {
       const fns = (await request(opts, '/functions')) as FunctionInfo[];
       const lines = fns.map((f) => {
@@ -46,7 +40,7 @@ export const CTL_COMMANDS: CommandSpec[] = [
       { name: 'vf', description: 'built-in name or module path' },
     ],
     options: [
-      ADMIN,
+      ...ADMIN_OPTIONS,
       { flags: '-o, --options <yaml>', description: 'the function options, YAML or JSON (e.g. "{ passes: 3 }")' },
       { flags: '--spec <yaml>', description: 'a whole config entry instead: "{ id: 9, chain: [ { vf: compress }, { vf: xor } ] }"' },
       { flags: '--json', description: 'print JSON' },
@@ -70,7 +64,7 @@ export const CTL_COMMANDS: CommandSpec[] = [
     name: 'ctl unload',
     summary: 'Unload function ID; its flows get until the deadline to finish, then are reset',
     args: [{ name: 'id', description: 'function id', required: true }],
-    options: [ADMIN, { flags: '--deadline <ms>', description: 'how long flows may finish (default: timeouts.drain)' }, { flags: '--json', description: 'print JSON' }],
+    options: [...ADMIN_OPTIONS, { flags: '--deadline <ms>', description: 'how long flows may finish (default: timeouts.drain)' }, { flags: '--json', description: 'print JSON' }],
     async run(args, opts) {
       const body: Record<string, unknown> = { id: parseId(args[0]) };
       if (opts['deadline'] !== undefined) body['deadlineMs'] = Number(opts['deadline']);
@@ -82,7 +76,7 @@ export const CTL_COMMANDS: CommandSpec[] = [
     name: 'ctl reload',
     summary: 'Reload function ID from its module file (or, without ID, re-read the config file as SIGHUP does)',
     args: [{ name: 'id', description: 'function id (omit to reload the whole config)' }],
-    options: [ADMIN, { flags: '--json', description: 'print JSON' }],
+    options: [...ADMIN_OPTIONS, { flags: '--json', description: 'print JSON' }],
     async run(args, opts) {
       if (args[0] === undefined) {
         const r = (await request(opts, '/config/reload', {})) as { loaded: number[]; unloaded: number[]; kept: number[] };

@@ -4,8 +4,7 @@ import type { ProxyStats } from '../../proxy/stats.js';
 import { BUILTIN_FUNCTIONS } from '../../vf/registry.js';
 import { table } from '../table.js';
 import type { CommandSpec } from '../spec.js';
-
-const adminOption = { flags: '--admin <addr:port>', description: 'the proxy admin endpoint', default: '127.0.0.1:7778' };
+import { ADMIN_OPTIONS, adminCall } from '../admin-client.js';
 
 export const PROXY_COMMANDS: CommandSpec[] = [
   {
@@ -26,10 +25,9 @@ export const PROXY_COMMANDS: CommandSpec[] = [
   {
     name: 'flows',
     summary: 'Show the flow table of a running proxy',
-    options: [adminOption, { flags: '--json', description: 'print JSON' }],
+    options: [...ADMIN_OPTIONS, { flags: '--json', description: 'print JSON' }],
     async run(_args, opts) {
-      const { adminGet } = await import('../../proxy/admin.js');
-      const flows = (await adminGet(String(opts['admin']), '/flows')) as FlowRecord[];
+      const flows = (await adminCall(opts, '/flows')) as FlowRecord[];
       if (opts['json']) {
         process.stdout.write(`${JSON.stringify(flows, null, 1)}\n`);
         return 0;
@@ -47,10 +45,9 @@ export const PROXY_COMMANDS: CommandSpec[] = [
   {
     name: 'stats',
     summary: 'Show the per-function counters of a running proxy',
-    options: [adminOption, { flags: '--json', description: 'print JSON' }],
+    options: [...ADMIN_OPTIONS, { flags: '--json', description: 'print JSON' }],
     async run(_args, opts) {
-      const { adminGet } = await import('../../proxy/admin.js');
-      const s = (await adminGet(String(opts['admin']), '/stats')) as ProxyStats;
+      const s = (await adminCall(opts, '/stats')) as ProxyStats;
       if (opts['json']) {
         process.stdout.write(`${JSON.stringify(s, null, 1)}\n`);
         return 0;
@@ -67,10 +64,9 @@ export const PROXY_COMMANDS: CommandSpec[] = [
   {
     name: 'metrics',
     summary: 'Print a running proxy’s Prometheus metrics (what GET /metrics serves)',
-    options: [adminOption],
+    options: ADMIN_OPTIONS,
     async run(_args, opts) {
-      const { adminGet } = await import('../../proxy/admin.js');
-      process.stdout.write(String(await adminGet(String(opts['admin']), '/metrics')));
+      process.stdout.write(String(await adminCall(opts, '/metrics')));
       return 0;
     },
   },
