@@ -2,6 +2,7 @@
  * The controller's configuration: YAML (JSON is YAML too), validated by a zod schema. Every error
  * names the field (`policies[1].allow[0].function: ...`). See docs/controller.md for the reference.
  */
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
 import { SrError } from '../errors.js';
@@ -45,8 +46,28 @@ const proxy = z
   .strict();
 
 const agentSpec = z.union([
-  /** a remote `srv6pipes access-router` agent */
-  z.object({ http: z.string().min(1), tokenFile: z.string().min(1).optional() }).strict(),
+  /** a remote `srv6pipes access-router` agent: its token, and for HTTPS the CA that signed its certificate */
+  z
+    .object({
+      http: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+):\d{1,5}$/, '[ADDR]:PORT of the agent, e.g. "[fc00:9::1]:7780"'),
+      tokenFile: z.string().min(1).optional(),
+      tls: z
+        .object({
+          /** the CA (or self-signed certificate) the agent's certificate must chain to */
+          ca: z.string().min(1),
+          /** for an agent with --tls-client-ca: the controller's certificate and key */
+          cert: z.string().min(1).optional(),
+          key: z.string().min(1).optional(),
+          /** the name in the agent's certificate, when it is not the address */
+          serverName: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a DNS name').optional(),
+        })
+        .strict()
+        .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together')
+        .optional(),
+      /** ms to wait for the agent's answer */
+      timeout: z.number().int().min(100).max(60_000).default(5000),
+    })
+    .strict(),
   /** the controller runs `ip`/`nft` itself, on its own host or inside a network namespace */
   z
     .object({
@@ -179,8 +200,15 @@ export interface Policy {
   returnPath: { downstream: Map<string, FunctionRef> } | null;
 }
 
+export interface AgentTlsSpec {
+  ca: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+}
+
 export type AgentSpec =
-  | { kind: 'http'; endpoint: string; tokenFile?: string }
+  | { kind: 'http'; endpoint: string; tokenFile?: string; tls?: AgentTlsSpec; timeoutMs: number }
   | { kind: 'local'; namespace?: string; tunnelSource?: string; clientInterfaces: string[] };
 
 export interface AccessRouterNode {
@@ -363,7 +391,7 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
 }
 
 function agentOf(a: z.infer<typeof agentSpec>): AgentSpec {
-  if ('http' in a) return { kind: 'http', endpoint: a.http, ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}) };
+  if ('http' in a) return { kind: 'http', endpoint: a.http, timeoutMs: a.timeout, ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}), ...(a.tls ? { tls: a.tls } : {}) };
   return { kind: 'local', clientInterfaces: a.local.clientInterfaces, ...(a.local.namespace ? { namespace: a.local.namespace } : {}), ...(a.local.tunnelSource ? { tunnelSource: a.local.tunnelSource } : {}) };
 }
 
@@ -385,5 +413,14 @@ export function parseControllerConfig(text: string, source = 'config'): Controll
 }
 
 export function loadControllerConfig(path: string): ControllerConfig {
-  return parseControllerConfig(readConfigText(path), path);
+  const cfg = parseControllerConfig(readConfigText(path), path);
+  // an agent's token and TLS files are relative to the config file
+  const rel = (f: string): string => resolvePath(dirname(path), f);
+  for (const a of cfg.accessRouters) {
+    const g = a.agent;
+    if (g?.kind !== 'http') continue;
+    if (g.tokenFile) g.tokenFile = rel(g.tokenFile);
+    if (g.tls) g.tls = { ...g.tls, ca: rel(g.tls.ca), ...(g.tls.cert ? { cert: rel(g.tls.cert) } : {}), ...(g.tls.key ? { key: rel(g.tls.key) } : {}) };
+  }
+  return cfg;
 }
