@@ -5,6 +5,7 @@ import { fakeRunner, heldRunner } from '../../../test/helpers/fake-agent-runner.
 import { isSrError, type ErrorCode } from '../../errors.js';
 import { parsePrefix } from '../../net/ip6.js';
 import type { BsidPolicy } from '../access-router.js';
+import { CONTROLLER_COMMANDS } from '../../cli/commands/controller.js';
 import { agentLimits, checkPolicy, DEFAULT_AGENT_LIMITS, Gate } from './limits.js';
 import { LocalAccessRouter } from './local.js';
 
@@ -99,5 +100,16 @@ describe('access-router agent: what an install may ask for', () => {
     await ar.remove('fc00:f::1');
     await ar.install(at(3));
     assert.equal(ar.stats().installed, 2);
+  });
+
+  test('the command’s help states the defaults the schema applies', () => {
+    const cmd = CONTROLLER_COMMANDS.find((c) => c.name === 'access-router')!;
+    const d = DEFAULT_AGENT_LIMITS;
+    const expected: Record<string, number> = { 'min-source-length': d.minSourceLength, 'max-lifetime': d.maxLifetimeMs / 1000, 'max-segments': d.maxSegments, 'max-bsids': d.maxBsids, 'max-in-flight': d.maxInFlight, 'max-connections': d.maxConnections };
+    for (const [flag, value] of Object.entries(expected)) {
+      const o = cmd.options?.find((x) => x.flags.startsWith(`--${flag} `));
+      assert.ok(o, flag);
+      assert.match(o.description, new RegExp(`\\(default ${value}\\)$`), flag);
+    }
   });
 });

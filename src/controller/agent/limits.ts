@@ -22,8 +22,8 @@ export const agentLimitsSchema = z
     maxBsids: z.number().int().min(1).max(1_000_000).default(10_000),
     /** changes (install, remove) and counter reads queued or running at once; one runs at a time */
     maxInFlight: z.number().int().min(1).max(10_000).default(64),
-    /** HTTP(S) connections open at once */
-    maxConnections: z.number().int().min(1).max(10_000).default(64),
+    /** HTTP(S) connections open at once (above --max-in-flight, so that a flood mostly gets 429s) */
+    maxConnections: z.number().int().min(1).max(10_000).default(256),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { describe, mock, test } from 'node:test';
 import { pino } from 'pino';
 import { fakeRunner, heldRunner } from '../../../test/helpers/fake-agent-runner.js';
@@ -139,9 +140,31 @@ describe('access-router agent: credentials', () => {
   });
 });
 
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+test('access-router agent: connections past --max-connections are dropped and counted', async () => {
+  const server = await serveAgent(localAgent(fakeRunner().runner, { maxConnections: 1 }), { address: '::1', port: 0, token: 't', log });
+  const held = net.connect({ host: '::1', port: server.port });
+  try {
+    await new Promise((resolve) => held.once('connect', resolve));
+    const second = await raw(server.port, { headers: { authorization: 'Bearer t' } }).then((r) => r.status, (e: NodeJS.ErrnoException) => e.code);
+    assert.notEqual(second, 200);
+    await waitFor(() => server.rejected.get('CONNECTION_LIMIT') === 1);
+    held.destroy();
+    await waitFor(() => held.destroyed);
+    let status: number | string | undefined;
+    await waitFor(() => status === 200, 5000, async () => {
+      status = await raw(server.port, { headers: { authorization: 'Bearer t' } }).then((r) => r.status, (e: NodeJS.ErrnoException) => e.code);
+    });
+  } finally {
+    held.destroy();
+    await server.close();
+  }
+});
+
+async function waitFor(cond: () => boolean, ms = 5000, step?: () => Promise<void>): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  for (;;) {
+    if (step) await step();
+    if (cond()) return;
     if (Date.now() > end) throw new Error('condition not reached');
     await new Promise((r) => setTimeout(r, 5));
   }

@@ -168,6 +168,16 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     o.log.debug({ err: e.message, from: socket.remoteAddress }, 'TLS handshake refused');
   });
   server.on('clientError', (_e, socket) => socket.destroy());
+  server.on('drop', (d?: { remoteAddress?: string }) => {
+    rejected.set('CONNECTION_LIMIT', (rejected.get('CONNECTION_LIMIT') ?? 0) + 1);
+    const now = Date.now();
+    const last = lastLog.get('CONNECTION_LIMIT');
+    if (last && now - last.at < 1000) last.suppressed++;
+    else {
+      o.log.warn({ code: 'CONNECTION_LIMIT', from: d?.remoteAddress, max: o.maxConnections, suppressed: last?.suppressed ?? 0 }, 'agent connection dropped: --max-connections reached');
+      lastLog.set('CONNECTION_LIMIT', { at: now, suppressed: 0 });
+    }
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => {
       if (errnoCode(e) === 'EADDRINUSE') reject(new SrError('PORT_BUSY', `agent port [${o.address}]:${o.port} is in use`, { hint: 'change --listen' }));
