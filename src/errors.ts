@@ -66,6 +66,13 @@ export const ERROR_CODES = {
   STEER_NO_ROUTE: { kind: 'user', hint: 'the first segment of the path must be routable from this namespace: check `ip -6 route`' },
   STEER_ROUTE_EXISTS: { kind: 'user', hint: 'remove that route, or pass --replace to take it over (it is put back on exit)' },
   STEER_EXEC_FAILED: { kind: 'user', hint: 'give the command after `--`, by its path or on PATH' },
+  // the access-router agent (docs/security.md#the-access-router-agent)
+  AGENT_NO_CREDENTIAL: { kind: 'user', hint: 'give --token-file (with --tls-cert/--tls-key), or --tls-client-ca (mutual TLS), or listen on loopback ([::1]:PORT)' },
+  AGENT_UNAUTHORISED: { kind: 'input', hint: 'the controller needs the agent\'s token: nodes.accessRouters[].agent.tokenFile (and tls for https)' },
+  AGENT_BUSY: { kind: 'input', hint: 'too many changes in flight at the access-router agent (--max-in-flight): retried on the next query' },
+  AGENT_FULL: { kind: 'input', hint: 'the access-router agent holds --max-bsids binding SIDs: raise it or lower bindingSids.lifetime' },
+  AGENT_UNREACHABLE: { kind: 'user', hint: 'is `srv6pipes access-router` running there? check nodes.accessRouters[].agent (address, tls, tokenFile)' },
+  BSID_POLICY_REFUSED: { kind: 'input', hint: 'the agent refused the install: see its limits (--min-source-length, --max-lifetime, --max-segments, --bsid-prefix)' },
   // flows (logged and counted, never thrown out of the daemon)
   FLOW_NO_SRH: { kind: 'input', hint: 'the SYN carried no SRH' },
   FLOW_NOT_OURS: { kind: 'input', hint: 'no segment falls in this proxy’s locators' },

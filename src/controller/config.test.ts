@@ -82,7 +82,7 @@ describe('controller config', () => {
     assert.equal(c.bindingSids?.lifetimeMs, 300_000);
     assert.equal(c.bindingSids?.priority, 10);
     assert.deepEqual(c.health, { intervalMs: 2000, timeoutMs: 1000, fall: 2, rise: 1 });
-    assert.deepEqual(c.accessRouters[0]!.agent, { kind: 'http', endpoint: '[fc00:9::1]:7780' });
+    assert.deepEqual(c.accessRouters[0]!.agent, { kind: 'http', endpoint: '[fc00:9::1]:7780', timeoutMs: 5000 });
     assert.deepEqual(c.accessRouters[1]!.agent, { kind: 'local', namespace: 'ns-ar2', clientInterfaces: ['eth0'] });
     assert.equal(validateControllerConfig(YAML.parse(FIG1_CONTROLLER_YAML)).bindingSids, null);
   });

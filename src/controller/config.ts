@@ -2,6 +2,7 @@
  * The controller's configuration: YAML (JSON is YAML too), validated by a zod schema. Every error
  * names the field (`policies[1].allow[0].function: ...`). See docs/controller.md for the reference.
  */
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
 import { SrError } from '../errors.js';
@@ -44,22 +45,44 @@ const proxy = z
   })
   .strict();
 
-const agentSpec = z.union([
-  /** a remote `srv6pipes access-router` agent */
-  z.object({ http: z.string().min(1), tokenFile: z.string().min(1).optional() }).strict(),
-  /** the controller runs `ip`/`nft` itself, on its own host or inside a network namespace */
-  z
-    .object({
-      local: z
-        .object({
-          namespace: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a network namespace name').optional(),
-          tunnelSource: address.optional(),
-          clientInterfaces: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/, 'an interface name')).default([]),
-        })
-        .strict(),
-    })
-    .strict(),
-]);
+/** the agent of an access router: `http` (a remote `srv6pipes access-router`) or `local` — one object, so that errors name the field */
+const agentSpec = z
+  .object({
+    /** a remote `srv6pipes access-router` agent: its token, and for HTTPS the CA that signed its certificate */
+    http: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+):\d{1,5}$/, '[ADDR]:PORT of the agent, e.g. "[fc00:9::1]:7780"').optional(),
+    tokenFile: z.string().min(1).optional(),
+    tls: z
+      .object({
+        /** the CA (or self-signed certificate) the agent's certificate must chain to */
+        ca: z.string().min(1),
+        /** for an agent with --tls-client-ca: the controller's certificate and key */
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        /** the name in the agent's certificate, when it is not the address */
+        serverName: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a DNS name').optional(),
+      })
+      .strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together')
+      .optional(),
+    /** ms to wait for the agent's answer */
+    timeout: z.number().int().min(100).max(60_000).optional(),
+    /** the controller runs `ip`/`nft` itself, on its own host or inside a network namespace */
+    local: z
+      .object({
+        namespace: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a network namespace name').optional(),
+        tunnelSource: address.optional(),
+        clientInterfaces: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/, 'an interface name')).default([]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if ((a.http === undefined) === (a.local === undefined)) ctx.addIssue({ code: 'custom', message: 'either `http: "[ADDR]:PORT"` (a remote agent) or `local: {...}`' });
+    else if (a.local !== undefined) {
+      for (const k of ['tokenFile', 'tls', 'timeout'] as const) if (a[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'only for an `http` agent' });
+    }
+  });
 const accessRouter = z.object({ name: nodeName, bsidPrefix: prefix, agent: agentSpec.optional() }).strict();
 
 const endpoint = z.string().min(1);
@@ -179,8 +202,15 @@ export interface Policy {
   returnPath: { downstream: Map<string, FunctionRef> } | null;
 }
 
+export interface AgentTlsSpec {
+  ca: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+}
+
 export type AgentSpec =
-  | { kind: 'http'; endpoint: string; tokenFile?: string }
+  | { kind: 'http'; endpoint: string; tokenFile?: string; tls?: AgentTlsSpec; timeoutMs: number }
   | { kind: 'local'; namespace?: string; tunnelSource?: string; clientInterfaces: string[] };
 
 export interface AccessRouterNode {
@@ -363,8 +393,9 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
 }
 
 function agentOf(a: z.infer<typeof agentSpec>): AgentSpec {
-  if ('http' in a) return { kind: 'http', endpoint: a.http, ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}) };
-  return { kind: 'local', clientInterfaces: a.local.clientInterfaces, ...(a.local.namespace ? { namespace: a.local.namespace } : {}), ...(a.local.tunnelSource ? { tunnelSource: a.local.tunnelSource } : {}) };
+  if (a.http !== undefined) return { kind: 'http', endpoint: a.http, timeoutMs: a.timeout ?? 5000, ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}), ...(a.tls ? { tls: a.tls } : {}) };
+  const local = a.local!;
+  return { kind: 'local', clientInterfaces: local.clientInterfaces, ...(local.namespace ? { namespace: local.namespace } : {}), ...(local.tunnelSource ? { tunnelSource: local.tunnelSource } : {}) };
 }
 
 function parseAddressText(x: string): string {
@@ -385,5 +416,14 @@ export function parseControllerConfig(text: string, source = 'config'): Controll
 }
 
 export function loadControllerConfig(path: string): ControllerConfig {
-  return parseControllerConfig(readConfigText(path), path);
+  const cfg = parseControllerConfig(readConfigText(path), path);
+  // an agent's token and TLS files are relative to the config file
+  const rel = (f: string): string => resolvePath(dirname(path), f);
+  for (const a of cfg.accessRouters) {
+    const g = a.agent;
+    if (g?.kind !== 'http') continue;
+    if (g.tokenFile) g.tokenFile = rel(g.tokenFile);
+    if (g.tls) g.tls = { ...g.tls, ca: rel(g.tls.ca), ...(g.tls.cert ? { cert: rel(g.tls.cert) } : {}), ...(g.tls.key ? { key: rel(g.tls.key) } : {}) };
+  }
+  return cfg;
 }

@@ -9,7 +9,9 @@ import { createLogger } from '../log.js';
 import { untilStopSignal } from '../sys/signals.js';
 import { SrError } from '../errors.js';
 import type { AccessRouterAgent } from './access-router.js';
+import { readPem, readTokenFile } from './agent/credentials.js';
 import { HttpAccessRouter } from './agent/http.js';
+import { DEFAULT_AGENT_LIMITS } from './agent/limits.js';
 import { LocalAccessRouter } from './agent/local.js';
 import { BsidManager, type RouterEntry } from './bsid/manager.js';
 import { loadControllerConfig, type ControllerConfig } from './config.js';
@@ -38,15 +40,23 @@ async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<str
     let agent: AccessRouterAgent;
     if (old && old.spec === spec) agent = old.agent;
     else if (a.agent.kind === 'http') {
-      let token: string | undefined;
-      if (a.agent.tokenFile) {
-        try {
-          token = readFileSync(a.agent.tokenFile, 'utf8').trim();
-        } catch (e) {
-          throw new SrError('CONFIG_READ', `access router ${a.name}: cannot read tokenFile ${a.agent.tokenFile}: ${(e as Error).message}`);
-        }
-      }
-      agent = new HttpAccessRouter(a.name, a.agent.endpoint, token);
+      const g = a.agent;
+      const where = `access router ${a.name}`;
+      agent = new HttpAccessRouter(a.name, {
+        endpoint: g.endpoint,
+        timeoutMs: g.timeoutMs,
+        ...(g.tokenFile ? { token: readTokenFile(g.tokenFile, `${where}: tokenFile`) } : {}),
+        ...(g.tls
+          ? {
+              tls: {
+                ca: readPem(g.tls.ca, `${where}: tls.ca`),
+                ...(g.tls.cert ? { cert: readPem(g.tls.cert, `${where}: tls.cert`) } : {}),
+                ...(g.tls.key ? { key: readPem(g.tls.key, `${where}: tls.key`) } : {}),
+                ...(g.tls.serverName ? { serverName: g.tls.serverName } : {}),
+              },
+            }
+          : {}),
+      });
     } else {
       const local = new LocalAccessRouter({
         name: a.name,
@@ -55,6 +65,8 @@ async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<str
         log: log.child({ router: a.name }),
         ...(a.agent.namespace ? { namespace: a.agent.namespace } : {}),
         ...(a.agent.tunnelSource ? { tunnelSource: a.agent.tunnelSource } : {}),
+        // the controller itself asks: its own lifetime and paths are the bound
+        limits: { maxLifetimeMs: Math.max(cfg.bindingSids?.lifetimeMs ?? 0, DEFAULT_AGENT_LIMITS.maxLifetimeMs), maxSegments: 126 },
       });
       await local.start();
       agent = local;

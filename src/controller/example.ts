@@ -34,7 +34,8 @@ policies:
 
 /**
  * The controller config for the `access` lab (binding SIDs, two replicas, health checks): the
- * controller runs in `ctl` (fc00:9::2), the access-router agent in `ar` on [fc00:9::1]:7780.
+ * controller runs in `ctl` (fc00:9::2), the access-router agent in `ar` on [fc00:9::1]:7780, with
+ * the token in `ar.token` beside the config file (the agent's --token-file).
  * `health` is brisk so that a failover shows within a couple of seconds.
  */
 export const ACCESS_CONTROLLER_YAML = `
@@ -46,7 +47,7 @@ nodes:
   accessRouters:
     - name: ar
       bsidPrefix: "fc00:f::/64"
-      agent: { http: "[fc00:9::1]:7780" }
+      agent: { http: "[fc00:9::1]:7780", tokenFile: ar.token }   # beside this file; the agent's --token-file
   proxies:
     - name: p1a
       locators: [ { prefix: "fc00:a::/80" } ]

@@ -5,7 +5,7 @@
  * decompress (p2), so the core carries compressed bytes. Then p1a fails: the controller re-points the
  * same BSID to the other replica (p1b) and the next download goes through it.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ACCESS_CONTROLLER_YAML, accessProxyYaml } from '../controller/example.js';
@@ -57,7 +57,10 @@ export async function runControllerPart(c: PartContext): Promise<boolean> {
       await out.next((l) => l['msg'] === ready, 20000, `${args[0]} on ${host}`);
       return out;
     };
-    await start('ar', ['access-router', '--bsid-prefix', 'fc00:f::/64', '--listen', '[fc00:9::1]:7780', '--client-interface', 'eth0'], 'access-router agent started');
+    // the agent and the controller share a token (ar.token beside the controller's config)
+    const tokenFile = join(c.work, 'ar.token');
+    writeFileSync(tokenFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    await start('ar', ['access-router', '--bsid-prefix', 'fc00:f::/64', '--listen', '[fc00:9::1]:7780', '--client-interface', 'eth0', '--token-file', tokenFile], 'access-router agent started');
     const proxies: Record<string, JsonLines> = {};
     for (const host of ['p1a', 'p1b', 'p2'] as const) {
       const cfg = join(c.work, `${host}.yaml`);

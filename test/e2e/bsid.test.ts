@@ -5,12 +5,16 @@
  * replaced behind the same BSID.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
 import { ACCESS_CONTROLLER_YAML, accessProxyYaml } from '../../src/controller/example.js';
 import { arpaName } from '../../src/controller/dns/records.js';
 import { formatAddress } from '../../src/net/ip6.js';
 import { runClient, startDaemon, startProxy, startServer, withLab, writeConfig, type DaemonHandle, type ProxyHandle } from '../helpers/harness.js';
+import { HAS_OPENSSL, makeTestPki, type TestPki } from '../helpers/tls.js';
 
 const CTL = 'fc00:9::2';
 
@@ -20,15 +24,32 @@ interface Setup {
   proxies: Record<'p1a' | 'p1b' | 'p2', ProxyHandle>;
 }
 
-async function setUp(lab: Lab, controllerYaml = ACCESS_CONTROLLER_YAML): Promise<Setup> {
-  const ar = await startDaemon(lab, 'ar', ['access-router', '--bsid-prefix', 'fc00:f::/64', '--listen', '[fc00:9::1]:7780', '--client-interface', 'eth0'], 'access-router agent started');
+/**
+ * The agent and the controller share a token (ar.token beside the controller's config, the agent's
+ * --token-file); with `pki`, the agent serves HTTPS and requires the controller's client certificate.
+ */
+async function setUp(lab: Lab, controllerYaml = ACCESS_CONTROLLER_YAML, pki?: TestPki): Promise<Setup> {
+  const tls = pki ? `, tls: { ca: "${pki.caCert}", cert: "${pki.clientCert}", key: "${pki.clientKey}" }` : '';
+  const yaml = controllerYaml.replace('tokenFile: ar.token }', `tokenFile: ar.token${tls} }`);
+  assert.ok(yaml.includes('tokenFile: ar.token'), 'the example names the token file');
+  const ctlConfig = writeConfig(yaml);
+  const tokenFile = join(dirname(ctlConfig), 'ar.token');
+  writeFileSync(tokenFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  const tlsArgs = pki ? ['--tls-cert', pki.serverCert, '--tls-key', pki.serverKey, '--tls-client-ca', pki.caCert] : [];
+  const ar = await startDaemon(lab, 'ar', ['access-router', '--bsid-prefix', 'fc00:f::/64', '--listen', '[fc00:9::1]:7780', '--client-interface', 'eth0', '--token-file', tokenFile, ...tlsArgs], 'access-router agent started');
   const proxies = {
     p1a: await startProxy(lab, 'p1a', accessProxyYaml('p1a')),
     p1b: await startProxy(lab, 'p1b', accessProxyYaml('p1b')),
     p2: await startProxy(lab, 'p2', accessProxyYaml('p2')),
   };
-  const ctl = await startDaemon(lab, 'ctl', ['controller', '--config', writeConfig(controllerYaml)], 'controller started');
+  const ctl = await startDaemon(lab, 'ctl', ['controller', '--config', ctlConfig], 'controller started');
   return { ar, ctl, proxies };
+}
+
+/** What a client of the access router gets from the agent's port: curl's HTTP status (000: no HTTP answer). */
+async function curlAgent(lab: Lab, host: string, args: string[]): Promise<string> {
+  const r = await lab.exec(host, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', ...args], { timeoutMs: 15000 });
+  return r.stdout.trim();
 }
 
 async function tearDown(s: Setup): Promise<void> {
@@ -81,6 +102,12 @@ describe('binding SIDs (access lab: client — ar — p1a|p1b — p2 — server)
         assert.ok(bsid?.startsWith('fc00:f:'), `a BSID from fc00:f::/64 in:\n${out}`);
         const routes = await bsidRoutes(lab);
         assert.match(routes, new RegExp(`^${bsid}\\s.*segs 2 \\[ fc00:a::1:0:0 fc00:c::2:0:0 \\]`, 'm'));
+
+        // the client cannot talk to the agent itself: no token, no listing, no install (and nothing installed)
+        assert.equal(await curlAgent(lab, 'client', ['http://[fc00:9::1]:7780/bsids']), '401');
+        const forged = JSON.stringify({ bsid: 'fc00:f::66', source: { prefix: '::', length: 0 }, segments: ['fc00:c::2:0:0'], ttlMs: 600_000_000 });
+        assert.equal(await curlAgent(lab, 'client', ['-X', 'POST', '-H', 'content-type: application/json', '-H', 'authorization: Bearer guess', '--data', forged, 'http://[fc00:9::1]:7780/bsids/install']), '401');
+        assert.doesNotMatch(await bsidRoutes(lab), /fc00:f::66/);
 
         // the same client asking again keeps its BSID
         assert.equal(bsidOf(await dig(lab, 'client', 'AAAA', 'server.lab.example')), bsid);
@@ -160,6 +187,25 @@ describe('binding SIDs (access lab: client — ar — p1a|p1b — p2 — server)
         assert.equal(await bsidRoutes(lab), '', 'gone after expiry');
         const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', bsid, '--send', '10', '--timeout', '1500']);
         assert.ok(r.error, 'an expired BSID goes nowhere');
+      } finally {
+        await tearDown(s);
+      }
+    });
+  });
+
+  test('a remote agent over mutual TLS with a token: the controller installs through it, others cannot even connect', { skip: HAS_OPENSSL ? false : 'openssl is not installed: it makes the test certificates' }, async () => {
+    const pki = makeTestPki(['fc00:9::1']);
+    await withLab('access', async (lab) => {
+      const s = await setUp(lab, ACCESS_CONTROLLER_YAML, pki);
+      try {
+        const bsid = bsidOf(await dig(lab, 'client', 'AAAA', 'server.lab.example'));
+        assert.ok(bsid?.startsWith('fc00:f:'), 'a BSID, installed over HTTPS');
+        assert.match(await bsidRoutes(lab), new RegExp(`^${bsid}\\s.*segs 2 \\[ fc00:a::1:0:0 fc00:c::2:0:0 \\]`, 'm'));
+        // a client of the router, even trusting the CA and holding no certificate: no TLS session, no HTTP answer
+        assert.equal(await curlAgent(lab, 'client', ['--cacert', pki.caCert, 'https://[fc00:9::1]:7780/health']), '000');
+        assert.equal(await curlAgent(lab, 'client', ['http://[fc00:9::1]:7780/health']), '000', 'no plain HTTP on the agent port');
+        // with the client certificate but without the token: 401
+        assert.equal(await curlAgent(lab, 'client', ['--cacert', pki.caCert, '--cert', pki.clientCert, '--key', pki.clientKey, 'https://[fc00:9::1]:7780/health']), '401');
       } finally {
         await tearDown(s);
       }

@@ -26,26 +26,42 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
     summary: 'Run the binding-SID agent on an access router: installs End.B6.Encaps routes for the controller',
     options: [
       { flags: '--bsid-prefix <prefix>', description: 'the prefix binding SIDs are allocated from, e.g. fc00:f::/64' },
-      { flags: '--listen <addr:port>', description: 'where the controller reaches the agent (HTTP), e.g. [fc00:9::1]:7780' },
+      { flags: '--listen <addr:port>', description: 'where the controller reaches the agent (HTTP, HTTPS with --tls-cert): loopback unless a credential is given, e.g. [::1]:7780' },
       { flags: '--name <name>', description: 'the router’s node name in the controller config', default: 'ar' },
       { flags: '--tunnel-source <addr>', description: 'outer source address of encapsulated packets (ip sr tunsrc)' },
       { flags: '--client-interface <list>', description: 'comma-separated client-facing interfaces: SR traffic from them must target an installed BSID' },
-      { flags: '--token-file <file>', description: 'require this bearer token from the controller' },
+      { flags: '--token-file <file>', description: 'require the bearer token in this file from the controller (needed off loopback, unless --tls-client-ca)' },
+      { flags: '--tls-cert <file>', description: 'serve HTTPS with this certificate (PEM; with --tls-key)' },
+      { flags: '--tls-key <file>', description: 'the private key of --tls-cert (PEM)' },
+      { flags: '--tls-client-ca <file>', description: 'mutual TLS: the controller must present a certificate signed by this CA (PEM)' },
+      { flags: '--min-source-length <bits>', description: 'the shortest client prefix a BSID may be installed for (default 128)' },
+      { flags: '--max-lifetime <seconds>', description: 'the longest BSID lifetime an install may ask for (at most 7 days) (default 3600)' },
+      { flags: '--max-segments <n>', description: 'segments behind one BSID (default 16)' },
+      { flags: '--max-bsids <n>', description: 'BSIDs installed at once (more: 503 AGENT_FULL) (default 10000)' },
+      { flags: '--max-in-flight <n>', description: 'requests queued or running at once; one change runs at a time (more: 429 AGENT_BUSY) (default 64)' },
+      { flags: '--max-connections <n>', description: 'HTTP(S) connections open at once (more are dropped, counted) (default 256)' },
       { flags: '--log-level <level>', description: 'fatal … trace', default: 'info' },
     ],
     async run(_args, opts) {
       for (const k of ['bsidPrefix', 'listen'] as const) {
-        if (typeof opts[k] !== 'string') throw new SrError('BAD_ARGUMENT', `missing --${k === 'bsidPrefix' ? 'bsid-prefix' : 'listen'}`, { hint: 'srv6pipes access-router --bsid-prefix fc00:f::/64 --listen [fc00:9::1]:7780' });
+        if (typeof opts[k] !== 'string') throw new SrError('BAD_ARGUMENT', `missing --${k === 'bsidPrefix' ? 'bsid-prefix' : 'listen'}`, { hint: 'srv6pipes access-router --bsid-prefix fc00:f::/64 --listen [::1]:7780' });
       }
       const { runAccessRouter } = await import('../../controller/agent/daemon.js');
+      const str = (k: string): Record<string, string> => (typeof opts[k] === 'string' ? { [k]: opts[k] } : {});
+      const limits: Record<string, number> = {};
+      for (const k of ['minSourceLength', 'maxLifetime', 'maxSegments', 'maxBsids', 'maxInFlight', 'maxConnections']) if (opts[k] !== undefined) limits[k] = Number(opts[k]);
       return runAccessRouter({
         name: String(opts['name']),
         bsidPrefix: String(opts['bsidPrefix']),
         listen: String(opts['listen']),
         clientInterfaces: listOption(opts['clientInterface']),
         logLevel: String(opts['logLevel']),
-        ...(typeof opts['tunnelSource'] === 'string' ? { tunnelSource: opts['tunnelSource'] } : {}),
-        ...(typeof opts['tokenFile'] === 'string' ? { tokenFile: opts['tokenFile'] } : {}),
+        limits,
+        ...str('tunnelSource'),
+        ...str('tokenFile'),
+        ...str('tlsCert'),
+        ...str('tlsKey'),
+        ...str('tlsClientCa'),
       });
     },
   },

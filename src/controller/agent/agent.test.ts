@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
+import { isSrError } from '../../errors.js';
 import { parsePrefix } from '../../net/ip6.js';
 import { HttpAccessRouter, serveAgent } from './http.js';
-import { LocalAccessRouter, type Runner } from './local.js';
+import { fakeRunner } from '../../../test/helpers/fake-agent-runner.js';
+import { LocalAccessRouter } from './local.js';
 import { arRuleset, elementScript, parseCounters, staleBsidRoutes } from './rules.js';
 
 const log = pino({ level: 'silent' });
-
-/** A runner that records every command and answers like ip/nft would. */
-function fakeRunner(): { runner: Runner; calls: string[] } {
-  const calls: string[] = [];
-  const runner: Runner = (argv, input) => {
-    calls.push(argv.join(' ') + (input ? `\n${input}` : ''));
-    const cmd = argv.join(' ');
-    if (cmd.includes('route get')) return Promise.resolve({ stdout: '[{"dst":"fc00:a::1:0:0","dev":"eth2"}]', stderr: '', code: 0 });
-    if (cmd.includes('route show')) return Promise.resolve({ stdout: '[{"dst":"fc00:f::99","encap":"seg6local","dev":"eth2"},{"dst":"fc00:2::/64","dev":"eth2"}]', stderr: '', code: 0 });
-    if (cmd.includes('tunsrc show')) return Promise.resolve({ stdout: 'tunsrc addr ::\n', stderr: '', code: 0 });
-    if (cmd.includes('list counters')) return Promise.resolve({ stdout: '{"nftables":[{"metainfo":{}},{"counter":{"name":"unknown_bsid","packets":3}},{"counter":{"name":"not_bsid","packets":1}}]}', stderr: '', code: 0 });
-    return Promise.resolve({ stdout: '', stderr: '', code: 0 });
-  };
-  return { runner, calls };
-}
 
 describe('access-router agent', () => {
   test('the ruleset: drops to the BSID prefix unless installed and authorised; not_bsid only with client interfaces', () => {
@@ -52,7 +39,7 @@ describe('access-router agent', () => {
     await ar.install({ bsid: 'fc00:f::7', source: { prefix: 'fc00:1::2', length: 128 }, segments: ['fc00:b::1:0:0'], expiresAt: Date.now() + 60_000 });
     assert.equal(calls.filter((c) => c.includes('nft')).length, 0);
     assert.deepEqual((await ar.list()).map((p) => p.segments), [['fc00:b::1:0:0']]);
-    await assert.rejects(ar.install({ bsid: 'fc00:e::7', source: { prefix: 'fc00:1::2', length: 128 }, segments: ['fc00:b::1:0:0'], expiresAt: 0 }), /outside fc00:f::\/64/);
+    await assert.rejects(ar.install({ bsid: 'fc00:e::7', source: { prefix: 'fc00:1::2', length: 128 }, segments: ['fc00:b::1:0:0'], expiresAt: 0 }), (e: unknown) => isSrError(e, 'BSID_POLICY_REFUSED') && /outside fc00:f::\/64/.test(e.message));
     assert.deepEqual(await ar.counters(), { unknownBsid: 3, unauthorised: 0, notBsid: 1 });
     calls.length = 0;
     await ar.remove('fc00:f::7');
@@ -80,10 +67,9 @@ describe('access-router agent', () => {
   test('HTTP: the controller’s client talks to a served agent; bad requests and a wrong token are refused', async () => {
     const { runner } = fakeRunner();
     const local = new LocalAccessRouter({ name: 'ar', bsidPrefix: parsePrefix('fc00:f::/64'), log, runner });
-    const server = await serveAgent(local, '::1', 0, 'sekrit');
-    const port = (server.address() as { port: number }).port;
+    const server = await serveAgent(local, { address: '::1', port: 0, token: 'sekrit', log });
     try {
-      const remote = new HttpAccessRouter('ar', `[::1]:${port}`, 'sekrit');
+      const remote = new HttpAccessRouter('ar', { endpoint: `[::1]:${server.port}`, token: 'sekrit' });
       await remote.install({ bsid: 'fc00:f::7', source: { prefix: 'fc00:1::2', length: 128 }, segments: ['fc00:a::1:0:0'], expiresAt: Date.now() + 30_000, key: 'k' });
       const list = await remote.list();
       assert.equal(list.length, 1);
@@ -91,11 +77,11 @@ describe('access-router agent', () => {
       assert.ok(list[0]!.expiresAt > Date.now() + 25_000);
       assert.deepEqual(await remote.counters(), { unknownBsid: 3, unauthorised: 0, notBsid: 1 });
       await assert.rejects(remote.install({ bsid: 'nope', source: { prefix: 'fc00:1::2', length: 128 }, segments: ['fc00:a::1:0:0'], expiresAt: 0 }), /bad request: bsid/);
-      await assert.rejects(new HttpAccessRouter('ar', `[::1]:${port}`, 'wrong').list(), /a bearer token is required/);
+      await assert.rejects(new HttpAccessRouter('ar', { endpoint: `[::1]:${server.port}`, token: 'wrong' }).list(), (e: unknown) => isSrError(e, 'AGENT_UNAUTHORISED') && /bearer token is required/.test(e.message));
       await remote.remove('fc00:f::7');
       assert.equal((await remote.list()).length, 0);
     } finally {
-      server.close();
+      await server.close();
     }
   });
 });

@@ -1,17 +1,20 @@
 /**
  * `srv6pipes access-router`: the agent on an access router. It loads the BSID filter, then installs
- * and removes End.B6.Encaps routes as the controller asks over HTTP (agent/http.ts). SIGTERM/SIGINT
- * remove every route it installed and its table.
+ * and removes End.B6.Encaps routes as the controller asks over HTTP(S) (agent/http.ts), within its
+ * limits (agent/limits.ts) and behind its credentials (agent/server.ts). SIGTERM/SIGINT remove every
+ * route it installed and its table.
  */
-import { readFileSync } from 'node:fs';
 import { SrError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { isAddress, parsePrefix } from '../../net/ip6.js';
 import { checkNetconfPrerequisites } from '../../proxy/netconf.js';
 import { untilStopSignal } from '../../sys/signals.js';
 import { parseController } from '../client.js';
+import { readPem, readTokenFile } from './credentials.js';
 import { serveAgent } from './http.js';
+import { agentLimits, type AgentLimitsInput } from './limits.js';
 import { LocalAccessRouter } from './local.js';
+import { checkListen, type AgentTlsFiles } from './server.js';
 
 export interface RunAccessRouterOptions {
   name: string;
@@ -21,7 +24,25 @@ export interface RunAccessRouterOptions {
   tunnelSource?: string;
   clientInterfaces: string[];
   tokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** mutual TLS: the CA that signs the controller's client certificate */
+  tlsClientCa?: string;
+  limits?: AgentLimitsInput;
   logLevel?: string;
+}
+
+function tlsFiles(o: RunAccessRouterOptions): AgentTlsFiles | undefined {
+  if (o.tlsCert === undefined && o.tlsKey === undefined) {
+    if (o.tlsClientCa !== undefined) throw new SrError('BAD_ARGUMENT', '--tls-client-ca needs --tls-cert and --tls-key', { hint: 'mutual TLS: the agent shows its certificate and checks the controller’s' });
+    return undefined;
+  }
+  if (o.tlsCert === undefined || o.tlsKey === undefined) throw new SrError('BAD_ARGUMENT', 'give both --tls-cert and --tls-key', { hint: 'PEM files: the agent’s certificate and its private key' });
+  return {
+    cert: readPem(o.tlsCert, '--tls-cert'),
+    key: readPem(o.tlsKey, '--tls-key'),
+    ...(o.tlsClientCa !== undefined ? { clientCa: readPem(o.tlsClientCa, '--tls-client-ca') } : {}),
+  };
 }
 
 export async function runAccessRouter(o: RunAccessRouterOptions): Promise<number> {
@@ -39,29 +60,28 @@ export async function runAccessRouter(o: RunAccessRouterOptions): Promise<number
       throw new SrError('BAD_ARGUMENT', `bad --listen "${o.listen}"`, { hint: 'ADDR:PORT or [ADDR]:PORT, e.g. [fc00:9::1]:7780' });
     }
   })();
-  let token: string | undefined;
-  if (o.tokenFile !== undefined) {
-    try {
-      token = readFileSync(o.tokenFile, 'utf8').trim();
-    } catch (e) {
-      throw new SrError('CONFIG_READ', `cannot read --token-file ${o.tokenFile}: ${(e as Error).message}`);
-    }
-    if (!token) throw new SrError('BAD_ARGUMENT', `--token-file ${o.tokenFile} is empty`);
-  }
+  const limits = agentLimits(o.limits ?? {});
+  const token = o.tokenFile !== undefined ? readTokenFile(o.tokenFile, '--token-file') : undefined;
+  const tls = tlsFiles(o);
+  const credentials = { ...(token !== undefined ? { token } : {}), ...(tls ? { tls } : {}) };
+  checkListen(listen.address, credentials);
   checkNetconfPrerequisites();
   const log = createLogger(o.logLevel ?? 'info', { component: 'access-router' });
-  const agent = new LocalAccessRouter({ name: o.name, bsidPrefix: prefix, clientInterfaces: o.clientInterfaces, log, ...(o.tunnelSource ? { tunnelSource: o.tunnelSource } : {}) });
+  const agent = new LocalAccessRouter({ name: o.name, bsidPrefix: prefix, clientInterfaces: o.clientInterfaces, log, limits, ...(o.tunnelSource ? { tunnelSource: o.tunnelSource } : {}) });
   await agent.start();
   let server;
   try {
-    server = await serveAgent(agent, listen.address, listen.port, token);
+    server = await serveAgent(agent, { address: listen.address, port: listen.port, log, ...credentials });
   } catch (e) {
     await agent.stop();
     throw e;
   }
-  log.info({ listen: `[${listen.address}]:${listen.port}`, token: token !== undefined }, 'access-router agent started');
+  log.info(
+    { listen: `[${listen.address}]:${server.port}`, token: token !== undefined, tls: tls !== undefined, mutualTls: tls?.clientCa !== undefined, limits },
+    'access-router agent started',
+  );
   await untilStopSignal(log);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   await agent.stop();
   log.info('access-router agent stopped');
   return 0;

@@ -1,20 +1,23 @@
 /**
- * The access-router agent over HTTP: `srv6pipes access-router` serves a LocalAccessRouter on a
- * management address (optionally behind a bearer token); the controller talks to it through
- * HttpAccessRouter, which implements the same AccessRouterAgent interface.
+ * The access-router agent over HTTP(S): `srv6pipes access-router` serves a LocalAccessRouter on a
+ * management address (server.ts: its credentials and bounds); the controller talks to it through
+ * HttpAccessRouter (request.ts), which implements the same AccessRouterAgent interface.
  *
  *   GET  /health            {"ok":true}
  *   GET  /bsids             installed BSIDs (ttlMs instead of expiresAt: the two clocks may differ)
  *   GET  /counters          the filter's drop counters
+ *   GET  /stats             installed, in flight, the limits, refusals by code
  *   POST /bsids/install     {bsid, source:{prefix,length}, segments[], ttlMs, key?}
  *   POST /bsids/remove      {bsid}
  */
-import type http from 'node:http';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SrError } from '../../errors.js';
 import { isAddress } from '../../net/ip6.js';
-import { adminRequest, startAdmin, type AdminRoute } from '../../proxy/admin.js';
 import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../access-router.js';
+import type { AgentLimits } from './limits.js';
+import { agentRequest, type AgentEndpoint } from './request.js';
+import { startAgentServer, type AgentRoute, type AgentServer, type AgentTlsFiles } from './server.js';
 
 const addr = z.string().refine(isAddress, 'an IPv6 address');
 const wirePolicy = z
@@ -40,18 +43,30 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 const toWire = (p: BsidPolicy, now: number): WirePolicy => ({ bsid: p.bsid, source: p.source, segments: p.segments, ttlMs: Math.max(0, p.expiresAt - now), ...(p.key !== undefined ? { key: p.key } : {}) });
 const fromWire = (w: WirePolicy, now: number): BsidPolicy => ({ bsid: w.bsid, source: w.source, segments: w.segments, expiresAt: now + w.ttlMs, ...(w.key !== undefined ? { key: w.key } : {}) });
 
-export function agentRoutes(agent: AccessRouterAgent): AdminRoute[] {
+/** An agent that can say how busy it is (LocalAccessRouter). */
+export interface ServedAgent extends AccessRouterAgent {
+  readonly limits: AgentLimits;
+  stats(): { installed: number; inFlight: number };
+}
+
+export function agentRoutes(agent: ServedAgent, rejected: () => ReadonlyMap<string, number>): AgentRoute[] {
   return [
-    { method: 'GET', path: '/health', summary: 'liveness', handle: () => Promise.resolve({ body: { ok: true, router: agent.name } }) },
-    { method: 'GET', path: '/bsids', summary: 'installed binding SIDs', handle: async () => ({ body: (await agent.list()).map((p) => toWire(p, Date.now())) }) },
-    { method: 'GET', path: '/counters', summary: 'drop counters', handle: async () => ({ body: await agent.counters() }) },
+    { method: 'GET', path: '/health', summary: 'liveness', handle: () => Promise.resolve({ ok: true, router: agent.name }) },
+    { method: 'GET', path: '/bsids', summary: 'installed binding SIDs', handle: async () => (await agent.list()).map((p) => toWire(p, Date.now())) },
+    { method: 'GET', path: '/counters', summary: 'drop counters', handle: () => agent.counters() },
+    {
+      method: 'GET',
+      path: '/stats',
+      summary: 'installed, in flight, limits, refusals',
+      handle: () => Promise.resolve({ ...agent.stats(), limits: agent.limits, rejected: Object.fromEntries(rejected()) }),
+    },
     {
       method: 'POST',
       path: '/bsids/install',
       summary: 'install or replace a binding SID',
       handle: async (body) => {
         await agent.install(fromWire(parse(wirePolicy, body), Date.now()));
-        return { body: { ok: true } };
+        return { ok: true };
       },
     },
     {
@@ -60,28 +75,36 @@ export function agentRoutes(agent: AccessRouterAgent): AdminRoute[] {
       summary: 'remove a binding SID',
       handle: async (body) => {
         await agent.remove(parse(z.object({ bsid: addr }).strict(), body).bsid);
-        return { body: { ok: true } };
+        return { ok: true };
       },
     },
   ];
 }
 
-export function serveAgent(agent: AccessRouterAgent, address: string, port: number, token?: string): Promise<http.Server> {
-  return startAdmin(address, port, agentRoutes(agent), token !== undefined ? { token } : {});
+export interface ServeAgentOptions {
+  address: string;
+  port: number;
+  token?: string;
+  tls?: AgentTlsFiles;
+  log: Logger;
+}
+
+/** Serves an agent; AGENT_NO_CREDENTIAL for a non-loopback address without a token or client CA. */
+export async function serveAgent(agent: ServedAgent, o: ServeAgentOptions): Promise<AgentServer> {
+  let server: AgentServer | undefined;
+  server = await startAgentServer({ ...o, routes: agentRoutes(agent, () => server?.rejected ?? new Map()), maxConnections: agent.limits.maxConnections });
+  return server;
 }
 
 /** The controller's side: an AccessRouterAgent that is a remote `srv6pipes access-router`. */
 export class HttpAccessRouter implements AccessRouterAgent {
   constructor(
     readonly name: string,
-    /** ADDR:PORT or [ADDR]:PORT of the agent */
-    private readonly endpoint: string,
-    private readonly token?: string,
-    private readonly timeoutMs = 5000,
+    private readonly ep: AgentEndpoint,
   ) {}
 
   private req(path: string, body?: unknown): Promise<unknown> {
-    return adminRequest(this.endpoint, path, body, { ...(this.token !== undefined ? { token: this.token } : {}), timeoutMs: this.timeoutMs });
+    return agentRequest(this.ep, path, body);
   }
 
   async install(policy: BsidPolicy): Promise<void> {

@@ -10,6 +10,7 @@ import { SrError } from '../../errors.js';
 import { formatAddress, formatPrefix, parseAddress, prefixContains, type Prefix6 } from '../../net/ip6.js';
 import { run } from '../../sys/run.js';
 import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../access-router.js';
+import { checkPolicy, DEFAULT_AGENT_LIMITS, Gate, type AgentLimits } from './limits.js';
 import { AR_TABLE, arRuleset, bsidRouteArgs, elementScript, parseCounters, staleBsidRoutes } from './rules.js';
 
 /** Runs argv (with stdin), resolving with stdout; fails with COMMAND_FAILED. */
@@ -26,6 +27,8 @@ export interface LocalAccessRouterOptions {
   namespace?: string;
   log: Logger;
   runner?: Runner;
+  /** what an install may ask for and how much is accepted (limits.ts; default DEFAULT_AGENT_LIMITS) */
+  limits?: Partial<AgentLimits>;
   /** expiry sweep period (default 1 s) */
   sweepMs?: number;
   now?: () => number;
@@ -37,14 +40,22 @@ export class LocalAccessRouter implements AccessRouterAgent {
   private readonly runner: Runner;
   private previousTunsrc: string | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** serialises changes: one nft transaction and route change at a time */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** serialises changes (one nft transaction and route change at a time) and bounds those waiting */
+  private readonly gate: Gate;
   private readonly now: () => number;
+  readonly limits: AgentLimits;
 
   constructor(private readonly o: LocalAccessRouterOptions) {
     this.name = o.name;
     this.runner = o.runner ?? run;
     this.now = o.now ?? Date.now;
+    this.limits = { ...DEFAULT_AGENT_LIMITS, ...o.limits };
+    this.gate = new Gate(this.limits.maxInFlight);
+  }
+
+  /** BSIDs installed, and requests queued or running. */
+  stats(): { installed: number; inFlight: number } {
+    return { installed: this.installed.size, inFlight: this.gate.inFlight };
   }
 
   private async cmd(argv: string[], input?: string): Promise<string> {
@@ -52,12 +63,6 @@ export class LocalAccessRouter implements AccessRouterAgent {
     const r = await this.runner(full, input);
     if (r.code !== 0) throw new SrError('COMMAND_FAILED', `\`${argv.join(' ')}\` failed: ${r.stderr.trim().split('\n')[0] ?? ''}`);
     return r.stdout;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(fn, fn);
-    this.queue = p.catch(() => undefined);
-    return p;
   }
 
   private inPrefix(addr: string): boolean {
@@ -86,12 +91,12 @@ export class LocalAccessRouter implements AccessRouterAgent {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.serial(async () => {
+    await this.gate.run(async () => {
       for (const bsid of [...this.installed.keys()]) await this.cmd(['ip', '-6', 'route', 'del', `${bsid}/128`]).catch(() => undefined);
       this.installed.clear();
       await this.cmd(['nft', 'delete', 'table', 'ip6', AR_TABLE]).catch(() => undefined);
       if (this.previousTunsrc !== undefined) await this.cmd(['ip', 'sr', 'tunsrc', 'set', this.previousTunsrc]).catch(() => undefined);
-    });
+    }, true);
   }
 
   /** Removes what has expired. */
@@ -99,44 +104,57 @@ export class LocalAccessRouter implements AccessRouterAgent {
     const now = this.now();
     for (const p of [...this.installed.values()]) {
       if (p.expiresAt <= now) {
-        await this.remove(p.bsid).catch((e: unknown) => this.o.log.error({ bsid: p.bsid, err: (e as Error).message }, 'expiry failed'));
+        await this.removeNow(p.bsid, true).catch((e: unknown) => this.o.log.error({ bsid: p.bsid, err: (e as Error).message }, 'expiry failed'));
         this.o.log.info({ bsid: p.bsid }, 'BSID expired');
       }
     }
   }
 
-  install(policy: BsidPolicy): Promise<void> {
-    const bsid = formatAddress(parseAddress(policy.bsid));
-    if (!this.inPrefix(bsid)) return Promise.reject(new SrError('BAD_ARGUMENT', `BSID ${bsid} is outside ${formatPrefix(this.o.bsidPrefix)}`));
-    if (policy.segments.length === 0) return Promise.reject(new SrError('BAD_ARGUMENT', `BSID ${bsid}: no segments`));
-    const segments = policy.segments.map((s) => formatAddress(parseAddress(s)));
-    const source = `${formatAddress(parseAddress(policy.source.prefix))}/${policy.source.length}`;
-    return this.serial(async () => {
+  install(request: BsidPolicy): Promise<void> {
+    let policy: BsidPolicy;
+    try {
+      policy = checkPolicy(request, { bsidPrefix: this.o.bsidPrefix, limits: this.limits, now: this.now() });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { bsid, segments } = policy;
+    const source = `${policy.source.prefix}/${policy.source.length}`;
+    return this.gate.run(async () => {
+      const old = this.installed.get(bsid);
+      if (!old && this.installed.size >= this.limits.maxBsids) throw new SrError('AGENT_FULL', `${this.installed.size} BSIDs installed (--max-bsids ${this.limits.maxBsids})`);
       const route = JSON.parse((await this.cmd(['ip', '-6', '-j', 'route', 'get', segments[0]!])) || '[]') as { dev?: string }[];
       const dev = route[0]?.dev;
       if (!dev) throw new SrError('COMMAND_FAILED', `no route to the first segment ${segments[0]}`, { hint: 'the access router needs a route to every proxy locator' });
       await this.cmd(bsidRouteArgs(bsid, segments, dev));
-      const old = this.installed.get(bsid);
-      const oldSource = old ? `${formatAddress(parseAddress(old.source.prefix))}/${old.source.length}` : undefined;
+      const oldSource = old ? `${old.source.prefix}/${old.source.length}` : undefined;
       if (oldSource !== source) {
         await this.cmd(['nft', '-f', '-'], elementScript([{ bsid, source }], old ? [{ bsid, source: oldSource! }] : []));
       }
-      this.installed.set(bsid, { ...policy, bsid, segments });
+      this.installed.set(bsid, policy);
       this.o.log.info({ bsid, segments, source, dev, replaced: old !== undefined }, 'BSID installed');
     });
   }
 
   remove(bsidText: string): Promise<void> {
-    const bsid = formatAddress(parseAddress(bsidText));
-    return this.serial(async () => {
+    return this.removeNow(bsidText, false);
+  }
+
+  private removeNow(bsidText: string, internal: boolean): Promise<void> {
+    let bsid: string;
+    try {
+      bsid = formatAddress(parseAddress(bsidText));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.gate.run(async () => {
       const old = this.installed.get(bsid);
       if (!old) return;
-      const source = `${formatAddress(parseAddress(old.source.prefix))}/${old.source.length}`;
+      const source = `${old.source.prefix}/${old.source.length}`;
       await this.cmd(['nft', '-f', '-'], elementScript([], [{ bsid, source }]));
       await this.cmd(['ip', '-6', 'route', 'del', `${bsid}/128`]).catch(() => undefined);
       this.installed.delete(bsid);
       this.o.log.info({ bsid }, 'BSID removed');
-    });
+    }, internal);
   }
 
   list(): Promise<BsidPolicy[]> {
@@ -144,6 +162,6 @@ export class LocalAccessRouter implements AccessRouterAgent {
   }
 
   async counters(): Promise<AccessRouterCounters> {
-    return parseCounters(await this.cmd(['nft', '-j', 'list', 'counters', 'table', 'ip6', AR_TABLE]));
+    return parseCounters(await this.gate.run(() => this.cmd(['nft', '-j', 'list', 'counters', 'table', 'ip6', AR_TABLE])));
   }
 }

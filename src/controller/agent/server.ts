@@ -1,0 +1,203 @@
+/**
+ * The agent's own HTTP(S) server: a table of JSON routes behind its credentials.
+ *
+ *   - no credential (no token, no client-certificate CA): loopback addresses only, and the Host
+ *     header must name loopback (DNS rebinding); otherwise AGENT_NO_CREDENTIAL at start;
+ *   - a token: every request carries `Authorization: Bearer TOKEN` (compared in constant time);
+ *   - TLS (certificate and key files), and with a client CA, mutual TLS: the handshake refuses a
+ *     client without a certificate signed by it;
+ *   - browsers are kept out: a request with an Origin header, or a POST that is not
+ *     application/json, is refused (no CSRF through a simple form or text/plain post);
+ *   - bounded: connections (maxConnections), body size, header/request/handshake time.
+ * Every refusal is answered with its code and HTTP status, counted by code and logged (at most
+ * once a second per code).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Logger } from 'pino';
+import { errnoCode, isSrError, SrError, type ErrorCode } from '../../errors.js';
+import { bearerMatches, isLoopback } from './credentials.js';
+
+export interface AgentRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  summary: string;
+  handle(body: unknown): Promise<unknown>;
+}
+
+export interface AgentTlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  /** clients must present a certificate signed by this CA (mutual TLS) */
+  clientCa?: Buffer;
+}
+
+export interface AgentServerOptions {
+  address: string;
+  port: number;
+  routes: AgentRoute[];
+  token?: string;
+  tls?: AgentTlsFiles;
+  log: Logger;
+  maxConnections: number;
+}
+
+export interface AgentServer {
+  readonly port: number;
+  readonly tls: boolean;
+  /** refusals so far, by code */
+  readonly rejected: ReadonlyMap<string, number>;
+  close(): Promise<void>;
+}
+
+/** A request body is one install (at most 126 segments): far below this. */
+export const MAX_BODY = 64 * 1024;
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  AGENT_UNAUTHORISED: 401,
+  AGENT_BUSY: 429,
+  AGENT_FULL: 503,
+};
+
+/** Refuses to serve without a credential anywhere but on loopback. */
+export function checkListen(address: string, o: { token?: string; tls?: AgentTlsFiles }): void {
+  if (o.token !== undefined || o.tls?.clientCa !== undefined) return;
+  if (isLoopback(address)) return;
+  throw new SrError('AGENT_NO_CREDENTIAL', `refusing to serve the access-router agent on ${address} without a credential: anyone who reaches it could steer clients' traffic`);
+}
+
+/** `[::1]:7780`, `127.0.0.1`, `localhost:7780` → is the host part loopback? */
+function hostIsLoopback(host: string | undefined): boolean {
+  if (!host) return false;
+  const m = /^\[([^\]]+)\](?::\d+)?$/.exec(host) ?? /^([^:]+)(?::\d+)?$/.exec(host);
+  const name = m?.[1] ?? host;
+  return name.toLowerCase() === 'localhost' || isLoopback(name);
+}
+
+function readBody(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (d: Buffer) => {
+      if (failed) return;
+      size += d.length;
+      if (size > MAX_BODY) {
+        failed = true;
+        reject(new SrError('BAD_ARGUMENT', `the request body is larger than ${MAX_BODY} bytes`));
+      } else parts.push(d);
+    });
+    req.on('end', () => {
+      if (failed) return;
+      try {
+        resolve(JSON.parse(Buffer.concat(parts).toString('utf8') || '{}'));
+      } catch {
+        reject(new SrError('BAD_ARGUMENT', 'the request body is not JSON'));
+      }
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(new SrError('BAD_ARGUMENT', `the request body: ${e.message}`));
+    });
+  });
+}
+
+export async function startAgentServer(o: AgentServerOptions): Promise<AgentServer> {
+  checkListen(o.address, o);
+  const loopbackOnly = o.token === undefined && o.tls?.clientCa === undefined;
+  const rejected = new Map<string, number>();
+  const lastLog = new Map<string, { at: number; suppressed: number }>();
+  const refuse = (code: string, message: string, req: http.IncomingMessage): void => {
+    rejected.set(code, (rejected.get(code) ?? 0) + 1);
+    const now = Date.now();
+    const last = lastLog.get(code);
+    if (last && now - last.at < 1000) {
+      last.suppressed++;
+      return;
+    }
+    o.log.warn({ code, from: req.socket.remoteAddress, method: req.method, path: req.url, suppressed: last?.suppressed ?? 0 }, `agent request refused: ${message}`);
+    lastLog.set(code, { at: now, suppressed: 0 });
+  };
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const send = (status: number, body: unknown): void => {
+      if (res.headersSent) return;
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(`${JSON.stringify(body)}\n`);
+    };
+    const fail = (e: unknown): void => {
+      if (isSrError(e) && e.kind !== 'bug') {
+        refuse(e.code, e.message, req);
+        send(STATUS[e.code] ?? 400, { error: e.message, code: e.code, hint: e.hint });
+      } else {
+        o.log.error({ err: e instanceof Error ? e.stack : String(e), path: req.url }, 'agent request failed');
+        send(500, { error: e instanceof Error ? e.message : String(e), code: 'INTERNAL' });
+      }
+    };
+    const pathname = (req.url ?? '/').split('?')[0]!;
+    if (req.headers.origin !== undefined) return fail(new SrError('AGENT_UNAUTHORISED', 'requests from a browser (with an Origin header) are refused'));
+    if (loopbackOnly && !hostIsLoopback(req.headers.host)) return fail(new SrError('AGENT_UNAUTHORISED', `foreign Host header "${req.headers.host ?? ''}" on a loopback agent`));
+    if (o.token !== undefined && !bearerMatches(req.headers.authorization, o.token)) return fail(new SrError('AGENT_UNAUTHORISED', 'a bearer token is required (missing or wrong)'));
+    const route = o.routes.find((r) => r.path === pathname && r.method === req.method);
+    if (!route) {
+      const known = o.routes.some((r) => r.path === pathname);
+      rejected.set('NO_ROUTE', (rejected.get('NO_ROUTE') ?? 0) + 1);
+      send(known ? 405 : 404, { error: known ? 'method not allowed' : 'no such route', routes: o.routes.map((r) => `${r.method} ${r.path}`) });
+      return;
+    }
+    if (route.method === 'POST' && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+      return fail(new SrError('BAD_ARGUMENT', 'a POST must be application/json'));
+    }
+    (route.method === 'POST' ? readBody(req) : Promise.resolve({}))
+      .then((body) => route.handle(body))
+      .then((body) => send(200, body), fail);
+  };
+
+  const server = o.tls
+    ? https.createServer({
+        cert: o.tls.cert,
+        key: o.tls.key,
+        handshakeTimeout: 10_000,
+        ...(o.tls.clientCa ? { ca: o.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+      }, handler)
+    : http.createServer(handler);
+  server.maxConnections = o.maxConnections;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  server.on('tlsClientError', (e: Error, socket) => {
+    rejected.set('TLS_HANDSHAKE', (rejected.get('TLS_HANDSHAKE') ?? 0) + 1);
+    o.log.debug({ err: e.message, from: socket.remoteAddress }, 'TLS handshake refused');
+  });
+  server.on('clientError', (_e, socket) => socket.destroy());
+  server.on('drop', (d?: { remoteAddress?: string }) => {
+    rejected.set('CONNECTION_LIMIT', (rejected.get('CONNECTION_LIMIT') ?? 0) + 1);
+    const now = Date.now();
+    const last = lastLog.get('CONNECTION_LIMIT');
+    if (last && now - last.at < 1000) last.suppressed++;
+    else {
+      o.log.warn({ code: 'CONNECTION_LIMIT', from: d?.remoteAddress, max: o.maxConnections, suppressed: last?.suppressed ?? 0 }, 'agent connection dropped: --max-connections reached');
+      lastLog.set('CONNECTION_LIMIT', { at: now, suppressed: 0 });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => {
+      if (errnoCode(e) === 'EADDRINUSE') reject(new SrError('PORT_BUSY', `agent port [${o.address}]:${o.port} is in use`, { hint: 'change --listen' }));
+      else if (errnoCode(e) === 'EADDRNOTAVAIL') reject(new SrError('BAD_ARGUMENT', `--listen [${o.address}]:${o.port}: no such local address`));
+      else reject(e);
+    });
+    server.listen({ host: o.address, port: o.port }, () => resolve());
+  });
+  if (!loopbackOnly && o.tls === undefined && !isLoopback(o.address)) {
+    o.log.warn({ listen: o.address }, 'the agent token crosses the network in clear text: give --tls-cert and --tls-key');
+  }
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    tls: o.tls !== undefined,
+    rejected,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
