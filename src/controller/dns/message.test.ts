@@ -6,7 +6,7 @@ import { FIG1_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
 import { handleMessage } from './message.js';
 import { parseResponse } from '../client.js';
-import { decodeReturnHopRecord, decodeSrhRecord, OPT_FUNCTIONS, OPT_PORT, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
+import { arpaName, decodeReturnHopRecord, decodeSrhRecord, OPT_FUNCTIONS, OPT_PORT, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
 
 const resolver = new Resolver(parseControllerConfig(FIG1_CONTROLLER_YAML));
 const C = 'fc00:1::2';
@@ -72,18 +72,36 @@ describe('DNS messages', () => {
     assert.throws(() => parseControllerConfig(bad), /policies\[0\]\.returnPath\.downstream\.xor.*proxy p2 hosts "xor" but not "copy"/);
   });
 
-  test('return hops: a TYPE 65283 query for return-hops.srv6pipes.arpa lists every proxy with a returnPath', async () => {
+  test('return hops: a TYPE 65283 query for return-hops.srv6pipes.arpa lists every proxy with a returnPath (to the ACL)', async () => {
     const yaml = FIG1_CONTROLLER_YAML.replace('functions: { copy: 1, xor: 2 }', 'functions: { copy: 1, xor: 2 }\n      returnPath: { id: 17, sid: "fc00:a::ffff" }');
-    const r = new Resolver(parseControllerConfig(yaml));
+    const r = new Resolver(parseControllerConfig(`${yaml}\nprivateLookups: { allow: [ "fc00:1::/64" ] }\n`));
     const q = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: 'Return-Hops.srv6pipes.arpa.' }] });
     const h = await handleMessage({ resolver: r }, q, C, 'udp');
     const p = dnsPacket.decode(h.response!);
     assert.equal((p as { rcode?: string }).rcode, 'NOERROR');
     assert.deepEqual(p.answers!.map((a) => decodeReturnHopRecord((a as { data: Buffer }).data)), [{ id: 17, sid: 'fc00:a::ffff' }]);
-    // the plain fig1 controller has none: an empty answer, not an error
-    const none = dnsPacket.decode((await handleMessage({ resolver }, q, C, 'udp')).response!);
+    // a controller with none: an empty answer, not an error
+    const noneR = new Resolver(parseControllerConfig(`${FIG1_CONTROLLER_YAML}\nprivateLookups: { allow: [ "fc00:1::/64" ] }\n`));
+    const none = dnsPacket.decode((await handleMessage({ resolver: noneR }, q, C, 'udp')).response!);
     assert.equal((none as { rcode?: string }).rcode, 'NOERROR');
     assert.equal(none.answers!.length, 0);
+  });
+
+  test('issue 12 #4: return hops and BSID lookups are REFUSED to anyone off the private-lookup ACL, over UDP and TCP', async () => {
+    const yaml = FIG1_CONTROLLER_YAML.replace('functions: { copy: 1, xor: 2 }', 'functions: { copy: 1, xor: 2 }\n      returnPath: { id: 17, sid: "fc00:a::ffff" }\n      health: { address: "fc00:a0::1" }');
+    const r = new Resolver(parseControllerConfig(`${yaml}\nprivateLookups: { allow: [ "fc00:99::/64" ] }\n`));
+    const hops = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: 'return-hops.srv6pipes.arpa' }] });
+    const bsid = dnsPacket.encode({ type: 'query', id: 8, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name: arpaName('fc00:f::1') }] });
+    for (const transport of ['udp', 'tcp'] as const) {
+      for (const [who, ok] of [[C, false], ['fc00:99::5', true], ['fc00:a0::1', true], ['fc00:a0::2', false], ['192.0.2.1', false], ['garbage', false]] as const) {
+        const h = await handleMessage({ resolver: r }, hops, who, transport);
+        assert.equal(rcodeOf(h.response!), ok ? 0 : 5, `${who} ${transport}`);
+        if (!ok) assert.match(h.log.reason!, /may not ask private lookups \(return hops\)/);
+        const b = await handleMessage({ resolver: r }, bsid, who, transport);
+        assert.equal(rcodeOf(b.response!), 5, 'binding SIDs are off here: REFUSED to all, but the reason differs');
+        assert.match(b.log.reason!, ok ? /binding SIDs are off/ : /may not ask private lookups \(binding SIDs\)/);
+      }
+    }
   });
 
   test('REFUSED (with the reason logged), NXDOMAIN, REFUSED outside the zones', async () => {
@@ -150,10 +168,20 @@ describe('DNS messages', () => {
     const tcp = await ask(query('big.lab.example'), 'tcp');
     assert.equal((tcp.packet as { flag_tc?: boolean }).flag_tc, false);
     assert.equal(tcp.packet!.answers!.length, 40);
-    const edns = await ask(query('big.lab.example', { size: 4096 }));
-    assert.equal(edns.packet!.answers!.length, 40);
     const edns512 = await ask(query('big.lab.example', { size: 100 }));
     assert.equal((edns512.packet as { flag_tc?: boolean }).flag_tc, true, 'a size under 512 counts as 512');
+  });
+
+  test('issue 12 #3: over UDP at most 1232 bytes whatever the EDNS size (51 B → 4164 B before); TCP in full', async () => {
+    const full = (await ask(query('big.lab.example', { size: 1232 }), 'tcp')).response!;
+    assert.ok(full.length > 1232, `the whole answer: ${full.length} bytes`);
+    for (const size of [1232, 4096, 65535]) {
+      const q = query('big.lab.example', { size });
+      const r = await ask(q);
+      assert.ok(r.response!.length <= 1232, `EDNS ${size}: ${r.response!.length} bytes`);
+      assert.equal((r.packet as { flag_tc?: boolean }).flag_tc, true, `EDNS ${size}: TC`);
+      assert.ok(r.response!.length / q.length < 2, `no amplification: ${q.length} B → ${r.response!.length} B`);
+    }
   });
   test('options 65002 (bandwidth) and 65003 (latency): 4 bytes each, else FORMERR', async () => {
     const four = Buffer.alloc(4);
