@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
+import fc from 'fast-check';
 import { parseControllerConfig } from '../config.js';
 import { FIG1_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
@@ -190,5 +191,57 @@ describe('DNS messages', () => {
     const bad = await ask(query('plain.lab.example', { options: [{ code: 65003, data: Buffer.from([1, 2]) }] }));
     assert.equal(rcodeOf(bad.response!), 1);
     assert.match(bad.log.reason!, /bad option 65003 \(latency, ms\): 4 bytes/);
+  });
+});
+
+describe('the message handler is total (issue 12)', () => {
+  // every service present: binding SIDs, lookups, forwarding (an upstream that answers garbage or big)
+  const yaml = `${FIG1_CONTROLLER_YAML.replace('functions: { copy: 1, xor: 2 }', 'functions: { copy: 1, xor: 2 }\n      returnPath: { id: 17, sid: "fc00:a::ffff" }')}
+privateLookups: { allow: [ "fc00:1::/64" ] }
+upstream: { server: "[fc00::53]:53", allow: [ "fc00:1::/64" ] }
+`;
+  const r = new Resolver(parseControllerConfig(yaml));
+  const upstreamAnswers = [Buffer.alloc(0), Buffer.from([1, 2, 3]), Buffer.alloc(4000, 0x41), Buffer.alloc(12)];
+  let n = 0;
+  const services = { resolver: r, forward: () => (n++ % 5 === 4 ? Promise.reject(new Error('timeout')) : Promise.resolve(Buffer.from(upstreamAnswers[n % upstreamAnswers.length]!))) };
+  const seeds = [
+    query('plain.lab.example', { functions: 'xor,xor', options: [{ code: 65002, data: Buffer.from([0, 0, 3, 232]) }, { code: 65003, data: Buffer.from([0, 0, 0, 9]) }, { code: 65001, data: Buffer.from('app') }] }),
+    query('www.elsewhere.example', { size: 65535 }),
+    dnsPacket.encode({ type: 'query', id: 9, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: 'return-hops.srv6pipes.arpa' }] }),
+    dnsPacket.encode({ type: 'query', id: 10, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name: arpaName('fc00:f::1') }] }),
+    query('big.lab.example', { size: 4096 }),
+  ];
+
+  test('mutated valid queries (2000 cases, fixed seed): no throw; silence or a parsable answer with the query id', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(seeds.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 6 }),
+        fc.nat(),
+        fc.constantFrom('udp' as const, 'tcp' as const),
+        async (which, flips, cut, transport) => {
+          const b = Buffer.from(seeds[which]!);
+          for (const [at, v] of flips) b[at % b.length] = v;
+          const msg = cut % 4 === 0 ? b.subarray(0, cut % (b.length + 1)) : b;
+          const h = await handleMessage(services, msg, C, transport);
+          if (h.response === null) return;
+          assert.ok(h.response.length >= 12);
+          assert.ok(transport === 'tcp' || h.response.length <= 1232, `${h.response.length} bytes over UDP`);
+          if (h.log.forwarded && !h.log.truncated) return; // relayed as it is (the server puts the id back)
+          assert.equal(h.response.readUInt16BE(0), msg.readUInt16BE(0));
+          dnsPacket.decode(h.response);
+        },
+      ),
+      { numRuns: 2000, seed: 12 },
+    );
+  });
+
+  test('the upstream answers garbage: a short answer is SERVFAIL, a huge one over UDP is TC', async () => {
+    const q = query('www.elsewhere.example', { size: 65535 });
+    const short = await handleMessage({ resolver: r, forward: () => Promise.resolve(Buffer.from([1, 2, 3])) }, q, C, 'udp');
+    assert.equal(rcodeOf(short.response!), 2);
+    const huge = await handleMessage({ resolver: r, forward: () => Promise.resolve(Buffer.alloc(4000)) }, q, C, 'udp');
+    assert.equal(huge.response!.readUInt16BE(2) & 0x8200, 0x8200, 'QR and TC');
+    assert.ok(huge.response!.length <= 1232);
   });
 });

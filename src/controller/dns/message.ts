@@ -199,6 +199,7 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
     if (services.forwardRate && !services.forwardRate(log.client)) return fail(RCODE.REFUSED, `${res.reason}; ${log.client} is over upstream.rate: not forwarded`);
     try {
       let response = await services.forward(buf, log.transport);
+      if (response.length < 12) return fail(RCODE.SERVFAIL, `upstream: a ${response.length}-byte answer`);
       const rcode = rcodeName(response.length >= 4 ? response.readUInt16BE(2) & 0xf : RCODE.SERVFAIL);
       if (log.transport === 'udp' && response.length > udpLimit(opt?.udpPayloadSize)) {
         // the upstream may answer larger than we send over UDP: the question back, TC set
