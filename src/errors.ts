@@ -83,6 +83,7 @@ export const ERROR_CODES = {
   FLOW_UNKNOWN_BSID: { kind: 'input', hint: 'the controller knows no binding SID of that address (expired?)' },
   BSID_LOOKUP_FAILED: { kind: 'input', hint: 'check `bindingSids.controller` in the proxy config and that the controller answers this proxy' },
   BSID_LOOKUP_BUSY: { kind: 'input', hint: 'too many binding-SID lookups in flight (bindingSids.maxInflight): a slow controller, or SYNs naming many BSIDs' },
+  BSID_LIMIT: { kind: 'input', hint: 'the controller refused a new binding SID: see bindingSids.perClient, .max and .rate in its config (docs/controller.md)' },
   INTERNAL: { kind: 'bug', hint: 'this is a bug: please report it with the stack above' },
 } as const satisfies Record<string, { kind: ErrorKind; hint: string }>;
 

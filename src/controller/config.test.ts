@@ -52,6 +52,18 @@ describe('controller config', () => {
     rejects((c) => (c['nodes'].proxies[1].name = 'p1'), /nodes\.proxies\[1\]\.name: node name "p1" is used twice/);
     rejects((c) => (c['links'][1].b = 'p9'), /links\[1\]\.b: "p9" is neither a node name nor an IPv6 prefix/);
     rejects((c) => (c['links'][1].cost = 0), /links\[1\]\.cost: /);
+    // issue 12 #8: costs are integers 1..1e6 (2e16 made the path search loop)
+    rejects((c) => (c['links'][1].cost = 2e16), /links\[1\]\.cost: /);
+    rejects((c) => (c['links'][1].cost = 1_000_001), /links\[1\]\.cost: /);
+    rejects((c) => (c['links'][1].cost = 1.5), /links\[1\]\.cost: an integer/);
+    rejects((c) => (c['links'][1].latency = 60_001), /links\[1\]\.latency: /);
+    rejects((c) => (c['links'][1].capacity = 2e9), /links\[1\]\.capacity: /);
+    rejects((c) => (c['upstream'] = { server: 'resolver.example', allow: [] }), /upstream\.server: ADDR/);
+    rejects((c) => (c['upstream'] = { server: '[fc00::53]:53', allow: ['fc00:1::'] }), /upstream\.allow\[0\]: /);
+    rejects((c) => (c['upstream'] = { server: '[fc00::53]:53', rate: { perSecond: 0, burst: 1 } }), /upstream\.rate\.perSecond: /);
+    rejects((c) => (c['privateLookups'] = { allow: ['nope'] }), /privateLookups\.allow\[0\]: /);
+    rejects((c) => (c['limits'] = { tcpConnections: 0 }), /limits\.tcpConnections: /);
+    rejects((c) => (c['limits'] = { tcpQueriesInFlight: 5000 }), /limits\.tcpQueriesInFlight: /);
     rejects((c) => (c['links'][0] = { a: 'fc00:1::/64', b: 'fc00:2::/64' }), /links\[0\]: a link joins a node/);
     rejects((c) => (c['zones']['lab.example'].server = 'not-an-address'), /zones\.lab\.example\.server: /);
     rejects((c) => (c['policies'][1].require = ['gzip']), /policies\[1\]\.require\[0\]: function "gzip" is hosted by no proxy/);
@@ -78,7 +90,7 @@ describe('controller config', () => {
       { name: 'ar2', bsidPrefix: 'fc00:e::/64', agent: { local: { namespace: 'ns-ar2', clientInterfaces: ['eth0'] } } },
     ];
     const c = validateControllerConfig(doc);
-    assert.deepEqual(c.upstream, { address: 'fc00::53', port: 5353 });
+    assert.deepEqual(c.upstream, { address: 'fc00::53', port: 5353, allow: [], rate: { perSecond: 20, burst: 40 } });
     assert.equal(c.bindingSids?.lifetimeMs, 300_000);
     assert.equal(c.bindingSids?.priority, 10);
     assert.deepEqual(c.health, { intervalMs: 2000, timeoutMs: 1000, fall: 2, rise: 1 });
@@ -89,5 +101,31 @@ describe('controller config', () => {
 
   test('YAML syntax errors are CONFIG_SYNTAX', () => {
     assert.throws(() => parseControllerConfig('nodes: [', 'x.yaml'), (e: unknown) => isSrError(e, 'CONFIG_SYNTAX') && /^x\.yaml: /.test(e.message));
+  });
+
+  test('issue 12: forwarding, private lookups, DNS limits and BSID caps, with their defaults', () => {
+    const old = validateControllerConfig({ ...base(), upstream: '[fc00::53]:5353' });
+    assert.deepEqual(old.upstream, { address: 'fc00::53', port: 5353, allow: [], rate: { perSecond: 20, burst: 40 } }, 'the old form: forwarding for nobody');
+    const c = validateControllerConfig({
+      ...base(),
+      upstream: { server: '192.0.2.53', allow: ['fc00:1::/64'], rate: { perSecond: 5, burst: 10 } },
+      privateLookups: { allow: ['fc00:99::/64'] },
+      limits: { tcpConnections: 10 },
+    });
+    assert.equal(c.upstream?.address, '192.0.2.53');
+    assert.equal(c.upstream?.allow.length, 1);
+    assert.deepEqual(c.upstream?.rate, { perSecond: 5, burst: 10 });
+    assert.equal(c.privateLookups.length, 1);
+    assert.deepEqual(c.limits, { tcpConnections: 10, tcpConnectionsPerClient: 8, tcpQueriesInFlight: 16, tcpWriteBuffer: 65536, tcpIdleMs: 10_000, clientPrefix: 64, trackedClients: 10_000 });
+    const d = validateControllerConfig(base());
+    assert.deepEqual(d.privateLookups, []);
+    assert.equal(d.limits.tcpConnections, 256);
+    const doc = base() as Record<string, any>;
+    doc['bindingSids'] = {};
+    doc['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::/64', agent: { http: '[fc00:9::1]:7780' } }];
+    const b = validateControllerConfig(doc).bindingSids!;
+    assert.deepEqual([b.perClient, b.max, b.rate], [16, 10_000, { perSecond: 2, burst: 16 }]);
+    doc['bindingSids'] = { perClient: 0 };
+    assert.throws(() => validateControllerConfig(doc), /bindingSids\.perClient: /);
   });
 });

@@ -86,15 +86,22 @@ const agentSpec = z
 const accessRouter = z.object({ name: nodeName, bsidPrefix: prefix, agent: agentSpec.optional() }).strict();
 
 const endpoint = z.string().min(1);
+/**
+ * Link costs are integers 1..MAX_LINK_COST: the path search adds them exactly (issue 12, item 8: a
+ * cost of 2e16 made it loop), and latency (ms, at most MAX_LINK_LATENCY_MS) counts in whole µs.
+ */
+export const MAX_LINK_COST = 1_000_000;
+export const MAX_LINK_LATENCY_MS = 60_000;
+export const MAX_LINK_CAPACITY_MBPS = 1e9;
 const link = z
   .object({
     a: endpoint,
     b: endpoint,
-    cost: z.number().positive().default(1),
+    cost: z.number().int('an integer 1..1000000').min(1).max(MAX_LINK_COST).default(1),
     /** Mbit/s: a request for more bandwidth (option 65002) does not use this link */
-    capacity: z.number().positive().optional(),
-    /** ms, one way: a request with a latency bound (option 65003) minimises the sum of these */
-    latency: z.number().min(0).optional(),
+    capacity: z.number().positive().max(MAX_LINK_CAPACITY_MBPS).optional(),
+    /** ms, one way: a request with a latency bound (option 65003) minimises the sum of these (µs resolution) */
+    latency: z.number().min(0).max(MAX_LINK_LATENCY_MS).optional(),
   })
   .strict();
 
@@ -118,6 +125,42 @@ const policy = z
   })
   .strict();
 
+/** a token bucket: `burst` at once, then `perSecond` */
+const rate = z.object({ perSecond: z.number().positive().max(1e6), burst: z.number().int().min(1).max(1e6) }).strict();
+
+/** `upstream`: the old form (a string: forwarding for nobody) or `{ server, allow, rate }` */
+const upstreamSpec = z.union([
+  z.string(),
+  z
+    .object({
+      server: z.string(),
+      /** the client prefixes whose out-of-zone names are forwarded; anyone else gets REFUSED */
+      allow: z.array(prefix).default([]),
+      /** forwarded queries per client network (`limits.clientPrefix`) */
+      rate: rate.default({ perSecond: 20, burst: 40 }),
+    })
+    .strict(),
+]);
+
+const limits = z
+  .object({
+    /** TCP connections at once, in all and per client address */
+    tcpConnections: z.number().int().min(1).max(100_000).default(256),
+    tcpConnectionsPerClient: z.number().int().min(1).max(10_000).default(8),
+    /** queries read from one connection and not answered yet: reading pauses beyond */
+    tcpQueriesInFlight: z.number().int().min(1).max(1024).default(16),
+    /** bytes of answers not yet taken by a TCP client: reading pauses beyond */
+    tcpWriteBuffer: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+    /** ms without a complete query (or without the client reading) before a TCP connection is closed */
+    tcpIdle: z.number().int().min(100).max(600_000).default(10_000),
+    /** rate limits count per client network of this prefix length (IPv6) */
+    clientPrefix: z.number().int().min(32).max(128).default(64),
+    /** client networks the rate limiters remember (least recently seen forgotten first) */
+    trackedClients: z.number().int().min(16).max(1_000_000).default(10_000),
+  })
+  .strict();
+const LIMIT_DEFAULTS = { tcpConnections: 256, tcpConnectionsPerClient: 8, tcpQueriesInFlight: 16, tcpWriteBuffer: 64 * 1024, tcpIdle: 10_000, clientPrefix: 64, trackedClients: 10_000 };
+
 const schema = z
   .object({
     listen: z
@@ -137,6 +180,12 @@ const schema = z
             /** who may ask for the segments behind a BSID (the proxies): prefixes; the proxies' health addresses always may */
             lookupFrom: z.array(prefix).default([]),
             priority: z.number().int().min(0).max(65535).default(10),
+            /** BSIDs one client address may hold at once (a new one beyond → REFUSED) */
+            perClient: z.number().int().min(1).max(4096).default(16),
+            /** BSIDs in all */
+            max: z.number().int().min(1).max(1_000_000).default(10_000),
+            /** new BSIDs per client network (`limits.clientPrefix`): token bucket */
+            rate: rate.default({ perSecond: 2, burst: 16 }),
           })
           .strict(),
       ])
@@ -159,7 +208,10 @@ const schema = z
       .strict(),
     links: z.array(link).default([]),
     zones: z.record(z.string().min(1), zoneRecords).default({}),
-    upstream: z.string().optional(),
+    upstream: upstreamSpec.optional(),
+    /** who may ask the private questions (BSID lookups, return hops) besides the proxies' `health` addresses */
+    privateLookups: z.object({ allow: z.array(prefix).default([]) }).strict().default({ allow: [] }),
+    limits: limits.default(LIMIT_DEFAULTS),
     policies: z.array(policy).default([]),
     /** what a query that no policy matches gets: a plain answer (no function), or REFUSED */
     unmatched: z.enum(['plain', 'refuse']).default('plain'),
@@ -219,18 +271,47 @@ export interface AccessRouterNode {
   agent?: AgentSpec;
 }
 
+export interface RateSpec {
+  perSecond: number;
+  burst: number;
+}
+
 export interface BindingSidConfig {
   lifetimeMs: number;
   lookupFrom: Prefix6[];
   priority: number;
+  perClient: number;
+  max: number;
+  rate: RateSpec;
+}
+
+export interface UpstreamConfig {
+  address: string;
+  port: number;
+  /** client prefixes whose out-of-zone names are forwarded (empty: nobody) */
+  allow: Prefix6[];
+  rate: RateSpec;
+}
+
+export interface DnsLimits {
+  tcpConnections: number;
+  tcpConnectionsPerClient: number;
+  tcpQueriesInFlight: number;
+  tcpWriteBuffer: number;
+  tcpIdleMs: number;
+  clientPrefix: number;
+  trackedClients: number;
 }
 
 export interface ControllerConfig {
   listen: { address: string; port: number };
   bindingSids: BindingSidConfig | null;
   health: { intervalMs: number; timeoutMs: number; fall: number; rise: number };
-  /** other names are forwarded there */
-  upstream?: { address: string; port: number };
+  /** other names are forwarded there, for the clients in `allow` */
+  upstream?: UpstreamConfig;
+  /** who may ask the private questions (BSID lookups, return hops), besides the proxies' `health` addresses and `bindingSids.lookupFrom` */
+  privateLookups: Prefix6[];
+  limits: DnsLimits;
   ttl: number;
   logLevel: z.infer<typeof schema>['logLevel'];
   proxies: ProxyNode[];
@@ -265,11 +346,13 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
   const c = r.data;
   let upstream: ControllerConfig['upstream'];
   if (c.upstream !== undefined) {
-    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(c.upstream.trim()) ?? /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(c.upstream.trim());
-    const addr = m ? m[1]! : c.upstream.trim();
+    const spec = typeof c.upstream === 'string' ? { server: c.upstream, allow: [], rate: { perSecond: 20, burst: 40 } } : c.upstream;
+    const text = spec.server.trim();
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(text);
+    const addr = m ? m[1]! : text;
     const port = m?.[2] !== undefined ? Number(m[2]) : 53;
-    if (!(isAddress(addr) || ipv4.test(addr)) || port < 1 || port > 65535) throw invalid(['upstream'], 'ADDR, [ADDR]:PORT or IPv4:PORT of a DNS resolver');
-    upstream = { address: addr, port };
+    if (!(isAddress(addr) || ipv4.test(addr)) || port < 1 || port > 65535) throw invalid(typeof c.upstream === 'string' ? ['upstream'] : ['upstream', 'server'], 'ADDR, [ADDR]:PORT or IPv4:PORT of a DNS resolver');
+    upstream = { address: addr, port, allow: spec.allow.map((x) => parsePrefix(x)), rate: spec.rate };
   }
   const bsidNeedsAgent = c.bindingSids !== false && !c.nodes.accessRouters.some((a) => a.agent);
   if (bsidNeedsAgent) throw invalid(['bindingSids'], 'binding SIDs need at least one access router with an `agent` (nodes.accessRouters[].agent)');
@@ -377,7 +460,27 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
 
   return {
     listen: { address: c.listen.address, port: c.listen.port },
-    bindingSids: c.bindingSids === false ? null : { lifetimeMs: c.bindingSids.lifetime * 1000, lookupFrom: c.bindingSids.lookupFrom.map((x) => parsePrefix(x)), priority: c.bindingSids.priority },
+    bindingSids:
+      c.bindingSids === false
+        ? null
+        : {
+            lifetimeMs: c.bindingSids.lifetime * 1000,
+            lookupFrom: c.bindingSids.lookupFrom.map((x) => parsePrefix(x)),
+            priority: c.bindingSids.priority,
+            perClient: c.bindingSids.perClient,
+            max: c.bindingSids.max,
+            rate: c.bindingSids.rate,
+          },
+    privateLookups: c.privateLookups.allow.map((x) => parsePrefix(x)),
+    limits: {
+      tcpConnections: c.limits.tcpConnections,
+      tcpConnectionsPerClient: c.limits.tcpConnectionsPerClient,
+      tcpQueriesInFlight: c.limits.tcpQueriesInFlight,
+      tcpWriteBuffer: c.limits.tcpWriteBuffer,
+      tcpIdleMs: c.limits.tcpIdle,
+      clientPrefix: c.limits.clientPrefix,
+      trackedClients: c.limits.trackedClients,
+    },
     health: { intervalMs: c.health.interval, timeoutMs: c.health.timeout, fall: c.health.fall, rise: c.health.rise },
     ...(upstream ? { upstream } : {}),
     ttl: c.ttl,

@@ -18,6 +18,7 @@ import { loadControllerConfig, type ControllerConfig } from './config.js';
 import { startDnsServer } from './dns/server.js';
 import { HealthMonitor, type HealthTarget } from './health.js';
 import { Resolver } from './resolver.js';
+import { ClientRateLimiter } from './ratelimit.js';
 
 export interface RunControllerOptions {
   configPath: string;
@@ -93,7 +94,21 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   }
   const log = createLogger(cfg.logLevel, { component: 'controller' });
   let routers = await makeRouters(cfg, log, new Map());
-  const bsids = new BsidManager(new Map([...routers].map(([n, r]) => [n, r.entry])), { lifetimeMs: cfg.bindingSids?.lifetimeMs ?? 300_000, log });
+  // the caps and the allocation rate follow the config (read at each new BSID: a reload applies)
+  const allocLimiter = (c: ControllerConfig): ClientRateLimiter | undefined =>
+    c.bindingSids ? new ClientRateLimiter({ ...c.bindingSids.rate, prefixLength: c.limits.clientPrefix, maxClients: c.limits.trackedClients }) : undefined;
+  let allocRate = allocLimiter(cfg);
+  const bsids = new BsidManager(new Map([...routers].map(([n, r]) => [n, r.entry])), {
+    lifetimeMs: cfg.bindingSids?.lifetimeMs ?? 300_000,
+    log,
+    get perClient() {
+      return cfg.bindingSids?.perClient ?? 16;
+    },
+    get max() {
+      return cfg.bindingSids?.max ?? 10_000;
+    },
+    mayAllocate: (client) => allocRate?.take(client) ?? true,
+  });
   if (cfg.bindingSids) {
     const adopted = await bsids.adopt();
     if (adopted) log.info({ adopted }, 'binding SIDs adopted from the access routers');
@@ -124,6 +139,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   health.start();
   const sweeper = setInterval(() => void bsids.sweep(), 1000);
   sweeper.unref();
+  if (cfg.upstream && cfg.upstream.allow.length === 0) log.warn({ upstream: `${cfg.upstream.address}:${cfg.upstream.port}` }, 'upstream has no `allow`: names outside the zones are forwarded for nobody (REFUSED)');
   log.info(
     { address: server.address, port: server.port, proxies: cfg.proxies.map((p) => p.name), accessRouters: [...routers.keys()], bindingSids: cfg.bindingSids !== null, zones: [...cfg.zones.keys()], policies: cfg.policies.length },
     'controller started',
@@ -138,6 +154,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
         routers = nextRouters;
         bsids.setRouters(new Map([...routers].map(([n, r]) => [n, r.entry])));
         health.setTargets(healthTargets(next));
+        if (JSON.stringify([next.bindingSids?.rate, next.limits]) !== JSON.stringify([cfg.bindingSids?.rate, cfg.limits])) allocRate = allocLimiter(next);
         cfg = next;
         resolver = new Resolver(next, (n) => health.isUp(n));
         server.setResolver(resolver);

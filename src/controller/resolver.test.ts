@@ -114,6 +114,13 @@ policies: [ { clients: "fc00:1::/64", require: [ xor ] } ]
     assert.equal(first(ask({ maxLatencyMs: 10 })), 'fc00:a::2:0:0');
     assert.match(first(ask({ maxLatencyMs: 2 }))!, /^SERVFAIL: no path within 2 ms \(the fastest takes 3 ms\)/);
   });
+  test('issue 12 #11: the hints enter the path spec (and so the BSID key) as classes, not as the client sent them', () => {
+    const specOf = (x: ReturnType<Resolver['resolve']>) => (x.rcode === 'NOERROR' ? x.paths[0]!.spec : undefined);
+    const a = specOf(ask({ bandwidthKbps: 40_001, maxLatencyMs: 59 }));
+    const b = specOf(ask({ bandwidthKbps: 49_999, maxLatencyMs: 51 }));
+    assert.deepEqual([a?.bandwidthKbps, a?.maxLatencyMs], [50_000, 50]);
+    assert.deepEqual(a, b);
+  });
   test('a bandwidth request skips links below it', () => {
     assert.equal(first(ask({ bandwidthKbps: 50_000, maxLatencyMs: 100 })), 'fc00:b::2:0:0', 'pa’s 10 Mbit/s link is too thin');
     assert.match(first(ask({ bandwidthKbps: 5_000_000 }))!, /^SERVFAIL: .*at least 5000000 kbit\/s/);

@@ -14,6 +14,7 @@ import { attachmentOf, buildNetwork, sidOn, stagesFor, type Network } from './gr
 import { computePath, type Edge, type PathGraph, type PathOk } from './graph/path.js';
 import type { PathSpec } from './bsid/manager.js';
 import { decide } from './policy.js';
+import { bandwidthClass, latencyClass } from './classes.js';
 
 export interface Question {
   client: string;
@@ -125,8 +126,9 @@ export class Resolver {
         destination,
         functions: d.functions,
         tieKey: q.client,
-        ...(q.bandwidthKbps !== undefined ? { bandwidthKbps: q.bandwidthKbps } : {}),
-        ...(q.maxLatencyMs !== undefined ? { maxLatencyMs: q.maxLatencyMs } : {}),
+        // classes, not the client's numbers: they are part of the binding-SID key (classes.ts)
+        ...(q.bandwidthKbps !== undefined ? { bandwidthKbps: bandwidthClass(q.bandwidthKbps) } : {}),
+        ...(q.maxLatencyMs !== undefined ? { maxLatencyMs: latencyClass(q.maxLatencyMs) } : {}),
       };
       const r = this.pathFor(spec);
       if (!r.ok) return { rcode: r.rcode, reason: r.reason };
@@ -160,8 +162,8 @@ export class Resolver {
 
 /**
  * The graph a request sees: without the links too thin for its bandwidth, and — with a latency bound —
- * with latency as the cost (the configured cost, scaled down, breaks ties), so the path found is the
- * fastest one.
+ * with latency as the cost (in whole microseconds: exact sums) and the configured cost as the tie
+ * breaker, so the path found is the fastest one.
  */
 function constrained(net: Network, spec: PathSpec): PathGraph {
   if (spec.bandwidthKbps === undefined && spec.maxLatencyMs === undefined) return net;
@@ -171,7 +173,7 @@ function constrained(net: Network, spec: PathSpec): PathGraph {
       node,
       edges
         .filter((e) => spec.bandwidthKbps === undefined || e.capacity === undefined || e.capacity * 1000 >= spec.bandwidthKbps)
-        .map((e) => (spec.maxLatencyMs === undefined ? e : { ...e, cost: (e.latency ?? 0) + e.cost * 1e-6 })),
+        .map((e) => (spec.maxLatencyMs === undefined ? e : { ...e, cost: Math.round((e.latency ?? 0) * 1000), tie: e.cost })),
     );
   }
   return { adjacency, ...(net.transit ? { transit: net.transit } : {}) };

@@ -13,9 +13,9 @@ import { BIN, ROOT, exited, JsonLines, proxyYaml, runClient, startProxy, startSe
 const CTL = 'fc00:2::2';
 const hex = (s: string): string => Buffer.from(s).toString('hex');
 
-async function startController(lab: Lab): Promise<{ out: JsonLines; stop: () => Promise<number | null> }> {
-  const path = writeConfig(FIG1_CONTROLLER_YAML);
-  const child = lab.spawn('server', [process.execPath, BIN, 'controller', '--config', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startController(lab: Lab, yaml = FIG1_CONTROLLER_YAML, extra: string[] = []): Promise<{ out: JsonLines; stop: () => Promise<number | null> }> {
+  const path = writeConfig(yaml);
+  const child = lab.spawn('server', [process.execPath, BIN, 'controller', '--config', path, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   const out = new JsonLines(child);
   await Promise.race([
     out.next((l) => l['msg'] === 'controller started', 15000, 'controller start'),
@@ -33,9 +33,20 @@ async function startController(lab: Lab): Promise<{ out: JsonLines; stop: () => 
 }
 
 async function dig(lab: Lab, ...args: string[]): Promise<string> {
-  const r = await lab.exec('client', ['dig', `@${CTL}`, '+time=2', '+tries=1', ...args], { timeoutMs: 15000 });
+  return digFrom(lab, 'client', ...args);
+}
+
+async function digFrom(lab: Lab, host: string, ...args: string[]): Promise<string> {
+  const r = await lab.exec(host, ['dig', `@${CTL}`, '+time=2', '+tries=1', ...args], { timeoutMs: 15000 });
   return r.stdout + r.stderr;
 }
+
+/**
+ * Issue 12 #3: the Fig. 1 config forwarding out-of-zone names to a second controller (the upstream,
+ * on the same host, port 5353) — but only for p1's network (fc00:12::/64), not the client's.
+ */
+const FORWARDING_YAML = `${FIG1_CONTROLLER_YAML}\nupstream: { server: "[${CTL}]:5353", allow: [ "fc00:12::/64" ] }\n`;
+const UPSTREAM_YAML = 'listen: { address: "::", port: 5353 }\nnodes: {}\nzones: { other.example: { www: "2001:db8::77" } }\n';
 
 /** The hex RDATA of the TYPE65281 records in dig's output (RFC 3597 generic format). */
 function srhRecords(out: string): string[] {
@@ -45,7 +56,8 @@ function srhRecords(out: string): string[] {
 describe('controller (fig1: the controller in server, dig from client)', () => {
   test('dig: plain AAAA, SR request, REFUSED, NXDOMAIN, malformed, truncation and TCP', async () => {
     await withLab('fig1', async (lab) => {
-      const ctl = await startController(lab);
+      const upstream = await startController(lab, UPSTREAM_YAML);
+      const ctl = await startController(lab, FORWARDING_YAML);
       try {
         const plain = await dig(lab, 'AAAA', 'plain.lab.example');
         assert.match(plain, /status: NOERROR/);
@@ -66,7 +78,13 @@ describe('controller (fig1: the controller in server, dig from client)', () => {
         assert.match(await dig(lab, 'AAAA', 'denied.lab.example'), /status: REFUSED/);
         await ctl.out.next((l) => l['rcode'] === 'REFUSED' && /denies/.test(String(l['reason'])), 5000, 'the denial logged with its reason');
         assert.match(await dig(lab, 'AAAA', 'nope.lab.example'), /status: NXDOMAIN/);
+        // issue 12 #3: out-of-zone names are forwarded for upstream.allow only (p1's fc00:12::/64), not for the client
         assert.match(await dig(lab, 'AAAA', 'example.com'), /status: REFUSED/);
+        assert.match(await dig(lab, 'AAAA', 'www.other.example'), /status: REFUSED/);
+        await ctl.out.next((l) => l['rcode'] === 'REFUSED' && /not in upstream\.allow/.test(String(l['reason'])), 5000, 'the refusal logged with its reason');
+        const forwarded = await digFrom(lab, 'p1', 'AAAA', 'www.other.example');
+        assert.match(forwarded, /status: NOERROR/);
+        assert.match(forwarded, /^www\.other\.example\.\s+\d+\s+IN\s+AAAA\s+2001:db8::77$/m);
 
         // malformed packets, sent raw from the client: a cut-off question → FORMERR; a runt → silence
         const raw = `
@@ -88,10 +106,18 @@ describe('controller (fig1: the controller in server, dig from client)', () => {
         const retried = await dig(lab, 'AAAA', 'big.lab.example');
         assert.match(retried, /Truncated, retrying in TCP mode/);
         assert.match(retried, /ANSWER: 40,/);
+        // issue 12 #3: a client's EDNS size does not raise a UDP answer past 1232 bytes (1764 before)
+        // (dig 9.18 sends its default for +bufsize=65535: 16384 is the largest it passes on as it is)
+        const amp = await dig(lab, 'AAAA', 'big.lab.example', '+bufsize=16384', '+ignore', '+qr');
+        assert.match(amp, /udp: 16384/);
+        assert.match(amp, /flags: qr aa tc rd;/);
+        const rcvd = Number(/MSG SIZE\s+rcvd: (\d+)/.exec(amp)?.[1]);
+        assert.ok(rcvd > 0 && rcvd <= 1232, `${rcvd} bytes over UDP`);
         // the controller is still up and answering
         assert.match(await dig(lab, 'AAAA', 'plain.lab.example', '+tcp'), /status: NOERROR/);
       } finally {
         assert.equal(await ctl.stop(), 0);
+        assert.equal(await upstream.stop(), 0);
       }
     });
   });

@@ -28,6 +28,8 @@ const PROXY = (withReturn: boolean, locator = 'fc00:a', id = 17, hops: string[] 
  */
 const OFFPATH_CONTROLLER = `
 listen: { address: "::", port: 53 }
+# the return agent on the server host asks for the return hops (a private lookup: issue 12 #4)
+privateLookups: { allow: [ "fc00:2::/64" ] }
 nodes:
   routers: [ r ]
   proxies:

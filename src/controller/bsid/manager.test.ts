@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { parsePrefix } from '../../net/ip6.js';
 import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../access-router.js';
-import { BsidManager, type PathSpec } from './manager.js';
+import { isSrError } from '../../errors.js';
+import { BsidManager, type BsidManagerOptions, type PathSpec } from './manager.js';
 
 class FakeAgent implements AccessRouterAgent {
   readonly installed = new Map<string, BsidPolicy>();
@@ -32,9 +33,9 @@ class FakeAgent implements AccessRouterAgent {
 const spec: PathSpec = { from: 'net:c', to: 'net:s', destination: 'fc00:2::2', functions: [{ name: 'compress', argument: 0n }], tieKey: 'fc00:1::2' };
 const log = pino({ level: 'silent' });
 
-function setup(now = { t: 1000 }, prefix = 'fc00:f::/64') {
+function setup(now = { t: 1000 }, prefix = 'fc00:f::/64', extra: Partial<BsidManagerOptions> = {}) {
   const agent = new FakeAgent();
-  const m = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix(prefix) }]]), { lifetimeMs: 10_000, log, now: () => now.t });
+  const m = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix(prefix) }]]), { lifetimeMs: 10_000, log, now: () => now.t, ...extra });
   return { agent, m, now };
 }
 
@@ -55,7 +56,7 @@ describe('BSID manager', () => {
   });
 
   test('clashes probe onwards: a /120 prefix holds 255 BSIDs, all distinct, then it is full', async () => {
-    const { m } = setup(undefined, 'fc00:f::/120');
+    const { m } = setup(undefined, 'fc00:f::/120', { perClient: 1000 });
     const seen = new Set<string>();
     for (let i = 0; i < 255; i++) seen.add((await m.bind({ router: 'ar', client: 'fc00:1::2', key: `k${i}`, segments: ['fc00:a::1'], spec })).bsid);
     assert.equal(seen.size, 255);
@@ -105,5 +106,66 @@ describe('BSID manager', () => {
     assert.equal(await fresh.adopt(), 1);
     assert.equal(fresh.lookup(a.bsid)?.key, 'k1');
     assert.equal((await fresh.bind({ router: 'ar', client: 'fc00:1::2', key: 'k1', segments: ['fc00:a::1'], spec })).bsid, a.bsid);
+  });
+
+  const bind = (m: BsidManager, key: string, client = 'fc00:1::2', segments = ['fc00:a::1']) => m.bind({ router: 'ar', client, key, segments, spec });
+  const limit = (re: RegExp) => (e: unknown) => isSrError(e, 'BSID_LIMIT') && re.test(e.message);
+
+  test('issue 12 #11: a refresh with the same path installs nothing; the agent keeps the route twice the lifetime', async () => {
+    const { agent, m, now } = setup();
+    const a = await bind(m, 'k1');
+    assert.equal(agent.installed.get(a.bsid)!.expiresAt, 1000 + 20_000, 'the agent is asked for twice the lifetime');
+    for (let i = 0; i < 100; i++) {
+      now.t += 50;
+      await bind(m, 'k1');
+    }
+    assert.deepEqual(agent.calls, [`install ${a.bsid} fc00:a::1`], '100 queries, one install');
+    assert.equal(m.lookup(a.bsid)!.expiresAt, now.t + 10_000, 'each refresh extends the life');
+    // once less than a lifetime of the agent's expiry is left, one re-install extends it
+    now.t = 1000 + 10_001;
+    await bind(m, 'k1');
+    assert.equal(agent.calls.length, 2);
+    assert.equal(agent.installed.get(a.bsid)!.expiresAt, now.t + 20_000);
+    // a changed path is installed at once
+    await bind(m, 'k1', 'fc00:1::2', ['fc00:b::1']);
+    assert.deepEqual(agent.calls.at(-1), `install ${a.bsid} fc00:b::1`);
+  });
+
+  test('issue 12 #11: per-client cap — the 17th key of one client is BSID_LIMIT, other clients go on; freed by expiry', async () => {
+    const { m, now } = setup();
+    for (let i = 0; i < 16; i++) await bind(m, `k${i}`);
+    await assert.rejects(bind(m, 'k16'), limit(/client fc00:1::2 holds 16 binding SIDs \(bindingSids\.perClient: 16\)/));
+    await bind(m, 'k3'); // refreshing one it holds is fine
+    assert.equal(m.heldBy('fc00:1::2'), 16);
+    await bind(m, 'other', 'fc00:1::3');
+    now.t += 10_001;
+    await m.sweep();
+    assert.equal(m.heldBy('fc00:1::2'), 0);
+    await bind(m, 'k16');
+  });
+
+  test('issue 12 #11: concurrent new keys cannot overshoot the cap; a failed install frees its place', async () => {
+    const { agent, m } = setup(undefined, undefined, { perClient: 3 });
+    const r = await Promise.allSettled([0, 1, 2, 3, 4].map((i) => bind(m, `c${i}`)));
+    assert.equal(r.filter((x) => x.status === 'fulfilled').length, 3);
+    assert.equal(m.heldBy('fc00:1::2'), 3);
+    agent.fail = true;
+    await assert.rejects(bind(m, 'x', 'fc00:1::9'), /agent down/);
+    assert.equal(m.heldBy('fc00:1::9'), 0);
+  });
+
+  test('issue 12 #11: a total cap, and the allocation rate (refreshes are not allocations)', async () => {
+    const { m } = setup(undefined, undefined, { max: 2 });
+    await bind(m, 'a', 'fc00:1::1');
+    await bind(m, 'b', 'fc00:1::2');
+    await assert.rejects(bind(m, 'c', 'fc00:1::3'), limit(/2 binding SIDs are bound \(bindingSids\.max: 2\)/));
+    let tokens = 2;
+    const asked: string[] = [];
+    const r = setup(undefined, undefined, { mayAllocate: (c) => (asked.push(c), tokens-- > 0) }).m;
+    await bind(r, 'a');
+    await bind(r, 'b');
+    await assert.rejects(bind(r, 'c'), limit(/asks for new binding SIDs too fast/));
+    await bind(r, 'a');
+    assert.equal(asked.length, 3, 'the refresh did not take a token');
   });
 });

@@ -5,7 +5,12 @@
  * controller restart (installed BSIDs carry their key and are adopted).
  *
  *   bind()     allocates or refreshes, and resolves only once the agent has installed the route:
- *              the DNS answer waits for it;
+ *              the DNS answer waits for it. A refresh with the same path installs nothing: the agent
+ *              is asked for twice the lifetime (at most 7 days) and asked again only once less than
+ *              one lifetime of that is left — at most one install per key and lifetime, whatever the
+ *              query rate. A new key is refused (BSID_LIMIT) when its client holds `perClient`
+ *              BSIDs, when `max` are bound in all, or when the client's network asks for new ones
+ *              faster than `rate` (issue 12, item 11);
  *   lookup()   what proxies ask: the segments behind a BSID;
  *   repoint()  after a health change: recomputes every binding, re-installs the changed ones and
  *              removes those that have no path left;
@@ -52,6 +57,8 @@ export interface Binding {
   key: string;
   segments: string[];
   expiresAt: number;
+  /** until when the agent keeps the route (it expires it itself) */
+  installedUntil: number;
   /** absent for a binding adopted from a router: it is recomputed once its client asks again */
   spec?: PathSpec;
 }
@@ -60,7 +67,16 @@ export interface BsidManagerOptions {
   lifetimeMs: number;
   log: Logger;
   now?: () => number;
+  /** BSIDs one client address may hold (default 16) */
+  perClient?: number;
+  /** BSIDs in all (default 10 000) */
+  max?: number;
+  /** may this client allocate a new BSID now? (a rate limiter; default: always) */
+  mayAllocate?: (client: string) => boolean;
 }
+
+/** the agent's own expiry is at most this far ahead (its API's bound) */
+const AGENT_MAX_TTL_MS = 7 * 86400 * 1000;
 
 function hash64(text: string): bigint {
   // two FNV-1a 32-bit hashes with different offsets: plenty for spreading keys over a prefix
@@ -82,6 +98,10 @@ export class BsidManager {
   private readonly byKey = new Map<string, Binding>();
   /** one change per key at a time */
   private readonly pending = new Map<string, Promise<Binding>>();
+  /** client → its keys, bound or being installed (the per-client cap counts these) */
+  private readonly byClient = new Map<string, Set<string>>();
+  /** keys being installed for the first time */
+  private readonly reserved = new Set<string>();
   private readonly now: () => number;
 
   constructor(
@@ -114,9 +134,8 @@ export class BsidManager {
       }
       for (const p of list) {
         if (p.key === undefined || this.byKey.has(p.key)) continue;
-        const b: Binding = { bsid: p.bsid, router, client: p.source.prefix, key: p.key, segments: p.segments, expiresAt: p.expiresAt };
-        this.byBsid.set(b.bsid, b);
-        this.byKey.set(b.key, b);
+        const b: Binding = { bsid: p.bsid, router, client: p.source.prefix, key: p.key, segments: p.segments, expiresAt: p.expiresAt, installedUntil: p.expiresAt };
+        this.remember(b);
         n++;
       }
     }
@@ -154,24 +173,84 @@ export class BsidManager {
   private async bindNow(req: BindRequest): Promise<Binding> {
     const r = this.routers.get(req.router);
     if (!r) throw new SrError('CONFIG_INVALID', `access router "${req.router}" has no agent`);
+    const now = this.now();
     const old = this.byKey.get(req.key);
-    const bsid = old?.router === req.router ? old.bsid : this.allocate(r, req.key);
-    const b: Binding = { bsid, router: req.router, client: req.client, key: req.key, segments: req.segments, expiresAt: this.now() + this.o.lifetimeMs, spec: req.spec };
-    await r.agent.install(this.policyOf(b));
-    if (old && old.bsid !== bsid) this.forget(old);
-    this.byBsid.set(bsid, b);
-    this.byKey.set(req.key, b);
-    if (!old || old.segments.join(',') !== b.segments.join(',')) this.o.log.info({ bsid, router: b.router, client: b.client, segments: b.segments, key: b.key }, 'BSID bound');
-    return b;
+    const expiresAt = now + this.o.lifetimeMs;
+    const samePath = old !== undefined && old.router === req.router && old.client === req.client && old.segments.join(',') === req.segments.join(',');
+    if (old && samePath && old.installedUntil >= expiresAt) {
+      // nothing changed, and the agent keeps the route long enough: a refresh costs nothing
+      const b: Binding = { ...old, expiresAt, spec: req.spec };
+      this.remember(b);
+      return b;
+    }
+    if (!old) this.reserve(req);
+    const installedUntil = now + Math.min(2 * this.o.lifetimeMs, Math.max(this.o.lifetimeMs, AGENT_MAX_TTL_MS));
+    let bsid: string;
+    try {
+      bsid = old?.router === req.router ? old.bsid : this.allocate(r, req.key);
+      const b: Binding = { bsid, router: req.router, client: req.client, key: req.key, segments: req.segments, expiresAt, installedUntil, spec: req.spec };
+      await r.agent.install(this.policyOf(b));
+      if (old && (old.bsid !== bsid || old.client !== b.client)) this.forget(old);
+      this.remember(b);
+      if (!samePath) this.o.log.info({ bsid, router: b.router, client: b.client, segments: b.segments, key: b.key }, 'BSID bound');
+      return b;
+    } finally {
+      this.release(req);
+    }
+  }
+
+  /** The caps for a new key: per client, in all, and the allocation rate. Reserves the key for its client. */
+  private reserve(req: BindRequest): void {
+    const perClient = this.o.perClient ?? 16;
+    const max = this.o.max ?? 10_000;
+    const held = this.byClient.get(req.client)?.size ?? 0;
+    if (held >= perClient) throw new SrError('BSID_LIMIT', `client ${req.client} holds ${held} binding SIDs (bindingSids.perClient: ${perClient})`);
+    if (this.byKey.size + this.reserved.size >= max) throw new SrError('BSID_LIMIT', `${this.byKey.size + this.reserved.size} binding SIDs are bound (bindingSids.max: ${max})`);
+    if (this.o.mayAllocate && !this.o.mayAllocate(req.client)) throw new SrError('BSID_LIMIT', `client ${req.client} asks for new binding SIDs too fast (bindingSids.rate)`);
+    this.reserved.add(req.key);
+    this.clientKeys(req.client).add(req.key);
+  }
+
+  /** Ends a reservation: a key that did not get bound no longer counts. */
+  private release(req: BindRequest): void {
+    if (!this.reserved.delete(req.key)) return;
+    if (this.byKey.get(req.key)?.client !== req.client) this.dropClientKey(req.client, req.key);
+  }
+
+  private clientKeys(client: string): Set<string> {
+    let set = this.byClient.get(client);
+    if (!set) this.byClient.set(client, (set = new Set()));
+    return set;
+  }
+
+  private dropClientKey(client: string, key: string): void {
+    const set = this.byClient.get(client);
+    if (!set) return;
+    set.delete(key);
+    if (set.size === 0) this.byClient.delete(client);
+  }
+
+  private remember(b: Binding): void {
+    this.byBsid.set(b.bsid, b);
+    this.byKey.set(b.key, b);
+    this.clientKeys(b.client).add(b.key);
+  }
+
+  /** BSIDs held per client (for tests and logs). */
+  heldBy(client: string): number {
+    return this.byClient.get(client)?.size ?? 0;
   }
 
   private policyOf(b: Binding): BsidPolicy {
-    return { bsid: b.bsid, source: { prefix: b.client, length: 128 }, segments: b.segments, expiresAt: b.expiresAt, key: b.key };
+    return { bsid: b.bsid, source: { prefix: b.client, length: 128 }, segments: b.segments, expiresAt: b.installedUntil, key: b.key };
   }
 
   private forget(b: Binding): void {
-    this.byBsid.delete(b.bsid);
-    if (this.byKey.get(b.key) === b) this.byKey.delete(b.key);
+    if (this.byBsid.get(b.bsid) === b) this.byBsid.delete(b.bsid);
+    if (this.byKey.get(b.key) === b) {
+      this.byKey.delete(b.key);
+      if (!this.reserved.has(b.key)) this.dropClientKey(b.client, b.key);
+    }
   }
 
   lookup(bsid: string): Binding | undefined {
@@ -223,8 +302,7 @@ export class BsidManager {
       const next: Binding = { ...b, segments: r.segments };
       try {
         await this.routers.get(b.router)?.agent.install(this.policyOf(next));
-        this.byBsid.set(b.bsid, next);
-        this.byKey.set(b.key, next);
+        this.remember(next);
         moved++;
         this.o.log.info({ bsid: b.bsid, from: b.segments, to: r.segments }, 'BSID re-pointed');
       } catch (e) {

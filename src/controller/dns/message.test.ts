@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
+import fc from 'fast-check';
 import { parseControllerConfig } from '../config.js';
 import { FIG1_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
 import { handleMessage } from './message.js';
 import { parseResponse } from '../client.js';
-import { decodeReturnHopRecord, decodeSrhRecord, OPT_FUNCTIONS, OPT_PORT, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
+import { arpaName, decodeReturnHopRecord, decodeSrhRecord, OPT_FUNCTIONS, OPT_PORT, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
 
 const resolver = new Resolver(parseControllerConfig(FIG1_CONTROLLER_YAML));
 const C = 'fc00:1::2';
@@ -72,18 +73,36 @@ describe('DNS messages', () => {
     assert.throws(() => parseControllerConfig(bad), /policies\[0\]\.returnPath\.downstream\.xor.*proxy p2 hosts "xor" but not "copy"/);
   });
 
-  test('return hops: a TYPE 65283 query for return-hops.srv6pipes.arpa lists every proxy with a returnPath', async () => {
+  test('return hops: a TYPE 65283 query for return-hops.srv6pipes.arpa lists every proxy with a returnPath (to the ACL)', async () => {
     const yaml = FIG1_CONTROLLER_YAML.replace('functions: { copy: 1, xor: 2 }', 'functions: { copy: 1, xor: 2 }\n      returnPath: { id: 17, sid: "fc00:a::ffff" }');
-    const r = new Resolver(parseControllerConfig(yaml));
+    const r = new Resolver(parseControllerConfig(`${yaml}\nprivateLookups: { allow: [ "fc00:1::/64" ] }\n`));
     const q = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: 'Return-Hops.srv6pipes.arpa.' }] });
     const h = await handleMessage({ resolver: r }, q, C, 'udp');
     const p = dnsPacket.decode(h.response!);
     assert.equal((p as { rcode?: string }).rcode, 'NOERROR');
     assert.deepEqual(p.answers!.map((a) => decodeReturnHopRecord((a as { data: Buffer }).data)), [{ id: 17, sid: 'fc00:a::ffff' }]);
-    // the plain fig1 controller has none: an empty answer, not an error
-    const none = dnsPacket.decode((await handleMessage({ resolver }, q, C, 'udp')).response!);
+    // a controller with none: an empty answer, not an error
+    const noneR = new Resolver(parseControllerConfig(`${FIG1_CONTROLLER_YAML}\nprivateLookups: { allow: [ "fc00:1::/64" ] }\n`));
+    const none = dnsPacket.decode((await handleMessage({ resolver: noneR }, q, C, 'udp')).response!);
     assert.equal((none as { rcode?: string }).rcode, 'NOERROR');
     assert.equal(none.answers!.length, 0);
+  });
+
+  test('issue 12 #4: return hops and BSID lookups are REFUSED to anyone off the private-lookup ACL, over UDP and TCP', async () => {
+    const yaml = FIG1_CONTROLLER_YAML.replace('functions: { copy: 1, xor: 2 }', 'functions: { copy: 1, xor: 2 }\n      returnPath: { id: 17, sid: "fc00:a::ffff" }\n      health: { address: "fc00:a0::1" }');
+    const r = new Resolver(parseControllerConfig(`${yaml}\nprivateLookups: { allow: [ "fc00:99::/64" ] }\n`));
+    const hops = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: 'return-hops.srv6pipes.arpa' }] });
+    const bsid = dnsPacket.encode({ type: 'query', id: 8, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name: arpaName('fc00:f::1') }] });
+    for (const transport of ['udp', 'tcp'] as const) {
+      for (const [who, ok] of [[C, false], ['fc00:99::5', true], ['fc00:a0::1', true], ['fc00:a0::2', false], ['192.0.2.1', false], ['garbage', false]] as const) {
+        const h = await handleMessage({ resolver: r }, hops, who, transport);
+        assert.equal(rcodeOf(h.response!), ok ? 0 : 5, `${who} ${transport}`);
+        if (!ok) assert.match(h.log.reason!, /may not ask private lookups \(return hops\)/);
+        const b = await handleMessage({ resolver: r }, bsid, who, transport);
+        assert.equal(rcodeOf(b.response!), 5, 'binding SIDs are off here: REFUSED to all, but the reason differs');
+        assert.match(b.log.reason!, ok ? /binding SIDs are off/ : /may not ask private lookups \(binding SIDs\)/);
+      }
+    }
   });
 
   test('REFUSED (with the reason logged), NXDOMAIN, REFUSED outside the zones', async () => {
@@ -150,10 +169,20 @@ describe('DNS messages', () => {
     const tcp = await ask(query('big.lab.example'), 'tcp');
     assert.equal((tcp.packet as { flag_tc?: boolean }).flag_tc, false);
     assert.equal(tcp.packet!.answers!.length, 40);
-    const edns = await ask(query('big.lab.example', { size: 4096 }));
-    assert.equal(edns.packet!.answers!.length, 40);
     const edns512 = await ask(query('big.lab.example', { size: 100 }));
     assert.equal((edns512.packet as { flag_tc?: boolean }).flag_tc, true, 'a size under 512 counts as 512');
+  });
+
+  test('issue 12 #3: over UDP at most 1232 bytes whatever the EDNS size (51 B → 4164 B before); TCP in full', async () => {
+    const full = (await ask(query('big.lab.example', { size: 1232 }), 'tcp')).response!;
+    assert.ok(full.length > 1232, `the whole answer: ${full.length} bytes`);
+    for (const size of [1232, 4096, 65535]) {
+      const q = query('big.lab.example', { size });
+      const r = await ask(q);
+      assert.ok(r.response!.length <= 1232, `EDNS ${size}: ${r.response!.length} bytes`);
+      assert.equal((r.packet as { flag_tc?: boolean }).flag_tc, true, `EDNS ${size}: TC`);
+      assert.ok(r.response!.length / q.length < 2, `no amplification: ${q.length} B → ${r.response!.length} B`);
+    }
   });
   test('options 65002 (bandwidth) and 65003 (latency): 4 bytes each, else FORMERR', async () => {
     const four = Buffer.alloc(4);
@@ -162,5 +191,57 @@ describe('DNS messages', () => {
     const bad = await ask(query('plain.lab.example', { options: [{ code: 65003, data: Buffer.from([1, 2]) }] }));
     assert.equal(rcodeOf(bad.response!), 1);
     assert.match(bad.log.reason!, /bad option 65003 \(latency, ms\): 4 bytes/);
+  });
+});
+
+describe('the message handler is total (issue 12)', () => {
+  // every service present: binding SIDs, lookups, forwarding (an upstream that answers garbage or big)
+  const yaml = `${FIG1_CONTROLLER_YAML.replace('functions: { copy: 1, xor: 2 }', 'functions: { copy: 1, xor: 2 }\n      returnPath: { id: 17, sid: "fc00:a::ffff" }')}
+privateLookups: { allow: [ "fc00:1::/64" ] }
+upstream: { server: "[fc00::53]:53", allow: [ "fc00:1::/64" ] }
+`;
+  const r = new Resolver(parseControllerConfig(yaml));
+  const upstreamAnswers = [Buffer.alloc(0), Buffer.from([1, 2, 3]), Buffer.alloc(4000, 0x41), Buffer.alloc(12)];
+  let n = 0;
+  const services = { resolver: r, forward: () => (n++ % 5 === 4 ? Promise.reject(new Error('timeout')) : Promise.resolve(Buffer.from(upstreamAnswers[n % upstreamAnswers.length]!))) };
+  const seeds = [
+    query('plain.lab.example', { functions: 'xor,xor', options: [{ code: 65002, data: Buffer.from([0, 0, 3, 232]) }, { code: 65003, data: Buffer.from([0, 0, 0, 9]) }, { code: 65001, data: Buffer.from('app') }] }),
+    query('www.elsewhere.example', { size: 65535 }),
+    dnsPacket.encode({ type: 'query', id: 9, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: 'return-hops.srv6pipes.arpa' }] }),
+    dnsPacket.encode({ type: 'query', id: 10, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name: arpaName('fc00:f::1') }] }),
+    query('big.lab.example', { size: 4096 }),
+  ];
+
+  test('mutated valid queries (2000 cases, fixed seed): no throw; silence or a parsable answer with the query id', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(seeds.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 6 }),
+        fc.nat(),
+        fc.constantFrom('udp' as const, 'tcp' as const),
+        async (which, flips, cut, transport) => {
+          const b = Buffer.from(seeds[which]!);
+          for (const [at, v] of flips) b[at % b.length] = v;
+          const msg = cut % 4 === 0 ? b.subarray(0, cut % (b.length + 1)) : b;
+          const h = await handleMessage(services, msg, C, transport);
+          if (h.response === null) return;
+          assert.ok(h.response.length >= 12);
+          assert.ok(transport === 'tcp' || h.response.length <= 1232, `${h.response.length} bytes over UDP`);
+          if (h.log.forwarded && !h.log.truncated) return; // relayed as it is (the server puts the id back)
+          assert.equal(h.response.readUInt16BE(0), msg.readUInt16BE(0));
+          dnsPacket.decode(h.response);
+        },
+      ),
+      { numRuns: 2000, seed: 12 },
+    );
+  });
+
+  test('the upstream answers garbage: a short answer is SERVFAIL, a huge one over UDP is TC', async () => {
+    const q = query('www.elsewhere.example', { size: 65535 });
+    const short = await handleMessage({ resolver: r, forward: () => Promise.resolve(Buffer.from([1, 2, 3])) }, q, C, 'udp');
+    assert.equal(rcodeOf(short.response!), 2);
+    const huge = await handleMessage({ resolver: r, forward: () => Promise.resolve(Buffer.alloc(4000)) }, q, C, 'udp');
+    assert.equal(huge.response!.readUInt16BE(2) & 0x8200, 0x8200, 'QR and TC');
+    assert.ok(huge.response!.length <= 1232);
   });
 });

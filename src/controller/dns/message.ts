@@ -3,11 +3,15 @@
  *   shorter than a header, or a response (QR set) → no answer (silence);
  *   header readable but the rest malformed → FORMERR (header only, the query's id);
  *   opcode other than QUERY → NOTIMP; EDNS version ≠ 0 → BADVERS;
- *   over UDP, an answer larger than 512 bytes (or the query's EDNS0 payload size) → TC set, answers
- *   dropped: the client retries over TCP, which gets the whole answer.
+ *   over UDP, an answer larger than 512 bytes (or the query's EDNS0 payload size, at most 1232
+ *   whatever the client says: no amplification past that) → TC set, answers dropped: the client
+ *   retries over TCP, which gets the whole answer. A forwarded answer is held to the same size.
+ * Access (access.ts): private lookups only from the proxies and `privateLookups.allow`, forwarding
+ * only for `upstream.allow` and within `upstream.rate`; a binding SID cap → REFUSED.
  */
 import dnsPacket from 'dns-packet';
-import { parseAddress, prefixContains } from '../../net/ip6.js';
+import { isSrError } from '../../errors.js';
+import { mayForward, mayLookUpPrivate } from './access.js';
 import type { Binding, BsidManager } from '../bsid/manager.js';
 import type { Resolution, Resolver, SrPath } from '../resolver.js';
 import { normalizeName } from '../config.js';
@@ -20,6 +24,8 @@ export interface Services {
   bsids?: BsidManager;
   /** forwards a query for a name outside the zones to the upstream resolver; resolves with its answer */
   forward?: (query: Buffer, transport: 'udp' | 'tcp') => Promise<Buffer>;
+  /** may this client have one more query forwarded now? (`upstream.rate`; default: yes) */
+  forwardRate?: (client: string) => boolean;
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -27,8 +33,13 @@ const QR = 0x8000;
 const AA = 1 << 10;
 const TC = 1 << 9;
 const RD = 1 << 8;
-/** the payload size we advertise (the DNS flag day 2020 value) */
+/** the payload size we advertise (the DNS flag day 2020 value), and the most we send over UDP */
 export const OUR_UDP_SIZE = 1232;
+
+/** The largest UDP answer for a query: 512 without EDNS, else its payload size within 512..1232. */
+export function udpLimit(ednsSize: number | undefined): number {
+  return Math.max(512, Math.min(ednsSize ?? 512, OUR_UDP_SIZE));
+}
 
 export interface QueryLog {
   client: string;
@@ -152,13 +163,16 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
   let additionals: unknown[] = [];
   const bsidTarget = (q.type as string) === TYPE_SRH_NAME ? addressFromArpa(q.name) : undefined;
   const hopsQuery = (q.type as string) === TYPE_RETURN_HOP_NAME && normalizeName(q.name) === RETURN_HOPS_NAME;
+  if ((hopsQuery || bsidTarget !== undefined) && !mayLookUpPrivate(cfg, log.client)) {
+    return fail(RCODE.REFUSED, `${log.client} may not ask private lookups (${hopsQuery ? 'return hops' : 'binding SIDs'}): not a proxy's health address, nor in privateLookups.allow or bindingSids.lookupFrom`);
+  }
   if (hopsQuery) {
     // a return-steering host asks for every proxy's return id and SID
     answers = cfg.proxies.flatMap((p) => (p.returnPath ? [{ name: q.name, type: TYPE_RETURN_HOP_NAME, class: 'IN', ttl, data: encodeReturnHopRecord(p.returnPath) }] : []));
     res = { rcode: 'NOERROR', a: [], aaaa: [], paths: [] };
   } else if (bsidTarget !== undefined) {
     // a proxy asks what a binding SID stands for
-    const found = bsidLookup(services, log.client, bsidTarget);
+    const found = bsidLookup(services, bsidTarget);
     if ('binding' in found) {
       const b = found.binding;
       ttl = Math.max(1, Math.min(cfg.ttl, Math.floor((b.expiresAt - Date.now()) / 1000)));
@@ -181,9 +195,18 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
   }
   if (res.rcode === 'FORWARD') {
     if (!services.forward) return fail(RCODE.REFUSED, `${res.reason} (no upstream)`);
+    if (!mayForward(cfg, log.client)) return fail(RCODE.REFUSED, `${res.reason}; ${log.client} is not in upstream.allow: not forwarded`);
+    if (services.forwardRate && !services.forwardRate(log.client)) return fail(RCODE.REFUSED, `${res.reason}; ${log.client} is over upstream.rate: not forwarded`);
     try {
-      const response = await services.forward(buf, log.transport);
-      return { response, log: { ...log, rcode: rcodeName(response.length >= 4 ? response.readUInt16BE(2) & 0xf : RCODE.SERVFAIL), forwarded: true } };
+      let response = await services.forward(buf, log.transport);
+      if (response.length < 12) return fail(RCODE.SERVFAIL, `upstream: a ${response.length}-byte answer`);
+      const rcode = rcodeName(response.length >= 4 ? response.readUInt16BE(2) & 0xf : RCODE.SERVFAIL);
+      if (log.transport === 'udp' && response.length > udpLimit(opt?.udpPayloadSize)) {
+        // the upstream may answer larger than we send over UDP: the question back, TC set
+        response = dnsPacket.encode({ ...base, flags: TC | ((query.flags ?? 0) & RD) | RCODE.NOERROR, answers: [], additionals: replyOpt } as unknown as dnsPacket.Packet);
+        return { response, log: { ...log, rcode, forwarded: true, truncated: true } };
+      }
+      return { response, log: { ...log, rcode, forwarded: true } };
     } catch (e) {
       return fail(RCODE.SERVFAIL, `upstream: ${(e as Error).message}`);
     }
@@ -198,6 +221,7 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
         try {
           b = await bsids.bind({ router: p.accessRouter, client: log.client, key: bsidKey(log.client, p), segments: p.segments.slice(0, -1), spec: p.spec });
         } catch (e) {
+          if (isSrError(e, 'BSID_LIMIT')) return fail(RCODE.REFUSED, `binding SID on ${p.accessRouter}: ${e.message}`);
           return fail(RCODE.SERVFAIL, `binding SID on ${p.accessRouter}: ${(e as Error).message}`);
         }
         const bttl = Math.min(ttl, Math.floor(cfg.bindingSids.lifetimeMs / 1000));
@@ -217,7 +241,7 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
   log.rcode = res.rcode;
   const packet = { ...base, flags: base.flags | RCODE[res.rcode], answers, additionals: [...additionals, ...replyOpt] } as unknown as dnsPacket.Packet;
   let response = dnsPacket.encode(packet);
-  const limit = log.transport === 'tcp' ? 65535 : Math.max(512, Math.min(opt?.udpPayloadSize ?? 512, 65535));
+  const limit = log.transport === 'tcp' ? 65535 : udpLimit(opt?.udpPayloadSize);
   if (response.length > limit) {
     log.truncated = true;
     response = dnsPacket.encode({ ...base, flags: base.flags | TC | RCODE[res.rcode], answers: [], additionals: replyOpt } as unknown as dnsPacket.Packet);
@@ -226,27 +250,10 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
   return { response, log };
 }
 
-/** A proxy's question "which segments does this BSID stand for?": only from the proxies. */
-function bsidLookup(services: Services, client: string, bsid: string): { binding: Binding } | { rcode: 'REFUSED' | 'NXDOMAIN'; reason: string } {
-  const cfg = services.resolver.config;
-  if (!services.bsids || !cfg.bindingSids) return { rcode: 'REFUSED', reason: 'binding SIDs are off' };
-  let from: Buffer;
-  try {
-    from = parseAddress(client);
-  } catch {
-    return { rcode: 'REFUSED', reason: `${client} may not look up binding SIDs` };
-  }
-  const allowed = cfg.bindingSids.lookupFrom.some((p) => prefixContains(p, from)) || cfg.proxies.some((p) => p.health !== undefined && sameAddress(p.health.address, from));
-  if (!allowed) return { rcode: 'REFUSED', reason: `${client} may not look up binding SIDs (bindingSids.lookupFrom)` };
+/** A proxy's question "which segments does this BSID stand for?" (the caller has checked who asks). */
+function bsidLookup(services: Services, bsid: string): { binding: Binding } | { rcode: 'REFUSED' | 'NXDOMAIN'; reason: string } {
+  if (!services.bsids || !services.resolver.config.bindingSids) return { rcode: 'REFUSED', reason: 'binding SIDs are off' };
   const b = services.bsids.lookup(bsid);
   if (!b) return { rcode: 'NXDOMAIN', reason: `no binding SID ${bsid}` };
   return { binding: b };
-}
-
-function sameAddress(text: string, bytes: Buffer): boolean {
-  try {
-    return parseAddress(text).equals(bytes);
-  } catch {
-    return false;
-  }
 }

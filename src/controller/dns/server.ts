@@ -1,8 +1,14 @@
 /**
  * The DNS server: one UDP socket and one TCP listener on the same address and port, each message
- * handed to handleMessage. TCP: two-byte length framing, several queries per connection, idle
- * timeout; a connection that sends a length under 12 or garbage framing is closed. Every query is
- * logged as one JSON line (pino) with its outcome.
+ * handed to handleMessage. Every query is logged as one JSON line (pino) with its outcome.
+ *
+ * TCP, bounded (`limits` in the config): two-byte length framing, several queries per connection,
+ * answered in order. At most `tcpConnections` connections (and `tcpConnectionsPerClient` per client
+ * address): others are closed at once. Back-pressure: while a connection has `tcpQueriesInFlight`
+ * queries unanswered, or more than `tcpWriteBuffer` bytes of answers the client has not taken, the
+ * server stops reading it (the kernel's window then stops the client) — a client that pipelines
+ * without reading costs a bounded amount of memory. A connection with no complete query (and no
+ * answer taken) for `tcpIdle` ms is closed, as is one that sends a length under 12.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -11,6 +17,8 @@ import type { Logger } from '../../log.js';
 import { SrError, errnoCode } from '../../errors.js';
 import { randomInt } from 'node:crypto';
 import type { Resolver } from '../resolver.js';
+import type { DnsLimits } from '../config.js';
+import { ClientRateLimiter } from '../ratelimit.js';
 import type { BsidManager } from '../bsid/manager.js';
 import { tcpExchange, udpExchange } from '../client.js';
 import { handleMessage, type QueryLog, type Services } from './message.js';
@@ -22,8 +30,8 @@ export interface DnsServerOptions {
   resolver: Resolver;
   bsids?: BsidManager;
   log: Logger;
-  /** TCP idle timeout (default 10 s) */
-  tcpIdleMs?: number;
+  /** TCP limits; default: the resolver's config's `limits` (read per connection, so a reload applies) */
+  limits?: Partial<DnsLimits>;
 }
 
 export interface DnsServer {
@@ -31,13 +39,35 @@ export interface DnsServer {
   port: number;
   /** swaps the resolver (a reloaded config) */
   setResolver(r: Resolver): void;
+  /** open TCP connections, and the bytes held for them: queries read but not parsed, answers not yet written */
+  stats(): { tcpConnections: number; tcpBufferedBytes: number };
   close(): Promise<void>;
 }
 
 const clientAddress = (a: string | undefined): string => (a ?? '?').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 
+/** A warning at most once per second per kind, with the number held back meanwhile. */
+function throttledWarn(log: Logger): (kind: string, fields: object) => void {
+  const last = new Map<string, { at: number; held: number }>();
+  return (kind, fields) => {
+    const now = Date.now();
+    const l = last.get(kind);
+    if (l && now - l.at < 1000) {
+      l.held++;
+      return;
+    }
+    log.warn({ ...fields, ...(l?.held ? { suppressed: l.held } : {}) }, kind);
+    last.set(kind, { at: now, held: 0 });
+  };
+}
+
 export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
   let resolver = o.resolver;
+  const limits = (): DnsLimits => ({ ...resolver.config.limits, ...o.limits });
+  const forwardLimiter = (r: Resolver): ClientRateLimiter | undefined =>
+    r.config.upstream ? new ClientRateLimiter({ ...r.config.upstream.rate, prefixLength: r.config.limits.clientPrefix, maxClients: r.config.limits.trackedClients }) : undefined;
+  let forwardRate = forwardLimiter(resolver);
+  const warn = throttledWarn(o.log);
   const forward = async (query: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer> => {
     const up = resolver.config.upstream;
     if (!up) throw new Error('no upstream');
@@ -50,7 +80,10 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
     back.writeUInt16BE(query.readUInt16BE(0), 0);
     return back;
   };
-  const services = (): Services => ({ resolver, forward, ...(o.bsids ? { bsids: o.bsids } : {}) });
+  const services = (): Services => {
+    const limiter = forwardRate;
+    return { resolver, forward, ...(limiter ? { forwardRate: (c: string) => limiter.take(c) } : {}), ...(o.bsids ? { bsids: o.bsids } : {}) };
+  };
   const logQuery = (l: QueryLog): void => {
     if (l.rcode === undefined) o.log.debug(l, 'dropped');
     else if (l.rcode === 'SERVFAIL' || l.rcode === 'REFUSED' || l.rcode === 'FORMERR') o.log.warn(l, 'query');
@@ -61,7 +94,12 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
   udp.on('message', (msg, rinfo) => {
     void handleMessage(services(), msg, clientAddress(rinfo.address), 'udp').then((h) => {
       logQuery(h.log);
-      if (h.response) udp.send(h.response, rinfo.port, rinfo.address, (e) => e && o.log.warn({ err: e.message }, 'udp send failed'));
+      // a socket closed meanwhile throws synchronously: never out of the server
+      try {
+        if (h.response) udp.send(h.response, rinfo.port, rinfo.address, (e) => e && warn('udp send failed', { err: e.message }));
+      } catch (e) {
+        warn('udp send failed', { err: (e as Error).message });
+      }
     });
   });
   udp.on('error', (e) => o.log.error({ err: e.message }, 'udp socket error'));
@@ -77,17 +115,37 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
   const port = udp.address().port;
 
   const sockets = new Set<net.Socket>();
+  const unparsed = new Map<net.Socket, () => number>();
+  const perClient = new Map<string, number>();
   const tcp = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.setTimeout(o.tcpIdleMs ?? 10_000, () => sock.destroy());
-    sock.on('error', () => sock.destroy());
     const client = clientAddress(sock.remoteAddress);
+    const lim = limits();
+    const mine = perClient.get(client) ?? 0;
+    if (sockets.size >= lim.tcpConnections || mine >= lim.tcpConnectionsPerClient) {
+      warn('tcp connection refused', { client, reason: sockets.size >= lim.tcpConnections ? `${sockets.size} connections (limits.tcpConnections)` : `${mine} connections from ${client} (limits.tcpConnectionsPerClient)` });
+      sock.on('error', () => undefined);
+      sock.destroy();
+      return;
+    }
+    sockets.add(sock);
+    perClient.set(client, mine + 1);
+    sock.on('close', () => {
+      sockets.delete(sock);
+      const n = (perClient.get(client) ?? 1) - 1;
+      if (n > 0) perClient.set(client, n);
+      else perClient.delete(client);
+    });
+    sock.on('error', () => sock.destroy());
+    // no traffic at all for tcpIdle: closed; traffic but no complete query nor answer taken: closed too
+    sock.setTimeout(lim.tcpIdleMs, () => sock.destroy());
+    let progress = Date.now();
     let pending: Buffer = Buffer.alloc(0);
+    let inFlight = 0;
     let tail: Promise<void> = Promise.resolve();
-    sock.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
+    unparsed.set(sock, () => pending.length);
+    sock.once('close', () => unparsed.delete(sock));
+    const pump = (): void => {
+      while (!sock.destroyed && inFlight < lim.tcpQueriesInFlight && sock.writableLength <= lim.tcpWriteBuffer && pending.length >= 2) {
         const len = pending.readUInt16BE(0);
         if (len < 12) {
           logQuery({ client, transport: 'tcp', reason: `runt message (${len} bytes): connection closed` });
@@ -95,21 +153,46 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
           return;
         }
         if (pending.length < 2 + len) break;
-        const msg = pending.subarray(2, 2 + len);
+        const msg = Buffer.from(pending.subarray(2, 2 + len));
         pending = pending.subarray(2 + len);
+        progress = Date.now();
+        inFlight++;
         // answers go out in the order of the queries, each once it is ready
-        const answer = handleMessage(services(), Buffer.from(msg), client, 'tcp');
-        tail = tail.then(async () => {
-          const h = await answer;
-          logQuery(h.log);
-          if (h.response && !sock.destroyed) {
-            const frame = Buffer.alloc(2 + h.response.length);
-            frame.writeUInt16BE(h.response.length, 0);
-            h.response.copy(frame, 2);
-            sock.write(frame);
-          }
-        });
+        const answer = handleMessage(services(), msg, client, 'tcp');
+        tail = tail
+          .then(async () => {
+            const h = await answer;
+            inFlight--;
+            logQuery(h.log);
+            if (h.response && !sock.destroyed) {
+              const frame = Buffer.alloc(2 + h.response.length);
+              frame.writeUInt16BE(h.response.length, 0);
+              h.response.copy(frame, 2);
+              // once written out, the buffer may be under tcpWriteBuffer again: read on
+              sock.write(frame, () => {
+                progress = Date.now();
+                pump();
+              });
+            }
+            pump();
+          })
+          .catch((e: unknown) => {
+            o.log.error({ client, err: (e as Error).message }, 'tcp answer failed: connection closed');
+            sock.destroy();
+          });
       }
+      if (sock.destroyed) return;
+      if (inFlight >= lim.tcpQueriesInFlight || sock.writableLength > lim.tcpWriteBuffer) sock.pause();
+      else sock.resume();
+    };
+    sock.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (Date.now() - progress > lim.tcpIdleMs) {
+        logQuery({ client, transport: 'tcp', reason: `no complete query for ${lim.tcpIdleMs} ms: connection closed` });
+        sock.destroy();
+        return;
+      }
+      pump();
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -127,7 +210,12 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
   return {
     address: o.address,
     port,
-    setResolver: (r) => void (resolver = r),
+    stats: () => ({ tcpConnections: sockets.size, tcpBufferedBytes: [...sockets].reduce((n, s) => n + s.writableLength + (unparsed.get(s)?.() ?? 0), 0) }),
+    setResolver: (r) => {
+      const before = JSON.stringify([resolver.config.upstream?.rate, resolver.config.limits]);
+      resolver = r;
+      if (JSON.stringify([r.config.upstream?.rate, r.config.limits]) !== before) forwardRate = forwardLimiter(r);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

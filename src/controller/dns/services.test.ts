@@ -11,7 +11,7 @@ import { resolve, tcpExchange, udpExchange } from '../client.js';
 import { validateControllerConfig } from '../config.js';
 import { ACCESS_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
-import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from './records.js';
+import { arpaName, decodeReturnHopRecord, decodeSrhRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
 import { startDnsServer, type DnsServer } from './server.js';
 
 const log = pino({ level: 'silent' });
@@ -55,6 +55,8 @@ describe('binding SIDs and upstream forwarding (DNS server on loopback)', () => 
   let upstream: DnsServer;
   let forwarder: DnsServer;
   let deadForwarder: DnsServer;
+  let closedForwarder: DnsServer;
+  let limitedForwarder: DnsServer;
   before(async () => {
     const cfg = config();
     const bsids = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 120_000, log });
@@ -63,11 +65,19 @@ describe('binding SIDs and upstream forwarding (DNS server on loopback)', () => 
     const lookupCfg = config((d) => (d['bindingSids'].lookupFrom = ['::1/128']));
     lookupServer = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(lookupCfg), bsids, log });
     upstream = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(validateControllerConfig({ nodes: {}, zones: { 'other.example': { www: 'fc00:77::1', '@': ['2001:db8::1', '2001:db8::2'] } } })), log });
-    forwarder = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (d['upstream'] = `[::1]:${upstream.port}`))), log });
-    deadForwarder = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (d['upstream'] = '[::1]:9'))), log });
+    forwarder = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (d['upstream'] = { server: `[::1]:${upstream.port}`, allow: ['::1/128'] }))), log });
+    deadForwarder = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (d['upstream'] = { server: '[::1]:9', allow: ['::/0'] }))), log });
+    // the old form (a string): forwarding for nobody; `allow` without ::1: not for this client
+    closedForwarder = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (d['upstream'] = `[::1]:${upstream.port}`))), log });
+    limitedForwarder = await startDnsServer({
+      address: '::1',
+      port: 0,
+      resolver: new Resolver(config((d) => (d['upstream'] = { server: `[::1]:${upstream.port}`, allow: ['::1/128'], rate: { perSecond: 0.01, burst: 3 } }))),
+      log,
+    });
   });
   after(async () => {
-    for (const s of [bsidServer, lookupServer, upstream, forwarder, deadForwarder]) await s.close();
+    for (const s of [bsidServer, lookupServer, upstream, forwarder, deadForwarder, closedForwarder, limitedForwarder]) await s.close();
   });
 
   test('an SR answer carries a BSID (TYPE 65280), installed before the answer; no segment list', async () => {
@@ -109,5 +119,77 @@ describe('binding SIDs and upstream forwarding (DNS server on loopback)', () => 
     assert.equal((await resolve({ name: 'www.lab.example', controller: fwd })).rcode, 'NOERROR');
     // an upstream that does not answer: SERVFAIL, not silence
     assert.equal((await resolve({ name: 'www.other.example', controller: `[::1]:${deadForwarder.port}`, timeoutMs: 4000 })).rcode, 'SERVFAIL');
+  });
+
+  test('issue 12 #3: forwarding only for upstream.allow (the old string form: for nobody), within upstream.rate', async () => {
+    assert.equal((await resolve({ name: 'www.other.example', controller: `[::1]:${closedForwarder.port}` })).rcode, 'REFUSED');
+    assert.equal((await resolve({ name: 'www.other.example', controller: `[::1]:${closedForwarder.port}`, tcp: true })).rcode, 'REFUSED');
+    assert.equal((await resolve({ name: 'www.lab.example', controller: `[::1]:${closedForwarder.port}` })).rcode, 'NOERROR', 'its own zones: answered');
+    const lim = `[::1]:${limitedForwarder.port}`;
+    const rcodes = [];
+    for (let i = 0; i < 5; i++) rcodes.push((await resolve({ name: 'www.other.example', controller: lim })).rcode);
+    assert.deepEqual(rcodes, ['NOERROR', 'NOERROR', 'NOERROR', 'REFUSED', 'REFUSED'], 'a burst of 3, then nothing at 0.01/s');
+    assert.equal((await resolve({ name: 'www.lab.example', controller: lim })).rcode, 'NOERROR', 'the zones are not rate-limited');
+  });
+
+  test('issue 12 #3: a forwarded answer over UDP is at most 1232 bytes, TC beyond, whatever the client asks', async () => {
+    // a client that says it takes 65535 bytes, for a name of the upstream with 60 addresses (≈ 1.7 kB)
+    const query = dnsPacket.encode({
+      type: 'query',
+      id: 99,
+      flags: dnsPacket.RECURSION_DESIRED,
+      questions: [{ type: 'AAAA', name: 'big.example' }],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 65535 } as unknown as dnsPacket.Answer],
+    });
+    const many = await startDnsServer({
+      address: '::1',
+      port: 0,
+      resolver: new Resolver(validateControllerConfig({ nodes: {}, zones: { 'big.example': { '@': Array.from({ length: 60 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`) } } })),
+      log,
+    });
+    const fwd = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (d['upstream'] = { server: `[::1]:${many.port}`, allow: ['::1/128'] }))), log });
+    try {
+      const direct = await tcpExchange({ address: '::1', port: many.port }, query, 2000);
+      assert.ok(direct.length > 1232, `the whole answer is ${direct.length} bytes`);
+      const viaUdp = await udpExchange({ address: '::1', port: fwd.port }, query, 2000);
+      assert.ok(viaUdp.length <= 1232, `${viaUdp.length} bytes`);
+      const p = dnsPacket.decode(viaUdp) as { flag_tc?: boolean; id?: number; questions?: unknown[] };
+      assert.equal(p.flag_tc, true);
+      assert.equal(p.id, 99);
+      assert.equal(p.questions?.length, 1);
+      const viaTcp = await tcpExchange({ address: '::1', port: fwd.port }, query, 2000);
+      assert.equal(dnsPacket.decode(viaTcp).answers!.length, 60, 'over TCP: whole');
+    } finally {
+      await fwd.close();
+      await many.close();
+    }
+  });
+
+  test('issue 12 #4: the return hops and BSID lookups, over UDP and TCP, only to the private-lookup ACL', async () => {
+    const hops = dnsPacket.encode({ type: 'query', id: 5, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: RETURN_HOPS_NAME }] });
+    const withHop = (d: Record<string, any>) => (d['nodes'].proxies[0].returnPath = { id: 17, sid: 'fc00:a::ffff' });
+    const closed = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config(withHop)), log });
+    const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAgent(), prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 120_000, log });
+    const open = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (withHop(d), (d['privateLookups'] = { allow: ['::1/128'] })))), bsids, log });
+    // a proxy's health address is on the list by itself
+    const asProxy = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (withHop(d), (d['nodes'].proxies[1].health.address = '::1')))), log });
+    try {
+      for (const ex of [udpExchange, tcpExchange]) {
+        const no = dnsPacket.decode(await ex({ address: '::1', port: closed.port }, hops, 2000)) as { rcode?: string; answers?: unknown[] };
+        assert.equal(no.rcode, 'REFUSED', ex.name);
+        assert.equal(no.answers?.length ?? 0, 0);
+        for (const srv of [open, asProxy]) {
+          const yes = dnsPacket.decode(await ex({ address: '::1', port: srv.port }, hops, 2000));
+          assert.equal((yes as { rcode?: string }).rcode, 'NOERROR', ex.name);
+          assert.deepEqual(yes.answers!.map((a) => decodeReturnHopRecord((a as { data: Buffer }).data)), [{ id: 17, sid: 'fc00:a::ffff' }]);
+        }
+        const bsidNo = dnsPacket.decode(await ex({ address: '::1', port: closed.port }, lookupQuery('fc00:f::1'), 2000)) as { rcode?: string };
+        assert.equal(bsidNo.rcode, 'REFUSED');
+        const bsidOpen = dnsPacket.decode(await ex({ address: '::1', port: open.port }, lookupQuery('fc00:f::1'), 2000)) as { rcode?: string };
+        assert.equal(bsidOpen.rcode, 'NXDOMAIN', 'allowed to ask; there is no such BSID');
+      }
+    } finally {
+      for (const s of [closed, open, asProxy]) await s.close();
+    }
   });
 });

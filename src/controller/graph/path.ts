@@ -9,11 +9,22 @@
  * Ties: Dijkstra yields the distances; the path is then walked back from the goal through tight
  * predecessors, choosing among equals by a hash of (tieKey, predecessor). With the client's address
  * as tieKey the choice is stable for one client and spreads different clients over equal replicas.
+ *
+ * Termination (issue 12, item 8: costs ≥ 2e16 made the walk back loop through predecessor cycles, as
+ * `d + 1 === d` in floating point): costs are integers, checked here, and a distance is the exact pair
+ * (cost sum, tie sum), compared lexicographically; the request is refused ('bad-cost') unless every
+ * sum stays a safe integer. Every link edge has a pair > (0, 0) and every 0-cost edge raises k, so a
+ * tight predecessor is strictly smaller in (distance, k): the walk back cannot revisit a state. Both
+ * loops still carry a bound (expansions ≤ states, walk ≤ states) that returns 'search-bound' instead
+ * of hanging, should that reasoning ever be broken by a change.
  */
 
 export interface Edge {
   to: string;
+  /** an integer ≥ 0 (the config bounds link costs to 1..MAX_LINK_COST); sums are exact */
   cost: number;
+  /** an integer ≥ 0 that breaks ties between equal costs (a latency-bound request: the configured cost) */
+  tie?: number;
   /** Mbit/s, when the config says */
   capacity?: number;
   /** ms, when the config says */
@@ -69,7 +80,7 @@ export interface PathOk {
 
 export interface PathError {
   ok: false;
-  reason: 'no-replica' | 'unreachable' | 'unknown-node';
+  reason: 'no-replica' | 'unreachable' | 'unknown-node' | 'bad-cost' | 'search-bound';
   message: string;
 }
 
@@ -93,24 +104,31 @@ function unkey(s: State): { node: string; k: number; fresh: boolean } {
   return { k: Number(s.slice(0, a)), fresh: s.slice(a + 1, b) === '1', node: s.slice(b + 1) };
 }
 
-/** A binary min-heap of [cost, state]. */
+/** An exact distance: (cost sum, tie sum), compared lexicographically. */
+type Dist = readonly [number, number];
+const ZERO: Dist = [0, 0];
+const less = (a: Dist, b: Dist): boolean => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+const same = (a: Dist, b: Dist): boolean => a[0] === b[0] && a[1] === b[1];
+const plus = (a: Dist, cost: number, tie: number): Dist => [a[0] + cost, a[1] + tie];
+
+/** A binary min-heap of [distance, state]. */
 class Heap {
-  private items: [number, State][] = [];
+  private items: [Dist, State][] = [];
   get size(): number {
     return this.items.length;
   }
-  push(item: [number, State]): void {
+  push(item: [Dist, State]): void {
     const a = this.items;
     a.push(item);
     let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (a[p]![0] <= a[i]![0]) break;
+      if (!less(a[i]![0], a[p]![0])) break;
       [a[p], a[i]] = [a[i]!, a[p]!];
       i = p;
     }
   }
-  pop(): [number, State] {
+  pop(): [Dist, State] {
     const a = this.items;
     const top = a[0]!;
     const last = a.pop()!;
@@ -121,8 +139,8 @@ class Heap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < a.length && a[l]![0] < a[m]![0]) m = l;
-        if (r < a.length && a[r]![0] < a[m]![0]) m = r;
+        if (l < a.length && less(a[l]![0], a[m]![0])) m = l;
+        if (r < a.length && less(a[r]![0], a[m]![0])) m = r;
         if (m === i) break;
         [a[m], a[i]] = [a[i]!, a[m]!];
         i = m;
@@ -132,7 +150,25 @@ class Heap {
   }
 }
 
-const EPS = 1e-9;
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/** Every edge cost an integer, every link edge > (0, 0), and no sum over a walk past 2^53: or why not. */
+function checkCosts(g: PathGraph, states: number): string | undefined {
+  let maxCost = 0;
+  let maxTie = 0;
+  for (const [node, edges] of g.adjacency) {
+    for (const e of edges) {
+      const tie = e.tie ?? 0;
+      if (!isCount(e.cost) || !isCount(tie)) return `link ${node} → ${e.to}: cost ${e.cost}${e.tie !== undefined ? ` (tie ${e.tie})` : ''} is not an integer 0..2^53`;
+      if (e.cost === 0 && tie === 0) return `link ${node} → ${e.to}: cost 0 (a link costs at least 1)`;
+      maxCost = Math.max(maxCost, e.cost);
+      maxTie = Math.max(maxTie, tie);
+    }
+  }
+  // a walk visits each state at most once: its sums stay below max × states
+  if (maxCost * states > Number.MAX_SAFE_INTEGER || maxTie * states > Number.MAX_SAFE_INTEGER) return `link costs up to ${maxCost} over ${states} states could exceed 2^53: lower the costs`;
+  return undefined;
+}
 
 export function computePath(g: PathGraph, req: PathRequest): PathResult {
   for (const n of [req.from, req.to]) {
@@ -149,43 +185,50 @@ export function computePath(g: PathGraph, req: PathRequest): PathResult {
     return m;
   });
   const transit = (n: string): boolean => n === req.from || n === req.to || (g.transit?.(n) ?? true);
-  const neighbours = (s: State): { to: State; cost: number }[] => {
+  const neighbours = (s: State): { to: State; cost: number; tie: number }[] => {
     const { node, k, fresh } = unkey(s);
-    const out: { to: State; cost: number }[] = [];
+    const out: { to: State; cost: number; tie: number }[] = [];
     if (node === req.to && k === K) return out; // the goal
     if (transit(node) || node === req.from) {
       for (const e of g.adjacency.get(node) ?? []) {
         if (e.to === req.from && req.from !== req.to) continue; // never back through the client's attachment
         if (!transit(e.to)) continue;
-        out.push({ to: key(e.to, k, false), cost: e.cost });
+        out.push({ to: key(e.to, k, false), cost: e.cost, tie: e.tie ?? 0 });
       }
     }
-    if (k < K && !fresh && hostsAt[k]!.has(node)) out.push({ to: key(node, k + 1, true), cost: 0 });
+    if (k < K && !fresh && hostsAt[k]!.has(node)) out.push({ to: key(node, k + 1, true), cost: 0, tie: 0 });
     return out;
   };
 
+  // states: (node, k, fresh) for every node, k = 0..K
+  const states = g.adjacency.size * (K + 1) * 2;
+  const bad = checkCosts(g, states);
+  if (bad !== undefined) return { ok: false, reason: 'bad-cost', message: bad };
+
   const start = key(req.from, 0, false);
-  const dist = new Map<State, number>([[start, 0]]);
+  const dist = new Map<State, Dist>([[start, ZERO]]);
   const heap = new Heap();
-  heap.push([0, start]);
+  heap.push([ZERO, start]);
   const done = new Set<State>();
-  const edgesIn = new Map<State, { from: State; cost: number }[]>();
+  const edgesIn = new Map<State, { from: State; cost: number; tie: number }[]>();
   let goal: State | undefined;
   while (heap.size > 0) {
     const [d, s] = heap.pop();
     if (done.has(s)) continue;
     done.add(s);
+    if (done.size > states) return { ok: false, reason: 'search-bound', message: `path search expanded more than ${states} states` };
     const u = unkey(s);
     if (u.node === req.to && u.k === K) {
       goal = s;
       break;
     }
-    for (const { to, cost } of neighbours(s)) {
+    for (const { to, cost, tie } of neighbours(s)) {
       const list = edgesIn.get(to) ?? [];
-      list.push({ from: s, cost });
+      list.push({ from: s, cost, tie });
       edgesIn.set(to, list);
-      const nd = d + cost;
-      if (nd < (dist.get(to) ?? Infinity) - EPS) {
+      const nd = plus(d, cost, tie);
+      const old = dist.get(to);
+      if (old === undefined || less(nd, old)) {
         dist.set(to, nd);
         heap.push([nd, to]);
       }
@@ -196,12 +239,14 @@ export function computePath(g: PathGraph, req: PathRequest): PathResult {
     return { ok: false, reason: 'unreachable', message: `no path from ${req.from} to ${req.to} through ${names}` };
   }
 
-  // walk back through tight predecessors, ties broken by hash
+  // walk back through tight predecessors (exact: distance + edge = distance), ties broken by hash
   const walk: State[] = [goal];
+  const onWalk = new Set<State>(walk);
   let cur = goal;
   while (cur !== start) {
     const dc = dist.get(cur)!;
-    const tight = (edgesIn.get(cur) ?? []).filter((p) => done.has(p.from) && Math.abs(dist.get(p.from)! + p.cost - dc) < EPS);
+    const tight = (edgesIn.get(cur) ?? []).filter((p) => done.has(p.from) && !onWalk.has(p.from) && same(plus(dist.get(p.from)!, p.cost, p.tie), dc));
+    if (tight.length === 0 || walk.length > states) return { ok: false, reason: 'search-bound', message: `path search: no way back from ${cur} (a bug: please report it)` };
     let best = tight[0]!;
     let bestHash = fnv1a(`${req.tieKey}|${best.from}`);
     for (const p of tight.slice(1)) {
@@ -213,6 +258,7 @@ export function computePath(g: PathGraph, req: PathRequest): PathResult {
     }
     cur = best.from;
     walk.push(cur);
+    onWalk.add(cur);
   }
   walk.reverse();
 
@@ -227,5 +273,5 @@ export function computePath(g: PathGraph, req: PathRequest): PathResult {
     }
   }
   const sids = hops.map((h) => h.sid);
-  return { ok: true, cost: dist.get(goal)!, nodes, hops, segments: [...sids, req.destination], returnSegments: [...sids].reverse() };
+  return { ok: true, cost: dist.get(goal)![0], nodes, hops, segments: [...sids, req.destination], returnSegments: [...sids].reverse() };
 }
