@@ -14,7 +14,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../../log.js';
-import { SrError, errnoCode } from '../../errors.js';
+import { SrError, errnoCode, isSrError } from '../../errors.js';
 import { randomInt } from 'node:crypto';
 import type { Resolver } from '../resolver.js';
 import type { DnsLimits } from '../config.js';
@@ -62,6 +62,18 @@ function throttledWarn(log: Logger): (kind: string, fields: object) => void {
 }
 
 export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
+  // port 0: the UDP socket picks a free port and TCP takes the same number, which another socket may
+  // hold already: pick again (a fixed port that is busy is the operator's error, reported at once)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(o);
+    } catch (e) {
+      if (o.port !== 0 || attempt >= 8 || !isSrError(e, 'PORT_BUSY')) throw e;
+    }
+  }
+}
+
+async function startOnce(o: DnsServerOptions): Promise<DnsServer> {
   let resolver = o.resolver;
   const limits = (): DnsLimits => ({ ...resolver.config.limits, ...o.limits });
   const forwardLimiter = (r: Resolver): ClientRateLimiter | undefined =>
