@@ -5,7 +5,8 @@
  * Phases (each runs in every namespace in parallel, one process per namespace):
  *   1. namespaces: `ip netns add` for all (one `ip -batch`)
  *   2. sysctls: accept_dad=0, keep_addr_on_down=1, seg6_enabled=1 on all/default (so every interface
- *      made later inherits them), forwarding=1 for routers and proxies
+ *      made later inherits them), forwarding=1 for routers and proxies; none on a host with
+ *      `kernelDefaults` (a stock host: seg6_enabled=0)
  *   3. veths: each link is made by its `a` host: `ip -n A link add ethX type veth peer name ethY netns B`
  *   4. interfaces: lo and ethN up, addresses with nodad, rate limits (tbf) with tc
  *   5. routes, and the host's own extra sysctls (which may name interfaces); loss rules (nftables)
@@ -127,7 +128,8 @@ function planHost(lab: string, topo: Topology, name: string): NamespacePlan {
   const h = topo.hosts[name]!;
   const ns = namespaceName(lab, h.name);
   const forwarding = h.role === 'host' ? '0' : '1';
-  const sysctls = [
+  // kernelDefaults: a stock host, nothing set (seg6_enabled=0: it drops every packet with an SRH)
+  const sysctls = h.kernelDefaults ? [] : [
     'net.ipv6.conf.all.accept_dad=0',
     'net.ipv6.conf.default.accept_dad=0',
     'net.ipv6.conf.all.keep_addr_on_down=1',
@@ -167,7 +169,7 @@ function planHost(lab: string, topo: Topology, name: string): NamespacePlan {
 /** The whole plan as shell commands, for `lab up --dry-run` and for reading. */
 export function planAsShell(plans: NamespacePlan[]): string[] {
   const out = plans.map((p) => `ip netns add ${p.ns}`);
-  for (const p of plans) out.push(`ip netns exec ${p.ns} sysctl -q -w ${p.sysctls.join(' ')}`);
+  for (const p of plans) if (p.sysctls.length) out.push(`ip netns exec ${p.ns} sysctl -q -w ${p.sysctls.join(' ')}`);
   for (const p of plans) for (const l of p.veths) out.push(`ip -n ${p.ns} ${l}`);
   for (const p of plans) {
     for (const l of p.interfaces) out.push(`ip -n ${p.ns} ${l}`);

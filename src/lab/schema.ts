@@ -72,8 +72,17 @@ const host = z.preprocess(
           z.union([z.string(), z.number()]).transform(String),
         )
         .default({}),
+      /**
+       * leave this host's sysctls at the kernel's defaults (seg6_enabled=0, accept_dad, …): the lab sets
+       * none of its own (the `sysctls` above still apply). A stock server, e.g. for return-agent tests.
+       */
+      kernelDefaults: z.boolean().default(false),
     })
-    .strict(),
+    .strict()
+    .refine((h) => !h.kernelDefaults || h.role === 'host', {
+      message: 'kernelDefaults is for role host only (a router or proxy needs forwarding=1)',
+      path: ['kernelDefaults'],
+    }),
 );
 
 /** A link end: a host name (address picked from `net`), or [host, "address/len"]. */

@@ -255,6 +255,18 @@ links:
       assert.ok(!p.interfaces.some((l) => l.includes('gso_max_segs')));
     }
   });
+  test('kernelDefaults: the lab sets no sysctl on that host (seg6_enabled stays 0), the others get theirs; only for role host', () => {
+    const t = parseTopology(BASE.replace('c: { routes', 'c: { kernelDefaults: true, sysctls: { net.ipv6.conf.all.seg6_require_hmac: 0 }, routes'), 'x.yaml');
+    const [c, r] = planLab('l', t);
+    assert.deepEqual(c!.sysctls, []);
+    assert.deepEqual(c!.extraSysctls, ['net.ipv6.conf.all.seg6_require_hmac=0'], 'the host’s own sysctls still apply');
+    assert.ok(r!.sysctls.includes('net.ipv6.conf.all.seg6_enabled=1'));
+    assert.ok(planLab('l', parseTopology(BASE, 'x.yaml'))[0]!.sysctls.includes('net.ipv6.conf.default.seg6_enabled=1'), 'the default: SRHs accepted');
+    rejects(BASE.replace('r: { role: router }', 'r: { role: router, kernelDefaults: true }'), 'hosts.r.kernelDefaults', 'role host only');
+    const off = loadTopology('offpath');
+    assert.equal(off.hosts['stock']!.kernelDefaults, true);
+    assert.deepEqual(planLab('l', off).find((p) => p.host === 'stock')!.sysctls, []);
+  });
   test('bad delay and loss values name the field', () => {
     rejects(BASE.replace('"fc00:1::1/64"] }', '"fc00:1::1/64"], delay: 5 }'), 'links[0].delay');
     rejects(BASE.replace('"fc00:1::1/64"] }', '"fc00:1::1/64"], delay: 11s }'), 'links[0].delay', 'at most 10s');

@@ -50,6 +50,8 @@ export interface Host {
   routes: Route[];
   services: Service[];
   sysctls: Record<string, string>;
+  /** the lab sets none of its own sysctls on this host (kernel defaults: seg6_enabled=0) */
+  kernelDefaults: boolean;
   interfaces: Interface[];
 }
 
@@ -238,7 +240,7 @@ export function validateTopology(doc: unknown, source = 'topology'): Topology {
   const hosts: Record<string, Host> = {};
   for (const [name, h] of Object.entries(raw.hosts)) {
     if (!HOST_NAME.test(name)) throw invalid(source, ['hosts', name], `bad host name: ${HOST_NAME_RULE}`);
-    hosts[name] = { name, role: h.role, locators: [], routes: [], services: h.services, sysctls: h.sysctls, interfaces: [] };
+    hosts[name] = { name, role: h.role, locators: [], routes: [], services: h.services, sysctls: h.sysctls, kernelDefaults: h.kernelDefaults, interfaces: [] };
   }
   const links = resolveLinks(raw, source, hosts);
   for (const h of Object.values(hosts)) checkHost(raw, source, h, links);

@@ -13,6 +13,7 @@ import { newDirectionStats, relay } from '../vf/relay.js';
 import { releaseTransforms, type FlowTransforms } from '../vf/types.js';
 import type { Accepted } from './classify.js';
 import type { FunctionStats } from './stats.js';
+import { releaseTimeWaitOnClose } from './timewait.js';
 
 export type FlowState = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -91,6 +92,8 @@ export class Flow {
     d.downstream?.entry.attach(this);
     this.inbound.on('error', (e) => this.fail('client_reset', e));
     this.inbound.on('close', () => this.socketClosed());
+    // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
+    releaseTimeWaitOnClose(this.inbound, this.server, this.client, deps.log);
     if (d.replySrh) {
       // the return path: this socket's replies go back through the previous hop's return SID
       try {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sidLayout } from '../codec/sid.js';
-import { netconfPlan, nftRuleset } from './netconf.js';
+import { netconfPlan, nftRuleset, seg6AcceptSteps } from './netconf.js';
 
 const params = { locators: [sidLayout('fc00:a::/80'), sidLayout('fc00:aa::/64', 8)], port: 7777, mark: 1, table: 100 };
 
@@ -44,4 +44,11 @@ test('mptcp: the converter rule comes before TPROXY; the plan sets the path mana
   const plan = netconfPlan({ ...params, mptcp }, ['all']).map((s) => s.describe.split('\n')[0]);
   assert.deepEqual(plan.slice(-3), ['sysctl -w net.mptcp.enabled=1', 'sysctl -w net.mptcp.pm_type=1', 'ip mptcp limits set subflows 4 add_addr_accepted 0']);
   assert.equal(nftRuleset({ ...params, mptcp: { ...mptcp, converterPort: null } }).includes('exthdr'), false, 'no converter, no extra rule');
+});
+
+test('accepting SRHs (the proxy and the return-agent): seg6_enabled on all, default and each interface', () => {
+  assert.deepEqual(
+    seg6AcceptSteps(['all', 'default', 'eth0', 'eth0.10']).map((s) => s.describe),
+    ['sysctl -w net.ipv6.conf.all.seg6_enabled=1', 'sysctl -w net.ipv6.conf.default.seg6_enabled=1', 'sysctl -w net.ipv6.conf.eth0.seg6_enabled=1'],
+  );
 });

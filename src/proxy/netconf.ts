@@ -90,12 +90,18 @@ export function ipv6ConfNames(): string[] {
   }
 }
 
+/**
+ * Accepting SRHs: `seg6_enabled=1` on all, default (interfaces made later) and every interface. The
+ * kernel takes the lower of `all` and the interface's value and, below 1, drops every packet with an
+ * SRH — even one with Segments Left 0 addressed to this host (`ipv6_srh_rcv`). Old values come back on revert.
+ */
+export function seg6AcceptSteps(confNames = ipv6ConfNames()): Step[] {
+  // a VLAN name such as eth0.10 would need escaping in sysctl keys
+  return confNames.filter((n) => !n.includes('.')).map((n) => sysctlStep(`net.ipv6.conf.${n}.seg6_enabled`, '1'));
+}
+
 export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step[] {
-  const steps: Step[] = [sysctlStep('net.ipv6.conf.all.forwarding', '1')];
-  for (const n of confNames) {
-    if (n.includes('.')) continue; // a VLAN name such as eth0.10 would need escaping in sysctl keys
-    steps.push(sysctlStep(`net.ipv6.conf.${n}.seg6_enabled`, '1'));
-  }
+  const steps: Step[] = [sysctlStep('net.ipv6.conf.all.forwarding', '1'), ...seg6AcceptSteps(confNames)];
   const rules = nftRuleset(p);
   steps.push({
     describe: `nft -f - <<EOF\n${rules}EOF`,

@@ -1,12 +1,14 @@
 /**
  * `srv6pipes return-agent`: return steering on a host that runs an unmodified server (lighttpd,
- * nginx…). It installs the steering for the return hops in its network namespace (steering.ts) —
+ * nginx…). It makes the host accept SRHs (`seg6_enabled=1` on all, default and every interface: a
+ * stock kernel drops every packet carrying one, and the proxies' onward packets carry their tag in
+ * one), installs the steering for the return hops in its network namespace (steering.ts) —
  * hops given on the command line, or learnt from the controller (a TYPE 65283 query, refreshed; a
  * change re-installs the steering) — logs the packets marked per hop every `--report` seconds, and
- * removes everything on SIGTERM/SIGINT.
+ * removes everything on SIGTERM/SIGINT (the sysctls get their old values back).
  */
 import { createLogger } from '../log.js';
-import { applyPlan, checkNetconfPrerequisites } from '../proxy/netconf.js';
+import { applyPlan, checkNetconfPrerequisites, seg6AcceptSteps } from '../proxy/netconf.js';
 import { untilStopSignal } from '../sys/signals.js';
 import { SrError } from '../errors.js';
 import { fetchReturnHops } from '../controller/client.js';
@@ -44,11 +46,21 @@ export async function runReturnAgent(o: ReturnAgentOptions): Promise<number> {
     return hops;
   };
   if (o.dryRun) {
-    for (const s of returnSteeringPlan(mergeHops(o.hops, await learn()))) process.stdout.write(`${s.describe}\n`);
+    for (const s of [...seg6AcceptSteps(), ...returnSteeringPlan(mergeHops(o.hops, await learn()))]) process.stdout.write(`${s.describe}\n`);
     return 0;
   }
   checkNetconfPrerequisites();
   const log = createLogger(o.logLevel ?? 'info', { component: 'return-agent' });
+  // once for the agent's whole run: a change of hops must not open a gap in which SRHs are dropped
+  const undoSeg6 = await applyPlan(seg6AcceptSteps());
+  try {
+    return await steer(o, learn, log);
+  } finally {
+    await undoSeg6();
+  }
+}
+
+async function steer(o: ReturnAgentOptions, learn: () => Promise<ReturnHop[]>, log: ReturnType<typeof createLogger>): Promise<number> {
   let installed: ReturnHop[] = [];
   let undo: () => Promise<void> = async () => undefined;
   // one change at a time: the steering is removed and installed again as a whole (a brief gap)

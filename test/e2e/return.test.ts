@@ -110,6 +110,32 @@ describe('return traffic off the path (offpath lab)', () => {
     });
   });
 
+  test('a stock server (kernel defaults, seg6_enabled=0): the agent makes it accept the tagged SRH while it runs, and restores the defaults', async () => {
+    await withLab('offpath', async (lab) => {
+      const SEG6 = ['all', 'default', 'eth0'].map((n) => `/proc/sys/net/ipv6/conf/${n}/seg6_enabled`);
+      const seg6 = async (): Promise<string> => (await lab.exec('stock', ['cat', ...SEG6])).stdout.split(/\s+/).filter(Boolean).join(',');
+      assert.equal(await seg6(), '0,0,0', 'the lab left the kernel defaults');
+      const server = await startServer(lab, 'stock', ['--port', '8080', '--reply', String(1 << 20)]);
+      const proxy = await startProxy(lab, 'p', PROXY(true));
+      const agent = await startDaemon(lab, 'stock', ['return-agent', '--hops', '17=fc00:a::ffff'], 'return agent started');
+      try {
+        // p sends an SRH (tag 17, its return SID as a visited segment) even though only the server is left
+        const r = await runClient(lab, 'client', ['--host', 'fc00:5::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--send', String(1 << 20)]);
+        assert.equal(r.error, undefined, JSON.stringify(r));
+        assert.equal(r.received, 1 << 20);
+        const conn = await server.out.next((l) => l['event'] === 'conn' && l['received'] === 1 << 20, 10000, 'the server side');
+        assert.equal(conn['sha256Received'], r.sha256Sent);
+        assert.equal(conn['remote'], 'fc00:1::2');
+        assert.equal(await seg6(), '1,1,1', 'the agent accepts SRHs on all, default and every interface');
+      } finally {
+        assert.equal(await agent.stop(), 0);
+        await proxy.stop();
+        server.stop();
+      }
+      assert.equal(await seg6(), '0,0,0', 'the agent put the old values back');
+    });
+  });
+
   test('the return-agent learns the return hops from the controller (TYPE 65283) and steers with them', async () => {
     await withLab('offpath', async (lab) => {
       const ctl = await startDaemon(lab, 'r', ['controller', '--config', writeConfig(OFFPATH_CONTROLLER)], 'controller started');

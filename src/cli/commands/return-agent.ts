@@ -4,7 +4,7 @@ import type { CommandSpec } from '../spec.js';
 export const RETURN_COMMANDS: CommandSpec[] = [
   {
     name: 'return-agent',
-    summary: 'Steer a host’s replies back to the proxies that sent its flows (for unmodified servers off the path)',
+    summary: 'Steer a host’s replies back to the proxies that sent its flows (for unmodified servers off the path); makes the host accept SRHs (seg6_enabled) while it runs',
     options: [
       { flags: '--hops <list>', description: 'comma-separated return hops ID=SID: the SRH tag a proxy’s flows carry = its return SID, e.g. 17=fc00:a::ffff' },
       { flags: '--controller <addr>', description: 'also learn every proxy’s return hop from the controller, ADDR or [ADDR]:PORT (TYPE 65283 query)' },
