@@ -111,7 +111,7 @@ export async function adminRequest(admin: string, path: string, body?: unknown, 
     }
   })();
   if (!res.ok) {
-    if (json?.code && json.code in ERROR_CODES && json.code !== 'INTERNAL') throw new SrError(json.code as ErrorCode, json.error ?? `HTTP ${res.status}`, json.hint ? { hint: json.hint } : undefined);
+    if (typeof json?.code === 'string' && Object.hasOwn(ERROR_CODES, json.code) && json.code !== 'INTERNAL') throw new SrError(json.code as ErrorCode, json.error ?? `HTTP ${res.status}`, json.hint ? { hint: json.hint } : undefined);
     throw new SrError('ADMIN_UNREACHABLE', `${url}: HTTP ${res.status}: ${json?.error ?? text.slice(0, 200)}`);
   }
   return json ?? text;

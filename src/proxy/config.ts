@@ -8,6 +8,7 @@ import type { ReturnHop } from '../return/steering.js';
 import os from 'node:os';
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
+import { duration } from '../config/duration.js';
 import { SrError } from '../errors.js';
 import { isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
@@ -16,14 +17,14 @@ import { pino } from 'pino';
 import { loadFunction, type FunctionSpec } from '../vf/loader.js';
 import { MemoryMetrics } from '../vf/metrics-memory.js';
 
-/** A duration: a number of milliseconds, or a string such as "500ms", "5s", "2m". */
-const duration = z.union([
-  z.number().int().min(0),
-  z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, 'a duration such as 500ms, 5s or 2m').transform((s) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(s)!;
-    return Math.round(Number(m[1]) * ({ ms: 1, s: 1000, m: 60000 } as const)[m[2] as 'ms' | 's' | 'm']);
-  }),
-]);
+/** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
+const DURATIONS = {
+  connect: duration({ max: 3_600_000 }),
+  idle: duration(),
+  drain: duration({ max: 3_600_000 }),
+  lookup: duration({ min: 1, max: 60_000 }),
+  cache: duration({ max: 86_400_000 }),
+};
 
 const prefix = z.string().refine(
   (s) => {
@@ -61,7 +62,7 @@ const schema = z
       .min(1, 'at least one locator'),
     functions: z.array(functionEntry).min(1, 'at least one function'),
     timeouts: z
-      .object({ connect: duration.default(5000), idle: duration.default(300_000), drain: duration.default(10_000) })
+      .object({ connect: DURATIONS.connect.default(5000), idle: DURATIONS.idle.default(300_000), drain: DURATIONS.drain.default(10_000) })
       .strict()
       .default({ connect: 5000, idle: 300_000, drain: 10_000 }),
     admin: z.union([z.literal('off'), z.literal(false), endpoint.strict()]).default({ address: '127.0.0.1', port: 7778 }),
@@ -105,7 +106,7 @@ const schema = z
       .optional(),
     /** flows that arrive through an access router's binding SID: ask the controller what it stands for */
     bindingSids: z
-      .object({ controller: z.string().min(1), timeout: duration.default(2000), maxCache: duration.default(60_000) })
+      .object({ controller: z.string().min(1), timeout: DURATIONS.lookup.default(2000), maxCache: DURATIONS.cache.default(60_000) })
       .strict()
       .optional(),
   })
