@@ -99,6 +99,10 @@ function textTarget(seeds: string[], run: (text: string) => void | Promise<void>
 const P1 = sidLayout('fc00:a::/80', 16);
 const P1_RETURN = { id: 17, sid: a6('fc00:a::ffff') };
 
+/** A binding SID with a long path behind it, as the controller may answer: expansions past 127 segments must be refused, not thrown. */
+const BSID = a6('fc00:f::1');
+const BSID_PATH = [a6('fc00:a::1:0:0'), a6('fc00:b::1:0:0'), a6('fc00:c::1:0:0')];
+
 function srhSeeds(): Buffer[] {
   const path = (n: number): Buffer[] => Array.from({ length: n }, (_, i) => a6(`fc00:${(i % 3) + 10}::${i + 1}:0:${i}`));
   return [
@@ -110,6 +114,10 @@ function srhSeeds(): Buffer[] {
     encodeSrh({ segments: path(127), segmentsLeft: 126 }),
     encodeSrh({ segments: [...path(125), a6('fc00:a::3:0:0'), a6('fc00:2::2')].reverse(), segmentsLeft: 126 }),
     encodeSrh({ segments: path(2), segmentsLeft: 1, tlvs: [{ type: 4, value: Buffer.alloc(5) }, { type: TLV_RETURN_PATH, value: returnPathTlv([a6('fc00:a::ffff'), a6('::')], 1).value }] }),
+    // binding SIDs whose expansion is long: 126 segments before the BSID; a BSID with a 15-hop return path
+    srhForPath([...path(125), BSID, a6('fc00:2::2')]),
+    srhForPath([BSID, ...path(124), a6('fc00:2::2')]),
+    srhForPath([BSID, a6('fc00:2::2')], { tlvs: [clientReturnPathTlv(Array.from({ length: 14 }, (_, i) => a6(`fc00:${i + 20}::ffff`)), a6('fc00:1::2'))] }),
   ];
 }
 const SRH_FIELDS: LengthField[] = [
@@ -120,9 +128,6 @@ const SRH_FIELDS: LengthField[] = [
   { offset: 73, bytes: 1 }, // a TLV length (after four segments)
 ];
 
-/** A binding SID with a long path behind it, as the controller may answer: expansions past 127 segments must be refused, not thrown. */
-const BSID = a6('fc00:f::1');
-const BSID_PATH = [a6('fc00:a::1:0:0'), a6('fc00:b::1:0:0'), a6('fc00:c::1:0:0')];
 
 const srh: FuzzTarget = {
   name: 'srh',
