@@ -129,6 +129,15 @@ describe('converter header (docs/mptcp.md)', () => {
     };
     throwsCode(() => decodeConvertHeader(withTlvs([2, 3, 6, 9, 0])), 'CONVERT_BAD_TLV');
     throwsCode(() => decodeConvertHeader(withTlvs([2, 2, 6, 0], [2, 2, 6, 0])), 'CONVERT_BAD_TLV');
+    // a Pad1 (type 0) with a length inside the SRH TLVs: refused here, not left to the SRH encoder on the operator side (issue 12 item 6, found by the fuzzer)
+    throwsCode(() => decodeConvertHeader(withTlvs([2, 4, 0, 2, 0, 0])), 'CONVERT_BAD_TLV');
+    // PadN inside is dropped, as the encoder drops it: decode∘encode∘decode = decode
+    const padded = decodeConvertHeader(withTlvs([2, 8, 4, 2, 0, 0, 9, 2, 1, 2])).header;
+    assert.deepEqual(padded.srhTlvs, [{ type: 9, value: Buffer.from([1, 2]) }]);
+    assert.deepEqual(decodeConvertHeader(encodeConvertHeader(padded)).header, padded);
+    const onlyPad = decodeConvertHeader(withTlvs([2, 4, 4, 2, 0, 0])).header;
+    assert.equal(onlyPad.srhTlvs, undefined);
+    assert.deepEqual(decodeConvertHeader(encodeConvertHeader(onlyPad)).header, onlyPad);
     throwsCode(() => encodeConvertHeader({ ...H, srhTlvs: [{ type: 7, value: Buffer.alloc(200) }, { type: 8, value: Buffer.alloc(60) }] }), 'CONVERT_BAD_TLV');
   });
 });

@@ -139,18 +139,24 @@ export function decodeConvertHeader(buf: Buffer): DecodedConvert {
       server: { address: formatAddress(buf, 24), port: buf.readUInt16BE(22) },
       sid: formatAddress(buf, 40),
       segments,
-      ...(srhTlvs ? { srhTlvs } : {}),
+      ...(srhTlvs?.length ? { srhTlvs } : {}),
     },
     rest: buf.subarray(len),
   };
 }
 
-/** The SRH TLVs inside a converter TLV type 2: type u8 | length u8 | value, back to back (copies). */
+/**
+ * The SRH TLVs inside a converter TLV type 2: type u8 | length u8 | value, back to back (copies).
+ * Padding is what the encoder leaves out: a PadN is skipped, and a Pad1 (type 0) — one byte in an
+ * SRH, never written here — is refused (it would not encode into the operator side's SRH).
+ */
 function innerTlvs(b: Buffer): SrhTlv[] {
   const out: SrhTlv[] = [];
   for (let off = 0; off < b.length; ) {
     if (off + 2 > b.length || off + 2 + b[off + 1]! > b.length) throw new SrError('CONVERT_BAD_TLV', `an SRH TLV at byte ${off} of the SRH TLVs runs past their end (${b.length})`);
-    out.push({ type: b[off]!, value: Buffer.from(b.subarray(off + 2, off + 2 + b[off + 1]!)) });
+    const type = b[off]!;
+    if (type === TLV_PAD1) throw new SrError('CONVERT_BAD_TLV', `a Pad1 TLV (type 0) at byte ${off} of the SRH TLVs: padding is not carried`);
+    if (type !== TLV_PADN) out.push({ type, value: Buffer.from(b.subarray(off + 2, off + 2 + b[off + 1]!)) });
     off += 2 + b[off + 1]!;
   }
   return out;

@@ -39,6 +39,8 @@ describe('return-path TLV (type 6)', () => {
     bad(() => decodeReturnPathTlv({ type: TLV_RETURN_PATH, value: sl }), /Segments Left 2 with 2 segments/);
     bad(() => decodeReturnPathTlv({ type: 4, value: Buffer.alloc(22) }), /not a return path/);
     bad(() => returnPathTlv(Array.from({ length: 16 }, () => P('fc00::1'))), /1\.\.15 segments/);
+    // what the encoder refuses the decoder refuses too (a fuzz finding: a 262-byte value decoded to 16 segments that did not re-encode)
+    bad(() => decodeReturnPathTlv({ type: TLV_RETURN_PATH, value: Buffer.alloc(6 + 16 * 16) }), /16 segments: at most 15/);
     bad(() => returnPathTlv([]), /1\.\.15 segments/);
     bad(() => returnPathTlv([Buffer.alloc(4)]), /16 bytes/);
   });

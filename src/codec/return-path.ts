@@ -53,6 +53,8 @@ export function decodeReturnPathTlv(tlv: SrhTlv): ReturnPath {
     throw new SrError('SRH_BAD_TLV', `return-path TLV value is ${v.length} bytes: 6 + 16 per segment, at least one`);
   }
   const n = (v.length - 6) / 16;
+  // a TLV value is at most 255 bytes on the wire; a longer one (handed over some other way) is refused the same
+  if (n > RETURN_PATH_MAX_SEGMENTS) throw new SrError('SRH_BAD_TLV', `return-path TLV with ${n} segments: at most ${RETURN_PATH_MAX_SEGMENTS}`);
   const segmentsLeft = v[5]!;
   if (segmentsLeft >= n) throw new SrError('SRH_BAD_TLV', `return-path Segments Left ${segmentsLeft} with ${n} segments`);
   const path: Buffer[] = [];

@@ -73,6 +73,8 @@ describe('controller config', () => {
     rejects((c) => (c['bindingSids'] = { lifetime: 60 }), /bindingSids: binding SIDs need at least one access router with an `agent`/);
     rejects((c) => (c['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::/64', agent: { ftp: 'x' } }]), /nodes\.accessRouters\[0\]\.agent/);
     rejects((c) => (c['health'] = { interval: 10 }), /health\.interval: /);
+    rejects((c) => (c['health'] = { interval: '36000m' }), /health\.interval: a duration between 100ms and 10m/);
+    rejects((c) => (c['health'] = { timeout: '2m' }), /health\.timeout: /);
     rejects((c) => (c['nodes'].proxies[0].returnPath = { id: 17, sid: 'fc00:b::ffff' }), /nodes\.proxies\[0\]\.returnPath\.sid: fc00:b::ffff is in none of p1's locators/);
     rejects((c) => {
       c['nodes'].proxies[0].returnPath = { id: 17, sid: 'fc00:a::ffff' };

@@ -5,6 +5,7 @@
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
+import { duration } from '../config/duration.js';
 import { SrError } from '../errors.js';
 import { formatAddress, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
@@ -192,8 +193,8 @@ const schema = z
       .default(false),
     health: z
       .object({
-        interval: z.number().int().min(100).max(600_000).default(2000),
-        timeout: z.number().int().min(50).max(60_000).default(1000),
+        interval: duration({ min: 100, max: 600_000 }).default(2000),
+        timeout: duration({ min: 50, max: 60_000 }).default(1000),
         fall: z.number().int().min(1).max(100).default(2),
         rise: z.number().int().min(1).max(100).default(1),
       })

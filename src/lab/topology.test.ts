@@ -61,6 +61,16 @@ describe('topology schema', () => {
     rejects(BASE.replace('b: [r,', 'b: [c,'), 'links[0].b', 'two different hosts');
   });
 
+  test('host names that are Object.prototype members are plain unknown or bad names (no TypeError)', () => {
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      rejects(`name: t\nhosts:\n  a: {}\n  b: {}\nlinks:\n  - { a: ${name}, b: b, net: "fc00:1::/64" }\n`, 'links[0].a', `unknown host "${name}"`);
+      if (name !== 'constructor') rejects(`name: t\nhosts:\n  ${name}: {}\n  b: {}\nlinks:\n  - { a: b, b: ${name}, net: "fc00:1::/64" }\n`, `hosts.${name}`);
+    }
+    // a lower-case member name is a valid host name and works as one
+    const t = parseTopology('name: t\nhosts:\n  constructor: {}\n  b: {}\nlinks:\n  - { a: constructor, b: b, net: "fc00:1::/64" }\n', 'x.yaml');
+    assert.equal(hostAddress(t, 'constructor'), 'fc00:1::1');
+  });
+
   test('bad addresses are rejected', () => {
     rejects(BASE.replace('"fc00:1::2/64"', '"fc00:1::2/200"'), 'links[0].a[1]', 'prefix length');
     rejects(BASE.replace('"fc00:1::2/64"', '"fc00:1::2"'), 'links[0].a[1]', 'needs a /length');

@@ -118,7 +118,7 @@ function parseEndAddress(text: string, net: Prefix6 | undefined): { addr: Buffer
   return { addr, length };
 }
 
-function resolveLinks(raw: RawTopology, source: string, hosts: Record<string, Host>): Link[] {
+function resolveLinks(raw: RawTopology, source: string, hosts: ReadonlyMap<string, Host>): Link[] {
   const owners = new Map<string, string>(); // address → "host ethN"
   const subnets: { prefix: Prefix6; index: number }[] = [];
   return raw.links.map((l: RawLink, i) => {
@@ -127,9 +127,9 @@ function resolveLinks(raw: RawTopology, source: string, hosts: Record<string, Ho
       const e = l[side];
       const [hostName, text] = typeof e === 'string' ? [e, undefined] : e;
       const path = typeof e === 'string' ? ['links', i, side] : ['links', i, side, 1];
-      const host = hosts[hostName];
+      const host = hosts.get(hostName);
       if (!host) {
-        throw invalid(source, ['links', i, side], `unknown host "${hostName}" (hosts: ${Object.keys(hosts).join(', ')})`);
+        throw invalid(source, ['links', i, side], `unknown host "${hostName}" (hosts: ${[...hosts.keys()].join(', ')})`);
       }
       let addr: Buffer;
       let length: number;
@@ -231,21 +231,27 @@ function checkLocators(source: string, hosts: Host[], links: Link[]): void {
 
 /** Validates a parsed YAML document and resolves it. */
 export function validateTopology(doc: unknown, source = 'topology'): Topology {
+  // zod drops a `__proto__` key silently: names are checked on the document as parsed
+  const rawHosts: unknown = doc !== null && typeof doc === 'object' && Object.hasOwn(doc, 'hosts') ? (doc as { hosts: unknown }).hosts : undefined;
+  if (rawHosts !== null && typeof rawHosts === 'object' && !Array.isArray(rawHosts)) {
+    for (const name of Object.keys(rawHosts)) if (!HOST_NAME.test(name)) throw invalid(source, ['hosts', name], `bad host name: ${HOST_NAME_RULE}`);
+  }
   const r = topologySchema.safeParse(doc);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw invalid(source, issue.path, issue.message);
   }
   const raw = r.data;
-  const hosts: Record<string, Host> = {};
+  // a Map, not a plain object: a name from the file (`toString`, `__proto__`) must not find Object.prototype's members
+  const hosts = new Map<string, Host>();
   for (const [name, h] of Object.entries(raw.hosts)) {
     if (!HOST_NAME.test(name)) throw invalid(source, ['hosts', name], `bad host name: ${HOST_NAME_RULE}`);
-    hosts[name] = { name, role: h.role, locators: [], routes: [], services: h.services, sysctls: h.sysctls, kernelDefaults: h.kernelDefaults, interfaces: [] };
+    hosts.set(name, { name, role: h.role, locators: [], routes: [], services: h.services, sysctls: h.sysctls, kernelDefaults: h.kernelDefaults, interfaces: [] });
   }
   const links = resolveLinks(raw, source, hosts);
-  for (const h of Object.values(hosts)) checkHost(raw, source, h, links);
-  checkLocators(source, Object.values(hosts), links);
-  return { name: raw.name, description: raw.description, source, hosts, links };
+  for (const h of hosts.values()) checkHost(raw, source, h, links);
+  checkLocators(source, [...hosts.values()], links);
+  return { name: raw.name, description: raw.description, source, hosts: Object.fromEntries(hosts), links };
 }
 
 function hostOf(topo: Topology, host: string): Host {

@@ -3,8 +3,10 @@
  * connection over generic netlink (family "mptcp_pm"): create a subflow from a given local address,
  * backup or not, and change a subflow's backup flag. The connection is named by its MPTCP token,
  * read from the socket (SOL_MPTCP / MPTCP_INFO).
- * Requests are synchronous: one datagram out, the acknowledgement back (a few microseconds; bounded
- * by a 200 ms poll).
+ * Requests are asynchronous and never block the worker's event loop: one datagram out, then
+ * non-blocking reads (the kernel usually has queued the acknowledgement by the time send returns; else
+ * the read is retried on setImmediate, then on timers of 1..8 ms) until the answer or the deadline
+ * (`timeoutMs`, 200 ms). Requests on one socket go one at a time (answers are matched by sequence).
  */
 import type net from 'node:net';
 import { SrError } from '../errors.js';
@@ -67,33 +69,83 @@ export function mptcpToken(socket: net.Socket): number {
   return info.length >= 16 ? info.readUInt32LE(12) : 0;
 }
 
+/** The socket a path manager talks over: one datagram per call, -errno instead of exceptions. */
+export interface NetlinkIo {
+  /** bytes sent, or -errno */
+  send(msg: Buffer): number;
+  /** a datagram's bytes, or -errno (-EAGAIN when none is queued): never waits */
+  recv(into: Buffer): number;
+  close(): void;
+}
+
+/** A generic netlink socket through the native addon. */
+export function nativeNetlinkIo(): NetlinkIo {
+  const n = native();
+  const c = n.constants;
+  const fd = n.socket(c.AF_NETLINK, c.SOCK_RAW, c.NETLINK_GENERIC);
+  return {
+    send: (msg) => n.send(fd, msg, 0, msg.length, c.MSG_DONTWAIT),
+    recv: (into) => n.recv(fd, into, 0, into.length, c.MSG_DONTWAIT),
+    close: () => n.close(fd),
+  };
+}
+
+export interface PmOptions {
+  /** how long a request waits for its answer (default 200 ms) */
+  timeoutMs?: number;
+  /** the socket (default: a generic netlink socket) */
+  io?: () => NetlinkIo;
+}
+
+const EAGAIN = 11;
+const EINTR = 4;
+/** waits between reads of a request still unanswered: the next turn of the loop, then timers */
+const BACKOFF_MS = [0, 1, 1, 2, 4, 8];
+const pause = (ms: number): Promise<void> => new Promise((r) => (ms === 0 ? setImmediate(r) : setTimeout(r, ms)));
+
 export class UserspacePm {
-  private fd = -1;
+  private io: NetlinkIo | undefined;
+  private opening: Promise<void> | undefined;
   private family = 0;
   private seq = 1;
   private readonly rx = Buffer.alloc(8192);
+  /** the request in progress: the next one starts when it has settled */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly timeoutMs: number;
+  private readonly makeIo: () => NetlinkIo;
 
-  /** Opens the netlink socket and resolves the family id (throws MPTCP_PM_FAILED if absent). */
-  open(): void {
-    if (this.fd >= 0) return;
-    const n = native();
-    this.fd = n.socket(n.constants.AF_NETLINK, n.constants.SOCK_RAW, n.constants.NETLINK_GENERIC);
+  constructor(o: PmOptions = {}) {
+    this.timeoutMs = o.timeoutMs ?? 200;
+    this.makeIo = o.io ?? nativeNetlinkIo;
+  }
+
+  /** Opens the netlink socket and resolves the family id (MPTCP_PM_FAILED if absent). */
+  open(): Promise<void> {
+    if (this.io && this.family) return Promise.resolve();
+    this.opening ??= this.resolveFamily().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async resolveFamily(): Promise<void> {
+    const io = (this.io ??= this.makeIo());
     const name = Buffer.from(`${MPTCP_PM_NAME}\0`);
-    const replies = this.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, [{ type: CTRL_ATTR_FAMILY_NAME, value: name }]);
+    const replies = await this.request(io, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, [{ type: CTRL_ATTR_FAMILY_NAME, value: name }]);
     const id = replies.find((r) => r.attrs?.has(CTRL_ATTR_FAMILY_ID))?.attrs?.get(CTRL_ATTR_FAMILY_ID);
-    if (!id) throw new SrError('MPTCP_PM_FAILED', 'the kernel has no generic netlink family "mptcp_pm"');
+    if (!id || id.length < 2) throw new SrError('MPTCP_PM_FAILED', 'the kernel has no generic netlink family "mptcp_pm"');
     this.family = id.readUInt16LE(0);
   }
 
+  /** Closes the socket; a request still waiting fails with MPTCP_PM_FAILED. */
   close(): void {
-    if (this.fd >= 0) native().close(this.fd);
-    this.fd = -1;
+    this.io?.close();
+    this.io = undefined;
+    this.family = 0;
   }
 
   /** A new subflow of connection `token` from `local` to `remote`, flagged backup or not. */
-  createSubflow(token: number, local: PmAddress, remote: PmAddress): void {
-    this.open();
-    this.request(this.family, CMD_SUBFLOW_CREATE, MPTCP_PM_VER, [
+  async createSubflow(token: number, local: PmAddress, remote: PmAddress): Promise<void> {
+    await this.open();
+    await this.request(this.io!, this.family, CMD_SUBFLOW_CREATE, MPTCP_PM_VER, [
       { type: ATTR_TOKEN, value: u32(token) },
       { type: ATTR_ADDR, value: addr(local) },
       { type: ATTR_ADDR_REMOTE, value: addr(remote) },
@@ -101,37 +153,46 @@ export class UserspacePm {
   }
 
   /** Sets or clears the backup flag of the subflow local → remote of connection `token` (MP_PRIO). */
-  setBackup(token: number, local: PmAddress, remote: PmAddress, backup: boolean): void {
-    this.open();
-    this.request(this.family, CMD_SET_FLAGS, MPTCP_PM_VER, [
+  async setBackup(token: number, local: PmAddress, remote: PmAddress, backup: boolean): Promise<void> {
+    await this.open();
+    await this.request(this.io!, this.family, CMD_SET_FLAGS, MPTCP_PM_VER, [
       { type: ATTR_TOKEN, value: u32(token) },
       { type: ATTR_ADDR, value: addr({ ...local, backup }) },
       { type: ATTR_ADDR_REMOTE, value: addr(remote) },
     ]);
   }
 
-  private request(family: number, cmd: number, version: number, attrs: Attr[]): NlReply[] {
-    const n = native();
-    const c = n.constants;
+  /** One request, after the ones before it have settled. */
+  private request(io: NetlinkIo, family: number, cmd: number, version: number, attrs: Attr[]): Promise<NlReply[]> {
+    const run = (): Promise<NlReply[]> => this.exchange(io, family, cmd, version, attrs);
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async exchange(io: NetlinkIo, family: number, cmd: number, version: number, attrs: Attr[]): Promise<NlReply[]> {
+    const failed = (what: string): SrError => new SrError('MPTCP_PM_FAILED', `mptcp_pm command ${cmd}: ${what}`);
+    if (this.io !== io) throw failed('the path manager was closed');
     const seq = this.seq++;
     const msg = genlMessage(family, cmd, version, seq, attrs);
-    const sent = n.send(this.fd, msg, 0, msg.length, 0);
-    if (sent < 0) throw new SrError('MPTCP_PM_FAILED', `netlink send: errno ${-sent}`);
-    const fds = Int32Array.of(this.fd);
-    const ev = Int32Array.of(c.POLLIN);
-    const rev = new Int32Array(1);
+    const sent = io.send(msg);
+    if (sent < 0) throw failed(`netlink send: errno ${-sent}`);
     const out: NlReply[] = [];
-    const deadline = Date.now() + 200;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0 || n.poll(fds, ev, rev, left * 1000) === 0) throw new SrError('MPTCP_PM_FAILED', `no netlink answer to command ${cmd}`);
-      const len = n.recv(this.fd, this.rx, 0, this.rx.length, c.MSG_DONTWAIT);
-      if (len === -c.EAGAIN || len === -c.EINTR) continue;
-      if (len < 0) throw new SrError('MPTCP_PM_FAILED', `netlink recv: errno ${-len}`);
+    const deadline = Date.now() + this.timeoutMs;
+    for (let tries = 0; ; ) {
+      const len = io.recv(this.rx);
+      if (len === -EAGAIN || len === -EINTR) {
+        if (Date.now() >= deadline) throw failed(`no netlink answer in ${this.timeoutMs} ms`);
+        await pause(BACKOFF_MS[Math.min(tries++, BACKOFF_MS.length - 1)]!);
+        // closed while waiting: the descriptor may already belong to someone else
+        if (this.io !== io) throw failed('the path manager was closed');
+        continue;
+      }
+      if (len < 0) throw failed(`netlink recv: errno ${-len}`);
       for (const r of parseReplies(this.rx.subarray(0, len))) {
         if (r.seq !== seq) continue;
         if (r.error !== undefined) {
-          if (r.error !== 0) throw Object.assign(new SrError('MPTCP_PM_FAILED', `mptcp_pm command ${cmd}: errno ${-r.error}`), { errno: -r.error });
+          if (r.error !== 0) throw Object.assign(failed(`errno ${-r.error}`), { errno: -r.error });
           return out;
         }
         out.push(r);

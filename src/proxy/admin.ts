@@ -330,7 +330,7 @@ export async function adminRequest(admin: AdminTarget, path: string, body?: unkn
     }
   })();
   if (status < 200 || status > 299) {
-    if (json?.code && json.code in ERROR_CODES && json.code !== 'INTERNAL') throw new SrError(json.code as ErrorCode, json.error ?? `HTTP ${status}`, json.hint ? { hint: json.hint } : undefined);
+    if (typeof json?.code === 'string' && Object.hasOwn(ERROR_CODES, json.code) && json.code !== 'INTERNAL') throw new SrError(json.code as ErrorCode, json.error ?? `HTTP ${status}`, json.hint ? { hint: json.hint } : undefined);
     throw new SrError('ADMIN_UNREACHABLE', `${describeTarget(admin)}${path}: HTTP ${status}: ${json?.error ?? text.slice(0, 200)}`);
   }
   return json ?? text;

@@ -54,6 +54,17 @@ test('durations accept ms numbers and unit strings', () => {
   assert.deepEqual(c.timeouts, { connect: 1500, idle: 120000, drain: 3000 });
 });
 
+test('durations are bounded: nothing a timer would turn into 1 ms (issue 12 item 9)', () => {
+  const base = 'locators: [{prefix: "fc00::/64"}]\nfunctions: [{id: 1, vf: copy}]\n';
+  fails(`${base}timeouts: {connect: 36000m}`, 'CONFIG_INVALID', 'timeouts.connect');
+  fails(`${base}timeouts: {idle: 2147483648}`, 'CONFIG_INVALID', 'timeouts.idle');
+  fails(`${base}timeouts: {drain: 2h}`, 'CONFIG_INVALID', 'timeouts.drain');
+  fails(`${base}bindingSids: {controller: "[fc00:9::2]:53", timeout: 0}`, 'CONFIG_INVALID', 'bindingSids.timeout');
+  fails(`${base}bindingSids: {controller: "[fc00:9::2]:53", maxCache: 25h}`, 'CONFIG_INVALID', 'bindingSids.maxCache');
+  const c = parseProxyConfig(`${base}timeouts: {connect: 1h, idle: 2147483647, drain: 1h}`);
+  assert.deepEqual(c.timeouts, { connect: 3_600_000, idle: 2_147_483_647, drain: 3_600_000 });
+});
+
 test('errors name the field', () => {
   const base = 'locators: [{prefix: "fc00:a::/80"}]\n';
   fails(`${base}functions: [{id: 1, vf: copy}, {id: 1, vf: xor}]`, 'CONFIG_INVALID', 'functions[1].id');

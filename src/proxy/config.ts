@@ -8,6 +8,7 @@ import type { ReturnHop } from '../return/steering.js';
 import os from 'node:os';
 import { parseYamlText, readConfigText } from '../config-file.js';
 import { z } from 'zod';
+import { duration } from '../config/duration.js';
 import { SrError } from '../errors.js';
 import { isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
@@ -17,14 +18,14 @@ import { loadFunction, type FunctionSpec } from '../vf/loader.js';
 import { MemoryMetrics } from '../vf/metrics-memory.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
 
-/** A duration: a number of milliseconds, or a string such as "500ms", "5s", "2m". */
-const duration = z.union([
-  z.number().int().min(0),
-  z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, 'a duration such as 500ms, 5s or 2m').transform((s) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(s)!;
-    return Math.round(Number(m[1]) * ({ ms: 1, s: 1000, m: 60000 } as const)[m[2] as 'ms' | 's' | 'm']);
-  }),
-]);
+/** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
+const DURATIONS = {
+  connect: duration({ max: 3_600_000 }),
+  idle: duration(),
+  drain: duration({ max: 3_600_000 }),
+  lookup: duration({ min: 1, max: 60_000 }),
+  cache: duration({ max: 86_400_000 }),
+};
 
 const prefix = z.string().refine(
   (s) => {
@@ -57,7 +58,7 @@ const schema = z
       .min(1, 'at least one locator'),
     functions: z.array(functionEntry).min(1, 'at least one function'),
     timeouts: z
-      .object({ connect: duration.default(5000), idle: duration.default(300_000), drain: duration.default(10_000) })
+      .object({ connect: DURATIONS.connect.default(5000), idle: DURATIONS.idle.default(300_000), drain: DURATIONS.drain.default(10_000) })
       .strict()
       .default({ connect: 5000, idle: 300_000, drain: 10_000 }),
     admin: z.union([z.literal('off'), z.literal(false), ADMIN_SCHEMA]).prefault({}),
@@ -105,10 +106,10 @@ const schema = z
         controller: z.string().min(1),
         /** the access routers' bsidPrefix values: only a segment inside one of them is looked up */
         prefixes: z.array(prefix).min(1, 'the access routers’ bsidPrefix values: only segments inside them are looked up'),
-        timeout: duration.default(2000),
-        maxCache: duration.default(60_000),
+        timeout: DURATIONS.lookup.default(2000),
+        maxCache: DURATIONS.cache.default(60_000),
         /** how long an unknown BSID (or a refusal) is remembered */
-        negativeCache: duration.default(1000),
+        negativeCache: duration({ max: 3_600_000 }).default(1000),
         /** cached answers, least recently used dropped first */
         cacheSize: z.number().int().min(1).max(1_000_000).default(4096),
         /** segments of one SYN that are looked up */

@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { durationArgument } from '../config/duration.js';
 import { SrError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { native } from '../native/addon.js';
@@ -100,7 +101,7 @@ export class ProxyDaemon {
         method: 'POST',
         path: '/functions/unload',
         summary: 'unload a function: {id, deadlineMs?}',
-        handle: json((b) => this.unload(Number((b as B).id), (b as B).deadlineMs)),
+        handle: json(async (b) => this.unload(Number((b as B).id), (b as B).deadlineMs === undefined ? undefined : durationArgument((b as B).deadlineMs, 'deadlineMs', { max: 3_600_000 }))),
       },
       { method: 'POST', path: '/functions/reload', summary: 'reload a function’s module: {id}', handle: json((b) => this.reloadFunction(Number((b as B).id))) },
       { method: 'POST', path: '/config/reload', summary: 're-read the config file (as SIGHUP)', handle: json(() => this.reloadConfig()) },

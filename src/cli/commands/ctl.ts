@@ -1,6 +1,7 @@
 /** `srv6pipes ctl ...`: change a running proxy's function table through its admin endpoint. */
 import YAML from 'yaml';
 import { ADMIN_OPTIONS, adminCall as request } from '../admin-client.js';
+import { durationArgument } from '../../config/duration.js';
 import { SrError } from '../../errors.js';
 import type { FunctionInfo } from '../../vf/table.js';
 import type { CommandSpec, GroupSpec } from '../spec.js';
@@ -67,7 +68,7 @@ export const CTL_COMMANDS: CommandSpec[] = [
     options: [...ADMIN_OPTIONS, { flags: '--deadline <ms>', description: 'how long flows may finish (default: timeouts.drain)' }, { flags: '--json', description: 'print JSON' }],
     async run(args, opts) {
       const body: Record<string, unknown> = { id: parseId(args[0]) };
-      if (opts['deadline'] !== undefined) body['deadlineMs'] = Number(opts['deadline']);
+      if (opts['deadline'] !== undefined) body['deadlineMs'] = durationArgument(opts['deadline'], '--deadline', { max: 3_600_000 });
       const r = (await request(opts, '/functions/unload', body)) as { id: number; reset: number };
       return print(opts, r, `function ${r.id} unloaded${r.reset ? ` (${r.reset} flow(s) reset at the deadline)` : ''}`);
     },

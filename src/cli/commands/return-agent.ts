@@ -16,11 +16,12 @@ export const RETURN_COMMANDS: CommandSpec[] = [
     async run(_args, opts) {
       const { parseReturnHop } = await import('../../return/steering.js');
       const { runReturnAgent } = await import('../../return/agent.js');
+      const { durationArgument } = await import('../../config/duration.js');
       return runReturnAgent({
         hops: listOption(opts['hops']).map(parseReturnHop),
         ...(typeof opts['controller'] === 'string' ? { controller: opts['controller'] } : {}),
-        refreshSeconds: Number(opts['refresh']),
-        reportSeconds: Number(opts['report']),
+        refreshSeconds: durationArgument(opts['refresh'], '--refresh', { unit: 's', min: 1000, max: 86_400_000 }) / 1000,
+        reportSeconds: durationArgument(opts['report'], '--report', { unit: 's', min: 1000, max: 86_400_000 }) / 1000,
         logLevel: String(opts['logLevel']),
         dryRun: opts['dryRun'] === true,
       });

@@ -5,11 +5,19 @@
 import { z } from 'zod';
 import { formatAddress, maskBuffer, parseAddress } from '../../net/ip6.js';
 import { defineFunction, type SyncTransform } from '../../vf/types.js';
+import { LabelBudget } from './labels.js';
 
 export const meterOptions = z
   .object({
     prefixLength: z.number().int().min(0).max(128).default(64).describe('client addresses are aggregated to this prefix length'),
     perArgument: z.boolean().default(true).describe('label series with the argument (false: the argument label is empty)'),
+    maxSeries: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .default(100)
+      .describe('distinct (argument, client prefix) label sets per instance and worker; later ones are counted under argument="other", client_prefix="other"'),
   })
   .strict();
 
@@ -28,6 +36,9 @@ export const meter = defineFunction({
   name: 'meter',
   summary: 'count bytes and flows per argument and client prefix (Prometheus metrics); relay unchanged',
   options: meterOptions,
+  init(options): LabelBudget {
+    return new LabelBudget(options.maxSeries);
+  },
   spawn(flow) {
     const o = flow.options;
     const m = flow.metrics;
@@ -35,7 +46,7 @@ export const meter = defineFunction({
     const flows = m.counter('meter_flows_total', 'flows started, by argument and client prefix', ['argument', 'client_prefix']);
     const active = m.gauge('meter_active_flows', 'flows in progress, by argument and client prefix', ['argument', 'client_prefix']);
     // label objects built once per flow: the per-chunk path allocates nothing
-    const labels = { argument: o.perArgument ? flow.argument.toString(10) : '', client_prefix: clientPrefix(flow.client.address, o.prefixLength) };
+    const labels = flow.state.labelsFor(o.perArgument ? flow.argument.toString(10) : '', clientPrefix(flow.client.address, o.prefixLength));
     const up = { direction: 'up', ...labels };
     const down = { direction: 'down', ...labels };
     flows.inc(labels);

@@ -7,13 +7,14 @@ import { MemoryMetrics } from '../../vf/metrics-memory.js';
 import { initFunction, runFlow, runFunction } from '../../vf/testing.js';
 import { isSyncTransform, type SyncTransform } from '../../vf/types.js';
 import { clientPrefix, meter } from './index.js';
+import { LabelBudget, OTHER_LABELS } from './labels.js';
 
 /** a flow spawned directly, from a given client */
-function spawnFrom(metrics: MemoryMetrics, raw: unknown, argument: bigint, client: string) {
+function spawnFrom(metrics: MemoryMetrics, raw: unknown, argument: bigint, client: string, budget?: LabelBudget) {
   const options = validateOptions(meter.options, raw);
   const abort = new AbortController();
   const facts = { flowId: 1, functionId: 3, argument, sid: 'fc00:a::1', client: { address: client, port: 5000 }, server: { address: 'fc00:2::2', port: 80 }, path: ['fc00:a::1', 'fc00:2::2'], position: 0 };
-  const t = meter.spawn(makeFlowContext(facts, options, undefined, { log: pino({ level: 'silent' }), metrics, signal: abort.signal, reset: () => undefined }));
+  const t = meter.spawn(makeFlowContext(facts, options, budget ?? new LabelBudget(options.maxSeries), { log: pino({ level: 'silent' }), metrics, signal: abort.signal, reset: () => undefined }));
   assert.ok(isSyncTransform(t.upstream) && isSyncTransform(t.downstream));
   return { up: t.upstream as SyncTransform, down: t.downstream as SyncTransform, end: () => (t.close?.(), abort.abort()) };
 }
@@ -83,7 +84,41 @@ test('meter: clientPrefix', () => {
 });
 
 test('meter options: defaults and errors', async () => {
-  assert.deepEqual((await initFunction(meter, {})).options, { prefixLength: 64, perArgument: true });
+  assert.deepEqual((await initFunction(meter, {})).options, { prefixLength: 64, perArgument: true, maxSeries: 100 });
   await assert.rejects(initFunction(meter, { prefixLength: 129 }), /options\.prefixLength/);
   await assert.rejects(initFunction(meter, { perArgument: 'yes' }), /options\.perArgument/);
+  await assert.rejects(initFunction(meter, { maxSeries: 1e6 }), /options\.maxSeries/);
+});
+
+test('meter: label sets are bounded: 20k distinct arguments make at most maxSeries + 1 label sets (issue 12 item 14)', async () => {
+  for (const raw of [{}, { maxSeries: 10 }, { maxSeries: 10, prefixLength: 128 }]) {
+    const metrics = new MemoryMetrics();
+    const inst = await initFunction(meter, raw, metrics);
+    const n = inst.options.maxSeries;
+    for (let a = 0; a < 20_000; a++) {
+      const f = spawnFrom(metrics, raw, BigInt(a) * 65_537n, `fc00:${(a % 2) + 1}::${(a % 7).toString(16)}`, inst.state);
+      f.up.data(Buffer.alloc(3));
+      f.down.data(Buffer.alloc(1));
+      f.end();
+    }
+    assert.equal(metrics.values.get('meter_flows_total')!.size, n + 1, `label sets for ${JSON.stringify(raw)}`);
+    assert.equal(metrics.values.get('meter_active_flows')!.size, n + 1);
+    assert.equal(metrics.values.get('meter_bytes_total')!.size, 2 * (n + 1), 'up and down per label set');
+    // the first n pairs keep their own series; the rest add up under other
+    assert.equal(metrics.get('meter_flows_total', { argument: '0', client_prefix: raw.prefixLength === 128 ? 'fc00:1::/128' : 'fc00:1::/64' }), 1);
+    assert.equal(metrics.get('meter_flows_total', OTHER_LABELS), 20_000 - n);
+    assert.equal(metrics.get('meter_bytes_total', { direction: 'up', ...OTHER_LABELS }), 3 * (20_000 - n));
+    assert.equal(metrics.get('meter_active_flows', OTHER_LABELS), 0);
+  }
+});
+
+test('meter: a label set already admitted keeps its series after the budget is full', () => {
+  const b = new LabelBudget(2);
+  assert.deepEqual(b.labelsFor('1', 'p'), { argument: '1', client_prefix: 'p' });
+  assert.deepEqual(b.labelsFor('2', 'p'), { argument: '2', client_prefix: 'p' });
+  assert.equal(b.labelsFor('3', 'p'), OTHER_LABELS);
+  assert.deepEqual(b.labelsFor('1', 'p'), { argument: '1', client_prefix: 'p' });
+  assert.equal(b.size, 2);
+  assert.equal(b.overflowed, 1);
+  assert.equal(new LabelBudget(0).labelsFor('1', 'p'), OTHER_LABELS);
 });

@@ -47,15 +47,19 @@ function liveAddresses(): Set<string> {
   return out;
 }
 
-/** Asks for one subflow per extra uplink, retrying while the connection is not fully established. */
+/**
+ * Asks for one subflow per extra uplink, retrying while the connection is not fully established.
+ * The path manager's requests are asynchronous: the worker goes on relaying meanwhile.
+ */
 function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number, policy: Policy, remote: { address: string; port: number }, extra: readonly string[]): void {
   const { pm, subflows } = flow.state;
   const pending = extra.map((address, i) => ({ address, id: i + 2 }));
   const deadline = Date.now() + flow.options.joinWithinMs;
-  const attempt = (): void => {
+  const attempt = async (): Promise<void> => {
     for (const local of [...pending]) {
+      if (flow.signal.aborted) return;
       try {
-        pm.createSubflow(token, { ...local, backup: policy === 'backup' }, remote);
+        await pm.createSubflow(token, { ...local, backup: policy === 'backup' }, remote);
         pending.splice(pending.indexOf(local), 1);
         subflows.inc({ result: 'created', policy });
       } catch (e) {
@@ -66,9 +70,10 @@ function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number,
         flow.log.warn({ uplink: local.address, error: (e as Error).message }, 'mptcp: no subflow on this uplink; the flow goes on without it');
       }
     }
-    if (pending.length && !flow.signal.aborted) setTimeout(attempt, 20).unref();
+    if (pending.length && !flow.signal.aborted) setTimeout(run, 20).unref();
   };
-  attempt();
+  const run = (): void => void attempt().catch((e: unknown) => flow.log.warn({ error: (e as Error).message }, 'mptcp: adding subflows failed'));
+  run();
 }
 
 /**
@@ -80,7 +85,8 @@ function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number,
 function preferLowestRtt(flow: FlowContext<MptcpOptions, MptcpState>, socket: net.Socket, token: number, remotePort: number): void {
   const minRtt = new Map<string, number>();
   let chosen: string | undefined;
-  const check = (): void => {
+  let busy = false;
+  const check = async (): Promise<void> => {
     let paths;
     try {
       paths = subflowPaths(socket).filter((p) => p.state === TCP_ESTABLISHED && p.rttUs > 0);
@@ -93,7 +99,7 @@ function preferLowestRtt(flow: FlowContext<MptcpOptions, MptcpState>, socket: ne
     const [best] = [...minRtt].sort((a, b) => a[1] - b[1])[0]!;
     if (best === chosen || (chosen !== undefined && minRtt.get(best)! > 0.8 * minRtt.get(chosen)!)) return;
     try {
-      for (const p of paths) flow.state.pm.setBackup(token, { address: p.local }, { address: p.remote, port: remotePort }, p.local !== best);
+      for (const p of paths) await flow.state.pm.setBackup(token, { address: p.local }, { address: p.remote, port: remotePort }, p.local !== best);
     } catch (e) {
       flow.log.warn({ error: (e as Error).message }, 'mptcp low-delay: could not change the subflows’ priorities');
       return;
@@ -102,7 +108,14 @@ function preferLowestRtt(flow: FlowContext<MptcpOptions, MptcpState>, socket: ne
     flow.state.subflows.inc({ result: 'preferred', policy: 'low-delay' });
     chosen = best;
   };
-  const timer = setInterval(check, flow.options.lowDelayCheckMs);
+  // one check at a time: a check waits for the path manager's answers
+  const timer = setInterval(() => {
+    if (busy || flow.signal.aborted) return;
+    busy = true;
+    void check()
+      .catch((e: unknown) => flow.log.warn({ error: (e as Error).message }, 'mptcp low-delay: check failed'))
+      .finally(() => (busy = false));
+  }, flow.options.lowDelayCheckMs);
   timer.unref();
   flow.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }

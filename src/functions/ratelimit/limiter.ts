@@ -5,6 +5,7 @@
  * bounded by the two small highWaterMarks plus the chunk in hand, whatever the input speed.
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { TIMER_MAX_MS } from '../../config/duration.js';
 
 export const HIGH_WATER_MARK = 16 * 1024;
 
@@ -72,7 +73,8 @@ export class RateLimiter extends Transform {
       const n = Math.min(chunk.length - this.offset, this.piece);
       const wait = this.bucket.take(n);
       if (wait > 0) {
-        this.timer = setTimeout(this.pump, wait);
+        // a slow rate with a big bucket can ask for longer than a timer holds (2^31−1 ms): wake up then and ask again
+        this.timer = setTimeout(this.pump, Math.min(wait, TIMER_MAX_MS));
         return;
       }
       this.push(chunk.subarray(this.offset, this.offset + n));

@@ -116,3 +116,28 @@ test('ratelimit options: burst raised to 10 ms of the rate; bad options rejected
   await assert.rejects(initFunction(ratelimit, { burst: 0 }), /options\.burst/);
   await assert.rejects(initFunction(ratelimit, { directions: 'sideways' }), /options\.directions/);
 });
+
+test('ratelimit: a wait longer than a timer holds is not a 1 ms busy loop (issue 12 item 9)', async () => {
+  // as 1 byte/s with a 1 GiB bucket (whose second 512 MiB piece waits 17 years), scaled down: 1e-7 byte/s, a 2-byte bucket
+  let asked = 0;
+  class Counting extends TokenBucket {
+    override take(n: number): number {
+      asked++;
+      return super.take(n);
+    }
+  }
+  const limiter = new RateLimiter(new Counting(1e-7, 2));
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    limiter.write(Buffer.alloc(3));
+    limiter.resume();
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(asked, 3, `the bucket was asked ${asked} times in 60 ms`);
+    assert.deepEqual(warnings.filter((w) => w === 'TimeoutOverflowWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+    limiter.destroy();
+  }
+});

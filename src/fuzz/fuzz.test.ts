@@ -1,0 +1,27 @@
+/**
+ * The fuzz targets with a small count (`npm test`): the same table and oracles as `npm run fuzz`,
+ * 2,000 cases per target from a fixed seed (FUZZ_SEED overrides it, FUZZ_CASES the count).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { formatResult, runTarget } from './run.js';
+import { FUZZ_TARGETS } from './targets.js';
+
+const CASES = Number(process.env['FUZZ_CASES'] ?? 2000);
+const SEED = Number(process.env['FUZZ_SEED'] ?? 20261130);
+
+describe('fuzz targets (npm run fuzz runs 100,000 cases each)', () => {
+  test('the table: unique names, every target has files to blame', () => {
+    const names = FUZZ_TARGETS.map((t) => t.name);
+    assert.equal(new Set(names).size, names.length);
+    for (const t of FUZZ_TARGETS) assert.ok(t.files.length > 0 && t.summary.length > 0, t.name);
+  });
+
+  for (const target of FUZZ_TARGETS) {
+    test(`${target.name}: ${CASES} cases, no finding`, async () => {
+      const r = await runTarget(target, { cases: CASES, seed: SEED });
+      assert.equal(r.findings, 0, formatResult(r));
+      assert.equal(r.cases, CASES);
+    });
+  }
+});
