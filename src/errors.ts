@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   FLOW_TIMEOUT: { kind: 'input', hint: 'the flow was idle longer than timeouts.idle' },
   MPTCP_PM_FAILED: { kind: 'input', hint: 'the userspace path manager refused a subflow: check `mptcp.pathManager: userspace` and the uplinks (docs/mptcp.md)' },
   FLOW_UNKNOWN_BSID: { kind: 'input', hint: 'the controller knows no binding SID of that address (expired?)' },
+  DNS_BAD_ANSWER: { kind: 'input', hint: 'the DNS server sent an answer that does not parse: is --controller a srv6pipes controller?' },
   BSID_LOOKUP_FAILED: { kind: 'input', hint: 'check `bindingSids.controller` in the proxy config and that the controller answers this proxy' },
   BSID_LOOKUP_BUSY: { kind: 'input', hint: 'too many binding-SID lookups in flight (bindingSids.maxInflight): a slow controller, or SYNs naming many BSIDs' },
   BSID_LIMIT: { kind: 'input', hint: 'the controller refused a new binding SID: see bindingSids.perClient, .max and .rate in its config (docs/controller.md)' },

@@ -90,9 +90,18 @@ export function buildQuery(o: ResolveOptions, id: number): Buffer {
   });
 }
 
+/** dns-packet's decoder, its plain errors (a record running past the end, a bad label) made typed. */
+function decodeAnswer(buf: Buffer): dnsPacket.Packet {
+  try {
+    return dnsPacket.decode(buf);
+  } catch (e) {
+    throw new SrError('DNS_BAD_ANSWER', `the DNS answer (${buf.length} bytes) does not parse: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /** Decodes a response: rcode, AAAA addresses, SRH paths. */
 export function parseResponse(buf: Buffer, name: string): { tc: boolean; result: Omit<ResolveResult, 'transport'> } {
-  const p = dnsPacket.decode(buf);
+  const p = decodeAnswer(buf);
   const answers = (p.answers ?? []) as { type: string; data: unknown }[];
   const additionals = (p.additionals ?? []) as { type: string; data: unknown }[];
   const paths: ResolvedPath[] = [];
@@ -160,7 +169,7 @@ export async function fetchReturnHops(o: { controller: string; timeoutMs?: numbe
     mode: 'tcp',
     timeoutMs: o.timeoutMs ?? 2000,
   });
-  const p = dnsPacket.decode(answer);
+  const p = decodeAnswer(answer);
   const rcode = (p as { rcode?: string }).rcode ?? 'NOERROR';
   if (rcode !== 'NOERROR') throw Object.assign(new Error(`the controller answered ${rcode} for the return hops`), { code: `DNS_${rcode}` });
   const hops: ReturnHopRecord[] = [];

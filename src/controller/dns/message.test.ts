@@ -245,3 +245,24 @@ upstream: { server: "[fc00::53]:53", allow: [ "fc00:1::/64" ] }
     assert.ok(huge.response!.length <= 1232);
   });
 });
+
+describe('question names that do not encode back (fuzz finding)', () => {
+  test('a label holding a dot, or bytes that are not UTF-8: FORMERR, and the answer parses', async () => {
+    // labels "big", ".ab", "example" (dns-packet decodes this as big..ab.example)
+    const dotted = Buffer.from('42420100000100000000000103626967032e6162076578616d706c6500001c0001000029ffff000000000007fdec0003786f72', 'hex');
+    // a 63-byte label of 0xff bytes: U+FFFD replacements would make it 189 bytes
+    const binary = Buffer.concat([Buffer.from('424201000001000000000000', 'hex'), Buffer.from([63]), Buffer.alloc(63, 0xff), Buffer.from('0000001c0001', 'hex')]);
+    for (const buf of [dotted, binary]) {
+      const h = await ask(buf);
+      assert.ok(h.response);
+      assert.equal(rcodeOf(h.response), 1);
+      assert.doesNotThrow(() => dnsPacket.decode(h.response!));
+    }
+  });
+});
+
+test('parseResponse: an answer that does not parse is a typed error (DNS_BAD_ANSWER), not dns-packet’s plain Error', () => {
+  for (const bad of [Buffer.alloc(0), Buffer.from('000001840000010001', 'hex')]) {
+    assert.throws(() => parseResponse(bad, 'server.lab.example'), (e: unknown) => (e as { code?: string }).code === 'DNS_BAD_ANSWER');
+  }
+});

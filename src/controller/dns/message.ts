@@ -106,6 +106,13 @@ export async function handleMessage(services: Services, buf: Buffer, client: str
 const bsidKey = (client: string, p: SrPath): string =>
   `${client}|${p.policy ?? '-'}|${p.spec.functions.map((f) => `${f.name}:${f.argument}`).join(',')}|${p.spec.to}|${p.spec.bandwidthKbps ?? ''}|${p.spec.maxLatencyMs ?? ''}`;
 
+/** Whether a decoded question name encodes back to the same labels (dns-packet joins labels with dots). */
+export function echoableName(name: string): boolean {
+  if (name === '.' || name === '') return true;
+  if (Buffer.byteLength(name) > 253 || name.includes('\uFFFD')) return false;
+  return name.split('.').every((l) => l.length > 0 && Buffer.byteLength(l) <= 63);
+}
+
 async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedPacket, log: QueryLog): Promise<Handled> {
   const resolver = services.resolver;
   const fail = (rcode: number, reason: string): Handled => ({ response: headerOnly(buf, rcode), log: { ...log, rcode: rcodeName(rcode), reason } });
@@ -113,6 +120,9 @@ async function answer(services: Services, buf: Buffer, query: dnsPacket.DecodedP
   const q = query.questions[0]!;
   log.name = q.name;
   log.type = q.type;
+  // the name goes back in the answer as text: a label holding a dot or bytes that are not UTF-8 would
+  // not encode to the same name (or to a valid one)
+  if (!echoableName(q.name)) return fail(RCODE.FORMERR, 'a label of the name is empty, longer than 63 bytes, holds a dot or is not UTF-8');
   const opts = (query.additionals ?? []).filter((r) => r.type === 'OPT') as unknown as OptRecord[];
   if (opts.length > 1) return fail(RCODE.FORMERR, 'more than one OPT record');
   const opt = opts[0];
