@@ -135,6 +135,7 @@ describe('controller (fig1: the controller in server, dig from client)', () => {
         assert.match(text.stdout, /^plain\.lab\.example fc00:2::2\n {2}path: fc00:a::2:0:5a → fc00:b::2:0:5a → fc00:2::2\n$/);
 
         const r = await lab.exec('client', [process.execPath, BIN, 'resolve', 'plain.lab.example', '--functions', 'xor,xor', '--controller', `[${CTL}]:53`, '--json']);
+        assert.equal(r.code, 0, r.stderr);
         const res = JSON.parse(r.stdout) as { rcode: string; addresses: string[]; paths: { destination: string; segments: string[] }[] };
         assert.equal(res.rcode, 'NOERROR');
         const path = res.paths[0]!;
