@@ -70,6 +70,7 @@ export const ERROR_CODES = {
   FLOW_LIMIT: { kind: 'input', hint: 'the proxy holds limits.flows concurrent flows (each worker its share): raise it or add proxies' },
   FLOW_CLIENT_LIMIT: { kind: 'input', hint: 'this client (its /limits.clientPrefix) holds limits.flowsPerClient concurrent flows' },
   FUNCTION_LIMIT: { kind: 'input', hint: 'this function holds its limits.perFunction concurrent flows' },
+  NOFILE_LIMIT: { kind: 'input', hint: 'the worker’s descriptor limit (RLIMIT_NOFILE) has no room for another flow: see limits.nofile, or run as root so the proxy can raise it' },
   ACCEPT_FAILED: { kind: 'input', hint: 'accept() failed (EMFILE/ENFILE: out of descriptors): see limits.nofile and the log; the listener goes on' },
   MPTCP_PM_FAILED: { kind: 'input', hint: 'the userspace path manager refused a subflow: check `mptcp.pathManager: userspace` and the uplinks (docs/mptcp.md)' },
   FLOW_UNKNOWN_BSID: { kind: 'input', hint: 'the controller knows no binding SID of that address (expired?)' },

@@ -62,6 +62,18 @@ test('Admission: flows, per client and per function caps (worker share), release
   assert.deepEqual(a.counts, { flows: 1, clients: 1, functions: 1 });
 });
 
+test('Admission: the descriptor cap refuses with NOFILE_LIMIT when it binds before limits.flows', () => {
+  const a = new Admission({ flows: 4, flowsPerClient: 10, clientPrefix: 64, perFunction: null, nofile: 'auto' }, 1);
+  a.fdCap = 1;
+  assert.ok(a.admit('fc00:1::1', 1).ok);
+  const r = a.admit('fc00:1::2', 1);
+  assert.equal(r.ok ? 'ok' : r.code, 'NOFILE_LIMIT');
+  a.fdCap = 100;
+  for (let i = 0; i < 3; i++) assert.ok(a.admit('fc00:1::1', 1).ok);
+  const t = a.admit('fc00:1::2', 1);
+  assert.equal(t.ok ? 'ok' : t.code, 'FLOW_LIMIT');
+});
+
 test('Admission: a proxy-wide limit is split over the workers', () => {
   const a = new Admission({ flows: 10, flowsPerClient: 10, clientPrefix: 64, perFunction: 6, nofile: 'auto' }, 3);
   const got = Array.from({ length: 5 }, (_, i) => a.admit(`fc00:${i}::1`, 1));

@@ -11,11 +11,16 @@
  * A client is its address masked to `clientPrefix` bits (default /64: on IPv6 one host or one LAN
  * owns a /64 and may use any address in it, so a per-address limit would bound nothing).
  * IPv4-mapped clients (converted flows) are counted per address.
+ *
+ * The descriptors are a limit too: a worker admits no more flows than its RLIMIT_NOFILE leaves room
+ * for (`fdCap`, set by the worker once it listens). Past it a SYN is reset and counted (NOFILE_LIMIT)
+ * instead of reaching EMFILE, where libuv accepts and closes connections silently (the client would
+ * see a FIN from the "server", and Node would not even hear of it).
  */
 import ipaddr from 'ipaddr.js';
 import type { ProxyConfig } from './config.js';
 
-export type AdmissionCode = 'FLOW_LIMIT' | 'FLOW_CLIENT_LIMIT' | 'FUNCTION_LIMIT';
+export type AdmissionCode = 'FLOW_LIMIT' | 'FLOW_CLIENT_LIMIT' | 'FUNCTION_LIMIT' | 'NOFILE_LIMIT';
 
 export type Admitted = { ok: true; release(): void } | { ok: false; code: AdmissionCode; reason: string };
 
@@ -45,6 +50,8 @@ export class Admission {
   private readonly perFn = new Map<number, number>();
   private readonly maxFlows: number;
   private readonly maxPerClient: number;
+  /** flows the worker's descriptor limit leaves room for (rlimit.ts fdFlowCap) */
+  fdCap = Infinity;
 
   constructor(
     private readonly limits: ProxyConfig['limits'],
@@ -62,6 +69,9 @@ export class Admission {
 
   /** Admits a flow (counted until `release()`, which is idempotent) or says which limit refuses it. */
   admit(clientAddress: string, functionId: number): Admitted {
+    if (this.flows >= this.fdCap && this.fdCap < this.maxFlows) {
+      return { ok: false, code: 'NOFILE_LIMIT', reason: `${this.flows} flows in this worker: its descriptor limit (RLIMIT_NOFILE) has room for ${this.fdCap}` };
+    }
     if (this.flows >= this.maxFlows) {
       return { ok: false, code: 'FLOW_LIMIT', reason: `${this.flows} flows in this worker: limits.flows ${this.limits.flows} over ${this.workers} worker(s)` };
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sidLayout } from '../codec/sid.js';
-import { netconfPlan, nftRuleset } from './netconf.js';
+import { netconfPhases, netconfPlan, nftRuleset } from './netconf.js';
 
 const params = { locators: [sidLayout('fc00:a::/80'), sidLayout('fc00:aa::/64', 8)], port: 7777, mark: 1, table: 100 };
 
@@ -44,4 +44,11 @@ test('mptcp: the converter rule comes before TPROXY; the plan sets the path mana
   const plan = netconfPlan({ ...params, mptcp }, ['all']).map((s) => s.describe.split('\n')[0]);
   assert.deepEqual(plan.slice(-3), ['sysctl -w net.mptcp.enabled=1', 'sysctl -w net.mptcp.pm_type=1', 'ip mptcp limits set subflows 4 add_addr_accepted 0']);
   assert.equal(nftRuleset({ ...params, mptcp: { ...mptcp, converterPort: null } }).includes('exthdr'), false, 'no converter, no extra rule');
+});
+
+test('phases: sysctls and MPTCP before the workers listen; nft, fwmark rule and local route after', () => {
+  const mptcp = { pathManager: 'kernel' as const, subflows: 2, converterPort: null, converterFrom: [] };
+  const { host, interception } = netconfPhases(netconfPlan({ ...params, mptcp }, ['all']));
+  assert.deepEqual(host.map((s) => s.describe.split(' ')[0]), ['sysctl', 'sysctl', 'sysctl', 'sysctl', 'ip']);
+  assert.deepEqual(interception.map((s) => s.describe.split('\n')[0]), ['nft -f - <<EOF', 'ip -6 rule add fwmark 1 lookup 100', 'ip -6 route replace local ::/0 dev lo table 100']);
 });

@@ -5,7 +5,7 @@
  * the primary raises the limit before it forks them (children inherit it), as root the hard limit
  * too (up to fs.nr_open). Node raises its soft limit to the hard one when it boots.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { native } from '../native/addon.js';
 import { workerShare } from './admission.js';
@@ -89,4 +89,23 @@ export function applyWorkerNofile(cfg: ProxyConfig): void {
   const n = native();
   const [, hard] = n.getNofile();
   n.setNofile(hard >= 0 ? Math.min(cfg.limits.nofile, hard) : cfg.limits.nofile, hard >= 0 ? hard : cfg.limits.nofile);
+}
+
+/** descriptors a worker keeps free beyond its flows: lookups, logs, a connection being refused */
+export const FD_RESERVE = 32;
+
+/**
+ * Flows this process's descriptor limit leaves room for, now: (soft limit - descriptors open -
+ * reserve - exec pipes) / 2. Called by a worker once it listens (its base descriptors are open).
+ */
+export function fdFlowCap(cfg: ProxyConfig): number {
+  const [soft] = native().getNofile();
+  if (soft < 0) return Infinity;
+  let open: number;
+  try {
+    open = readdirSync('/proc/self/fd').length;
+  } catch {
+    open = 64;
+  }
+  return Math.max(0, Math.floor((soft - open - FD_RESERVE - FDS_PER_PROCESS * execProcesses(cfg)) / 2));
 }
