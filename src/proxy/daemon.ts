@@ -73,16 +73,19 @@ export class ProxyDaemon {
         ? netconfPhases(netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, returnHops: this.cfg.returnHops, mptcp: this.cfg.mptcp, ...this.cfg.netconf }))
         : { host: [], interception: [] };
       if (phases.host.length) this.undoHost = await applyPlan(phases.host);
+      const tHost = Date.now();
       // the primary checks the functions while the workers boot (each loads them again)
       const [checked, ...started] = await Promise.allSettled([checkFunctions(this.cfg, this.configPath), ...Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i))]);
       // the primary's error names the config file: it wins over a worker's
       for (const r of [checked!, ...started]) if (r.status === 'rejected') throw r.reason;
+      const tWorkers = Date.now();
       if (this.cfg.netconf) {
         this.undoNetconf = await applyPlan(phases.interception);
         this.log.info({ steps: phases.host.length + phases.interception.length }, 'host configuration applied');
       }
+      const tInterception = Date.now();
       if (this.cfg.admin) this.admin = await startAdmin(this.cfg.admin.address, this.cfg.admin.port, this.routes());
-      this.log.info({ port: this.cfg.port, workers: this.cfg.workers, admin: this.cfg.admin, startMs: Date.now() - t0 }, 'proxy started');
+      this.log.info({ port: this.cfg.port, workers: this.cfg.workers, admin: this.cfg.admin, startMs: Date.now() - t0, phasesMs: { host: tHost - t0, workers: tWorkers - tHost, interception: tInterception - tWorkers } }, 'proxy started');
     } catch (e) {
       await this.stop(0);
       throw e;
