@@ -133,13 +133,13 @@ async function flood(sids: string[], ms: number, max: number, concurrency: numbe
       attempts++;
       let outcome: string;
       try {
-        const s = await connect({ host: SERVER, port: PORT, segments: sids, timeoutMs: 2000 });
+        const s = await connect({ host: SERVER, port: PORT, segments: sids, timeoutMs: 5000 });
         outcome = await new Promise<string>((resolve) => {
           s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
           s.on('close', () => resolve('closed'));
           s.on('data', () => resolve('data'));
           s.write('x');
-          setTimeout(() => resolve('open'), 2000).unref();
+          setTimeout(() => resolve('no_answer_5s'), 5000).unref();
         });
         s.destroy();
       } catch (e) {

@@ -247,7 +247,7 @@ export class ProxyDaemon {
     if (!this.configPath) throw new SrError('BAD_ARGUMENT', 'the proxy was not started from a config file');
     const next = loadProxyConfig(this.configPath);
     await checkFunctions(next, this.configPath);
-    const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
+    const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp', 'limits'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
     if (JSON.stringify(next.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits])) !== JSON.stringify(this.cfg.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits]))) restartOnly.push('locators' as never);
     if (restartOnly.length) this.log.warn({ fields: restartOnly }, 'these settings change only on restart');
     const results = (await this.all({ op: 'apply', specs: next.functions }, 30_000)) as { loaded: number[]; unloaded: number[]; kept: number[] }[];

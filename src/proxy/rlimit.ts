@@ -98,7 +98,7 @@ export const FD_RESERVE = 32;
  * Flows this process's descriptor limit leaves room for, now: (soft limit - descriptors open -
  * reserve - exec pipes) / 2. Called by a worker once it listens (its base descriptors are open).
  */
-export function fdFlowCap(cfg: ProxyConfig): number {
+export function fdFlowCap(cfg: ProxyConfig, log: Logger): number {
   const [soft] = native().getNofile();
   if (soft < 0) return Infinity;
   let open: number;
@@ -107,5 +107,8 @@ export function fdFlowCap(cfg: ProxyConfig): number {
   } catch {
     open = 64;
   }
-  return Math.max(0, Math.floor((soft - open - FD_RESERVE - FDS_PER_PROCESS * execProcesses(cfg)) / 2));
+  const cap = Math.max(0, Math.floor((soft - open - FD_RESERVE - FDS_PER_PROCESS * execProcesses(cfg)) / 2));
+  const share = workerShare(cfg.limits.flows, cfg.workers);
+  if (cap < share) log.warn({ flows: cap, share, nofile: soft }, 'the descriptor limit leaves room for fewer flows than limits.flows: beyond, SYNs are reset (NOFILE_LIMIT)');
+  return cap;
 }

@@ -12,7 +12,7 @@ import { parseAddress, prefixContains } from '../net/ip6.js';
 import type { FunctionSpec, LoadedFunction } from '../vf/loader.js';
 import { FunctionTable, type FunctionInfo } from '../vf/table.js';
 import { isSrError } from '../errors.js';
-import { AcceptFailures, Admission, workerShare } from './admission.js';
+import { AcceptFailures, Admission } from './admission.js';
 import { BindingLookup } from './bindings.js';
 import { classify, type Accepted, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
@@ -64,10 +64,7 @@ export class ProxyWorker {
       const cfd = listenFd({ address: '::', port: cport, reusePort: true, transparent: true, protocol: native().constants.IPPROTO_MPTCP });
       this.converter = await this.serve(cfd, (s) => this.acceptConverted(s));
     }
-    this.admission.fdCap = fdFlowCap(this.cfg);
-    if (this.admission.fdCap < workerShare(this.cfg.limits.flows, this.cfg.workers)) {
-      this.log.warn({ flows: this.admission.fdCap, share: workerShare(this.cfg.limits.flows, this.cfg.workers) }, 'the descriptor limit leaves room for fewer flows than limits.flows: beyond, SYNs are reset (NOFILE_LIMIT)');
-    }
+    this.admission.fdCap = fdFlowCap(this.cfg, this.log);
     this.sweep = setInterval(() => this.tick(), this.tickMs);
     this.sweep.unref();
   }
