@@ -151,6 +151,36 @@ console.log(JSON.stringify({ event: 'end' }));
 `;
 
 describe('start-up order', () => {
+  test('stop: during the drain a new SYN is refused while the flow in flight completes; the interception goes after', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', config([], 2));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      try {
+        const inFlight = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '1000', '--delay-end', '4000']);
+        await until('the flow in flight', async () => (await flowCount(lab, 'm1')) === 1);
+        proxy.child.kill('SIGTERM');
+        await proxy.out.next((l) => l['msg'] === 'draining', 5000, 'the drain');
+        // the listeners close first: wait until a SYN is refused, then check it never reached the server
+        let refused: string | undefined;
+        const end = Date.now() + 3000;
+        while (!refused && Date.now() < end) {
+          const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '10', '--timeout', '1000']);
+          if (r.error) refused = r.error;
+        }
+        assert.ok(refused === 'ECONNREFUSED' || refused === 'ECONNRESET', `a new SYN during the drain is refused: ${refused}`);
+        const r = await inFlight;
+        assert.equal(r.error, undefined, 'the flow in flight completed through the interception kept for the drain');
+        assert.equal(r.received, 1000);
+        assert.equal(await proxy.stop(), 0);
+        assert.doesNotMatch((await lab.exec('m1', ['nft', 'list', 'tables'])).stdout, /srv6pipes/, 'the interception is removed after the drain');
+      } finally {
+        srv.stop();
+        await proxy.stop();
+      }
+    });
+  });
+
+
   test('a client that keeps connecting while the proxy starts is never refused or reset', async () => {
     await withLab('fig5', async (lab) => {
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
