@@ -7,6 +7,7 @@
  * cmsg parsing, listener and outbound-socket composition) lives in TypeScript.
  * Every failure throws a JS Error whose `code` is the errno name (e.g. EADDRINUSE), except
  * recv() and send(), per-packet calls that return -errno instead (no exception per EAGAIN).
+ * Also getrlimit/setrlimit for RLIMIT_NOFILE (Node has no setrlimit): the proxy sizes its descriptors.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -348,6 +350,33 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   return make_i32(env, r < 0 ? 0 : r);
 }
 
+/* getNofile() -> [soft, hard] of RLIMIT_NOFILE (RLIM_INFINITY as -1). */
+static napi_value js_get_nofile(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return throw_errno(env, "getrlimit", errno);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_value v;
+  napi_create_double(env, rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur, &v);
+  napi_set_element(env, arr, 0, v);
+  napi_create_double(env, rl.rlim_max == RLIM_INFINITY ? -1 : (double)rl.rlim_max, &v);
+  napi_set_element(env, arr, 1, v);
+  return arr;
+}
+
+/* setNofile(soft, hard): setrlimit(RLIMIT_NOFILE), -1 = unlimited; raising hard needs CAP_SYS_RESOURCE. */
+static napi_value js_set_nofile(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  double soft, hard;
+  if (!get_args(env, info, 2, argv) || napi_get_value_double(env, argv[0], &soft) != napi_ok ||
+      napi_get_value_double(env, argv[1], &hard) != napi_ok || (hard >= 0 && (soft < 0 || hard < soft)))
+    return throw_type(env, "setNofile(soft, hard): numbers soft <= hard expected (-1: unlimited)");
+  struct rlimit rl = {soft < 0 ? RLIM_INFINITY : (rlim_t)soft, hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0) return throw_errno(env, "setrlimit", errno);
+  return NULL;
+}
+
 static void set_const(napi_env env, napi_value obj, const char *name, int32_t v) {
   napi_set_named_property(env, obj, name, make_i32(env, v));
 }
@@ -367,6 +396,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"recv", NULL, js_recv, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"poll", NULL, js_poll, NULL, NULL, NULL, napi_default, NULL},
+      {"getNofile", NULL, js_get_nofile, NULL, NULL, NULL, napi_default, NULL},
+      {"setNofile", NULL, js_set_nofile, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
 

@@ -69,6 +69,10 @@ export interface NativeAddon {
   send(fd: number, buffer: Buffer, offset: number, length: number, flags: number): number;
   /** ppoll: fills revents, returns the number of ready fds (0 on timeout or EINTR); timeoutUs < 0 waits */
   poll(fds: Int32Array, events: Int32Array, revents: Int32Array, timeoutUs: number): number;
+  /** RLIMIT_NOFILE as [soft, hard] (-1: unlimited) */
+  getNofile(): [number, number];
+  /** setrlimit(RLIMIT_NOFILE); raising the hard limit needs root (CAP_SYS_RESOURCE) */
+  setNofile(soft: number, hard: number): void;
   constants: NativeConstants;
 }
 

@@ -45,6 +45,9 @@ const functionEntry = z.union([
   z.object({ id: z.number().int().min(0), chain: z.array(part).min(1, 'a chain needs at least one function') }).strict(),
 ]);
 
+/** Limits on flows and descriptors (docs/security.md "Limits"): the defaults when `limits` is absent. */
+export const LIMIT_DEFAULTS = { flows: 10_000, flowsPerClient: 1000, clientPrefix: 64 } as const;
+
 /** The shape of one `functions` entry (also what `srv6pipes ctl load --spec` takes). */
 export const FUNCTION_ENTRY_SCHEMA = functionEntry;
 
@@ -119,6 +122,19 @@ const schema = z
       })
       .strict()
       .optional(),
+    /** concurrent flows per proxy, per client (its /clientPrefix), per function id; the descriptor limit */
+    limits: z
+      .object({
+        flows: z.number().int().min(1).max(1_000_000).default(LIMIT_DEFAULTS.flows),
+        flowsPerClient: z.number().int().min(1).max(1_000_000).default(LIMIT_DEFAULTS.flowsPerClient),
+        clientPrefix: z.number().int().min(1).max(128).default(LIMIT_DEFAULTS.clientPrefix),
+        /** one cap for every function id, or caps by id ({ "3": 100 }) */
+        perFunction: z.union([z.number().int().min(1).max(1_000_000), z.record(z.string().regex(/^\d+$/, 'a function id'), z.number().int().min(1).max(1_000_000))]).optional(),
+        /** RLIMIT_NOFILE of the proxy's processes: auto (what the limits need) or a number */
+        nofile: z.union([z.literal('auto'), z.number().int().min(32).max(1 << 30)]).default('auto'),
+      })
+      .strict()
+      .default({ ...LIMIT_DEFAULTS, nofile: 'auto' }),
   })
   .strict();
 
@@ -163,6 +179,8 @@ export interface ProxyConfig {
   returnPath: { id: number; sid: string } | null;
   returnHops: ReturnHop[];
   mptcp: MptcpConfig | null;
+  /** per proxy; each worker enforces its share (src/proxy/admission.ts) */
+  limits: { flows: number; flowsPerClient: number; clientPrefix: number; perFunction: number | Record<string, number> | null; nofile: 'auto' | number };
   /** the validated source object (workers re-validate it) */
   raw: unknown;
 }
@@ -254,6 +272,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids) : null,
     returnPath: c.returnPath ?? null,
     returnHops: c.returnHops,
+    limits: { ...c.limits, perFunction: c.limits.perFunction ?? null },
     mptcp: c.mptcp ? { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: c.mptcp.converter?.port ?? null, converterFrom: (c.mptcp.converter?.from ?? []).map((x) => parsePrefix(x)) } : null,
     raw: input,
   };

@@ -22,7 +22,8 @@ import { checkFunctions, FUNCTION_ENTRY_SCHEMA, loadProxyConfig, type ProxyConfi
 import type { FlowRecord } from './flow.js';
 import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request } from './ipc.js';
 import { exposition, type MetricsJson } from './metrics.js';
-import { applyPlan, checkNetconfPrerequisites, netconfPlan } from './netconf.js';
+import { applyPlan, checkNetconfPrerequisites, netconfPhases, netconfPlan } from './netconf.js';
+import { nofileNeed, raiseNofile } from './rlimit.js';
 import { mergeStats, type ProxyStats } from './stats.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
@@ -42,7 +43,10 @@ interface WorkerSlot {
 export class ProxyDaemon {
   private readonly workers: WorkerSlot[] = [];
   private admin: http.Server[] = [];
+  /** removes the interception (after the drain) */
   private undoNetconf: (() => Promise<void>) | undefined;
+  /** restores the host settings (last) */
+  private undoHost: (() => Promise<void>) | undefined;
   private stopping = false;
   private req = 1;
   private readonly pending = new Map<number, (m: Extract<FromWorker, { type: 'res' }>) => void>();
@@ -58,20 +62,33 @@ export class ProxyDaemon {
     this.specs = cfg.functions;
   }
 
-  /** Applies netconf, starts workers and admin. On failure undoes what it did and throws. */
+  /**
+   * Host settings, then the workers (listening), then interception, then admin: no SYN is steered to
+   * a port nobody listens on. On failure undoes what it did and throws.
+   */
   async start(): Promise<void> {
+    const t0 = Date.now();
     try {
-      await checkFunctions(this.cfg, this.configPath);
       if (this.cfg.netconf) checkNetconfPrerequisites();
       probePort(this.cfg);
+      raiseNofile(nofileNeed(this.cfg), this.log);
+      const phases = this.cfg.netconf
+        ? netconfPhases(netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, returnHops: this.cfg.returnHops, mptcp: this.cfg.mptcp, ...this.cfg.netconf }))
+        : { host: [], interception: [] };
+      if (phases.host.length) this.undoHost = await applyPlan(phases.host);
+      const tHost = Date.now();
+      // the primary checks the functions while the workers boot (each loads them again)
+      const [checked, ...started] = await Promise.allSettled([checkFunctions(this.cfg, this.configPath), ...Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i))]);
+      // the primary's error names the config file: it wins over a worker's
+      for (const r of [checked!, ...started]) if (r.status === 'rejected') throw r.reason;
+      const tWorkers = Date.now();
       if (this.cfg.netconf) {
-        const plan = netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, returnHops: this.cfg.returnHops, mptcp: this.cfg.mptcp, ...this.cfg.netconf });
-        this.undoNetconf = await applyPlan(plan);
-        this.log.info({ steps: plan.length }, 'host configuration applied');
+        this.undoNetconf = await applyPlan(phases.interception);
+        this.log.info({ steps: phases.host.length + phases.interception.length }, 'host configuration applied');
       }
-      await Promise.all(Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i)));
+      const tInterception = Date.now();
       if (this.cfg.admin) this.admin = await startProxyAdmin(this.cfg.admin, this.routes(), this.log);
-      this.log.info({ port: this.cfg.port, workers: this.cfg.workers, admin: this.cfg.admin }, 'proxy started');
+      this.log.info({ port: this.cfg.port, workers: this.cfg.workers, admin: this.cfg.admin, startMs: Date.now() - t0, phasesMs: { host: tHost - t0, workers: tWorkers - tHost, interception: tInterception - tWorkers } }, 'proxy started');
     } catch (e) {
       await this.stop(0);
       throw e;
@@ -241,7 +258,7 @@ export class ProxyDaemon {
     if (!this.configPath) throw new SrError('BAD_ARGUMENT', 'the proxy was not started from a config file');
     const next = loadProxyConfig(this.configPath);
     await checkFunctions(next, this.configPath);
-    const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
+    const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp', 'limits'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
     if (JSON.stringify(next.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits])) !== JSON.stringify(this.cfg.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits]))) restartOnly.push('locators' as never);
     if (restartOnly.length) this.log.warn({ fields: restartOnly }, 'these settings change only on restart');
     const results = (await this.all({ op: 'apply', specs: next.functions }, 30_000)) as { loaded: number[]; unloaded: number[]; kept: number[] }[];
@@ -271,9 +288,12 @@ export class ProxyDaemon {
     await Promise.all(exits);
     await Promise.all(this.admin.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.admin = [];
-    if (this.undoNetconf) {
-      await this.undoNetconf();
+    // the interception stayed in place while the flows in flight drained; now it goes, then the host settings
+    if (this.undoNetconf || this.undoHost) {
+      await this.undoNetconf?.();
+      await this.undoHost?.();
       this.undoNetconf = undefined;
+      this.undoHost = undefined;
       this.log.info('host configuration removed');
     }
   }
@@ -298,7 +318,12 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
     print(`# srv6pipes proxy --dry-run: config ${o.configPath} is valid; nothing is changed.`);
     print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers} worker(s), functions ${cfg.functions.map(describeSpec).join(' ')}`);
     if (!cfg.netconf) print('# netconf: off — the operator provides interception (see README: host configuration)');
-    else for (const s of netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, mptcp: cfg.mptcp, ...cfg.netconf })) print(s.describe);
+    else {
+      const { host, interception } = netconfPhases(netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, mptcp: cfg.mptcp, ...cfg.netconf }));
+      for (const s of host) print(s.describe);
+      print('# (the workers listen here; then the interception)');
+      for (const s of interception) print(s.describe);
+    }
     return 0;
   }
   const log = createLogger(cfg.logLevel, { role: 'primary' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sidLayout } from '../codec/sid.js';
-import { netconfPlan, nftRuleset, seg6AcceptSteps } from './netconf.js';
+import { netconfPhases, netconfPlan, nftRuleset, seg6AcceptSteps } from './netconf.js';
 
 const params = { locators: [sidLayout('fc00:a::/80'), sidLayout('fc00:aa::/64', 8)], port: 7777, mark: 1, table: 100 };
 
@@ -51,4 +51,11 @@ test('accepting SRHs (the proxy and the return-agent): seg6_enabled on all, defa
     seg6AcceptSteps(['all', 'default', 'eth0', 'eth0.10']).map((s) => s.describe),
     ['sysctl -w net.ipv6.conf.all.seg6_enabled=1', 'sysctl -w net.ipv6.conf.default.seg6_enabled=1', 'sysctl -w net.ipv6.conf.eth0.seg6_enabled=1'],
   );
+});
+
+test('phases: sysctls and MPTCP before the workers listen; nft, fwmark rule and local route after', () => {
+  const mptcp = { pathManager: 'kernel' as const, subflows: 2, converterPort: null, converterFrom: [] };
+  const { host, interception } = netconfPhases(netconfPlan({ ...params, mptcp }, ['all']));
+  assert.deepEqual(host.map((s) => s.describe.split(' ')[0]), ['sysctl', 'sysctl', 'sysctl', 'sysctl', 'ip']);
+  assert.deepEqual(interception.map((s) => s.describe.split('\n')[0]), ['nft -f - <<EOF', 'ip -6 rule add fwmark 1 lookup 100', 'ip -6 route replace local ::/0 dev lo table 100']);
 });

@@ -6,6 +6,12 @@
  *  - policy routing: `fwmark MARK lookup TABLE` and `local ::/0 dev lo table TABLE`.
  * Everything happens in the network namespace the proxy runs in. A plan is a list of reversible
  * steps: `--dry-run` prints it, start applies it (idempotently), stop reverts it in reverse order.
+ *
+ * Two phases (netconfPhases): the host settings (sysctls, MPTCP) come before the workers listen; the
+ * interception (nft table, fwmark rule, local route) only once every worker listens, so no SYN is
+ * steered to a port nobody listens on (the kernel would answer it with a RST). On stop the workers
+ * close their listeners first (new SYNs are refused by RST, never forwarded around the function), the
+ * flows in flight drain through the interception that is still in place, then it is removed.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SrError } from '../errors.js';
@@ -31,6 +37,8 @@ export interface NetconfParams {
 export interface Step {
   /** what it changes, as a command line an operator could type */
   describe: string;
+  /** steps that steer SYNs to the listener: applied after the workers listen (netconfPhases) */
+  phase?: 'interception';
   apply(): Promise<void>;
   revert(): Promise<void>;
 }
@@ -105,12 +113,14 @@ export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step
   const rules = nftRuleset(p);
   steps.push({
     describe: `nft -f - <<EOF\n${rules}EOF`,
+    phase: 'interception',
     apply: async () => void (await runOk(['nft', '-f', '-'], rules)),
     revert: async () => void (await run(['nft', 'delete', 'table', 'ip6', NFT_TABLE])),
   });
   const ruleArgs = ['fwmark', String(p.mark), 'lookup', String(p.table)];
   steps.push({
     describe: `ip -6 rule add ${ruleArgs.join(' ')}`,
+    phase: 'interception',
     async apply() {
       const existing = await runOk(['ip', '-6', 'rule', 'show', ...ruleArgs]);
       if (!existing.trim()) await runOk(['ip', '-6', 'rule', 'add', ...ruleArgs]);
@@ -125,12 +135,18 @@ export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step
   const routeArgs = ['local', '::/0', 'dev', 'lo', 'table', String(p.table)];
   steps.push({
     describe: `ip -6 route replace ${routeArgs.join(' ')}`,
+    phase: 'interception',
     apply: async () => void (await runOk(['ip', '-6', 'route', 'replace', ...routeArgs])),
     revert: async () => void (await run(['ip', '-6', 'route', 'del', ...routeArgs])),
   });
   steps.push(...returnSteeringPlan(p.returnHops ?? []));
   if (p.mptcp) steps.push(...mptcpPlan(p.mptcp));
   return steps;
+}
+
+/** The plan in the order the proxy applies it: host settings (before listening), then interception. */
+export function netconfPhases(plan: Step[]): { host: Step[]; interception: Step[] } {
+  return { host: plan.filter((s) => s.phase !== 'interception'), interception: plan.filter((s) => s.phase === 'interception') };
 }
 
 /**

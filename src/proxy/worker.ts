@@ -12,11 +12,13 @@ import { parseAddress, prefixContains } from '../net/ip6.js';
 import type { FunctionSpec, LoadedFunction } from '../vf/loader.js';
 import { FunctionTable, type FunctionInfo } from '../vf/table.js';
 import { isSrError } from '../errors.js';
+import { AcceptFailures, Admission } from './admission.js';
 import { BindingLookup } from './bindings.js';
 import { classify, type Accepted, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
 import { Flow, resetSocket, type FlowRecord } from './flow.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
+import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
 import { StatsBook, type ProxyStats } from './stats.js';
 
 export class ProxyWorker {
@@ -34,6 +36,8 @@ export class ProxyWorker {
   private onEmpty: (() => void) | undefined;
   private readonly bindings: BindingLookup | undefined;
   private readonly returnHop: ReturnHop | undefined;
+  private readonly admission: Admission;
+  private readonly acceptFailures = new AcceptFailures();
 
   constructor(
     private readonly cfg: ProxyConfig,
@@ -44,10 +48,12 @@ export class ProxyWorker {
     this.nextId = workerIndex * 1_000_000_000 + 1;
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
+    this.admission = new Admission(cfg.limits, cfg.workers);
     this.functions = new FunctionTable({ baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
   }
 
   async start(): Promise<void> {
+    applyWorkerNofile(this.cfg);
     for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
     const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true });
     this.server = await this.serve(fd, (s) => this.accept(s));
@@ -58,6 +64,7 @@ export class ProxyWorker {
       const cfd = listenFd({ address: '::', port: cport, reusePort: true, transparent: true, protocol: native().constants.IPPROTO_MPTCP });
       this.converter = await this.serve(cfd, (s) => this.acceptConverted(s));
     }
+    this.admission.fdCap = fdFlowCap(this.cfg, this.log);
     this.sweep = setInterval(() => this.tick(), this.tickMs);
     this.sweep.unref();
   }
@@ -65,9 +72,20 @@ export class ProxyWorker {
   private async serve(fd: number, onConnection: (s: net.Socket) => void): Promise<net.Server> {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     server.on('connection', onConnection);
-    server.on('error', (e) => this.log.error({ err: e }, 'listener error'));
+    server.on('error', (e) => this.listenerError(e));
     await serveFd(server, fd);
     return server;
+  }
+
+  /** A failed accept (EMFILE, ENFILE…) is counted as ACCEPT_FAILED and logged at most every 5 s; the listener goes on. */
+  private listenerError(e: Error): void {
+    if (!AcceptFailures.isAcceptError(e)) {
+      this.log.error({ err: e }, 'listener error');
+      return;
+    }
+    this.stats.reject('ACCEPT_FAILED');
+    const line = this.acceptFailures.record((e as NodeJS.ErrnoException).code ?? 'accept');
+    if (line) this.log.error(line, 'accept failed: connections are being refused (descriptor limit? see limits.nofile)');
   }
 
   /**
@@ -162,6 +180,11 @@ export class ProxyWorker {
       this.reject(socket, 'FLOW_CONNECT_FAILED', 'the proxy is draining');
       return;
     }
+    const admitted = this.admission.admit(client.address, d.functionId);
+    if (!admitted.ok) {
+      this.reject(socket, admitted.code, admitted.reason);
+      return;
+    }
     this.stats.accepted++;
     const flow = new Flow(
       this.nextId++,
@@ -175,6 +198,7 @@ export class ProxyWorker {
         connectTimeoutMs: this.cfg.timeouts.connect,
         now: () => this.clock,
         onClosed: (f) => {
+          admitted.release();
           this.flows.delete(f.id);
           if (this.flows.size === 0) this.onEmpty?.();
         },

@@ -23,4 +23,20 @@ export const BENCH_COMMANDS: CommandSpec[] = [
       return runBench({ params: paramsFromOptions(opts), out: String(opts['out']), ...(figures ? { figures } : {}) });
     },
   },
+  {
+    name: 'soak',
+    summary: 'Soak test: N flows held through the Fig. 1 chain, a SYN flood meanwhile, every flow checked by sha256 (docs/security.md)',
+    options: [
+      { flags: '--flows <n>', description: 'concurrent flows (default 10000)' },
+      { flags: '--hold <duration>', description: 'how long the flows are held, e.g. 120s, 5m (default 120s)' },
+      { flags: '--flood <duration>', description: 'SYN flood at p1 (unknown function) during the hold (default 30s)' },
+      { flags: '--bytes <n>', description: 'bytes per flow each way, half at open, half at the end (default 16384)' },
+      { flags: '--workers <n>', description: 'workers per proxy (default 2)' },
+      { flags: '--out <dir>', description: 'results folder (soak.json, summary.md, proxy logs)', default: 'results/soak' },
+    ],
+    async run(_args, opts) {
+      const { runSoak, soakParams } = await import('../../bench/soak.js');
+      return runSoak(soakParams(opts));
+    },
+  },
 ];

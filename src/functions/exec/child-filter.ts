@@ -19,6 +19,8 @@ export interface ChildFailure {
   signal: NodeJS.Signals | null;
   /** a spawn or pipe error (e.g. ENOENT) */
   error?: string;
+  /** the process never started (spawn failed: ENOENT, EMFILE, EAGAIN…) */
+  spawnFailed?: boolean;
   /** the last bytes it wrote to stderr */
   stderr: string;
 }
@@ -76,8 +78,13 @@ export class ChildFilter extends Duplex {
     const [file, ...args] = o.argv;
     this.child = spawn(file!, args, { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     if (this.child.pid !== undefined) live.add(this);
+    this.child.on('error', (e) => this.fail({ code: null, signal: null, error: errnoCode(e) ?? e.message, spawnFailed: this.child.pid === undefined }));
     const { stdin, stdout, stderr } = this.child;
-    this.child.on('error', (e) => this.fail({ code: null, signal: null, error: errnoCode(e) ?? e.message }));
+    if (!stdin || !stdout || !stderr) {
+      // no process (Node gives no pipes at EMFILE/ENFILE): its 'error' event reports why, on the next tick
+      this.stdinGone = true;
+      return;
+    }
     this.child.on('close', (code, signal) => {
       if (code === 0) this.push(null);
       else this.fail({ code, signal });
@@ -109,20 +116,20 @@ export class ChildFilter extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    const stdin = this.child.stdin!;
-    if (this.stdinGone || stdin.destroyed) return cb();
+    const stdin = this.child.stdin;
+    if (!stdin || this.stdinGone || stdin.destroyed) return cb();
     if (stdin.write(chunk)) cb();
     else this.pendingWrite = () => cb();
   }
 
   override _final(cb: (e?: Error | null) => void): void {
-    const stdin = this.child.stdin!;
-    if (!this.stdinGone && !stdin.destroyed) stdin.end();
+    const stdin = this.child.stdin;
+    if (stdin && !this.stdinGone && !stdin.destroyed) stdin.end();
     cb();
   }
 
   override _read(): void {
-    this.child.stdout!.resume();
+    this.child.stdout?.resume();
   }
 
   override _destroy(err: Error | null, cb: (e: Error | null) => void): void {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { initFunction, runFunction } from '../../vf/testing.js';
+import { native } from '../../native/addon.js';
+import { initFunction, runFlow, runFunction } from '../../vf/testing.js';
 import { ChildFilter, type ChildFailure } from './child-filter.js';
 import { exec, substitute } from './index.js';
 
@@ -126,9 +127,66 @@ test("exec: sh -c 'exit 3' resets the flow, and the child is gone", async () => 
   await waitGone(await readPid(join(dir, 'pid')));
 });
 
-test('exec: a nonexistent binary resets the flow', async () => {
+test('exec: a nonexistent binary resets the flow as a failed spawn (exec_spawn_failed)', async () => {
   const r = await runFunction(exec, { options: { upstream: ['/nonexistent/srv6pipes-no-such-filter'] }, upstream: b('x'), downstream: b('y') });
-  assert.equal(r.reset, 'exec_failed');
+  assert.equal(r.reset, 'exec_spawn_failed');
+});
+
+/** Runs `fn` with this process out of descriptors: soft RLIMIT_NOFILE at the highest fd + 1, every lower fd taken. */
+function withoutDescriptors<T>(fn: () => T): T {
+  const n = native();
+  const [soft, hard] = n.getNofile();
+  const maxFd = Math.max(...readdirSync('/proc/self/fd').map(Number));
+  const fillers: number[] = [];
+  n.setNofile(maxFd + 1, hard);
+  try {
+    for (;;) fillers.push(openSync('/dev/null', 'r'));
+  } catch (e) {
+    assert.equal((e as { code?: string }).code, 'EMFILE');
+  }
+  try {
+    return fn();
+  } finally {
+    for (const fd of fillers) closeSync(fd);
+    n.setNofile(soft, hard);
+  }
+}
+
+test('exec: spawn at EMFILE is a failure with a reason (spawnFailed, EMFILE), not a TypeError', async () => {
+  const failure = await new Promise<ChildFailure>((resolve, reject) => {
+    try {
+      const f = withoutDescriptors(() => new ChildFilter({ argv: ['cat'], env: process.env, graceMs: 100, onStderrLine: () => undefined, onFailure: resolve }));
+      f.resume();
+      f.end(b('x'));
+    } catch (e) {
+      reject(e);
+    }
+  });
+  assert.equal(failure.spawnFailed, true);
+  assert.equal(failure.error, 'EMFILE');
+});
+
+test('exec: maxProcesses caps the filter processes of one instance; a flow beyond is reset (exec_process_limit)', async () => {
+  const inst = await initFunction(exec, { upstream: ['sh', '-c', 'sleep 0.5; cat'], maxProcesses: 1 });
+  try {
+    const first = runFlow(exec, inst.options, inst.state, { upstream: b('first'), downstream: b('d') });
+    const second = await runFlow(exec, inst.options, inst.state, { upstream: b('second'), downstream: b('d') });
+    assert.equal(second.reset, 'exec_process_limit');
+    const r1 = await first;
+    assert.equal(r1.reset, undefined);
+    assert.equal(r1.upstream.toString(), 'first');
+    const third = await runFlow(exec, inst.options, inst.state, { upstream: b('third'), downstream: b('d') });
+    assert.equal(third.reset, undefined, 'the process of the first flow is no longer counted');
+    assert.equal(third.upstream.toString(), 'third');
+  } finally {
+    await inst.deinit();
+  }
+});
+
+test('exec: maxProcesses is validated (at least 1) and defaults to 64', async () => {
+  const inst = await initFunction(exec, { upstream: ['cat'] });
+  assert.equal(inst.options.maxProcesses, 64);
+  await assert.rejects(initFunction(exec, { upstream: ['cat'], maxProcesses: 0 }));
 });
 
 test('exec: the child and what it started are gone after a normal end', async () => {

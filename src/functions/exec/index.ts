@@ -10,6 +10,10 @@ import { ChildFilter, type ChildFailure } from './child-filter.js';
 
 /** the reset reason when a filter fails */
 export const FAIL_REASON = 'exec_failed';
+/** the reset reason when a filter process could not be started (ENOENT, EMFILE, EAGAIN…) */
+export const SPAWN_FAILED_REASON = 'exec_spawn_failed';
+/** the reset reason when the flow would take the function past `maxProcesses` */
+export const PROCESS_LIMIT_REASON = 'exec_process_limit';
 
 const argv = z
   .array(z.string().max(4096))
@@ -25,6 +29,7 @@ export const execOptions = z
     cwd: z.string().min(1).optional().describe('working directory, relative to the config file (default: its directory)'),
     env: z.record(z.string(), z.string()).default({}).describe('extra environment variables'),
     graceMs: z.number().int().min(0).max(60_000).default(2000).describe('SIGTERM → SIGKILL delay'),
+    maxProcesses: z.number().int().min(1).max(100_000).default(64).describe('filter processes of this function at once, per worker; a flow beyond is reset (exec_process_limit)'),
     stderrLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('log level of stderr lines'),
   })
   .strict()
@@ -42,10 +47,17 @@ export const exec = defineFunction({
   name: 'exec',
   summary: 'pipe each direction through a Unix filter process (argv, no shell; `{arg}` = the argument)',
   options: execOptions,
-  init: (o: ExecOptions, env) => ({ cwd: o.cwd === undefined ? env.baseDir : isAbsolute(o.cwd) ? o.cwd : resolve(env.baseDir, o.cwd) }),
+  init: (o: ExecOptions, env) => ({ cwd: o.cwd === undefined ? env.baseDir : isAbsolute(o.cwd) ? o.cwd : resolve(env.baseDir, o.cwd), processes: 0 }),
   spawn(flow) {
     const o = flow.options;
+    const state = flow.state;
     const filters: ChildFilter[] = [];
+    const needed = (o.upstream === null ? 0 : 1) + (o.downstream === null ? 0 : 1);
+    if (state.processes + needed > o.maxProcesses) {
+      flow.log.warn({ processes: state.processes, maxProcesses: o.maxProcesses }, 'exec: process limit reached, resetting the flow');
+      flow.reset(PROCESS_LIMIT_REASON);
+      return { upstream: IDENTITY, downstream: IDENTITY };
+    }
     const make = (direction: 'upstream' | 'downstream'): DirectionTransform => {
       const template = o[direction];
       if (template === null) return IDENTITY;
@@ -67,10 +79,20 @@ export const exec = defineFunction({
           if (o.stderrLevel !== 'silent') log[o.stderrLevel]({ stderr: line }, 'exec: filter stderr');
         },
         onFailure: (f: ChildFailure) => {
-          log.error({ argv, code: f.code, signal: f.signal, error: f.error, stderr: f.stderr }, 'exec: filter failed, resetting the flow');
-          flow.reset(FAIL_REASON);
+          log.error({ argv, code: f.code, signal: f.signal, error: f.error, stderr: f.stderr }, f.spawnFailed ? 'exec: filter could not be started, resetting the flow' : 'exec: filter failed, resetting the flow');
+          flow.reset(f.spawnFailed ? SPAWN_FAILED_REASON : FAIL_REASON);
         },
       });
+      // counted until the process is gone (or never started)
+      state.processes++;
+      let counted = true;
+      const uncount = (): void => {
+        if (!counted) return;
+        counted = false;
+        state.processes--;
+      };
+      if (f.pid === undefined) uncount();
+      else f.child.once('exit', uncount);
       filters.push(f);
       return f;
     };
