@@ -59,8 +59,8 @@ test('durations are bounded: nothing a timer would turn into 1 ms (issue 12 item
   fails(`${base}timeouts: {connect: 36000m}`, 'CONFIG_INVALID', 'timeouts.connect');
   fails(`${base}timeouts: {idle: 2147483648}`, 'CONFIG_INVALID', 'timeouts.idle');
   fails(`${base}timeouts: {drain: 2h}`, 'CONFIG_INVALID', 'timeouts.drain');
-  fails(`${base}bindingSids: {controller: "[fc00:9::2]:53", timeout: 0}`, 'CONFIG_INVALID', 'bindingSids.timeout');
-  fails(`${base}bindingSids: {controller: "[fc00:9::2]:53", maxCache: 25h}`, 'CONFIG_INVALID', 'bindingSids.maxCache');
+  fails(`${base}bindingSids: {controller: "[fc00:9::2]:53", prefixes: ["fc00:f::/64"], timeout: 0}`, 'CONFIG_INVALID', 'bindingSids.timeout');
+  fails(`${base}bindingSids: {controller: "[fc00:9::2]:53", prefixes: ["fc00:f::/64"], maxCache: 25h}`, 'CONFIG_INVALID', 'bindingSids.maxCache');
   const c = parseProxyConfig(`${base}timeouts: {connect: 1h, idle: 2147483647, drain: 1h}`);
   assert.deepEqual(c.timeouts, { connect: 3_600_000, idle: 2_147_483_647, drain: 3_600_000 });
 });
