@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BIN, JsonLines, runClient, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
+import { adminArgs, BIN, JsonLines, runClient, startProxy, startServer, withLab, writeConfig, type ProxyHandle } from '../helpers/harness.js';
 import type { Lab } from '../../src/lab/index.js';
 
 const CONNECT = new URL('../../src/client/connect.js', import.meta.url).href;
@@ -20,8 +20,8 @@ async function stats(lab: Lab, host: string): Promise<{ rejected: Record<string,
   return JSON.parse(r.stdout) as { rejected: Record<string, number>; workers: number; accepted: number };
 }
 
-async function flowCount(lab: Lab, host: string): Promise<number> {
-  const r = await lab.exec(host, [process.execPath, BIN, 'flows', '--json']);
+async function flowCount(lab: Lab, host: string, proxy: ProxyHandle): Promise<number> {
+  const r = await lab.exec(host, [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)]);
   return (JSON.parse(r.stdout) as unknown[]).length;
 }
 
@@ -68,18 +68,18 @@ describe('limits (fig5: client — m1 — server)', () => {
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         const a = [held(lab, 'fc00:1::2'), held(lab, 'fc00:1::2')];
-        await until('2 flows', async () => (await flowCount(lab, 'm1')) === 2);
+        await until('2 flows', async () => (await flowCount(lab, 'm1', proxy!)) === 2);
         const a3 = await quick(lab, 'fc00:1::2');
         assert.equal(a3.error, 'ECONNRESET', 'a third flow from the same client is reset');
         const b1 = held(lab, 'fc00:1::3');
-        await until('3 flows', async () => (await flowCount(lab, 'm1')) === 3);
+        await until('3 flows', async () => (await flowCount(lab, 'm1', proxy!)) === 3);
         const b2 = await quick(lab, 'fc00:1::3');
         assert.equal(b2.error, 'ECONNRESET', 'a fourth flow is reset');
         const s = await stats(lab, 'm1');
         assert.equal(s.rejected['FLOW_CLIENT_LIMIT'], 1);
         assert.equal(s.rejected['FLOW_LIMIT'], 1);
         for (const r of await Promise.all([...a, b1])) assert.equal(r.error, undefined, 'the admitted flows complete');
-        await until('an empty flow table', async () => (await flowCount(lab, 'm1')) === 0);
+        await until('an empty flow table', async () => (await flowCount(lab, 'm1', proxy!)) === 0);
         const again = await quick(lab, 'fc00:1::2');
         assert.equal(again.error, undefined, 'the limits count only flows in progress');
         assert.equal(again.received, 1000);
@@ -108,7 +108,7 @@ describe('limits (fig5: client — m1 — server)', () => {
         assert.equal(s.rejected['NOFILE_LIMIT'], res.failed['ECONNRESET'], `each reset counted: ${JSON.stringify(s.rejected)}`);
         assert.equal(s.workers, 1, 'the worker is up');
         assert.equal(proxy.out.count((l) => l['msg'] === 'worker died; restarting it'), 0);
-        await until('an empty flow table', async () => (await flowCount(lab, 'm1')) === 0);
+        await until('an empty flow table', async () => (await flowCount(lab, 'm1', proxy!)) === 0);
         const after = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '1000']);
         assert.equal(after.error, undefined, 'the listener goes on');
         assert.equal(after.received, 1000);
@@ -157,7 +157,7 @@ describe('start-up order', () => {
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         const inFlight = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '1000', '--delay-end', '4000']);
-        await until('the flow in flight', async () => (await flowCount(lab, 'm1')) === 1);
+        await until('the flow in flight', async () => (await flowCount(lab, 'm1', proxy!)) === 1);
         proxy.child.kill('SIGTERM');
         await proxy.out.next((l) => l['msg'] === 'draining', 5000, 'the drain');
         // the listeners close first: wait until a SYN is refused, then check it never reached the server
