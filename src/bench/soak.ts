@@ -53,7 +53,7 @@ export function soakParams(o: Record<string, unknown>): SoakParams {
   return p;
 }
 
-function proxyConfig(locator: string, p: SoakParams): string {
+function proxyConfig(locator: string, p: SoakParams, host: string): string {
   const room = Math.ceil(p.flows * 1.2) + 100; // SO_REUSEPORT spreads flows unevenly over the workers
   return [
     `workers: ${p.workers}`,
@@ -63,6 +63,8 @@ function proxyConfig(locator: string, p: SoakParams): string {
     '  - { id: 2, vf: xor }',
     `timeouts: { connect: 10s, idle: ${Math.ceil(p.holdMs / 1000) + 300}s, drain: 10s }`,
     `limits: { flows: ${room}, flowsPerClient: ${room} }`,
+    // the flow table needs a credential: a root-only socket, which `--config` points the CLI at
+    `admin: { socket: "${resolve(p.out, `${host}-admin.sock`)}" }`,
     // warn lines for every flood SYN would dwarf the report; rejections are counted in /stats
     'logLevel: error',
   ].join('\n');
@@ -88,8 +90,8 @@ function rssTree(pid: number): { processes: number; rssKb: number } {
   return { processes, rssKb };
 }
 
-async function adminJson(lab: Lab, host: string, what: 'stats' | 'flows'): Promise<unknown> {
-  const r = await lab.exec(host, [process.execPath, BIN, what, '--json'], { timeoutMs: 60_000 });
+async function adminJson(lab: Lab, host: string, what: 'stats' | 'flows', outDir: string): Promise<unknown> {
+  const r = await lab.exec(host, [process.execPath, BIN, what, '--json', '--config', join(outDir, `${host}.yaml`)], { timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`${host}: srv6pipes ${what}: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as unknown;
 }
@@ -119,7 +121,7 @@ export async function runSoak(p: SoakParams, print: (s: string) => void = (s) =>
     const proxies: Record<string, ChildProcess> = {};
     for (const [host, loc] of [['p1', 'fc00:a::/80'], ['p2', 'fc00:b::/80']] as const) {
       const cfg = join(p.out, `${host}.yaml`);
-      writeFileSync(cfg, proxyConfig(loc, p));
+      writeFileSync(cfg, proxyConfig(loc, p, host));
       // the proxy's log lines (errors only) go to a file; 'proxy started' is an info line: wait on stats
       const child = lab.spawn(host, [process.execPath, BIN, 'proxy', '--config', cfg], { stdio: ['ignore', openSync(join(p.out, `${host}.log`), 'w'), 'inherit'] });
       children.push(child);
@@ -130,7 +132,7 @@ export async function runSoak(p: SoakParams, print: (s: string) => void = (s) =>
       for (;;) {
         if (proxies[host]!.exitCode !== null) throw new Error(`the proxy on ${host} exited: see ${p.out}/${host}.log`);
         try {
-          await adminJson(lab, host, 'stats');
+          await adminJson(lab, host, 'stats', p.out);
           break;
         } catch (e) {
           if (Date.now() > until) throw e;
@@ -157,8 +159,8 @@ export async function runSoak(p: SoakParams, print: (s: string) => void = (s) =>
     const samples: { atS: number; p1: { rssKb: number; active: number }; p2: { rssKb: number; active: number } }[] = [];
     let peak = { p1: idle.p1, p2: idle.p2 };
     while (Date.now() - holdStart < p.holdMs) {
-      const s1 = (await adminJson(lab, 'p1', 'stats')) as Stats;
-      const s2 = (await adminJson(lab, 'p2', 'stats')) as Stats;
+      const s1 = (await adminJson(lab, 'p1', 'stats', p.out)) as Stats;
+      const s2 = (await adminJson(lab, 'p2', 'stats', p.out)) as Stats;
       const r = { p1: rssTree(proxies['p1']!.pid!), p2: rssTree(proxies['p2']!.pid!) };
       if (r.p1.rssKb + r.p2.rssKb > peak.p1.rssKb + peak.p2.rssKb) peak = r;
       samples.push({ atS: Math.round((Date.now() - holdStart) / 1000), p1: { rssKb: r.p1.rssKb, active: active(s1) }, p2: { rssKb: r.p2.rssKb, active: active(s2) } });
@@ -181,11 +183,11 @@ export async function runSoak(p: SoakParams, print: (s: string) => void = (s) =>
     let tables = { p1: -1, p2: -1 };
     const until = Date.now() + 60_000;
     while (Date.now() < until) {
-      tables = { p1: ((await adminJson(lab, 'p1', 'flows')) as unknown[]).length, p2: ((await adminJson(lab, 'p2', 'flows')) as unknown[]).length };
+      tables = { p1: ((await adminJson(lab, 'p1', 'flows', p.out)) as unknown[]).length, p2: ((await adminJson(lab, 'p2', 'flows', p.out)) as unknown[]).length };
       if (tables.p1 === 0 && tables.p2 === 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    const final = { p1: (await adminJson(lab, 'p1', 'stats')) as Stats, p2: (await adminJson(lab, 'p2', 'stats')) as Stats };
+    const final = { p1: (await adminJson(lab, 'p1', 'stats', p.out)) as Stats, p2: (await adminJson(lab, 'p2', 'stats', p.out)) as Stats };
     const perFlow = (host: 'p1' | 'p2'): number => Math.round(((holding[host].rssKb - idle[host].rssKb) * 1024) / Math.max(1, opened.flows));
     const lost = p.flows - done.verified;
     const result = {
