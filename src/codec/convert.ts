@@ -9,7 +9,7 @@
  * 56: TLVs: type u8 | length u8 | value
  *      0 PadN (ignored); 1 Segments: the segments after the converter SID, before the server, travel
  *      order, 16 bytes each (at most 15); 2 SRH TLVs: the TLVs of CP's onward SRH as they would be on
- *      the wire (e.g. the return-path TLV), at most once; other types < 128 are skipped, types >= 128
+ *      the wire (e.g. the return-path TLV), padding left out, at most once (type 0, Pad1, is refused); other types < 128 are skipped, types >= 128
  *      must be understood.
  * The bytes after Header Length are the client's payload.
  */
@@ -150,6 +150,8 @@ function innerTlvs(b: Buffer): SrhTlv[] {
   const out: SrhTlv[] = [];
   for (let off = 0; off < b.length; ) {
     if (off + 2 > b.length || off + 2 + b[off + 1]! > b.length) throw new SrError('CONVERT_BAD_TLV', `an SRH TLV at byte ${off} of the SRH TLVs runs past their end (${b.length})`);
+    // type 0 is the SRH's Pad1: one byte, no length, so it cannot be written as type | length | value
+    if (b[off] === TLV_PAD1) throw new SrError('CONVERT_BAD_TLV', `an SRH TLV of type 0 (Pad1) at byte ${off} of the SRH TLVs: Pad1 has no length and is never carried`);
     out.push({ type: b[off]!, value: Buffer.from(b.subarray(off + 2, off + 2 + b[off + 1]!)) });
     off += 2 + b[off + 1]!;
   }

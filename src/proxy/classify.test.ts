@@ -150,3 +150,23 @@ test('a return path: replies via the sender’s entry, our entry picks the downs
   assert.equal(spent.nextSrh, null);
   assert.equal(spent.replyVia, 'fc00:a::ffff');
 });
+
+test('an expanded binding SID or a return hop past 127 onward segments: SRH_TOO_LONG, a rejection, not a throw (issue 12 item 5)', () => {
+  const bsid = P('fc00:f::7');
+  const pads = Array.from({ length: 125 }, (_, i) => P(`fc00:e::${(i + 1).toString(16)}`));
+  const srh = srhForPath([bsid, ...pads, P('fc00:2::2')]); // 127 segments: the most an SRH holds
+  const three = (seg: Buffer) => (seg.equals(bsid) ? [P('fc00:b::1:0:0'), P('fc00:c::1:0:0'), P('fc00:d::1:0:0')] : undefined);
+  const d = classify(srh, cfg.locators, lookup, three);
+  assert.equal(d.ok, false);
+  assert.equal(d.ok ? '' : d.code, 'SRH_TOO_LONG');
+  // a 2-segment path fits (127 onward), unless a return hop adds its SID as a visited segment
+  const two = (seg: Buffer) => (seg.equals(bsid) ? [P('fc00:b::1:0:0'), P('fc00:c::1:0:0')] : undefined);
+  assert.equal(classify(srh, cfg.locators, lookup, two).ok, true);
+  const ret = classify(srh, cfg.locators, lookup, two, { id: 7, sid: P('fc00:b::ffff:0:0') });
+  assert.equal(ret.ok ? '' : ret.code, 'SRH_TOO_LONG');
+  // without a binding SID: our segment first, then 126 onward segments plus the return hop's
+  const direct = srhForPath([P('fc00:b::1:0:0'), ...pads, P('fc00:e::ffff'), P('fc00:2::2')]);
+  assert.equal(classify(direct, cfg.locators, lookup).ok, true);
+  const directRet = classify(direct, cfg.locators, lookup, undefined, { id: 7, sid: P('fc00:b::ffff:0:0') });
+  assert.equal(directRet.ok ? '' : directRet.code, 'SRH_TOO_LONG');
+});

@@ -80,6 +80,11 @@ const schema = z
       ])
       .default('on'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** repeated warnings (a rejected flow, per error code): the first `burst` per `interval` are logged, then one line says how many were suppressed */
+    logLimit: z
+      .object({ burst: z.number().int().min(1).max(1_000_000).default(10), interval: duration.pipe(z.number().min(100, 'at least 100ms').max(3_600_000, 'at most 60m')).default(10_000) })
+      .strict()
+      .default({ burst: 10, interval: 10_000 }),
     /** this proxy's return id (the SRH tag of its onward connections) and return SID (in a locator) */
     returnPath: z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict().optional(),
     /** previous hops whose replies this proxy steers back to them: id → return SID */
@@ -136,6 +141,7 @@ export interface ProxyConfig {
   admin: { address: string; port: number } | null;
   netconf: { mark: number; table: number } | null;
   logLevel: RawProxyConfig['logLevel'];
+  logLimit: { burst: number; intervalMs: number };
   bindingSids: { controller: string; timeoutMs: number; maxCacheMs: number } | null;
   returnPath: { id: number; sid: string } | null;
   returnHops: ReturnHop[];
@@ -223,6 +229,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     admin: c.admin === 'off' || c.admin === false ? null : c.admin,
     netconf,
     logLevel: c.logLevel,
+    logLimit: { burst: c.logLimit.burst, intervalMs: c.logLimit.interval },
     bindingSids: c.bindingSids ? { controller: c.bindingSids.controller, timeoutMs: c.bindingSids.timeout, maxCacheMs: c.bindingSids.maxCache } : null,
     returnPath: c.returnPath ?? null,
     returnHops: c.returnHops,
