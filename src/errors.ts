@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   FLOW_UNKNOWN_FUNCTION: { kind: 'input', hint: 'the function id is not configured on this proxy' },
   FLOW_CONNECT_FAILED: { kind: 'input', hint: 'the next hop refused or did not answer' },
   FLOW_TIMEOUT: { kind: 'input', hint: 'the flow was idle longer than timeouts.idle' },
+  FLOW_LINK_LOCAL: { kind: 'input', hint: 'a link-local client (fe80::/10) cannot be proxied transparently: its address is valid on its link only (a router drops it too)' },
   MPTCP_PM_FAILED: { kind: 'input', hint: 'the userspace path manager refused a subflow: check `mptcp.pathManager: userspace` and the uplinks (docs/mptcp.md)' },
   FLOW_UNKNOWN_BSID: { kind: 'input', hint: 'the controller knows no binding SID of that address (expired?)' },
   BSID_LOOKUP_FAILED: { kind: 'input', hint: 'check `bindingSids.controller` in the proxy config and that the controller answers this proxy' },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { BIN, proxyYaml, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
+import { BIN, JsonLines, PEER, proxyYaml, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
 
 const MB = 1 << 20;
 const FUNCTIONS = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }'];
@@ -101,6 +101,159 @@ describe('flows that end with a client reset mid-transfer (item 20)', () => {
         assert.ok(ms < 5000, `SIGTERM took ${ms} ms (drain deadline 10 s): flows were left over`);
       } finally {
         srv.stop();
+        await proxy.stop();
+      }
+    });
+  });
+});
+
+/** Every `*_total` sample of a Prometheus text, by series. */
+function totals(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const x = /^(\w+_total(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (x) m.set(x[1]!, Number(x[2]));
+  }
+  return m;
+}
+
+/** The counters of `srv6pipes stats --json`, flattened (flowsActive, a gauge, left out). */
+function statCounters(s: { accepted: number; rejected: Record<string, number>; functions: { functionId: number; flowsTotal: number; bytesUp: number; bytesDown: number; endings: Record<string, number> }[] }): Map<string, number> {
+  const m = new Map<string, number>([['accepted', s.accepted]]);
+  for (const [k, v] of Object.entries(s.rejected)) m.set(`rejected.${k}`, v);
+  for (const f of s.functions) {
+    for (const k of ['flowsTotal', 'bytesUp', 'bytesDown'] as const) m.set(`fn${f.functionId}.${k}`, f[k]);
+    for (const [k, v] of Object.entries(f.endings)) m.set(`fn${f.functionId}.endings.${k}`, v);
+  }
+  return m;
+}
+
+function assertNoDecrease(what: string, before: Map<string, number>, after: Map<string, number>): void {
+  for (const [k, v] of before) assert.ok((after.get(k) ?? 0) >= v, `${what} ${k} went down: ${v} → ${after.get(k) ?? 'gone'}`);
+}
+
+async function runFlows(lab: Lab, n: number, segment: string): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const r = await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', segment, 'fc00:2::2', '9001'], { input: 'x'.repeat(1000), timeoutMs: 10000 });
+    assert.equal(r.code, 0, r.stderr);
+  }
+}
+
+describe('a worker that dies (items 5 and 17)', () => {
+  test('killed workers: counters never go down (stats and /metrics); their flows are reset, not ended with a FIN', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS));
+      const big = await startServer(lab, 'server', ['--port', '9000', '--reply', String(4096 * MB)]);
+      const echo = await startServer(lab, 'server', ['--port', '9001', '--echo']);
+      try {
+        await runFlows(lab, 12, 'fc00:a::1:0:0');
+        // a rejection counted too
+        const bad = await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', 'fc00:a::99:0:0', 'fc00:2::2', '9001'], { input: 'x', timeoutMs: 10000 });
+        assert.equal(bad.code, 1);
+        // a download in flight: the client sends nothing and waits; the server streams
+        const dl = lab.spawn('client', [process.execPath, PEER, 'client', '--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::2:0:1', '--delay-end', '60000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const download = new JsonLines(dl).next((l) => l['event'] === 'done', 30000, 'the download’s end').finally(() => dl.kill());
+        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
+        const stats0 = statCounters(await json(lab, 'm1', 'stats'));
+        const metrics0 = totals((await lab.exec('m1', ['curl', '-s', 'http://127.0.0.1:7778/metrics'])).stdout);
+        assert.ok((stats0.get('fn1.flowsTotal') ?? 0) >= 12 && stats0.get('rejected.FLOW_UNKNOWN_FUNCTION') === 1, JSON.stringify([...stats0]));
+        const pids = workerPids(proxy);
+        for (const pid of pids) process.kill(pid, 'SIGKILL');
+        const r = (await download) as { error?: string; received: number };
+        assert.equal(r.error, 'ECONNRESET', `the client of a flow whose worker died sees a reset (received ${r.received} bytes)`);
+        await eventually('two new workers', 15000, () => {
+          const now = workerPids(proxy);
+          return now.length === 2 && now.every((p) => !pids.includes(p));
+        });
+        await eventually('the new workers answer', 10000, async () => (await lab.exec('m1', [process.execPath, BIN, 'stats', '--json'])).code === 0);
+        const stats1 = await json<Parameters<typeof statCounters>[0] & { workerExits?: Record<string, number> }>(lab, 'm1', 'stats');
+        assertNoDecrease('stats', stats0, statCounters(stats1));
+        assert.deepEqual(stats1.workerExits, { SIGKILL: 2 });
+        const metrics1 = totals((await lab.exec('m1', ['curl', '-s', 'http://127.0.0.1:7778/metrics'])).stdout);
+        assertNoDecrease('metrics', metrics0, metrics1);
+        assert.equal(metrics1.get('srv6pipes_worker_exits_total{how="SIGKILL"}'), 2);
+        // and on they count
+        await runFlows(lab, 2, 'fc00:a::1:0:0');
+        const stats2 = statCounters(await json(lab, 'm1', 'stats'));
+        assert.equal(stats2.get('fn1.flowsTotal'), (stats0.get('fn1.flowsTotal') ?? 0) + 2);
+      } finally {
+        big.stop();
+        echo.stop();
+        await proxy.stop();
+      }
+    });
+  });
+});
+
+describe('packets that must not end a worker (items 6 and 7)', () => {
+  test('link-local clients whose zone names have - . _ : rejected as FLOW_LINK_LOCAL, the workers live on', async () => {
+    await withLab('fig5', async (lab) => {
+      // three extra links client — m1, named as routers name them; link-local addresses only
+      const zones = ['br-lan', 'eth0.100', 'wan_1'];
+      for (const [i, zone] of zones.entries()) {
+        const steps: [string, string[]][] = [
+          ['m1', ['ip', 'link', 'add', zone, 'type', 'veth', 'peer', 'name', `ll${i}`, 'netns', lab.ns('client')]],
+          ['m1', ['ip', 'addr', 'add', 'fe80::1/64', 'dev', zone, 'nodad']],
+          ['m1', ['ip', 'link', 'set', zone, 'up']],
+          ['client', ['ip', 'addr', 'add', 'fe80::2/64', 'dev', `ll${i}`, 'nodad']],
+          ['client', ['ip', 'link', 'set', `ll${i}`, 'up']],
+          ['client', ['ip', '-6', 'route', 'add', `fc00:a::1:0:${i + 1}/128`, 'via', 'fe80::1', 'dev', `ll${i}`]],
+        ];
+        for (const [host, argv] of steps) {
+          const r = await lab.exec(host, argv);
+          assert.equal(r.code, 0, `${host}: ${argv.join(' ')}: ${r.stderr}`);
+        }
+      }
+      const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS));
+      const echo = await startServer(lab, 'server', ['--port', '9001', '--echo']);
+      try {
+        const pids = workerPids(proxy);
+        for (const [i, zone] of zones.entries()) {
+          const r = await lab.exec('client', [process.execPath, PEER, 'client', '--host', 'fc00:2::2', '--port', '9001', '--segments', `fc00:a::1:0:${i + 1}`, '--local', `fe80::2%ll${i}`, '--send', '100', '--delay-end', '1000'], { timeoutMs: 20000 });
+          const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { error?: string };
+          assert.equal(res.error, 'ECONNRESET', `zone ${zone}: ${r.stdout}`);
+          await proxy.out.next((l) => l['code'] === 'FLOW_LINK_LOCAL' && String(l['client']).includes(`%${zone}]`), 5000, `the rejection of the client on ${zone}`);
+        }
+        assert.deepEqual(workerPids(proxy), pids, 'no worker died');
+        const stats = await json<{ rejected: Record<string, number> }>(lab, 'm1', 'stats');
+        assert.equal(stats.rejected['FLOW_LINK_LOCAL'], 3);
+        await runFlows(lab, 1, 'fc00:a::1:0:0');
+      } finally {
+        echo.stop();
+        await proxy.stop();
+      }
+    });
+  });
+
+  test('a converter header with an inner SRH TLV of type 0: CONVERT_BAD_TLV, counted, the worker lives on', async () => {
+    await withLab('fig5', async (lab) => {
+      const yaml = `${proxyYaml('fc00:a::/80', FUNCTIONS)}\nmptcp: { converter: { port: 7780, from: ["fc00:1::/64"] } }`;
+      const proxy = await startProxy(lab, 'm1', yaml);
+      const echo = await startServer(lab, 'server', ['--port', '9001', '--echo']);
+      try {
+        const pids = workerPids(proxy);
+        const send = `
+const { encodeConvertHeader } = await import(${JSON.stringify(new URL('../../src/codec/convert.js', import.meta.url).href)});
+const net = await import('node:net');
+const base = encodeConvertHeader({ client: { address: 'fc00:1::2', port: 40000 }, server: { address: 'fc00:2::2', port: 9001 }, sid: 'fc00:a::1:0:0', segments: [] });
+const inner = Buffer.from([0, 3, 1, 2, 3]);
+const h = Buffer.concat([base, Buffer.from([2, inner.length]), inner]);
+h.writeUInt16BE(h.length, 2);
+const s = net.connect({ host: 'fc00:1::1', port: 7780 }, () => s.write(h));
+s.on('error', (e) => { process.stdout.write(e.code); });
+s.on('close', () => process.exit(0));
+setTimeout(() => { process.stdout.write('TIMEOUT'); process.exit(0); }, 5000);
+`;
+        for (let i = 0; i < 3; i++) {
+          const r = await lab.exec('client', [process.execPath, '--input-type=module', '-e', send], { timeoutMs: 10000 });
+          assert.equal(r.stdout, 'ECONNRESET', r.stderr);
+        }
+        await proxy.out.next((l) => l['code'] === 'CONVERT_BAD_TLV', 5000, 'the rejection log line');
+        assert.deepEqual(workerPids(proxy), pids, 'no worker died');
+        const stats = await json<{ rejected: Record<string, number> }>(lab, 'm1', 'stats');
+        assert.equal(stats.rejected['CONVERT_BAD_TLV'], 3);
+      } finally {
+        echo.stop();
         await proxy.stop();
       }
     });
