@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { BIN, JsonLines, PEER, proxyYaml, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
+import { BIN, JsonLines, PEER, ROOT, proxyYaml, runClient, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
 
 const MB = 1 << 20;
 const FUNCTIONS = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }'];
@@ -152,14 +152,15 @@ describe('a worker that dies (items 5 and 17)', () => {
         assert.equal(bad.code, 1);
         // a download in flight: the client sends nothing and waits; the server streams
         const dl = lab.spawn('client', [process.execPath, PEER, 'client', '--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::2:0:1', '--delay-end', '60000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-        const download = new JsonLines(dl).next((l) => l['event'] === 'done', 30000, 'the download’s end').finally(() => dl.kill());
+        const download = new JsonLines(dl).next((l) => l['event'] === 'done', 15000, 'the download’s end').finally(() => dl.kill());
         await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
         const stats0 = statCounters(await json(lab, 'm1', 'stats'));
         const metrics0 = totals((await lab.exec('m1', ['curl', '-s', 'http://127.0.0.1:7778/metrics'])).stdout);
         assert.ok((stats0.get('fn1.flowsTotal') ?? 0) >= 12 && stats0.get('rejected.FLOW_UNKNOWN_FUNCTION') === 1, JSON.stringify([...stats0]));
         const pids = workerPids(proxy);
         for (const pid of pids) process.kill(pid, 'SIGKILL');
-        const r = (await download) as { error?: string; received: number };
+        const r = (await download.catch(() => undefined)) as { error?: string; received: number } | undefined;
+        assert.ok(r, 'the client saw no reset: a FIN left it half-open, waiting, as if the stream were complete');
         assert.equal(r.error, 'ECONNRESET', `the client of a flow whose worker died sees a reset (received ${r.received} bytes)`);
         await eventually('two new workers', 15000, () => {
           const now = workerPids(proxy);
@@ -254,6 +255,71 @@ setTimeout(() => { process.stdout.write('TIMEOUT'); process.exit(0); }, 5000);
         assert.equal(stats.rejected['CONVERT_BAD_TLV'], 3);
       } finally {
         echo.stop();
+        await proxy.stop();
+      }
+    });
+  });
+});
+
+/**
+ * A controller that knows one binding SID (fc00:f::7 → [m1's function 1, fc00:c::1, fc00:d::1]) and
+ * nothing else (NXDOMAIN), on [::1]:5300.
+ */
+const FAKE_CONTROLLER = `
+const dgram = await import('node:dgram');
+const dnsPacket = (await import('dns-packet')).default;
+const rec = await import(${JSON.stringify(new URL('../../src/controller/dns/records.js', import.meta.url).href)});
+const bsid = rec.arpaName('fc00:f::7');
+const sock = dgram.createSocket('udp6');
+sock.on('message', (msg, rinfo) => {
+  const q = dnsPacket.decode(msg);
+  const name = q.questions[0].name;
+  const known = name === bsid;
+  const answers = known ? [{ name, type: rec.TYPE_SRH_NAME, class: 'IN', ttl: 60, data: rec.encodeSrhRecord(['fc00:a::1:0:0', 'fc00:c::1', 'fc00:d::1']) }] : [];
+  const out = dnsPacket.encode({ type: 'response', id: q.id, flags: known ? 0x8400 : 0x8403, questions: q.questions, answers });
+  sock.send(out, rinfo.port, rinfo.address);
+});
+sock.bind(5300, '::1', () => process.stdout.write(JSON.stringify({ event: 'listening' }) + '\\n'));
+`;
+
+describe('binding SIDs that expand past an SRH (item 5)', () => {
+  test('a BSID path plus 125 segments: SRH_TOO_LONG, counted, on a cache miss and a hit; the workers live on', async () => {
+    await withLab('fig5', async (lab) => {
+      // the client plays the access router: its SYN to the BSID is encapsulated towards m1 (End.B6.Encaps);
+      // a 127-segment SRH takes 2 KB: jumbo frames on that link, no fragments; each segment the kernel
+      // walks at m1 costs a hop: the SYN starts with 255
+      for (const [host, argv] of [
+        ['client', ['ip', 'link', 'set', 'eth0', 'mtu', '9000']],
+        ['m1', ['ip', 'link', 'set', 'eth0', 'mtu', '9000']],
+        ['client', ['ip', '-6', 'route', 'add', 'fc00:f::7/128', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00:a::1:0:0', 'via', 'fc00:1::1', 'dev', 'eth0', 'hoplimit', '255']],
+      ] as [string, string[]][]) {
+        const r = await lab.exec(host, argv);
+        assert.equal(r.code, 0, `${host}: ${argv.join(' ')}: ${r.stderr}`);
+      }
+      const ctl = lab.spawn('m1', [process.execPath, '--input-type=module', '-e', FAKE_CONTROLLER], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+      const proxy = await (async () => {
+        await new JsonLines(ctl).next((l) => l['event'] === 'listening', 10000, 'the fake controller');
+        return startProxy(lab, 'm1', `${proxyYaml('fc00:a::/80', FUNCTIONS)}\nbindingSids: { controller: "[::1]:5300" }`);
+      })().catch((e: unknown) => {
+        ctl.kill();
+        throw e;
+      });
+      const echo = await startServer(lab, 'server', ['--port', '9001', '--echo']);
+      try {
+        const pids = workerPids(proxy);
+        const pads = Array.from({ length: 125 }, (_, i) => `fc00:e::${(i + 1).toString(16)}`);
+        for (const round of ['miss', 'hit']) {
+          const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9001', '--segments', ['fc00:f::7', ...pads].join(','), '--send', '100', '--delay-end', '1000']);
+          assert.equal(r.error, 'ECONNRESET', `cache ${round}: ${JSON.stringify(r)}`);
+        }
+        await proxy.out.next((l) => l['code'] === 'SRH_TOO_LONG' && l['msg'] === 'flow rejected', 5000, 'the rejection log line');
+        assert.deepEqual(workerPids(proxy), pids, 'no worker died');
+        const stats = await json<{ rejected: Record<string, number> }>(lab, 'm1', 'stats');
+        assert.equal(stats.rejected['SRH_TOO_LONG'], 2);
+        await runFlows(lab, 1, 'fc00:a::1:0:0');
+      } finally {
+        echo.stop();
+        ctl.kill();
         await proxy.stop();
       }
     });
