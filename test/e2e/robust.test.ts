@@ -325,3 +325,36 @@ describe('binding SIDs that expand past an SRH (item 5)', () => {
     });
   });
 });
+
+describe('rejection warnings are rate-limited (item 16)', () => {
+  test('60 rejected SYNs: at most `burst` warnings per worker and window, then one line with the count suppressed', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', `${proxyYaml('fc00:a::/80', FUNCTIONS)}\nlogLimit: { burst: 5, interval: 1s }`);
+      try {
+        const scan = `
+const { connect } = await import(${CONNECT});
+let reset = 0;
+await Promise.all(Array.from({ length: 60 }, async (_, i) => {
+  try { const s = await connect({ host: 'fc00:2::2', port: 9001, segments: ['fc00:a::' + (100 + i).toString(16) + ':0:0'] }); await new Promise((r) => { s.on('error', () => { reset++; r(); }); s.on('close', r); }); }
+  catch { reset++; }
+}));
+process.stdout.write(String(reset));`;
+        const r = await lab.exec('client', [process.execPath, '--input-type=module', '-e', scan], { timeoutMs: 30000 });
+        assert.equal(r.stdout, '60', r.stderr);
+        const stats = await json<{ rejected: Record<string, number> }>(lab, 'm1', 'stats');
+        assert.equal(stats.rejected['FLOW_UNKNOWN_FUNCTION'], 60);
+        const summaries: Record<string, unknown>[] = [];
+        await eventually('the summary lines', 5000, () => {
+          summaries.splice(0, summaries.length, ...proxy.out.lines.filter((l) => l['code'] === 'FLOW_UNKNOWN_FUNCTION' && typeof l['suppressed'] === 'number'));
+          const logged = proxy.out.count((l) => l['code'] === 'FLOW_UNKNOWN_FUNCTION' && l['msg'] === 'flow rejected');
+          return logged + summaries.reduce((n, l) => n + Number(l['suppressed']), 0) === 60;
+        });
+        const logged = proxy.out.count((l) => l['code'] === 'FLOW_UNKNOWN_FUNCTION' && l['msg'] === 'flow rejected');
+        assert.ok(logged <= 2 * 5 * 3, `${logged} warnings logged for 60 rejections (burst 5, 2 workers, a few 1 s windows at most)`);
+        assert.ok(summaries.length >= 1);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  });
+});
