@@ -118,3 +118,12 @@ test('mptcp: the converter and the mptcp function are validated', async () => {
   const one = parseProxyConfig(`${base}functions: [ { id: 7, vf: mptcp, options: { uplinks: ["fc00:31::1"] } } ]\nmptcp: { pathManager: userspace }\n`, 'test.yaml');
   await assert.rejects(checkFunctions(one, 'test.yaml'), (e: unknown) => isSrError(e) && /uplinks.*at least two/.test(e.message));
 });
+
+test('logLimit: defaults, a given value, and its bounds (issue 12 item 16)', () => {
+  assert.deepEqual(parseProxyConfig(ISSUE_EXAMPLE).logLimit, { burst: 10, intervalMs: 10_000 });
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nlogLimit: { burst: 3, interval: 2s }`).logLimit, { burst: 3, intervalMs: 2000 });
+  fails(`${ISSUE_EXAMPLE}\nlogLimit: { burst: 0 }`, 'CONFIG_INVALID', 'logLimit.burst');
+  fails(`${ISSUE_EXAMPLE}\nlogLimit: { interval: 10ms }`, 'CONFIG_INVALID', 'logLimit.interval');
+  fails(`${ISSUE_EXAMPLE}\nlogLimit: { interval: 61m }`, 'CONFIG_INVALID', 'logLimit.interval');
+  fails(`${ISSUE_EXAMPLE}\nlogLimit: { rate: 1 }`, 'CONFIG_INVALID', 'logLimit');
+});
