@@ -275,7 +275,9 @@ export class ProxyWorker {
     if (this.draining) return { remaining: this.flows.size };
     this.draining = true;
     clearInterval(this.sweep);
-    await Promise.all([this.server, this.converter].map((s) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))));
+    // stop accepting at once; close()'s callback would wait for every accepted connection (every
+    // flow) to end, and the deadline below would never start
+    for (const s of [this.server, this.converter]) s?.close();
     if (this.flows.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadlineMs);

@@ -3,7 +3,7 @@
  * that must not end a worker, flows that must always be released, counters that must not go down.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
 import { BIN, JsonLines, PEER, ROOT, proxyYaml, runClient, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
@@ -139,6 +139,22 @@ async function runFlows(lab: Lab, n: number, segment: string): Promise<void> {
   }
 }
 
+/**
+ * A download that never ends on its own: prints {event:'end'} on a FIN, {event:'done', error} on close.
+ * It writes a byte every 200 ms, so that a lost RST is answered again (by the server host, which has
+ * no such connection) instead of leaving the client waiting.
+ */
+const DOWNLOADER = `
+const { connect } = await import(${CONNECT});
+const s = await connect({ host: 'fc00:2::2', port: 9000, segments: ['fc00:a::2:0:1'] });
+let received = 0; let error;
+s.on('data', (d) => { received += d.length; });
+s.on('end', () => process.stdout.write(JSON.stringify({ event: 'end', received }) + '\\n'));
+s.on('error', (e) => { error = e.code; });
+s.on('close', () => { process.stdout.write(JSON.stringify({ event: 'done', error, received }) + '\\n'); process.exit(0); });
+setInterval(() => { if (!s.destroyed && s.writable) s.write('.'); }, 200);
+`;
+
 describe('a worker that dies (items 5 and 17)', () => {
   test('killed workers: counters never go down (stats and /metrics); their flows are reset, not ended with a FIN', async () => {
     await withLab('fig5', async (lab) => {
@@ -151,16 +167,16 @@ describe('a worker that dies (items 5 and 17)', () => {
         const bad = await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', 'fc00:a::99:0:0', 'fc00:2::2', '9001'], { input: 'x', timeoutMs: 10000 });
         assert.equal(bad.code, 1);
         // a download in flight: the client sends nothing and waits; the server streams
-        const dl = lab.spawn('client', [process.execPath, PEER, 'client', '--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::2:0:1', '--delay-end', '60000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-        const download = new JsonLines(dl).next((l) => l['event'] === 'done', 15000, 'the download’s end').finally(() => dl.kill());
+        const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const download = new JsonLines(dl).next((l) => l['event'] === 'end' || l['event'] === 'done', 15000, 'the download’s end').finally(() => dl.kill());
         await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
         const stats0 = statCounters(await json(lab, 'm1', 'stats'));
         const metrics0 = totals((await lab.exec('m1', ['curl', '-s', 'http://127.0.0.1:7778/metrics'])).stdout);
         assert.ok((stats0.get('fn1.flowsTotal') ?? 0) >= 12 && stats0.get('rejected.FLOW_UNKNOWN_FUNCTION') === 1, JSON.stringify([...stats0]));
         const pids = workerPids(proxy);
         for (const pid of pids) process.kill(pid, 'SIGKILL');
-        const r = (await download.catch(() => undefined)) as { error?: string; received: number } | undefined;
-        assert.ok(r, 'the client saw no reset: a FIN left it half-open, waiting, as if the stream were complete');
+        const r = (await download) as { event: string; error?: string; received: number };
+        assert.equal(r.event, 'done', `the client saw a FIN, as if the stream were complete (received ${r.received} bytes)`);
         assert.equal(r.error, 'ECONNRESET', `the client of a flow whose worker died sees a reset (received ${r.received} bytes)`);
         await eventually('two new workers', 15000, () => {
           const now = workerPids(proxy);
@@ -354,6 +370,47 @@ process.stdout.write(String(reset));`;
         assert.ok(summaries.length >= 1);
       } finally {
         await proxy.stop();
+      }
+    });
+  });
+});
+
+describe('stopping with flows in flight (item 20)', () => {
+  test('SIGTERM: a flow past timeouts.drain is reset (drain_deadline), the proxy exits 0', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS, '{ connect: 2s, drain: 1s }'));
+      const big = await startServer(lab, 'server', ['--port', '9000', '--reply', String(4096 * MB)]);
+      try {
+        const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const download = new JsonLines(dl).next((l) => l['event'] === 'end' || l['event'] === 'done', 20000, 'the download’s end').finally(() => dl.kill());
+        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
+        assert.equal(await proxy.stop(), 0);
+        assert.equal(proxy.out.count((l) => l['reason'] === 'drain_deadline'), 1, 'the worker reset the flow at the deadline (it was not killed)');
+        const r = (await download) as { event: string; error?: string };
+        assert.deepEqual([r.event, r.error], ['done', 'ECONNRESET']);
+      } finally {
+        big.stop();
+        await proxy.stop();
+      }
+    });
+  });
+
+  test('the primary killed: its workers reset their flows and exit', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS));
+      const big = await startServer(lab, 'server', ['--port', '9000', '--reply', String(4096 * MB)]);
+      const pids = workerPids(proxy);
+      try {
+        const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const download = new JsonLines(dl).next((l) => l['event'] === 'end' || l['event'] === 'done', 20000, 'the download’s end').finally(() => dl.kill());
+        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
+        proxy.child.kill('SIGKILL');
+        const r = (await download) as { event: string; error?: string };
+        assert.deepEqual([r.event, r.error], ['done', 'ECONNRESET']);
+        await eventually('the workers gone', 10000, () => pids.every((p) => !existsSync(`/proc/${p}`) || /\) Z /.test(readFileSync(`/proc/${p}/stat`, 'utf8'))));
+      } finally {
+        for (const p of pids) if (existsSync(`/proc/${p}`)) process.kill(p, 'SIGKILL');
+        big.stop();
       }
     });
   });
