@@ -3,7 +3,9 @@
  * that must not end a worker, flows that must always be released, counters that must not go down.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
 import { BIN, JsonLines, PEER, ROOT, proxyYaml, runClient, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
@@ -411,6 +413,58 @@ describe('stopping with flows in flight (item 20)', () => {
       } finally {
         for (const p of pids) if (existsSync(`/proc/${p}`)) process.kill(p, 'SIGKILL');
         big.stop();
+      }
+    });
+  });
+});
+
+/** A function module with a bug: a chunk holding BOOM makes it throw from a timer (an uncaught exception). */
+const BUGGY_MODULE = `
+export default {
+  name: 'buggy',
+  summary: 'throws from a timer when it sees BOOM (a test fixture: a bug outside the call stack of any flow)',
+  options: { safeParse: (v) => ({ success: true, data: v ?? {} }) },
+  spawn: () => {
+    const t = { data: (c) => { if (c.includes('BOOM')) setTimeout(() => { throw new Error('boom: a bug in a function module'); }, 0); return c; } };
+    return { upstream: t, downstream: { data: (c) => c } };
+  },
+};
+`;
+
+describe('a bug that ends a worker (item 5: the process-level policy)', () => {
+  test('uncaughtException: logged with its stack, every flow of the worker reset, counters kept, the worker restarted', async () => {
+    await withLab('fig5', async (lab) => {
+      const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-buggy-'));
+      writeFileSync(join(dir, 'buggy.mjs'), BUGGY_MODULE);
+      const yaml = proxyYaml('fc00:a::/80', [...FUNCTIONS, `{ id: 9, vf: ${join(dir, 'buggy.mjs')} }`]).replace('workers: 2', 'workers: 1');
+      const proxy = await startProxy(lab, 'm1', yaml);
+      const big = await startServer(lab, 'server', ['--port', '9000', '--reply', String(4096 * MB)]);
+      const echo = await startServer(lab, 'server', ['--port', '9001', '--echo']);
+      try {
+        await runFlows(lab, 3, 'fc00:a::1:0:0');
+        const [pid] = workerPids(proxy);
+        const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const download = new JsonLines(dl).next((l) => l['event'] === 'end' || l['event'] === 'done', 20000, 'the download’s end').finally(() => dl.kill());
+        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
+        const before = statCounters(await json(lab, 'm1', 'stats'));
+        await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', 'fc00:a::9:0:0', 'fc00:2::2', '9001'], { input: 'BOOM', timeoutMs: 10000 });
+        const fatal = await proxy.out.next((l) => l['level'] === 60, 10000, 'the fatal log line');
+        assert.match(String((fatal['err'] as { stack?: string } | undefined)?.stack), /boom: a bug in a function module/);
+        const r = (await download) as { event: string; error?: string };
+        assert.deepEqual([r.event, r.error], ['done', 'ECONNRESET'], 'the other flows of the worker were reset');
+        await proxy.out.next((l) => l['msg'] === 'worker died; restarting it' && l['code'] === 70, 10000, 'the restart');
+        await eventually('a new worker', 10000, () => workerPids(proxy).some((p) => p !== pid));
+        await eventually('the new worker answers', 10000, async () => (await lab.exec('m1', [process.execPath, BIN, 'stats', '--json'])).code === 0);
+        const after = await json<Parameters<typeof statCounters>[0] & { bugs?: Record<string, number>; workerExits?: Record<string, number> }>(lab, 'm1', 'stats');
+        assertNoDecrease('stats', before, statCounters(after));
+        assert.deepEqual(after.bugs, { uncaughtException: 1 });
+        assert.deepEqual(after.workerExits, { 'exit 70': 1 });
+        await runFlows(lab, 1, 'fc00:a::1:0:0');
+      } finally {
+        big.stop();
+        echo.stop();
+        await proxy.stop();
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   });
