@@ -84,6 +84,7 @@ export const ERROR_CODES = {
   FUNCTION_LIMIT: { kind: 'input', hint: 'this function holds its limits.perFunction concurrent flows' },
   NOFILE_LIMIT: { kind: 'input', hint: 'the worker’s descriptor limit (RLIMIT_NOFILE) has no room for another flow: see limits.nofile, or run as root so the proxy can raise it' },
   ACCEPT_FAILED: { kind: 'input', hint: 'accept() failed (EMFILE/ENFILE: out of descriptors): see limits.nofile and the log; the listener goes on' },
+  FLOW_LINK_LOCAL: { kind: 'input', hint: 'a link-local client (fe80::/10) cannot be proxied transparently: its address is valid on its link only (a router drops it too)' },
   MPTCP_PM_FAILED: { kind: 'input', hint: 'the userspace path manager refused a subflow: check `mptcp.pathManager: userspace` and the uplinks (docs/mptcp.md)' },
   FLOW_UNKNOWN_BSID: { kind: 'input', hint: 'the controller knows no binding SID of that address (expired?)' },
   DNS_BAD_ANSWER: { kind: 'input', hint: 'the DNS server sent an answer that does not parse: is --controller a srv6pipes controller?' },

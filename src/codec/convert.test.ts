@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { isSrError } from '../errors.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
 import { clientReturnPathTlv } from './return-path.js';
-import { TLV_PADN } from './srh.js';
+import { srhForPath, TLV_PADN } from './srh.js';
 import {
   CONVERT_FIXED_BYTES,
   CONVERT_MAX_SEGMENTS,
@@ -139,5 +139,36 @@ describe('converter header (docs/mptcp.md)', () => {
     assert.equal(onlyPad.srhTlvs, undefined);
     assert.deepEqual(decodeConvertHeader(encodeConvertHeader(onlyPad)).header, onlyPad);
     throwsCode(() => encodeConvertHeader({ ...H, srhTlvs: [{ type: 7, value: Buffer.alloc(200) }, { type: 8, value: Buffer.alloc(60) }] }), 'CONVERT_BAD_TLV');
+  });
+});
+
+describe('converter header: what decodes also encodes as an SRH (issue 12 item 6)', () => {
+  /** H with converter TLV 2 holding `inner` as the SRH TLVs */
+  const withInner = (inner: Buffer): Buffer => {
+    const base = encodeConvertHeader(H);
+    const b = Buffer.concat([base, Buffer.from([2, inner.length]), inner]);
+    b.writeUInt16BE(b.length, 2);
+    return b;
+  };
+
+  test('an inner TLV of type 0 (Pad1) with a length is CONVERT_BAD_TLV at decode', () => {
+    throwsCode(() => decodeConvertHeader(withInner(Buffer.from([0, 3, 1, 2, 3]))), 'CONVERT_BAD_TLV');
+    throwsCode(() => decodeConvertHeader(withInner(Buffer.from([4, 1, 0, 0, 0]))), 'CONVERT_BAD_TLV');
+  });
+
+  test('property: any inner TLV bytes either fail with a CONVERT_ code or give TLVs the SRH encoder takes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 60 }), (bytes) => {
+        let h: ConvertHeader;
+        try {
+          h = decodeConvertHeader(withInner(Buffer.from(bytes))).header;
+        } catch (e) {
+          assert.ok(isSrError(e) && e.code.startsWith('CONVERT_'), String(e));
+          return;
+        }
+        srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)), { tlvs: h.srhTlvs ?? [] });
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -9,7 +9,7 @@
  * 56: TLVs: type u8 | length u8 | value
  *      0 PadN (ignored); 1 Segments: the segments after the converter SID, before the server, travel
  *      order, 16 bytes each (at most 15); 2 SRH TLVs: the TLVs of CP's onward SRH as they would be on
- *      the wire (e.g. the return-path TLV), at most once; other types < 128 are skipped, types >= 128
+ *      the wire (e.g. the return-path TLV), padding left out, at most once (type 0, Pad1, is refused); other types < 128 are skipped, types >= 128
  *      must be understood.
  * The bytes after Header Length are the client's payload.
  */

@@ -121,12 +121,22 @@ export function setRoutingHeader(socket: net.Socket, srh: Buffer | null): void {
 /**
  * Makes the next close of this socket abortive: SO_LINGER {on, 0}, so close() sends a RST on an
  * established connection (even one the kernel completed while Node still thinks it is connecting)
- * and aborts a pending connect.
+ * and aborts a pending connect. Also what the kernel does when the process dies: a flow's sockets
+ * carry it from the start, so the peers of a worker that crashes see a reset, never a clean FIN.
  */
 export function lingerZero(socket: net.Socket): void {
+  setLinger(socket, true);
+}
+
+/** Back to an orderly close (SO_LINGER off): for a socket whose both directions ended cleanly. */
+export function lingerOff(socket: net.Socket): void {
+  setLinger(socket, false);
+}
+
+function setLinger(socket: net.Socket, abortive: boolean): void {
   const n = native();
   const linger = Buffer.alloc(8);
-  linger.writeInt32LE(1, 0); // l_onoff
+  linger.writeInt32LE(abortive ? 1 : 0, 0); // l_onoff
   linger.writeInt32LE(0, 4); // l_linger
   n.setsockoptBuffer(socketFd(socket), n.constants.SOL_SOCKET, n.constants.SO_LINGER, linger);
 }

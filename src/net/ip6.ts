@@ -11,10 +11,40 @@ export interface Prefix6 {
   readonly length: number;
 }
 
-export function parseAddress(text: string): Buffer {
+/**
+ * A zone (RFC 4007 scope id) as Linux names it: an interface name (1..15 bytes, none of `/`, `:`,
+ * `%` or white space: `eth0`, `br-lan`, `eth0.100`, `wan_1`, `vlan@home`) or an interface index.
+ * Node reports a link-local peer as `fe80::1%br-lan`.
+ */
+const ZONE = /^[^\s/:%]{1,15}$/;
+
+export interface ScopedAddress {
+  /** the 16 bytes */
+  addr: Buffer;
+  /** the zone after `%`, when the text had one */
+  zone?: string;
+}
+
+/** Splits `addr%zone` (brackets allowed); the zone is checked as a Linux interface name or index. */
+export function parseScopedAddress(text: string): ScopedAddress {
   const t = text.trim().replace(/^\[|\]$/g, '');
-  if (!ipaddr.IPv6.isValid(t)) throw new SrError('BAD_ADDRESS', `not an IPv6 address: "${text}"`);
-  return Buffer.from(ipaddr.IPv6.parse(t).toByteArray());
+  const pct = t.indexOf('%');
+  const bare = pct < 0 ? t : t.slice(0, pct);
+  const zone = pct < 0 ? undefined : t.slice(pct + 1);
+  if (zone !== undefined && !ZONE.test(zone)) throw new SrError('BAD_ADDRESS', `bad zone "${zone}" in "${text}": an interface name (at most 15 bytes, no / : % or space) or index`);
+  if (!ipaddr.IPv6.isValid(bare)) throw new SrError('BAD_ADDRESS', `not an IPv6 address: "${text}"`);
+  const addr = Buffer.from(ipaddr.IPv6.parse(bare).toByteArray());
+  return zone === undefined ? { addr } : { addr, zone };
+}
+
+/** The 16 bytes of an address; a zone (`fe80::1%br-lan`) is accepted and dropped (see parseScopedAddress). */
+export function parseAddress(text: string): Buffer {
+  return parseScopedAddress(text).addr;
+}
+
+/** fe80::/10: valid only on one link; a router does not forward packets from or to it. */
+export function isLinkLocal(addr: Uint8Array, offset = 0): boolean {
+  return addr[offset] === 0xfe && (addr[offset + 1]! & 0xc0) === 0x80;
 }
 
 export function formatAddress(bytes: Uint8Array, offset = 0): string {

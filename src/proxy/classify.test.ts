@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { decodeSrh, encodeSrh, pathOf, srhForPath } from '../codec/srh.js';
 import { formatAddress, parseAddress, parsePrefix, prefixContains } from '../net/ip6.js';
 import { clientReturnPathTlv, decodeReturnPathTlv, findReturnPath, returnPathTlv } from '../codec/return-path.js';
@@ -188,4 +189,34 @@ test('a return path: replies via the sender’s entry, our entry picks the downs
   assert.ok(spent.ok);
   assert.equal(spent.nextSrh, null);
   assert.equal(spent.replyVia, 'fc00:a::ffff');
+});
+
+test('an expanded binding SID or a return hop past 127 onward segments: SRH_TOO_LONG, a rejection, not a throw (issue 12 item 5)', () => {
+  const bsid = P('fc00:f::7');
+  const pads = Array.from({ length: 125 }, (_, i) => P(`fc00:e::${(i + 1).toString(16)}`));
+  const srh = srhForPath([bsid, ...pads, P('fc00:2::2')]); // 127 segments: the most an SRH holds
+  const three = (seg: Buffer) => (seg.equals(bsid) ? [P('fc00:b::1:0:0'), P('fc00:c::1:0:0'), P('fc00:d::1:0:0')] : undefined);
+  const d = classify(srh, cfg.locators, lookup, bsids(three));
+  assert.equal(d.ok, false);
+  assert.equal(d.ok ? '' : d.code, 'SRH_TOO_LONG');
+  // a 2-segment path fits (127 onward), unless a return hop adds its SID as a visited segment
+  const two = (seg: Buffer) => (seg.equals(bsid) ? [P('fc00:b::1:0:0'), P('fc00:c::1:0:0')] : undefined);
+  assert.equal(classify(srh, cfg.locators, lookup, bsids(two)).ok, true);
+  const ret = classify(srh, cfg.locators, lookup, bsids(two), { id: 7, sid: P('fc00:b::ffff:0:0') });
+  assert.equal(ret.ok ? '' : ret.code, 'SRH_TOO_LONG');
+});
+
+test('property: classify never throws, whatever the path length, binding SID expansion and return hop', () => {
+  const bsid = P('fc00:f::7');
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 125 }), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 6 }), fc.boolean(), fc.boolean(), (pads, bsidAt, expandTo, withRet, ours) => {
+      const rest = Array.from({ length: pads }, (_, i) => P(`fc00:e::${(i + 1).toString(16)}`));
+      const path = bsidAt === 0 ? [bsid, ...rest, P('fc00:2::2')] : [...rest, bsid, P('fc00:2::2')];
+      const inner = Array.from({ length: expandTo }, (_, i) => (i === 0 && ours ? P('fc00:b::1:0:0') : P(`fc00:c::${i + 1}`)));
+      const d = classify(srhForPath(path), cfg.locators, lookup, bsids((s) => (s.equals(bsid) ? inner : undefined)), withRet ? { id: 7, sid: P('fc00:b::ffff:0:0') } : undefined);
+      assert.equal(typeof d.ok, 'boolean');
+      if (!d.ok) assert.match(d.code, /^(SRH_TOO_LONG|FLOW_NOT_OURS)$/);
+    }),
+    { numRuns: 1000 },
+  );
 });

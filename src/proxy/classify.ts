@@ -125,7 +125,26 @@ function downstreamFunction<F>(own: Buffer, locators: readonly SidLayout[], look
   return undefined;
 }
 
+/**
+ * `placeOn`, total: an onward or reply SRH that cannot be encoded (more than 127 segments once a
+ * binding SID is expanded or a return hop added: SRH_TOO_LONG) rejects the flow with that code.
+ */
 function place<F>(
+  path: Buffer[],
+  locators: readonly SidLayout[],
+  lookup: (functionId: number) => F | undefined,
+  ret?: ReturnHop,
+  step?: ReturnStep,
+): Decision<F> {
+  try {
+    return placeOn(path, locators, lookup, ret, step);
+  } catch (e) {
+    if (isSrError(e)) return { ok: false, code: e.code, reason: `no onward SRH for [${path.length} segments]: ${e.message}` };
+    throw e;
+  }
+}
+
+function placeOn<F>(
   path: Buffer[],
   locators: readonly SidLayout[],
   lookup: (functionId: number) => F | undefined,

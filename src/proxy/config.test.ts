@@ -179,3 +179,12 @@ test('admin: the cross-key rules and the defaults', () => {
   assert.deepEqual(parseProxyConfig(ADMIN_BASE, 'x', '/etc/s6p').admin?.moduleDirs, ['/etc/s6p'], 'default: the config file’s directory');
   assert.equal(parseProxyConfig(`${ADMIN_BASE}admin: off\n`).admin, null);
 });
+
+test('logLimit: defaults, a given value, and its bounds (issue 12 item 16)', () => {
+  assert.deepEqual(parseProxyConfig(ISSUE_EXAMPLE).logLimit, { burst: 10, intervalMs: 10_000 });
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nlogLimit: { burst: 3, interval: 2s }`).logLimit, { burst: 3, intervalMs: 2000 });
+  fails(`${ISSUE_EXAMPLE}\nlogLimit: { burst: 0 }`, 'CONFIG_INVALID', 'logLimit.burst');
+  fails(`${ISSUE_EXAMPLE}\nlogLimit: { interval: 10ms }`, 'CONFIG_INVALID', 'logLimit.interval');
+  fails(`${ISSUE_EXAMPLE}\nlogLimit: { interval: 61m }`, 'CONFIG_INVALID', 'logLimit.interval');
+  fails(`${ISSUE_EXAMPLE}\nlogLimit: { rate: 1 }`, 'CONFIG_INVALID', 'logLimit');
+});

@@ -80,6 +80,11 @@ const schema = z
       ])
       .default('on'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** repeated warnings (a rejected flow, per error code): the first `burst` per `interval` are logged, then one line says how many were suppressed */
+    logLimit: z
+      .object({ burst: z.number().int().min(1).max(1_000_000).default(10), interval: duration({ min: 100, max: 3_600_000 }).default(10_000) })
+      .strict()
+      .default({ burst: 10, interval: 10_000 }),
     /** this proxy's return id (the SRH tag of its onward connections) and return SID (in a locator) */
     returnPath: z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict().optional(),
     /** previous hops whose replies this proxy steers back to them: id → return SID */
@@ -175,6 +180,7 @@ export interface ProxyConfig {
   admin: AdminConfig | null;
   netconf: { mark: number; table: number } | null;
   logLevel: RawProxyConfig['logLevel'];
+  logLimit: { burst: number; intervalMs: number };
   bindingSids: BindingSidsConfig | null;
   returnPath: { id: number; sid: string } | null;
   returnHops: ReturnHop[];
@@ -269,6 +275,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     admin: c.admin === 'off' || c.admin === false ? null : resolveAdmin(c.admin, baseDir, (p, m) => invalid(source, p, m), source),
     netconf,
     logLevel: c.logLevel,
+    logLimit: { burst: c.logLimit.burst, intervalMs: c.logLimit.interval },
     bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids) : null,
     returnPath: c.returnPath ?? null,
     returnHops: c.returnHops,

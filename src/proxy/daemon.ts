@@ -21,10 +21,10 @@ import { admitSpec, type LoadPolicy } from '../vf/module-policy.js';
 import { checkFunctions, FUNCTION_ENTRY_SCHEMA, loadProxyConfig, type ProxyConfig } from './config.js';
 import type { FlowRecord } from './flow.js';
 import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request } from './ipc.js';
-import { exposition, type MetricsJson } from './metrics.js';
+import { exposition, RetainedMetrics, type MetricsJson } from './metrics.js';
 import { applyPlan, checkNetconfPrerequisites, netconfPhases, netconfPlan } from './netconf.js';
 import { nofileNeed, raiseNofile } from './rlimit.js';
-import { mergeStats, type ProxyStats } from './stats.js';
+import { RetainedStats, type ProxyStats } from './stats.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
@@ -53,6 +53,9 @@ export class ProxyDaemon {
   /** the function table now (the config's, changed by ctl and reloads) */
   private specs: FunctionSpec[];
   private readonly events: Record<string, number> = {};
+  /** what workers that ended had counted: sums stay monotonic across a worker's death */
+  private readonly retainedStats = new RetainedStats();
+  private readonly retainedMetrics = new RetainedMetrics();
 
   constructor(
     private cfg: ProxyConfig,
@@ -139,8 +142,10 @@ export class ProxyDaemon {
     const slot: WorkerSlot = { index, child };
     return new Promise<void>((resolve, reject) => {
       let ready = false;
+      let final: ProxyStats | undefined;
       child.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') {
+        if (m.type === 'final') final = m.stats;
+        else if (m.type === 'ready') {
           ready = true;
           this.workers.push(slot);
           resolve();
@@ -153,6 +158,10 @@ export class ProxyDaemon {
       child.on('exit', (code, signal) => {
         const i = this.workers.indexOf(slot);
         if (i >= 0) this.workers.splice(i, 1);
+        if (ready) {
+          this.retainedStats.retire(slot, signal ?? `exit ${code}`, final);
+          this.retainedMetrics.retire(slot).catch((e: unknown) => this.log.error({ err: e }, 'keeping an ended worker’s metrics failed'));
+        }
         if (!ready) {
           reject(new SrError('INTERNAL', `worker ${index} exited during start (code ${code}, signal ${signal})`));
           return;
@@ -187,17 +196,22 @@ export class ProxyDaemon {
     return Promise.all(this.workers.map((w) => this.ask(w, r, timeoutMs)));
   }
 
+  /** As `all`, each answer with the worker it came from. */
+  private allFrom<T>(r: Request): Promise<[WorkerSlot, T][]> {
+    return Promise.all(this.workers.map(async (w) => [w, (await this.ask(w, r)) as T] as [WorkerSlot, T]));
+  }
+
   async flows(): Promise<FlowRecord[]> {
     return ((await this.all({ op: 'flows' })) as FlowRecord[][]).flat();
   }
 
   async stats(): Promise<ProxyStats & { workers: number }> {
-    return { ...mergeStats((await this.all({ op: 'stats' })) as ProxyStats[]), workers: this.workers.length };
+    return { ...this.retainedStats.merge(await this.allFrom<ProxyStats>({ op: 'stats' })), workers: this.workers.length };
   }
 
   async metrics(): Promise<{ text: string; contentType: string }> {
-    const [stats, vf] = await Promise.all([this.stats(), this.all({ op: 'metrics' })]);
-    return exposition(stats, this.events, vf as MetricsJson[]);
+    const [stats, vf] = await Promise.all([this.stats(), this.allFrom<MetricsJson>({ op: 'metrics' })]);
+    return exposition(stats, this.events, this.retainedMetrics.merge(vf), stats.workers);
   }
 
   /** The table (as worker 0 has it) with flow counts summed over workers. */

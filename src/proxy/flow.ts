@@ -6,7 +6,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import { lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
+import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
 import { asymmetricTransforms } from '../vf/compose.js';
 import type { LoadedFunction } from '../vf/loader.js';
 import { newDirectionStats, relay } from '../vf/relay.js';
@@ -91,7 +91,9 @@ export class Flow {
     this.fn.attach(this);
     d.downstream?.entry.attach(this);
     this.inbound.on('error', (e) => this.fail('client_reset', e));
-    this.inbound.on('close', () => this.socketClosed());
+    this.inbound.on('close', () => this.socketClosed(this.inbound));
+    abortiveClose(this.inbound);
+    orderlyWhenDone(this.inbound);
     // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
     releaseTimeWaitOnClose(this.inbound, this.server, this.client, deps.log);
     if (d.replySrh) {
@@ -148,7 +150,9 @@ export class Flow {
     }
     this.outbound = out;
     out.on('error', (e) => this.fail(this.state === 'connecting' ? 'connect_failed' : 'server_reset', e));
-    out.on('close', () => this.socketClosed());
+    out.on('close', () => this.socketClosed(out));
+    abortiveClose(out);
+    orderlyWhenDone(out);
     this.connectTimer = setTimeout(() => this.fail('connect_timeout'), deps.connectTimeoutMs);
     out.once('connect', () => {
       clearTimeout(this.connectTimer);
@@ -203,12 +207,14 @@ export class Flow {
     if (e !== undefined) this.deps.log.error({ flow: this.id, err: e }, 'function close() threw');
   }
 
-  private socketClosed(): void {
+  private socketClosed(sock: net.Socket): void {
     this.closedSockets++;
     const expected = this.outbound ? 2 : 1;
     if (this.closedSockets < expected) {
-      // one side is fully closed: if the other has nothing left to do, it will close on its own
       if (this.state === 'connecting') this.fail('client_closed');
+      // closed with both directions done: the other side has nothing left to do and closes on its own;
+      // closed any other way (no 'error' seen), the other side would wait for nothing: reset it
+      else if (!(sock.readableEnded && sock.writableFinished)) this.fail(sock === this.inbound ? 'client_reset' : 'server_reset');
       return;
     }
     if (this.state === 'closed') return;
@@ -250,23 +256,46 @@ export class Flow {
   }
 }
 
-/** Sends a RST (SO_LINGER 0) and destroys; harmless on an already destroyed socket. */
+/**
+ * Sends a RST (SO_LINGER 0, then close) and destroys; harmless on an already destroyed socket.
+ *
+ * Not Node's resetAndDestroy(): on a socket whose shutdown is still queued (the relay has just
+ * forwarded a FIN with end(), and libuv runs the shutdown() on the next loop turn), libuv refuses the
+ * reset (uv_tcp_close_reset: EINVAL), and Node then emits 'error' and drops the handle without ever
+ * closing it: no 'close' event, the descriptor leaks, and the flow stays in `closing` for good
+ * (issue 12 item 20). Setting SO_LINGER ourselves and closing the handle has no such case; it also
+ * covers a socket still connecting (Node would defer the reset until 'connect').
+ */
 export function resetSocket(s: net.Socket): void {
   if (s.destroyed) return;
-  if (s.connecting) {
-    // Node defers resetAndDestroy() until 'connect'; the kernel may have completed the handshake
-    // already: close abortively so the far end gets a RST, not a FIN
-    try {
-      lingerZero(s);
-    } catch {
-      // no fd yet: nothing was sent
-    }
-    s.destroy();
-    return;
-  }
   try {
-    s.resetAndDestroy();
+    lingerZero(s);
   } catch {
-    s.destroy();
+    // no fd (yet): nothing was sent
   }
+  s.destroy();
+}
+
+/** SO_LINGER 0 from the start (a dying worker resets its flows); best effort on exotic sockets. */
+function abortiveClose(s: net.Socket): void {
+  try {
+    lingerZero(s);
+  } catch {
+    // no fd yet (a carrier's socket before connect): it has no peer to mislead
+  }
+}
+
+/** Once both directions of a socket ended cleanly, its close is an orderly one again. */
+function orderlyWhenDone(s: net.Socket): void {
+  const done = (): void => {
+    if (!s.readableEnded || !s.writableFinished || s.destroyed) return;
+    try {
+      lingerOff(s);
+    } catch {
+      // the fd is gone already
+    }
+  };
+  // both fire before Node's autoDestroy closes the socket
+  s.on('end', done);
+  s.on('finish', done);
 }

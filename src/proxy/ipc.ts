@@ -1,5 +1,6 @@
 /** Messages between the proxy's primary process and its workers (child_process IPC). */
 import type { FunctionSpec } from '../vf/loader.js';
+import type { ProxyStats } from './stats.js';
 
 /** Requests the primary makes of every worker; each answers with a Response. */
 export type Request =
@@ -18,6 +19,8 @@ export type ToWorker = { type: 'req'; req: number } & Request;
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; code: string; message: string; hint?: string }
+  /** a worker about to exit on a bug: its counters as they are now (the primary keeps them) */
+  | { type: 'final'; stats: ProxyStats }
   | { type: 'res'; req: number; ok: true; result: unknown }
   | { type: 'res'; req: number; ok: false; code: string; message: string };
 

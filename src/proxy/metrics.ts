@@ -55,7 +55,7 @@ export class WorkerMetrics {
 }
 
 /** Core series from the merged counters, plus the workers' function metrics summed. */
-export async function exposition(stats: ProxyStats, events: Record<string, number>, workerMetrics: MetricsJson[]): Promise<{ text: string; contentType: string }> {
+export async function exposition(stats: ProxyStats, events: Record<string, number>, workerMetrics: MetricsJson[], liveWorkers?: number): Promise<{ text: string; contentType: string }> {
   const core = new Registry();
   const flows = new Counter({ name: 'srv6pipes_flows_total', help: 'flows ended, by function and reason', labelNames: ['fn', 'vf', 'reason'], registers: [core] });
   const active = new Gauge({ name: 'srv6pipes_flows_active', help: 'flows in progress', labelNames: ['fn', 'vf'], registers: [core] });
@@ -63,6 +63,8 @@ export async function exposition(stats: ProxyStats, events: Record<string, numbe
   const rejected = new Counter({ name: 'srv6pipes_flows_rejected_total', help: 'SYNs refused at accept, by error code', labelNames: ['code'], registers: [core] });
   const ev = new Counter({ name: 'srv6pipes_function_events_total', help: 'function table changes (load, unload, reload)', labelNames: ['event'], registers: [core] });
   const workers = new Gauge({ name: 'srv6pipes_workers', help: 'worker processes', registers: [core] });
+  const bugs = new Counter({ name: 'srv6pipes_worker_bugs_total', help: 'bugs caught in workers (unhandledRejection: logged, the worker goes on; uncaughtException: flows reset, worker restarted)', labelNames: ['kind'], registers: [core] });
+  const exits = new Counter({ name: 'srv6pipes_worker_exits_total', help: 'worker processes that ended while the proxy ran (restarted), by how', labelNames: ['how'], registers: [core] });
   for (const f of stats.functions) {
     const l = { fn: f.functionId, vf: f.vf };
     for (const [reason, n] of Object.entries(f.endings)) flows.inc({ ...l, reason }, n);
@@ -72,7 +74,43 @@ export async function exposition(stats: ProxyStats, events: Record<string, numbe
   }
   for (const [code, n] of Object.entries(stats.rejected)) rejected.inc({ code }, n);
   for (const [event, n] of Object.entries(events)) ev.inc({ event }, n);
-  workers.set(workerMetrics.length);
+  for (const [kind, n] of Object.entries(stats.bugs ?? {})) bugs.inc({ kind }, n);
+  for (const [how, n] of Object.entries(stats.workerExits ?? {})) exits.inc({ how }, n);
+  workers.set(liveWorkers ?? workerMetrics.length);
   const merged = Registry.merge([core, AggregatorRegistry.aggregate(workerMetrics as object[])]);
   return { text: await merged.metrics(), contentType: merged.contentType };
+}
+
+/** The kinds of metric that only add up (kept for workers that ended); gauges end with their worker. */
+const MONOTONIC = new Set(['counter', 'histogram']);
+
+/**
+ * The functions' metrics of workers that ended, kept by the primary (issue 12 item 17): as
+ * `RetainedStats` for the core counters, each live worker's latest registry snapshot is remembered,
+ * and when the worker ends its counters and histograms join the retired sum.
+ */
+export class RetainedMetrics {
+  private readonly latest = new Map<object, MetricsJson>();
+  private retired: MetricsJson = [];
+
+  seen(worker: object, m: MetricsJson): void {
+    this.latest.set(worker, m);
+  }
+
+  async retire(worker: object): Promise<void> {
+    const last = this.latest.get(worker);
+    const kept = (last ?? []).filter((x) => MONOTONIC.has(String((x as { type?: string }).type)));
+    // the snapshot stays among the live ones until the sum holds it: no scrape in between sees less
+    const sum = kept.length ? ((await AggregatorRegistry.aggregate([this.retired, kept] as object[][]).getMetricsAsJSON()) as MetricsJson) : this.retired;
+    this.retired = sum;
+    this.latest.delete(worker);
+  }
+
+  /** The retired sum and these live snapshots (recorded as seen), ready for `exposition`. */
+  merge(live: [worker: object, metrics: MetricsJson][]): MetricsJson[] {
+    for (const [w, m] of live) this.seen(w, m);
+    // a worker being retired is no longer live but not yet in the sum: its latest snapshot counts
+    const ending = [...this.latest].filter(([w]) => !live.some(([l]) => l === w)).map(([, m]) => m);
+    return [this.retired, ...ending, ...live.map(([, m]) => m)];
+  }
 }

@@ -16,11 +16,16 @@ export interface ProxyStats {
   /** flows refused at accept, by error code (FLOW_UNKNOWN_FUNCTION, SRH_BAD_TLV, …) */
   rejected: Record<string, number>;
   accepted: number;
+  /** bugs a worker survived or died of: unhandledRejection, uncaughtException */
+  bugs?: Record<string, number>;
+  /** the primary's count of worker processes that ended while running, by how (SIGKILL, exit 70, …) */
+  workerExits?: Record<string, number>;
 }
 
 export class StatsBook {
   private readonly byFn = new Map<number, FunctionStats>();
   readonly rejected: Record<string, number> = {};
+  readonly bugs: Record<string, number> = {};
   accepted = 0;
 
   fn(functionId: number, vf: string): FunctionStats {
@@ -37,21 +42,31 @@ export class StatsBook {
     this.rejected[code] = (this.rejected[code] ?? 0) + 1;
   }
 
+  bug(kind: string): void {
+    this.bugs[kind] = (this.bugs[kind] ?? 0) + 1;
+  }
+
   snapshot(): ProxyStats {
     return {
       functions: [...this.byFn.values()].map((s) => ({ ...s, endings: { ...s.endings } })),
       rejected: { ...this.rejected },
       accepted: this.accepted,
+      bugs: { ...this.bugs },
     };
   }
 }
 
 export function mergeStats(parts: ProxyStats[]): ProxyStats {
-  const out: ProxyStats = { functions: [], rejected: {}, accepted: 0 };
+  const out: ProxyStats = { functions: [], rejected: {}, accepted: 0, bugs: {} };
   const byFn = new Map<number, FunctionStats>();
+  const add = (into: Record<string, number>, from: Record<string, number> | undefined): void => {
+    for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + v;
+  };
   for (const p of parts) {
     out.accepted += p.accepted;
-    for (const [k, v] of Object.entries(p.rejected)) out.rejected[k] = (out.rejected[k] ?? 0) + v;
+    add(out.rejected, p.rejected);
+    add(out.bugs!, p.bugs);
+    if (p.workerExits) add((out.workerExits ??= {}), p.workerExits);
     for (const f of p.functions) {
       const t = byFn.get(f.functionId);
       if (!t) {
@@ -67,4 +82,51 @@ export function mergeStats(parts: ProxyStats[]): ProxyStats {
   }
   out.functions = [...byFn.values()].sort((a, b) => a.functionId - b.functionId);
   return out;
+}
+
+/**
+ * What the workers counted, kept by the primary across their lives (issue 12 item 17). A scrape sums
+ * the live workers' snapshots; a worker that ends would take its share with it, and Prometheus reads
+ * a total that goes down as a counter reset. So the primary remembers each live worker's latest
+ * snapshot (every value a scrape ever showed went through here), and when the worker ends adds it to
+ * the retired totals: sums stay monotonic across a worker's death and restart. The retired flows still
+ * active are counted as ended with reason `worker_exit`.
+ */
+export class RetainedStats {
+  private readonly latest = new Map<object, ProxyStats>();
+  private retired: ProxyStats = { functions: [], rejected: {}, accepted: 0, bugs: {}, workerExits: {} };
+
+  /** A live worker's snapshot (any newer one replaces it). */
+  seen(worker: object, s: ProxyStats): void {
+    this.latest.set(worker, s);
+  }
+
+  /**
+   * The worker has ended (`how`: SIGKILL, exit 70, …): its latest snapshot — or the final one it sent,
+   * which is newer — joins the retired totals.
+   */
+  retire(worker: object, how: string, final?: ProxyStats): void {
+    const last = final ?? this.latest.get(worker);
+    this.latest.delete(worker);
+    const exits = { ...(this.retired.workerExits ?? {}) };
+    exits[how] = (exits[how] ?? 0) + 1;
+    const parts: ProxyStats[] = [this.retired];
+    if (last) {
+      parts.push({
+        ...last,
+        functions: last.functions.map((f) => ({
+          ...f,
+          flowsActive: 0,
+          endings: f.flowsActive > 0 ? { ...f.endings, worker_exit: (f.endings['worker_exit'] ?? 0) + f.flowsActive } : { ...f.endings },
+        })),
+      });
+    }
+    this.retired = { ...mergeStats(parts), workerExits: exits };
+  }
+
+  /** The totals: the retired workers' plus these live snapshots (recorded as seen). */
+  merge(live: [worker: object, stats: ProxyStats][]): ProxyStats {
+    for (const [w, st] of live) this.seen(w, st);
+    return mergeStats([this.retired, ...live.map(([, st]) => st)]);
+  }
 }

@@ -11,8 +11,9 @@ import { srhForPath } from '../codec/srh.js';
 import { parseAddress, prefixContains } from '../net/ip6.js';
 import type { FunctionSpec, LoadedFunction } from '../vf/loader.js';
 import { FunctionTable, type FunctionInfo } from '../vf/table.js';
-import { isSrError } from '../errors.js';
+import { isSrError, type ErrorCode } from '../errors.js';
 import { AcceptFailures, Admission } from './admission.js';
+import { LogLimiter } from '../sys/log-limit.js';
 import { BindingLookup } from './bindings.js';
 import { classify, type Accepted, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
@@ -20,6 +21,9 @@ import { Flow, resetSocket, type FlowRecord } from './flow.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
 import { StatsBook, type ProxyStats } from './stats.js';
+
+/** fe80::/10 in text form (Node's remoteAddress, a converter header's client) */
+const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;
 
 export class ProxyWorker {
   private server: net.Server | undefined;
@@ -38,6 +42,8 @@ export class ProxyWorker {
   private readonly returnHop: ReturnHop | undefined;
   private readonly admission: Admission;
   private readonly acceptFailures = new AcceptFailures();
+  /** rejected flows log a warning per error code, rate-limited (logLimit) */
+  private readonly warnings: LogLimiter;
 
   constructor(
     private readonly cfg: ProxyConfig,
@@ -49,6 +55,9 @@ export class ProxyWorker {
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
     this.admission = new Admission(cfg.limits, cfg.workers);
+    this.warnings = new LogLimiter({ burst: cfg.logLimit.burst, intervalMs: cfg.logLimit.intervalMs }, (code, suppressed, intervalMs) =>
+      this.log.warn({ code, suppressed, intervalMs }, `flow rejected: ${suppressed} more rejections suppressed`),
+    );
     this.functions = new FunctionTable({ baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
   }
 
@@ -56,13 +65,13 @@ export class ProxyWorker {
     applyWorkerNofile(this.cfg);
     for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
     const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true });
-    this.server = await this.serve(fd, (s) => this.accept(s));
+    this.server = await this.serve(fd, (s) => this.guarded(s, () => this.accept(s)));
     const cport = this.cfg.mptcp?.converterPort;
     if (cport) {
       // AnyIP: the SYN to our SID is delivered locally by the converter's nft rule (netconf.ts);
       // transparent, so the accepted socket may answer from the SID, an address no interface holds
       const cfd = listenFd({ address: '::', port: cport, reusePort: true, transparent: true, protocol: native().constants.IPPROTO_MPTCP });
-      this.converter = await this.serve(cfd, (s) => this.acceptConverted(s));
+      this.converter = await this.serve(cfd, (s) => this.guarded(s, () => this.acceptConverted(s)));
     }
     this.admission.fdCap = fdFlowCap(this.cfg, this.log);
     this.sweep = setInterval(() => this.tick(), this.tickMs);
@@ -89,19 +98,38 @@ export class ProxyWorker {
   }
 
   /**
+   * No single flow's error may end the worker: whatever a connection's handling throws, there or in a
+   * promise it starts, resets that connection, counted as INTERNAL and logged with its stack.
+   */
+  private guarded(socket: net.Socket, fn: () => void | Promise<void>): void {
+    try {
+      const p = fn();
+      if (p) p.catch((e: unknown) => this.internalError(socket, e));
+    } catch (e) {
+      this.internalError(socket, e);
+    }
+  }
+
+  private internalError(socket: net.Socket, e: unknown): void {
+    this.stats.reject('INTERNAL');
+    if (this.warnings.allow('INTERNAL')) this.log.error({ err: e, client: `[${socket.remoteAddress}]:${socket.remotePort}` }, 'flow failed: internal error (a bug)');
+    resetSocket(socket);
+  }
+
+  /**
    * A flow converted to MPTCP by a customer-side converter: the stream starts with the converter
    * header, which says what the client's SYN said. Its SID picks our function as if the SYN had come
    * with the SRH [SID, segments..., server]; the flow then goes on as any other, from the client's address.
    */
-  private acceptConverted(socket: net.Socket): void {
+  private acceptConverted(socket: net.Socket): Promise<void> | undefined {
     socket.on('error', () => undefined); // until the flow takes over
     // the header names any client address: only the configured customer-side converters may send one
     const peer = socket.remoteAddress ?? '::';
     if (!this.cfg.mptcp?.converterFrom.some((p) => prefixContains(p, parseAddress(peer)))) {
       this.reject(socket, 'CONVERT_FORBIDDEN', `converter connection from ${peer}, not in mptcp.converter.from`);
-      return;
+      return undefined;
     }
-    readConvertHeader(socket, this.cfg.timeouts.connect).then(
+    return readConvertHeader(socket, this.cfg.timeouts.connect).then(
       (h) => {
         const srh = srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)), { tlvs: h.srhTlvs ?? [] });
         const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id), undefined, this.returnHop);
@@ -133,14 +161,14 @@ export class ProxyWorker {
     }
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket): Promise<void> | undefined {
     socket.on('error', () => undefined); // until the flow takes over
     let srh: Buffer | null;
     try {
       srh = synRoutingHeader(socket);
     } catch (e) {
       this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
-      return;
+      return undefined;
     }
     const lookup = (id: number) => this.functions.get(id);
     const d = classify(srh, this.cfg.locators, lookup, this.bindings, this.returnHop);
@@ -149,7 +177,7 @@ export class ProxyWorker {
       // classify names only segments in bindingSids.prefixes, at most maxCandidates; beyond maxInflight → BSID_LOOKUP_BUSY
       const bindings = this.bindings;
       const candidates = d.candidates;
-      bindings.prefetch(candidates).then(
+      return bindings.prefetch(candidates).then(
         () => {
           const again = classify(srh, this.cfg.locators, lookup, bindings, this.returnHop);
           if (again.ok) this.startFlow(socket, again);
@@ -161,13 +189,10 @@ export class ProxyWorker {
         },
         (e: unknown) => this.reject(socket, isSrError(e) ? e.code : 'BSID_LOOKUP_FAILED', (e as Error).message),
       );
-      return;
     }
-    if (!d.ok) {
-      this.reject(socket, d.code, d.reason);
-      return;
-    }
-    this.startFlow(socket, d);
+    if (!d.ok) this.reject(socket, d.code, d.reason);
+    else this.startFlow(socket, d);
+    return undefined;
   }
 
   private startFlow(
@@ -178,6 +203,11 @@ export class ProxyWorker {
   ): void {
     if (this.draining) {
       this.reject(socket, 'FLOW_CONNECT_FAILED', 'the proxy is draining');
+      return;
+    }
+    if (LINK_LOCAL.test(client.address)) {
+      // the server-side connection is made from the client's address: a link-local one cannot leave its link
+      this.reject(socket, 'FLOW_LINK_LOCAL' satisfies ErrorCode, `client ${client.address} is link-local: a transparent connection from it cannot reach ${server.address}`);
       return;
     }
     const admitted = this.admission.admit(client.address, d.functionId);
@@ -205,21 +235,44 @@ export class ProxyWorker {
       },
     );
     this.flows.set(flow.id, flow);
-    flow.start();
+    try {
+      flow.start();
+    } catch (e) {
+      this.stats.reject('INTERNAL');
+      this.log.error({ err: e, flow: flow.id }, 'flow failed: internal error (a bug)');
+      flow.fail('internal_error', e);
+    }
   }
 
   private reject(socket: net.Socket, code: string, reason: string): void {
     this.stats.reject(code);
-    this.log.warn(
-      { code, reason, client: `[${socket.remoteAddress}]:${socket.remotePort}`, server: `[${socket.localAddress}]:${socket.localPort}` },
-      'flow rejected',
-    );
+    if (this.warnings.allow(code)) {
+      this.log.warn(
+        { code, reason, client: `[${socket.remoteAddress}]:${socket.remotePort}`, server: `[${socket.localAddress}]:${socket.localPort}` },
+        'flow rejected',
+      );
+    }
     resetSocket(socket);
+  }
+
+  /**
+   * The worker is going down at once (a bug): every flow is reset, synchronously, so that no peer
+   * takes a truncated stream for a complete one. (A flow's sockets carry SO_LINGER 0 from its start,
+   * so even a worker killed outright resets them.)
+   */
+  resetAll(reason: string): void {
+    for (const f of [...this.flows.values()]) f.fail(reason);
+    this.warnings.stop();
   }
 
   flowTable(): FlowRecord[] {
     const now = Date.now();
     return [...this.flows.values()].map((f) => f.record(now));
+  }
+
+  /** A bug caught at the process level (worker-main.ts): counted with the worker's stats. */
+  countBug(kind: string): void {
+    this.stats.bug(kind);
   }
 
   statsSnapshot(): ProxyStats {
@@ -247,7 +300,9 @@ export class ProxyWorker {
     if (this.draining) return { remaining: this.flows.size };
     this.draining = true;
     clearInterval(this.sweep);
-    await Promise.all([this.server, this.converter].map((s) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))));
+    // stop accepting at once; close()'s callback would wait for every accepted connection (every
+    // flow) to end, and the deadline below would never start
+    for (const s of [this.server, this.converter]) s?.close();
     if (this.flows.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadlineMs);
@@ -259,6 +314,7 @@ export class ProxyWorker {
     }
     const remaining = this.flows.size;
     for (const f of [...this.flows.values()]) f.fail('drain_deadline');
+    this.warnings.stop();
     await this.functions.close();
     return { remaining };
   }
