@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { BIN, JsonLines, PEER, ROOT, proxyYaml, runClient, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
+import { adminArgs, BIN, JsonLines, PEER, ROOT, proxyYaml, runClient, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
 
 const MB = 1 << 20;
 const FUNCTIONS = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }'];
@@ -25,8 +25,9 @@ function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-async function json<T>(lab: Lab, host: string, verb: string): Promise<T> {
-  const r = await lab.exec(host, [process.execPath, BIN, verb, '--json']);
+async function json<T>(lab: Lab, host: string, verb: string, proxy?: ProxyHandle): Promise<T> {
+  // the flow table needs the admin credential (the harness gives each proxy a root-only socket)
+  const r = await lab.exec(host, [process.execPath, BIN, verb, '--json', ...(proxy ? adminArgs(proxy) : [])]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as T;
 }
@@ -90,7 +91,7 @@ describe('flows that end with a client reset mid-transfer (item 20)', () => {
         }
         let flows: { state: string }[] = [];
         await eventually('an empty flow table', 15000, async () => {
-          flows = await json<{ state: string }[]>(lab, 'm1', 'flows');
+          flows = await json<{ state: string }[]>(lab, 'm1', 'flows', proxy);
           return flows.length === 0;
         }).catch((e: Error) => assert.fail(`${e.message}: ${flows.length} flows left, states ${JSON.stringify(flows.map((f) => f.state))}`));
         const stats = await json<{ functions: { flowsTotal: number; flowsActive: number; endings: Record<string, number> }[] }>(lab, 'm1', 'stats');
@@ -171,7 +172,7 @@ describe('a worker that dies (items 5 and 17)', () => {
         // a download in flight: the client sends nothing and waits; the server streams
         const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
         const download = new JsonLines(dl).next((l) => l['event'] === 'end' || l['event'] === 'done', 15000, 'the download’s end').finally(() => dl.kill());
-        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
+        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows', proxy)).length === 1);
         const stats0 = statCounters(await json(lab, 'm1', 'stats'));
         const metrics0 = totals((await lab.exec('m1', ['curl', '-s', 'http://127.0.0.1:7778/metrics'])).stdout);
         assert.ok((stats0.get('fn1.flowsTotal') ?? 0) >= 12 && stats0.get('rejected.FLOW_UNKNOWN_FUNCTION') === 1, JSON.stringify([...stats0]));
@@ -284,20 +285,34 @@ setTimeout(() => { process.stdout.write('TIMEOUT'); process.exit(0); }, 5000);
  * nothing else (NXDOMAIN), on [::1]:5300.
  */
 const FAKE_CONTROLLER = `
-const dgram = await import('node:dgram');
+const net = await import('node:net');
 const dnsPacket = (await import('dns-packet')).default;
 const rec = await import(${JSON.stringify(new URL('../../src/controller/dns/records.js', import.meta.url).href)});
 const bsid = rec.arpaName('fc00:f::7');
-const sock = dgram.createSocket('udp6');
-sock.on('message', (msg, rinfo) => {
+const answer = (msg) => {
   const q = dnsPacket.decode(msg);
   const name = q.questions[0].name;
   const known = name === bsid;
   const answers = known ? [{ name, type: rec.TYPE_SRH_NAME, class: 'IN', ttl: 60, data: rec.encodeSrhRecord(['fc00:a::1:0:0', 'fc00:c::1', 'fc00:d::1']) }] : [];
-  const out = dnsPacket.encode({ type: 'response', id: q.id, flags: known ? 0x8400 : 0x8403, questions: q.questions, answers });
-  sock.send(out, rinfo.port, rinfo.address);
+  return dnsPacket.encode({ type: 'response', id: q.id, flags: known ? 0x8400 : 0x8403, questions: q.questions, answers });
+};
+// BSID lookups go over TCP only (a private lookup): two-byte length, message
+const server = net.createServer((c) => {
+  let got = Buffer.alloc(0);
+  c.on('error', () => undefined);
+  c.on('data', (chunk) => {
+    got = Buffer.concat([got, chunk]);
+    while (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) {
+      const out = answer(got.subarray(2, 2 + got.readUInt16BE(0)));
+      got = got.subarray(2 + got.readUInt16BE(0));
+      const frame = Buffer.alloc(2 + out.length);
+      frame.writeUInt16BE(out.length);
+      out.copy(frame, 2);
+      c.write(frame);
+    }
+  });
 });
-sock.bind(5300, '::1', () => process.stdout.write(JSON.stringify({ event: 'listening' }) + '\\n'));
+server.listen(5300, '::1', () => process.stdout.write(JSON.stringify({ event: 'listening' }) + '\\n'));
 `;
 
 describe('binding SIDs that expand past an SRH (item 5)', () => {
@@ -317,7 +332,7 @@ describe('binding SIDs that expand past an SRH (item 5)', () => {
       const ctl = lab.spawn('m1', [process.execPath, '--input-type=module', '-e', FAKE_CONTROLLER], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
       const proxy = await (async () => {
         await new JsonLines(ctl).next((l) => l['event'] === 'listening', 10000, 'the fake controller');
-        return startProxy(lab, 'm1', `${proxyYaml('fc00:a::/80', FUNCTIONS)}\nbindingSids: { controller: "[::1]:5300" }`);
+        return startProxy(lab, 'm1', `${proxyYaml('fc00:a::/80', FUNCTIONS)}\nbindingSids: { controller: "[::1]:5300", prefixes: [ "fc00:f::/64" ] }`);
       })().catch((e: unknown) => {
         ctl.kill();
         throw e;
@@ -385,7 +400,7 @@ describe('stopping with flows in flight (item 20)', () => {
       try {
         const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
         const download = new JsonLines(dl).next((l) => l['event'] === 'end' || l['event'] === 'done', 20000, 'the download’s end').finally(() => dl.kill());
-        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
+        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows', proxy)).length === 1);
         assert.equal(await proxy.stop(), 0);
         assert.equal(proxy.out.count((l) => l['reason'] === 'drain_deadline'), 1, 'the worker reset the flow at the deadline (it was not killed)');
         const r = (await download) as { event: string; error?: string };
@@ -405,7 +420,7 @@ describe('stopping with flows in flight (item 20)', () => {
       try {
         const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
         const download = new JsonLines(dl).next((l) => l['event'] === 'end' || l['event'] === 'done', 20000, 'the download’s end').finally(() => dl.kill());
-        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
+        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows', proxy)).length === 1);
         proxy.child.kill('SIGKILL');
         const r = (await download) as { event: string; error?: string };
         assert.deepEqual([r.event, r.error], ['done', 'ECONNRESET']);
@@ -445,7 +460,7 @@ describe('a bug that ends a worker (item 5: the process-level policy)', () => {
         const [pid] = workerPids(proxy);
         const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
         const download = new JsonLines(dl).next((l) => l['event'] === 'end' || l['event'] === 'done', 20000, 'the download’s end').finally(() => dl.kill());
-        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows')).length === 1);
+        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows', proxy)).length === 1);
         const before = statCounters(await json(lab, 'm1', 'stats'));
         await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', 'fc00:a::9:0:0', 'fc00:2::2', '9001'], { input: 'BOOM', timeoutMs: 10000 });
         const fatal = await proxy.out.next((l) => l['level'] === 60, 10000, 'the fatal log line');
