@@ -259,7 +259,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   napi_open_handle_scope(env, &scope);
   napi_value cb, recv, arg, result;
   napi_get_reference_value(env, w->callback, &cb);
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv); /* napi_make_callback needs an object as the receiver */
   napi_create_int32(env, status, &arg);
   if (napi_make_callback(env, w->ctx, recv, cb, 1, &arg, &result) == napi_pending_exception) {
     napi_value ex;

@@ -71,6 +71,10 @@ const schema = z
           .object({
             mark: z.number().int().min(1).max(0xffffffff).default(1),
             table: z.number().int().min(1).max(0xfffffffe).default(100),
+            /** how SYNs reach the listener: an nft tproxy rule, or a BPF sk_lookup program (docs/security.md) */
+            intercept: z.enum(['tproxy', 'sklookup']).default('tproxy'),
+            /** sklookup: capacity of the trie of the host's own prefixes (addresses + locators) */
+            ownPrefixes: z.number().int().min(16).max(1_000_000).default(4096),
           })
           .strict(),
       ])
@@ -156,7 +160,7 @@ export interface ProxyConfig {
   baseDir: string;
   timeouts: { connect: number; idle: number; drain: number };
   admin: AdminConfig | null;
-  netconf: { mark: number; table: number } | null;
+  netconf: { mark: number; table: number; intercept: 'tproxy' | 'sklookup'; ownPrefixes: number } | null;
   logLevel: RawProxyConfig['logLevel'];
   bindingSids: BindingSidsConfig | null;
   returnPath: { id: number; sid: string } | null;
@@ -237,7 +241,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     c.netconf === 'off' || c.netconf === false
       ? null
       : c.netconf === 'on' || c.netconf === true
-        ? { mark: 1, table: 100 }
+        ? { mark: 1, table: 100, intercept: 'tproxy' as const, ownPrefixes: 4096 }
         : c.netconf;
   return {
     port: c.port,

@@ -23,6 +23,7 @@ import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, typ
 import { exposition, type MetricsJson } from './metrics.js';
 import { applyPlan, checkNetconfPrerequisites, netconfPlan } from './netconf.js';
 import { mergeStats, type ProxyStats } from './stats.js';
+import { describeSkLookup, ENV_SKLOOKUP_SLOTS, SkLookupInterception } from './sklookup.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
@@ -42,6 +43,8 @@ export class ProxyDaemon {
   private readonly workers: WorkerSlot[] = [];
   private admin: http.Server[] = [];
   private undoNetconf: (() => Promise<void>) | undefined;
+  /** netconf.intercept: sklookup — the program, its link and maps (sklookup.ts) */
+  private sklookup: SkLookupInterception | undefined;
   private stopping = false;
   private req = 1;
   private readonly pending = new Map<number, (m: Extract<FromWorker, { type: 'res' }>) => void>();
@@ -67,6 +70,10 @@ export class ProxyDaemon {
         const plan = netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, returnHops: this.cfg.returnHops, mptcp: this.cfg.mptcp, ...this.cfg.netconf });
         this.undoNetconf = await applyPlan(plan);
         this.log.info({ steps: plan.length }, 'host configuration applied');
+        if (this.cfg.netconf.intercept === 'sklookup') {
+          this.sklookup = new SkLookupInterception({ locators: this.cfg.locators, workers: this.cfg.workers, maxOwnPrefixes: this.cfg.netconf.ownPrefixes }, this.log);
+          await this.sklookup.start();
+        }
       }
       await Promise.all(Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i)));
       if (this.cfg.admin) this.admin = await startProxyAdmin(this.cfg.admin, this.routes(), this.log);
@@ -115,8 +122,10 @@ export class ProxyDaemon {
         [ENV_BASEDIR]: this.cfg.baseDir,
         [ENV_FUNCTIONS]: JSON.stringify(this.specs),
         [ENV_INDEX]: String(index),
+        ...(this.sklookup ? { [ENV_SKLOOKUP_SLOTS]: String(this.sklookup.slots) } : {}),
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // sklookup: the listener map's fd, at WORKER_MAP_FD (4) in the worker
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...(this.sklookup ? [this.sklookup.listenersFd] : [])],
     });
     const slot: WorkerSlot = { index, child };
     return new Promise<void>((resolve, reject) => {
@@ -270,6 +279,8 @@ export class ProxyDaemon {
     await Promise.all(exits);
     await Promise.all(this.admin.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.admin = [];
+    this.sklookup?.stop();
+    this.sklookup = undefined;
     if (this.undoNetconf) {
       await this.undoNetconf();
       this.undoNetconf = undefined;
@@ -297,7 +308,10 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
     print(`# srv6pipes proxy --dry-run: config ${o.configPath} is valid; nothing is changed.`);
     print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers} worker(s), functions ${cfg.functions.map(describeSpec).join(' ')}`);
     if (!cfg.netconf) print('# netconf: off — the operator provides interception (see README: host configuration)');
-    else for (const s of netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, mptcp: cfg.mptcp, ...cfg.netconf })) print(s.describe);
+    else {
+      for (const s of netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, mptcp: cfg.mptcp, ...cfg.netconf })) print(s.describe);
+      if (cfg.netconf.intercept === 'sklookup') for (const l of describeSkLookup({ locators: cfg.locators, workers: cfg.workers, maxOwnPrefixes: cfg.netconf.ownPrefixes })) print(l);
+    }
     return 0;
   }
   const log = createLogger(cfg.logLevel, { role: 'primary' });

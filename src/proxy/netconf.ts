@@ -22,6 +22,8 @@ export interface NetconfParams {
   port: number;
   mark: number;
   table: number;
+  /** tproxy (default): an nft tproxy rule for SYNs; sklookup: none, a BPF program assigns the listener (sklookup.ts) */
+  intercept?: 'tproxy' | 'sklookup';
   /** previous hops whose replies this host steers back (src/return/steering.ts) */
   returnHops?: readonly ReturnHop[];
   /** Multipath TCP: path manager, subflow limit, the converter listener's port (docs/mptcp.md) */
@@ -48,7 +50,8 @@ export function nftRuleset(p: NetconfParams): string {
     `    ip6 daddr { ${locs} } meta mark set ${mark}`,
     // converted MPTCP flows (no routing header) to the converter port: delivered locally, not TPROXYed
     ...(p.mptcp?.converterPort ? [`    meta mark ${mark} exthdr rt missing tcp dport ${p.mptcp.converterPort} accept`] : []),
-    `    meta mark ${mark} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`,
+    // sklookup: no tproxy rule; the SYN is delivered locally and TCP's lookup runs (sklookup.ts)
+    ...(p.intercept === 'sklookup' ? [] : [`    meta mark ${mark} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`]),
     `    meta mark ${mark} accept`,
     `    meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
     `  }`,

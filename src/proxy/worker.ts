@@ -18,6 +18,8 @@ import type { ProxyConfig } from './config.js';
 import { Flow, resetSocket, type FlowRecord } from './flow.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { StatsBook, type ProxyStats } from './stats.js';
+import { registerListener } from './sklookup.js';
+import { savedSynRoutingHeader } from '../native/saved-syn.js';
 
 export class ProxyWorker {
   private server: net.Server | undefined;
@@ -34,6 +36,8 @@ export class ProxyWorker {
   private onEmpty: (() => void) | undefined;
   private readonly bindings: BindingLookup | undefined;
   private readonly returnHop: ReturnHop | undefined;
+  /** netconf.intercept: sklookup (sklookup.ts) */
+  private readonly sklookup: boolean;
 
   constructor(
     private readonly cfg: ProxyConfig,
@@ -42,6 +46,7 @@ export class ProxyWorker {
     private readonly workerIndex = 0,
   ) {
     this.nextId = workerIndex * 1_000_000_000 + 1;
+    this.sklookup = cfg.netconf?.intercept === 'sklookup';
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
     this.functions = new FunctionTable({ baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
@@ -49,8 +54,9 @@ export class ProxyWorker {
 
   async start(): Promise<void> {
     for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
-    const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true });
+    const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true, saveSyn: this.sklookup });
     this.server = await this.serve(fd, (s) => this.accept(s));
+    registerListener(fd, this.workerIndex, this.log); // netconf.intercept: sklookup only
     const cport = this.cfg.mptcp?.converterPort;
     if (cport) {
       // AnyIP: the SYN to our SID is delivered locally by the converter's nft rule (netconf.ts);
@@ -119,7 +125,9 @@ export class ProxyWorker {
     socket.on('error', () => undefined); // until the flow takes over
     let srh: Buffer | null;
     try {
-      srh = synRoutingHeader(socket);
+      // sk_lookup: a SYN that replaced a TIME_WAIT has no packet options, but its saved SYN (saved-syn.ts)
+      const saved = this.sklookup ? savedSynRoutingHeader(socket) : undefined;
+      srh = saved !== undefined ? saved : synRoutingHeader(socket);
     } catch (e) {
       this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
       return;
@@ -173,6 +181,7 @@ export class ProxyWorker {
         log: this.log,
         stats: this.stats.fn(d.functionId, d.entry.name),
         connectTimeoutMs: this.cfg.timeouts.connect,
+        releaseTimeWait: !this.sklookup,
         now: () => this.clock,
         onClosed: (f) => {
           this.flows.delete(f.id);
