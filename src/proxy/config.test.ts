@@ -36,7 +36,7 @@ test('the example from the issue validates with its defaults', () => {
   assert.equal(c.locators[0]!.functionBits, 16);
   assert.deepEqual(c.functions.map((f) => f.id), [1, 2, 3]);
   assert.deepEqual(c.functions[2]!.parts, [{ vf: 'xor', options: { passes: 4 } }]);
-  assert.deepEqual(c.netconf, { mark: 1, table: 100 });
+  assert.deepEqual(c.netconf, { mark: 1, table: 100, intercept: 'tproxy', ownPrefixes: 4096 });
   assert.deepEqual(c.admin?.tcp, { address: '127.0.0.1', port: 7778 });
   assert.equal(c.admin?.socket, null);
   assert.equal(c.admin?.tokenFile, null);
@@ -167,4 +167,12 @@ test('admin: the cross-key rules and the defaults', () => {
   assert.deepEqual(c.admin?.moduleDirs, ['/etc/s6p/fns', '/opt/fns']);
   assert.deepEqual(parseProxyConfig(ADMIN_BASE, 'x', '/etc/s6p').admin?.moduleDirs, ['/etc/s6p'], 'default: the config file’s directory');
   assert.equal(parseProxyConfig(`${ADMIN_BASE}admin: off\n`).admin, null);
+});
+
+test('netconf.intercept: tproxy by default, sklookup on request, nothing else', () => {
+  const base = { locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, vf: 'copy' }] };
+  assert.deepEqual(parseProxyConfig(JSON.stringify({ ...base, netconf: { intercept: 'sklookup' } })).netconf, { mark: 1, table: 100, intercept: 'sklookup', ownPrefixes: 4096 });
+  assert.equal(parseProxyConfig(JSON.stringify({ ...base, netconf: { mark: 2 } })).netconf?.intercept, 'tproxy');
+  fails(JSON.stringify({ ...base, netconf: { intercept: 'bpf' } }), 'CONFIG_INVALID', 'netconf');
+  fails(JSON.stringify({ ...base, netconf: { intercept: 'sklookup', ownPrefixes: 2 } }), 'CONFIG_INVALID', 'netconf');
 });

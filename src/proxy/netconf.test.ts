@@ -52,3 +52,16 @@ test('accepting SRHs (the proxy and the return-agent): seg6_enabled on all, defa
     ['sysctl -w net.ipv6.conf.all.seg6_enabled=1', 'sysctl -w net.ipv6.conf.default.seg6_enabled=1', 'sysctl -w net.ipv6.conf.eth0.seg6_enabled=1'],
   );
 });
+
+test('sklookup interception: the same ruleset without the tproxy rule (a BPF program assigns the listener)', () => {
+  const rules = nftRuleset({ ...params, intercept: 'sklookup' })
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.includes('mark'));
+  assert.deepEqual(rules, [
+    'ip6 daddr { fc00:a::/80, fc00:aa::/64 } meta mark set 0x1',
+    'meta mark 0x1 accept',
+    'meta l4proto tcp socket transparent 1 meta mark set 0x1 accept',
+  ]);
+  assert.ok(!nftRuleset({ ...params, intercept: 'sklookup' }).includes('tproxy'));
+});
