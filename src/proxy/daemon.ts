@@ -133,6 +133,8 @@ export class ProxyDaemon {
       child.on('message', (m: FromWorker) => {
         if (m.type === 'ready') {
           ready = true;
+          // restarted while stop() drained the others: it would keep the primary alive (it drains on disconnect)
+          if (this.stopping) child.disconnect();
           this.workers.push(slot);
           resolve();
         } else if (m.type === 'failed') {
