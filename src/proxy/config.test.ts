@@ -175,4 +175,6 @@ test('netconf.intercept: tproxy by default, sklookup on request, nothing else', 
   assert.equal(parseProxyConfig(JSON.stringify({ ...base, netconf: { mark: 2 } })).netconf?.intercept, 'tproxy');
   fails(JSON.stringify({ ...base, netconf: { intercept: 'bpf' } }), 'CONFIG_INVALID', 'netconf');
   fails(JSON.stringify({ ...base, netconf: { intercept: 'sklookup', ownPrefixes: 2 } }), 'CONFIG_INVALID', 'netconf');
+  fails(JSON.stringify({ ...base, listen: 'fc00:b::1', netconf: { intercept: 'sklookup' } }), 'CONFIG_INVALID', 'listen');
+  assert.equal(parseProxyConfig(JSON.stringify({ ...base, listen: '0::0', netconf: { intercept: 'sklookup' } })).listen, '0::0');
 });

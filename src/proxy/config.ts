@@ -170,6 +170,11 @@ export interface ProxyConfig {
   raw: unknown;
 }
 
+/** `::` however it is written */
+function isUnspecified(a: string): boolean {
+  return parseAddress(a).every((b) => b === 0);
+}
+
 function fieldPath(path: readonly PropertyKey[]): string {
   let s = '';
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
@@ -227,6 +232,9 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     } catch (e) {
       throw invalid(source, ['bindingSids', 'controller'], (e as Error).message);
     }
+  }
+  if (typeof c.netconf === 'object' && c.netconf.intercept === 'sklookup' && !isUnspecified(c.listen)) {
+    throw invalid(source, ['listen'], 'with netconf.intercept: sklookup the listener must be bound to `::` (the return-traffic rule tells the proxy\'s outbound sockets from its listener by the wildcard address)');
   }
   if (c.mptcp?.converter && c.mptcp.converter.port === c.port) {
     throw invalid(source, ['mptcp', 'converter', 'port'], `${c.port} is the transparent listener's port too`);

@@ -61,7 +61,7 @@ test('sklookup interception: the same ruleset without the tproxy rule (a BPF pro
   assert.deepEqual(rules, [
     'ip6 daddr { fc00:a::/80, fc00:aa::/64 } meta mark set 0x1',
     'meta mark 0x1 accept',
-    'meta l4proto tcp socket transparent 1 meta mark set 0x1 accept',
+    'meta l4proto tcp socket transparent 1 socket wildcard 0 meta mark set 0x1 accept',
   ]);
   assert.ok(!nftRuleset({ ...params, intercept: 'sklookup' }).includes('tproxy'));
 });

@@ -53,7 +53,9 @@ export function nftRuleset(p: NetconfParams): string {
     // sklookup: no tproxy rule; the SYN is delivered locally and TCP's lookup runs (sklookup.ts)
     ...(p.intercept === 'sklookup' ? [] : [`    meta mark ${mark} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`]),
     `    meta mark ${mark} accept`,
-    `    meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
+    // sklookup: the socket lookup of this rule runs the BPF program too, which names the (wildcard)
+    // listener for every forwarded packet; only the outbound sockets, bound to a client's address, count
+    `    meta l4proto tcp socket transparent 1${p.intercept === 'sklookup' ? ' socket wildcard 0' : ''} meta mark set ${mark} accept`,
     `  }`,
     `}`,
     '',
