@@ -2,7 +2,8 @@
  * Host configuration for interception on a stock kernel (see docs/architecture.md):
  *  - sysctls: forwarding=1, seg6_enabled=1 on all/default/every interface (old values restored on stop);
  *  - one nftables table `ip6 srv6pipes`: mark packets to our locators, TPROXY their SYNs to the
- *    listener, accept the rest of intercepted flows, mark the return traffic of our transparent sockets;
+ *    listener (`intercept: sklookup`: no such rule, a BPF program assigns the listener, sklookup.ts),
+ *    accept the rest of intercepted flows, mark the return traffic of our transparent sockets;
  *  - policy routing: `fwmark MARK lookup TABLE` and `local ::/0 dev lo table TABLE`.
  * Everything happens in the network namespace the proxy runs in. A plan is a list of reversible
  * steps: `--dry-run` prints it, start applies it (idempotently), stop reverts it in reverse order.
