@@ -21,6 +21,7 @@ import { native } from '../native/addon.js';
 import { assemble, attachSkLookup, BpfMap, loadProgram, lpmKey, skLookupProgram, u32Key, type MapSpec } from '../native/bpf.js';
 import { AddressWatch } from '../sys/rtnl.js';
 import { closeSync } from 'node:fs';
+import { SrError } from '../errors.js';
 
 /** Listener slots the program tries (one registered listener is enough: the reuseport group picks). */
 export const MAX_LISTENER_SLOTS = 16;
@@ -40,6 +41,20 @@ function ownSpec(maxEntries: number): MapSpec {
 function listenersSpec(slots: number): MapSpec {
   // value: the socket's fd on update (u64); a lookup from user space returns its cookie
   return { type: native().bpfConstants.BPF_MAP_TYPE_SOCKMAP, keySize: 4, valueSize: 8, maxEntries: slots, name: 'srv6p_listen' };
+}
+
+/** The trie's wanted entries: every locator and every address as /128, by key (hex), deduplicated. */
+export function ownPrefixKeys(locators: readonly SidLayout[], addresses: readonly Buffer[]): Map<string, { key: Buffer; what: string }> {
+  const want = new Map<string, { key: Buffer; what: string }>();
+  for (const l of locators) {
+    const key = lpmKey(l.locator.addr, l.locator.length);
+    want.set(key.toString('hex'), { key, what: formatPrefix(l.locator) });
+  }
+  for (const a of addresses) {
+    const key = lpmKey(a, 128);
+    want.set(key.toString('hex'), { key, what: formatAddress(a) });
+  }
+  return want;
 }
 
 export interface SkLookupParams {
@@ -109,14 +124,17 @@ export class SkLookupInterception {
   sync(addresses: readonly Buffer[]): void {
     const own = this.own;
     if (!own) return;
-    const want = new Map<string, { key: Buffer; what: string }>();
-    for (const l of this.p.locators) want.set(lpmKey(l.locator.addr, l.locator.length).toString('hex'), { key: lpmKey(l.locator.addr, l.locator.length), what: formatPrefix(l.locator) });
-    for (const a of addresses) want.set(lpmKey(a, 128).toString('hex'), { key: lpmKey(a, 128), what: formatAddress(a) });
+    const want = ownPrefixKeys(this.p.locators, addresses);
     let added = 0;
     let removed = 0;
     for (const [hex, what] of [...this.entries]) {
       if (want.has(hex)) continue;
-      own.delete(Buffer.from(hex, 'hex'));
+      try {
+        own.delete(Buffer.from(hex, 'hex'));
+      } catch (e) {
+        this.log.error({ prefix: what, err: (e as Error).message }, 'own prefix not removed from the sk_lookup trie');
+        continue;
+      }
       this.entries.delete(hex);
       removed++;
       this.log.debug({ prefix: what }, 'own prefix removed from the sk_lookup trie');
@@ -168,6 +186,8 @@ export function registerListener(listenerFd: number, workerIndex: number, log: L
   value.writeUInt32LE(listenerFd, 0);
   try {
     map.update(u32Key(slot), value);
+  } catch (e) {
+    throw new SrError('BPF_UNSUPPORTED', `putting the listener in the sk_lookup map (slot ${slot}): ${(e as Error).message}`, { cause: e });
   } finally {
     map.close();
   }

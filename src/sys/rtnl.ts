@@ -109,7 +109,14 @@ export class AddressWatch {
     this.fd = n.socket(n.constants.AF_NETLINK, n.constants.SOCK_RAW, NETLINK_ROUTE);
     try {
       n.setsockoptInt(this.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, RTNLGRP_IPV6_IFADDR);
-      this.watch = n.watchReadable(this.fd, () => this.readable());
+      this.watch = n.watchReadable(this.fd, () => {
+        // runs from the event loop: an exception here would end the process
+        try {
+          this.readable();
+        } catch (e) {
+          this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'handling an rtnetlink message failed');
+        }
+      });
       this.dump();
     } catch (e) {
       this.stop();
