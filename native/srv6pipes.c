@@ -381,6 +381,8 @@ static void set_const(napi_env env, napi_value obj, const char *name, int32_t v)
   napi_set_named_property(env, obj, name, make_i32(env, v));
 }
 
+void srv6pipes_register_bpf(napi_env env, napi_value exports); /* native/bpf.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
       {"socket", NULL, js_socket, NULL, NULL, NULL, napi_default, NULL},
@@ -447,6 +449,7 @@ static napi_value init(napi_env env, napi_value exports) {
   set_const(env, c, "MPTCP_TCPINFO", MPTCP_TCPINFO);
   set_const(env, c, "MPTCP_SUBFLOW_ADDRS", MPTCP_SUBFLOW_ADDRS);
   napi_set_named_property(env, exports, "constants", c);
+  srv6pipes_register_bpf(env, exports);
   return exports;
 }
 

@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   COMMAND_FAILED: { kind: 'user', hint: 'the command above failed; its output says why' },
   PORT_BUSY: { kind: 'user', hint: 'another process listens on that port: stop it or change `port`' },
   NATIVE_MISSING: { kind: 'user', hint: 'build it: npm run setup' },
+  BPF_UNSUPPORTED: { kind: 'user', hint: 'netconf.intercept: sklookup needs Linux >= 5.9 with BPF (sk_lookup, SOCKMAP, LPM trie) and CAP_BPF/CAP_NET_ADMIN; or set netconf.intercept: tproxy' },
+  BPF_VERIFIER: { kind: 'bug', hint: 'the kernel refused the sk_lookup program; its verifier log is in the message (docs/security.md, interception)' },
   ADMIN_UNREACHABLE: { kind: 'user', hint: 'is the proxy running? check --admin (default 127.0.0.1:7778)' },
   ADMIN_UNAUTHORIZED: { kind: 'user', hint: 'this needs the admin credential: --socket PATH, --token-file FILE, or --config proxy.yaml (docs/security.md)' },
   ADMIN_REFUSED: { kind: 'user', hint: 'the admin endpoint takes only JSON POSTs addressed to its own address or a loopback name, with no foreign Origin (docs/security.md)' },

@@ -74,6 +74,29 @@ export interface NativeAddon {
   /** setrlimit(RLIMIT_NOFILE); raising the hard limit needs root (CAP_SYS_RESOURCE) */
   setNofile(soft: number, hard: number): void;
   constants: NativeConstants;
+  // bpf(2) and the fd watcher (native/bpf.c; composed in src/native/bpf.ts)
+  bpfMapCreate(type: number, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string): number;
+  bpfMapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;
+  /** false when the key was absent */
+  bpfMapDelete(fd: number, key: Buffer): boolean;
+  /** null when the key is absent */
+  bpfMapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
+  /** a failure's Error carries the verifier's log as `log` */
+  bpfProgLoad(type: number, insns: Buffer, license: string, expectedAttachType: number, name: string): number;
+  bpfLinkCreate(progFd: number, targetFd: number, attachType: number, flags: number): number;
+  /** uv_poll on the event loop: `callback(status)` whenever fd is readable; unref'd; returns an id for unwatch */
+  watchReadable(fd: number, callback: (status: number) => void): number;
+  unwatch(id: number): void;
+  bpfConstants: BpfConstants;
+}
+
+export interface BpfConstants {
+  BPF_MAP_TYPE_SOCKMAP: number;
+  BPF_MAP_TYPE_LPM_TRIE: number;
+  BPF_F_NO_PREALLOC: number;
+  BPF_ANY: number;
+  BPF_PROG_TYPE_SK_LOOKUP: number;
+  BPF_SK_LOOKUP: number;
 }
 
 let loaded: NativeAddon | undefined;

@@ -18,6 +18,8 @@ export interface ListenerOptions {
   reusePort?: boolean;
   transparent?: boolean;
   recvRthdr?: boolean;
+  /** TCP_SAVE_SYN: keep each SYN's headers for TCP_SAVED_SYN (saved-syn.ts) */
+  saveSyn?: boolean;
   /** socket protocol (default TCP; IPPROTO_MPTCP for the converter listener) */
   protocol?: number;
 }
@@ -32,6 +34,7 @@ export function listenFd(o: ListenerOptions): number {
     if (o.reusePort) n.setsockoptInt(fd, c.SOL_SOCKET, c.SO_REUSEPORT, 1);
     if (o.transparent) n.setsockoptInt(fd, c.IPPROTO_IPV6, c.IPV6_TRANSPARENT, 1);
     if (o.recvRthdr) n.setsockoptInt(fd, c.IPPROTO_IPV6, c.IPV6_RECVRTHDR, 1);
+    if (o.saveSyn) n.setsockoptInt(fd, c.IPPROTO_TCP, 27 /* TCP_SAVE_SYN */, 1);
     n.setsockoptInt(fd, c.IPPROTO_IPV6, c.IPV6_V6ONLY, 1);
     n.bind6(fd, parseAddress(o.address ?? '::'), o.port, 0);
     n.listen(fd, o.backlog ?? 1024);

@@ -75,6 +75,10 @@ const schema = z
           .object({
             mark: z.number().int().min(1).max(0xffffffff).default(1),
             table: z.number().int().min(1).max(0xfffffffe).default(100),
+            /** how SYNs reach the listener: an nft tproxy rule, or a BPF sk_lookup program (docs/security.md) */
+            intercept: z.enum(['tproxy', 'sklookup']).default('tproxy'),
+            /** sklookup: capacity of the trie of the host's own prefixes (addresses + locators) */
+            ownPrefixes: z.number().int().min(16).max(1_000_000).default(4096),
           })
           .strict(),
       ])
@@ -178,7 +182,7 @@ export interface ProxyConfig {
   baseDir: string;
   timeouts: { connect: number; idle: number; drain: number };
   admin: AdminConfig | null;
-  netconf: { mark: number; table: number } | null;
+  netconf: { mark: number; table: number; intercept: 'tproxy' | 'sklookup'; ownPrefixes: number } | null;
   logLevel: RawProxyConfig['logLevel'];
   logLimit: { burst: number; intervalMs: number };
   bindingSids: BindingSidsConfig | null;
@@ -189,6 +193,11 @@ export interface ProxyConfig {
   limits: { flows: number; flowsPerClient: number; clientPrefix: number; perFunction: number | Record<string, number> | null; nofile: 'auto' | number };
   /** the validated source object (workers re-validate it) */
   raw: unknown;
+}
+
+/** `::` however it is written */
+function isUnspecified(a: string): boolean {
+  return parseAddress(a).every((b) => b === 0);
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -249,6 +258,9 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
       throw invalid(source, ['bindingSids', 'controller'], (e as Error).message);
     }
   }
+  if (typeof c.netconf === 'object' && c.netconf.intercept === 'sklookup' && !isUnspecified(c.listen)) {
+    throw invalid(source, ['listen'], 'with netconf.intercept: sklookup the listener must be bound to `::` (the return-traffic rule tells the proxy\'s outbound sockets from its listener by the wildcard address)');
+  }
   if (c.mptcp?.converter && c.mptcp.converter.port === c.port) {
     throw invalid(source, ['mptcp', 'converter', 'port'], `${c.port} is the transparent listener's port too`);
   }
@@ -262,7 +274,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     c.netconf === 'off' || c.netconf === false
       ? null
       : c.netconf === 'on' || c.netconf === true
-        ? { mark: 1, table: 100 }
+        ? { mark: 1, table: 100, intercept: 'tproxy' as const, ownPrefixes: 4096 }
         : c.netconf;
   return {
     port: c.port,

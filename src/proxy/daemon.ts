@@ -25,6 +25,7 @@ import { exposition, RetainedMetrics, type MetricsJson } from './metrics.js';
 import { applyPlan, checkNetconfPrerequisites, netconfPhases, netconfPlan } from './netconf.js';
 import { nofileNeed, raiseNofile } from './rlimit.js';
 import { RetainedStats, type ProxyStats } from './stats.js';
+import { describeSkLookup, ENV_SKLOOKUP_SLOTS, SkLookupInterception } from './sklookup.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
@@ -47,6 +48,8 @@ export class ProxyDaemon {
   private undoNetconf: (() => Promise<void>) | undefined;
   /** restores the host settings (last) */
   private undoHost: (() => Promise<void>) | undefined;
+  /** netconf.intercept: sklookup — the program, its link and maps (sklookup.ts) */
+  private sklookup: SkLookupInterception | undefined;
   private stopping = false;
   private req = 1;
   private readonly pending = new Map<number, (m: Extract<FromWorker, { type: 'res' }>) => void>();
@@ -79,6 +82,11 @@ export class ProxyDaemon {
         ? netconfPhases(netconfPlan({ locators: this.cfg.locators, port: this.cfg.port, returnHops: this.cfg.returnHops, mptcp: this.cfg.mptcp, ...this.cfg.netconf }))
         : { host: [], interception: [] };
       if (phases.host.length) this.undoHost = await applyPlan(phases.host);
+      if (this.cfg.netconf?.intercept === 'sklookup') {
+        // the maps and the program before the workers, which get the listener map (attached later)
+        this.sklookup = new SkLookupInterception({ locators: this.cfg.locators, workers: this.cfg.workers, maxOwnPrefixes: this.cfg.netconf.ownPrefixes }, this.log);
+        await this.sklookup.prepare();
+      }
       const tHost = Date.now();
       // the primary checks the functions while the workers boot (each loads them again)
       const [checked, ...started] = await Promise.allSettled([checkFunctions(this.cfg, this.configPath), ...Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i))]);
@@ -86,6 +94,9 @@ export class ProxyDaemon {
       for (const r of [checked!, ...started]) if (r.status === 'rejected') throw r.reason;
       const tWorkers = Date.now();
       if (this.cfg.netconf) {
+        // sk_lookup: the program goes on before the nft rules make a SID's SYNs local (the workers'
+        // listeners are in its slots already); tproxy: the nft rules are the interception
+        this.sklookup?.attach();
         this.undoNetconf = await applyPlan(phases.interception);
         this.log.info({ steps: phases.host.length + phases.interception.length }, 'host configuration applied');
       }
@@ -136,8 +147,10 @@ export class ProxyDaemon {
         [ENV_BASEDIR]: this.cfg.baseDir,
         [ENV_FUNCTIONS]: JSON.stringify(this.specs),
         [ENV_INDEX]: String(index),
+        ...(this.sklookup ? { [ENV_SKLOOKUP_SLOTS]: String(this.sklookup.slots) } : {}),
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // sklookup: the listener map's fd, at WORKER_MAP_FD (4) in the worker
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...(this.sklookup ? [this.sklookup.listenersFd] : [])],
     });
     const slot: WorkerSlot = { index, child };
     return new Promise<void>((resolve, reject) => {
@@ -147,6 +160,8 @@ export class ProxyDaemon {
         if (m.type === 'final') final = m.stats;
         else if (m.type === 'ready') {
           ready = true;
+          // restarted while stop() drained the others: it would keep the primary alive (it drains on disconnect)
+          if (this.stopping) child.disconnect();
           this.workers.push(slot);
           resolve();
         } else if (m.type === 'failed') {
@@ -303,10 +318,12 @@ export class ProxyDaemon {
     await Promise.all(this.admin.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.admin = [];
     // the interception stayed in place while the flows in flight drained; now it goes, then the host settings
-    if (this.undoNetconf || this.undoHost) {
-      await this.undoNetconf?.();
-      await this.undoHost?.();
-      this.undoNetconf = undefined;
+    await this.undoNetconf?.();
+    this.undoNetconf = undefined;
+    this.sklookup?.stop();
+    this.sklookup = undefined;
+    if (this.undoHost) {
+      await this.undoHost();
       this.undoHost = undefined;
       this.log.info('host configuration removed');
     }
@@ -337,6 +354,7 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
       for (const s of host) print(s.describe);
       print('# (the workers listen here; then the interception)');
       for (const s of interception) print(s.describe);
+      if (cfg.netconf.intercept === 'sklookup') for (const l of describeSkLookup({ locators: cfg.locators, workers: cfg.workers, maxOwnPrefixes: cfg.netconf.ownPrefixes })) print(l);
     }
     return 0;
   }

@@ -47,6 +47,8 @@ export interface FlowDeps {
   /** a coarse clock (ms), refreshed by the worker's sweep */
   now(): number;
   onClosed(flow: Flow): void;
+  /** false under sk_lookup interception: TCP itself lets a new SYN replace the TIME_WAIT (timewait.ts) */
+  releaseTimeWait?: boolean;
 }
 
 function fmt(address: string, port: number): string {
@@ -95,7 +97,7 @@ export class Flow {
     abortiveClose(this.inbound);
     orderlyWhenDone(this.inbound);
     // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
-    releaseTimeWaitOnClose(this.inbound, this.server, this.client, deps.log);
+    if (deps.releaseTimeWait !== false) releaseTimeWaitOnClose(this.inbound, this.server, this.client, deps.log);
     if (d.replySrh) {
       // the return path: this socket's replies go back through the previous hop's return SID
       try {

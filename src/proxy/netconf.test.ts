@@ -59,3 +59,16 @@ test('phases: sysctls and MPTCP before the workers listen; nft, fwmark rule and 
   assert.deepEqual(host.map((s) => s.describe.split(' ')[0]), ['sysctl', 'sysctl', 'sysctl', 'sysctl', 'ip']);
   assert.deepEqual(interception.map((s) => s.describe.split('\n')[0]), ['nft -f - <<EOF', 'ip -6 rule add fwmark 1 lookup 100', 'ip -6 route replace local ::/0 dev lo table 100']);
 });
+
+test('sklookup interception: the same ruleset without the tproxy rule (a BPF program assigns the listener)', () => {
+  const rules = nftRuleset({ ...params, intercept: 'sklookup' })
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.includes('mark'));
+  assert.deepEqual(rules, [
+    'ip6 daddr { fc00:a::/80, fc00:aa::/64 } meta mark set 0x1',
+    'meta mark 0x1 accept',
+    'meta l4proto tcp socket transparent 1 socket wildcard 0 meta mark set 0x1 accept',
+  ]);
+  assert.ok(!nftRuleset({ ...params, intercept: 'sklookup' }).includes('tproxy'));
+});

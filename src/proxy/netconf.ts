@@ -2,7 +2,8 @@
  * Host configuration for interception on a stock kernel (see docs/architecture.md):
  *  - sysctls: forwarding=1, seg6_enabled=1 on all/default/every interface (old values restored on stop);
  *  - one nftables table `ip6 srv6pipes`: mark packets to our locators, TPROXY their SYNs to the
- *    listener, accept the rest of intercepted flows, mark the return traffic of our transparent sockets;
+ *    listener (`intercept: sklookup`: no such rule, a BPF program assigns the listener, sklookup.ts),
+ *    accept the rest of intercepted flows, mark the return traffic of our transparent sockets;
  *  - policy routing: `fwmark MARK lookup TABLE` and `local ::/0 dev lo table TABLE`.
  * Everything happens in the network namespace the proxy runs in. A plan is a list of reversible
  * steps: `--dry-run` prints it, start applies it (idempotently), stop reverts it in reverse order.
@@ -28,6 +29,8 @@ export interface NetconfParams {
   port: number;
   mark: number;
   table: number;
+  /** tproxy (default): an nft tproxy rule for SYNs; sklookup: none, a BPF program assigns the listener (sklookup.ts) */
+  intercept?: 'tproxy' | 'sklookup';
   /** previous hops whose replies this host steers back (src/return/steering.ts) */
   returnHops?: readonly ReturnHop[];
   /** Multipath TCP: path manager, subflow limit, the converter listener's port (docs/mptcp.md) */
@@ -56,9 +59,12 @@ export function nftRuleset(p: NetconfParams): string {
     `    ip6 daddr { ${locs} } meta mark set ${mark}`,
     // converted MPTCP flows (no routing header) to the converter port: delivered locally, not TPROXYed
     ...(p.mptcp?.converterPort ? [`    meta mark ${mark} exthdr rt missing tcp dport ${p.mptcp.converterPort} accept`] : []),
-    `    meta mark ${mark} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`,
+    // sklookup: no tproxy rule; the SYN is delivered locally and TCP's lookup runs (sklookup.ts)
+    ...(p.intercept === 'sklookup' ? [] : [`    meta mark ${mark} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`]),
     `    meta mark ${mark} accept`,
-    `    meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
+    // sklookup: the socket lookup of this rule runs the BPF program too, which names the (wildcard)
+    // listener for every forwarded packet; only the outbound sockets, bound to a client's address, count
+    `    meta l4proto tcp socket transparent 1${p.intercept === 'sklookup' ? ' socket wildcard 0' : ''} meta mark set ${mark} accept`,
     `  }`,
     `}`,
     '',

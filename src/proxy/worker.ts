@@ -21,6 +21,8 @@ import { Flow, resetSocket, type FlowRecord } from './flow.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
 import { StatsBook, type ProxyStats } from './stats.js';
+import { registerListener } from './sklookup.js';
+import { savedSynRoutingHeader } from '../native/saved-syn.js';
 
 /** fe80::/10 in text form (Node's remoteAddress, a converter header's client) */
 const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;
@@ -44,6 +46,8 @@ export class ProxyWorker {
   private readonly acceptFailures = new AcceptFailures();
   /** rejected flows log a warning per error code, rate-limited (logLimit) */
   private readonly warnings: LogLimiter;
+  /** netconf.intercept: sklookup (sklookup.ts) */
+  private readonly sklookup: boolean;
 
   constructor(
     private readonly cfg: ProxyConfig,
@@ -52,6 +56,7 @@ export class ProxyWorker {
     private readonly workerIndex = 0,
   ) {
     this.nextId = workerIndex * 1_000_000_000 + 1;
+    this.sklookup = cfg.netconf?.intercept === 'sklookup';
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
     this.admission = new Admission(cfg.limits, cfg.workers);
@@ -64,8 +69,9 @@ export class ProxyWorker {
   async start(): Promise<void> {
     applyWorkerNofile(this.cfg);
     for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
-    const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true });
+    const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true, saveSyn: this.sklookup });
     this.server = await this.serve(fd, (s) => this.guarded(s, () => this.accept(s)));
+    registerListener(fd, this.workerIndex, this.log); // netconf.intercept: sklookup only
     const cport = this.cfg.mptcp?.converterPort;
     if (cport) {
       // AnyIP: the SYN to our SID is delivered locally by the converter's nft rule (netconf.ts);
@@ -165,7 +171,9 @@ export class ProxyWorker {
     socket.on('error', () => undefined); // until the flow takes over
     let srh: Buffer | null;
     try {
-      srh = synRoutingHeader(socket);
+      // sk_lookup: a SYN that replaced a TIME_WAIT has no packet options, but its saved SYN (saved-syn.ts)
+      const saved = this.sklookup ? savedSynRoutingHeader(socket) : undefined;
+      srh = saved !== undefined ? saved : synRoutingHeader(socket);
     } catch (e) {
       this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
       return undefined;
@@ -226,6 +234,7 @@ export class ProxyWorker {
         log: this.log,
         stats: this.stats.fn(d.functionId, d.entry.name),
         connectTimeoutMs: this.cfg.timeouts.connect,
+        releaseTimeWait: !this.sklookup,
         now: () => this.clock,
         onClosed: (f) => {
           admitted.release();

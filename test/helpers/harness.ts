@@ -59,6 +59,9 @@ export function exited(child: ChildProcess): Promise<number | null> {
 export async function startProxy(lab: Lab, host: string, config: string): Promise<ProxyHandle> {
   const configPath = writeConfig(config);
   if (!/^admin:/m.test(config)) appendFileSync(configPath, `\nadmin: { socket: ${join(dirname(configPath), 'admin.sock')} }\n`);
+  // SRV6PIPES_TEST_INTERCEPT=sklookup runs the e2e tests with the sk_lookup interception mode
+  const intercept = process.env['SRV6PIPES_TEST_INTERCEPT'];
+  if (intercept && !/^netconf:/m.test(config)) appendFileSync(configPath, `\nnetconf: { intercept: ${intercept} }\n`);
   const child = lab.spawn(host, [process.execPath, BIN, 'proxy', '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   const out = new JsonLines(child);
   const started = out.next((l) => l['msg'] === 'proxy started', 15000, `proxy start on ${host}`);
