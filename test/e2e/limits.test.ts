@@ -11,8 +11,8 @@ import type { Lab } from '../../src/lab/index.js';
 
 const CONNECT = new URL('../../src/client/connect.js', import.meta.url).href;
 
-function config(extra: string[], workers = 1): string {
-  return [`workers: ${workers}`, 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions:', '  - { id: 1, vf: copy }', 'timeouts: { connect: 2s, drain: 3s }', ...extra].join('\n');
+function config(extra: string[], workers = 1, drain = '3s'): string {
+  return [`workers: ${workers}`, 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions:', '  - { id: 1, vf: copy }', `timeouts: { connect: 2s, drain: ${drain} }`, ...extra].join('\n');
 }
 
 async function stats(lab: Lab, host: string): Promise<{ rejected: Record<string, number>; workers: number; accepted: number }> {
@@ -153,7 +153,8 @@ console.log(JSON.stringify({ event: 'end' }));
 describe('start-up order', () => {
   test('stop: during the drain a new SYN is refused while the flow in flight completes; the interception goes after', async () => {
     await withLab('fig5', async (lab) => {
-      const proxy = await startProxy(lab, 'm1', config([], 2));
+      // the drain deadline runs from SIGTERM: long enough for the flow in flight (4 s) to finish
+      const proxy = await startProxy(lab, 'm1', config([], 2, '10s'));
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         const inFlight = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '1000', '--delay-end', '4000']);
