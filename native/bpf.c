@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <node_api.h>
+#include "napi-util.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,61 +18,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define BPF_MAX_ARGS 6
 /* the verifier log buffer of a failed load (the log is read only when a load fails) */
 #define VERIFIER_LOG_BYTES (1u << 20)
 
-static napi_value bpf_throw(napi_env env, const char *what, int err, const char *log) {
-  const char *name = strerrorname_np(err);
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s (%s)", what, strerror(err), name ? name : "?");
-  napi_value code, message, error, errnum, sys;
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, -err, &errnum);
-  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &sys);
-  napi_set_named_property(env, error, "errno", errnum);
-  napi_set_named_property(env, error, "syscall", sys);
-  if (log != NULL) {
-    napi_value l;
-    napi_create_string_utf8(env, log, NAPI_AUTO_LENGTH, &l);
-    napi_set_named_property(env, error, "log", l);
-  }
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value bpf_type_error(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
-static int args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = BPF_MAX_ARGS;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  return argc >= want;
-}
-
-static int u32_arg(napi_env env, napi_value v, uint32_t *out) {
-  return napi_get_value_uint32(env, v, out) == napi_ok;
-}
-
-static int i32_arg(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
-}
-
-static int buf_arg(napi_env env, napi_value v, void **data, size_t *len) {
-  bool is_buf = false;
-  napi_is_buffer(env, v, &is_buf);
-  return is_buf && napi_get_buffer_info(env, v, data, len) == napi_ok;
-}
-
-static napi_value int_value(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
-}
 
 static long sys_bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof *attr);
@@ -79,14 +28,14 @@ static long sys_bpf(int cmd, union bpf_attr *attr) {
 
 /* bpfMapCreate(type, keySize, valueSize, maxEntries, flags, name) -> fd (close-on-exec) */
 static napi_value js_map_create(napi_env env, napi_callback_info info) {
-  napi_value argv[BPF_MAX_ARGS];
+  napi_value argv[MAX_ARGS];
   uint32_t type, ksz, vsz, max, flags;
   char name[BPF_OBJ_NAME_LEN] = {0};
   size_t nlen = 0;
-  if (!args(env, info, 6, argv) || !u32_arg(env, argv[0], &type) || !u32_arg(env, argv[1], &ksz) ||
-      !u32_arg(env, argv[2], &vsz) || !u32_arg(env, argv[3], &max) || !u32_arg(env, argv[4], &flags) ||
+  if (!get_args(env, info, 6, argv) || !get_u32(env, argv[0], &type) || !get_u32(env, argv[1], &ksz) ||
+      !get_u32(env, argv[2], &vsz) || !get_u32(env, argv[3], &max) || !get_u32(env, argv[4], &flags) ||
       napi_get_value_string_utf8(env, argv[5], name, sizeof name, &nlen) != napi_ok)
-    return bpf_type_error(env, "bpfMapCreate(type, keySize, valueSize, maxEntries, flags, name): numbers and a string expected");
+    return throw_type(env, "bpfMapCreate(type, keySize, valueSize, maxEntries, flags, name): numbers and a string expected");
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.map_type = type;
@@ -96,45 +45,45 @@ static napi_value js_map_create(napi_env env, napi_callback_info info) {
   a.map_flags = flags;
   memcpy(a.map_name, name, nlen < BPF_OBJ_NAME_LEN ? nlen : BPF_OBJ_NAME_LEN - 1);
   long fd = sys_bpf(BPF_MAP_CREATE, &a);
-  if (fd < 0) return bpf_throw(env, "bpf(BPF_MAP_CREATE)", errno, NULL);
-  return int_value(env, (int32_t)fd);
+  if (fd < 0) return throw_errno(env, "bpf(BPF_MAP_CREATE)", errno);
+  return make_i32(env, (int32_t)fd);
 }
 
 /* bpfMapUpdate(fd, key, value, flags) */
 static napi_value js_map_update(napi_env env, napi_callback_info info) {
-  napi_value argv[BPF_MAX_ARGS];
+  napi_value argv[MAX_ARGS];
   int32_t fd;
   uint32_t flags;
   void *k, *v;
   size_t kl, vl;
-  if (!args(env, info, 4, argv) || !i32_arg(env, argv[0], &fd) || !buf_arg(env, argv[1], &k, &kl) ||
-      !buf_arg(env, argv[2], &v, &vl) || !u32_arg(env, argv[3], &flags))
-    return bpf_type_error(env, "bpfMapUpdate(fd, key: Buffer, value: Buffer, flags): expected");
+  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &fd) || !get_buf(env, argv[1], &k, &kl) ||
+      !get_buf(env, argv[2], &v, &vl) || !get_u32(env, argv[3], &flags))
+    return throw_type(env, "bpfMapUpdate(fd, key: Buffer, value: Buffer, flags): expected");
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.map_fd = (uint32_t)fd;
   a.key = (uint64_t)(uintptr_t)k;
   a.value = (uint64_t)(uintptr_t)v;
   a.flags = flags;
-  if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0) return bpf_throw(env, "bpf(BPF_MAP_UPDATE_ELEM)", errno, NULL);
+  if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0) return throw_errno(env, "bpf(BPF_MAP_UPDATE_ELEM)", errno);
   return NULL;
 }
 
 /* bpfMapDelete(fd, key) -> true, or false when the key was absent (ENOENT) */
 static napi_value js_map_delete(napi_env env, napi_callback_info info) {
-  napi_value argv[BPF_MAX_ARGS];
+  napi_value argv[MAX_ARGS];
   int32_t fd;
   void *k;
   size_t kl;
-  if (!args(env, info, 2, argv) || !i32_arg(env, argv[0], &fd) || !buf_arg(env, argv[1], &k, &kl))
-    return bpf_type_error(env, "bpfMapDelete(fd, key: Buffer): expected");
+  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_buf(env, argv[1], &k, &kl))
+    return throw_type(env, "bpfMapDelete(fd, key: Buffer): expected");
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.map_fd = (uint32_t)fd;
   a.key = (uint64_t)(uintptr_t)k;
   napi_value r;
   if (sys_bpf(BPF_MAP_DELETE_ELEM, &a) < 0) {
-    if (errno != ENOENT) return bpf_throw(env, "bpf(BPF_MAP_DELETE_ELEM)", errno, NULL);
+    if (errno != ENOENT) return throw_errno(env, "bpf(BPF_MAP_DELETE_ELEM)", errno);
     napi_get_boolean(env, false, &r);
     return r;
   }
@@ -144,14 +93,14 @@ static napi_value js_map_delete(napi_env env, napi_callback_info info) {
 
 /* bpfMapLookup(fd, key, valueSize) -> Buffer, or null when the key is absent (ENOENT) */
 static napi_value js_map_lookup(napi_env env, napi_callback_info info) {
-  napi_value argv[BPF_MAX_ARGS];
+  napi_value argv[MAX_ARGS];
   int32_t fd;
   uint32_t vsz;
   void *k;
   size_t kl;
-  if (!args(env, info, 3, argv) || !i32_arg(env, argv[0], &fd) || !buf_arg(env, argv[1], &k, &kl) ||
-      !u32_arg(env, argv[2], &vsz) || vsz == 0 || vsz > 65536)
-    return bpf_type_error(env, "bpfMapLookup(fd, key: Buffer, valueSize 1..65536): expected");
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_buf(env, argv[1], &k, &kl) ||
+      !get_u32(env, argv[2], &vsz) || vsz == 0 || vsz > 65536)
+    return throw_type(env, "bpfMapLookup(fd, key: Buffer, valueSize 1..65536): expected");
   void *out;
   napi_value buf;
   napi_create_buffer(env, vsz, &out, &buf);
@@ -162,7 +111,7 @@ static napi_value js_map_lookup(napi_env env, napi_callback_info info) {
   a.key = (uint64_t)(uintptr_t)k;
   a.value = (uint64_t)(uintptr_t)out;
   if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) < 0) {
-    if (errno != ENOENT) return bpf_throw(env, "bpf(BPF_MAP_LOOKUP_ELEM)", errno, NULL);
+    if (errno != ENOENT) return throw_errno(env, "bpf(BPF_MAP_LOOKUP_ELEM)", errno);
     napi_value n;
     napi_get_null(env, &n);
     return n;
@@ -174,17 +123,17 @@ static napi_value js_map_lookup(napi_env env, napi_callback_info info) {
  * Loaded without a log first; when that fails, loaded again with log_level 1 so that the thrown
  * error carries the verifier's explanation (`log`). */
 static napi_value js_prog_load(napi_env env, napi_callback_info info) {
-  napi_value argv[BPF_MAX_ARGS];
+  napi_value argv[MAX_ARGS];
   uint32_t type, attach;
   void *insns;
   size_t ilen;
   char license[64] = {0}, name[BPF_OBJ_NAME_LEN] = {0};
   size_t llen = 0, nlen = 0;
-  if (!args(env, info, 5, argv) || !u32_arg(env, argv[0], &type) || !buf_arg(env, argv[1], &insns, &ilen) ||
+  if (!get_args(env, info, 5, argv) || !get_u32(env, argv[0], &type) || !get_buf(env, argv[1], &insns, &ilen) ||
       napi_get_value_string_utf8(env, argv[2], license, sizeof license, &llen) != napi_ok ||
-      !u32_arg(env, argv[3], &attach) ||
+      !get_u32(env, argv[3], &attach) ||
       napi_get_value_string_utf8(env, argv[4], name, sizeof name, &nlen) != napi_ok || ilen == 0 || ilen % 8 != 0)
-    return bpf_type_error(env, "bpfProgLoad(type, insns: Buffer of 8-byte instructions, license, expectedAttachType, name): expected");
+    return throw_type(env, "bpfProgLoad(type, insns: Buffer of 8-byte instructions, license, expectedAttachType, name): expected");
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.prog_type = type;
@@ -194,10 +143,10 @@ static napi_value js_prog_load(napi_env env, napi_callback_info info) {
   a.expected_attach_type = attach;
   memcpy(a.prog_name, name, nlen < BPF_OBJ_NAME_LEN ? nlen : BPF_OBJ_NAME_LEN - 1);
   long fd = sys_bpf(BPF_PROG_LOAD, &a);
-  if (fd >= 0) return int_value(env, (int32_t)fd);
+  if (fd >= 0) return make_i32(env, (int32_t)fd);
   int err = errno;
   char *log = calloc(1, VERIFIER_LOG_BYTES);
-  if (log == NULL) return bpf_throw(env, "bpf(BPF_PROG_LOAD)", err, NULL);
+  if (log == NULL) return throw_errno(env, "bpf(BPF_PROG_LOAD)", err);
   a.log_level = 1;
   a.log_buf = (uint64_t)(uintptr_t)log;
   a.log_size = VERIFIER_LOG_BYTES;
@@ -205,10 +154,10 @@ static napi_value js_prog_load(napi_env env, napi_callback_info info) {
   if (fd >= 0) {
     /* loads with a log but not without one: should not happen; keep the program */
     free(log);
-    return int_value(env, (int32_t)fd);
+    return make_i32(env, (int32_t)fd);
   }
   log[VERIFIER_LOG_BYTES - 1] = 0;
-  napi_value r = bpf_throw(env, "bpf(BPF_PROG_LOAD)", err, log);
+  napi_value r = throw_errno_log(env, "bpf(BPF_PROG_LOAD)", err, log);
   free(log);
   return r;
 }
@@ -216,12 +165,12 @@ static napi_value js_prog_load(napi_env env, napi_callback_info info) {
 /* bpfLinkCreate(progFd, targetFd, attachType, flags) -> link fd; the attachment lives as long as
  * the link fd is open (in any process). For BPF_SK_LOOKUP the target is a network namespace fd. */
 static napi_value js_link_create(napi_env env, napi_callback_info info) {
-  napi_value argv[BPF_MAX_ARGS];
+  napi_value argv[MAX_ARGS];
   int32_t prog, target;
   uint32_t attach, flags;
-  if (!args(env, info, 4, argv) || !i32_arg(env, argv[0], &prog) || !i32_arg(env, argv[1], &target) ||
-      !u32_arg(env, argv[2], &attach) || !u32_arg(env, argv[3], &flags))
-    return bpf_type_error(env, "bpfLinkCreate(progFd, targetFd, attachType, flags): numbers expected");
+  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &prog) || !get_i32(env, argv[1], &target) ||
+      !get_u32(env, argv[2], &attach) || !get_u32(env, argv[3], &flags))
+    return throw_type(env, "bpfLinkCreate(progFd, targetFd, attachType, flags): numbers expected");
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.link_create.prog_fd = (uint32_t)prog;
@@ -229,8 +178,8 @@ static napi_value js_link_create(napi_env env, napi_callback_info info) {
   a.link_create.attach_type = attach;
   a.link_create.flags = flags;
   long fd = sys_bpf(BPF_LINK_CREATE, &a);
-  if (fd < 0) return bpf_throw(env, "bpf(BPF_LINK_CREATE)", errno, NULL);
-  return int_value(env, (int32_t)fd);
+  if (fd < 0) return throw_errno(env, "bpf(BPF_LINK_CREATE)", errno);
+  return make_i32(env, (int32_t)fd);
 }
 
 /* ---- a readable-fd watcher on the event loop (netlink notification sockets) ---- */
@@ -272,26 +221,26 @@ static void on_readable(uv_poll_t *p, int status, int events) {
 /* watchReadable(fd, callback(status)) -> id. The callback runs on the event loop each time the fd
  * is readable (status < 0: a poll error, as -errno). The watch does not keep the process alive. */
 static napi_value js_watch_readable(napi_env env, napi_callback_info info) {
-  napi_value argv[BPF_MAX_ARGS];
+  napi_value argv[MAX_ARGS];
   int32_t fd;
   napi_valuetype t;
-  if (!args(env, info, 2, argv) || !i32_arg(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
-    return bpf_type_error(env, "watchReadable(fd, callback): a number and a function expected");
+  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
+    return throw_type(env, "watchReadable(fd, callback): a number and a function expected");
   int id = -1;
   for (int i = 0; i < MAX_WATCHERS; i++)
     if (watchers[i] == NULL) {
       id = i;
       break;
     }
-  if (id < 0) return bpf_throw(env, "watchReadable", EMFILE, NULL);
+  if (id < 0) return throw_errno(env, "watchReadable", EMFILE);
   uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return bpf_throw(env, "watchReadable", EINVAL, NULL);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, "watchReadable", EINVAL);
   watcher_t *w = calloc(1, sizeof *w);
-  if (w == NULL) return bpf_throw(env, "watchReadable", ENOMEM, NULL);
+  if (w == NULL) return throw_errno(env, "watchReadable", ENOMEM);
   int r = uv_poll_init(loop, &w->poll, fd);
   if (r < 0) {
     free(w);
-    return bpf_throw(env, "uv_poll_init", -r, NULL);
+    return throw_errno(env, "uv_poll_init", -r);
   }
   w->poll.data = w;
   w->env = env;
@@ -305,19 +254,19 @@ static napi_value js_watch_readable(napi_env env, napi_callback_info info) {
     napi_delete_reference(env, w->callback);
     napi_async_destroy(env, w->ctx);
     uv_close((uv_handle_t *)&w->poll, watcher_free);
-    return bpf_throw(env, "uv_poll_start", -r, NULL);
+    return throw_errno(env, "uv_poll_start", -r);
   }
   uv_unref((uv_handle_t *)&w->poll);
   watchers[id] = w;
-  return int_value(env, id);
+  return make_i32(env, id);
 }
 
 /* unwatch(id): stops a watcher (before closing its fd). Unknown ids are ignored. */
 static napi_value js_unwatch(napi_env env, napi_callback_info info) {
-  napi_value argv[BPF_MAX_ARGS];
+  napi_value argv[MAX_ARGS];
   int32_t id;
-  if (!args(env, info, 1, argv) || !i32_arg(env, argv[0], &id))
-    return bpf_type_error(env, "unwatch(id): a number expected");
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &id))
+    return throw_type(env, "unwatch(id): a number expected");
   if (id < 0 || id >= MAX_WATCHERS || watchers[id] == NULL) return NULL;
   watcher_t *w = watchers[id];
   watchers[id] = NULL;
@@ -329,7 +278,7 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
 }
 
 static void bpf_const(napi_env env, napi_value obj, const char *name, int32_t v) {
-  napi_set_named_property(env, obj, name, int_value(env, v));
+  napi_set_named_property(env, obj, name, make_i32(env, v));
 }
 
 /* Registers the functions above and their constants (`bpfConstants`) on the addon's exports. */

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <node_api.h>
+#include "napi-util.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,45 +56,8 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-#define MAX_ARGS 5
 #define MAX_POLL_FDS 64
 
-static napi_value throw_errno(napi_env env, const char *syscall, int err) {
-  const char *name = strerrorname_np(err);
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s (%s)", syscall, strerror(err), name ? name : "?");
-  napi_value code, message, error, errnum, sys;
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, -err, &errnum);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sys);
-  napi_set_named_property(env, error, "errno", errnum);
-  napi_set_named_property(env, error, "syscall", sys);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = MAX_ARGS;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  return argc >= want;
-}
-
-static int get_i32(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
-}
-
-static napi_value make_i32(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
-}
 
 /* socket(domain, type, protocol) -> fd; always non-blocking and close-on-exec. */
 static napi_value js_socket(napi_env env, napi_callback_info info) {
