@@ -19,28 +19,15 @@
  */
 import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
-import { parseAddress, prefixContains, type Prefix6 } from '../net/ip6.js';
+import { parseAddress, prefixContains} from '../net/ip6.js';
 import { parseController } from '../controller/client.js';
 import { exchange as defaultExchange, type DnsServerAddress, type Exchange } from '../controller/exchange.js';
 import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from '../controller/dns/records.js';
 import type { BindingSids } from './classify.js';
+import type { BindingSidsConfig } from './config.js';
 
-export interface BindingLookupOptions {
-  /** the controller: ADDR, [ADDR]:PORT */
-  controller: string;
-  /** the access routers' BSID prefixes: only segments inside them are looked up */
-  prefixes: readonly Prefix6[];
-  timeoutMs: number;
-  /** an answer is kept at most this long (and never longer than its TTL) */
-  maxCacheMs: number;
-  /** an unknown BSID (NXDOMAIN, or no record) or a refusal is remembered this long */
-  negativeCacheMs: number;
-  /** entries in the cache */
-  cacheSize: number;
-  /** segments of one SYN that are looked up */
-  maxCandidates: number;
-  /** lookups in flight at once */
-  maxInflight: number;
+/** The `bindingSids` section (config.ts documents each field), plus what tests inject. */
+export interface BindingLookupOptions extends BindingSidsConfig {
   now?: () => number;
   /** the exchange itself (tests) */
   exchange?: Exchange;

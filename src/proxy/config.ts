@@ -161,13 +161,20 @@ export interface MptcpConfig {
 
 /** `bindingSids`: how this proxy asks the controller what a binding SID stands for (bindings.ts). */
 export interface BindingSidsConfig {
+  /** the controller: ADDR, [ADDR]:PORT */
   controller: string;
-  prefixes: Prefix6[];
+  /** the access routers' BSID prefixes: only segments inside them are looked up */
+  prefixes: readonly Prefix6[];
   timeoutMs: number;
+  /** an answer is kept at most this long (and never longer than its TTL) */
   maxCacheMs: number;
+  /** an unknown BSID (NXDOMAIN, or no record) or a refusal is remembered this long */
   negativeCacheMs: number;
+  /** entries in the cache */
   cacheSize: number;
+  /** segments of one SYN that are looked up */
   maxCandidates: number;
+  /** lookups in flight at once */
   maxInflight: number;
 }
 
