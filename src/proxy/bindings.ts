@@ -19,7 +19,7 @@
  */
 import dnsPacket from 'dns-packet';
 import { SrError } from '../errors.js';
-import { parseAddress, prefixContains} from '../net/ip6.js';
+import { parseAddress, prefixContains } from '../net/ip6.js';
 import { parseController } from '../controller/client.js';
 import { exchange as defaultExchange, type DnsServerAddress, type Exchange } from '../controller/exchange.js';
 import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from '../controller/dns/records.js';
