@@ -36,7 +36,7 @@ test('the example from the issue validates with its defaults', () => {
   assert.equal(c.locators[0]!.functionBits, 16);
   assert.deepEqual(c.functions.map((f) => f.id), [1, 2, 3]);
   assert.deepEqual(c.functions[2]!.parts, [{ vf: 'xor', options: { passes: 4 } }]);
-  assert.deepEqual(c.netconf, { mark: 1, table: 100, intercept: 'tproxy', ownPrefixes: 4096 });
+  assert.deepEqual(c.netconf, { mark: 1, table: 100, intercept: 'sklookup', ownPrefixes: 4096 });
   assert.deepEqual(c.admin?.tcp, { address: '127.0.0.1', port: 7778 });
   assert.equal(c.admin?.socket, null);
   assert.equal(c.admin?.tokenFile, null);
@@ -189,10 +189,13 @@ test('logLimit: defaults, a given value, and its bounds (issue 12 item 16)', () 
   fails(`${ISSUE_EXAMPLE}\nlogLimit: { rate: 1 }`, 'CONFIG_INVALID', 'logLimit');
 });
 
-test('netconf.intercept: tproxy by default, sklookup on request, nothing else', () => {
+test('netconf.intercept: auto (sklookup with a listener on ::, else tproxy), or either on request, nothing else', () => {
   const base = { locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, vf: 'copy' }] };
   assert.deepEqual(parseProxyConfig(JSON.stringify({ ...base, netconf: { intercept: 'sklookup' } })).netconf, { mark: 1, table: 100, intercept: 'sklookup', ownPrefixes: 4096 });
-  assert.equal(parseProxyConfig(JSON.stringify({ ...base, netconf: { mark: 2 } })).netconf?.intercept, 'tproxy');
+  assert.equal(parseProxyConfig(JSON.stringify({ ...base, netconf: { mark: 2 } })).netconf?.intercept, 'sklookup');
+  assert.equal(parseProxyConfig(JSON.stringify(base)).netconf?.intercept, 'sklookup');
+  assert.equal(parseProxyConfig(JSON.stringify({ ...base, listen: 'fc00:b::1' })).netconf?.intercept, 'tproxy', 'auto: a listener on one address needs tproxy');
+  assert.equal(parseProxyConfig(JSON.stringify({ ...base, netconf: { intercept: 'tproxy' } })).netconf?.intercept, 'tproxy');
   fails(JSON.stringify({ ...base, netconf: { intercept: 'bpf' } }), 'CONFIG_INVALID', 'netconf');
   fails(JSON.stringify({ ...base, netconf: { intercept: 'sklookup', ownPrefixes: 2 } }), 'CONFIG_INVALID', 'netconf');
   fails(JSON.stringify({ ...base, listen: 'fc00:b::1', netconf: { intercept: 'sklookup' } }), 'CONFIG_INVALID', 'listen');

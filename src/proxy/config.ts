@@ -75,8 +75,9 @@ const schema = z
           .object({
             mark: z.number().int().min(1).max(0xffffffff).default(1),
             table: z.number().int().min(1).max(0xfffffffe).default(100),
-            /** how SYNs reach the listener: an nft tproxy rule, or a BPF sk_lookup program (docs/security.md) */
-            intercept: z.enum(['tproxy', 'sklookup']).default('tproxy'),
+            /** how SYNs reach the listener: an nft tproxy rule, or a BPF sk_lookup program (docs/security.md);
+             *  auto: sklookup when the listener is bound to `::` (what it needs), else tproxy */
+            intercept: z.enum(['auto', 'tproxy', 'sklookup']).default('auto'),
             /** sklookup: capacity of the trie of the host's own prefixes (addresses + locators) */
             ownPrefixes: z.number().int().min(16).max(1_000_000).default(4096),
           })
@@ -277,12 +278,9 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
       throw invalid(source, f.chain ? ['functions', i, 'chain', k, 'vf'] : ['functions', i, 'vf'], 'the mptcp function asks for subflows per connection: it needs `mptcp: { pathManager: userspace }`');
     }
   });
-  const netconf =
-    c.netconf === 'off' || c.netconf === false
-      ? null
-      : c.netconf === 'on' || c.netconf === true
-        ? { mark: 1, table: 100, intercept: 'tproxy' as const, ownPrefixes: 4096 }
-        : c.netconf;
+  const given = c.netconf === 'off' || c.netconf === false ? null : c.netconf === 'on' || c.netconf === true ? { mark: 1, table: 100, intercept: 'auto' as const, ownPrefixes: 4096 } : c.netconf;
+  // auto: the kernel's own TIME_WAIT handling (sklookup) wherever the listener allows it
+  const netconf = given && { ...given, intercept: given.intercept === 'auto' ? (isUnspecified(c.listen) ? ('sklookup' as const) : ('tproxy' as const)) : given.intercept };
   return {
     port: c.port,
     listen: c.listen,
