@@ -353,8 +353,8 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
       const { host, interception } = netconfPhases(netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, mptcp: cfg.mptcp, ...cfg.netconf }));
       for (const s of host) print(s.describe);
       print('# (the workers listen here; then the interception)');
-      for (const s of interception) print(s.describe);
       if (cfg.netconf.intercept === 'sklookup') for (const l of describeSkLookup({ locators: cfg.locators, workers: cfg.workers, maxOwnPrefixes: cfg.netconf.ownPrefixes })) print(l);
+      for (const s of interception) print(s.describe);
     }
     return 0;
   }

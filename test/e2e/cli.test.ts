@@ -68,7 +68,9 @@ describe('srv6pipes proxy: operator errors', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /sysctl -w net\.ipv6\.conf\.all\.forwarding=1/);
       assert.match(r.stdout, /sysctl -w net\.ipv6\.conf\.eth0\.seg6_enabled=1/);
-      assert.match(r.stdout, /tproxy to :7777/);
+      // the default interception here (listen on ::) is the sk_lookup program, no tproxy rule
+      assert.match(r.stdout, /bpf program sk_lookup/);
+      assert.doesNotMatch(r.stdout, /tproxy/);
       assert.match(r.stdout, /ip -6 rule add fwmark 1 lookup 100/);
       assert.match(r.stdout, /ip -6 route replace local ::\/0 dev lo table 100/);
       assert.doesNotMatch((await lab.exec('m1', ['nft', 'list', 'tables'])).stdout, /srv6pipes/);
