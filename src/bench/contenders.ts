@@ -81,7 +81,9 @@ export function srv6pipesProxy(lab: Lab, host: string, locator: string, function
     async start() {
       const cfg = join(work, `proxy-${lab.name}-${host}.yaml`);
       const fns = functions.map((f) => `  - { id: ${f.id}, vf: ${f.vf}${f.options ? `, options: ${JSON.stringify(f.options)}` : ''} }`);
-      writeFileSync(cfg, [`workers: ${workers}`, `locators: [ { prefix: "${locator}" } ]`, 'functions:', ...fns, 'timeouts: { connect: 5s, drain: 1s }', ''].join('\n'));
+      // one client (wrk, the idle-flow opener) is the whole world here: the same ceiling as HAProxy's maxconn
+      const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;
+      writeFileSync(cfg, [`workers: ${workers}`, `locators: [ { prefix: "${locator}" } ]`, 'functions:', ...fns, 'timeouts: { connect: 5s, drain: 1s }', limits, ''].join('\n'));
       const c = lab.spawn(host, withFdLimit([process.execPath, BIN, 'proxy', '--config', cfg]), { stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       const text: string[] = [];
