@@ -9,12 +9,14 @@
  * cross-site form or `text/plain` fetch cannot be). docs/security.md has the threat model.
  * `srv6pipes flows|stats|metrics|ctl` are its clients, Prometheus scrapes /metrics.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { ERROR_CODES, errnoCode, isSrError, SrError, type ErrorCode } from '../errors.js';
+import { canonicalHost, hostOfHeader, isLoopbackHost, tokenChecker } from '../net/http-guard.js';
+
+export { canonicalHost, hostOfHeader, isLoopbackHost, tokenChecker };
 
 export interface AdminReply {
   body: unknown;
@@ -51,49 +53,6 @@ export interface AdminAccess {
 
 /** the largest request body (bytes) */
 export const MAX_BODY = 1 << 20;
-
-const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-
-/** A token check in constant time: both sides are hashed, the equal-length digests compared. */
-export function tokenChecker(expected: string): (given: string | undefined) => boolean {
-  const want = sha256(expected);
-  return (given) => {
-    const ok = timingSafeEqual(sha256(given ?? ''), want);
-    return ok && given !== undefined;
-  };
-}
-
-/** A Host name or address in one spelling: lower case, no brackets, no trailing dot, IPv6 canonical, IPv4-mapped as IPv4. */
-export function canonicalHost(h: string): string {
-  let s = h.trim().toLowerCase().replace(/\.$/, '');
-  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (mapped) return mapped[1]!;
-  if (net.isIPv6(s)) {
-    try {
-      return new URL(`http://[${s}]/`).hostname.slice(1, -1);
-    } catch {
-      return s;
-    }
-  }
-  return s;
-}
-
-export function isLoopbackHost(h: string): boolean {
-  const c = canonicalHost(h);
-  return c === 'localhost' || c === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(c);
-}
-
-/** The host part of a Host header value ("[::1]:7778" → "::1", "localhost:7778" → "localhost"). */
-export function hostOfHeader(value: string): string {
-  const v = value.trim();
-  if (v.startsWith('[')) {
-    const end = v.indexOf(']');
-    return end < 0 ? v : v.slice(1, end);
-  }
-  const colons = v.split(':').length - 1;
-  return colons === 1 ? v.slice(0, v.indexOf(':')) : v;
-}
 
 const WILDCARDS = new Set(['::', '0.0.0.0']);
 

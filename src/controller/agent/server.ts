@@ -17,6 +17,7 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import { errnoCode, isSrError, SrError, type ErrorCode } from '../../errors.js';
 import { bearerMatches, isLoopback } from './credentials.js';
+import { hostOfHeader, isLoopbackHost } from '../../net/http-guard.js';
 
 export interface AgentRoute {
   method: 'GET' | 'POST';
@@ -68,10 +69,7 @@ export function checkListen(address: string, o: { token?: string; tls?: AgentTls
 
 /** `[::1]:7780`, `127.0.0.1`, `localhost:7780` → is the host part loopback? */
 function hostIsLoopback(host: string | undefined): boolean {
-  if (!host) return false;
-  const m = /^\[([^\]]+)\](?::\d+)?$/.exec(host) ?? /^([^:]+)(?::\d+)?$/.exec(host);
-  const name = m?.[1] ?? host;
-  return name.toLowerCase() === 'localhost' || isLoopback(name);
+  return host !== undefined && host !== '' && isLoopbackHost(hostOfHeader(host));
 }
 
 function readBody(req: http.IncomingMessage): Promise<unknown> {
