@@ -4,6 +4,7 @@
  * the proxy's admin endpoint and the access-router agent.
  */
 import crypto from 'node:crypto';
+import type http from 'node:http';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -64,4 +65,38 @@ export function hostOfHeader(value: string): string {
 /** Does an Authorization header carry this bearer token (constant time, as tokenChecker)? */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   return tokenChecker(token)(header?.startsWith('Bearer ') ? header.slice(7) : undefined);
+}
+
+/**
+ * A request body as JSON (empty: `{}`), at most `maxBytes`: past that, `tooLarge()` rejects and the
+ * rest is dropped unread; a body that is not JSON, or a broken request, rejects with `bad(message)`.
+ */
+export function readJsonBody(req: http.IncomingMessage, maxBytes: number, tooLarge: () => Error, bad: (message: string) => Error): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (d: Buffer) => {
+      if (failed) return;
+      size += d.length;
+      if (size > maxBytes) {
+        failed = true;
+        reject(tooLarge());
+      } else parts.push(d);
+    });
+    req.on('end', () => {
+      if (failed) return;
+      const text = Buffer.concat(parts).toString('utf8');
+      try {
+        resolve(text ? JSON.parse(text) : {});
+      } catch {
+        reject(bad('the request body is not JSON'));
+      }
+    });
+    req.on('error', (e) => {
+      if (failed) return;
+      failed = true;
+      reject(bad(`the request body: ${e.message}`));
+    });
+  });
 }

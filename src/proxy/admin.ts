@@ -14,7 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { ERROR_CODES, errnoCode, isSrError, SrError, type ErrorCode } from '../errors.js';
-import { canonicalHost, hostOfHeader, isLoopbackHost, tokenChecker } from '../net/http-guard.js';
+import { canonicalHost, hostOfHeader, isLoopbackHost, readJsonBody, tokenChecker } from '../net/http-guard.js';
 
 export { canonicalHost, hostOfHeader, isLoopbackHost, tokenChecker };
 
@@ -87,32 +87,6 @@ class HttpRefusal extends Error {
   }
 }
 
-function readBody(req: http.IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (d: Buffer) => {
-      if (over) return;
-      size += d.length;
-      if (size > MAX_BODY) {
-        over = true;
-        reject(new HttpRefusal(413, 'ADMIN_REFUSED', `the request body is larger than ${MAX_BODY} bytes`));
-      } else parts.push(d);
-    });
-    req.on('end', () => {
-      if (over) return;
-      const text = Buffer.concat(parts).toString('utf8');
-      try {
-        resolve(text ? JSON.parse(text) : {});
-      } catch {
-        reject(new SrError('BAD_ARGUMENT', 'the request body is not JSON'));
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
 function isJson(contentType: string | undefined): boolean {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
@@ -167,7 +141,7 @@ function handler(routes: AdminRoute[], access: AdminAccess, configured: string |
       if (route.method === 'POST' && !isJson(req.headers['content-type'])) {
         throw new HttpRefusal(415, 'ADMIN_REFUSED', `a POST must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`);
       }
-      (route.method === 'POST' ? readBody(req) : Promise.resolve({}))
+      (route.method === 'POST' ? readJsonBody(req, MAX_BODY, () => new HttpRefusal(413, 'ADMIN_REFUSED', `the request body is larger than ${MAX_BODY} bytes`), (m) => new SrError('BAD_ARGUMENT', m)) : Promise.resolve({}))
         .then((body) => route.handle(body))
         .then((r) => send(r.status ?? 200, r.body, r.contentType), fail);
     } catch (e) {

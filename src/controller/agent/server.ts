@@ -17,7 +17,7 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import { errnoCode, isSrError, SrError, type ErrorCode } from '../../errors.js';
 import { bearerMatches, isLoopback } from './credentials.js';
-import { hostOfHeader, isLoopbackHost } from '../../net/http-guard.js';
+import { hostOfHeader, isLoopbackHost, readJsonBody } from '../../net/http-guard.js';
 
 export interface AgentRoute {
   method: 'GET' | 'POST';
@@ -72,33 +72,6 @@ function hostIsLoopback(host: string | undefined): boolean {
   return host !== undefined && host !== '' && isLoopbackHost(hostOfHeader(host));
 }
 
-function readBody(req: http.IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (d: Buffer) => {
-      if (failed) return;
-      size += d.length;
-      if (size > MAX_BODY) {
-        failed = true;
-        reject(new SrError('BAD_ARGUMENT', `the request body is larger than ${MAX_BODY} bytes`));
-      } else parts.push(d);
-    });
-    req.on('end', () => {
-      if (failed) return;
-      try {
-        resolve(JSON.parse(Buffer.concat(parts).toString('utf8') || '{}'));
-      } catch {
-        reject(new SrError('BAD_ARGUMENT', 'the request body is not JSON'));
-      }
-    });
-    req.on('error', (e) => {
-      if (!failed) reject(new SrError('BAD_ARGUMENT', `the request body: ${e.message}`));
-    });
-  });
-}
-
 export async function startAgentServer(o: AgentServerOptions): Promise<AgentServer> {
   checkListen(o.address, o);
   const loopbackOnly = o.token === undefined && o.tls?.clientCa === undefined;
@@ -145,7 +118,7 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     if (route.method === 'POST' && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
       return fail(new SrError('BAD_ARGUMENT', 'a POST must be application/json'));
     }
-    (route.method === 'POST' ? readBody(req) : Promise.resolve({}))
+    (route.method === 'POST' ? readJsonBody(req, MAX_BODY, () => new SrError('BAD_ARGUMENT', `the request body is larger than ${MAX_BODY} bytes`), (m) => new SrError('BAD_ARGUMENT', m)) : Promise.resolve({}))
       .then((body) => route.handle(body))
       .then((body) => send(200, body), fail);
   };
