@@ -5,9 +5,9 @@
 export { connect, type ConnectOptions } from './client/connect.js';
 export { listen, replyPlan, type SrServerOptions, type SrConnectionInfo } from './server/index.js';
 export { clientReturnPathTlv, returnPathTlv, decodeReturnPathTlv, findReturnPath, TLV_RETURN_PATH } from './codec/return-path.js';
-export * from './vf/types.js';
-export { SrError, isSrError, ERROR_CODES, type ErrorCode, type ErrorKind } from './errors.js';
+export * from './sdk/types.js';
+export { SrError, isSrError, ERROR_CODES, type ErrorCode, type ErrorKind } from './core/errors.js';
 export { decodeSrh, encodeSrh, srhForPath, pathOf, describeSrh, hmacTlv, decodeHmacTlv, type Srh, type SrhTlv } from './codec/srh.js';
 export { sidLayout, encodeSid, decodeSid, formatSid, argumentBits, type SidLayout } from './codec/sid.js';
-export { BUILTIN_FUNCTIONS } from './vf/registry.js';
-export { resolve, resolveAndConnect, type ResolveOptions } from './controller/client.js';
+export { BUILTIN_FUNCTIONS } from './functions/registry.js';
+export { resolve, resolveAndConnect, type ResolveOptions } from './client/resolve.js';

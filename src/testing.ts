@@ -1,3 +1,3 @@
 /** 'srv6pipes/testing': run a function without a network, and the conformance suite. */
-export { runFunction, runFlow, initFunction, MemoryMetrics, type RunOptions, type RunResult } from './vf/testing.js';
-export { conformance, sampleData, chunksOf, type ConformanceCase } from './vf/conformance.js';
+export { runFunction, runFlow, initFunction, MemoryMetrics, type RunOptions, type RunResult } from './sdk/testing.js';
+export { conformance, sampleData, chunksOf, type ConformanceCase } from './sdk/conformance.js';

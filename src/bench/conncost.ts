@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import type { Lab } from '../lab/index.js';
 import { haproxy, maxFlows, router, srv6pipesProxy, steer, type Contender } from './contenders.js';
 import { FIG5, shapedTopology, sid } from './labs.js';

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import type { Lab } from '../lab/index.js';
 import { fdLimit, waitListening, withFdLimit } from './pages.js';
 

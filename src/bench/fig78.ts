@@ -10,7 +10,7 @@
  * binomial band around the configured one; otherwise the figure fails (LINK_EMULATION_FAILED).
  * After measuring, the emulators' and the loss chains' counters go into the points and the notes.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import type { Lab, LinkStatus } from '../lab/index.js';
 import { delayMicros, lossBasisPoints } from '../lab/schema.js';
 import { router, srv6pipesProxy, steer, type Contender } from './contenders.js';

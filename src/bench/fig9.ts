@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { xorInPlace } from '../functions/xor/xor.js';
 import { srv6pipesProxy, steer } from './contenders.js';
 import { FIG5, shapedTopology, sid } from './labs.js';

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import YAML from 'yaml';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { builtinTopologies, parseTopology, type Lab, type Topology } from '../lab/index.js';
 
 /** A built-in topology with `rate` on every link ('unshaped' leaves them as they are). */

@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, closeSync, writeSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import type { Lab } from '../lab/index.js';
 
 export const ALL_SIZES = ['1KB', '10KB', '100KB', '1MB', '10MB'];

@@ -1,5 +1,5 @@
 /** Parameters of a full and a --quick run, and their validation from CLI options. */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { ALL_SIZES, sizeBytes } from './pages.js';
 import type { BenchParams } from './types.js';
 

@@ -5,7 +5,7 @@
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { Lab, type Topology } from '../lab/index.js';
 import { FIGURES } from './figures.js';
 import { machine } from './labs.js';

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { Lab, loadTopology } from '../lab/index.js';
 import { JsonLines } from '../sys/json-lines.js';
 

@@ -1,7 +1,7 @@
 /** wrk runs inside a lab host; results come from a Lua `done` hook that prints one JSON line. */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import type { Lab } from '../lab/index.js';
 
 const LUA = `done = function(summary, latency, requests)

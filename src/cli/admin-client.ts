@@ -3,7 +3,7 @@
  * socket), `--admin ADDR:PORT` (TCP, default 127.0.0.1:7778) with `--token-file FILE`, or
  * `--config proxy.yaml` to take both from the proxy's `admin` section. Flags given override the config.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import type { AdminTarget } from '../proxy/admin.js';
 import type { OptionSpec } from './spec.js';
 

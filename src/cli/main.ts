@@ -3,10 +3,10 @@
  * A user error prints one line and a hint (no stack); anything else is a bug and prints the stack.
  */
 import { Command, CommanderError } from 'commander';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
 import type { CommandSpec } from './spec.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../core/version.js';
 
 export function buildProgram(onRun: (p: Promise<number | void>) => void): Command {
   const program = new Command('srv6pipes')

@@ -1,5 +1,5 @@
 /** Option values shared by several commands. */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 
 /** "a, b,c" → ['a', 'b', 'c']; anything else → []. */
 export function listOption(v: unknown): string[] {

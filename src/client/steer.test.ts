@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isSrError } from '../errors.js';
-import type { ResolveResult } from '../controller/client.js';
+import { isSrError } from '../core/errors.js';
+import type { ResolveResult } from './resolve.js';
 import {
   describeShown,
   installArgv,

@@ -14,9 +14,10 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SrError, errnoCode } from '../errors.js';
+import { SrError, errnoCode } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
-import { parseController, resolve, type ResolveOptions, type ResolveResult } from '../controller/client.js';
+import { parseController } from '../dns/query.js';
+import { resolve, type ResolveOptions, type ResolveResult } from './resolve.js';
 import { run, type RunResult } from '../sys/run.js';
 
 // ---------------------------------------------------------------------------------------------- pure

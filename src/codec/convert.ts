@@ -13,7 +13,7 @@
  *      must be understood.
  * The bytes after Header Length are the client's payload.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
 import { TLV_PAD1, TLV_PADN, type SrhTlv } from './srh.js';
 

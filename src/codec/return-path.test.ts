@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
 import { clientReturnPathTlv, decodeReturnPathTlv, findReturnPath, returnPathTlv, returnStep, TLV_RETURN_PATH } from './return-path.js';
 import { decodeSrh, encodeSrh, srhForPath } from './srh.js';

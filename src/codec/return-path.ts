@@ -15,7 +15,7 @@
  * back), proxy k forwards k. A receiver replies via segments[SL] (nothing when SL is 0) and reads
  * its own entry at segments[SL + 1] (see `returnStep`).
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { srhForPath, type SrhTlv } from './srh.js';
 
 export const TLV_RETURN_PATH = 6;

@@ -4,7 +4,7 @@
  * bytes 12–15: with locator fc00:a::/80, function 1 argument 0 is fc00:a::1:0:0. Fields need not be
  * byte aligned (e.g. a /52 locator with 12 function bits); A may be 0.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatAddress, maskBuffer, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 
 export interface SidLayout {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { errorCode as code } from '../../test/helpers/errors.js';
 import fc from 'fast-check';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
 import { decodeHmacTlv, decodeSrh, describeSrh, encodeSrh, hmacTlv, pathOf, srhForPath, type SrhTlv, TLV_HMAC, TLV_PAD1, TLV_PADN } from './srh.js';
 

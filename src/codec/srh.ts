@@ -9,7 +9,7 @@
  * Size limits: Hdr Ext Len is one byte, so an SRH is at most 2048 bytes, which holds at most 127
  * segments (8 + 127 × 16 = 2040) even though Last Entry could count 256.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatAddress } from '../net/ip6.js';
 
 export const SRH_ROUTING_TYPE = 4;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { duration, durationArgument, parseDurationText, TIMER_MAX_MS } from './duration.js';
 
 test('durations: ms numbers and unit strings', () => {

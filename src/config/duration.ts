@@ -5,7 +5,7 @@
  * `timeouts.connect: 36000m` would time every connection out at once.
  */
 import { z } from 'zod';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 
 /** The largest delay a Node.js timer honours: 2^31−1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { parseControllerConfig, validateControllerConfig } from './config.js';
 import { FIG1_CONTROLLER_YAML } from './example.js';
 

@@ -3,10 +3,10 @@
  * names the field (`policies[1].allow[0].function: ...`). See docs/controller.md for the reference.
  */
 import { dirname, resolve as resolvePath } from 'node:path';
-import { parseYamlText, readConfigText } from '../config-file.js';
+import { parseYamlText, readConfigText } from '../config/file.js';
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
 

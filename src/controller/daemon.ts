@@ -5,14 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { createLogger } from '../log.js';
+import { createLogger } from '../core/log.js';
 import { untilStopSignal } from '../sys/signals.js';
-import { SrError } from '../errors.js';
-import type { AccessRouterAgent } from './access-router.js';
-import { readPem, readTokenFile } from './agent/credentials.js';
-import { HttpAccessRouter } from './agent/http.js';
-import { DEFAULT_AGENT_LIMITS } from './agent/limits.js';
-import { LocalAccessRouter } from './agent/local.js';
+import { SrError } from '../core/errors.js';
+import type { AccessRouterAgent } from '../access-router/api.js';
+import { readPem, readTokenFile } from '../access-router/credentials.js';
+import { HttpAccessRouter } from '../access-router/http.js';
+import { DEFAULT_AGENT_LIMITS } from '../access-router/limits.js';
+import { LocalAccessRouter } from '../access-router/local.js';
 import { BsidManager, type RouterEntry } from './bsid/manager.js';
 import { loadControllerConfig, type ControllerConfig } from './config.js';
 import { startDnsServer } from './dns/server.js';

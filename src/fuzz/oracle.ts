@@ -1,6 +1,6 @@
 /** What a fuzz case may and may not do: the oracles' vocabulary. */
 import { isDeepStrictEqual } from 'node:util';
-import { isSrError, type SrError } from '../errors.js';
+import { isSrError, type SrError } from '../core/errors.js';
 
 /** An oracle failed: the input found a bug. */
 export class Finding extends Error {

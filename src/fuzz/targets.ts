@@ -18,9 +18,9 @@ import { decodeConvertHeader, encodeConvertHeader, type ConvertHeader } from '..
 import { clientReturnPathTlv, decodeReturnPathTlv, findReturnPath, replySrh, returnPathTlv, returnStep, TLV_RETURN_PATH } from '../codec/return-path.js';
 import { decodeSid, encodeSid, sidLayout, type SidLayout } from '../codec/sid.js';
 import { decodeSrh, describeSrh, encodeSrh, hmacTlv, pathOf, srhForPath, type SrhTlv } from '../codec/srh.js';
-import type { AccessRouterAgent, BsidPolicy } from '../controller/access-router.js';
+import type { AccessRouterAgent, BsidPolicy } from '../access-router/api.js';
 import { BsidManager } from '../controller/bsid/manager.js';
-import { parseResponse } from '../controller/client.js';
+import { parseResponse } from '../dns/query.js';
 import { parseControllerConfig, validateControllerConfig } from '../controller/config.js';
 import { handleMessage, type Services } from '../controller/dns/message.js';
 import {
@@ -43,11 +43,11 @@ import {
   TYPE_RETURN_HOP_NAME,
   TYPE_RETURN_PATH_NAME,
   TYPE_SRH_NAME,
-} from '../controller/dns/records.js';
+} from '../dns/records.js';
 import { ACCESS_CONTROLLER_YAML, accessProxyYaml, FIG1_CONTROLLER_YAML } from '../controller/example.js';
 import { Resolver } from '../controller/resolver.js';
 import { builtinTopologies, parseTopology } from '../lab/load.js';
-import { readConfigText } from '../config-file.js';
+import { readConfigText } from '../config/file.js';
 import { readConvertHeader } from '../mptcp/converter.js';
 import { MPTCP_CP_YAML, MPTCP_OP_YAML } from '../mptcp/example.js';
 import { CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, decodeAttrs, encodeAttrs, genlMessage, NLMSG_ERROR, parseReplies, u16, u32, u8, type Attr } from '../mptcp/netlink.js';
@@ -474,7 +474,7 @@ function dnsServices(): Services[] {
 const dns: FuzzTarget = {
   name: 'dns',
   summary: "the controller's DNS handler (handleMessage: UDP and TCP, Fig. 1 and access-lab configs with binding SIDs): never throws; silence or an answer that dns-packet parses, with the query's id and QR set",
-  files: ['src/controller/dns/message.ts', 'src/controller/dns/records.ts', 'src/controller/resolver.ts'],
+  files: ['src/controller/dns/message.ts', 'src/dns/records.ts', 'src/controller/resolver.ts'],
   prepare() {
     const seeds = dnsSeeds();
     const services = dnsServices();
@@ -522,7 +522,7 @@ function answerSeeds(): Buffer[] {
 const bsidAnswer: FuzzTarget = {
   name: 'bsid-answer',
   summary: "the proxy's binding-SID lookup (src/proxy/bindings.ts) fed the controller's answer: resolves or fails with BSID_LOOKUP_FAILED; what it caches are 16-byte segments, at most 127",
-  files: ['src/proxy/bindings.ts', 'src/controller/dns/records.ts'],
+  files: ['src/proxy/bindings.ts', 'src/dns/records.ts'],
   prepare() {
     const seeds = answerSeeds();
     return bytesTarget(seeds, DNS_FIELDS, async (b) => {
@@ -549,8 +549,8 @@ const bsidAnswer: FuzzTarget = {
 
 const dnsAnswer: FuzzTarget = {
   name: 'dns-answer',
-  summary: "the client's parsing of controller answers (parseResponse in src/controller/client.ts: resolve, steer, return-agent): a result or a typed error",
-  files: ['src/controller/client.ts'],
+  summary: "the client's parsing of controller answers (parseResponse in src/client/resolve.ts (and src/dns/query.ts): resolve, steer, return-agent): a result or a typed error",
+  files: ['src/client/resolve.ts (and src/dns/query.ts)'],
   prepare() {
     const seeds = [
       ...answerSeeds(),
@@ -573,8 +573,8 @@ const dnsAnswer: FuzzTarget = {
 
 const dnsRecords: FuzzTarget = {
   name: 'dns-records',
-  summary: 'the record and option decoders (src/controller/dns/records.ts: SRH, BSID, return hop, functions, port): null or a value that re-encodes to the same bytes; never throw',
-  files: ['src/controller/dns/records.ts'],
+  summary: 'the record and option decoders (src/dns/records.ts: SRH, BSID, return hop, functions, port): null or a value that re-encodes to the same bytes; never throw',
+  files: ['src/dns/records.ts'],
   prepare() {
     const seeds = [
       encodeSrhRecord(['fc00:a::1:0:0', 'fc00:2::2']),
@@ -602,7 +602,7 @@ const dnsRecords: FuzzTarget = {
 const proxyConfig: FuzzTarget = {
   name: 'proxy-config',
   summary: 'parseProxyConfig on YAML text (the examples, mutated): a config or CONFIG_SYNTAX/CONFIG_INVALID',
-  files: ['src/proxy/config.ts', 'src/config/duration.ts', 'src/config-file.ts'],
+  files: ['src/proxy/config.ts', 'src/config/duration.ts', 'src/config/file.ts'],
   prepare: () =>
     textTarget([MPTCP_CP_YAML, MPTCP_OP_YAML, accessProxyYaml('p1a'), accessProxyYaml('p2'), 'port: 7777\nworkers: 2\nlocators: [{ prefix: "fc00:a::/80", functionBits: 16 }]\nfunctions:\n  - { id: 1, vf: copy }\n  - { id: 2, chain: [ { vf: meter, options: { maxSeries: 10 } }, { vf: xor, options: { passes: 2 } } ] }\ntimeouts: { connect: 5s, idle: 5m, drain: 10s }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\nbindingSids: { controller: "[fc00:9::2]:53", timeout: 2s, maxCache: 60s }\nadmin: { address: "::1", port: 7778 }\nnetconf: { mark: 1, table: 100 }\n'], (text) => {
       const r = typed('parseProxyConfig', () => parseProxyConfig(text, 'fuzz.yaml', '/nonexistent'));

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import { rmSync } from 'node:fs';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { run } from '../sys/run.js';
 import { linkStatus, startEmulators, type LinkStatus } from './links.js';
 import { deleteNamespaces, ipBatch, killAll, listNamespaces, notReady, sysctls, tcBatch } from './netns.js';

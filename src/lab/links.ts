@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { run } from '../sys/run.js';
 import type { EmulatorStats } from './linkemu/emulator.js';
 import { EMU_IF, LOSS_TABLE, type NamespacePlan } from './plan.js';

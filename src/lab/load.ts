@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { validateTopology, type Topology } from './topology.js';
 
 const BUILTIN_DIR = fileURLToPath(new URL('./topologies/', import.meta.url));

@@ -4,7 +4,7 @@
  * namespace, deleting namespaces. Nothing here touches the host's own network namespace.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { run } from '../sys/run.js';
 
 export const NETNS_DIR = '/run/netns';

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import type { ServiceState } from './state.js';
 import type { Topology } from './topology.js';
 

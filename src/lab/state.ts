@@ -6,7 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { LAB_NAME } from './schema.js';
 import type { Topology } from './topology.js';
 

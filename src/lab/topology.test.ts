@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { parseAddress, parsePrefix, prefixContains } from '../net/ip6.js';
 import { labOfNamespace, namespaceName, planLab } from './plan.js';
 import { builtinTopologies, loadTopology, parseTopology } from './load.js';

@@ -9,7 +9,7 @@
  *   `net`: the network address + 1 for `a`, + 2 for `b` (net fc00:1::/64 → a fc00:1::1, b fc00:1::2);
  * - a host's primary address is the first address on its first link.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatAddress, formatPrefix, maskBuffer, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { fieldPath, HOST_NAME, HOST_NAME_RULE, isLabAddress, topologySchema, type RawLink, type RawTopology } from './schema.js';
 

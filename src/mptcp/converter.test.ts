@@ -3,7 +3,7 @@ import type net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { encodeConvertHeader } from '../codec/convert.js';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { readConvertHeader } from './converter.js';
 
 const H = { client: { address: 'fc00:1::2', port: 40001 }, server: { address: 'fc00:2::2', port: 8080 }, sid: 'fc00:b::1:0:0', segments: ['fc00:c::1:0:0'] };

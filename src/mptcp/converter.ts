@@ -6,7 +6,7 @@
  */
 import type net from 'node:net';
 import { convertHeaderLength, decodeConvertHeader, type ConvertHeader } from '../codec/convert.js';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 
 export function readConvertHeader(socket: net.Socket, timeoutMs: number): Promise<ConvertHeader> {
   return new Promise((resolve, reject) => {

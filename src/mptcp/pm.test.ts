@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { NLMSG_ERROR } from './netlink.js';
 import { UserspacePm, type NetlinkIo } from './pm.js';
 

@@ -9,7 +9,7 @@
  * (`timeoutMs`, 200 ms). Requests on one socket go one at a time (answers are matched by sequence).
  */
 import type net from 'node:net';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { native } from '../native/addon.js';
 import { socketFd } from '../native/sockets.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';

@@ -1,6 +1,6 @@
 /** Loads the native addon (build/Release/srv6pipes_native.node) and types it. */
 import { createRequire } from 'node:module';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 
 export interface NativeConstants {
   AF_INET6: number;

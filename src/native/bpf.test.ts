@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { asm, assemble, BpfMap, encode, HELPER, label, loadProgram, lpmKey, R0, R1, R10, R2, R6, skLookupProgram, SK_LOOKUP_CTX, u32Key } from './bpf.js';
 import { native } from './addon.js';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 

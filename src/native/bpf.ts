@@ -13,7 +13,7 @@
  *    0: the SO_REUSEPORT group's selection still applies), its reference released; pass.
  */
 import { openSync, closeSync } from 'node:fs';
-import { errnoCode, SrError } from '../errors.js';
+import { errnoCode, SrError } from '../core/errors.js';
 import { native } from './addon.js';
 
 // ---- instruction encoding (include/uapi/linux/bpf.h, bpf_common.h) ----

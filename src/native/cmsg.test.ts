@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { buildCmsgs, parseCmsgs } from './cmsg.js';
 
 test('parses several cmsg records with 8-byte alignment', () => {

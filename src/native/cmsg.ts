@@ -3,7 +3,7 @@
  * Layout on Linux: cmsg_len (size_t), cmsg_level (int), cmsg_type (int), data; each record aligned to
  * sizeof(size_t). Pure: unit-tested without a socket.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 
 export interface Cmsg {
   level: number;

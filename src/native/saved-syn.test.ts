@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { parseAddress } from '../net/ip6.js';
 import { srhForPath } from '../codec/srh.js';
 import { routingHeaderIn } from './saved-syn.js';

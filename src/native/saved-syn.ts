@@ -9,7 +9,7 @@
  * saved SYN is recorded on that path too (`tcp_reqsk_record_syn`).
  */
 import type net from 'node:net';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { native } from './addon.js';
 import { socketFd } from './sockets.js';
 

@@ -6,7 +6,7 @@
  *  - an SRH set on an established socket (return path).
  */
 import net from 'node:net';
-import { errnoCode, SrError } from '../errors.js';
+import { errnoCode, SrError } from '../core/errors.js';
 import { parseAddress } from '../net/ip6.js';
 import { native } from './addon.js';
 import { parseCmsgs } from './cmsg.js';

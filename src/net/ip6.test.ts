@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { formatAddress, isLinkLocal, parseAddress, parseScopedAddress } from './ip6.js';
 
 test('zones as Linux names interfaces are parsed and kept (issue 12 item 7)', () => {

@@ -3,7 +3,7 @@
  * adapts them to Buffers and adds the prefix arithmetic the SID codec and locator matching need.
  */
 import ipaddr from 'ipaddr.js';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 
 export interface Prefix6 {
   /** network address, host bits zero */

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { isSrError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { isSrError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { adminClientOf, readToken, REFUSAL_LOG_INTERVAL_MS, refusalLogger, type AdminConfig } from './admin-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-token-'));

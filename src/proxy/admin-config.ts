@@ -18,9 +18,9 @@ import { readFileSync, statSync } from 'node:fs';
 import type http from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { errnoCode, SrError } from '../errors.js';
+import { errnoCode, SrError } from '../core/errors.js';
 import { isAddress } from '../net/ip6.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { isLoopbackHost, serveAdmin, type AdminAccess, type AdminRoute, type AdminTarget } from './admin.js';
 
 /** a token shorter than this is refused */

@@ -8,7 +8,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, mock, test } from 'node:test';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { adminRequest, canonicalHost, hostAllowed, serveAdmin, startAdmin, tokenChecker, type AdminAccess, type AdminRoute } from './admin.js';
 
 const TOKEN = 'a-token-of-32-characters-exactly';

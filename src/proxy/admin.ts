@@ -13,8 +13,8 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { ERROR_CODES, errnoCode, isSrError, SrError, type ErrorCode } from '../errors.js';
-import { canonicalHost, hostOfHeader, isLoopbackHost, readJsonBody, tokenChecker } from '../net/http-guard.js';
+import { ERROR_CODES, errnoCode, isSrError, SrError, type ErrorCode } from '../core/errors.js';
+import { canonicalHost, hostOfHeader, isLoopbackHost, readJsonBody, tokenChecker } from '../sys/http-guard.js';
 
 export { canonicalHost, hostOfHeader, isLoopbackHost, tokenChecker };
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { parseAddress, parsePrefix } from '../net/ip6.js';
-import { addressFromArpa, arpaName, encodeSrhRecord, TYPE_SRH_NAME } from '../controller/dns/records.js';
-import type { ExchangeOptions, Exchanged } from '../controller/exchange.js';
-import { responder } from '../controller/test-responder.js';
+import { addressFromArpa, arpaName, encodeSrhRecord, TYPE_SRH_NAME } from '../dns/records.js';
+import type { ExchangeOptions, Exchanged } from '../dns/exchange.js';
+import { responder } from '../dns/test-responder.js';
 import { BindingLookup, type BindingLookupOptions } from './bindings.js';
 
 type Rcode = 'NOERROR' | 'NXDOMAIN' | 'REFUSED' | 'SERVFAIL';

@@ -13,16 +13,16 @@
  * - the cache holds at most `cacheSize` entries (the least recently used goes first), every entry
  *   expires — an answer after its TTL (at least 1 s, at most `maxCacheMs`), an unknown BSID or a
  *   refusal after `negativeCacheMs` —, and an expired entry is never used;
- * - the lookups go over TCP only (controller/exchange.ts), and the answer must repeat the question.
+ * - the lookups go over TCP only (dns/exchange.ts), and the answer must repeat the question.
  *
  * `expand()` is synchronous (the cache); `prefetch()` fills it for a flow's candidates.
  */
 import dnsPacket from 'dns-packet';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { parseAddress, prefixContains } from '../net/ip6.js';
-import { parseController } from '../controller/client.js';
-import { exchange as defaultExchange, type DnsServerAddress, type Exchange } from '../controller/exchange.js';
-import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from '../controller/dns/records.js';
+import { parseController } from '../dns/query.js';
+import { exchange as defaultExchange, type DnsServerAddress, type Exchange } from '../dns/exchange.js';
+import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from '../dns/records.js';
 import type { BindingSids } from './classify.js';
 import type { BindingSidsConfig } from './config.js';
 

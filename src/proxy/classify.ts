@@ -11,8 +11,8 @@
  * of its functions, picks the function for the downstream direction (asymmetric processing); and the
  * onward SRH carries the TLV one step on (or drops it when there is no entry for this proxy).
  */
-import type { ErrorCode } from '../errors.js';
-import { isSrError } from '../errors.js';
+import type { ErrorCode } from '../core/errors.js';
+import { isSrError } from '../core/errors.js';
 import { decodeSrh, pathOf, srhForPath } from '../codec/srh.js';
 import { findReturnPath, replySrh, returnStep, type ReturnStep } from '../codec/return-path.js';
 import { decodeSid, type SidLayout } from '../codec/sid.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSrError, type SrError } from '../errors.js';
+import { isSrError, type SrError } from '../core/errors.js';
 import { checkFunctions, parseProxyConfig } from './config.js';
 import { parsePrefix } from '../net/ip6.js';
 

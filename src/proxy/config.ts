@@ -3,19 +3,20 @@
  * field (`functions[2].options.passes: ...`). Each function's options are validated by its own
  * descriptor's schema, once, here.
  */
-import { parseController } from '../controller/client.js';
+import { parseController } from '../dns/query.js';
 import type { ReturnHop } from '../return/steering.js';
 import os from 'node:os';
-import { parseYamlText, readConfigText } from '../config-file.js';
+import { parseYamlText, readConfigText } from '../config/file.js';
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { sidLayout, type SidLayout } from '../codec/sid.js';
 import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
-import { loadFunction, type FunctionSpec } from '../vf/loader.js';
-import { MemoryMetrics } from '../vf/metrics-memory.js';
+import { loadFunction, type FunctionSpec } from '../sdk/loader.js';
+import { BUILTINS } from '../functions/registry.js';
+import { MemoryMetrics } from '../sdk/metrics-memory.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
 
 /** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
@@ -317,7 +318,7 @@ export function loadProxyConfig(path: string): ProxyConfig {
  * reload fails here, with the field named, before anything changes.
  */
 export async function checkFunctions(cfg: ProxyConfig, source = 'config'): Promise<void> {
-  const ctx = { baseDir: cfg.baseDir, log: pino({ level: 'silent' }), metricsFor: () => new MemoryMetrics() };
+  const ctx = { registry: BUILTINS, baseDir: cfg.baseDir, log: pino({ level: 'silent' }), metricsFor: () => new MemoryMetrics() };
   for (const [i, spec] of cfg.functions.entries()) {
     let f;
     try {

@@ -7,10 +7,10 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
-import { asymmetricTransforms } from '../vf/compose.js';
-import type { LoadedFunction } from '../vf/loader.js';
-import { newDirectionStats, relay } from '../vf/relay.js';
-import { releaseTransforms, type FlowTransforms } from '../vf/types.js';
+import { asymmetricTransforms } from '../sdk/compose.js';
+import type { LoadedFunction } from '../sdk/loader.js';
+import { newDirectionStats, relay } from '../sdk/relay.js';
+import { releaseTransforms, type FlowTransforms } from '../sdk/types.js';
 import type { Accepted } from './classify.js';
 import type { FunctionStats } from './stats.js';
 import { releaseTimeWaitOnClose } from './timewait.js';

@@ -1,5 +1,5 @@
 /** Messages between the proxy's primary process and its workers (child_process IPC). */
-import type { FunctionSpec } from '../vf/loader.js';
+import type { FunctionSpec } from '../sdk/loader.js';
 import type { ProxyStats } from './stats.js';
 
 /** Requests the primary makes of every worker; each answers with a Response. */

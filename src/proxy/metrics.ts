@@ -7,8 +7,8 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 
 /** One registry's metrics as JSON (getMetricsAsJSON), as sent over IPC. */
 export type MetricsJson = object[];
-import { SrError } from '../errors.js';
-import type { VfMetrics } from '../vf/types.js';
+import { SrError } from '../core/errors.js';
+import type { VfMetrics } from '../sdk/types.js';
 import type { ProxyStats } from './stats.js';
 
 export class WorkerMetrics {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sidLayout } from '../codec/sid.js';
-import { netconfPhases, netconfPlan, nftRuleset, seg6AcceptSteps } from './netconf.js';
+import { netconfPhases, netconfPlan, nftRuleset } from './netconf.js';
+import { seg6AcceptSteps } from '../sys/plan.js';
 
 const params = { locators: [sidLayout('fc00:a::/80'), sidLayout('fc00:aa::/64', 8)], port: 7777, mark: 1, table: 100 };
 

@@ -14,10 +14,10 @@
  * close their listeners first (new SYNs are refused by RST, never forwarded around the function), the
  * flows in flight drain through the interception that is still in place, then it is removed.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatPrefix } from '../net/ip6.js';
-import { hasCommand, run, runOk } from '../sys/run.js';
+import { run, runOk } from '../sys/run.js';
+import { ipv6ConfNames, seg6AcceptSteps, sysctlStep, type Step } from '../sys/plan.js';
 import type { SidLayout } from '../codec/sid.js';
 import { returnSteeringPlan, type ReturnHop } from '../return/steering.js';
 import type { MptcpConfig } from './config.js';
@@ -35,15 +35,6 @@ export interface NetconfParams {
   returnHops?: readonly ReturnHop[];
   /** Multipath TCP: path manager, subflow limit, the converter listener's port (docs/mptcp.md) */
   mptcp?: MptcpConfig | null;
-}
-
-export interface Step {
-  /** what it changes, as a command line an operator could type */
-  describe: string;
-  /** steps that steer SYNs to the listener: applied after the workers listen (netconfPhases) */
-  phase?: 'interception';
-  apply(): Promise<void>;
-  revert(): Promise<void>;
 }
 
 export function nftRuleset(p: NetconfParams): string {
@@ -69,49 +60,6 @@ export function nftRuleset(p: NetconfParams): string {
     `}`,
     '',
   ].join('\n');
-}
-
-function sysctlPath(key: string): string {
-  return `/proc/sys/${key.replace(/\./g, '/')}`;
-}
-
-function sysctlStep(key: string, value: string): Step {
-  let previous: string | undefined;
-  return {
-    describe: `sysctl -w ${key}=${value}`,
-    async apply() {
-      previous = readFileSync(sysctlPath(key), 'utf8').trim();
-      if (previous !== value) writeFileSync(sysctlPath(key), value);
-    },
-    async revert() {
-      if (previous !== undefined && previous !== value) {
-        try {
-          writeFileSync(sysctlPath(key), previous);
-        } catch {
-          // the interface may be gone by now
-        }
-      }
-    },
-  };
-}
-
-/** Interfaces that have IPv6 sysctls in this namespace (plus all and default). */
-export function ipv6ConfNames(): string[] {
-  try {
-    return readdirSync('/proc/sys/net/ipv6/conf');
-  } catch {
-    return ['all', 'default'];
-  }
-}
-
-/**
- * Accepting SRHs: `seg6_enabled=1` on all, default (interfaces made later) and every interface. The
- * kernel takes the lower of `all` and the interface's value and, below 1, drops every packet with an
- * SRH — even one with Segments Left 0 addressed to this host (`ipv6_srh_rcv`). Old values come back on revert.
- */
-export function seg6AcceptSteps(confNames = ipv6ConfNames()): Step[] {
-  // a VLAN name such as eth0.10 would need escaping in sysctl keys
-  return confNames.filter((n) => !n.includes('.')).map((n) => sysctlStep(`net.ipv6.conf.${n}.seg6_enabled`, '1'));
 }
 
 export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step[] {
@@ -179,36 +127,3 @@ export function mptcpPlan(m: MptcpConfig): Step[] {
   ];
 }
 
-/** Checks what applying needs: root and the nft and ip tools. */
-export function checkNetconfPrerequisites(): void {
-  if (process.getuid?.() !== 0) {
-    throw new SrError('NOT_ROOT', 'the proxy configures nftables, policy routing and sysctls: it must run as root');
-  }
-  if (!hasCommand('nft')) throw new SrError('TOOL_MISSING', 'nft is not installed', { hint: 'apt-get install nftables' });
-  if (!hasCommand('ip')) throw new SrError('TOOL_MISSING', 'ip is not installed', { hint: 'apt-get install iproute2' });
-}
-
-/** Applies a plan; on failure reverts what was applied and rethrows. Returns the undo function. */
-export async function applyPlan(steps: Step[]): Promise<() => Promise<void>> {
-  const done: Step[] = [];
-  const undo = async (): Promise<void> => {
-    for (const s of done.reverse()) {
-      try {
-        await s.revert();
-      } catch {
-        // keep undoing the rest
-      }
-    }
-    done.length = 0;
-  };
-  try {
-    for (const s of steps) {
-      await s.apply();
-      done.push(s);
-    }
-  } catch (e) {
-    await undo();
-    throw e;
-  }
-  return undo;
-}

@@ -21,7 +21,7 @@ import { native } from '../native/addon.js';
 import { assemble, attachSkLookup, BpfMap, loadProgram, lpmKey, skLookupProgram, u32Key, type MapSpec } from '../native/bpf.js';
 import { AddressWatch } from '../sys/rtnl.js';
 import { closeSync } from 'node:fs';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 
 /** Listener slots the program tries (one registered listener is enough: the reuseport group picks). */
 export const MAX_LISTENER_SLOTS = 16;

@@ -1,6 +1,6 @@
 /** Entry point of a worker process, forked by the primary (daemon.ts). */
-import { isSrError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { isSrError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import { validateProxyConfig } from './config.js';
 import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request, type ToWorker } from './ipc.js';
 import { ProxyWorker } from './worker.js';

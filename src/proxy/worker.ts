@@ -9,9 +9,10 @@ import { native } from '../native/addon.js';
 import { readConvertHeader } from '../mptcp/converter.js';
 import { srhForPath } from '../codec/srh.js';
 import { parseAddress, prefixContains } from '../net/ip6.js';
-import type { FunctionSpec, LoadedFunction } from '../vf/loader.js';
-import { FunctionTable, type FunctionInfo } from '../vf/table.js';
-import { isSrError, type ErrorCode } from '../errors.js';
+import type { FunctionSpec, LoadedFunction } from '../sdk/loader.js';
+import { BUILTINS } from '../functions/registry.js';
+import { FunctionTable, type FunctionInfo } from '../sdk/table.js';
+import { isSrError, type ErrorCode } from '../core/errors.js';
 import { AcceptFailures, Admission } from './admission.js';
 import { LogLimiter } from '../sys/log-limit.js';
 import { BindingLookup } from './bindings.js';
@@ -63,7 +64,7 @@ export class ProxyWorker {
     this.warnings = new LogLimiter({ burst: cfg.logLimit.burst, intervalMs: cfg.logLimit.intervalMs }, (code, suppressed, intervalMs) =>
       this.log.warn({ code, suppressed, intervalMs }, `flow rejected: ${suppressed} more rejections suppressed`),
     );
-    this.functions = new FunctionTable({ baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
+    this.functions = new FunctionTable({ registry: BUILTINS, baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
   }
 
   async start(): Promise<void> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isSrError } from '../errors.js';
+import { isSrError } from '../core/errors.js';
 import { parseReturnHop, returnRuleset, returnSteeringPlan } from './steering.js';
 
 describe('return steering', () => {
@@ -34,7 +34,7 @@ describe('return steering', () => {
 });
 
 test('return-agent: the given hops win over the controller’s for the same id; sorted by id', async () => {
-  const { mergeHops } = await import('./agent.js');
+  const { mergeHops } = await import('./return-agent.js');
   assert.deepEqual(
     mergeHops([{ id: 18, sid: 'fc00:b::1' }], [{ id: 18, sid: 'fc00:b::ffff' }, { id: 17, sid: 'fc00:a::ffff' }]),
     [{ id: 17, sid: 'fc00:a::ffff' }, { id: 18, sid: 'fc00:b::1' }],

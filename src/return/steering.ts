@@ -19,9 +19,9 @@
  * At the proxy the encapsulated replies hit its usual rules: marked, decapsulated, delivered to its
  * transparent onward socket. MARK = 0x10000 + id, TABLE = 20000 + id.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
-import type { Step } from '../proxy/netconf.js';
+import type { Step } from '../sys/plan.js';
 import { run, runOk } from '../sys/run.js';
 
 export const RETURN_TABLE = 'srv6pipes_return';

@@ -13,7 +13,7 @@
 import net from 'node:net';
 import { findReturnPath, replySrh, returnStep } from '../codec/return-path.js';
 import { decodeSrh, pathOf, type Srh } from '../codec/srh.js';
-import { isSrError, SrError } from '../errors.js';
+import { isSrError, SrError } from '../core/errors.js';
 import { formatAddress } from '../net/ip6.js';
 import { listenFd, serveFd, setRoutingHeader, synRoutingHeader } from '../native/sockets.js';
 

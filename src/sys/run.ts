@@ -1,6 +1,6 @@
 /** Running system commands (ip, nft, sysctl) with typed failures. */
 import { execFile, spawnSync } from 'node:child_process';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 
 export interface RunResult {
   stdout: string;

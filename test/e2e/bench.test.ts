@@ -12,7 +12,7 @@ import { ratios, summarize } from '../../src/bench/stats.js';
 import { parseWrk } from '../../src/bench/wrk.js';
 import { sid } from '../../src/bench/labs.js';
 import { checkPing, expectedPath, parsePing } from '../../src/bench/fig78.js';
-import { isSrError } from '../../src/errors.js';
+import { isSrError } from '../../src/core/errors.js';
 import { listNamespaces } from '../../src/lab/netns.js';
 
 test('bench helpers: wrk JSON line, medians, per-repetition ratios, SIDs, options', () => {

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
 import { ACCESS_CONTROLLER_YAML, accessProxyYaml } from '../../src/controller/example.js';
-import { arpaName } from '../../src/controller/dns/records.js';
+import { arpaName } from '../../src/dns/records.js';
 import { formatAddress } from '../../src/net/ip6.js';
 import { runClient, startDaemon, startProxy, startServer, withLab, writeConfig, type DaemonHandle, type ProxyHandle } from '../helpers/harness.js';
 import { HAS_OPENSSL, makeTestPki, type TestPki } from '../helpers/tls.js';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:f
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { isSrError } from '../../src/errors.js';
+import { isSrError } from '../../src/core/errors.js';
 import { Lab, labOfNamespace, loadTopology, parseTopology, stateDir } from '../../src/lab/index.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/srv6pipes', import.meta.url));

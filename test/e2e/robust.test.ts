@@ -288,7 +288,7 @@ setTimeout(() => { process.stdout.write('TIMEOUT'); process.exit(0); }, 5000);
 const FAKE_CONTROLLER = `
 const net = await import('node:net');
 const dnsPacket = (await import('dns-packet')).default;
-const rec = await import(${JSON.stringify(new URL('../../src/controller/dns/records.js', import.meta.url).href)});
+const rec = await import(${JSON.stringify(new URL('../../src/dns/records.js', import.meta.url).href)});
 const bsid = rec.arpaName('fc00:f::7');
 const answer = (msg) => {
   const q = dnsPacket.decode(msg);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { SrError, type ErrorCode } from '../../src/errors.js';
+import { SrError, type ErrorCode } from '../../src/core/errors.js';
 
 /** The SrError code `fn` throws (asserting that the message matches `msg`), or 'no error'. */
 export function errorCode(fn: () => unknown, msg?: RegExp): ErrorCode | 'no error' {

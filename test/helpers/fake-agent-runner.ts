@@ -1,5 +1,5 @@
 /** Fakes of `ip` and `nft` for the access-router agent's unit tests (no root, no namespace). */
-import type { Runner } from '../../src/controller/agent/local.js';
+import type { Runner } from '../../src/access-router/local.js';
 
 /** A runner that records every command and answers like ip/nft would. */
 export function fakeRunner(): { runner: Runner; calls: string[] } {

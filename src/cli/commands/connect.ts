@@ -1,4 +1,4 @@
-import { SrError } from '../../errors.js';
+import { SrError } from '../../core/errors.js';
 import type { CommandSpec } from '../spec.js';
 import { listOption } from '../options.js';
 
@@ -26,7 +26,7 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
       let socket;
       try {
         if (opts['resolve']) {
-          const { resolveAndConnect } = await import('../../controller/client.js');
+          const { resolveAndConnect } = await import('../../client/resolve.js');
           const functions = listOption(opts['functions']);
           const returnPath = listOption(opts['returnPath']);
           const r = await resolveAndConnect({ name: host, port, functions, controller: String(opts['controller']), timeoutMs: Number(opts['timeout']), ...(returnPath.length ? { returnPath } : {}) });

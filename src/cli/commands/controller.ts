@@ -1,4 +1,4 @@
-import { SrError } from '../../errors.js';
+import { SrError } from '../../core/errors.js';
 import { listOption, portOption } from '../options.js';
 import type { CommandSpec } from '../spec.js';
 
@@ -15,7 +15,7 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
       if (typeof opts['config'] !== 'string') {
         throw new SrError('BAD_ARGUMENT', 'missing --config FILE', { hint: 'srv6pipes controller --config controller.yaml' });
       }
-      const { parseController } = await import('../../controller/client.js');
+      const { parseController } = await import('../../dns/query.js');
       const listen = typeof opts['listen'] === 'string' ? parseController(opts['listen']) : undefined;
       const { runController } = await import('../../controller/daemon.js');
       return runController({ configPath: opts['config'], dryRun: opts['dryRun'] === true, ...(listen ? { listen } : {}) });
@@ -46,7 +46,7 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
       for (const k of ['bsidPrefix', 'listen'] as const) {
         if (typeof opts[k] !== 'string') throw new SrError('BAD_ARGUMENT', `missing --${k === 'bsidPrefix' ? 'bsid-prefix' : 'listen'}`, { hint: 'srv6pipes access-router --bsid-prefix fc00:f::/64 --listen [::1]:7780' });
       }
-      const { runAccessRouter } = await import('../../controller/agent/daemon.js');
+      const { runAccessRouter } = await import('../../access-router/daemon.js');
       const str = (k: string): Record<string, string> => (typeof opts[k] === 'string' ? { [k]: opts[k] } : {});
       const limits: Record<string, number> = {};
       for (const k of ['minSourceLength', 'maxLifetime', 'maxSegments', 'maxBsids', 'maxInFlight', 'maxConnections']) if (opts[k] !== undefined) limits[k] = Number(opts[k]);
@@ -79,7 +79,7 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
     async run(args, opts) {
       const [name] = args as [string];
       const port = portOption(opts['port']);
-      const { resolve } = await import('../../controller/client.js');
+      const { resolve } = await import('../../client/resolve.js');
       let r;
       try {
         r = await resolve({ name, functions: listOption(opts['functions']), controller: String(opts['controller']), tcp: opts['tcp'] === true, ...(port !== undefined ? { port } : {}) });

@@ -2,8 +2,8 @@
 import YAML from 'yaml';
 import { ADMIN_OPTIONS, adminCall as request } from '../admin-client.js';
 import { durationArgument } from '../../config/duration.js';
-import { SrError } from '../../errors.js';
-import type { FunctionInfo } from '../../vf/table.js';
+import { SrError } from '../../core/errors.js';
+import type { FunctionInfo } from '../../sdk/table.js';
 import type { CommandSpec, GroupSpec } from '../spec.js';
 
 export const CTL_GROUP: GroupSpec = { name: 'ctl', summary: 'Load, unload and reload functions in a running proxy' };

@@ -1,7 +1,7 @@
 /** `srv6pipes lab ...`: network-namespace labs from YAML topologies (src/lab). */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { SrError } from '../../errors.js';
+import { SrError } from '../../core/errors.js';
 import { builtinTopologies, checkLabName, Lab, loadTopology, planAsShell, planLab, stateDir, type LabState } from '../../lab/index.js';
 import { isRunning } from '../../lab/services.js';
 import { table } from '../table.js';

@@ -1,7 +1,7 @@
-import { SrError } from '../../errors.js';
+import { SrError } from '../../core/errors.js';
 import type { FlowRecord } from '../../proxy/flow.js';
 import type { ProxyStats } from '../../proxy/stats.js';
-import { BUILTIN_FUNCTIONS } from '../../vf/registry.js';
+import { BUILTIN_FUNCTIONS } from '../../functions/registry.js';
 import { table } from '../table.js';
 import type { CommandSpec } from '../spec.js';
 import { ADMIN_OPTIONS, adminCall } from '../admin-client.js';

@@ -15,7 +15,7 @@ export const RETURN_COMMANDS: CommandSpec[] = [
     ],
     async run(_args, opts) {
       const { parseReturnHop } = await import('../../return/steering.js');
-      const { runReturnAgent } = await import('../../return/agent.js');
+      const { runReturnAgent } = await import('../../return/return-agent.js');
       const { durationArgument } = await import('../../config/duration.js');
       return runReturnAgent({
         hops: listOption(opts['hops']).map(parseReturnHop),

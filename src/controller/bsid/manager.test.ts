@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { parsePrefix } from '../../net/ip6.js';
-import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../access-router.js';
-import { isSrError } from '../../errors.js';
+import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../../access-router/api.js';
+import { isSrError } from '../../core/errors.js';
 import { BsidManager, type BsidManagerOptions, type PathSpec } from './manager.js';
 
 class FakeAgent implements AccessRouterAgent {

@@ -17,9 +17,9 @@
  *   sweep()    removes the expired ones (the agents expire them too).
  */
 import type { Logger } from 'pino';
-import { SrError } from '../../errors.js';
+import { SrError } from '../../core/errors.js';
 import { formatAddress, formatPrefix, maskBuffer, parseAddress, type Prefix6 } from '../../net/ip6.js';
-import type { AccessRouterAgent, BsidPolicy } from '../access-router.js';
+import type { AccessRouterAgent, BsidPolicy } from '../../access-router/api.js';
 
 export interface RouterEntry {
   agent: AccessRouterAgent;

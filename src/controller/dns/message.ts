@@ -10,12 +10,12 @@
  * only for `upstream.allow` and within `upstream.rate`; a binding SID cap → REFUSED.
  */
 import dnsPacket from 'dns-packet';
-import { isSrError } from '../../errors.js';
+import { isSrError } from '../../core/errors.js';
 import { mayForward, mayLookUpPrivate } from './access.js';
 import type { Binding, BsidManager } from '../bsid/manager.js';
 import type { Resolution, Resolver, SrPath } from '../resolver.js';
 import { normalizeName } from '../config.js';
-import { decodeFunctionsOption, decodePortOption, addressFromArpa, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, encodeReturnHopRecord } from './records.js';
+import { decodeFunctionsOption, decodePortOption, addressFromArpa, encodeBsidRecord, encodeSrhRecord, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, encodeReturnHopRecord } from '../../dns/records.js';
 
 /** What answering needs besides the message: the resolver, and optionally binding SIDs and an upstream. */
 export interface Services {

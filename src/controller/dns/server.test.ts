@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import dnsPacket from 'dns-packet';
 import YAML from 'yaml';
-import { resolve } from '../client.js';
+import { resolve } from '../../client/resolve.js';
 import { validateControllerConfig } from '../config.js';
 import { FIG1_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';

@@ -13,14 +13,14 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { isIPv4 } from 'node:net';
-import type { Logger } from '../../log.js';
-import { SrError, errnoCode, isSrError } from '../../errors.js';
+import type { Logger } from '../../core/log.js';
+import { SrError, errnoCode, isSrError } from '../../core/errors.js';
 import { randomInt } from 'node:crypto';
 import type { Resolver } from '../resolver.js';
 import type { DnsLimits } from '../config.js';
 import { ClientRateLimiter } from '../ratelimit.js';
 import type { BsidManager } from '../bsid/manager.js';
-import { tcpExchange, udpExchange } from '../client.js';
+import { tcpExchange, udpExchange } from '../../dns/exchange.js';
 import { handleMessage, type QueryLog, type Services } from './message.js';
 
 export interface DnsServerOptions {

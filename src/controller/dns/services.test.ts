@@ -5,13 +5,14 @@ import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import YAML from 'yaml';
 import { parsePrefix } from '../../net/ip6.js';
-import type { AccessRouterAgent, BsidPolicy } from '../access-router.js';
+import type { AccessRouterAgent, BsidPolicy } from '../../access-router/api.js';
 import { BsidManager } from '../bsid/manager.js';
-import { resolve, tcpExchange, udpExchange } from '../client.js';
+import { resolve } from '../../client/resolve.js';
+import { tcpExchange, udpExchange } from '../../dns/exchange.js';
 import { validateControllerConfig } from '../config.js';
 import { ACCESS_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
-import { arpaName, decodeReturnHopRecord, decodeSrhRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
+import { arpaName, decodeReturnHopRecord, decodeSrhRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from '../../dns/records.js';
 import { startDnsServer, type DnsServer } from './server.js';
 
 const log = pino({ level: 'silent' });

@@ -5,7 +5,7 @@
  * Frames carry a CRC-32 of their plaintext: corrupt input resets the flow before any of the frame is
  * delivered. See README.md (wire format, flush policy, levels).
  */
-import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type VfEnv } from '../../vf/types.js';
+import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type VfEnv } from '../../sdk/types.js';
 import { compressOptions, levelFor, LEVELS, type CompressOptions } from './codec.js';
 import { FrameDecoder, FrameEncoder } from './tunnel.js';
 

@@ -1,6 +1,6 @@
 /** `copy`: relays the bytestream unchanged in both directions — a transparent TCP proxy (PEP). */
 import { z } from 'zod';
-import { defineFunction, IDENTITY } from '../../vf/types.js';
+import { defineFunction, IDENTITY } from '../../sdk/types.js';
 
 export const copy = defineFunction({
   name: 'copy',

@@ -3,7 +3,7 @@
  * downstream (server → client) compressed: the partner of `compress`. The argument is the level of
  * the downstream compression. See ../compress/README.md for the wire format.
  */
-import { defineFunction } from '../../vf/types.js';
+import { defineFunction } from '../../sdk/types.js';
 import { compressOptions } from '../compress/codec.js';
 import { initCompressState, spawnTunnel } from '../compress/index.js';
 

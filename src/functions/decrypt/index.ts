@@ -3,7 +3,7 @@
  * downstream (server → client) sealed: the partner of `encrypt`, with the same key id (argument) and
  * a keyring holding the same key. See ../encrypt/README.md for the record format.
  */
-import { defineFunction } from '../../vf/types.js';
+import { defineFunction } from '../../sdk/types.js';
 import { deinitEncryptState, encryptOptions, initEncryptState, spawnCryptoTunnel } from '../encrypt/index.js';
 
 export { AUTH_REASON, UNKNOWN_KEY_REASON } from '../encrypt/index.js';

@@ -6,7 +6,7 @@
  * and records.ts for the record format.
  */
 import { z } from 'zod';
-import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type SyncTransform, type VfEnv } from '../../vf/types.js';
+import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type SyncTransform, type VfEnv } from '../../sdk/types.js';
 import { loadKeyring, MAX_KEY_ID, wipeKeyring, type Keyring } from './keyring.js';
 import { CIPHERS, Opener, OpenError, Sealer, type Direction } from './records.js';
 

@@ -4,8 +4,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { initFunction } from '../../vf/testing.js';
-import { isSrError } from '../../errors.js';
+import { initFunction } from '../../sdk/testing.js';
+import { isSrError } from '../../core/errors.js';
 import { loadKeyring, parseKeyId } from './keyring.js';
 import { encrypt } from './index.js';
 

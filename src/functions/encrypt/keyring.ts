@@ -11,7 +11,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { errnoCode, SrError } from '../../errors.js';
+import { errnoCode, SrError } from '../../core/errors.js';
 
 export const KEY_BYTES = 32;
 export const MAX_KEY_ID = (1n << 64n) - 1n;

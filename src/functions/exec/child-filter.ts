@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Duplex } from 'node:stream';
-import { errnoCode } from '../../errors.js';
+import { errnoCode } from '../../core/errors.js';
 
 export interface ChildFailure {
   /** exit code, when it exited */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { native } from '../../native/addon.js';
-import { initFunction, runFlow, runFunction } from '../../vf/testing.js';
+import { initFunction, runFlow, runFunction } from '../../sdk/testing.js';
 import { ChildFilter, type ChildFailure } from './child-filter.js';
 import { exec, substitute } from './index.js';
 

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { defineFunction, IDENTITY, type DirectionTransform } from '../../vf/types.js';
+import { defineFunction, IDENTITY, type DirectionTransform } from '../../sdk/types.js';
 import { ChildFilter, type ChildFailure } from './child-filter.js';
 
 /** the reset reason when a filter fails */

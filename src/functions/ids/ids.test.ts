@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { initFunction, runFunction } from '../../vf/testing.js';
+import { initFunction, runFunction } from '../../sdk/testing.js';
 import { ids } from './index.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');

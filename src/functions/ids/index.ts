@@ -5,7 +5,7 @@
  * and passes everything unchanged, without holding anything back. See README.md.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { defineFunction, IDENTITY, type DirectionTransform } from '../../vf/types.js';
+import { defineFunction, IDENTITY, type DirectionTransform } from '../../sdk/types.js';
 import { StreamScanner, type Match } from './scanner.js';
 import { compileSignatures, idsOptions, type Direction, type IdsOptions, type Signature } from './signatures.js';
 

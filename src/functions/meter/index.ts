@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { formatAddress, maskBuffer, parseAddress } from '../../net/ip6.js';
-import { defineFunction, type SyncTransform } from '../../vf/types.js';
+import { defineFunction, type SyncTransform } from '../../sdk/types.js';
 import { LabelBudget } from './labels.js';
 
 export const meterOptions = z

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { makeFlowContext, validateOptions } from '../../vf/context.js';
-import { MemoryMetrics } from '../../vf/metrics-memory.js';
-import { initFunction, runFlow, runFunction } from '../../vf/testing.js';
-import { isSyncTransform, type SyncTransform } from '../../vf/types.js';
+import { makeFlowContext, validateOptions } from '../../sdk/context.js';
+import { MemoryMetrics } from '../../sdk/metrics-memory.js';
+import { initFunction, runFlow, runFunction } from '../../sdk/testing.js';
+import { isSyncTransform, type SyncTransform } from '../../sdk/types.js';
 import { clientPrefix, meter } from './index.js';
 import { LabelBudget, OTHER_LABELS } from './labels.js';
 

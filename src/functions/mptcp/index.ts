@@ -12,12 +12,12 @@ import type net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { encodeConvertHeader } from '../../codec/convert.js';
 import { decodeSrh } from '../../codec/srh.js';
-import { SrError } from '../../errors.js';
+import { SrError } from '../../core/errors.js';
 import { mptcpToken, subflowPaths, UserspacePm } from '../../mptcp/pm.js';
 import { native } from '../../native/addon.js';
 import { outboundSocket } from '../../native/sockets.js';
 import { parseAddress } from '../../net/ip6.js';
-import { defineFunction, IDENTITY, type CounterHandle, type FlowContext, type FlowTransforms } from '../../vf/types.js';
+import { defineFunction, IDENTITY, type CounterHandle, type FlowContext, type FlowTransforms } from '../../sdk/types.js';
 import { mptcpOptions, policyFor, type MptcpOptions, type Policy } from './options.js';
 
 export const BAD_POLICY_REASON = 'mptcp_bad_policy';

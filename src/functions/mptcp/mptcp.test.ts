@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runFunction } from '../../vf/testing.js';
+import { runFunction } from '../../sdk/testing.js';
 import { parseAddress } from '../../net/ip6.js';
 import { BAD_POLICY_REASON, mptcp, uplinkOrder } from './index.js';
 import { mptcpOptions, policyFor } from './options.js';

@@ -4,7 +4,7 @@
  * buffering. See README.md.
  */
 import { z } from 'zod';
-import { defineFunction, IDENTITY, type DirectionTransform } from '../../vf/types.js';
+import { defineFunction, IDENTITY, type DirectionTransform } from '../../sdk/types.js';
 import { RateLimiter, TokenBucket } from './limiter.js';
 
 export const ratelimitOptions = z

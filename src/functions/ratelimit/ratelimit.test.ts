@@ -4,10 +4,10 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { makeFlowContext, validateOptions } from '../../vf/context.js';
-import { MemoryMetrics } from '../../vf/metrics-memory.js';
-import { initFunction, runFunction } from '../../vf/testing.js';
-import { isSyncTransform } from '../../vf/types.js';
+import { makeFlowContext, validateOptions } from '../../sdk/context.js';
+import { MemoryMetrics } from '../../sdk/metrics-memory.js';
+import { initFunction, runFunction } from '../../sdk/testing.js';
+import { isSyncTransform } from '../../sdk/types.js';
 import { ratelimit, rateFor } from './index.js';
 import { HIGH_WATER_MARK, RateLimiter, TokenBucket } from './limiter.js';
 

@@ -3,7 +3,7 @@
  * directions. Two proxies with the same key and odd passes form an inverse pair (the paper's Fig. 10).
  */
 import { z } from 'zod';
-import { defineFunction, type SyncTransform } from '../../vf/types.js';
+import { defineFunction, type SyncTransform } from '../../sdk/types.js';
 import { xorInPlace } from './xor.js';
 
 export const xor = defineFunction({

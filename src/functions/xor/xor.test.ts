@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { xorInPlace } from './xor.js';
 import { xor } from './index.js';
-import { initFunction, runFunction } from '../../vf/testing.js';
+import { initFunction, runFunction } from '../../sdk/testing.js';
 
 function reference(buf: Uint8Array, key: number, passes: number): Buffer {
   const out = Buffer.from(buf);

@@ -1,16 +1,16 @@
 /** Every built-in function passes the conformance suite (cases per function in the table below). */
-import { conformance, type ConformanceCase } from './conformance.js';
+import { conformance, type ConformanceCase } from '../sdk/conformance.js';
 import { BUILTIN_FUNCTIONS } from './registry.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compress } from '../functions/compress/index.js';
-import { copy } from '../functions/copy/index.js';
-import { decompress } from '../functions/decompress/index.js';
-import { decrypt } from '../functions/decrypt/index.js';
-import { encrypt } from '../functions/encrypt/index.js';
-import { xor } from '../functions/xor/index.js';
+import { compress } from './compress/index.js';
+import { copy } from './copy/index.js';
+import { decompress } from './decompress/index.js';
+import { decrypt } from './decrypt/index.js';
+import { encrypt } from './encrypt/index.js';
+import { xor } from './xor/index.js';
 
 const keyDir = mkdtempSync(join(tmpdir(), 'srv6pipes-conformance-'));
 writeFileSync(join(keyDir, 'keyring.yaml'), `keys:\n  "7": "${randomBytes(32).toString('base64')}"\n`, { mode: 0o600 });

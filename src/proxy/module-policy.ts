@@ -13,9 +13,9 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { errnoCode, SrError } from '../errors.js';
-import type { FunctionSpec, PartSpec } from './loader.js';
-import { findBuiltin } from './registry.js';
+import { errnoCode, SrError } from '../core/errors.js';
+import type { FunctionSpec, PartSpec } from '../sdk/loader.js';
+import { findBuiltin } from '../functions/registry.js';
 
 export interface LoadPolicy {
   /** absolute directories a module may come from */

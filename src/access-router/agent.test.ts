@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { isSrError } from '../../errors.js';
-import { parsePrefix } from '../../net/ip6.js';
+import { isSrError } from '../core/errors.js';
+import { parsePrefix } from '../net/ip6.js';
 import { HttpAccessRouter, serveAgent } from './http.js';
-import { fakeRunner } from '../../../test/helpers/fake-agent-runner.js';
+import { fakeRunner } from '../../test/helpers/fake-agent-runner.js';
 import { LocalAccessRouter } from './local.js';
 import { arRuleset, elementScript, parseCounters, staleBsidRoutes } from './rules.js';
 

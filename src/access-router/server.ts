@@ -15,9 +15,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
-import { errnoCode, isSrError, SrError, type ErrorCode } from '../../errors.js';
+import { errnoCode, isSrError, SrError, type ErrorCode } from '../core/errors.js';
 import { bearerMatches, isLoopback } from './credentials.js';
-import { hostOfHeader, isLoopbackHost, readJsonBody } from '../../net/http-guard.js';
+import { hostOfHeader, isLoopbackHost, readJsonBody } from '../sys/http-guard.js';
 
 export interface AgentRoute {
   method: 'GET' | 'POST';

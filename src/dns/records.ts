@@ -19,7 +19,7 @@
  *     source prefix (16 bytes) | prefix length u8 | BSID (16 bytes).
  * Pure functions; decoders validate lengths and return null on anything malformed.
  */
-import { formatAddress, parseAddress } from '../../net/ip6.js';
+import { formatAddress, parseAddress } from '../net/ip6.js';
 
 export const OPT_APP_NAME = 65001;
 export const OPT_BANDWIDTH = 65002;

@@ -3,7 +3,7 @@
  * an entry retires the old instance: its flows in flight keep it until they end (or, for unload, until
  * a deadline), then it is de-initialised.
  */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { loadFunction, type FunctionSpec, type LoadedFunction, type LoaderContext } from './loader.js';
 
 export interface FunctionInfo {

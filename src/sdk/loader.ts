@@ -7,10 +7,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { composeTransforms } from './compose.js';
 import { checkDescriptor, makeFlowContext, validateOptions, type FlowFacts } from './context.js';
-import { findBuiltin } from './registry.js';
 import type { DirectionTransform, FlowTransforms, VfDescriptor, VfMetrics } from './types.js';
 
 export interface PartSpec {
@@ -26,7 +25,15 @@ export interface FunctionSpec {
   chain: boolean;
 }
 
+/** The functions a loader knows by name (the built-ins: functions/registry.ts); anything else is a module path. */
+export interface FunctionRegistry {
+  find(name: string): VfDescriptor | undefined;
+  all(): readonly VfDescriptor[];
+}
+
 export interface LoaderContext {
+  /** the functions known by name */
+  registry: FunctionRegistry;
   /** where relative module paths and option files are resolved */
   baseDir: string;
   log: Logger;
@@ -43,8 +50,8 @@ interface LoadedPart {
 let importVersion = 0;
 
 /** A descriptor by built-in name or module path (a fresh copy of the module when `fresh`). */
-export async function resolveDescriptor(vf: string, baseDir: string, fresh = false): Promise<VfDescriptor> {
-  const builtin = findBuiltin(vf);
+export async function resolveDescriptor(registry: FunctionRegistry, vf: string, baseDir: string, fresh = false): Promise<VfDescriptor> {
+  const builtin = registry.find(vf);
   if (builtin) return builtin;
   if (!/[/\\]|\.m?js$/.test(vf)) {
     throw new SrError('UNKNOWN_FUNCTION', `unknown function "${vf}": not a built-in, and not a module path (.js or .mjs)`);
@@ -170,7 +177,7 @@ export async function loadFunction(spec: FunctionSpec, ctx: LoaderContext, versi
       const at = spec.chain ? `${where}.chain[${i}]` : where;
       let descriptor: VfDescriptor;
       try {
-        descriptor = await resolveDescriptor(p.vf, ctx.baseDir, fresh);
+        descriptor = await resolveDescriptor(ctx.registry, p.vf, ctx.baseDir, fresh);
       } catch (e) {
         if (e instanceof SrError) throw new SrError(e.code, `${at}.vf: ${e.message}`, { cause: e });
         throw e;

@@ -3,8 +3,8 @@ import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { isSrError, type ErrorCode } from '../errors.js';
-import type { FunctionSpec } from './loader.js';
+import { isSrError, type ErrorCode } from '../core/errors.js';
+import type { FunctionSpec } from '../sdk/loader.js';
 import { admitSpec, isInside, type LoadPolicy } from './module-policy.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'srv6pipes-policy-')));

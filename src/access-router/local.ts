@@ -6,10 +6,10 @@
  * here, so a controller that dies cannot leave a path open forever.
  */
 import type { Logger } from 'pino';
-import { SrError } from '../../errors.js';
-import { formatAddress, formatPrefix, parseAddress, prefixContains, type Prefix6 } from '../../net/ip6.js';
-import { run } from '../../sys/run.js';
-import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../access-router.js';
+import { SrError } from '../core/errors.js';
+import { formatAddress, formatPrefix, parseAddress, prefixContains, type Prefix6 } from '../net/ip6.js';
+import { run } from '../sys/run.js';
+import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from './api.js';
 import { checkPolicy, DEFAULT_AGENT_LIMITS, Gate, type AgentLimits } from './limits.js';
 import { AR_TABLE, arRuleset, bsidRouteArgs, elementScript, parseCounters, staleBsidRoutes } from './rules.js';
 

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { ERROR_CODES, SrError, type ErrorCode } from '../../errors.js';
+import { ERROR_CODES, SrError, type ErrorCode } from '../core/errors.js';
 
 export interface AgentTlsClient {
   /** the CA that signed the agent's certificate (PEM) */

@@ -7,11 +7,11 @@
  * change re-installs the steering) — logs the packets marked per hop every `--report` seconds, and
  * removes everything on SIGTERM/SIGINT (the sysctls get their old values back).
  */
-import { createLogger } from '../log.js';
-import { applyPlan, checkNetconfPrerequisites, seg6AcceptSteps } from '../proxy/netconf.js';
+import { createLogger } from '../core/log.js';
+import { applyPlan, checkNetconfPrerequisites, seg6AcceptSteps } from '../sys/plan.js';
 import { untilStopSignal } from '../sys/signals.js';
-import { SrError } from '../errors.js';
-import { fetchReturnHops } from '../controller/client.js';
+import { SrError } from '../core/errors.js';
+import { fetchReturnHops } from '../dns/query.js';
 import { checkReturnHops, returnCounters, returnSteeringPlan, type ReturnHop } from './steering.js';
 
 export interface ReturnAgentOptions {

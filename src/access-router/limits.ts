@@ -4,9 +4,9 @@
  * work in flight (every change spawns `ip` and `nft`). See docs/security.md (the access-router agent).
  */
 import { z } from 'zod';
-import { SrError } from '../../errors.js';
-import { formatAddress, formatPrefix, maskBuffer, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../../net/ip6.js';
-import type { BsidPolicy } from '../access-router.js';
+import { SrError } from '../core/errors.js';
+import { formatAddress, formatPrefix, maskBuffer, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
+import type { BsidPolicy } from './api.js';
 
 const DAY_S = 86_400;
 

@@ -4,12 +4,12 @@
  * limits (agent/limits.ts) and behind its credentials (agent/server.ts). SIGTERM/SIGINT remove every
  * route it installed and its table.
  */
-import { SrError } from '../../errors.js';
-import { createLogger } from '../../log.js';
-import { isAddress, parsePrefix } from '../../net/ip6.js';
-import { checkNetconfPrerequisites } from '../../proxy/netconf.js';
-import { untilStopSignal } from '../../sys/signals.js';
-import { parseController } from '../client.js';
+import { SrError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { isAddress, parsePrefix } from '../net/ip6.js';
+import { checkNetconfPrerequisites } from '../sys/plan.js';
+import { untilStopSignal } from '../sys/signals.js';
+import { parseController } from '../dns/query.js';
 import { readPem, readTokenFile } from './credentials.js';
 import { serveAgent } from './http.js';
 import { agentLimits, type AgentLimitsInput } from './limits.js';

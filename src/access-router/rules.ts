@@ -11,7 +11,7 @@
  *   not_bsid      (with client interfaces) an SR packet from a client interface whose active segment
  *                 is not an installed BSID: clients cannot bypass the controller with their own SRH
  */
-import { formatPrefix, type Prefix6 } from '../../net/ip6.js';
+import { formatPrefix, type Prefix6 } from '../net/ip6.js';
 
 export const AR_TABLE = 'srv6pipes_ar';
 

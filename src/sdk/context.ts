@@ -1,5 +1,5 @@
 /** Building a function's options, state and per-flow context: shared by the proxy and the test harness. */
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { Endpoint, FlowContext, OptionsSchema, VfDescriptor, VfMetrics } from './types.js';
 

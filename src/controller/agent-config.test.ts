@@ -3,10 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
-import { writeConfig } from '../../../test/helpers/harness.js';
-import { isSrError } from '../../errors.js';
-import { loadControllerConfig, validateControllerConfig } from '../config.js';
-import { ACCESS_CONTROLLER_YAML } from '../example.js';
+import { writeConfig } from '../../test/helpers/harness.js';
+import { isSrError } from '../core/errors.js';
+import { loadControllerConfig, validateControllerConfig } from './config.js';
+import { ACCESS_CONTROLLER_YAML } from './example.js';
 
 /** The access lab's config with the access router's agent replaced. */
 function withAgent(agent: unknown): Record<string, any> {

@@ -1,7 +1,7 @@
 /** Reading a YAML (or JSON) configuration file, with the errors every config loader shares. */
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { SrError } from './errors.js';
+import { SrError } from '../core/errors.js';
 
 /** Parses YAML text; CONFIG_SYNTAX naming the source and the first line of the parser's message. */
 export function parseYamlText(text: string, source: string): unknown {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { encodeReturnHopRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME } from './dns/records.js';
+import { encodeReturnHopRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME } from './records.js';
 import { answersQuery, exchange, expectationOf, tcpExchange, udpExchange } from './exchange.js';
-import { fetchReturnHops, resolve } from './client.js';
+import { buildQuery, fetchReturnHops, parseController, parseResponse } from './query.js';
 import { responder } from './test-responder.js';
 
 /** An AAAA answer to `q`, with the changes given (another id, name, type, no QR…). */
@@ -106,15 +106,16 @@ describe('the DNS exchange (connected sockets, answers matched to the question)'
     }
   });
 
-  test('resolve() takes only the matching answer', async () => {
+  test('a path query takes only the matching answer', async () => {
     const r = await responder('::1', async (q, _t, reply) => {
       await reply(answer(q, 'fc00:bad::1', { name: 'evil.lab.example' }));
       await reply(answer(q, 'fc00:2::2'));
     });
     try {
-      const res = await resolve({ name: 'server.lab.example', controller: `[::1]:${r.port}` });
-      assert.deepEqual(res.addresses, ['fc00:2::2']);
-      assert.equal(res.transport, 'udp');
+      const o = { name: 'server.lab.example' };
+      const { answer: a, transport } = await exchange({ server: parseController(`[::1]:${r.port}`), query: (id) => buildQuery(o, id), mode: 'udp-then-tcp', timeoutMs: 2000 });
+      assert.deepEqual(parseResponse(a, o.name).result.addresses, ['fc00:2::2']);
+      assert.equal(transport, 'udp');
     } finally {
       await r.close();
     }

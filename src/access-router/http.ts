@@ -12,9 +12,9 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { SrError } from '../../errors.js';
-import { isAddress } from '../../net/ip6.js';
-import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../access-router.js';
+import { SrError } from '../core/errors.js';
+import { isAddress } from '../net/ip6.js';
+import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from './api.js';
 import type { AgentLimits } from './limits.js';
 import { agentRequest, type AgentEndpoint } from './request.js';
 import { startAgentServer, type AgentRoute, type AgentServer, type AgentTlsFiles } from './server.js';

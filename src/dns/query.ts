@@ -1,19 +1,14 @@
 /**
- * Client side of the controller: `resolve()` asks for a name (and functions) over UDP, retrying over
- * TCP when the answer is truncated, and decodes the SRH records; `resolveAndConnect()` then opens
- * the TCP connection over the returned path (client/connect.ts); `fetchReturnHops()` asks for the
- * proxies' return hops (TCP only). The exchange itself, with its checks, is exchange.ts.
+ * The DNS protocol between srv6pipes and its controller, client side: the controller's address, the
+ * path query (an AAAA question with the EDNS0 options of records.ts) and its answer (SRH, BSID and
+ * return-path records), and the return-hops lookup. Every exchange goes through exchange.ts.
  */
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
-import { SrError } from '../errors.js';
+import { SrError } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
-import { connect, type ConnectOptions } from '../client/connect.js';
 import { exchange, type Exchange } from './exchange.js';
-import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './dns/records.js';
-
-// the exchange used to live here: its importers keep working
-export { tcpExchange, udpExchange } from './exchange.js';
+import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './records.js';
 
 export interface ResolveOptions {
   name: string;
@@ -123,38 +118,6 @@ export function parseResponse(buf: Buffer, name: string): { tc: boolean; result:
     tc: (p as { flag_tc?: boolean }).flag_tc === true,
     result: { name, rcode: (p as { rcode?: string }).rcode ?? 'NOERROR', addresses, paths, ...(ttls.length > 0 ? { ttl: Math.min(...ttls) } : {}) },
   };
-}
-
-/** Asks the controller; resolves whatever the rcode (check `rcode`); rejects on no answer. */
-export async function resolve(o: ResolveOptions): Promise<ResolveResult> {
-  const { answer, transport } = await exchange({
-    server: parseController(o.controller),
-    query: (id) => buildQuery(o, id),
-    mode: o.tcp ? 'tcp' : 'udp-then-tcp',
-    timeoutMs: o.timeoutMs ?? 2000,
-  });
-  return { ...parseResponse(answer, o.name).result, transport };
-}
-
-export interface ResolveAndConnectOptions extends ResolveOptions, Omit<ConnectOptions, 'host' | 'segments' | 'port'> {
-  /** the destination port (also sent to the controller) */
-  port: number;
-}
-
-/** Resolves the name with the controller, then connects over the path of its first address. A
- *  non-NOERROR answer rejects with code `DNS_<RCODE>` (e.g. DNS_REFUSED), no address with DNS_NODATA. */
-export async function resolveAndConnect(o: ResolveAndConnectOptions): Promise<{ socket: net.Socket; resolution: ResolveResult; host: string; segments: string[] }> {
-  const resolution = await resolve(o);
-  if (resolution.rcode !== 'NOERROR') throw Object.assign(new Error(`${o.name}: the controller answered ${resolution.rcode}`), { code: `DNS_${resolution.rcode}` });
-  const host = resolution.addresses[0];
-  if (host === undefined) throw Object.assign(new Error(`${o.name}: no IPv6 address`), { code: 'DNS_NODATA' });
-  const path = resolution.paths.find((p) => p.destination === host);
-  const segments = path ? path.segments.slice(0, -1) : [];
-  const { name: _n, functions: _f, controller: _c, app: _a, tcp: _t, ...rest } = o;
-  // a return path from the controller travels as the return-path TLV (unless the caller gave one)
-  const returnPath = rest.returnPath ?? path?.returnPath;
-  const socket = await connect({ ...rest, host, port: o.port, segments, ...(returnPath ? { returnPath } : {}) });
-  return { socket, resolution, host, segments };
 }
 
 /**

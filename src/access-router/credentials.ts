@@ -4,7 +4,7 @@
  * listens on loopback only.
  */
 import { readFileSync } from 'node:fs';
-import { SrError } from '../../errors.js';
+import { SrError } from '../core/errors.js';
 
 /** Reads a token file: its first line, trimmed; CONFIG_READ if unreadable, BAD_ARGUMENT if empty. */
 export function readTokenFile(path: string, what: string): string {
@@ -28,4 +28,4 @@ export function readPem(path: string, what: string): Buffer {
   }
 }
 
-export { bearerMatches, isLoopbackAddress as isLoopback } from '../../net/http-guard.js';
+export { bearerMatches, isLoopbackAddress as isLoopback } from '../sys/http-guard.js';

@@ -1,0 +1,44 @@
+/**
+ * Client side of the controller: `resolve()` asks for a name (and functions) over UDP, retrying over
+ * TCP when the answer is truncated, and decodes the path records (dns/query.ts); `resolveAndConnect()`
+ * then opens the TCP connection over the returned path (connect.ts).
+ */
+import net from 'node:net';
+import { exchange } from '../dns/exchange.js';
+import { buildQuery, parseController, parseResponse, type ResolveOptions, type ResolveResult } from '../dns/query.js';
+import { connect, type ConnectOptions } from './connect.js';
+
+export type { ResolveOptions, ResolveResult, ResolvedPath } from '../dns/query.js';
+
+/** Asks the controller; resolves whatever the rcode (check `rcode`); rejects on no answer. */
+export async function resolve(o: ResolveOptions): Promise<ResolveResult> {
+  const { answer, transport } = await exchange({
+    server: parseController(o.controller),
+    query: (id) => buildQuery(o, id),
+    mode: o.tcp ? 'tcp' : 'udp-then-tcp',
+    timeoutMs: o.timeoutMs ?? 2000,
+  });
+  return { ...parseResponse(answer, o.name).result, transport };
+}
+
+export interface ResolveAndConnectOptions extends ResolveOptions, Omit<ConnectOptions, 'host' | 'segments' | 'port'> {
+  /** the destination port (also sent to the controller) */
+  port: number;
+}
+
+/** Resolves the name with the controller, then connects over the path of its first address. A
+ *  non-NOERROR answer rejects with code `DNS_<RCODE>` (e.g. DNS_REFUSED), no address with DNS_NODATA. */
+export async function resolveAndConnect(o: ResolveAndConnectOptions): Promise<{ socket: net.Socket; resolution: ResolveResult; host: string; segments: string[] }> {
+  const resolution = await resolve(o);
+  if (resolution.rcode !== 'NOERROR') throw Object.assign(new Error(`${o.name}: the controller answered ${resolution.rcode}`), { code: `DNS_${resolution.rcode}` });
+  const host = resolution.addresses[0];
+  if (host === undefined) throw Object.assign(new Error(`${o.name}: no IPv6 address`), { code: 'DNS_NODATA' });
+  const path = resolution.paths.find((p) => p.destination === host);
+  const segments = path ? path.segments.slice(0, -1) : [];
+  const { name: _n, functions: _f, controller: _c, app: _a, tcp: _t, ...rest } = o;
+  // a return path from the controller travels as the return-path TLV (unless the caller gave one)
+  const returnPath = rest.returnPath ?? path?.returnPath;
+  const socket = await connect({ ...rest, host, port: o.port, segments, ...(returnPath ? { returnPath } : {}) });
+  return { socket, resolution, host, segments };
+}
+
