@@ -1,6 +1,6 @@
 /** The table of built-in functions. Names are unique (checked by a test). */
 import type { FunctionRegistry } from '../sdk/loader.js';
-import type { VfDescriptor } from '../sdk/types.js';
+import type { FunctionDescriptor } from '../sdk/types.js';
 import { compress } from './compress/index.js';
 import { copy } from './copy/index.js';
 import { decompress } from './decompress/index.js';
@@ -13,9 +13,9 @@ import { mptcp } from './mptcp/index.js';
 import { ratelimit } from './ratelimit/index.js';
 import { xor } from './xor/index.js';
 
-export const BUILTIN_FUNCTIONS: readonly VfDescriptor[] = [copy, xor, compress, decompress, encrypt, decrypt, ids, exec, meter, ratelimit, mptcp];
+export const BUILTIN_FUNCTIONS: readonly FunctionDescriptor[] = [copy, xor, compress, decompress, encrypt, decrypt, ids, exec, meter, ratelimit, mptcp];
 
-export function findBuiltin(name: string): VfDescriptor | undefined {
+export function findBuiltin(name: string): FunctionDescriptor | undefined {
   return BUILTIN_FUNCTIONS.find((d) => d.name === name);
 }
 

@@ -8,7 +8,7 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 /** One registry's metrics as JSON (getMetricsAsJSON), as sent over IPC. */
 export type MetricsJson = object[];
 import { SrError } from '../core/errors.js';
-import type { VfMetrics } from '../sdk/types.js';
+import type { FunctionMetrics } from '../sdk/types.js';
 import type { ProxyStats } from './stats.js';
 
 export class WorkerMetrics {
@@ -30,8 +30,8 @@ export class WorkerMetrics {
     return m;
   }
 
-  /** The VfMetrics a function instance gets. */
-  forFunction(functionId: number, vf: string): VfMetrics {
+  /** The FunctionMetrics a function instance gets. */
+  forFunction(functionId: number, vf: string): FunctionMetrics {
     const base = { fn: functionId, vf };
     return {
       counter: (name, help, labelNames = []) => {

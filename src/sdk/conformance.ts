@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { checkDescriptor } from './context.js';
 import { initFunction, runFlow, type RunOptions } from './testing.js';
-import type { VfDescriptor } from './types.js';
+import type { FunctionDescriptor } from './types.js';
 
 export interface ConformanceCase {
   /** shown in test names */
@@ -23,7 +23,7 @@ export interface ConformanceCase {
   options?: unknown;
   argument?: bigint | number;
   /** the other end of a tunnel; results are compared after it */
-  inverse?: { descriptor: VfDescriptor; options?: unknown; argument?: bigint | number };
+  inverse?: { descriptor: FunctionDescriptor; options?: unknown; argument?: bigint | number };
   /**
    * With `inverse`: which end of the tunnel the function is. 'client' (default): it takes plaintext
    * upstream (compress, encrypt); 'server': it takes plaintext downstream (decompress, decrypt).
@@ -71,7 +71,7 @@ interface Instance {
   close(): Promise<void>;
 }
 
-async function instance(d: VfDescriptor, options: unknown, argument: bigint | number | undefined, baseDir?: string): Promise<Instance> {
+async function instance(d: FunctionDescriptor, options: unknown, argument: bigint | number | undefined, baseDir?: string): Promise<Instance> {
   const inst = await initFunction(d, options, undefined, baseDir);
   return {
     run: (o) => runFlow(d, inst.options, inst.state, { argument, ...o }),
@@ -97,7 +97,7 @@ async function through(c: ConformanceCase, f: Instance, inv: Instance | undefine
   return { up: second.upstream, down: third.downstream, reset, error: first.error ?? second.error ?? third.error, pauses: first.pauses + second.pauses };
 }
 
-export function conformance(d: VfDescriptor, cases: ConformanceCase[] = [{}]): void {
+export function conformance(d: FunctionDescriptor, cases: ConformanceCase[] = [{}]): void {
   describe(`conformance: ${d.name}`, () => {
     test('the descriptor has the SDK shape', () => {
       checkDescriptor(d, d.name);

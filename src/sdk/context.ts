@@ -1,7 +1,7 @@
 /** Building a function's options, state and per-flow context: shared by the proxy and the test harness. */
 import { SrError } from '../core/errors.js';
 import type { Logger } from 'pino';
-import type { Endpoint, FlowContext, OptionsSchema, VfDescriptor, VfMetrics } from './types.js';
+import type { Endpoint, FlowContext, OptionsSchema, FunctionDescriptor, FunctionMetrics } from './types.js';
 
 function fieldPath(path: readonly PropertyKey[]): string {
   let s = '';
@@ -19,9 +19,9 @@ export function validateOptions<O>(schema: OptionsSchema<O>, input: unknown, whe
   throw new SrError('CONFIG_INVALID', `${at}: ${issue?.message ?? 'invalid'}`);
 }
 
-/** Checks that a module's export looks like a VfDescriptor. */
-export function checkDescriptor(x: unknown, source: string): VfDescriptor {
-  const d = x as Partial<VfDescriptor> | undefined;
+/** Checks that a module's export looks like a FunctionDescriptor. */
+export function checkDescriptor(x: unknown, source: string): FunctionDescriptor {
+  const d = x as Partial<FunctionDescriptor> | undefined;
   const problems: string[] = [];
   if (!d || typeof d !== 'object') problems.push('it is not an object');
   else {
@@ -33,7 +33,7 @@ export function checkDescriptor(x: unknown, source: string): VfDescriptor {
     if (d.deinit !== undefined && typeof d.deinit !== 'function') problems.push('`deinit` must be a function');
   }
   if (problems.length) throw new SrError('BAD_FUNCTION_MODULE', `${source}: not a function descriptor: ${problems.join('; ')}`);
-  return d as VfDescriptor;
+  return d as FunctionDescriptor;
 }
 
 export interface FlowFacts {
@@ -51,7 +51,7 @@ export function makeFlowContext<O, S>(
   facts: FlowFacts,
   options: O,
   state: S,
-  deps: { log: Logger; metrics: VfMetrics; signal: AbortSignal; reset(reason: string): void },
+  deps: { log: Logger; metrics: FunctionMetrics; signal: AbortSignal; reset(reason: string): void },
 ): FlowContext<O, S> {
   return { ...facts, options, state, log: deps.log, metrics: deps.metrics, signal: deps.signal, reset: deps.reset };
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { SrError } from '../core/errors.js';
 import { composeTransforms } from './compose.js';
 import { checkDescriptor, makeFlowContext, validateOptions, type FlowFacts } from './context.js';
-import type { DirectionTransform, FlowTransforms, VfDescriptor, VfMetrics } from './types.js';
+import type { DirectionTransform, FlowTransforms, FunctionDescriptor, FunctionMetrics } from './types.js';
 
 export interface PartSpec {
   vf: string;
@@ -27,8 +27,8 @@ export interface FunctionSpec {
 
 /** The functions a loader knows by name (the built-ins: functions/registry.ts); anything else is a module path. */
 export interface FunctionRegistry {
-  find(name: string): VfDescriptor | undefined;
-  all(): readonly VfDescriptor[];
+  find(name: string): FunctionDescriptor | undefined;
+  all(): readonly FunctionDescriptor[];
 }
 
 export interface LoaderContext {
@@ -37,20 +37,20 @@ export interface LoaderContext {
   /** where relative module paths and option files are resolved */
   baseDir: string;
   log: Logger;
-  metricsFor(functionId: number, vf: string): VfMetrics;
+  metricsFor(functionId: number, vf: string): FunctionMetrics;
 }
 
 interface LoadedPart {
-  descriptor: VfDescriptor;
+  descriptor: FunctionDescriptor;
   options: unknown;
   state: unknown;
-  metrics: VfMetrics;
+  metrics: FunctionMetrics;
 }
 
 let importVersion = 0;
 
 /** A descriptor by built-in name or module path (a fresh copy of the module when `fresh`). */
-export async function resolveDescriptor(registry: FunctionRegistry, vf: string, baseDir: string, fresh = false): Promise<VfDescriptor> {
+export async function resolveDescriptor(registry: FunctionRegistry, vf: string, baseDir: string, fresh = false): Promise<FunctionDescriptor> {
   const builtin = registry.find(vf);
   if (builtin) return builtin;
   if (!/[/\\]|\.m?js$/.test(vf)) {
@@ -175,7 +175,7 @@ export async function loadFunction(spec: FunctionSpec, ctx: LoaderContext, versi
   try {
     for (const [i, p] of spec.parts.entries()) {
       const at = spec.chain ? `${where}.chain[${i}]` : where;
-      let descriptor: VfDescriptor;
+      let descriptor: FunctionDescriptor;
       try {
         descriptor = await resolveDescriptor(ctx.registry, p.vf, ctx.baseDir, fresh);
       } catch (e) {

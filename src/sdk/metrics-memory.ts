@@ -1,10 +1,10 @@
-/** A VfMetrics that records in memory: for tests and the harness. */
-import type { CounterHandle, GaugeHandle, MetricLabels, VfMetrics } from './types.js';
+/** A FunctionMetrics that records in memory: for tests and the harness. */
+import type { CounterHandle, GaugeHandle, MetricLabels, FunctionMetrics } from './types.js';
 
 const key = (labels?: MetricLabels): string =>
   labels ? Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(',') : '';
 
-export class MemoryMetrics implements VfMetrics {
+export class MemoryMetrics implements FunctionMetrics {
   /** name → label key ('a=1,b=x') → value */
   readonly values = new Map<string, Map<string, number>>();
 

@@ -9,7 +9,7 @@ import { composeTransforms } from './compose.js';
 import { makeFlowContext, validateOptions } from './context.js';
 import { MemoryMetrics } from './metrics-memory.js';
 import { newDirectionStats, relay } from './relay.js';
-import { releaseTransforms, type FlowTransforms, type VfDescriptor } from './types.js';
+import { releaseTransforms, type FlowTransforms, type FunctionDescriptor } from './types.js';
 
 export { MemoryMetrics };
 
@@ -74,14 +74,14 @@ class Sink extends Writable {
 }
 
 /** Initialises a function instance as the proxy does; returns its state and a deinit. */
-export async function initFunction<O, S>(d: VfDescriptor<O, S>, raw: unknown, metrics = new MemoryMetrics(), baseDir = process.cwd(), functionId = 1) {
+export async function initFunction<O, S>(d: FunctionDescriptor<O, S>, raw: unknown, metrics = new MemoryMetrics(), baseDir = process.cwd(), functionId = 1) {
   const options = validateOptions(d.options, raw);
   const log = pino({ level: 'silent' });
   const state = (await d.init?.(options, { functionId, log, metrics, baseDir })) as S;
   return { options, state, deinit: async () => d.deinit?.(state) };
 }
 
-export async function runFunction<O, S>(d: VfDescriptor<O, S>, o: RunOptions = {}): Promise<RunResult> {
+export async function runFunction<O, S>(d: FunctionDescriptor<O, S>, o: RunOptions = {}): Promise<RunResult> {
   const metrics = o.metrics ?? new MemoryMetrics();
   const inst = await initFunction(d, o.options, metrics, o.baseDir, o.functionId ?? 1);
   try {
@@ -92,7 +92,7 @@ export async function runFunction<O, S>(d: VfDescriptor<O, S>, o: RunOptions = {
 }
 
 /** One flow through an already initialised instance (several flows may share one). */
-export function runFlow<O, S>(d: VfDescriptor<O, S>, options: O, state: S, o: RunOptions, metrics = new MemoryMetrics()): Promise<RunResult> {
+export function runFlow<O, S>(d: FunctionDescriptor<O, S>, options: O, state: S, o: RunOptions, metrics = new MemoryMetrics()): Promise<RunResult> {
   const abort = new AbortController();
   const up = { src: source(o.upstream, o.chunkDelayMs ?? 0), dst: new Sink(!!o.slowConsumer) };
   const down = { src: source(o.downstream, o.chunkDelayMs ?? 0), dst: new Sink(!!o.slowConsumer) };

@@ -50,16 +50,16 @@ export interface GaugeHandle {
  * `fn` (function id) and `vf` (function name) added; the proxy's /metrics endpoint exports them in
  * the Prometheus text format, summed over workers.
  */
-export interface VfMetrics {
+export interface FunctionMetrics {
   counter(name: string, help: string, labelNames?: readonly string[]): CounterHandle;
   gauge(name: string, help: string, labelNames?: readonly string[]): GaugeHandle;
 }
 
 /** What `init` gets: the function's place in the proxy's table. */
-export interface VfEnv {
+export interface FunctionEnv {
   readonly functionId: number;
   readonly log: Logger;
-  readonly metrics: VfMetrics;
+  readonly metrics: FunctionMetrics;
   /** directory of the config file (to resolve relative paths in options, e.g. a keyring) */
   readonly baseDir: string;
 }
@@ -83,7 +83,7 @@ export interface FlowContext<O = unknown, S = unknown> {
   /** what `init` returned */
   readonly state: S;
   readonly log: Logger;
-  readonly metrics: VfMetrics;
+  readonly metrics: FunctionMetrics;
   /** aborted when the flow ends, whatever the reason (stop timers, kill child processes) */
   readonly signal: AbortSignal;
   /** Ends the flow now: both sides are reset; bytes not yet delivered are dropped. */
@@ -129,14 +129,14 @@ export interface FlowTransforms {
   carrier?: OutboundCarrier;
 }
 
-export interface VfDescriptor<O = any, S = any> {
+export interface FunctionDescriptor<O = any, S = any> {
   /** unique name used in configs (`vf: xor`); lowercase, digits, dashes */
   readonly name: string;
   readonly summary: string;
   /** options schema; validated once at load; errors name the field */
   readonly options: OptionsSchema<O>;
   /** once per loaded instance (per config entry and worker), before its first flow */
-  init?(options: O, env: VfEnv): S | Promise<S>;
+  init?(options: O, env: FunctionEnv): S | Promise<S>;
   /** once per loaded instance, after its last flow (on unload, reload or stop) */
   deinit?(state: S): void | Promise<void>;
   /** per flow: the transforms of both directions */
@@ -144,7 +144,10 @@ export interface VfDescriptor<O = any, S = any> {
 }
 
 /** Identity helper that gives a descriptor literal its types (O from the schema, S from init). */
-export function defineFunction<O, S = undefined>(d: VfDescriptor<O, S>): VfDescriptor<O, S> {
+/** @deprecated the old name of FunctionDescriptor (kept for modules written against 0.1) */
+export type VfDescriptor<O = any, S = any> = FunctionDescriptor<O, S>;
+
+export function defineFunction<O, S = undefined>(d: FunctionDescriptor<O, S>): FunctionDescriptor<O, S> {
   return d;
 }
 

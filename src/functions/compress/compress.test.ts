@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { chunksOf, sampleData } from '../../sdk/conformance.js';
 import { makeFlowContext } from '../../sdk/context.js';
 import { initFunction, MemoryMetrics, runFunction } from '../../sdk/testing.js';
-import type { VfDescriptor } from '../../sdk/types.js';
+import type { FunctionDescriptor } from '../../sdk/types.js';
 import { decompress } from '../decompress/index.js';
 import { FRAME_HEADER_LEN, HEADER_LEN, hasZstd, levelFor } from './codec.js';
 import { compress } from './index.js';
@@ -146,7 +146,7 @@ test('metrics count plain and compressed bytes', async () => {
 });
 
 /** A live flow's transforms (not ended: for interactive tests). */
-async function live(d: VfDescriptor, options: unknown): Promise<{ up: Duplex; down: Duplex; resets: string[] }> {
+async function live(d: FunctionDescriptor, options: unknown): Promise<{ up: Duplex; down: Duplex; resets: string[] }> {
   const inst = await initFunction(d, options);
   const resets: string[] = [];
   const facts = { flowId: 1, functionId: 1, argument: 0n, sid: 'fc00:a::1:0:0', client: { address: 'fc00:1::2', port: 1 }, server: { address: 'fc00:2::2', port: 2 }, path: [], position: 0 };

@@ -5,7 +5,7 @@
  * Frames carry a CRC-32 of their plaintext: corrupt input resets the flow before any of the frame is
  * delivered. See README.md (wire format, flush policy, levels).
  */
-import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type VfEnv } from '../../sdk/types.js';
+import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type FunctionEnv } from '../../sdk/types.js';
 import { compressOptions, levelFor, LEVELS, type CompressOptions } from './codec.js';
 import { FrameDecoder, FrameEncoder } from './tunnel.js';
 
@@ -18,7 +18,7 @@ export interface CompressState {
   corrupt: CounterHandle;
 }
 
-export function initCompressState(_o: CompressOptions, env: VfEnv): CompressState {
+export function initCompressState(_o: CompressOptions, env: FunctionEnv): CompressState {
   return {
     bytes: env.metrics.counter('compress_bytes_total', 'bytes through the compression tunnel, plain and compressed', ['side', 'op']),
     corrupt: env.metrics.counter('compress_corrupt_total', 'flows reset for corrupt compressed input'),

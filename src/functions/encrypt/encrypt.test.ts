@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { chunksOf, sampleData } from '../../sdk/conformance.js';
 import { makeFlowContext } from '../../sdk/context.js';
 import { initFunction, MemoryMetrics, runFunction } from '../../sdk/testing.js';
-import type { SyncTransform, VfDescriptor } from '../../sdk/types.js';
+import type { SyncTransform, FunctionDescriptor } from '../../sdk/types.js';
 import { decrypt } from '../decrypt/index.js';
 import { encrypt } from './index.js';
 import { HEADER_LEN, RECORD_HEADER_LEN, RECORD_MAX, TAG_LEN } from './records.js';
@@ -111,7 +111,7 @@ test('a reset in the middle of a flow ends it cleanly, at either end', async () 
   }
 });
 
-async function live(d: VfDescriptor): Promise<{ up: SyncTransform; down: SyncTransform }> {
+async function live(d: FunctionDescriptor): Promise<{ up: SyncTransform; down: SyncTransform }> {
   const inst = await initFunction(d, AES, undefined, baseDir);
   const facts = { flowId: 1, functionId: 1, argument: 1n, sid: 'fc00:a::1:0:1', client: { address: 'fc00:1::2', port: 1 }, server: { address: 'fc00:2::2', port: 2 }, path: [], position: 0 };
   const deps = { log: pino({ level: 'silent' }), metrics: new MemoryMetrics(), signal: new AbortController().signal, reset: (r: string) => assert.fail(`reset: ${r}`) };

@@ -6,7 +6,7 @@
  * and records.ts for the record format.
  */
 import { z } from 'zod';
-import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type SyncTransform, type VfEnv } from '../../sdk/types.js';
+import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type SyncTransform, type FunctionEnv } from '../../sdk/types.js';
 import { loadKeyring, MAX_KEY_ID, wipeKeyring, type Keyring } from './keyring.js';
 import { CIPHERS, Opener, OpenError, Sealer, type Direction } from './records.js';
 
@@ -29,7 +29,7 @@ export interface EncryptState {
   failures: CounterHandle;
 }
 
-export async function initEncryptState(o: EncryptOptions, env: VfEnv): Promise<EncryptState> {
+export async function initEncryptState(o: EncryptOptions, env: FunctionEnv): Promise<EncryptState> {
   const keyring = await loadKeyring(o.keyring, env.baseDir);
   if (keyring.warning) env.log.warn(keyring.warning);
   return { keyring, failures: env.metrics.counter('encrypt_failures_total', 'flows reset by the encryption tunnel, by reason', ['reason']) };
