@@ -23,21 +23,15 @@ import { BsidManager } from '../controller/bsid/manager.js';
 import { parseResponse } from '../dns/query.js';
 import { parseControllerConfig, validateControllerConfig } from '../controller/config.js';
 import { handleMessage, type Services } from '../controller/dns/message.js';
+import { decodeFunctionsOption, encodeFunctionsOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT } from '../dns/edns.js';
 import {
   arpaName,
   decodeBsidRecord,
-  decodeFunctionsOption,
   decodeReturnHopRecord,
   decodeSrhRecord,
   encodeBsidRecord,
-  encodeFunctionsOption,
   encodeReturnHopRecord,
   encodeSrhRecord,
-  OPT_APP_NAME,
-  OPT_BANDWIDTH,
-  OPT_FUNCTIONS,
-  OPT_LATENCY,
-  OPT_PORT,
   RETURN_HOPS_NAME,
   TYPE_BSID_NAME,
   TYPE_RETURN_HOP_NAME,
