@@ -43,8 +43,8 @@ describe('policy decisions', () => {
 
 describe('resolver', () => {
   test('plain name, no function: the address, no path', () => {
-    assert.deepEqual(q('plain.lab.example'), { rcode: 'NOERROR', a: [], aaaa: ['fc00:2::2'], paths: [] });
-    assert.deepEqual(q('PLAIN.lab.example.'), { rcode: 'NOERROR', a: [], aaaa: ['fc00:2::2'], paths: [] });
+    assert.deepEqual(q('plain.lab.example'), { rcode: 'NOERROR', a: [], aaaa: ['fc00:2::2'], routes: [] });
+    assert.deepEqual(q('PLAIN.lab.example.'), { rcode: 'NOERROR', a: [], aaaa: ['fc00:2::2'], routes: [] });
   });
   test('a required function: the path through p1', () => {
     const r = q('server.lab.example');
@@ -72,8 +72,8 @@ describe('resolver', () => {
   });
   test('NXDOMAIN, NODATA, A records', () => {
     assert.equal(q('nope.lab.example').rcode, 'NXDOMAIN');
-    assert.deepEqual(q('plain.lab.example', [], 'MX'), { rcode: 'NOERROR', a: [], aaaa: [], paths: [] });
-    assert.deepEqual(q('v4.lab.example', [], 'A'), { rcode: 'NOERROR', a: ['192.0.2.1'], aaaa: [], paths: [] });
+    assert.deepEqual(q('plain.lab.example', [], 'MX'), { rcode: 'NOERROR', a: [], aaaa: [], routes: [] });
+    assert.deepEqual(q('v4.lab.example', [], 'A'), { rcode: 'NOERROR', a: ['192.0.2.1'], aaaa: [], routes: [] });
     const r = q('server.lab.example', [], 'A');
     assert.ok(r.rcode === 'NOERROR' && r.a.length === 0, 'functions apply: no IPv4 answer');
   });
