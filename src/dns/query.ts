@@ -10,7 +10,7 @@ import { SrError, type ErrorCode } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
 import { exchange, type Exchange } from './exchange.js';
 import { encodeHints, type QueryHints } from './edns.js';
-import { decodeBsidRecord, decodeSrhRecord, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './records.js';
+import { arpaName, decodeBsidRecord, decodeSrhRecord, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './records.js';
 
 /** A path query: the name, the hints that travel as EDNS0 options (edns.ts), and how to ask. */
 export interface ResolveOptions extends QueryHints {
@@ -110,6 +110,26 @@ export function parseResponse(buf: Buffer, name: string): { tc: boolean; result:
     tc: (p as { flag_tc?: boolean }).flag_tc === true,
     result: { name, rcode: (p as { rcode?: string }).rcode ?? 'NOERROR', addresses, paths, ...(ttls.length > 0 ? { ttl: Math.min(...ttls) } : {}) },
   };
+}
+
+/** A binding-SID lookup: TYPE 65281 for the BSID's ip6.arpa name (a private lookup: ask it over TCP only). */
+export function bsidLookupQuery(bsid: string): (id: number) => Buffer {
+  const name = arpaName(bsid);
+  return (id) => dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name, class: 'IN' }] });
+}
+
+/**
+ * The controller's answer to a binding-SID lookup: its rcode, and — with NOERROR and a well-formed
+ * TYPE 65281 record for the BSID's name — the segments the BSID stands for and their TTL (s).
+ * An answer that does not parse: DNS_BAD_ANSWER.
+ */
+export function parseBsidAnswer(answer: Buffer, bsid: string): { rcode: string; segments: string[] | null; ttl: number } {
+  const p = decodeAnswer(answer);
+  const rcode = (p as { rcode?: string }).rcode ?? 'NOERROR';
+  const name = arpaName(bsid);
+  const rec = (p.answers ?? []).find((a) => (a.type as string) === TYPE_SRH_NAME && a.name.toLowerCase() === name) as { ttl?: number; data?: unknown } | undefined;
+  const segments = rcode === 'NOERROR' && rec && Buffer.isBuffer(rec.data) ? decodeSrhRecord(rec.data) : null;
+  return { rcode, segments, ttl: rec?.ttl ?? 0 };
 }
 
 /**
