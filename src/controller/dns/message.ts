@@ -19,6 +19,7 @@
  * only for `upstream.allow` and within `upstream.rate`; a binding SID cap → REFUSED.
  */
 import dnsPacket from 'dns-packet';
+import { SrError } from '../../core/errors.js';
 import { mayForward, mayLookUpPrivate } from '../access.js';
 import { answerPaths, lookupBinding } from '../binding.js';
 import type { BsidManager } from '../bsid/manager.js';
@@ -252,7 +253,7 @@ export function dispatch(q: DecodedQuery['question'], resolver: Resolver): { kin
     const matched = k.match(q, resolver);
     if (matched !== undefined) return { kind: k, matched };
   }
-  throw new Error('no query kind matched: the last one takes every question');
+  throw new SrError('INTERNAL', 'no query kind matched: the last one (path) takes every question');
 }
 
 /** A name in no zone: to the upstream, if this client may and is within its rate. */
@@ -273,17 +274,17 @@ async function forwardUpstream({ services, buf, log }: Context, reason: string):
 
 export async function handleMessage(services: Services, buf: Buffer, client: string, transport: 'udp' | 'tcp'): Promise<Handled> {
   const log: QueryLog = { client, transport };
-  const d = decodeQuery(buf, log);
-  if (!d.ok) return d.handled;
-  const ctx: Context = { services, buf, query: d.query, log };
   try {
+    const d = decodeQuery(buf, log);
+    if (!d.ok) return d.handled;
+    const ctx: Context = { services, buf, query: d.query, log };
     const { kind: k, matched } = dispatch(d.query.question, services.resolver);
     if (k.private !== undefined && !mayLookUpPrivate(services.resolver.config, client)) {
       return encode(ctx, { kind: 'header', rcode: RCODE.REFUSED, reason: `${client} may not ask private lookups (${k.private}): not a proxy's health address, nor in privateLookups.allow or bindingSids.lookupFrom` });
     }
     return encode(ctx, await k.answer(ctx, matched));
   } catch (e) {
-    return encode(ctx, { kind: 'header', rcode: RCODE.SERVFAIL, reason: `internal error: ${(e as Error).stack ?? String(e)}` });
+    return { response: buf.length >= 12 ? headerOnly(buf, RCODE.SERVFAIL) : null, log: { ...log, rcode: 'SERVFAIL', reason: `internal error: ${(e as Error).stack ?? String(e)}` } };
   }
 }
 
