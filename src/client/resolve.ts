@@ -5,7 +5,8 @@
  */
 import net from 'node:net';
 import { exchange } from '../dns/exchange.js';
-import { buildQuery, parseController, parseResponse, type ResolveOptions, type ResolveResult } from '../dns/query.js';
+import { SrError } from '../core/errors.js';
+import { buildQuery, parseController, parseResponse, rcodeError, type ResolveOptions, type ResolveResult } from '../dns/query.js';
 import { connect, type ConnectOptions } from './connect.js';
 
 export type { ResolveOptions, ResolveResult, ResolvedPath } from '../dns/query.js';
@@ -27,12 +28,13 @@ export interface ResolveAndConnectOptions extends ResolveOptions, Omit<ConnectOp
 }
 
 /** Resolves the name with the controller, then connects over the path of its first address. A
- *  non-NOERROR answer rejects with code `DNS_<RCODE>` (e.g. DNS_REFUSED), no address with DNS_NODATA. */
+ *  non-NOERROR answer rejects with an SrError DNS_<RCODE> (DNS_REFUSED, DNS_NXDOMAIN, DNS_SERVFAIL,
+ *  DNS_FORMERR, DNS_NOTIMP; DNS_RCODE for any other), no address with DNS_NODATA. */
 export async function resolveAndConnect(o: ResolveAndConnectOptions): Promise<{ socket: net.Socket; resolution: ResolveResult; host: string; segments: string[] }> {
   const resolution = await resolve(o);
-  if (resolution.rcode !== 'NOERROR') throw Object.assign(new Error(`${o.name}: the controller answered ${resolution.rcode}`), { code: `DNS_${resolution.rcode}` });
+  if (resolution.rcode !== 'NOERROR') throw rcodeError(resolution.rcode, `${o.name}: the controller answered ${resolution.rcode}`);
   const host = resolution.addresses[0];
-  if (host === undefined) throw Object.assign(new Error(`${o.name}: no IPv6 address`), { code: 'DNS_NODATA' });
+  if (host === undefined) throw new SrError('DNS_NODATA', `${o.name}: no IPv6 address`);
   const path = resolution.paths.find((p) => p.destination === host);
   const segments = path ? path.segments.slice(0, -1) : [];
   const { name: _n, functions: _f, controller: _c, app: _a, tcp: _t, ...rest } = o;

@@ -43,18 +43,18 @@ describe('policy decisions', () => {
 
 describe('resolver', () => {
   test('plain name, no function: the address, no path', () => {
-    assert.deepEqual(q('plain.lab.example'), { rcode: 'NOERROR', a: [], aaaa: ['fc00:2::2'], paths: [] });
-    assert.deepEqual(q('PLAIN.lab.example.'), { rcode: 'NOERROR', a: [], aaaa: ['fc00:2::2'], paths: [] });
+    assert.deepEqual(q('plain.lab.example'), { rcode: 'NOERROR', a: [], aaaa: ['fc00:2::2'], routes: [] });
+    assert.deepEqual(q('PLAIN.lab.example.'), { rcode: 'NOERROR', a: [], aaaa: ['fc00:2::2'], routes: [] });
   });
   test('a required function: the path through p1', () => {
     const r = q('server.lab.example');
     assert.equal(r.rcode, 'NOERROR');
-    assert.deepEqual(r.rcode === 'NOERROR' && r.paths[0]!.segments, ['fc00:a::1:0:0', 'fc00:2::2']);
+    assert.deepEqual(r.rcode === 'NOERROR' && r.routes[0]!.path.segments, ['fc00:a::1:0:0', 'fc00:2::2']);
   });
   test('requested functions: xor on p1 then xor on p2 (an inverse pair)', () => {
     const r = q('plain.lab.example', ['xor', 'xor']);
     assert.ok(r.rcode === 'NOERROR');
-    const p = r.paths[0]!;
+    const p = r.routes[0]!.path;
     assert.deepEqual(p.segments, ['fc00:a::2:0:5a', 'fc00:b::2:0:5a', 'fc00:2::2']);
     assert.deepEqual(p.returnSegments, ['fc00:b::2:0:5a', 'fc00:a::2:0:5a']);
     assert.deepEqual(p.nodes, ['net:fc00:1::/64', 'p1', 'p2', 'net:fc00:2::/64']);
@@ -62,7 +62,7 @@ describe('resolver', () => {
   test('argument from the allow entry (copy 7)', () => {
     const r = q('plain.lab.example', ['copy']);
     assert.ok(r.rcode === 'NOERROR');
-    assert.deepEqual(r.paths[0]!.segments, ['fc00:a::1:0:7', 'fc00:2::2']);
+    assert.deepEqual(r.routes[0]!.path.segments, ['fc00:a::1:0:7', 'fc00:2::2']);
   });
   test('REFUSED: denied, not allowed, unknown client with functions, outside the zones', () => {
     assert.equal(q('denied.lab.example').rcode, 'REFUSED');
@@ -72,8 +72,8 @@ describe('resolver', () => {
   });
   test('NXDOMAIN, NODATA, A records', () => {
     assert.equal(q('nope.lab.example').rcode, 'NXDOMAIN');
-    assert.deepEqual(q('plain.lab.example', [], 'MX'), { rcode: 'NOERROR', a: [], aaaa: [], paths: [] });
-    assert.deepEqual(q('v4.lab.example', [], 'A'), { rcode: 'NOERROR', a: ['192.0.2.1'], aaaa: [], paths: [] });
+    assert.deepEqual(q('plain.lab.example', [], 'MX'), { rcode: 'NOERROR', a: [], aaaa: [], routes: [] });
+    assert.deepEqual(q('v4.lab.example', [], 'A'), { rcode: 'NOERROR', a: ['192.0.2.1'], aaaa: [], routes: [] });
     const r = q('server.lab.example', [], 'A');
     assert.ok(r.rcode === 'NOERROR' && r.a.length === 0, 'functions apply: no IPv4 answer');
   });
@@ -107,7 +107,7 @@ zones: { lab.example: { s: fc00:2::2 } }
 policies: [ { clients: "fc00:1::/64", require: [ xor ] } ]
 `);
   const r = new Resolver(c);
-  const first = (x: ReturnType<Resolver['resolve']>): string | undefined => (x.rcode === 'NOERROR' ? x.paths[0]?.segments[0] : `${x.rcode}: ${x.reason}`);
+  const first = (x: ReturnType<Resolver['resolve']>): string | undefined => (x.rcode === 'NOERROR' ? x.routes[0]?.path.segments[0] : `${x.rcode}: ${x.reason}`);
   const ask = (extra: object = {}) => r.resolve({ client: C, name: 's.lab.example', type: 'AAAA', requested: [], ...extra });
   test('no constraint: the cheapest (pb); a latency bound: the fastest (pa), if within it', () => {
     assert.equal(first(ask()), 'fc00:b::2:0:0');
@@ -115,7 +115,7 @@ policies: [ { clients: "fc00:1::/64", require: [ xor ] } ]
     assert.match(first(ask({ maxLatencyMs: 2 }))!, /^SERVFAIL: no path within 2 ms \(the fastest takes 3 ms\)/);
   });
   test('issue 12 #11: the hints enter the path spec (and so the BSID key) as classes, not as the client sent them', () => {
-    const specOf = (x: ReturnType<Resolver['resolve']>) => (x.rcode === 'NOERROR' ? x.paths[0]!.spec : undefined);
+    const specOf = (x: ReturnType<Resolver['resolve']>) => (x.rcode === 'NOERROR' ? x.routes[0]!.spec : undefined);
     const a = specOf(ask({ bandwidthKbps: 40_001, maxLatencyMs: 59 }));
     const b = specOf(ask({ bandwidthKbps: 49_999, maxLatencyMs: 51 }));
     assert.deepEqual([a?.bandwidthKbps, a?.maxLatencyMs], [50_000, 50]);

@@ -1,7 +1,8 @@
 /**
  * The controller's answer to one question (pure apart from the config it holds): zone lookup, the
- * policy decision per address, and the path for each AAAA address. The DNS layer (dns/message.ts)
- * turns a Resolution into wire format.
+ * policy decision per address, and the path for each AAAA address. binding.ts puts paths behind
+ * binding SIDs where the client sits behind an access router; the DNS layer (dns/message.ts) turns
+ * the answer into wire format.
  *
  * Outcomes: a name outside every zone → REFUSED (no upstream yet); unknown in a zone → NXDOMAIN;
  * policy denial (or a client attached nowhere, when functions apply) → REFUSED; no path through the
@@ -34,26 +35,28 @@ export interface SrPath {
   returnSegments: string[];
   /** with a policy's `returnPath`: the return-path TLV's entries, last proxy first */
   returnPath?: string[];
+  /** the walk: the client's attachment first (an access router, when the client sits behind one) */
   nodes: string[];
   cost: number;
   functions: string[];
-  /** what the path was computed from (binding SIDs recompute it after a failure) */
-  spec: PathSpec;
   /** the policy that decided it */
   policy?: number;
-  /** the access router the client sits behind (the first node of the walk), when it is one */
-  accessRouter?: string;
+}
+
+/** A computed path and what it was computed from: binding SIDs key on the spec and recompute the path from it after a failure (binding.ts). */
+export interface Route {
+  path: SrPath;
+  spec: PathSpec;
 }
 
 export type Resolution =
-  | { rcode: 'NOERROR'; a: string[]; aaaa: string[]; paths: SrPath[]; note?: string }
+  | { rcode: 'NOERROR'; a: string[]; aaaa: string[]; routes: Route[]; note?: string }
   | { rcode: 'NXDOMAIN' | 'REFUSED' | 'SERVFAIL'; reason: string }
   /** a name outside every zone, and an upstream resolver is configured */
   | { rcode: 'FORWARD'; reason: string };
 
 export class Resolver {
   readonly network: Network;
-  private readonly accessRouters: Set<string>;
 
   constructor(
     readonly config: ControllerConfig,
@@ -61,7 +64,6 @@ export class Resolver {
     private readonly isUp: (node: string) => boolean = () => true,
   ) {
     this.network = buildNetwork(config);
-    this.accessRouters = new Set(config.accessRouters.map((a) => a.name));
   }
 
   /**
@@ -95,11 +97,23 @@ export class Resolver {
     return best;
   }
 
+  /** Why a query for this name goes to the upstream resolver (in no zone, and there is one), or undefined. */
+  forwardReason(name: string): string | undefined {
+    const n = normalizeName(name);
+    return this.config.upstream && this.zoneOf(n) === undefined ? `${n} is in no zone of this controller` : undefined;
+  }
+
+  /** Every proxy's return id and return SID (what return-steering hosts ask for). */
+  returnHops(): { id: number; sid: string }[] {
+    return this.config.proxies.flatMap((p) => (p.returnPath ? [p.returnPath] : []));
+  }
+
   resolve(q: Question): Resolution {
     const name = normalizeName(q.name);
     const apex = this.zoneOf(name);
     if (apex === undefined) {
-      if (this.config.upstream) return { rcode: 'FORWARD', reason: `${name} is in no zone of this controller` };
+      const forward = this.forwardReason(name);
+      if (forward !== undefined) return { rcode: 'FORWARD', reason: forward };
       return { rcode: 'REFUSED', reason: `${name} is in no zone of this controller (no upstream)` };
     }
     const rr = this.config.zones.get(apex)!.get(name);
@@ -107,15 +121,15 @@ export class Resolver {
 
     if (q.type !== 'A' && q.type !== 'AAAA') {
       if (q.requested.length > 0) return { rcode: 'REFUSED', reason: `functions are requested with an AAAA query, not ${q.type}` };
-      return { rcode: 'NOERROR', a: [], aaaa: [], paths: [] };
+      return { rcode: 'NOERROR', a: [], aaaa: [], routes: [] };
     }
     const addresses = q.type === 'AAAA' ? rr.aaaa : rr.a;
-    const paths: SrPath[] = [];
+    const routes: Route[] = [];
     for (const destination of addresses) {
       const d = decide(this.config.policies, { client: q.client, name, destination, requested: q.requested, ...(q.port !== undefined ? { port: q.port } : {}) }, this.config.unmatched);
       if (d.kind === 'deny') return { rcode: 'REFUSED', reason: d.reason };
       if (d.functions.length === 0) continue;
-      if (q.type === 'A') return { rcode: 'NOERROR', a: [], aaaa: [], paths: [], note: `functions apply to ${name}: IPv6 only` };
+      if (q.type === 'A') return { rcode: 'NOERROR', a: [], aaaa: [], routes: [], note: `functions apply to ${name}: IPv6 only` };
       const from = attachmentOf(this.network, q.client);
       if (from === undefined) return { rcode: 'REFUSED', reason: `client ${q.client} is attached to no node (see links)` };
       const to = attachmentOf(this.network, destination);
@@ -132,7 +146,6 @@ export class Resolver {
       };
       const r = this.pathFor(spec);
       if (!r.ok) return { rcode: r.rcode, reason: r.reason };
-      const first = r.path.nodes[1];
       const rp = d.policy !== undefined ? this.config.policies[d.policy]?.returnPath : null;
       // the downstream function of each hop runs on the same proxy (checked when the config was loaded)
       const returnPath = rp
@@ -143,7 +156,7 @@ export class Resolver {
             })
             .reverse()
         : undefined;
-      paths.push({
+      const path: SrPath = {
         ...(returnPath ? { returnPath } : {}),
         destination,
         segments: r.path.segments,
@@ -151,12 +164,11 @@ export class Resolver {
         nodes: r.path.nodes,
         cost: r.path.cost,
         functions: d.functions.map((f) => f.name),
-        spec,
         ...(d.policy !== undefined ? { policy: d.policy } : {}),
-        ...(first !== undefined && this.accessRouters.has(first) ? { accessRouter: first } : {}),
-      });
+      };
+      routes.push({ path, spec });
     }
-    return q.type === 'AAAA' ? { rcode: 'NOERROR', a: [], aaaa: addresses, paths } : { rcode: 'NOERROR', a: addresses, aaaa: [], paths };
+    return q.type === 'AAAA' ? { rcode: 'NOERROR', a: [], aaaa: addresses, routes } : { rcode: 'NOERROR', a: addresses, aaaa: [], routes };
   }
 }
 

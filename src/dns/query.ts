@@ -1,29 +1,22 @@
 /**
  * The DNS protocol between srv6pipes and its controller, client side: the controller's address, the
- * path query (an AAAA question with the EDNS0 options of records.ts) and its answer (SRH, BSID and
- * return-path records), and the return-hops lookup. Every exchange goes through exchange.ts.
+ * path query (an AAAA question with the EDNS0 options of edns.ts) and its answer (SRH, BSID and
+ * return-path records), the return-hops lookup, and the typed error for an answer that is not
+ * NOERROR (DNS_<RCODE>). Every exchange goes through exchange.ts.
  */
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
-import { SrError } from '../core/errors.js';
+import { SrError, type ErrorCode } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
 import { exchange, type Exchange } from './exchange.js';
-import { decodeBsidRecord, decodeSrhRecord, encodeFunctionsOption, TYPE_BSID_NAME, encodePortOption, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './records.js';
+import { encodeHints, type QueryHints } from './edns.js';
+import { arpaName, decodeBsidRecord, decodeSrhRecord, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './records.js';
 
-export interface ResolveOptions {
+/** A path query: the name, the hints that travel as EDNS0 options (edns.ts), and how to ask. */
+export interface ResolveOptions extends QueryHints {
   name: string;
-  /** functions to request (EDNS0 option 65004), in order */
-  functions?: readonly string[];
   /** the controller: ADDR, [ADDR]:PORT or IPv4:PORT (default [::1]:53) */
   controller?: string;
-  /** the destination port, sent as EDNS0 option 65005 (policies may match on it) */
-  port?: number;
-  /** an application name, EDNS0 option 65001 */
-  app?: string;
-  /** the bandwidth the flow needs, kbit/s (EDNS0 option 65002) */
-  bandwidthKbps?: number;
-  /** the most latency the flow tolerates, ms (EDNS0 option 65003) */
-  maxLatencyMs?: number;
   /** per attempt (default 2000 ms); UDP is tried twice */
   timeoutMs?: number;
   /** skip UDP */
@@ -65,17 +58,16 @@ export function parseController(text = '[::1]:53'): { address: string; port: num
   return { address, port };
 }
 
+/** The rcodes a controller sends, each with its code (ERROR_CODES); any other is DNS_RCODE. */
+const RCODE_ERRORS: Readonly<Record<string, ErrorCode>> = { REFUSED: 'DNS_REFUSED', NXDOMAIN: 'DNS_NXDOMAIN', SERVFAIL: 'DNS_SERVFAIL', FORMERR: 'DNS_FORMERR', NOTIMP: 'DNS_NOTIMP' };
+
+/** The typed error for an answer whose rcode is not NOERROR: DNS_<RCODE> (DNS_REFUSED, …), else DNS_RCODE. */
+export function rcodeError(rcode: string, message: string): SrError {
+  return new SrError(RCODE_ERRORS[rcode] ?? 'DNS_RCODE', message);
+}
+
 export function buildQuery(o: ResolveOptions, id: number): Buffer {
-  const options: { code: number; data: Buffer }[] = [];
-  if (o.app) options.push({ code: OPT_APP_NAME, data: Buffer.from(o.app, 'utf8') });
-  if (o.functions && o.functions.length > 0) options.push({ code: OPT_FUNCTIONS, data: encodeFunctionsOption(o.functions) });
-  if (o.port !== undefined) options.push({ code: OPT_PORT, data: encodePortOption(o.port) });
-  for (const [code, v] of [[OPT_BANDWIDTH, o.bandwidthKbps], [OPT_LATENCY, o.maxLatencyMs]] as const) {
-    if (v === undefined) continue;
-    const data = Buffer.alloc(4);
-    data.writeUInt32BE(v);
-    options.push({ code, data });
-  }
+  const options = encodeHints(o);
   return dnsPacket.encode({
     type: 'query',
     id,
@@ -120,6 +112,26 @@ export function parseResponse(buf: Buffer, name: string): { tc: boolean; result:
   };
 }
 
+/** A binding-SID lookup: TYPE 65281 for the BSID's ip6.arpa name (a private lookup: ask it over TCP only). */
+export function bsidLookupQuery(bsid: string): (id: number) => Buffer {
+  const name = arpaName(bsid);
+  return (id) => dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name, class: 'IN' }] });
+}
+
+/**
+ * The controller's answer to a binding-SID lookup: its rcode, and — with NOERROR and a well-formed
+ * TYPE 65281 record for the BSID's name — the segments the BSID stands for and their TTL (s).
+ * An answer that does not parse: DNS_BAD_ANSWER.
+ */
+export function parseBsidAnswer(answer: Buffer, bsid: string): { rcode: string; segments: string[] | null; ttl: number } {
+  const p = decodeAnswer(answer);
+  const rcode = (p as { rcode?: string }).rcode ?? 'NOERROR';
+  const name = arpaName(bsid);
+  const rec = (p.answers ?? []).find((a) => (a.type as string) === TYPE_SRH_NAME && a.name.toLowerCase() === name) as { ttl?: number; data?: unknown } | undefined;
+  const segments = rcode === 'NOERROR' && rec && Buffer.isBuffer(rec.data) ? decodeSrhRecord(rec.data) : null;
+  return { rcode, segments, ttl: rec?.ttl ?? 0 };
+}
+
 /**
  * Every proxy's return id and return SID, as the controller knows them (a TYPE 65283 query for
  * return-hops.srv6pipes.arpa): what a return-steering host installs (docs/return-traffic.md).
@@ -134,7 +146,7 @@ export async function fetchReturnHops(o: { controller: string; timeoutMs?: numbe
   });
   const p = decodeAnswer(answer);
   const rcode = (p as { rcode?: string }).rcode ?? 'NOERROR';
-  if (rcode !== 'NOERROR') throw Object.assign(new Error(`the controller answered ${rcode} for the return hops`), { code: `DNS_${rcode}` });
+  if (rcode !== 'NOERROR') throw rcodeError(rcode, `the controller answered ${rcode} for the return hops`);
   const hops: ReturnHopRecord[] = [];
   for (const a of (p.answers ?? []) as { name: string; type: string; data: unknown }[]) {
     if (a.type !== TYPE_RETURN_HOP_NAME || a.name.toLowerCase() !== RETURN_HOPS_NAME || !Buffer.isBuffer(a.data)) continue;

@@ -1,12 +1,7 @@
 /**
  * The controller's private DNS wire formats (documented in docs/controller.md).
  *
- * EDNS0 options in a query (private-use codes, RFC 6891 §9: 65001–65534):
- *   65001 application name (UTF-8)            — as in the SDN Resolver; logged
- *   65002 bandwidth: u32 big endian, kbit/s   — links with a smaller `capacity` are not used
- *   65003 latency: u32 big endian, ms          — the fastest path (link `latency`), if within it
- *   65004 requested functions: a comma-separated UTF-8 list of function names, in order ("xor,copy")
- *   65005 destination port: u16, big endian (policies with `port` match only queries that carry it)
+ * The EDNS0 options of a query are a table of their own: edns.ts.
  *
  * Additional records in an answer:
  *   TYPE 65281 "SRH" (no binding SID; the default): RDATA = count u8 | count segments, 16 bytes each,
@@ -17,15 +12,11 @@
  *     RDATA = id u16 | return SID (16 bytes), one record per proxy with a `returnPath`.
  *   TYPE 65280 "BSID" (the SDN Resolver's, when binding SIDs are used): RDATA = priority u16 |
  *     source prefix (16 bytes) | prefix length u8 | BSID (16 bytes).
- * Pure functions; decoders validate lengths and return null on anything malformed.
+ * Pure functions; decoders validate lengths and return null on anything malformed; encoders throw
+ * DNS_RECORD_FIELD for a field out of its range (a caller's bug: what goes into a record is checked first).
  */
+import { SrError } from '../core/errors.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
-
-export const OPT_APP_NAME = 65001;
-export const OPT_BANDWIDTH = 65002;
-export const OPT_LATENCY = 65003;
-export const OPT_FUNCTIONS = 65004;
-export const OPT_PORT = 65005;
 
 export const TYPE_BSID = 65280;
 export const TYPE_SRH = 65281;
@@ -43,7 +34,7 @@ export const TYPE_BSID_NAME = `UNKNOWN_${TYPE_BSID}`;
 export const MAX_SEGMENTS = 127;
 
 export function encodeSrhRecord(segments: readonly string[]): Buffer {
-  if (segments.length < 1 || segments.length > MAX_SEGMENTS) throw new RangeError(`an SRH record holds 1..${MAX_SEGMENTS} segments, not ${segments.length}`);
+  if (segments.length < 1 || segments.length > MAX_SEGMENTS) throw new SrError('DNS_RECORD_FIELD', `an SRH record holds 1..${MAX_SEGMENTS} segments, not ${segments.length}`);
   const out = Buffer.alloc(1 + 16 * segments.length);
   out[0] = segments.length;
   segments.forEach((s, i) => parseAddress(s).copy(out, 1 + 16 * i));
@@ -67,8 +58,8 @@ export interface BsidRecord {
 }
 
 export function encodeBsidRecord(r: BsidRecord): Buffer {
-  if (!Number.isInteger(r.priority) || r.priority < 0 || r.priority > 0xffff) throw new RangeError(`priority must be 0..65535, not ${r.priority}`);
-  if (!Number.isInteger(r.prefixLength) || r.prefixLength < 0 || r.prefixLength > 128) throw new RangeError(`prefix length must be 0..128, not ${r.prefixLength}`);
+  if (!Number.isInteger(r.priority) || r.priority < 0 || r.priority > 0xffff) throw new SrError('DNS_RECORD_FIELD', `priority must be 0..65535, not ${r.priority}`);
+  if (!Number.isInteger(r.prefixLength) || r.prefixLength < 0 || r.prefixLength > 128) throw new SrError('DNS_RECORD_FIELD', `prefix length must be 0..128, not ${r.prefixLength}`);
   const out = Buffer.alloc(35);
   out.writeUInt16BE(r.priority, 0);
   parseAddress(r.source).copy(out, 2);
@@ -85,36 +76,6 @@ export function decodeBsidRecord(rdata: Uint8Array): BsidRecord | null {
     prefixLength: rdata[18]!,
     bsid: formatAddress(rdata, 19),
   };
-}
-
-/** The 65004 option value: function names, in order. Null when not valid UTF-8 names. */
-export function decodeFunctionsOption(data: Uint8Array): string[] | null {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
-  } catch {
-    return null;
-  }
-  if (text.trim() === '') return [];
-  const names = text.split(',').map((s) => s.trim());
-  if (names.length > MAX_SEGMENTS || names.some((n) => !/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(n))) return null;
-  return names;
-}
-
-export function encodeFunctionsOption(names: readonly string[]): Buffer {
-  return Buffer.from(names.join(','), 'utf8');
-}
-
-export function decodePortOption(data: Uint8Array): number | null {
-  if (data.length !== 2) return null;
-  const p = (data[0]! << 8) | data[1]!;
-  return p === 0 ? null : p;
-}
-
-export function encodePortOption(port: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(port);
-  return b;
 }
 
 /** `<32 nibbles, reversed>.ip6.arpa` → the address, or undefined. */
@@ -135,7 +96,7 @@ export interface ReturnHopRecord {
 }
 
 export function encodeReturnHopRecord(h: ReturnHopRecord): Buffer {
-  if (!Number.isInteger(h.id) || h.id < 1 || h.id > 0xffff) throw new RangeError(`a return id is 1..65535, not ${h.id}`);
+  if (!Number.isInteger(h.id) || h.id < 1 || h.id > 0xffff) throw new SrError('DNS_RECORD_FIELD', `a return id is 1..65535, not ${h.id}`);
   const out = Buffer.alloc(18);
   out.writeUInt16BE(h.id, 0);
   parseAddress(h.sid).copy(out, 2);

@@ -23,21 +23,15 @@ import { BsidManager } from '../controller/bsid/manager.js';
 import { parseResponse } from '../dns/query.js';
 import { parseControllerConfig, validateControllerConfig } from '../controller/config.js';
 import { handleMessage, type Services } from '../controller/dns/message.js';
+import { decodeFunctionsOption, decodeHints, EDNS_OPTIONS, encodeFunctionsOption, encodeHints, OPT_APP_NAME, OPT_BANDWIDTH, OPT_FUNCTIONS, OPT_LATENCY, OPT_PORT } from '../dns/edns.js';
 import {
   arpaName,
   decodeBsidRecord,
-  decodeFunctionsOption,
   decodeReturnHopRecord,
   decodeSrhRecord,
   encodeBsidRecord,
-  encodeFunctionsOption,
   encodeReturnHopRecord,
   encodeSrhRecord,
-  OPT_APP_NAME,
-  OPT_BANDWIDTH,
-  OPT_FUNCTIONS,
-  OPT_LATENCY,
-  OPT_PORT,
   RETURN_HOPS_NAME,
   TYPE_BSID_NAME,
   TYPE_RETURN_HOP_NAME,
@@ -474,7 +468,7 @@ function dnsServices(): Services[] {
 const dns: FuzzTarget = {
   name: 'dns',
   summary: "the controller's DNS handler (handleMessage: UDP and TCP, Fig. 1 and access-lab configs with binding SIDs): never throws; silence or an answer that dns-packet parses, with the query's id and QR set",
-  files: ['src/controller/dns/message.ts', 'src/dns/records.ts', 'src/controller/resolver.ts'],
+  files: ['src/controller/dns/message.ts', 'src/dns/edns.ts', 'src/dns/records.ts', 'src/controller/binding.ts', 'src/controller/resolver.ts'],
   prepare() {
     const seeds = dnsSeeds();
     const services = dnsServices();
@@ -522,7 +516,7 @@ function answerSeeds(): Buffer[] {
 const bsidAnswer: FuzzTarget = {
   name: 'bsid-answer',
   summary: "the proxy's binding-SID lookup (src/proxy/bindings.ts) fed the controller's answer: resolves or fails with BSID_LOOKUP_FAILED; what it caches are 16-byte segments, at most 127",
-  files: ['src/proxy/bindings.ts', 'src/dns/records.ts'],
+  files: ['src/proxy/bindings.ts', 'src/dns/query.ts', 'src/dns/records.ts'],
   prepare() {
     const seeds = answerSeeds();
     return bytesTarget(seeds, DNS_FIELDS, async (b) => {
@@ -573,8 +567,8 @@ const dnsAnswer: FuzzTarget = {
 
 const dnsRecords: FuzzTarget = {
   name: 'dns-records',
-  summary: 'the record and option decoders (src/dns/records.ts: SRH, BSID, return hop, functions, port): null or a value that re-encodes to the same bytes; never throw',
-  files: ['src/dns/records.ts'],
+  summary: 'the record decoders (src/dns/records.ts: SRH, BSID, return hop) and every EDNS option of the table (src/dns/edns.ts): null or a value that re-encodes to the same bytes (an option: to bytes that decode the same); never throw',
+  files: ['src/dns/records.ts', 'src/dns/edns.ts'],
   prepare() {
     const seeds = [
       encodeSrhRecord(['fc00:a::1:0:0', 'fc00:2::2']),
@@ -592,6 +586,15 @@ const dnsRecords: FuzzTarget = {
       if (hop) same(hex(encodeReturnHopRecord(hop)), hex(b), 'encodeReturnHopRecord(decodeReturnHopRecord(x))');
       const names = total('decodeFunctionsOption', () => decodeFunctionsOption(b));
       if (names && names.length > 0) same(decodeFunctionsOption(encodeFunctionsOption(names)), names, 'decode∘encode of the functions option');
+      for (const o of EDNS_OPTIONS) {
+        const got = total(`decodeHints(${o.code})`, () => decodeHints([{ code: o.code, data: b }]));
+        if (!got.ok) continue;
+        // what a decoded option encodes to decodes again and encodes to the same bytes (empty values are not sent)
+        const once = encodeHints(got.hints);
+        const again = decodeHints(once);
+        check(again.ok, `option ${o.code} (${o.name}): encodeHints wrote what decodeHints refuses`);
+        if (again.ok) same(encodeHints(again.hints).map((x) => hex(x.data)), once.map((x) => hex(x.data)), `encodeHints∘decodeHints∘encodeHints of option ${o.code} (${o.name})`);
+      }
       total('formatAddress', () => b.length >= 16 && formatAddress(b));
     }, 64);
   },

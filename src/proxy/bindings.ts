@@ -13,16 +13,15 @@
  * - the cache holds at most `cacheSize` entries (the least recently used goes first), every entry
  *   expires — an answer after its TTL (at least 1 s, at most `maxCacheMs`), an unknown BSID or a
  *   refusal after `negativeCacheMs` —, and an expired entry is never used;
- * - the lookups go over TCP only (dns/exchange.ts), and the answer must repeat the question.
+ * - the lookups go over TCP only (dns/exchange.ts), and the answer must repeat the question; the
+ *   query and the answer's reading are the DNS protocol's (dns/query.ts: bsidLookupQuery, parseBsidAnswer).
  *
  * `expand()` is synchronous (the cache); `prefetch()` fills it for a flow's candidates.
  */
-import dnsPacket from 'dns-packet';
 import { SrError } from '../core/errors.js';
 import { parseAddress, prefixContains } from '../net/ip6.js';
-import { parseController } from '../dns/query.js';
+import { bsidLookupQuery, parseBsidAnswer, parseController } from '../dns/query.js';
 import { exchange as defaultExchange, type DnsServerAddress, type Exchange } from '../dns/exchange.js';
-import { arpaName, decodeSrhRecord, TYPE_SRH_NAME } from '../dns/records.js';
 import type { BindingSids } from './classify.js';
 import type { BindingSidsConfig } from './config.js';
 
@@ -133,28 +132,22 @@ export class BindingLookup implements BindingSids {
   }
 
   private async fetch(bsid: string, key: string): Promise<void> {
-    const name = arpaName(bsid);
     let answer: Buffer;
     try {
-      ({ answer } = await (this.o.exchange ?? defaultExchange)({
-        server: this.server,
-        query: (id) => dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type: TYPE_SRH_NAME as 'AAAA', name, class: 'IN' }] }),
-        mode: 'tcp',
-        timeoutMs: this.o.timeoutMs,
-      }));
+      ({ answer } = await (this.o.exchange ?? defaultExchange)({ server: this.server, query: bsidLookupQuery(bsid), mode: 'tcp', timeoutMs: this.o.timeoutMs }));
     } catch (e) {
       // not cached: the next flow asks again (no more than maxInflight at a time)
       throw new SrError('BSID_LOOKUP_FAILED', `no answer from the controller ${this.o.controller} about ${bsid}: ${(e as Error).message}`);
     }
-    let packet: dnsPacket.DecodedPacket;
+    let parsed: ReturnType<typeof parseBsidAnswer>;
     try {
-      packet = dnsPacket.decode(answer);
+      parsed = parseBsidAnswer(answer, bsid);
     } catch (e) {
       const error = new SrError('BSID_LOOKUP_FAILED', `the controller's answer about ${bsid} does not parse: ${(e as Error).message}`);
       this.negative(key, error);
       throw error;
     }
-    const rcode = (packet as { rcode?: string }).rcode ?? 'NOERROR';
+    const { rcode, segments, ttl } = parsed;
     if (rcode !== 'NOERROR' && rcode !== 'NXDOMAIN') {
       const error =
         rcode === 'REFUSED'
@@ -163,14 +156,12 @@ export class BindingLookup implements BindingSids {
       this.negative(key, error);
       throw error;
     }
-    const rec = (packet.answers ?? []).find((a) => (a.type as string) === TYPE_SRH_NAME && a.name.toLowerCase() === name) as { ttl?: number; data?: unknown } | undefined;
-    const segments = rcode === 'NOERROR' && rec && Buffer.isBuffer(rec.data) ? decodeSrhRecord(rec.data) : null;
     if (!segments) {
       this.negative(key);
       return;
     }
     const now = this.now();
-    const ttlMs = Math.max(MIN_POSITIVE_MS, Math.min(this.o.maxCacheMs, (rec?.ttl ?? 0) * 1000));
+    const ttlMs = Math.max(MIN_POSITIVE_MS, Math.min(this.o.maxCacheMs, ttl * 1000));
     this.remember(key, { segments: segments.map((s) => parseAddress(s)), fetched: now, expires: now + ttlMs });
   }
 }

@@ -37,9 +37,10 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
           socket = await connect({ host, port, segments, returnPath: listOption(opts['returnPath']), timeoutMs: Number(opts['timeout']) });
         }
       } catch (e) {
-        if (e instanceof SrError) throw e;
+        // like netcat, a peer's refusal (the server's, or the controller's: DNS_REFUSED…) exits 1
+        if (e instanceof SrError && e.kind !== 'input') throw e;
         const code = (e as { code?: string }).code ?? 'ERROR';
-        process.stderr.write(`srv6pipes connect: [${host}]:${port}: ${code}\n`);
+        process.stderr.write(`srv6pipes connect: [${host}]:${port}: ${code}${e instanceof SrError ? ` (${e.message}; ${e.hint})` : ''}\n`);
         return 1;
       }
       return new Promise<number>((resolve) => {

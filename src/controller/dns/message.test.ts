@@ -7,7 +7,8 @@ import { FIG1_CONTROLLER_YAML } from '../example.js';
 import { Resolver } from '../resolver.js';
 import { handleMessage } from './message.js';
 import { parseResponse } from '../../dns/query.js';
-import { arpaName, decodeReturnHopRecord, decodeSrhRecord, OPT_FUNCTIONS, OPT_PORT, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from '../../dns/records.js';
+import { OPT_FUNCTIONS, OPT_PORT } from '../../dns/edns.js';
+import { arpaName, decodeReturnHopRecord, decodeSrhRecord, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from '../../dns/records.js';
 
 const resolver = new Resolver(parseControllerConfig(FIG1_CONTROLLER_YAML));
 const C = 'fc00:1::2';

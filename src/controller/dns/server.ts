@@ -15,12 +15,11 @@ import net from 'node:net';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import { SrError, errnoCode, isSrError } from '../../core/errors.js';
-import { randomInt } from 'node:crypto';
 import type { Resolver } from '../resolver.js';
 import type { DnsLimits } from '../config.js';
 import { ClientRateLimiter } from '../ratelimit.js';
 import type { BsidManager } from '../bsid/manager.js';
-import { tcpExchange, udpExchange } from '../../dns/exchange.js';
+import { queryId, tcpExchange, udpExchange } from '../../dns/exchange.js';
 import { handleMessage, type QueryLog, type Services } from './message.js';
 
 export interface DnsServerOptions {
@@ -85,7 +84,7 @@ async function startOnce(o: DnsServerOptions): Promise<DnsServer> {
     if (!up) throw new Error('no upstream');
     // a fresh id towards the upstream (queries from different clients may share one), the client's id back
     const out = Buffer.from(query);
-    out.writeUInt16BE(randomInt(0, 65536), 0);
+    out.writeUInt16BE(queryId(), 0);
     // over UDP a truncated upstream answer goes back as it is: the client retries over TCP, and so do we
     const answer = transport === 'udp' ? await udpExchange(up, out, 2000) : await tcpExchange(up, out, 3000);
     const back = Buffer.from(answer);

@@ -7,8 +7,8 @@
  * The address is the query's source: over TCP the handshake has proved it, over UDP it may be forged
  * (the answer then goes to the forged address, which a connected client socket drops).
  */
-import { parseAddress, prefixContains, type Prefix6 } from '../../net/ip6.js';
-import type { ControllerConfig } from '../config.js';
+import { parseAddress, prefixContains, type Prefix6 } from '../net/ip6.js';
+import type { ControllerConfig } from './config.js';
 
 function bytesOf(client: string): Buffer | undefined {
   try {
