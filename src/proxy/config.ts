@@ -225,7 +225,7 @@ const REQUIREMENT_CHECKS: Record<FunctionRequirement, (c: { mptcp?: { pathManage
   'mptcp-userspace': (c) => (c.mptcp?.pathManager === 'userspace' ? undefined : 'it asks for subflows per connection: it needs `mptcp: { pathManager: userspace }`'),
 };
 
-export function unmetRequirement(r: FunctionRequirement, c: { mptcp?: { pathManager: string } | null }): string | undefined {
+function unmetRequirement(r: FunctionRequirement, c: { mptcp?: { pathManager: string } | null }): string | undefined {
   return REQUIREMENT_CHECKS[r](c);
 }
 
