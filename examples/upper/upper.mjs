@@ -6,7 +6,15 @@ import { defineFunction } from 'srv6pipes';
 export default defineFunction({
   name: 'upper',
   summary: 'upper-cases ASCII letters upstream (and downstream if asked)',
-  options: z.object({ downstream: z.boolean().default(false) }).strict(),
+  options: z.object({ downstream: z.boolean().default(false).describe('upper-case server → client bytes too') }).strict(),
+  // what the argument bits of its SIDs mean: upper has no use for them yet, so it takes 0 and refuses
+  // anything else (such a flow is reset before it is spawned or connected: FLOW_BAD_ARGUMENT)
+  argument: {
+    description: '0 (no other value means anything yet)',
+    parse: (argument, { reject }) => (argument === 0n ? null : reject('upper takes no argument: use 0')),
+  },
+  // the reasons it may give flow.reset(reason), with their meaning: none
+  resets: {},
 
   // once per loaded instance: whatever it returns is `flow.state` for every flow
   init(options, env) {

@@ -17,4 +17,11 @@ test('both directions with { downstream: true }; bad options name the field', as
   await assert.rejects(runFunction(upper, { options: { downstream: 'yes' } }), /options\.downstream/);
 });
 
+test('an argument other than 0 is refused before the flow is spawned', async () => {
+  const r = await runFunction(upper, { argument: 5, upstream: Buffer.from('hello') });
+  assert.equal(r.reset, 'bad_argument');
+  assert.equal(r.error.code, 'FLOW_BAD_ARGUMENT');
+  assert.equal(r.upstream.length, 0);
+});
+
 conformance(upper, [{ name: 'default' }, { name: 'both directions', options: { downstream: true } }]);

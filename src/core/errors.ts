@@ -80,6 +80,7 @@ export const ERROR_CODES = {
   FLOW_NO_SRH: { kind: 'input', hint: 'the SYN carried no SRH' },
   FLOW_NOT_OURS: { kind: 'input', hint: 'no segment falls in this proxy’s locators' },
   FLOW_UNKNOWN_FUNCTION: { kind: 'input', hint: 'the function id is not configured on this proxy' },
+  FLOW_BAD_ARGUMENT: { kind: 'input', hint: 'the SID\'s argument bits mean nothing to its function (see its argument in `srv6pipes functions`): the flow is reset before anything is spawned or connected' },
   FLOW_CONNECT_FAILED: { kind: 'input', hint: 'the next hop refused or did not answer' },
   FLOW_TIMEOUT: { kind: 'input', hint: 'the flow was idle longer than timeouts.idle' },
   FLOW_LIMIT: { kind: 'input', hint: 'the proxy holds limits.flows concurrent flows (each worker its share): raise it or add proxies' },

@@ -1,53 +1,34 @@
-/** Every built-in function passes the conformance suite (cases per function in the table below). */
-import { conformance, type ConformanceCase } from '../sdk/conformance.js';
-import { BUILTIN_FUNCTIONS } from './registry.js';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { compress } from './compress/index.js';
-import { copy } from './copy/index.js';
-import { decompress } from './decompress/index.js';
-import { decrypt } from './decrypt/index.js';
-import { encrypt } from './encrypt/index.js';
-import { xor } from './xor/index.js';
-
-const keyDir = mkdtempSync(join(tmpdir(), 'srv6pipes-conformance-'));
-writeFileSync(join(keyDir, 'keyring.yaml'), `keys:\n  "7": "${randomBytes(32).toString('base64')}"\n`, { mode: 0o600 });
-const keyring = { keyring: 'keyring.yaml' };
-const tunnel = (algorithm: string): ConformanceCase => ({ name: `${algorithm} tunnel`, options: { algorithm }, argument: 6, inverse: { descriptor: decompress, options: { algorithm } } });
-
-/** Conformance cases per built-in. A built-in missing here fails the last test. */
-export const CASES: Record<string, ConformanceCase[]> = {
-  copy: [{ identity: true }],
-  xor: [
-    { name: 'one pass', argument: 0x5a },
-    { name: 'inverse pair', argument: 0x5a, options: { passes: 3 }, inverse: { descriptor: xor, options: { passes: 1 } } },
-  ],
-  ids: [
-    { name: 'block, no match', identity: true, options: { action: 'block', signatures: [{ pattern: 'NEVER-IN-THE-SAMPLE' }] } },
-    { name: 'alert, regex', identity: true, options: { action: 'alert', signatures: [{ regex: 'fox jumps over the lazy cat' }] } },
-  ],
-  exec: [
-    { name: 'cat both ways', identity: true, options: { upstream: ['cat'], downstream: ['cat'] } },
-    { name: 'tr upstream', options: { upstream: ['tr', 'a-z', 'A-Z'], downstream: null } },
-  ],
-  compress: [tunnel('gzip'), tunnel('deflate'), tunnel('brotli')],
-  decompress: [{ name: 'gzip tunnel, server end', end: 'server', options: { algorithm: 'gzip' }, inverse: { descriptor: compress, options: { algorithm: 'gzip' } } }],
-  encrypt: [{ name: 'AES-256-GCM tunnel', argument: 7, options: keyring, baseDir: keyDir, inverse: { descriptor: decrypt, options: keyring } }],
-  decrypt: [{ name: 'tunnel, server end', end: 'server', argument: 7, options: { ...keyring, cipher: 'chacha20-poly1305' }, baseDir: keyDir, inverse: { descriptor: encrypt, options: keyring } }],
-  meter: [{ identity: true }],
-  ratelimit: [{ name: '200 MB/s', identity: true, argument: 200_000_000 }],
-  mptcp: [{ name: 'bond: relays unchanged (the MPTCP carrier is opened by the proxy, not here)', identity: true, options: { uplinks: ['fc00:31::1', 'fc00:32::1'] } }],
-};
-
-for (const d of BUILTIN_FUNCTIONS) conformance(d, CASES[d.name] ?? []);
-
-import { test } from 'node:test';
+/**
+ * Every built-in function passes the conformance suite, with the cases its own folder gives:
+ * `functions/<name>/conformance.ts` exports `conformanceCases()`. A new built-in touches its folder and
+ * the registry only; one without cases fails here.
+ */
 import assert from 'node:assert/strict';
-test('every built-in function has conformance cases', () => {
-  for (const d of BUILTIN_FUNCTIONS) assert.ok((CASES[d.name] ?? []).length > 0, `no conformance cases for ${d.name}`);
-  assert.ok(copy && xor);
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { conformance, type ConformanceCase } from '../sdk/conformance.js';
+import type { FunctionDescriptor } from '../sdk/types.js';
+import { BUILTIN_FUNCTIONS } from './registry.js';
+
+/** The cases in a built-in's folder: [] when it has none (no conformance.js, or no cases in it). */
+export async function casesOf(d: FunctionDescriptor): Promise<ConformanceCase[]> {
+  const url = new URL(`./${d.name}/conformance.js`, import.meta.url);
+  if (!existsSync(url)) return [];
+  const mod = (await import(url.href)) as { conformanceCases?: () => ConformanceCase[] };
+  return typeof mod.conformanceCases === 'function' ? mod.conformanceCases() : [];
+}
+
+const without: string[] = [];
+for (const d of BUILTIN_FUNCTIONS) {
+  const cases = await casesOf(d);
+  if (cases.length === 0) without.push(d.name);
+  else conformance(d, cases);
+}
+
+test('every built-in function has conformance cases in its folder (functions/<name>/conformance.ts)', async () => {
+  assert.deepEqual(without, [], `no conformance cases for ${without.join(', ')}`);
+  // and the check can fail: a descriptor whose folder holds no cases has none
+  assert.deepEqual(await casesOf({ ...BUILTIN_FUNCTIONS[0]!, name: 'no-such-function' }), []);
 });
 
 test('the suite fails functions that break the rules (chunk-dependent output, unbounded buffering)', async () => {

@@ -201,3 +201,28 @@ test('netconf.intercept: auto (sklookup with a listener on ::, else tproxy), or 
   fails(JSON.stringify({ ...base, listen: 'fc00:b::1', netconf: { intercept: 'sklookup' } }), 'CONFIG_INVALID', 'listen');
   assert.equal(parseProxyConfig(JSON.stringify({ ...base, listen: '0::0', netconf: { intercept: 'sklookup' } })).listen, '0::0');
 });
+
+test('declared requirements: a module that requires mptcp-userspace is refused by a proxy without it (config, ctl load, reload)', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-requires-'));
+  writeFileSync(
+    join(dir, 'needy.mjs'),
+    `export default { name: 'needy', summary: 'needs MPTCP subflows', requires: ['mptcp-userspace'], options: { safeParse: (v) => ({ success: true, data: v }) }, spawn: () => ({ upstream: { data: (c) => c }, downstream: { data: (c) => c } }) };\n`,
+  );
+  const base = 'locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: ./needy.mjs } ]\n';
+  const without = parseProxyConfig(base, 'test.yaml', dir);
+  await assert.rejects(checkFunctions(without, 'test.yaml'), (e: unknown) => {
+    assert.ok(isSrError(e, 'CONFIG_INVALID'), String(e));
+    assert.match((e as Error).message, /^test\.yaml: functions\[0\]\.vf: needy requires mptcp-userspace: .*pathManager: userspace/);
+    return true;
+  });
+  await checkFunctions(parseProxyConfig(`${base}mptcp: { pathManager: userspace }\n`, 'test.yaml', dir), 'test.yaml');
+  // the built-in's requirement is checked by the config itself, with the same words
+  assert.throws(() => parseProxyConfig('locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 2, chain: [ { vf: copy }, { vf: mptcp, options: { uplinks: ["fc00:31::1", "fc00:32::1"] } } ] } ]\n', 'test.yaml'), (e: unknown) => {
+    assert.ok(isSrError(e, 'CONFIG_INVALID'));
+    assert.match((e as Error).message, /functions\[0\]\.chain\[1\]\.vf: the mptcp function requires mptcp-userspace: it asks for subflows per connection/);
+    return true;
+  });
+});

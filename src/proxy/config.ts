@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import { loadFunction, type FunctionSpec } from '../sdk/loader.js';
 import { BUILTINS } from '../functions/registry.js';
 import { MemoryMetrics } from '../sdk/metrics-memory.js';
+import type { FunctionRequirement } from '../sdk/types.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
 
 /** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
@@ -219,6 +220,15 @@ function invalid(source: string, path: readonly PropertyKey[], message: string):
   return new SrError('CONFIG_INVALID', `${source}: ${fieldPath(path)}: ${message}`);
 }
 
+/** How this proxy's config meets each requirement a function may declare (`requires`): why not, or undefined when it does. */
+const REQUIREMENT_CHECKS: Record<FunctionRequirement, (c: { mptcp?: { pathManager: string } | null }) => string | undefined> = {
+  'mptcp-userspace': (c) => (c.mptcp?.pathManager === 'userspace' ? undefined : 'it asks for subflows per connection: it needs `mptcp: { pathManager: userspace }`'),
+};
+
+function unmetRequirement(r: FunctionRequirement, c: { mptcp?: { pathManager: string } | null }): string | undefined {
+  return REQUIREMENT_CHECKS[r](c);
+}
+
 function bindingSidsConfig(b: NonNullable<RawProxyConfig['bindingSids']>): BindingSidsConfig {
   const { controller, prefixes, timeout, maxCache, negativeCache, cacheSize, maxCandidates, maxInflight } = b;
   return { controller, prefixes: prefixes.map((x) => parsePrefix(x)), timeoutMs: timeout, maxCacheMs: maxCache, negativeCacheMs: negativeCache, cacheSize, maxCandidates, maxInflight };
@@ -273,11 +283,14 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
   if (c.mptcp?.converter && c.mptcp.converter.port === c.port) {
     throw invalid(source, ['mptcp', 'converter', 'port'], `${c.port} is the transparent listener's port too`);
   }
+  // what built-ins declare they need (modules: checkFunctions, once they are imported)
   functions.forEach((f, i) => {
-    const k = f.parts.findIndex((p) => p.vf === 'mptcp');
-    if (k >= 0 && c.mptcp?.pathManager !== 'userspace') {
-      throw invalid(source, f.chain ? ['functions', i, 'chain', k, 'vf'] : ['functions', i, 'vf'], 'the mptcp function asks for subflows per connection: it needs `mptcp: { pathManager: userspace }`');
-    }
+    f.parts.forEach((p, k) => {
+      for (const r of BUILTINS.find(p.vf)?.requires ?? []) {
+        const why = unmetRequirement(r, c);
+        if (why !== undefined) throw invalid(source, f.chain ? ['functions', i, 'chain', k, 'vf'] : ['functions', i, 'vf'], `the ${p.vf} function requires ${r}: ${why}`);
+      }
+    });
   });
   const given = c.netconf === 'off' || c.netconf === false ? null : c.netconf === 'on' || c.netconf === true ? { mark: 1, table: 100, intercept: 'auto' as const, ownPrefixes: 4096 } : c.netconf;
   // auto: the kernel's own TIME_WAIT handling (sklookup) wherever the listener allows it
@@ -318,7 +331,7 @@ export function loadProxyConfig(path: string): ProxyConfig {
  * reload fails here, with the field named, before anything changes.
  */
 export async function checkFunctions(cfg: ProxyConfig, source = 'config'): Promise<void> {
-  const ctx = { registry: BUILTINS, baseDir: cfg.baseDir, log: pino({ level: 'silent' }), metricsFor: () => new MemoryMetrics() };
+  const ctx = { registry: BUILTINS, baseDir: cfg.baseDir, log: pino({ level: 'silent' }), metricsFor: () => new MemoryMetrics(), unmet: (r: FunctionRequirement) => unmetRequirement(r, cfg) };
   for (const [i, spec] of cfg.functions.entries()) {
     let f;
     try {

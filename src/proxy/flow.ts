@@ -131,7 +131,7 @@ export class Flow {
         }
       }
     } catch (e) {
-      this.fail('function_error', e);
+      this.fail((e as { code?: unknown } | null)?.code === 'FLOW_BAD_ARGUMENT' ? 'bad_argument' : 'function_error', e);
       return;
     }
     if (this.ending) {

@@ -1,7 +1,7 @@
 /** Building a function's options, state and per-flow context: shared by the proxy and the test harness. */
 import { SrError } from '../core/errors.js';
 import type { Logger } from 'pino';
-import type { Endpoint, FlowContext, OptionsSchema, FunctionDescriptor, FunctionMetrics } from './types.js';
+import { REQUIREMENTS, type ArgumentSpec, type Endpoint, type FlowContext, type OptionsSchema, type FunctionDescriptor, type FunctionMetrics } from './types.js';
 
 function fieldPath(path: readonly PropertyKey[]): string {
   let s = '';
@@ -31,10 +31,41 @@ export function checkDescriptor(x: unknown, source: string): FunctionDescriptor 
     if (typeof d.spawn !== 'function') problems.push('`spawn` must be a function');
     if (d.init !== undefined && typeof d.init !== 'function') problems.push('`init` must be a function');
     if (d.deinit !== undefined && typeof d.deinit !== 'function') problems.push('`deinit` must be a function');
+    problems.push(...descriptorTableProblems(d));
   }
   if (problems.length) throw new SrError('BAD_FUNCTION_MODULE', `${source}: not a function descriptor: ${problems.join('; ')}`);
   return d as FunctionDescriptor;
 }
+
+/** The optional table fields (0.1 descriptors have none of them): argument, resets, requires. */
+function descriptorTableProblems(d: Partial<FunctionDescriptor>): string[] {
+  const problems: string[] = [];
+  const a = d.argument as Partial<ArgumentSpec> | undefined;
+  if (a !== undefined && (!a || typeof a !== 'object' || typeof a.description !== 'string' || typeof a.parse !== 'function')) {
+    problems.push('`argument` must be { description: string, parse(argument, ctx) }');
+  }
+  if (d.resets !== undefined) {
+    if (!d.resets || typeof d.resets !== 'object' || Array.isArray(d.resets)) problems.push('`resets` must be an object: reason → description');
+    else {
+      for (const [reason, what] of Object.entries(d.resets)) {
+        if (!RESET_REASON.test(reason)) problems.push(`reset reason "${reason}" must match [a-z][a-z0-9_]*`);
+        if (typeof what !== 'string') problems.push(`reset reason "${reason}" needs a description (a string)`);
+      }
+    }
+  }
+  if (d.requires !== undefined) {
+    if (!Array.isArray(d.requires)) problems.push('`requires` must be an array of requirement names');
+    else {
+      for (const r of d.requires as unknown[]) {
+        if (typeof r !== 'string' || !Object.hasOwn(REQUIREMENTS, r)) problems.push(`unknown requirement ${JSON.stringify(r)} (known: ${Object.keys(REQUIREMENTS).join(', ')})`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** a reset reason as a descriptor declares it (the proxy's own endings are snake_case too) */
+export const RESET_REASON = /^[a-z][a-z0-9_]{0,63}$/;
 
 export interface FlowFacts {
   flowId: number;
@@ -47,11 +78,10 @@ export interface FlowFacts {
   position: number;
 }
 
-export function makeFlowContext<O, S>(
+export function makeFlowContext<O, S, A>(
   facts: FlowFacts,
-  options: O,
-  state: S,
+  instance: { options: O; state: S; arg: A },
   deps: { log: Logger; metrics: FunctionMetrics; signal: AbortSignal; reset(reason: string): void },
-): FlowContext<O, S> {
-  return { ...facts, options, state, log: deps.log, metrics: deps.metrics, signal: deps.signal, reset: deps.reset };
+): FlowContext<O, S, A> {
+  return { ...facts, options: instance.options, state: instance.state, arg: instance.arg, log: deps.log, metrics: deps.metrics, signal: deps.signal, reset: deps.reset };
 }

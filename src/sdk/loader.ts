@@ -9,8 +9,9 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { SrError } from '../core/errors.js';
 import { composeTransforms } from './compose.js';
-import { checkDescriptor, makeFlowContext, validateOptions, type FlowFacts } from './context.js';
-import type { DirectionTransform, FlowTransforms, FunctionDescriptor, FunctionMetrics } from './types.js';
+import { checkDescriptor, validateOptions, type FlowFacts } from './context.js';
+import { parseArgument, spawnPart, type PartInstance, type SpawnDeps } from './spawn.js';
+import type { DirectionTransform, FlowTransforms, FunctionDescriptor, FunctionMetrics, FunctionRequirement } from './types.js';
 
 export interface PartSpec {
   vf: string;
@@ -38,14 +39,14 @@ export interface LoaderContext {
   baseDir: string;
   log: Logger;
   metricsFor(functionId: number, vf: string): FunctionMetrics;
+  /**
+   * Why this host does not meet a requirement a descriptor declares (`requires`), or undefined when it
+   * does. Without it requirements are not checked (the workers: the config was checked before them).
+   */
+  unmet?(requirement: FunctionRequirement): string | undefined;
 }
 
-interface LoadedPart {
-  descriptor: FunctionDescriptor;
-  options: unknown;
-  state: unknown;
-  metrics: FunctionMetrics;
-}
+type LoadedPart = PartInstance;
 
 let importVersion = 0;
 
@@ -93,13 +94,16 @@ export class LoadedFunction {
     return this.spec.chain ? `chain(${names.join(',')})` : names[0]!;
   }
 
-  /** Spawns every part for a flow and composes them (upstream in order, downstream reversed). */
-  spawn(facts: FlowFacts, deps: { log: Logger; signal: AbortSignal; reset(reason: string): void }): FlowTransforms {
+  /**
+   * Spawns every part for a flow and composes them (upstream in order, downstream reversed). Every
+   * part's argument is parsed first: a rejected one throws SrError FLOW_BAD_ARGUMENT before any part
+   * is spawned (and so before the proxy connects onward).
+   */
+  spawn(facts: FlowFacts, deps: SpawnDeps): FlowTransforms {
+    const args = this.parts.map((p) => parseArgument(p, facts.argument, deps.log));
     const spawned: FlowTransforms[] = [];
     try {
-      for (const p of this.parts) {
-        spawned.push(p.descriptor.spawn(makeFlowContext(facts, p.options, p.state, { ...deps, metrics: p.metrics })));
-      }
+      for (const [i, p] of this.parts.entries()) spawned.push(spawnPart(p, facts, args[i], deps));
     } catch (e) {
       for (const s of spawned) s.close?.();
       throw e;
@@ -181,6 +185,10 @@ export async function loadFunction(spec: FunctionSpec, ctx: LoaderContext, versi
       } catch (e) {
         if (e instanceof SrError) throw new SrError(e.code, `${at}.vf: ${e.message}`, { cause: e });
         throw e;
+      }
+      for (const r of descriptor.requires ?? []) {
+        const why = ctx.unmet?.(r);
+        if (why !== undefined) throw new SrError('CONFIG_INVALID', `${at}.vf: ${descriptor.name} requires ${r}: ${why}`);
       }
       const options = validateOptions(descriptor.options, p.options, `${at}.options`);
       const metrics = ctx.metricsFor(spec.id, descriptor.name);

@@ -4,9 +4,11 @@
  * Exported for function authors (`import { runFunction } from 'srv6pipes/testing'`).
  */
 import { Readable, Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { isSrError } from '../core/errors.js';
 import { composeTransforms } from './compose.js';
-import { makeFlowContext, validateOptions } from './context.js';
+import { validateOptions } from './context.js';
+import { BAD_ARGUMENT_ENDING, parseArgument, spawnPart } from './spawn.js';
 import { MemoryMetrics } from './metrics-memory.js';
 import { newDirectionStats, relay } from './relay.js';
 import { releaseTransforms, type FlowTransforms, type FunctionDescriptor } from './types.js';
@@ -31,12 +33,14 @@ export interface RunOptions {
   baseDir?: string;
   metrics?: MemoryMetrics;
   timeoutMs?: number;
+  /** the function's log (default: silent) */
+  log?: Logger;
 }
 
 export interface RunResult {
   upstream: Buffer;
   downstream: Buffer;
-  /** the reason, when the flow was reset (by the function, an error or resetAfterMs) */
+  /** the reason, when the flow was reset (by the function, an error, resetAfterMs, or `bad_argument`: the argument was rejected) */
   reset?: string;
   error?: unknown;
   /** how many times a source was paused by back-pressure before its end */
@@ -74,14 +78,14 @@ class Sink extends Writable {
 }
 
 /** Initialises a function instance as the proxy does; returns its state and a deinit. */
-export async function initFunction<O, S>(d: FunctionDescriptor<O, S>, raw: unknown, metrics = new MemoryMetrics(), baseDir = process.cwd(), functionId = 1) {
+export async function initFunction<O, S>(d: FunctionDescriptor<O, S, any>, raw: unknown, metrics = new MemoryMetrics(), baseDir = process.cwd(), functionId = 1) {
   const options = validateOptions(d.options, raw);
   const log = pino({ level: 'silent' });
   const state = (await d.init?.(options, { functionId, log, metrics, baseDir })) as S;
   return { options, state, deinit: async () => d.deinit?.(state) };
 }
 
-export async function runFunction<O, S>(d: FunctionDescriptor<O, S>, o: RunOptions = {}): Promise<RunResult> {
+export async function runFunction<O, S>(d: FunctionDescriptor<O, S, any>, o: RunOptions = {}): Promise<RunResult> {
   const metrics = o.metrics ?? new MemoryMetrics();
   const inst = await initFunction(d, o.options, metrics, o.baseDir, o.functionId ?? 1);
   try {
@@ -91,8 +95,45 @@ export async function runFunction<O, S>(d: FunctionDescriptor<O, S>, o: RunOptio
   }
 }
 
+export interface SpawnFlowOptions {
+  argument?: bigint | number;
+  functionId?: number;
+  client?: { address: string; port: number };
+  metrics?: MemoryMetrics;
+  log?: Logger;
+  /** what the function's `flow.reset(reason)` calls (default: nothing) */
+  reset?(reason: string): void;
+}
+
+/**
+ * One flow's transforms, spawned as the proxy does (the argument parsed first: a rejected one throws
+ * SrError FLOW_BAD_ARGUMENT) but not relayed: for tests that drive the transforms by hand. `abort`
+ * ends the flow's signal.
+ */
+export function spawnFlow<O, S>(d: FunctionDescriptor<O, S, any>, options: O, state: S, o: SpawnFlowOptions = {}): { transforms: FlowTransforms; abort: AbortController } {
+  const abort = new AbortController();
+  const facts = { ...FACTS, functionId: o.functionId ?? 1, argument: BigInt(o.argument ?? 0), client: o.client ?? FACTS.client };
+  const log = o.log ?? pino({ level: 'silent' });
+  const part = { descriptor: d as FunctionDescriptor, options, state, metrics: o.metrics ?? new MemoryMetrics() };
+  const arg = parseArgument(part, facts.argument, log);
+  const transforms = spawnPart(part, facts, arg, { log, signal: abort.signal, reset: o.reset ?? (() => undefined) });
+  return { transforms, abort };
+}
+
+/** the flow a harness flow stands for */
+const FACTS = {
+  flowId: 1,
+  functionId: 1,
+  argument: 0n,
+  sid: 'fc00:a::1:0:0',
+  client: { address: 'fc00:1::2', port: 40000 },
+  server: { address: 'fc00:2::2', port: 80 },
+  path: ['fc00:a::1:0:0', 'fc00:2::2'],
+  position: 0,
+};
+
 /** One flow through an already initialised instance (several flows may share one). */
-export function runFlow<O, S>(d: FunctionDescriptor<O, S>, options: O, state: S, o: RunOptions, metrics = new MemoryMetrics()): Promise<RunResult> {
+export function runFlow<O, S>(d: FunctionDescriptor<O, S, any>, options: O, state: S, o: RunOptions, metrics = new MemoryMetrics()): Promise<RunResult> {
   const abort = new AbortController();
   const up = { src: source(o.upstream, o.chunkDelayMs ?? 0), dst: new Sink(!!o.slowConsumer) };
   const down = { src: source(o.downstream, o.chunkDelayMs ?? 0), dst: new Sink(!!o.slowConsumer) };
@@ -113,25 +154,15 @@ export function runFlow<O, S>(d: FunctionDescriptor<O, S>, options: O, state: S,
     };
     const timer = setTimeout(() => finish('harness_timeout'), o.timeoutMs ?? 30_000);
     const resetTimer = o.resetAfterMs !== undefined ? setTimeout(() => finish('reset_by_test'), o.resetAfterMs) : undefined;
-    const ctx = makeFlowContext(
-      {
-        flowId: 1,
-        functionId: o.functionId ?? 1,
-        argument: BigInt(o.argument ?? 0),
-        sid: 'fc00:a::1:0:0',
-        client: { address: 'fc00:1::2', port: 40000 },
-        server: { address: 'fc00:2::2', port: 80 },
-        path: ['fc00:a::1:0:0', 'fc00:2::2'],
-        position: 0,
-      },
-      options,
-      state,
-      { log: pino({ level: 'silent' }), metrics, signal: abort.signal, reset: (reason) => finish(reason) },
-    );
+    const facts = { ...FACTS, functionId: o.functionId ?? 1, argument: BigInt(o.argument ?? 0) };
+    const log = o.log ?? pino({ level: 'silent' });
+    const part = { descriptor: d as FunctionDescriptor, options, state, metrics };
     try {
-      transforms = d.spawn(ctx);
+      // as the proxy does: the argument first (rejected: nothing is spawned), then spawn
+      const arg = parseArgument(part, facts.argument, log);
+      transforms = spawnPart(part, facts, arg, { log, signal: abort.signal, reset: (reason) => finish(reason) });
     } catch (e) {
-      finish('function_error', e);
+      finish(isSrError(e, 'FLOW_BAD_ARGUMENT') ? BAD_ARGUMENT_ENDING : 'function_error', e);
       return;
     }
     if (settled) {

@@ -65,11 +65,16 @@ export interface FunctionEnv {
 }
 
 /** What a function knows about the flow it serves. */
-export interface FlowContext<O = unknown, S = unknown> {
+export interface FlowContext<O = unknown, S = unknown, A = bigint> {
   readonly flowId: number;
   readonly functionId: number;
   /** the argument bits of this proxy's SID */
   readonly argument: bigint;
+  /**
+   * The argument as the descriptor's `argument.parse` made it (a policy, a key, a rate…); a flow whose
+   * argument was rejected is never spawned. Without a parser (a 0.1 descriptor): `argument` itself.
+   */
+  readonly arg: A;
   /** this proxy's SID as it appeared in the path */
   readonly sid: string;
   readonly client: Endpoint;
@@ -86,7 +91,10 @@ export interface FlowContext<O = unknown, S = unknown> {
   readonly metrics: FunctionMetrics;
   /** aborted when the flow ends, whatever the reason (stop timers, kill child processes) */
   readonly signal: AbortSignal;
-  /** Ends the flow now: both sides are reset; bytes not yet delivered are dropped. */
+  /**
+   * Ends the flow now: both sides are reset; bytes not yet delivered are dropped. `reason` is one of the
+   * descriptor's `resets` (another one still resets, and is logged as a bug in the function).
+   */
   reset(reason: string): void;
 }
 
@@ -129,25 +137,73 @@ export interface FlowTransforms {
   carrier?: OutboundCarrier;
 }
 
-export interface FunctionDescriptor<O = any, S = any> {
+/** What `argument.parse` gets besides the bits: the instance the flow goes to, and how to refuse. */
+export interface ArgumentContext<O = unknown, S = unknown> {
+  readonly options: O;
+  readonly state: S;
+  /** Refuses the argument: the flow is reset (FLOW_BAD_ARGUMENT) before anything is spawned or connected. */
+  reject(why: string): never;
+}
+
+/** What the argument bits of the function's SIDs mean, and their parser. */
+export interface ArgumentSpec<A = unknown, O = any, S = any> {
+  /** one line for `srv6pipes functions`: what the bits mean, which values are valid */
+  readonly description: string;
+  /**
+   * The bits → the typed value the function works with (`flow.arg`): once per flow, before `spawn`.
+   * `ctx.reject(why)` refuses an argument that means nothing here; anything else it throws is a bug in
+   * the function (the flow ends as `function_error`).
+   */
+  parse(argument: bigint, ctx: ArgumentContext<O, S>): A;
+}
+
+/**
+ * Host features a function may need (`requires`), by name, with what provides them. The proxy checks
+ * them against its own config before it loads the function (a config entry, `ctl load`, a reload).
+ */
+export const REQUIREMENTS = {
+  'mptcp-userspace': 'Multipath TCP with the userspace path manager, for per-connection subflows (proxy config: `mptcp: { pathManager: userspace }`)',
+} as const satisfies Record<string, string>;
+
+export type FunctionRequirement = keyof typeof REQUIREMENTS;
+
+/**
+ * A function: one row of the function table. Everything the proxy, the CLI (`srv6pipes functions`)
+ * and the docs say about a function comes from here.
+ */
+export interface FunctionDescriptor<O = any, S = any, A = any> {
   /** unique name used in configs (`vf: xor`); lowercase, digits, dashes */
   readonly name: string;
   readonly summary: string;
   /** options schema; validated once at load; errors name the field */
   readonly options: OptionsSchema<O>;
+  /**
+   * What the SID's argument bits mean: a description and a parser, run per flow before `spawn`; a
+   * rejected argument resets the flow (FLOW_BAD_ARGUMENT) before anything is spawned or connected.
+   * Optional for 0.1 modules: without it, `flow.arg` is the raw bigint.
+   */
+  readonly argument?: ArgumentSpec<A, O, S>;
+  /**
+   * The reasons `flow.reset(reason)` may give (`[a-z][a-z0-9_]*` → what it means). A reset with a
+   * reason not listed here still resets the flow and is logged as a bug (error level). A descriptor
+   * without `resets` (0.1) is not checked.
+   */
+  readonly resets?: Readonly<Record<string, string>>;
+  /** host features the function needs (see REQUIREMENTS); a proxy whose config lacks one refuses to load it */
+  readonly requires?: readonly FunctionRequirement[];
   /** once per loaded instance (per config entry and worker), before its first flow */
   init?(options: O, env: FunctionEnv): S | Promise<S>;
   /** once per loaded instance, after its last flow (on unload, reload or stop) */
   deinit?(state: S): void | Promise<void>;
   /** per flow: the transforms of both directions */
-  spawn(flow: FlowContext<O, S>): FlowTransforms;
+  spawn(flow: FlowContext<O, S, A>): FlowTransforms;
 }
 
-/** Identity helper that gives a descriptor literal its types (O from the schema, S from init). */
 /** @deprecated the old name of FunctionDescriptor (kept for modules written against 0.1) */
 export type VfDescriptor<O = any, S = any> = FunctionDescriptor<O, S>;
 
-export function defineFunction<O, S = undefined>(d: FunctionDescriptor<O, S>): FunctionDescriptor<O, S> {
+/** Identity helper that gives a descriptor literal its types (O from the schema, S from init, A from argument.parse). */
+export function defineFunction<O, S = undefined, A = bigint>(d: FunctionDescriptor<O, S, A>): FunctionDescriptor<O, S, A> {
   return d;
 }
 

@@ -100,6 +100,17 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
           assert.equal(c['received'], 0, 'nothing was delivered with a wrong key');
           assert.equal(c['error'], 'ECONNRESET', JSON.stringify(conns));
         }
+        // the unknown key id is a bad argument (the descriptor's parser refused it): logged with its code
+        // and why, and counted as the ending bad_argument, not as a function error
+        await p2.out.next((l) => l['reason'] === 'bad_argument' && l['error'] === 'FLOW_BAD_ARGUMENT', 5000, 'the bad-argument reset at p2');
+        await p2.out.next((l) => l['vf'] === 'decrypt' && l['argument'] === '99' && /names no key/.test(String(l['error'])), 5000, 'the rejection, with why');
+        let endings: Record<string, number> | undefined;
+        for (const until = Date.now() + 5000; Date.now() < until; await new Promise((res) => setTimeout(res, 100))) {
+          endings = (await stats(lab, 'p2')).functions.find((f) => f.functionId === 21)?.endings;
+          if (endings?.['bad_argument'] === 1) break;
+        }
+        assert.equal(endings?.['bad_argument'], 1, JSON.stringify(endings));
+        assert.equal(endings?.['function_error'], undefined, JSON.stringify(endings));
       } finally {
         srv.stop();
         sink.stop();

@@ -2,6 +2,8 @@ import { SrError } from '../../core/errors.js';
 import type { FlowRecord } from '../../proxy/flow.js';
 import type { ProxyStats } from '../../proxy/stats.js';
 import { BUILTIN_FUNCTIONS } from '../../functions/registry.js';
+import { describeFunction } from '../../sdk/describe.js';
+import { formatFunctions } from '../function-list.js';
 import { table } from '../table.js';
 import type { CommandSpec } from '../spec.js';
 import { ADMIN_OPTIONS, adminCall } from '../admin-client.js';
@@ -72,9 +74,11 @@ export const PROXY_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'functions',
-    summary: 'List the built-in virtual functions and their options',
-    async run() {
-      for (const d of BUILTIN_FUNCTIONS) process.stdout.write(`${d.name.padEnd(10)} ${d.summary}\n`);
+    summary: 'List the built-in functions: their argument, options, reset reasons and requirements',
+    options: [{ flags: '--json', description: 'print JSON (an array, one object per function)' }],
+    async run(_args, opts) {
+      const infos = BUILTIN_FUNCTIONS.map(describeFunction);
+      process.stdout.write(opts['json'] ? `${JSON.stringify(infos, null, 1)}\n` : formatFunctions(infos));
       return 0;
     },
   },

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import * as zlib from 'node:zlib';
-import { pino } from 'pino';
 import { chunksOf, sampleData } from '../../sdk/conformance.js';
-import { makeFlowContext } from '../../sdk/context.js';
-import { initFunction, MemoryMetrics, runFunction } from '../../sdk/testing.js';
+import { initFunction, MemoryMetrics, runFunction, spawnFlow } from '../../sdk/testing.js';
 import type { FunctionDescriptor } from '../../sdk/types.js';
 import { decompress } from '../decompress/index.js';
 import { FRAME_HEADER_LEN, HEADER_LEN, hasZstd, levelFor } from './codec.js';
@@ -149,9 +147,7 @@ test('metrics count plain and compressed bytes', async () => {
 async function live(d: FunctionDescriptor, options: unknown): Promise<{ up: Duplex; down: Duplex; resets: string[] }> {
   const inst = await initFunction(d, options);
   const resets: string[] = [];
-  const facts = { flowId: 1, functionId: 1, argument: 0n, sid: 'fc00:a::1:0:0', client: { address: 'fc00:1::2', port: 1 }, server: { address: 'fc00:2::2', port: 2 }, path: [], position: 0 };
-  const deps = { log: pino({ level: 'silent' }), metrics: new MemoryMetrics(), signal: new AbortController().signal, reset: (r: string) => void resets.push(r) };
-  const t = d.spawn(makeFlowContext(facts, inst.options, inst.state, deps));
+  const t = spawnFlow(d, inst.options, inst.state, { reset: (r: string) => void resets.push(r) }).transforms;
   return { up: t.upstream as Duplex, down: t.downstream as Duplex, resets };
 }
 

@@ -6,5 +6,7 @@ export const copy = defineFunction({
   name: 'copy',
   summary: 'relay unchanged (a transparent TCP proxy / PEP)',
   options: z.object({}).strict(),
+  argument: { description: 'unused (any value)', parse: () => undefined },
+  resets: {},
   spawn: () => ({ upstream: IDENTITY, downstream: IDENTITY }),
 });

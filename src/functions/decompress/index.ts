@@ -5,14 +5,16 @@
  */
 import { defineFunction } from '../../sdk/types.js';
 import { compressOptions } from '../compress/codec.js';
-import { initCompressState, spawnTunnel } from '../compress/index.js';
+import { initCompressState, LEVEL_ARGUMENT, spawnTunnel, TUNNEL_RESETS } from '../compress/index.js';
 
 export { CORRUPT_REASON } from '../compress/index.js';
 
 export const decompress = defineFunction({
   name: 'decompress',
-  summary: 'compression tunnel, server end: decompress upstream, compress downstream (argument = level, 0 = default)',
+  summary: 'compression tunnel, server end: decompress upstream, compress downstream',
   options: compressOptions,
+  argument: LEVEL_ARGUMENT,
+  resets: TUNNEL_RESETS,
   init: initCompressState,
   spawn: (flow) => spawnTunnel(flow, 'downstream'),
 });

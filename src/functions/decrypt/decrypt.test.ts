@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chunksOf } from '../../sdk/conformance.js';
+import { isSrError } from '../../core/errors.js';
+import { BAD_ARGUMENT_ENDING } from '../../sdk/spawn.js';
 import { MemoryMetrics, runFunction } from '../../sdk/testing.js';
 import { encrypt } from '../encrypt/index.js';
 import { HEADER_LEN, RECORD_HEADER_LEN, RECORD_MAX, TAG_LEN } from '../encrypt/records.js';
-import { AUTH_REASON, decrypt, UNKNOWN_KEY_REASON } from './index.js';
+import { AUTH_REASON, decrypt } from './index.js';
 
 const baseDir = mkdtempSync(join(tmpdir(), 'srv6pipes-decrypt-'));
 const b64 = (): string => randomBytes(32).toString('base64');
@@ -62,13 +64,18 @@ test('the wrong key id at decrypt: reset, nothing delivered', async () => {
   assert.equal((await expectReset(await sealed(1), 0, { argument: 2 })).length, 0);
 });
 
-test('a key id not in the keyring: reset at once, nothing passes either way', async () => {
+test('a key id not in the keyring: a bad argument, rejected before spawn, nothing passes either way', async () => {
   const d = await runFunction(decrypt, { options: OPTIONS, argument: 3, baseDir, upstream: [await sealed()], downstream: [DATA] });
-  assert.equal(d.reset, UNKNOWN_KEY_REASON);
+  assert.equal(d.reset, BAD_ARGUMENT_ENDING);
+  assert.ok(isSrError(d.error, 'FLOW_BAD_ARGUMENT'), String(d.error));
+  assert.match((d.error as Error).message, /decrypt: argument 3: names no key of the keyring/);
   assert.equal(d.upstream.length + d.downstream.length, 0);
   const e = await runFunction(encrypt, { options: OPTIONS, argument: 2n ** 40n, baseDir, upstream: [DATA] });
-  assert.equal(e.reset, UNKNOWN_KEY_REASON);
+  assert.equal(e.reset, BAD_ARGUMENT_ENDING);
+  assert.ok(isSrError(e.error, 'FLOW_BAD_ARGUMENT'), String(e.error));
   assert.equal(e.upstream.length, 0);
+  const huge = await runFunction(encrypt, { options: OPTIONS, argument: 2n ** 70n, baseDir, upstream: [DATA] });
+  assert.equal(huge.reset, BAD_ARGUMENT_ENDING, 'a key id above 2^64 names no key either');
 });
 
 test('the wrong key under the right id: reset, nothing delivered', async () => {

@@ -4,10 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { pino } from 'pino';
 import { chunksOf, sampleData } from '../../sdk/conformance.js';
-import { makeFlowContext } from '../../sdk/context.js';
-import { initFunction, MemoryMetrics, runFunction } from '../../sdk/testing.js';
+import { initFunction, runFunction, spawnFlow } from '../../sdk/testing.js';
 import type { SyncTransform, FunctionDescriptor } from '../../sdk/types.js';
 import { decrypt } from '../decrypt/index.js';
 import { encrypt } from './index.js';
@@ -113,9 +111,7 @@ test('a reset in the middle of a flow ends it cleanly, at either end', async () 
 
 async function live(d: FunctionDescriptor): Promise<{ up: SyncTransform; down: SyncTransform }> {
   const inst = await initFunction(d, AES, undefined, baseDir);
-  const facts = { flowId: 1, functionId: 1, argument: 1n, sid: 'fc00:a::1:0:1', client: { address: 'fc00:1::2', port: 1 }, server: { address: 'fc00:2::2', port: 2 }, path: [], position: 0 };
-  const deps = { log: pino({ level: 'silent' }), metrics: new MemoryMetrics(), signal: new AbortController().signal, reset: (r: string) => assert.fail(`reset: ${r}`) };
-  const t = d.spawn(makeFlowContext(facts, inst.options, inst.state, deps));
+  const t = spawnFlow(d, inst.options, inst.state, { argument: 1n, reset: (r: string) => assert.fail(`reset: ${r}`) }).transforms;
   return { up: t.upstream as SyncTransform, down: t.downstream as SyncTransform };
 }
 

@@ -6,14 +6,31 @@
  * and records.ts for the record format.
  */
 import { z } from 'zod';
-import { defineFunction, type CounterHandle, type FlowContext, type FlowTransforms, type SyncTransform, type FunctionEnv } from '../../sdk/types.js';
+import { defineFunction, type ArgumentSpec, type CounterHandle, type FlowContext, type FlowTransforms, type SyncTransform, type FunctionEnv } from '../../sdk/types.js';
 import { loadKeyring, MAX_KEY_ID, wipeKeyring, type Keyring } from './keyring.js';
 import { CIPHERS, Opener, OpenError, Sealer, type Direction } from './records.js';
 
 /** the reset reason when incoming records fail (tampering, wrong key, truncation, not a tunnel stream) */
 export const AUTH_REASON = 'encrypt_auth_failed';
-/** the reset reason when the argument names no key of the keyring */
-export const UNKNOWN_KEY_REASON = 'encrypt_unknown_key';
+
+/** the reasons both tunnel ends reset a flow with */
+export const CRYPTO_RESETS = { [AUTH_REASON]: 'incoming records failed to open (tampering, the wrong key, truncation, not a tunnel stream); nothing unauthenticated was delivered' };
+
+/** The key a flow's argument names. */
+export interface FlowKey {
+  keyId: bigint;
+  master: Buffer;
+}
+
+/** The argument of both tunnel ends: a key id of the keyring; any other value is rejected. */
+export const KEY_ARGUMENT: ArgumentSpec<FlowKey, EncryptOptions, EncryptState> = {
+  description: 'the key id: a key of the keyring (options.keyring); any other value is rejected',
+  parse(keyId, { state, reject }) {
+    const master = keyId <= MAX_KEY_ID ? state.keyring.keys.get(keyId) : undefined;
+    if (!master) return reject(`names no key of the keyring ${state.keyring.path}`);
+    return { keyId, master };
+  },
+};
 
 export const encryptOptions = z
   .object({
@@ -39,20 +56,10 @@ export function deinitEncryptState(s: EncryptState): void {
   wipeKeyring(s.keyring);
 }
 
-const DROP: SyncTransform = { data: () => null, end: () => null };
-
 /** Both directions of a tunnel end: `seals` is the direction that is encrypted; the other is opened. */
-export function spawnCryptoTunnel(flow: FlowContext<EncryptOptions, EncryptState>, seals: Direction): FlowTransforms {
-  const { keyring, failures } = flow.state;
-  const keyId = flow.argument;
-  const master = keyId <= MAX_KEY_ID ? keyring.keys.get(keyId) : undefined;
-  if (!master) {
-    flow.log.warn({ keyId: keyId.toString(), keyring: keyring.path }, 'encrypt: the argument names no key of the keyring, resetting the flow');
-    failures.inc({ reason: UNKNOWN_KEY_REASON });
-    // a reset from inside spawn: the proxy then never connects onward
-    flow.reset(UNKNOWN_KEY_REASON);
-    return { upstream: DROP, downstream: DROP };
-  }
+export function spawnCryptoTunnel(flow: FlowContext<EncryptOptions, EncryptState, FlowKey>, seals: Direction): FlowTransforms {
+  const { failures } = flow.state;
+  const { keyId, master } = flow.arg;
   const opens: Direction = seals === 'upstream' ? 'downstream' : 'upstream';
   const sealer = new Sealer(flow.options.cipher, master, keyId, seals);
   const opener = new Opener(master, keyId, opens);
@@ -84,8 +91,10 @@ export function spawnCryptoTunnel(flow: FlowContext<EncryptOptions, EncryptState
 
 export const encrypt = defineFunction({
   name: 'encrypt',
-  summary: 'encryption tunnel, client end: seal upstream, open downstream in AEAD records (argument = key id)',
+  summary: 'encryption tunnel, client end: seal upstream, open downstream in AEAD records',
   options: encryptOptions,
+  argument: KEY_ARGUMENT,
+  resets: CRYPTO_RESETS,
   init: initEncryptState,
   deinit: deinitEncryptState,
   spawn: (flow) => spawnCryptoTunnel(flow, 'upstream'),

@@ -38,15 +38,21 @@ export const execOptions = z
 export type ExecOptions = z.infer<typeof execOptions>;
 
 /** `{arg}` in an argv item becomes the argument in decimal. */
-export function substitute(args: readonly string[], argument: bigint): string[] {
-  const a = argument.toString(10);
+export function substitute(args: readonly string[], argument: bigint | string): string[] {
+  const a = typeof argument === 'string' ? argument : argument.toString(10);
   return args.map((s) => s.replaceAll('{arg}', a));
 }
 
 export const exec = defineFunction({
   name: 'exec',
-  summary: 'pipe each direction through a Unix filter process (argv, no shell; `{arg}` = the argument)',
+  summary: 'pipe each direction through a Unix filter process (argv, no shell)',
   options: execOptions,
+  argument: { description: 'any value: given to the filters in decimal, as `{arg}` in argv and as SRV6PIPES_ARGUMENT', parse: (argument) => argument.toString(10) },
+  resets: {
+    [FAIL_REASON]: 'a filter process failed (exited non-zero, was killed, or broke its pipes)',
+    [SPAWN_FAILED_REASON]: 'a filter process could not be started (ENOENT, EMFILE, EAGAIN…)',
+    [PROCESS_LIMIT_REASON]: 'the flow would take the function past options.maxProcesses',
+  },
   init: (o: ExecOptions, env) => ({ cwd: o.cwd === undefined ? env.baseDir : isAbsolute(o.cwd) ? o.cwd : resolve(env.baseDir, o.cwd), processes: 0 }),
   spawn(flow) {
     const o = flow.options;
@@ -61,7 +67,7 @@ export const exec = defineFunction({
     const make = (direction: 'upstream' | 'downstream'): DirectionTransform => {
       const template = o[direction];
       if (template === null) return IDENTITY;
-      const argv = substitute(template, flow.argument);
+      const argv = substitute(template, flow.arg);
       const log = flow.log.child({ direction, program: argv[0] });
       const f = new ChildFilter({
         argv,
@@ -69,7 +75,7 @@ export const exec = defineFunction({
         env: {
           ...process.env,
           ...o.env,
-          SRV6PIPES_ARGUMENT: flow.argument.toString(10),
+          SRV6PIPES_ARGUMENT: flow.arg,
           SRV6PIPES_DIRECTION: direction,
           SRV6PIPES_CLIENT: `[${flow.client.address}]:${flow.client.port}`,
           SRV6PIPES_SERVER: `[${flow.server.address}]:${flow.server.port}`,

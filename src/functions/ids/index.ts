@@ -64,6 +64,8 @@ export const ids = defineFunction({
   name: 'ids',
   summary: 'match literal and regex signatures across segment boundaries: block (reset before delivery) or alert',
   options: idsOptions,
+  argument: { description: 'unused (any value)', parse: () => undefined },
+  resets: { [BLOCK_REASON]: 'action block: a signature matched (before any byte of the match was delivered)' },
   init: (o: IdsOptions): IdsState => ({ upstream: compileSignatures(o, 'upstream'), downstream: compileSignatures(o, 'downstream') }),
   spawn(flow) {
     const o = flow.options;

@@ -22,9 +22,9 @@ const signatureSchema = z
       .optional()
       .describe('a literal given as hex bytes'),
     regex: z.string().min(1).max(4096).optional().describe('a JavaScript regex over the bytes as latin1'),
-    flags: z.string().regex(/^(?!.*(.).*\1)[ims]*$/, 'flags are some of i, m, s (each once)').optional(),
+    flags: z.string().regex(/^(?!.*(.).*\1)[ims]*$/, 'flags are some of i, m, s (each once)').optional().describe('regex flags: some of i, m, s'),
     caseInsensitive: z.boolean().optional().describe('overrides the top-level caseInsensitive'),
-    direction: z.enum(['upstream', 'downstream', 'both']).default('both'),
+    direction: z.enum(['upstream', 'downstream', 'both']).default('both').describe('the direction(s) scanned for this signature'),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -47,7 +47,7 @@ const signatureSchema = z
 export const idsOptions = z
   .object({
     action: z.enum(['block', 'alert']).describe('block: reset the flow before a match is delivered; alert: log, count, pass'),
-    signatures: z.array(signatureSchema).min(1).max(1000),
+    signatures: z.array(signatureSchema).min(1).max(1000).describe('what to match: each one of pattern, hex or regex'),
     caseInsensitive: z.boolean().default(false).describe('ASCII case-insensitive literals; the i flag for regexes'),
     window: z
       .number()

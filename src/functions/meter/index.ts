@@ -36,6 +36,8 @@ export const meter = defineFunction({
   name: 'meter',
   summary: 'count bytes and flows per argument and client prefix (Prometheus metrics); relay unchanged',
   options: meterOptions,
+  argument: { description: 'any value: a label, in decimal (series are counted per argument unless perArgument is false)', parse: (argument) => argument.toString(10) },
+  resets: {},
   init(options): LabelBudget {
     return new LabelBudget(options.maxSeries);
   },
@@ -46,7 +48,7 @@ export const meter = defineFunction({
     const flows = m.counter('meter_flows_total', 'flows started, by argument and client prefix', ['argument', 'client_prefix']);
     const active = m.gauge('meter_active_flows', 'flows in progress, by argument and client prefix', ['argument', 'client_prefix']);
     // label objects built once per flow: the per-chunk path allocates nothing
-    const labels = flow.state.labelsFor(o.perArgument ? flow.argument.toString(10) : '', clientPrefix(flow.client.address, o.prefixLength));
+    const labels = flow.state.labelsFor(o.perArgument ? flow.arg : '', clientPrefix(flow.client.address, o.prefixLength));
     const up = { direction: 'up', ...labels };
     const down = { direction: 'down', ...labels };
     flows.inc(labels);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { pino } from 'pino';
-import { makeFlowContext, validateOptions } from '../../sdk/context.js';
+import { validateOptions } from '../../sdk/context.js';
 import { MemoryMetrics } from '../../sdk/metrics-memory.js';
-import { initFunction, runFlow, runFunction } from '../../sdk/testing.js';
+import { initFunction, runFlow, runFunction, spawnFlow } from '../../sdk/testing.js';
 import { isSyncTransform, type SyncTransform } from '../../sdk/types.js';
 import { clientPrefix, meter } from './index.js';
 import { LabelBudget, OTHER_LABELS } from './labels.js';
@@ -12,9 +11,7 @@ import { LabelBudget, OTHER_LABELS } from './labels.js';
 /** a flow spawned directly, from a given client */
 function spawnFrom(metrics: MemoryMetrics, raw: unknown, argument: bigint, client: string, budget?: LabelBudget) {
   const options = validateOptions(meter.options, raw);
-  const abort = new AbortController();
-  const facts = { flowId: 1, functionId: 3, argument, sid: 'fc00:a::1', client: { address: client, port: 5000 }, server: { address: 'fc00:2::2', port: 80 }, path: ['fc00:a::1', 'fc00:2::2'], position: 0 };
-  const t = meter.spawn(makeFlowContext(facts, options, budget ?? new LabelBudget(options.maxSeries), { log: pino({ level: 'silent' }), metrics, signal: abort.signal, reset: () => undefined }));
+  const { transforms: t, abort } = spawnFlow(meter, options, budget ?? new LabelBudget(options.maxSeries), { functionId: 3, argument, client: { address: client, port: 5000 }, metrics });
   assert.ok(isSyncTransform(t.upstream) && isSyncTransform(t.downstream));
   return { up: t.upstream as SyncTransform, down: t.downstream as SyncTransform, end: () => (t.close?.(), abort.abort()) };
 }

@@ -17,12 +17,19 @@ import { mptcpToken, subflowPaths, UserspacePm } from '../../mptcp/pm.js';
 import { native } from '../../native/addon.js';
 import { outboundSocket } from '../../native/sockets.js';
 import { parseAddress } from '../../net/ip6.js';
-import { defineFunction, IDENTITY, type CounterHandle, type FlowContext, type FlowTransforms } from '../../sdk/types.js';
-import { mptcpOptions, policyFor, type MptcpOptions, type Policy } from './options.js';
+import { defineFunction, IDENTITY, type ArgumentSpec, type CounterHandle, type FlowContext, type FlowTransforms } from '../../sdk/types.js';
+import { mptcpOptions, POLICIES, policyFor, type MptcpOptions, type Policy } from './options.js';
 
-export const BAD_POLICY_REASON = 'mptcp_bad_policy';
 const ENOTCONN = 107;
 const TCP_ESTABLISHED = 1;
+
+const POLICY_LIST = POLICIES.map((p, i) => `${i} ${p}`).join(', ');
+
+/** The argument picks the subflow policy; any other value is rejected. */
+export const POLICY_ARGUMENT: ArgumentSpec<Policy> = {
+  description: `the subflow policy: ${POLICY_LIST}; any other value is rejected`,
+  parse: (argument, { reject }) => policyFor(argument) ?? reject(`not a policy (${POLICY_LIST})`),
+};
 
 export interface MptcpState {
   pm: UserspacePm;
@@ -51,7 +58,7 @@ function liveAddresses(): Set<string> {
  * Asks for one subflow per extra uplink, retrying while the connection is not fully established.
  * The path manager's requests are asynchronous: the worker goes on relaying meanwhile.
  */
-function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number, policy: Policy, remote: { address: string; port: number }, extra: readonly string[]): void {
+function addSubflows(flow: FlowContext<MptcpOptions, MptcpState, Policy>, token: number, policy: Policy, remote: { address: string; port: number }, extra: readonly string[]): void {
   const { pm, subflows } = flow.state;
   const pending = extra.map((address, i) => ({ address, id: i + 2 }));
   const deadline = Date.now() + flow.options.joinWithinMs;
@@ -82,7 +89,7 @@ function addSubflows(flow: FlowContext<MptcpOptions, MptcpState>, token: number,
  * every `lowDelayCheckMs` and the choice moves only for a path at least 20 % faster. Minimum, not
  * smoothed, RTTs: the queue a busy link builds must not make the choice flap.
  */
-function preferLowestRtt(flow: FlowContext<MptcpOptions, MptcpState>, socket: net.Socket, token: number, remotePort: number): void {
+function preferLowestRtt(flow: FlowContext<MptcpOptions, MptcpState, Policy>, socket: net.Socket, token: number, remotePort: number): void {
   const minRtt = new Map<string, number>();
   let chosen: string | undefined;
   let busy = false;
@@ -122,20 +129,18 @@ function preferLowestRtt(flow: FlowContext<MptcpOptions, MptcpState>, socket: ne
 
 export const mptcp = defineFunction({
   name: 'mptcp',
-  summary: 'TCP → MPTCP converter, customer side: one MPTCP connection over the uplinks to the next converter (argument: 0 bond, 1 backup, 2 low-delay)',
+  summary: 'TCP → MPTCP converter, customer side: one MPTCP connection over the uplinks to the next converter',
   options: mptcpOptions,
+  argument: POLICY_ARGUMENT,
+  resets: {},
+  requires: ['mptcp-userspace'],
   init: (_o, env): MptcpState => ({
     pm: new UserspacePm(),
     subflows: env.metrics.counter('mptcp_subflows_total', 'extra subflows asked for, by result and policy', ['result', 'policy']),
   }),
   deinit: (s) => s.pm.close(),
   spawn(flow): FlowTransforms {
-    const policy = policyFor(flow.argument);
-    if (!policy) {
-      flow.log.warn({ argument: flow.argument.toString() }, 'mptcp: unknown policy (0 bond, 1 backup, 2 low-delay)');
-      flow.reset(BAD_POLICY_REASON);
-      return { upstream: IDENTITY, downstream: IDENTITY };
-    }
+    const policy = flow.arg;
     const peer = flow.path[flow.position + 1]!;
     const remote = { address: peer, port: flow.options.port };
     let uplinks = flow.options.uplinks;

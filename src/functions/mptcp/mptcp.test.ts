@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runFunction } from '../../sdk/testing.js';
 import { parseAddress } from '../../net/ip6.js';
-import { BAD_POLICY_REASON, mptcp, uplinkOrder } from './index.js';
+import { isSrError } from '../../core/errors.js';
+import { BAD_ARGUMENT_ENDING } from '../../sdk/spawn.js';
+import { mptcp, uplinkOrder } from './index.js';
 import { mptcpOptions, policyFor } from './options.js';
 
 test('the argument picks the policy: 0 bond, 1 backup, 2 low-delay, anything else none', () => {
@@ -28,9 +30,17 @@ test('options: at least two distinct uplink addresses, a port, defaults', () => 
   assert.match(issues({ uplinks: ['fc00:31::1', 'fc00:32::1'], port: 0 }).join(), /port/);
 });
 
-test('an unknown policy in the argument resets the flow before anything is opened', async () => {
+test('an unknown policy in the argument is a bad argument: rejected before anything is spawned or opened', async () => {
   const r = await runFunction(mptcp, { options: { uplinks: ['fc00:31::1', 'fc00:32::1'] }, argument: 3, upstream: Buffer.from('x') });
-  assert.equal(r.reset, BAD_POLICY_REASON);
+  assert.equal(r.reset, BAD_ARGUMENT_ENDING);
+  assert.ok(isSrError(r.error, 'FLOW_BAD_ARGUMENT'), String(r.error));
+  assert.match((r.error as Error).message, /mptcp: argument 3: not a policy \(0 bond, 1 backup, 2 low-delay\)/);
+  assert.equal(r.upstream.length, 0);
+});
+
+test('the descriptor declares what it needs: the userspace path manager, and the policy argument', () => {
+  assert.deepEqual(mptcp.requires, ['mptcp-userspace']);
+  assert.match(mptcp.argument!.description, /0 bond, 1 backup, 2 low-delay/);
 });
 
 test('uplink order: the live ones first, in the configured order; the rest after', () => {

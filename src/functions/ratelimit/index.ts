@@ -39,11 +39,13 @@ export function rateFor(argument: bigint, o: RatelimitOptions): { rate: number; 
 
 export const ratelimit = defineFunction({
   name: 'ratelimit',
-  summary: 'limit each direction to argument × multiplier bytes/s (0 = unlimited) by back-pressure, token bucket with burst',
+  summary: 'limit the rate of each direction by back-pressure (token bucket with burst)',
   options: ratelimitOptions,
+  argument: { description: 'the rate of each direction: argument × options.multiplier bytes/s (0 = unlimited)', parse: (argument, { options }) => rateFor(argument, options) },
+  resets: {},
   spawn(flow) {
     const o = flow.options;
-    const r = rateFor(flow.argument, o);
+    const r = flow.arg;
     const limiters: RateLimiter[] = [];
     const make = (direction: 'upstream' | 'downstream'): DirectionTransform => {
       if (!r || (o.directions !== 'both' && o.directions !== direction)) return IDENTITY;

@@ -3,10 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
-import { pino } from 'pino';
-import { makeFlowContext, validateOptions } from '../../sdk/context.js';
-import { MemoryMetrics } from '../../sdk/metrics-memory.js';
-import { initFunction, runFunction } from '../../sdk/testing.js';
+import { validateOptions } from '../../sdk/context.js';
+import { initFunction, runFunction, spawnFlow } from '../../sdk/testing.js';
 import { isSyncTransform } from '../../sdk/types.js';
 import { ratelimit, rateFor } from './index.js';
 import { HIGH_WATER_MARK, RateLimiter, TokenBucket } from './limiter.js';
@@ -20,10 +18,8 @@ function chunks(data: Buffer, size: number): Buffer[] {
 /** spawns a flow's transforms directly (no relay) */
 function spawnWith(raw: unknown, argument: bigint) {
   const options = validateOptions(ratelimit.options, raw);
-  const abort = new AbortController();
-  const facts = { flowId: 1, functionId: 1, argument, sid: 'fc00:a::1', client: { address: 'fc00:1::2', port: 1 }, server: { address: 'fc00:2::2', port: 2 }, path: ['fc00:a::1', 'fc00:2::2'], position: 0 };
-  const flow = makeFlowContext(facts, options, undefined, { log: pino({ level: 'silent' }), metrics: new MemoryMetrics(), signal: abort.signal, reset: () => undefined });
-  return { t: ratelimit.spawn(flow), abort };
+  const { transforms: t, abort } = spawnFlow(ratelimit, options, undefined, { argument });
+  return { t, abort };
 }
 
 test('ratelimit: 200 kB at 100 kB/s takes about 2 s in each direction, with back-pressure, output intact', async () => {

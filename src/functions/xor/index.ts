@@ -8,12 +8,14 @@ import { xorInPlace } from './xor.js';
 
 export const xor = defineFunction({
   name: 'xor',
-  summary: 'XOR each byte with the argument’s low 8 bits, `passes` times (CPU benchmark, inverse pairs)',
+  summary: 'XOR each byte with a key, `passes` times (CPU benchmark, inverse pairs)',
   options: z
     .object({ passes: z.number().int().min(0).max(1024).default(1).describe('how many times each byte is XORed') })
     .strict(),
+  argument: { description: 'the key: its low 8 bits (higher bits are ignored)', parse: (argument) => Number(argument & 0xffn) },
+  resets: {},
   spawn(flow) {
-    const key = Number(flow.argument & 0xffn);
+    const key = flow.arg;
     const passes = flow.options.passes;
     const t: SyncTransform = {
       data(chunk) {

@@ -1,0 +1,6 @@
+/** Conformance cases of `meter` (run by ../conformance.test.ts, as for every built-in). */
+import type { ConformanceCase } from '../../sdk/conformance.js';
+
+export function conformanceCases(): ConformanceCase[] {
+  return [{ identity: true }];
+}
