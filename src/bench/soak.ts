@@ -59,8 +59,8 @@ function proxyConfig(locator: string, p: SoakParams, host: string): string {
     `workers: ${p.workers}`,
     `locators: [ { prefix: "${locator}" } ]`,
     'functions:',
-    '  - { id: 1, vf: copy }',
-    '  - { id: 2, vf: xor }',
+    '  - { id: 1, function: copy }',
+    '  - { id: 2, function: xor }',
     `timeouts: { connect: 10s, idle: ${Math.ceil(p.holdMs / 1000) + 300}s, drain: 10s }`,
     `limits: { flows: ${room}, flowsPerClient: ${room} }`,
     // the flow table needs a credential: a root-only socket, which `--config` points the CLI at

@@ -604,7 +604,7 @@ const proxyConfig: FuzzTarget = {
   summary: 'parseProxyConfig on YAML text (the examples, mutated): a config or CONFIG_SYNTAX/CONFIG_INVALID',
   files: ['src/proxy/config.ts', 'src/config/duration.ts', 'src/config/file.ts'],
   prepare: () =>
-    textTarget([MPTCP_CP_YAML, MPTCP_OP_YAML, accessProxyYaml('p1a'), accessProxyYaml('p2'), 'port: 7777\nworkers: 2\nlocators: [{ prefix: "fc00:a::/80", functionBits: 16 }]\nfunctions:\n  - { id: 1, vf: copy }\n  - { id: 2, chain: [ { vf: meter, options: { maxSeries: 10 } }, { vf: xor, options: { passes: 2 } } ] }\ntimeouts: { connect: 5s, idle: 5m, drain: 10s }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\nbindingSids: { controller: "[fc00:9::2]:53", timeout: 2s, maxCache: 60s }\nadmin: { address: "::1", port: 7778 }\nnetconf: { mark: 1, table: 100 }\n'], (text) => {
+    textTarget([MPTCP_CP_YAML, MPTCP_OP_YAML, accessProxyYaml('p1a'), accessProxyYaml('p2'), 'port: 7777\nworkers: 2\nlocators: [{ prefix: "fc00:a::/80", functionBits: 16 }]\nfunctions:\n  - { id: 1, function: copy }\n  - { id: 2, chain: [ { function: meter, options: { maxSeries: 10 } }, { function: xor, options: { passes: 2 } } ] }\ntimeouts: { connect: 5s, idle: 5m, drain: 10s }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\nbindingSids: { controller: "[fc00:9::2]:53", timeout: 2s, maxCache: 60s }\nadmin: { address: "::1", port: 7778 }\nnetconf: { mark: 1, table: 100 }\n'], (text) => {
       const r = typed('parseProxyConfig', () => parseProxyConfig(text, 'fuzz.yaml', '/nonexistent'));
       if (r.ok) {
         const t = r.value.timeouts;

@@ -1,5 +1,5 @@
 /**
- * Loading functions: a config entry (`{ id, vf, options }` or `{ id, chain: [...] }`) becomes a
+ * Loading functions: a config entry (`{ id, function, options }` or `{ id, chain: [...] }`) becomes a
  * LoadedFunction — descriptors resolved (a built-in by name, or a module by path), options validated
  * (errors name the field), `init` run. A LoadedFunction counts its flows: when it is replaced or
  * unloaded it is retired, keeps serving the flows it has, and is de-initialised after the last one.
@@ -13,7 +13,8 @@ import { checkDescriptor, makeFlowContext, validateOptions, type FlowFacts } fro
 import type { DirectionTransform, FlowTransforms, FunctionDescriptor, FunctionMetrics } from './types.js';
 
 export interface PartSpec {
-  vf: string;
+  /** a built-in function's name or a module path */
+  function: string;
   options?: unknown;
 }
 
@@ -177,9 +178,9 @@ export async function loadFunction(spec: FunctionSpec, ctx: LoaderContext, versi
       const at = spec.chain ? `${where}.chain[${i}]` : where;
       let descriptor: FunctionDescriptor;
       try {
-        descriptor = await resolveDescriptor(ctx.registry, p.vf, ctx.baseDir, fresh);
+        descriptor = await resolveDescriptor(ctx.registry, p.function, ctx.baseDir, fresh);
       } catch (e) {
-        if (e instanceof SrError) throw new SrError(e.code, `${at}.vf: ${e.message}`, { cause: e });
+        if (e instanceof SrError) throw new SrError(e.code, `${at}.function: ${e.message}`, { cause: e });
         throw e;
       }
       const options = validateOptions(descriptor.options, p.options, `${at}.options`);

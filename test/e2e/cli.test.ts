@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, proxyYaml, runClient, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
 
-const GOOD = proxyYaml('fc00:a::/80', ['{ id: 1, vf: copy }']);
+const GOOD = proxyYaml('fc00:a::/80', ['{ id: 1, function: copy }']);
 
 function readableConfig(text: string): string {
   const p = writeConfig(text);
@@ -30,7 +30,7 @@ describe('srv6pipes proxy: operator errors', () => {
   test('invalid config, not root, nft missing, port busy: one line, a hint, nothing changed', async () => {
     await withLab('fig5', async (lab) => {
       const node = process.execPath;
-      const bad = readableConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 1, vf: xor, options: {passes: "many"}}]\n');
+      const bad = readableConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 1, function: xor, options: {passes: "many"}}]\n');
       const r1 = await lab.exec('m1', [node, BIN, 'proxy', '--config', bad]);
       assertUserError(r1, 'CONFIG_INVALID');
       assert.match(r1.stderr, /functions\[0\]\.options\.passes/);
@@ -117,7 +117,7 @@ describe('the admin endpoint: ctl needs the configured credential', () => {
       const wrongToken = join(dir, 'wrong.token');
       writeFileSync(wrongToken, 'not-the-admin-token-0123456789ab\n', { mode: 0o600 });
       const sock = join(dir, 'admin.sock');
-      const cfg = `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\nadmin: { tokenFile: ${tokenFile}, socket: ${sock}, moduleDirs: [ ${fns} ] }\n`;
+      const cfg = `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, function: copy } ]\nadmin: { tokenFile: ${tokenFile}, socket: ${sock}, moduleDirs: [ ${fns} ] }\n`;
       const proxy = await startProxy(lab, 'm1', cfg);
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       const cli = (...args: string[]) => lab.exec('m1', [node, BIN, ...args]);

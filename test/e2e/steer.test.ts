@@ -98,7 +98,7 @@ async function withEverything(fn: (s: Setup) => Promise<void>): Promise<void> {
   await withSteerLab(async (lab) => {
     const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-steer-'));
     const ctl = await startController(lab);
-    const fns = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }'];
+    const fns = ['{ id: 1, function: copy }', '{ id: 2, function: xor }'];
     const proxies: ProxyHandle[] = [];
     const http = await startHttp(lab, dir);
     try {

@@ -38,24 +38,24 @@ export const CTL_COMMANDS: CommandSpec[] = [
     summary: 'Load or replace function ID: a built-in name or a module path (.js/.mjs), with options',
     args: [
       { name: 'id', description: 'function id (as in SIDs)' },
-      { name: 'vf', description: 'built-in name or module path' },
+      { name: 'function', description: 'built-in name or module path' },
     ],
     options: [
       ...ADMIN_OPTIONS,
       { flags: '-o, --options <yaml>', description: 'the function options, YAML or JSON (e.g. "{ passes: 3 }")' },
-      { flags: '--spec <yaml>', description: 'a whole config entry instead: "{ id: 9, chain: [ { vf: compress }, { vf: xor } ] }"' },
+      { flags: '--spec <yaml>', description: 'a whole config entry instead: "{ id: 9, chain: [ { function: compress }, { function: xor } ] }"' },
       { flags: '--json', description: 'print JSON' },
     ],
     async run(args, opts) {
       let spec: unknown;
       if (typeof opts['spec'] === 'string') spec = YAML.parse(opts['spec']);
       else {
-        const [id, vf] = args;
-        if (id === undefined || vf === undefined) throw new SrError('BAD_ARGUMENT', 'usage: srv6pipes ctl load ID VF [--options YAML] | --spec YAML');
+        const [id, fn] = args;
+        if (id === undefined || fn === undefined) throw new SrError('BAD_ARGUMENT', 'usage: srv6pipes ctl load ID FUNCTION [--options YAML] | --spec YAML');
         const options = typeof opts['options'] === 'string' ? YAML.parse(opts['options']) : {};
         // a relative module path is relative to where the command runs, not to the proxy
-        const path = /[/\\]|\.m?js$/.test(vf) ? (await import('node:path')).resolve(vf) : vf;
-        spec = { id: parseId(id), vf: path, options };
+        const path = /[/\\]|\.m?js$/.test(fn) ? (await import('node:path')).resolve(fn) : fn;
+        spec = { id: parseId(id), function: path, options };
       }
       const r = (await request(opts, '/functions/load', { spec })) as { id: number; version: number[] };
       return print(opts, r, `function ${r.id} loaded (version ${[...new Set(r.version)].join(', ')}); new flows use it, flows in flight keep theirs`);
