@@ -17,7 +17,7 @@ export const LAYERS: Record<string, readonly string[]> = {
   core: [],
   net: ['core'],
   codec: ['core', 'net'],
-  config: ['core', 'net'],
+  config: ['core', 'net', 'codec'],
   native: ['core', 'net'],
   sys: ['core', 'net', 'native'],
   // protocols and SDKs

@@ -29,17 +29,18 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * Rewrites every old form of `forms` found in `input` into its new form. A renamed key given together
  * with its new name is CONFIG_INVALID (which one is meant?). Returns the rewritten value and one line
- * per old form found (`SOURCE: SAYS (at PATH, PATH)`).
+ * per deprecation found (`SOURCE: SAYS (at PATH, PATH)`; forms with the same `says` share a line).
  */
 export function upgradeOldForms(input: Json, forms: readonly OldForm[], source = 'config'): { value: Json; deprecations: string[] } {
-  const deprecations: string[] = [];
+  // forms that say the same thing (one key at several depths) make one line
+  const found = new Map<string, string[]>();
   let value = input;
   for (const form of forms) {
-    const found: string[] = [];
-    value = rewrite(value, form, 0, [], found, source);
-    if (found.length) deprecations.push(`${source}: ${form.says} (at ${found.join(', ')})`);
+    const at = found.get(form.says) ?? [];
+    value = rewrite(value, form, 0, [], at, source);
+    if (at.length) found.set(form.says, at);
   }
-  return { value, deprecations };
+  return { value, deprecations: [...found].map(([says, at]) => `${source}: ${says} (at ${at.join(', ')})`) };
 }
 
 function rewrite(node: Json, form: OldForm, depth: number, path: (string | number)[], found: string[], source: string): Json {

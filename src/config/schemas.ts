@@ -60,8 +60,3 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** `logLevel`, default `info`. */
 export const logLevelSchema = z.enum(LOG_LEVELS).default('info');
 
-/** Function ids of a table that do not fit in a locator's function bits, with the largest allowed. */
-export function idsTooLarge(ids: Iterable<number>, functionBits: number): number[] {
-  const max = 2 ** functionBits - 1;
-  return [...ids].filter((id) => id > max);
-}
