@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import { isSrError } from '../core/errors.js';
 import { parseControllerConfig, validateControllerConfig } from './config.js';
-import { FIG1_CONTROLLER_YAML } from './example.js';
+import { readExample } from '../config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 
 const base = (): Record<string, unknown> => YAML.parse(FIG1_CONTROLLER_YAML) as Record<string, unknown>;
 

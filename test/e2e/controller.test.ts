@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { FIG1_CONTROLLER_YAML } from '../../src/controller/example.js';
+import { readExample } from '../../src/config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 import { join } from 'node:path';
 import { BIN, ROOT, exited, JsonLines, proxyYaml, runClient, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
 

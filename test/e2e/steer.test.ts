@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
-import { FIG1_CONTROLLER_YAML } from '../../src/controller/example.js';
+import { readExample } from '../../src/config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 import { Lab, loadTopology } from '../../src/lab/index.js';
 import { BIN, exited, JsonLines, proxyYaml, startProxy, uniqueName, writeConfig, type ProxyHandle } from '../helpers/harness.js';
 
