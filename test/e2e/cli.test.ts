@@ -164,3 +164,33 @@ describe('the admin endpoint: ctl needs the configured credential', () => {
     });
   });
 });
+
+describe('the old config key `vf`', () => {
+  test('still starts a proxy; each load (start, --dry-run, SIGHUP) says once that it is deprecated', async () => {
+    await withLab('fig5', async (lab) => {
+      const old = proxyYaml('fc00:a::/80', ['{ id: 1, vf: copy }', '{ id: 2, chain: [ { vf: xor }, { function: copy } ] }']);
+      const dry = await lab.exec('m1', [process.execPath, BIN, 'proxy', '--config', readableConfig(old), '--dry-run']);
+      assert.equal(dry.code, 0, dry.stderr);
+      const lines = dry.stdout.split('\n').filter((l) => l.includes('deprecated'));
+      assert.equal(lines.length, 1, dry.stdout);
+      assert.match(lines[0]!, /^# deprecated: .*the key `vf` is deprecated: write `function` \(at functions\[0\]\.vf, functions\[1\]\.chain\[0\]\.vf\)$/);
+      const proxy = await startProxy(lab, 'm1', old);
+      const echo = await startServer(lab, 'server', ['--port', '8080', '--echo']);
+      try {
+        const deprecations = () => proxy.out.text.filter((l) => l.includes('is deprecated'));
+        assert.equal(deprecations().length, 1, proxy.out.text.join('\n'));
+        proxy.child.kill('SIGHUP');
+        await proxy.out.next((l) => l['msg'] === 'configuration reloaded', 15000, 'the reload');
+        assert.equal(deprecations().length, 2, 'one more line for the second load');
+        // the entry loaded under its old key works: function 1 (copy) relays the bytes
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--send', '1000']);
+        assert.equal(r.error, undefined);
+        assert.equal(r.sent, 1000);
+        assert.equal(r.sha256Received, r.sha256Sent);
+      } finally {
+        echo.stop();
+        await proxy.stop();
+      }
+    });
+  });
+});
