@@ -38,7 +38,7 @@ export interface LoaderContext {
   /** where relative module paths and option files are resolved */
   baseDir: string;
   log: Logger;
-  metricsFor(functionId: number, vf: string): FunctionMetrics;
+  metricsFor(functionId: number, name: string): FunctionMetrics;
 }
 
 interface LoadedPart {
@@ -51,13 +51,13 @@ interface LoadedPart {
 let importVersion = 0;
 
 /** A descriptor by built-in name or module path (a fresh copy of the module when `fresh`). */
-export async function resolveDescriptor(registry: FunctionRegistry, vf: string, baseDir: string, fresh = false): Promise<FunctionDescriptor> {
-  const builtin = registry.find(vf);
+export async function resolveDescriptor(registry: FunctionRegistry, fn: string, baseDir: string, fresh = false): Promise<FunctionDescriptor> {
+  const builtin = registry.find(fn);
   if (builtin) return builtin;
-  if (!/[/\\]|\.m?js$/.test(vf)) {
-    throw new SrError('UNKNOWN_FUNCTION', `unknown function "${vf}": not a built-in, and not a module path (.js or .mjs)`);
+  if (!/[/\\]|\.m?js$/.test(fn)) {
+    throw new SrError('UNKNOWN_FUNCTION', `unknown function "${fn}": not a built-in, and not a module path (.js or .mjs)`);
   }
-  const path = isAbsolute(vf) ? vf : resolve(baseDir, vf);
+  const path = isAbsolute(fn) ? fn : resolve(baseDir, fn);
   const url = pathToFileURL(path);
   if (fresh) url.search = `v=${++importVersion}`;
   let mod: Record<string, unknown>;

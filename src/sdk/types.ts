@@ -130,7 +130,7 @@ export interface FlowTransforms {
 }
 
 export interface FunctionDescriptor<O = any, S = any> {
-  /** unique name used in configs (`vf: xor`); lowercase, digits, dashes */
+  /** unique name used in configs (`function: xor`); lowercase, digits, dashes */
   readonly name: string;
   readonly summary: string;
   /** options schema; validated once at load; errors name the field */
