@@ -155,7 +155,7 @@ describe('controller (fig1: the controller in server, dig from client)', () => {
         }
 
         // the library: resolveAndConnect() (what `srv6pipes connect --resolve` calls)
-        const lib = join(ROOT, 'dist', 'src', 'controller', 'client.js');
+        const lib = join(ROOT, 'dist', 'src', 'client', 'resolve.js');
         const script = `
           import { resolveAndConnect } from ${JSON.stringify(lib)};
           const { socket, host, segments } = await resolveAndConnect({ name: 'plain.lab.example', port: 9000, functions: ['xor', 'xor'], controller: '${CTL}' });
