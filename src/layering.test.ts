@@ -17,7 +17,7 @@ export const LAYERS: Record<string, readonly string[]> = {
   core: [],
   net: ['core'],
   codec: ['core', 'net'],
-  config: ['core', 'net'],
+  config: ['core', 'net', 'codec'],
   native: ['core', 'net'],
   sys: ['core', 'net', 'native'],
   // protocols and SDKs
@@ -34,7 +34,7 @@ export const LAYERS: Record<string, readonly string[]> = {
   controller: ['core', 'net', 'codec', 'config', 'sys', 'dns', 'access-router'],
   lab: ['core', 'net', 'config', 'native', 'sys'],
   // the tools that compose programs
-  demo: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'client', 'server', 'lab', 'mptcp', 'controller'],
+  demo: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'client', 'server', 'lab'],
   bench: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'sdk', 'functions', 'client', 'server', 'lab'],
   fuzz: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'sdk', 'functions', 'client', 'server', 'return', 'access-router', 'proxy', 'controller', 'mptcp', 'lab'],
   cli: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'sdk', 'functions', 'client', 'server', 'return', 'access-router', 'proxy', 'controller', 'mptcp', 'lab', 'demo', 'bench', 'fuzz'],

@@ -67,7 +67,7 @@ export function router(host: string): Contender {
 
 export interface ProxyFunction {
   id: number;
-  vf: string;
+  function: string;
   options?: Record<string, unknown>;
 }
 
@@ -80,7 +80,7 @@ export function srv6pipesProxy(lab: Lab, host: string, locator: string, function
     pid: () => child?.pid,
     async start() {
       const cfg = join(work, `proxy-${lab.name}-${host}.yaml`);
-      const fns = functions.map((f) => `  - { id: ${f.id}, vf: ${f.vf}${f.options ? `, options: ${JSON.stringify(f.options)}` : ''} }`);
+      const fns = functions.map((f) => `  - { id: ${f.id}, function: ${f.function}${f.options ? `, options: ${JSON.stringify(f.options)}` : ''} }`);
       // one client (wrk, the idle-flow opener) is the whole world here: the same ceiling as HAProxy's maxconn
       const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;
       writeFileSync(cfg, [`workers: ${workers}`, `locators: [ { prefix: "${locator}" } ]`, 'functions:', ...fns, 'timeouts: { connect: 5s, drain: 1s }', limits, ''].join('\n'));

@@ -12,40 +12,52 @@ export function defaultParams(quick: boolean): BenchParams {
     : { quick, reps: 3, durationS: 3, warmupS: 1, threads: 2, connections: 32, sizes: ALL_SIZES, shapings: ['unshaped', '1gbit', '10gbit'], xorN: [0, 1, 2, 4, 8], idleFlows: [1000, 10000], setupConnections: 500, lossDurationS: 2, congestionControl: 'cubic' };
 }
 
-function int(v: unknown, name: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new SrError('BAD_ARGUMENT', `--${name}: expected an integer in ${min}..${max}, got "${String(v)}"`);
-  return n;
+/** `srv6pipes bench` options, typed (the CLI parses them: src/cli/commands/bench.ts); absent = the mode's default. */
+export interface BenchOptions {
+  quick?: boolean;
+  reps?: number;
+  /** seconds per wrk run */
+  duration?: number;
+  /** seconds */
+  warmup?: number;
+  connections?: number;
+  threads?: number;
+  sizes?: readonly string[];
+  shaping?: readonly string[];
+  cc?: string;
 }
 
-function list(v: unknown, name: string, check: (s: string) => void): string[] | undefined {
+function int(v: number | undefined, name: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
-  const items = String(v).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (items.length === 0) throw new SrError('BAD_ARGUMENT', `--${name}: empty list`);
-  for (const s of items) check(s);
-  return items;
+  if (!Number.isInteger(v) || v < min || v > max) throw new SrError('BAD_ARGUMENT', `--${name}: expected an integer in ${min}..${max}, got ${String(v)}`, { hint: 'see srv6pipes bench --help' });
+  return v;
+}
+
+function list(v: readonly string[] | undefined, check: (s: string) => void): string[] | undefined {
+  if (v === undefined || v.length === 0) return undefined;
+  for (const s of v) check(s);
+  return [...v];
 }
 
 /** Defaults for the mode, overridden by the options given. */
-export function paramsFromOptions(opts: Record<string, unknown>): BenchParams {
-  const p = defaultParams(opts['quick'] === true);
+export function paramsFromOptions(opts: BenchOptions): BenchParams {
+  const p = defaultParams(opts.quick === true);
   const set = <K extends keyof BenchParams>(k: K, v: BenchParams[K] | undefined) => {
     if (v !== undefined) p[k] = v;
   };
-  set('reps', int(opts['reps'], 'reps', 1, 100));
-  set('durationS', int(opts['duration'], 'duration', 1, 600));
-  set('lossDurationS', int(opts['duration'], 'duration', 1, 600));
-  const cc = opts['cc'] === undefined ? undefined : String(opts['cc']);
+  set('reps', int(opts.reps, 'reps', 1, 100));
+  set('durationS', int(opts.duration, 'duration', 1, 600));
+  set('lossDurationS', int(opts.duration, 'duration', 1, 600));
+  const cc = opts.cc;
   if (cc !== undefined && !CONGESTION_CONTROLS.includes(cc)) throw new SrError('BAD_ARGUMENT', `--cc: "${cc}" is not one of ${CONGESTION_CONTROLS.join(', ')}`);
   set('congestionControl', cc);
-  set('warmupS', int(opts['warmup'], 'warmup', 0, 60));
-  set('connections', int(opts['connections'], 'connections', 1, 10000));
-  set('threads', int(opts['threads'], 'threads', 1, 64));
-  set('sizes', list(opts['sizes'], 'sizes', (s) => void sizeBytes(s)));
+  set('warmupS', int(opts.warmup, 'warmup', 0, 60));
+  set('connections', int(opts.connections, 'connections', 1, 10000));
+  set('threads', int(opts.threads, 'threads', 1, 64));
+  set('sizes', list(opts.sizes, (s) => void sizeBytes(s)));
   set(
     'shapings',
-    list(opts['shaping'], 'shaping', (s) => {
+    list(opts.shaping, (s) => {
       if (s !== 'unshaped' && !/^\d+(\.\d+)?(mbit|gbit)$/.test(s)) throw new SrError('BAD_ARGUMENT', `--shaping: "${s}" is not unshaped or a rate such as 1gbit`);
     }),
   );

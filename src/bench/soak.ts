@@ -28,25 +28,29 @@ export interface SoakParams {
 }
 
 /** "120s", "2m", "500ms" or a number of seconds. */
-export function parseDuration(s: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
-  if (!m) throw new SrError('BAD_ARGUMENT', `${what}: a duration such as 120s, 2m or 500ms, not "${s}"`);
-  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm']);
+/** `srv6pipes soak` options, typed (the CLI parses them); absent = the default. Durations in ms. */
+export interface SoakOptions {
+  flows?: number;
+  hold?: number;
+  flood?: number;
+  bytes?: number;
+  workers?: number;
+  out?: string;
 }
 
-export function soakParams(o: Record<string, unknown>): SoakParams {
-  const int = (k: string, d: number, min: number, max: number): number => {
-    const v = o[k] === undefined ? d : Number(o[k]);
-    if (!Number.isInteger(v) || v < min || v > max) throw new SrError('BAD_ARGUMENT', `--${k}: an integer in ${min}..${max}`);
+export function soakParams(o: SoakOptions): SoakParams {
+  const int = (k: 'flows' | 'bytes' | 'workers', d: number, min: number, max: number): number => {
+    const v = o[k] ?? d;
+    if (!Number.isInteger(v) || v < min || v > max) throw new SrError('BAD_ARGUMENT', `--${k}: an integer in ${min}..${max}`, { hint: 'see srv6pipes soak --help' });
     return v;
   };
   const p: SoakParams = {
     flows: int('flows', 10_000, 1, 25_000),
-    holdMs: parseDuration(String(o['hold'] ?? '120s'), '--hold'),
-    floodMs: parseDuration(String(o['flood'] ?? '30s'), '--flood'),
+    holdMs: o.hold ?? 120_000,
+    floodMs: o.flood ?? 30_000,
     bytes: int('bytes', 16_384, 2, 16 << 20),
     workers: int('workers', 2, 1, 64),
-    out: resolve(String(o['out'] ?? 'results/soak')),
+    out: resolve(o.out ?? 'results/soak'),
   };
   if (p.holdMs > 3_600_000) throw new SrError('BAD_ARGUMENT', '--hold: at most 60m');
   if (p.floodMs > p.holdMs) throw new SrError('BAD_ARGUMENT', '--flood must fit in --hold (the flood runs while the flows are held)');
@@ -59,8 +63,8 @@ function proxyConfig(locator: string, p: SoakParams, host: string): string {
     `workers: ${p.workers}`,
     `locators: [ { prefix: "${locator}" } ]`,
     'functions:',
-    '  - { id: 1, vf: copy }',
-    '  - { id: 2, vf: xor }',
+    '  - { id: 1, function: copy }',
+    '  - { id: 2, function: xor }',
     `timeouts: { connect: 10s, idle: ${Math.ceil(p.holdMs / 1000) + 300}s, drain: 10s }`,
     `limits: { flows: ${room}, flowsPerClient: ${room} }`,
     // the flow table needs a credential: a root-only socket, which `--config` points the CLI at

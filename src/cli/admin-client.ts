@@ -5,16 +5,20 @@
  */
 import { SrError } from '../core/errors.js';
 import type { AdminTarget } from '../proxy/admin.js';
-import type { OptionSpec } from './spec.js';
+import { text } from './options.js';
+import type { OptionValues } from './spec.js';
 
 export const DEFAULT_ADMIN = '127.0.0.1:7778';
 
-export const ADMIN_OPTIONS: OptionSpec[] = [
-  { flags: '--admin <addr:port>', description: `the proxy admin endpoint over TCP (default ${DEFAULT_ADMIN})` },
-  { flags: '--socket <path>', description: 'the proxy admin endpoint’s Unix socket (admin.socket)' },
-  { flags: '--token-file <file>', description: 'a file holding the admin bearer token (admin.tokenFile)' },
-  { flags: '-c, --config <file>', description: 'the proxy’s config file: take the endpoint and credential from its admin section' },
-];
+export const ADMIN_OPTIONS = {
+  admin: text('--admin <addr:port>', `the proxy admin endpoint over TCP (default ${DEFAULT_ADMIN})`),
+  socket: text('--socket <path>', 'the proxy admin endpoint’s Unix socket (admin.socket)'),
+  tokenFile: text('--token-file <file>', 'a file holding the admin bearer token (admin.tokenFile)'),
+  config: text('-c, --config <file>', 'the proxy’s config file: take the endpoint and credential from its admin section'),
+};
+
+/** How a command names the admin endpoint. */
+export type AdminOptions = OptionValues<typeof ADMIN_OPTIONS>;
 
 export interface AdminClient {
   target: AdminTarget;
@@ -22,11 +26,10 @@ export interface AdminClient {
 }
 
 /** The endpoint and credential the options name. */
-export async function adminClient(opts: Record<string, unknown>): Promise<AdminClient> {
-  const str = (k: string): string | undefined => (typeof opts[k] === 'string' ? (opts[k] as string) : undefined);
+export async function adminClient(opts: AdminOptions): Promise<AdminClient> {
   let target: AdminTarget | undefined;
-  let tokenFile = str('tokenFile');
-  const config = str('config');
+  let tokenFile = opts.tokenFile;
+  const config = opts.config;
   if (config !== undefined) {
     const { loadProxyConfig } = await import('../proxy/config.js');
     const { adminClientOf } = await import('../proxy/admin-config.js');
@@ -36,8 +39,7 @@ export async function adminClient(opts: Record<string, unknown>): Promise<AdminC
     target = fromConfig.target;
     tokenFile ??= fromConfig.tokenFile ?? undefined;
   }
-  const socket = str('socket');
-  const admin = str('admin');
+  const { socket, admin } = opts;
   if (socket !== undefined) target = { socket };
   else if (admin !== undefined) target = admin;
   target ??= DEFAULT_ADMIN;
@@ -47,7 +49,7 @@ export async function adminClient(opts: Record<string, unknown>): Promise<AdminC
 }
 
 /** A request through the options' endpoint and credential. */
-export async function adminCall(opts: Record<string, unknown>, path: string, body?: unknown): Promise<unknown> {
+export async function adminCall(opts: AdminOptions, path: string, body?: unknown): Promise<unknown> {
   const [{ adminRequest }, c] = await Promise.all([import('../proxy/admin.js'), adminClient(opts)]);
   return adminRequest(c.target, path, body, c.token !== undefined ? { token: c.token } : {});
 }

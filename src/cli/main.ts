@@ -5,7 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { SrError } from '../core/errors.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
-import type { CommandSpec } from './spec.js';
+import { longFlag } from './options.js';
+import type { CommandSpec, OptionSpec } from './spec.js';
 import { VERSION } from '../core/version.js';
 
 export function buildProgram(onRun: (p: Promise<number | void>) => void): Command {
@@ -33,16 +34,26 @@ function attach(parent: Command, verb: string, spec: CommandSpec, onRun: (p: Pro
     const n = a.variadic ? `${a.name}...` : a.name;
     cmd.argument(a.required ? `<${n}>` : `[${n}]`, a.description);
   }
-  for (const o of spec.options ?? []) {
+  const options = Object.entries(spec.options ?? {});
+  for (const [, o] of options) {
     if (o.default === undefined) cmd.option(o.flags, o.description);
-    else cmd.option(o.flags, o.description, o.default as string | boolean);
+    else cmd.option(o.flags, o.description, o.default);
   }
   cmd.action((...params: unknown[]) => {
     const command = params[params.length - 1] as Command;
-    const opts = command.opts();
-    const args = command.args;
-    onRun(spec.run(args, opts));
+    // typed values before `run`: a bad one is a user error (one line, a hint)
+    onRun(Promise.resolve().then(() => spec.run(command.args, parseOptions(options, command.opts()))));
   });
+}
+
+/** Commander's values → the declared types (options.ts); BAD_ARGUMENT naming the flag. */
+export function parseOptions(options: [string, OptionSpec][], given: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, o] of options) {
+    const raw = given[key];
+    out[key] = o.parse(typeof raw === 'string' || typeof raw === 'boolean' ? raw : undefined, longFlag(o.flags));
+  }
+  return out;
 }
 
 export function reportError(e: unknown): number {

@@ -23,7 +23,6 @@ export const CONVERT_VERSION = 1;
 export const CONVERT_FIXED_BYTES = 56;
 /** a header (TLVs included) is at most this long; anything longer is refused before it is buffered */
 export const CONVERT_MAX_BYTES = 1024;
-export const CONVERT_TLV_PADN = 0;
 export const CONVERT_TLV_SEGMENTS = 1;
 export const CONVERT_TLV_SRH_TLVS = 2;
 /** one TLV's length is a byte: 15 segments of 16 bytes */

@@ -6,7 +6,9 @@ import YAML from 'yaml';
 import { writeConfig } from '../../test/helpers/harness.js';
 import { isSrError } from '../core/errors.js';
 import { loadControllerConfig, validateControllerConfig } from './config.js';
-import { ACCESS_CONTROLLER_YAML } from './example.js';
+import { readExample } from '../config/examples.js';
+
+const ACCESS_CONTROLLER_YAML = readExample('controller-access.yaml');
 
 /** The access lab's config with the access router's agent replaced. */
 function withAgent(agent: unknown): Record<string, any> {

@@ -6,7 +6,10 @@ import type { AccessRouterAgent, BsidPolicy } from '../access-router/api.js';
 import { answerPaths, bindingKey, bindingRouter, lookupBinding } from './binding.js';
 import { BsidManager } from './bsid/manager.js';
 import { parseControllerConfig } from './config.js';
-import { ACCESS_CONTROLLER_YAML, FIG1_CONTROLLER_YAML } from './example.js';
+import { readExample } from '../config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
+const ACCESS_CONTROLLER_YAML = readExample('controller-access.yaml');
 import { Resolver, type Route } from './resolver.js';
 
 const log = pino({ level: 'silent' });
@@ -58,7 +61,7 @@ describe('binding SIDs: the decisions beside the resolver (binding.ts)', () => {
     assert.equal(route.path.nodes[1], 'ar');
     assert.equal(bindingRouter(resolver, bsids, route), 'ar');
     assert.equal(bindingRouter(resolver, undefined, route), undefined, 'no BSID manager');
-    const off = new Resolver(parseControllerConfig(ACCESS_CONTROLLER_YAML.replace('bindingSids: { lifetime: 120 }', 'bindingSids: false')));
+    const off = new Resolver(parseControllerConfig(ACCESS_CONTROLLER_YAML.replace('bindingSids: { lifetime: 120s }', 'bindingSids: false')));
     assert.equal(bindingRouter(off, bsids, routeOf(off)), undefined, 'binding SIDs off');
     const noAgent = new BsidManager(new Map(), { lifetimeMs: 1000, log });
     assert.equal(bindingRouter(resolver, noAgent, route), undefined, 'the router has no agent');
@@ -77,7 +80,7 @@ describe('binding SIDs: the decisions beside the resolver (binding.ts)', () => {
   });
 
   test('answerPaths: the path behind a BSID installed at the access router, the same BSID for the same key; TTLs clamped to the lifetime', async () => {
-    const { resolver, agent, bsids } = setup({ yaml: ACCESS_CONTROLLER_YAML.replace('bindingSids: { lifetime: 120 }', 'bindingSids: { lifetime: 10, priority: 7 }') });
+    const { resolver, agent, bsids } = setup({ yaml: ACCESS_CONTROLLER_YAML.replace('bindingSids: { lifetime: 120s }', 'bindingSids: { lifetime: 10s, priority: 7 }') });
     const q = { client: C, name: 'server.lab.example', type: 'AAAA', requested: [] };
     const a = await answerPaths(resolver, bsids, q);
     assert.equal(a.rcode, 'NOERROR');

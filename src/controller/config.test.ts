@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import { isSrError } from '../core/errors.js';
 import { parseControllerConfig, validateControllerConfig } from './config.js';
-import { FIG1_CONTROLLER_YAML } from './example.js';
+import { readExample } from '../config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 
 const base = (): Record<string, unknown> => YAML.parse(FIG1_CONTROLLER_YAML) as Record<string, unknown>;
 
@@ -99,6 +101,36 @@ describe('controller config', () => {
     assert.deepEqual(c.accessRouters[0]!.agent, { kind: 'http', endpoint: '[fc00:9::1]:7780', timeoutMs: 5000 });
     assert.deepEqual(c.accessRouters[1]!.agent, { kind: 'local', namespace: 'ns-ar2', clientInterfaces: ['eth0'] });
     assert.equal(validateControllerConfig(YAML.parse(FIG1_CONTROLLER_YAML)).bindingSids, null);
+  });
+
+  test('one duration convention: a unit string, or a bare number of milliseconds (docs/controller.md)', () => {
+    const doc = base() as Record<string, any>;
+    doc['bindingSids'] = { lifetime: '2m' };
+    doc['limits'] = { tcpIdle: '30s' };
+    doc['health'] = { interval: '1s', timeout: 250 };
+    doc['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::/64', agent: { http: '[fc00:9::1]:7780', timeout: '2s' } }];
+    const c = validateControllerConfig(doc);
+    assert.equal(c.bindingSids?.lifetimeMs, 120_000);
+    assert.equal(c.limits.tcpIdleMs, 30_000);
+    assert.deepEqual([c.health.intervalMs, c.health.timeoutMs], [1000, 250]);
+    assert.deepEqual(c.accessRouters[0]!.agent, { kind: 'http', endpoint: '[fc00:9::1]:7780', timeoutMs: 2000 });
+    assert.deepEqual(c.deprecations, []);
+    doc['limits'] = { tcpIdle: 2500 };
+    assert.equal(validateControllerConfig(doc).limits.tcpIdleMs, 2500, 'a bare number: ms, as before');
+    rejects((d) => (d['limits'] = { tcpIdle: '20m' }), /limits\.tcpIdle: a duration between 100ms and 10m/);
+    rejects((d) => (d['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::/64', agent: { http: '[fc00:9::1]:7780', timeout: '2m' } }]), /nodes\.accessRouters\[0\]\.agent\.timeout: a duration between 100ms and 1m/);
+  });
+
+  test('bindingSids.lifetime as a bare number still counts seconds, with one deprecation line', () => {
+    const doc = base() as Record<string, any>;
+    doc['bindingSids'] = { lifetime: 120 };
+    doc['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::/64', agent: { http: '[fc00:9::1]:7780' } }];
+    const c = validateControllerConfig(doc, 'ctl.yaml');
+    assert.equal(c.bindingSids?.lifetimeMs, 120_000);
+    assert.equal(c.deprecations.length, 1);
+    assert.match(c.deprecations[0]!, /^ctl\.yaml: a bare number in `bindingSids\.lifetime` counts seconds.*\(at bindingSids\.lifetime\)$/);
+    doc['bindingSids'] = { lifetime: 8 * 86400 };
+    assert.throws(() => validateControllerConfig(doc), /bindingSids\.lifetime: a duration between 1s and 168h/);
   });
 
   test('YAML syntax errors are CONFIG_SYNTAX', () => {

@@ -6,25 +6,19 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { parseYamlText, readConfigText } from '../config/file.js';
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
+import { upgradeOldForms, type OldForm } from '../config/deprecated.js';
+import { configInvalid, parseWith } from '../config/fields.js';
+import { addressSchema, isIpv4Text, isPrefixText, locatorsSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
-import { sidLayout, type SidLayout } from '../codec/sid.js';
+import type { SidLayout } from '../codec/sid.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nodeName = z.string().regex(NAME, 'a node name: letters, digits, _ . - (at most 63)');
 const fnName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'a function name: letters, digits, _ - (no comma)');
 
-const isPrefix = (s: string): boolean => {
-  try {
-    parsePrefix(s);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const prefix = z.string().refine(isPrefix, { message: 'an IPv6 prefix such as fc00:a::/80' });
-const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const address = z.string().refine((s) => isAddress(s) || ipv4.test(s), 'an IPv6 (or IPv4) address');
+const prefix = prefixSchema;
+const address = addressSchema;
 /** a function argument: a number, or a hex string such as "0x5a" */
 const argument = z.union([
   z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
@@ -36,13 +30,13 @@ const fnRef = z.union([fnName, z.object({ function: fnName, argument: argument.d
 const proxy = z
   .object({
     name: nodeName,
-    locators: z.array(z.object({ prefix, functionBits: z.number().int().min(1).max(32).default(16) }).strict()).min(1, 'at least one locator'),
+    locators: locatorsSchema,
     /** function name → function id (as configured on that proxy) */
     functions: z.record(fnName, z.number().int().min(0)),
     /** the proxy's admin endpoint (its `admin` setting, on an address the controller reaches): GET /health */
-    health: z.object({ address: address, port: z.number().int().min(1).max(65535).default(7778) }).strict().optional(),
+    health: z.object({ address: address, port: portSchema.default(7778) }).strict().optional(),
     /** the proxy's return hop (its `returnPath`): handed to return-steering hosts (docs/return-traffic.md) */
-    returnPath: z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict().optional(),
+    returnPath: returnHopSchema.optional(),
   })
   .strict();
 
@@ -65,8 +59,8 @@ const agentSpec = z
       .strict()
       .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together')
       .optional(),
-    /** ms to wait for the agent's answer */
-    timeout: z.number().int().min(100).max(60_000).optional(),
+    /** how long to wait for the agent's answer */
+    timeout: duration({ min: 100, max: 60_000 }).optional(),
     /** the controller runs `ip`/`nft` itself, on its own host or inside a network namespace */
     local: z
       .object({
@@ -114,7 +108,7 @@ const policy = z
     /** a name (in a zone) or an IPv6 prefix; omitted = any destination */
     destination: z.string().min(1).optional(),
     /** only requests that carry this destination port (EDNS0 option 65005) */
-    port: z.number().int().min(1).max(65535).optional(),
+    port: portSchema.optional(),
     require: z.array(fnRef).default([]),
     allow: z.array(fnRef).default([]),
     deny: z.boolean().default(false),
@@ -152,8 +146,8 @@ const limits = z
     tcpQueriesInFlight: z.number().int().min(1).max(1024).default(16),
     /** bytes of answers not yet taken by a TCP client: reading pauses beyond */
     tcpWriteBuffer: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
-    /** ms without a complete query (or without the client reading) before a TCP connection is closed */
-    tcpIdle: z.number().int().min(100).max(600_000).default(10_000),
+    /** without a complete query (or without the client reading) this long, a TCP connection is closed */
+    tcpIdle: duration({ min: 100, max: 600_000 }).default(10_000),
     /** rate limits count per client network of this prefix length (IPv6) */
     clientPrefix: z.number().int().min(32).max(128).default(64),
     /** client networks the rate limiters remember (least recently seen forgotten first) */
@@ -169,15 +163,15 @@ const schema = z
       .strict()
       .default({ address: '::', port: 53 }),
     ttl: z.number().int().min(0).max(86400).default(60),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    logLevel: logLevelSchema,
     /** answer with binding SIDs (TYPE 65280) for clients behind an access router that has an agent */
     bindingSids: z
       .union([
         z.literal(false),
         z
           .object({
-            /** seconds a BSID lives after the client's last query */
-            lifetime: z.number().int().min(1).max(7 * 86400).default(300),
+            /** how long a BSID lives after the client's last query (a bare number: seconds, deprecated) */
+            lifetime: duration({ min: 1000, max: 7 * 86_400_000 }).default(300_000),
             /** who may ask for the segments behind a BSID (the proxies): prefixes; the proxies' health addresses always may */
             lookupFrom: z.array(prefix).default([]),
             priority: z.number().int().min(0).max(65535).default(10),
@@ -314,7 +308,7 @@ export interface ControllerConfig {
   privateLookups: Prefix6[];
   limits: DnsLimits;
   ttl: number;
-  logLevel: z.infer<typeof schema>['logLevel'];
+  logLevel: LogLevel;
   proxies: ProxyNode[];
   accessRouters: AccessRouterNode[];
   routers: string[];
@@ -323,92 +317,104 @@ export interface ControllerConfig {
   zones: Map<string, Map<string, { aaaa: string[]; a: string[] }>>;
   policies: Policy[];
   unmatched: 'plain' | 'refuse';
-}
-
-function fieldPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
-  return s || '(top level)';
+  /** old forms the file used (one line each, to log once per load): see src/config/deprecated.ts */
+  deprecations: string[];
 }
 
 export function normalizeName(name: string): string {
   return name.toLowerCase().replace(/\.+$/, '');
 }
 
-/** Validates a parsed config object; CONFIG_INVALID names the field. */
-export function validateControllerConfig(input: unknown, source = 'config'): ControllerConfig {
-  const invalid = (path: readonly PropertyKey[], message: string): SrError =>
-    new SrError('CONFIG_INVALID', `${source}: ${fieldPath(path)}: ${message}`, { hint: 'fix the field named above; see docs/controller.md (configuration)' });
-  const r = schema.safeParse(input ?? {});
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw invalid(issue.path, issue.message);
-  }
-  const c = r.data;
-  let upstream: ControllerConfig['upstream'];
-  if (c.upstream !== undefined) {
-    const spec = typeof c.upstream === 'string' ? { server: c.upstream, allow: [], rate: { perSecond: 20, burst: 40 } } : c.upstream;
-    const text = spec.server.trim();
-    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(text);
-    const addr = m ? m[1]! : text;
-    const port = m?.[2] !== undefined ? Number(m[2]) : 53;
-    if (!(isAddress(addr) || ipv4.test(addr)) || port < 1 || port > 65535) throw invalid(typeof c.upstream === 'string' ? ['upstream'] : ['upstream', 'server'], 'ADDR, [ADDR]:PORT or IPv4:PORT of a DNS resolver');
-    upstream = { address: addr, port, allow: spec.allow.map((x) => parsePrefix(x)), rate: spec.rate };
-  }
-  const bsidNeedsAgent = c.bindingSids !== false && !c.nodes.accessRouters.some((a) => a.agent);
-  if (bsidNeedsAgent) throw invalid(['bindingSids'], 'binding SIDs need at least one access router with an `agent` (nodes.accessRouters[].agent)');
+type Raw = z.infer<typeof schema>;
+type Invalid = (path: readonly PropertyKey[], message: string) => SrError;
 
+/** Old forms still accepted, with a deprecation line (src/config/deprecated.ts). */
+const OLD_FORMS: readonly OldForm[] = [
+  {
+    at: ['bindingSids'],
+    key: 'lifetime',
+    old: (v) => typeof v === 'number',
+    upgrade: (v) => `${String(v)}s`,
+    says: 'a bare number in `bindingSids.lifetime` counts seconds, which is deprecated (a bare number is milliseconds everywhere else): write the unit, e.g. `300s` or `5m`',
+  },
+];
+
+/** `upstream`: the old string form or `{ server, allow, rate }`; the server's address and port checked. */
+function upstreamConfig(u: Raw['upstream'], invalid: Invalid): UpstreamConfig | undefined {
+  if (u === undefined) return undefined;
+  const spec = typeof u === 'string' ? { server: u, allow: [], rate: { perSecond: 20, burst: 40 } } : u;
+  const text = spec.server.trim();
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(text);
+  const addr = m ? m[1]! : text;
+  const port = m?.[2] !== undefined ? Number(m[2]) : 53;
+  if (!(isAddress(addr) || isIpv4Text(addr)) || port < 1 || port > 65535) throw invalid(typeof u === 'string' ? ['upstream'] : ['upstream', 'server'], 'ADDR, [ADDR]:PORT or IPv4:PORT of a DNS resolver');
+  return { address: addr, port, allow: spec.allow.map((x) => parsePrefix(x)), rate: spec.rate };
+}
+
+interface Nodes {
+  proxies: ProxyNode[];
+  accessRouters: AccessRouterNode[];
+  routers: string[];
+  /** every node name */
+  names: Set<string>;
+  /** every function some proxy hosts */
+  hosted: Set<string>;
+}
+
+/** `nodes`: names unique, function ids fitting the locators, return SIDs inside them, return ids unique. */
+function nodesConfig(n: Raw['nodes'], invalid: Invalid): Nodes {
   const names = new Set<string>();
-  const addName = (n: string, path: PropertyKey[]): void => {
-    if (names.has(n)) throw invalid(path, `node name "${n}" is used twice`);
-    names.add(n);
+  const addName = (name: string, path: PropertyKey[]): void => {
+    if (names.has(name)) throw invalid(path, `node name "${name}" is used twice`);
+    names.add(name);
   };
   const hosted = new Set<string>();
-  const proxies: ProxyNode[] = c.nodes.proxies.map((p, i) => {
+  const proxies: ProxyNode[] = n.proxies.map((p, i) => {
     addName(p.name, ['nodes', 'proxies', i, 'name']);
-    const locators = p.locators.map((l, j) => {
-      try {
-        return sidLayout(l.prefix, l.functionBits);
-      } catch (e) {
-        throw invalid(['nodes', 'proxies', i, 'locators', j], (e as Error).message);
-      }
-    });
     for (const [fn, id] of Object.entries(p.functions)) {
       hosted.add(fn);
-      locators.forEach((l, j) => {
+      p.locators.forEach((l, j) => {
         if (id >= 2 ** l.functionBits) throw invalid(['nodes', 'proxies', i, 'functions', fn], `function id ${id} does not fit in ${l.functionBits} bits (locators[${j}])`);
       });
     }
     const rp = p.returnPath;
-    if (rp && !locators.some((l) => prefixContains(l.locator, parseAddress(rp.sid)))) throw invalid(['nodes', 'proxies', i, 'returnPath', 'sid'], `${rp.sid} is in none of ${p.name}'s locators`);
-    const twin = rp && c.nodes.proxies.findIndex((q) => q.returnPath?.id === rp.id);
+    if (rp && !p.locators.some((l) => prefixContains(l.locator, parseAddress(rp.sid)))) throw invalid(['nodes', 'proxies', i, 'returnPath', 'sid'], `${rp.sid} is in none of ${p.name}'s locators`);
+    const twin = rp && n.proxies.findIndex((q) => q.returnPath?.id === rp.id);
     if (rp && twin !== i) throw invalid(['nodes', 'proxies', i, 'returnPath', 'id'], `return id ${rp.id} is nodes.proxies[${twin}]'s too`);
     return {
       name: p.name,
-      locators,
+      locators: p.locators,
       functions: new Map(Object.entries(p.functions)),
       ...(p.health ? { health: p.health } : {}),
       ...(rp ? { returnPath: { id: rp.id, sid: formatAddress(parseAddress(rp.sid)) } } : {}),
     };
   });
-  c.nodes.accessRouters.forEach((a, i) => addName(a.name, ['nodes', 'accessRouters', i, 'name']));
-  c.nodes.routers.forEach((n, i) => addName(n, ['nodes', 'routers', i]));
+  n.accessRouters.forEach((a, i) => addName(a.name, ['nodes', 'accessRouters', i, 'name']));
+  n.routers.forEach((r, i) => addName(r, ['nodes', 'routers', i]));
+  const accessRouters = n.accessRouters.map((a) => ({ name: a.name, bsidPrefix: parsePrefix(a.bsidPrefix), ...(a.agent ? { agent: agentOf(a.agent) } : {}) }));
+  return { proxies, accessRouters, routers: n.routers, names, hosted };
+}
 
+/** `links`: each end a node name or a prefix, never two prefixes, never a node to itself. */
+function linksConfig(links: Raw['links'], names: ReadonlySet<string>, invalid: Invalid): LinkSpec[] {
   const endpointOf = (text: string, path: PropertyKey[]): Endpoint => {
     if (names.has(text)) return { kind: 'node', name: text };
-    if (text.includes('/') && isPrefix(text)) return { kind: 'prefix', prefix: parsePrefix(text), text };
+    if (text.includes('/') && isPrefixText(text)) return { kind: 'prefix', prefix: parsePrefix(text), text };
     throw invalid(path, `"${text}" is neither a node name nor an IPv6 prefix`);
   };
-  const links = c.links.map((l, i) => {
+  return links.map((l, i) => {
     const a = endpointOf(l.a, ['links', i, 'a']);
     const b = endpointOf(l.b, ['links', i, 'b']);
     if (a.kind === 'prefix' && b.kind === 'prefix') throw invalid(['links', i], 'a link joins a node to a node or to a prefix, not two prefixes');
     if (l.a === l.b) throw invalid(['links', i], 'a link joins two different nodes');
     return { a, b, cost: l.cost, ...(l.capacity !== undefined ? { capacity: l.capacity } : {}), ...(l.latency !== undefined ? { latency: l.latency } : {}) };
   });
+}
 
-  const zones = new Map<string, Map<string, { aaaa: string[]; a: string[] }>>();
-  for (const [apexText, records] of Object.entries(c.zones)) {
+/** `zones`: apex → owner → addresses (AAAA and A apart), names lower case and fully qualified. */
+function zonesConfig(zones: Raw['zones'], invalid: Invalid): ControllerConfig['zones'] {
+  const out: ControllerConfig['zones'] = new Map();
+  for (const [apexText, records] of Object.entries(zones)) {
     const apex = normalizeName(apexText);
     if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(apex)) throw invalid(['zones', apexText], 'a domain name such as lab.example');
     const owners = new Map<string, { aaaa: string[]; a: string[] }>();
@@ -417,14 +423,18 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
       const list = Array.isArray(value) ? value : [value];
       owners.set(owner, { aaaa: list.filter((x) => isAddress(x)).map((x) => parseAddressText(x)), a: list.filter((x) => !isAddress(x)) });
     }
-    zones.set(apex, owners);
+    out.set(apex, owners);
   }
+  return out;
+}
 
+/** `policies`: every function hosted somewhere, every argument fitting, reply functions beside their forward ones. */
+function policiesConfig(policies: Raw['policies'], nodes: Nodes, invalid: Invalid): Policy[] {
   const ref = (f: z.infer<typeof fnRef>, path: PropertyKey[]): FunctionRef => {
     const name = typeof f === 'string' ? f : f.function;
-    if (!hosted.has(name)) throw invalid(path, `function "${name}" is hosted by no proxy (nodes.proxies[].functions)`);
+    if (!nodes.hosted.has(name)) throw invalid(path, `function "${name}" is hosted by no proxy (nodes.proxies[].functions)`);
     const arg = BigInt(typeof f === 'string' ? 0 : f.argument);
-    for (const p of proxies) {
+    for (const p of nodes.proxies) {
       const loc = p.functions.has(name) ? p.locators[0] : undefined;
       const bits = loc ? 128 - loc.locator.length - loc.functionBits : 128;
       if (arg >= 1n << BigInt(bits)) throw invalid(path, `argument ${arg} of "${name}" does not fit in the ${bits} argument bits of proxy ${p.name}`);
@@ -437,13 +447,13 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
     for (const [fwd, f] of Object.entries(rp.downstream)) {
       const path = ['policies', i, 'returnPath', 'downstream', fwd];
       const down = ref(f, path);
-      const lacking = proxies.find((p) => p.functions.has(fwd) && !p.functions.has(down.name));
+      const lacking = nodes.proxies.find((p) => p.functions.has(fwd) && !p.functions.has(down.name));
       if (lacking) throw invalid(path, `proxy ${lacking.name} hosts "${fwd}" but not "${down.name}": the function for the replies runs on the same proxy`);
       out.set(fwd, down);
     }
     return out;
   };
-  const policies: Policy[] = c.policies.map((p, i) => {
+  return policies.map((p, i) => {
     const dest = p.destination;
     let destination: Policy['destination'] = { kind: 'any' };
     if (dest !== undefined) destination = dest.includes('/') ? { kind: 'prefix', prefix: parsePrefixOr(dest, () => invalid(['policies', i, 'destination'], 'an IPv6 prefix or a name')) } : { kind: 'name', name: normalizeName(dest) };
@@ -458,41 +468,46 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
       returnPath: p.returnPath === false ? null : { downstream: downstreamOf(p.returnPath, i) },
     };
   });
+}
 
+/** `bindingSids`: needs an access router with an agent. */
+function bindingSidsConfig(c: Raw, invalid: Invalid): BindingSidConfig | null {
+  const b = c.bindingSids;
+  if (b === false) return null;
+  if (!c.nodes.accessRouters.some((a) => a.agent)) throw invalid(['bindingSids'], 'binding SIDs need at least one access router with an `agent` (nodes.accessRouters[].agent)');
+  return { lifetimeMs: b.lifetime, lookupFrom: b.lookupFrom.map((x) => parsePrefix(x)), priority: b.priority, perClient: b.perClient, max: b.max, rate: b.rate };
+}
+
+function limitsConfig(l: Raw['limits']): DnsLimits {
+  const { tcpIdle, ...rest } = l;
+  return { ...rest, tcpIdleMs: tcpIdle };
+}
+
+/** Validates a parsed config object, section by section; CONFIG_INVALID names the field. */
+export function validateControllerConfig(input: unknown, source = 'config'): ControllerConfig {
+  const invalid: Invalid = (path, message) => configInvalid(source, path, message, 'fix the field named above; see docs/controller.md (configuration)');
+  const { value, deprecations } = upgradeOldForms(input ?? {}, OLD_FORMS, source);
+  const c = parseWith(schema, value, invalid);
+  const upstream = upstreamConfig(c.upstream, invalid);
+  const bindingSids = bindingSidsConfig(c, invalid);
+  const nodes = nodesConfig(c.nodes, invalid);
   return {
     listen: { address: c.listen.address, port: c.listen.port },
-    bindingSids:
-      c.bindingSids === false
-        ? null
-        : {
-            lifetimeMs: c.bindingSids.lifetime * 1000,
-            lookupFrom: c.bindingSids.lookupFrom.map((x) => parsePrefix(x)),
-            priority: c.bindingSids.priority,
-            perClient: c.bindingSids.perClient,
-            max: c.bindingSids.max,
-            rate: c.bindingSids.rate,
-          },
+    bindingSids,
     privateLookups: c.privateLookups.allow.map((x) => parsePrefix(x)),
-    limits: {
-      tcpConnections: c.limits.tcpConnections,
-      tcpConnectionsPerClient: c.limits.tcpConnectionsPerClient,
-      tcpQueriesInFlight: c.limits.tcpQueriesInFlight,
-      tcpWriteBuffer: c.limits.tcpWriteBuffer,
-      tcpIdleMs: c.limits.tcpIdle,
-      clientPrefix: c.limits.clientPrefix,
-      trackedClients: c.limits.trackedClients,
-    },
+    limits: limitsConfig(c.limits),
     health: { intervalMs: c.health.interval, timeoutMs: c.health.timeout, fall: c.health.fall, rise: c.health.rise },
     ...(upstream ? { upstream } : {}),
     ttl: c.ttl,
     logLevel: c.logLevel,
-    proxies,
-    accessRouters: c.nodes.accessRouters.map((a) => ({ name: a.name, bsidPrefix: parsePrefix(a.bsidPrefix), ...(a.agent ? { agent: agentOf(a.agent) } : {}) })),
-    routers: c.nodes.routers,
-    links,
-    zones,
-    policies,
+    proxies: nodes.proxies,
+    accessRouters: nodes.accessRouters,
+    routers: nodes.routers,
+    links: linksConfig(c.links, nodes.names, invalid),
+    zones: zonesConfig(c.zones, invalid),
+    policies: policiesConfig(c.policies, nodes, invalid),
     unmatched: c.unmatched,
+    deprecations,
   };
 }
 

@@ -87,12 +87,14 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   const listen = { address: o.listen?.address ?? cfg.listen.address, port: o.listen?.port ?? cfg.listen.port };
   if (o.dryRun) {
     new Resolver(cfg);
+    for (const d of cfg.deprecations) process.stderr.write(`srv6pipes: deprecated: ${d}\n`);
     process.stdout.write(
       `${o.configPath}: valid — ${cfg.proxies.length} proxies, ${cfg.accessRouters.length} access routers, ${cfg.links.length} links, ${cfg.zones.size} zones, ${cfg.policies.length} policies, binding SIDs ${cfg.bindingSids ? 'on' : 'off'}; would listen on [${listen.address}]:${listen.port} (UDP and TCP)\n`,
     );
     return 0;
   }
   const log = createLogger(cfg.logLevel, { component: 'controller' });
+  for (const d of cfg.deprecations) log.warn(d);
   let routers = await makeRouters(cfg, log, new Map());
   // the caps and the allocation rate follow the config (read at each new BSID: a reload applies)
   const allocLimiter = (c: ControllerConfig): ClientRateLimiter | undefined =>
@@ -149,6 +151,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
     void (async () => {
       try {
         const next = loadControllerConfig(o.configPath);
+        for (const d of next.deprecations) log.warn(d);
         const nextRouters = await makeRouters(next, log, routers);
         await stopUnused(routers, nextRouters);
         routers = nextRouters;

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseControllerConfig } from './config.js';
-import { FIG1_CONTROLLER_YAML } from './example.js';
+import { readExample } from '../config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 import { decide } from './policy.js';
 import { Resolver } from './resolver.js';
 

@@ -7,11 +7,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, loadTopology } from '../lab/index.js';
-import { MPTCP_CP_YAML, MPTCP_OP_YAML, mptcpSegments } from '../mptcp/example.js';
+import { readExample } from '../config/examples.js';
 import { JsonLines } from '../sys/json-lines.js';
 import type { PartContext } from './controlled.js';
 
 const MiB = 1 << 20;
+
+/** The path through cp's converter (examples/mptcp-cp.yaml: function 7 or 8, the policy in the argument) and op's copy. */
+export const mptcpSegments = (policy: number, fn = 7): string => `fc00:a::${fn}:0:${policy},fc00:b::1:0:0`;
 const SERVER = 'fc00:2::2';
 const CLIENT = 'fc00:1::2';
 
@@ -30,7 +33,7 @@ export async function runBondingPart(c: PartContext): Promise<boolean> {
   c.onLab(lab);
   const children: { kill(signal: NodeJS.Signals): boolean }[] = [];
   try {
-    for (const [host, yaml] of [['op', MPTCP_OP_YAML], ['cp', MPTCP_CP_YAML]] as const) {
+    for (const [host, yaml] of [['op', readExample('mptcp-op.yaml')], ['cp', readExample('mptcp-cp.yaml')]] as const) {
       const cfg = join(c.work, `${host}.yaml`);
       writeFileSync(cfg, yaml);
       const child = lab.spawn(host, [process.execPath, bin, 'proxy', '--config', cfg], { stdio: ['ignore', 'pipe', 'inherit'] });

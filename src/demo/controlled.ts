@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ACCESS_CONTROLLER_YAML, accessProxyYaml } from '../controller/example.js';
+import { readExample } from '../config/examples.js';
 import { Lab, loadTopology } from '../lab/index.js';
 import { JsonLines } from '../sys/json-lines.js';
 
@@ -64,11 +64,11 @@ export async function runControllerPart(c: PartContext): Promise<boolean> {
     const proxies: Record<string, JsonLines> = {};
     for (const host of ['p1a', 'p1b', 'p2'] as const) {
       const cfg = join(c.work, `${host}.yaml`);
-      writeFileSync(cfg, accessProxyYaml(host));
+      writeFileSync(cfg, readExample(`proxy-access-${host}.yaml`));
       proxies[host] = await start(host, ['proxy', '--config', cfg], 'proxy started');
     }
     const ctlCfg = join(c.work, 'controller.yaml');
-    writeFileSync(ctlCfg, ACCESS_CONTROLLER_YAML);
+    writeFileSync(ctlCfg, readExample('controller-access.yaml'));
     const ctl = await start('ctl', ['controller', '--config', ctlCfg], 'controller started');
     print(`  lab          ${name}: client fc00:1::2, ar (BSIDs from fc00:f::/64), p1a, p1b, p2, server fc00:2::2, controller ${CTL}`);
 

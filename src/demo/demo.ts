@@ -91,7 +91,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<number> {
     const proxies: Record<string, ChildProcess> = {};
     for (const [host, loc] of [['p1', 'fc00:a::/80'], ['p2', 'fc00:b::/80']] as const) {
       const cfg = join(work, `${host}.yaml`);
-      writeFileSync(cfg, `workers: 1\nlocators: [ { prefix: "${loc}" } ]\nfunctions:\n  - { id: 1, vf: copy }\n  - { id: 2, vf: xor }\n`);
+      writeFileSync(cfg, `workers: 1\nlocators: [ { prefix: "${loc}" } ]\nfunctions:\n  - { id: 1, function: copy }\n  - { id: 2, function: xor }\n`);
       const child = lab.spawn(host, [process.execPath, BIN, 'proxy', '--config', cfg], { stdio: ['ignore', 'pipe', 'inherit'] });
       proxies[host] = child;
       await firstJson(child, (l) => l['msg'] === 'proxy started', `proxy on ${host}`);

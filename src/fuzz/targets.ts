@@ -38,12 +38,11 @@ import {
   TYPE_RETURN_PATH_NAME,
   TYPE_SRH_NAME,
 } from '../dns/records.js';
-import { ACCESS_CONTROLLER_YAML, accessProxyYaml, FIG1_CONTROLLER_YAML } from '../controller/example.js';
 import { Resolver } from '../controller/resolver.js';
 import { builtinTopologies, parseTopology } from '../lab/load.js';
 import { readConfigText } from '../config/file.js';
 import { readConvertHeader } from '../mptcp/converter.js';
-import { MPTCP_CP_YAML, MPTCP_OP_YAML } from '../mptcp/example.js';
+import { readExample } from '../config/examples.js';
 import { CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, decodeAttrs, encodeAttrs, genlMessage, NLMSG_ERROR, parseReplies, u16, u32, u8, type Attr } from '../mptcp/netlink.js';
 import { buildCmsgs, parseCmsgs, type Cmsg } from '../native/cmsg.js';
 import { formatAddress, parseAddress, parsePrefix } from '../net/ip6.js';
@@ -456,9 +455,9 @@ const DNS_FIELDS: LengthField[] = [
 /** The services the controller answers with: Fig. 1 (paths, return paths), and the access lab (binding SIDs, health). */
 function dnsServices(): Services[] {
   const log = pino({ level: 'silent' });
-  const fig1 = YAML.parse(FIG1_CONTROLLER_YAML) as Record<string, any>;
+  const fig1 = YAML.parse(readExample('controller.yaml')) as Record<string, any>;
   fig1['policies'].push({ clients: 'fc00:1::/64', destination: 'plain.lab.example', require: ['copy'], returnPath: true });
-  const access = YAML.parse(ACCESS_CONTROLLER_YAML) as Record<string, any>;
+  const access = YAML.parse(readExample('controller-access.yaml')) as Record<string, any>;
   access['bindingSids'] = { ...access['bindingSids'], lookupFrom: ['::1/128'] };
   const accessCfg = validateControllerConfig(access);
   const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAgent(), prefix: accessCfg.accessRouters[0]!.bsidPrefix }]]), { lifetimeMs: 60_000, log });
@@ -605,9 +604,9 @@ const dnsRecords: FuzzTarget = {
 const proxyConfig: FuzzTarget = {
   name: 'proxy-config',
   summary: 'parseProxyConfig on YAML text (the examples, mutated): a config or CONFIG_SYNTAX/CONFIG_INVALID',
-  files: ['src/proxy/config.ts', 'src/config/duration.ts', 'src/config/file.ts'],
+  files: ['src/proxy/config.ts', 'src/config/duration.ts', 'src/config/file.ts', 'src/config/schemas.ts', 'src/config/deprecated.ts'],
   prepare: () =>
-    textTarget([MPTCP_CP_YAML, MPTCP_OP_YAML, accessProxyYaml('p1a'), accessProxyYaml('p2'), 'port: 7777\nworkers: 2\nlocators: [{ prefix: "fc00:a::/80", functionBits: 16 }]\nfunctions:\n  - { id: 1, vf: copy }\n  - { id: 2, chain: [ { vf: meter, options: { maxSeries: 10 } }, { vf: xor, options: { passes: 2 } } ] }\ntimeouts: { connect: 5s, idle: 5m, drain: 10s }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\nbindingSids: { controller: "[fc00:9::2]:53", timeout: 2s, maxCache: 60s }\nadmin: { address: "::1", port: 7778 }\nnetconf: { mark: 1, table: 100 }\n'], (text) => {
+    textTarget([...['mptcp-cp.yaml', 'mptcp-op.yaml', 'proxy-access-p1a.yaml', 'proxy-access-p2.yaml', 'proxy.yaml'].map(readExample), 'port: 7777\nworkers: 2\nlocators: [{ prefix: "fc00:a::/80", functionBits: 16 }]\nfunctions:\n  - { id: 1, function: copy }\n  - { id: 2, chain: [ { function: meter, options: { maxSeries: 10 } }, { function: xor, options: { passes: 2 } } ] }\ntimeouts: { connect: 5s, idle: 5m, drain: 10s }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\nbindingSids: { controller: "[fc00:9::2]:53", timeout: 2s, maxCache: 60s }\nadmin: { address: "::1", port: 7778 }\nnetconf: { mark: 1, table: 100 }\n'], (text) => {
       const r = typed('parseProxyConfig', () => parseProxyConfig(text, 'fuzz.yaml', '/nonexistent'));
       if (r.ok) {
         const t = r.value.timeouts;
@@ -619,9 +618,9 @@ const proxyConfig: FuzzTarget = {
 const controllerConfig: FuzzTarget = {
   name: 'controller-config',
   summary: 'parseControllerConfig on YAML text (Fig. 1 and access examples, mutated), then building the resolver: a config or CONFIG_SYNTAX/CONFIG_INVALID',
-  files: ['src/controller/config.ts', 'src/controller/resolver.ts', 'src/controller/graph/graph.ts'],
+  files: ['src/controller/config.ts', 'src/config/schemas.ts', 'src/config/deprecated.ts', 'src/controller/resolver.ts', 'src/controller/graph/graph.ts'],
   prepare: () =>
-    textTarget([FIG1_CONTROLLER_YAML, ACCESS_CONTROLLER_YAML], (text) => {
+    textTarget(['controller.yaml', 'controller-access.yaml'].map(readExample), (text) => {
       const r = typed('parseControllerConfig', () => parseControllerConfig(text, 'fuzz.yaml'));
       if (r.ok) typed('new Resolver(config)', () => new Resolver(r.value));
       else check(['CONFIG_SYNTAX', 'CONFIG_INVALID'].includes(r.error.code), `parseControllerConfig failed with ${r.error.code}`);

@@ -142,15 +142,7 @@ export const topologySchema = z
   .strict();
 
 export type RawTopology = z.infer<typeof topologySchema>;
-export type RawHost = RawTopology['hosts'][string];
 export type RawLink = RawTopology['links'][number];
-
-/** `hosts.p1.routes[0].via` */
-export function fieldPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
-  return s || '(top level)';
-}
 
 /** Bytes per second of a tc rate such as "100mbit". */
 export function rateBytesPerSecond(rate: string): number {

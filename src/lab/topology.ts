@@ -11,7 +11,8 @@
  */
 import { SrError } from '../core/errors.js';
 import { formatAddress, formatPrefix, maskBuffer, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
-import { fieldPath, HOST_NAME, HOST_NAME_RULE, isLabAddress, topologySchema, type RawLink, type RawTopology } from './schema.js';
+import { fieldPath } from '../config/fields.js';
+import { HOST_NAME, HOST_NAME_RULE, isLabAddress, topologySchema, type RawLink, type RawTopology } from './schema.js';
 
 export type Role = 'host' | 'router' | 'proxy';
 

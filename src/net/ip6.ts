@@ -93,7 +93,3 @@ export function prefixContains(p: Prefix6, bytes: Uint8Array, offset = 0): boole
   return ((bytes[offset + full]! ^ p.addr[full]!) & mask) === 0;
 }
 
-export function addressEquals(a: Uint8Array, aOff: number, b: Uint8Array, bOff = 0): boolean {
-  for (let i = 0; i < 16; i++) if (a[aOff + i] !== b[bOff + i]) return false;
-  return true;
-}

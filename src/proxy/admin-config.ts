@@ -19,7 +19,7 @@ import type http from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { errnoCode, SrError } from '../core/errors.js';
-import { isAddress } from '../net/ip6.js';
+import { ipv6Schema, portSchema } from '../config/schemas.js';
 import type { Logger } from '../core/log.js';
 import { isLoopbackHost, serveAdmin, type AdminAccess, type AdminRoute, type AdminTarget } from './admin.js';
 
@@ -35,8 +35,8 @@ const argv = z.array(z.string().max(4096)).min(1).max(256);
 
 export const ADMIN_SCHEMA = z
   .object({
-    address: z.string().refine(isAddress, 'an IPv6 address').or(z.literal('127.0.0.1')).default('127.0.0.1'),
-    port: z.union([z.number().int().min(1).max(65535), z.literal('off'), z.literal(false)]).default(7778),
+    address: ipv6Schema.or(z.literal('127.0.0.1')).default('127.0.0.1'),
+    port: z.union([portSchema, z.literal('off'), z.literal(false)]).default(7778),
     readOnly: z.boolean().default(false),
     tokenFile: z.string().min(1).optional(),
     socket: z.string().min(1).optional(),

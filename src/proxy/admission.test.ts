@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { AcceptFailures, Admission, clientKey, workerShare } from './admission.js';
 import { validateProxyConfig } from './config.js';
 
-const base = { locators: [{ prefix: 'fc00:a::/80' }], functions: [{ id: 1, vf: 'copy' }] };
+const base = { locators: [{ prefix: 'fc00:a::/80' }], functions: [{ id: 1, function: 'copy' }] };
 const limitsOf = (limits?: unknown) => validateProxyConfig(limits === undefined ? base : { ...base, limits }).limits;
 
 test('limits: defaults (10000 flows, 1000 per /64 client, no per-function cap, nofile auto)', () => {

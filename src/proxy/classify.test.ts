@@ -9,7 +9,7 @@ import { parseProxyConfig } from './config.js';
 
 const cfg = parseProxyConfig(`
 locators: [ { prefix: "fc00:b::/80" }, { prefix: "fc00:bb::/64", functionBits: 8 } ]
-functions: [ { id: 1, vf: copy }, { id: 2, vf: xor } ]
+functions: [ { id: 1, function: copy }, { id: 2, function: xor } ]
 netconf: off
 `);
 const P = (s: string) => parseAddress(s);
@@ -23,7 +23,7 @@ test('the first segment in our locators is ours; the rest is the next SRH', () =
   assert.equal(d.argument, 0x5an);
   assert.equal(d.position, 1);
   assert.equal(d.sid, 'fc00:b::2:0:5a');
-  assert.equal(d.entry.parts[0]!.vf, 'xor');
+  assert.equal(d.entry.parts[0]!.function, 'xor');
   assert.ok(d.nextSrh);
   assert.deepEqual(pathOf(decodeSrh(d.nextSrh)).map((b) => formatAddress(b)), ['fc00:c::1:0:0', 'fc00:2::2']);
 });

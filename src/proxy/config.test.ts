@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSrError, type SrError } from '../core/errors.js';
-import { checkFunctions, parseProxyConfig } from './config.js';
+import { checkFunctions, parseFunctionEntry, parseProxyConfig } from './config.js';
 import { parsePrefix } from '../net/ip6.js';
 
 const ISSUE_EXAMPLE = `
@@ -11,9 +11,9 @@ locators:
   - prefix: fc00:a::/80
     functionBits: 16    # default 16; argument = the remaining low bits
 functions:
-  - { id: 1, vf: copy }
-  - { id: 2, vf: xor }                      # key = low 8 bits of the argument
-  - { id: 3, vf: xor, options: { passes: 4 } }
+  - { id: 1, function: copy }
+  - { id: 2, function: xor }                      # key = low 8 bits of the argument
+  - { id: 3, function: xor, options: { passes: 4 } }
 `;
 
 function fails(text: string, code: string, field?: string): void {
@@ -35,7 +35,7 @@ test('the example from the issue validates with its defaults', () => {
   assert.equal(c.locators.length, 1);
   assert.equal(c.locators[0]!.functionBits, 16);
   assert.deepEqual(c.functions.map((f) => f.id), [1, 2, 3]);
-  assert.deepEqual(c.functions[2]!.parts, [{ vf: 'xor', options: { passes: 4 } }]);
+  assert.deepEqual(c.functions[2]!.parts, [{ function: 'xor', options: { passes: 4 } }]);
   assert.deepEqual(c.netconf, { mark: 1, table: 100, intercept: 'sklookup', ownPrefixes: 4096 });
   assert.deepEqual(c.admin?.tcp, { address: '127.0.0.1', port: 7778 });
   assert.equal(c.admin?.socket, null);
@@ -44,18 +44,18 @@ test('the example from the issue validates with its defaults', () => {
 });
 
 test('JSON is accepted too', () => {
-  const c = parseProxyConfig(JSON.stringify({ locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, vf: 'copy' }], netconf: 'off' }));
+  const c = parseProxyConfig(JSON.stringify({ locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, function: 'copy' }], netconf: 'off' }));
   assert.equal(c.netconf, null);
-  assert.equal(c.functions[0]!.parts[0]!.vf, 'copy');
+  assert.equal(c.functions[0]!.parts[0]!.function, 'copy');
 });
 
 test('durations accept ms numbers and unit strings', () => {
-  const c = parseProxyConfig(`locators: [{prefix: "fc00::/64"}]\nfunctions: [{id: 1, vf: copy}]\ntimeouts: {connect: 1500, idle: 2m, drain: 3s}`);
+  const c = parseProxyConfig(`locators: [{prefix: "fc00::/64"}]\nfunctions: [{id: 1, function: copy}]\ntimeouts: {connect: 1500, idle: 2m, drain: 3s}`);
   assert.deepEqual(c.timeouts, { connect: 1500, idle: 120000, drain: 3000 });
 });
 
 test('durations are bounded: nothing a timer would turn into 1 ms (issue 12 item 9)', () => {
-  const base = 'locators: [{prefix: "fc00::/64"}]\nfunctions: [{id: 1, vf: copy}]\n';
+  const base = 'locators: [{prefix: "fc00::/64"}]\nfunctions: [{id: 1, function: copy}]\n';
   fails(`${base}timeouts: {connect: 36000m}`, 'CONFIG_INVALID', 'timeouts.connect');
   fails(`${base}timeouts: {idle: 2147483648}`, 'CONFIG_INVALID', 'timeouts.idle');
   fails(`${base}timeouts: {drain: 2h}`, 'CONFIG_INVALID', 'timeouts.drain');
@@ -67,14 +67,14 @@ test('durations are bounded: nothing a timer would turn into 1 ms (issue 12 item
 
 test('errors name the field', () => {
   const base = 'locators: [{prefix: "fc00:a::/80"}]\n';
-  fails(`${base}functions: [{id: 1, vf: copy}, {id: 1, vf: xor}]`, 'CONFIG_INVALID', 'functions[1].id');
-  fails(`locators: [{prefix: "fc00:a::"}]\nfunctions: [{id: 1, vf: copy}]`, 'CONFIG_INVALID', 'locators[0].prefix');
-  fails(`locators: [{prefix: "fc00:a::/120", functionBits: 16}]\nfunctions: [{id: 1, vf: copy}]`, 'CONFIG_INVALID', 'locators[0]');
-  fails(`${base}functions: [{id: 70000, vf: copy}]`, 'CONFIG_INVALID', 'functionBits');
-  fails(`${base}functions: [{id: 1, vf: copy}]\nport: 99999`, 'CONFIG_INVALID', 'port');
-  fails(`${base}functions: [{id: 1, vf: copy}]\nbogus: 1`, 'CONFIG_INVALID');
+  fails(`${base}functions: [{id: 1, function: copy}, {id: 1, function: xor}]`, 'CONFIG_INVALID', 'functions[1].id');
+  fails(`locators: [{prefix: "fc00:a::"}]\nfunctions: [{id: 1, function: copy}]`, 'CONFIG_INVALID', 'locators[0].prefix');
+  fails(`locators: [{prefix: "fc00:a::/120", functionBits: 16}]\nfunctions: [{id: 1, function: copy}]`, 'CONFIG_INVALID', 'locators[0]');
+  fails(`${base}functions: [{id: 70000, function: copy}]`, 'CONFIG_INVALID', 'functionBits');
+  fails(`${base}functions: [{id: 1, function: copy}]\nport: 99999`, 'CONFIG_INVALID', 'port');
+  fails(`${base}functions: [{id: 1, function: copy}]\nbogus: 1`, 'CONFIG_INVALID');
   fails(`${base}functions: []`, 'CONFIG_INVALID', 'functions');
-  fails(`${base}functions: [{id: 1, vf: copy}]\ntimeouts: {idle: soon}`, 'CONFIG_INVALID', 'timeouts.idle');
+  fails(`${base}functions: [{id: 1, function: copy}]\ntimeouts: {idle: soon}`, 'CONFIG_INVALID', 'timeouts.idle');
 });
 
 test('bad YAML is CONFIG_SYNTAX', () => {
@@ -84,10 +84,10 @@ test('bad YAML is CONFIG_SYNTAX', () => {
 test('function entries are checked by loading them: errors name the field', async () => {
   const base = 'locators: [{prefix: "fc00:a::/80"}]\n';
   const cases: [string, string, string][] = [
-    ['functions: [{id: 1, vf: copy}, {id: 3, vf: xor, options: {passes: -2}}]', 'CONFIG_INVALID', 'functions[1].options.passes'],
-    ['functions: [{id: 1, vf: nosuch}]', 'UNKNOWN_FUNCTION', 'functions[0].vf'],
-    ['functions: [{id: 1, chain: [{vf: copy}, {vf: xor, options: {passes: x}}]}]', 'CONFIG_INVALID', 'functions[0].chain[1].options.passes'],
-    ['functions: [{id: 1, vf: ./no/such/module.js}]', 'BAD_FUNCTION_MODULE', 'functions[0].vf'],
+    ['functions: [{id: 1, function: copy}, {id: 3, function: xor, options: {passes: -2}}]', 'CONFIG_INVALID', 'functions[1].options.passes'],
+    ['functions: [{id: 1, function: nosuch}]', 'UNKNOWN_FUNCTION', 'functions[0].function'],
+    ['functions: [{id: 1, chain: [{ function: copy}, { function: xor, options: {passes: x}}]}]', 'CONFIG_INVALID', 'functions[0].chain[1].options.passes'],
+    ['functions: [{id: 1, function: ./no/such/module.js}]', 'BAD_FUNCTION_MODULE', 'functions[0].function'],
   ];
   for (const [text, code, field] of cases) {
     const cfg = parseProxyConfig(base + text, 'test.yaml');
@@ -98,12 +98,12 @@ test('function entries are checked by loading them: errors name the field', asyn
       return true;
     });
   }
-  await checkFunctions(parseProxyConfig(base + 'functions: [{id: 1, chain: [{vf: copy}, {vf: xor}]}]'));
+  await checkFunctions(parseProxyConfig(base + 'functions: [{id: 1, chain: [{ function: copy}, { function: xor}]}]'));
 });
 
 test('a chain entry keeps its parts in order', () => {
-  const c = parseProxyConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 4, chain: [{vf: xor, options: {passes: 2}}, {vf: copy}]}]');
-  assert.deepEqual(c.functions[0], { id: 4, chain: true, parts: [{ vf: 'xor', options: { passes: 2 } }, { vf: 'copy', options: {} }] });
+  const c = parseProxyConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 4, chain: [{ function: xor, options: {passes: 2}}, { function: copy}]}]');
+  assert.deepEqual(c.functions[0], { id: 4, chain: true, parts: [{ function: 'xor', options: { passes: 2 } }, { function: 'copy', options: {} }] });
 });
 
 test('binding SIDs and return paths: parsed and checked', () => {
@@ -135,21 +135,21 @@ test('binding SIDs and return paths: parsed and checked', () => {
 
 test('mptcp: the converter and the mptcp function are validated', async () => {
   const base = 'locators: [ { prefix: "fc00:a::/80" } ]\n';
-  const fn = 'functions: [ { id: 7, vf: mptcp, options: { uplinks: ["fc00:31::1", "fc00:32::1"] } } ]\n';
-  fails(base + fn, 'CONFIG_INVALID', 'functions[0].vf');
-  fails(`${base + fn}mptcp: { pathManager: kernel }\n`, 'CONFIG_INVALID', 'functions[0].vf');
-  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { converter: { port: 7777, from: ["fc00:31::/64"] } }\n`, 'CONFIG_INVALID', 'mptcp.converter.port');
-  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { converter: { port: 7780 } }\n`, 'CONFIG_INVALID', 'mptcp.converter.from');
-  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { converter: { port: 7780, from: [] } }\n`, 'CONFIG_INVALID', 'mptcp.converter.from');
-  fails(`${base}functions: [ { id: 1, vf: copy } ]\nmptcp: { pathManager: smart }\n`, 'CONFIG_INVALID', 'mptcp.pathManager');
+  const fn = 'functions: [ { id: 7, function: mptcp, options: { uplinks: ["fc00:31::1", "fc00:32::1"] } } ]\n';
+  fails(base + fn, 'CONFIG_INVALID', 'functions[0].function');
+  fails(`${base + fn}mptcp: { pathManager: kernel }\n`, 'CONFIG_INVALID', 'functions[0].function');
+  fails(`${base}functions: [ { id: 1, function: copy } ]\nmptcp: { converter: { port: 7777, from: ["fc00:31::/64"] } }\n`, 'CONFIG_INVALID', 'mptcp.converter.port');
+  fails(`${base}functions: [ { id: 1, function: copy } ]\nmptcp: { converter: { port: 7780 } }\n`, 'CONFIG_INVALID', 'mptcp.converter.from');
+  fails(`${base}functions: [ { id: 1, function: copy } ]\nmptcp: { converter: { port: 7780, from: [] } }\n`, 'CONFIG_INVALID', 'mptcp.converter.from');
+  fails(`${base}functions: [ { id: 1, function: copy } ]\nmptcp: { pathManager: smart }\n`, 'CONFIG_INVALID', 'mptcp.pathManager');
   const ok = parseProxyConfig(`${base + fn}mptcp: { pathManager: userspace, subflows: 4 }\n`, 'test.yaml');
   assert.deepEqual(ok.mptcp, { pathManager: 'userspace', subflows: 4, converterPort: null, converterFrom: [] });
   await checkFunctions(ok, 'test.yaml');
-  const one = parseProxyConfig(`${base}functions: [ { id: 7, vf: mptcp, options: { uplinks: ["fc00:31::1"] } } ]\nmptcp: { pathManager: userspace }\n`, 'test.yaml');
+  const one = parseProxyConfig(`${base}functions: [ { id: 7, function: mptcp, options: { uplinks: ["fc00:31::1"] } } ]\nmptcp: { pathManager: userspace }\n`, 'test.yaml');
   await assert.rejects(checkFunctions(one, 'test.yaml'), (e: unknown) => isSrError(e) && /uplinks.*at least two/.test(e.message));
 });
 
-const ADMIN_BASE = 'locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\n';
+const ADMIN_BASE = 'locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, function: copy } ]\n';
 
 test('admin: a non-loopback address without a credential is refused with ADMIN_INSECURE', () => {
   fails(`${ADMIN_BASE}admin: { address: "::" }\n`, 'ADMIN_INSECURE', 'admin.address');
@@ -190,7 +190,7 @@ test('logLimit: defaults, a given value, and its bounds (issue 12 item 16)', () 
 });
 
 test('netconf.intercept: auto (sklookup with a listener on ::, else tproxy), or either on request, nothing else', () => {
-  const base = { locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, vf: 'copy' }] };
+  const base = { locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, function: 'copy' }] };
   assert.deepEqual(parseProxyConfig(JSON.stringify({ ...base, netconf: { intercept: 'sklookup' } })).netconf, { mark: 1, table: 100, intercept: 'sklookup', ownPrefixes: 4096 });
   assert.equal(parseProxyConfig(JSON.stringify({ ...base, netconf: { mark: 2 } })).netconf?.intercept, 'sklookup');
   assert.equal(parseProxyConfig(JSON.stringify(base)).netconf?.intercept, 'sklookup');
@@ -211,18 +211,34 @@ test('declared requirements: a module that requires mptcp-userspace is refused b
     join(dir, 'needy.mjs'),
     `export default { name: 'needy', summary: 'needs MPTCP subflows', requires: ['mptcp-userspace'], options: { safeParse: (v) => ({ success: true, data: v }) }, spawn: () => ({ upstream: { data: (c) => c }, downstream: { data: (c) => c } }) };\n`,
   );
-  const base = 'locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: ./needy.mjs } ]\n';
+  const base = 'locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, function: ./needy.mjs } ]\n';
   const without = parseProxyConfig(base, 'test.yaml', dir);
   await assert.rejects(checkFunctions(without, 'test.yaml'), (e: unknown) => {
     assert.ok(isSrError(e, 'CONFIG_INVALID'), String(e));
-    assert.match((e as Error).message, /^test\.yaml: functions\[0\]\.vf: needy requires mptcp-userspace: .*pathManager: userspace/);
+    assert.match((e as Error).message, /^test\.yaml: functions\[0\]\.function: needy requires mptcp-userspace: .*pathManager: userspace/);
     return true;
   });
   await checkFunctions(parseProxyConfig(`${base}mptcp: { pathManager: userspace }\n`, 'test.yaml', dir), 'test.yaml');
   // the built-in's requirement is checked by the config itself, with the same words
-  assert.throws(() => parseProxyConfig('locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 2, chain: [ { vf: copy }, { vf: mptcp, options: { uplinks: ["fc00:31::1", "fc00:32::1"] } } ] } ]\n', 'test.yaml'), (e: unknown) => {
+  assert.throws(() => parseProxyConfig('locators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 2, chain: [ { function: copy }, { function: mptcp, options: { uplinks: ["fc00:31::1", "fc00:32::1"] } } ] } ]\n', 'test.yaml'), (e: unknown) => {
     assert.ok(isSrError(e, 'CONFIG_INVALID'));
-    assert.match((e as Error).message, /functions\[0\]\.chain\[1\]\.vf: the mptcp function requires mptcp-userspace: it asks for subflows per connection/);
+    assert.match((e as Error).message, /functions\[0\]\.chain\[1\]\.function: the mptcp function requires mptcp-userspace: it asks for subflows per connection/);
     return true;
   });
+});
+
+test('the old key `vf` is still accepted, with one deprecation line per load naming every place', () => {
+  const c = parseProxyConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions:\n  - {id: 1, vf: copy}\n  - {id: 2, chain: [{vf: xor}, {function: copy}]}\n  - {id: 3, function: xor}\n', 'old.yaml');
+  assert.deepEqual(c.functions.map((f) => f.parts.map((p) => p.function)), [['copy'], ['xor', 'copy'], ['xor']]);
+  assert.deepEqual(c.deprecations, ['old.yaml: the key `vf` is deprecated: write `function` (at functions[0].vf, functions[1].chain[0].vf)']);
+  assert.deepEqual(parseProxyConfig(ISSUE_EXAMPLE).deprecations, [], 'the new key: no line');
+  fails('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 1, vf: copy, function: xor}]', 'CONFIG_INVALID', 'functions[0].vf');
+});
+
+test('ctl load --spec entries: the same schema, the same old key, one FunctionSpec', () => {
+  assert.deepEqual(parseFunctionEntry({ id: 9, function: 'xor', options: { passes: 2 } }), { spec: { id: 9, parts: [{ function: 'xor', options: { passes: 2 } }], chain: false }, deprecations: [] });
+  const old = parseFunctionEntry({ id: 9, chain: [{ vf: 'compress' }, { function: 'xor' }] });
+  assert.deepEqual(old.spec, { id: 9, parts: [{ function: 'compress', options: {} }, { function: 'xor', options: {} }], chain: true });
+  assert.deepEqual(old.deprecations, ['spec: the key `vf` is deprecated: write `function` (at chain[0].vf)']);
+  assert.throws(() => parseFunctionEntry({ id: -1, function: 'xor' }), (e: unknown) => isSrError(e, 'CONFIG_INVALID') && /^spec: id: /.test(e.message));
 });

@@ -9,9 +9,12 @@ import os from 'node:os';
 import { parseYamlText, readConfigText } from '../config/file.js';
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
+import { upgradeOldForms, type OldForm } from '../config/deprecated.js';
+import { configInvalid, parseWith } from '../config/fields.js';
+import { ipv6Schema, locatorsSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
-import { isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
-import { sidLayout, type SidLayout } from '../codec/sid.js';
+import { parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
+import type { SidLayout } from '../codec/sid.js';
 import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
 import { loadFunction, type FunctionSpec } from '../sdk/loader.js';
@@ -29,38 +32,47 @@ const DURATIONS = {
   cache: duration({ max: 86_400_000 }),
 };
 
-const prefix = z.string().refine(
-  (s) => {
-    try {
-      parsePrefix(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'an IPv6 prefix such as fc00:a::/80' },
-);
+const prefix = prefixSchema;
 
-const part = z.object({ vf: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }).strict();
-const functionEntry = z.union([
-  z.object({ id: z.number().int().min(0), vf: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }).strict(),
-  z.object({ id: z.number().int().min(0), chain: z.array(part).min(1, 'a chain needs at least one function') }).strict(),
-]);
+const options = z.record(z.string(), z.unknown()).default({});
+const part = z.object({ function: z.string().min(1), options }).strict();
+/** A `functions` entry, `{ id, function, options }` or `{ id, chain: [...] }`, as the FunctionSpec the loader takes. */
+const functionEntry = z
+  .union([
+    z.object({ id: z.number().int().min(0), function: z.string().min(1), options }).strict(),
+    z.object({ id: z.number().int().min(0), chain: z.array(part).min(1, 'a chain needs at least one function') }).strict(),
+  ])
+  .transform((e): FunctionSpec => ('chain' in e ? { id: e.id, parts: e.chain, chain: true } : { id: e.id, parts: [{ function: e.function, options: e.options }], chain: false }));
+
+/** `vf`, the old name of `function` in a functions entry and in a chain's parts. */
+const VF_KEY = { key: 'vf', to: 'function', says: 'the key `vf` is deprecated: write `function`' } as const;
+const OLD_FORMS: readonly OldForm[] = [
+  { at: ['functions', '*'], ...VF_KEY },
+  { at: ['functions', '*', 'chain', '*'], ...VF_KEY },
+];
+const OLD_ENTRY_FORMS: readonly OldForm[] = [
+  { at: [], ...VF_KEY },
+  { at: ['chain', '*'], ...VF_KEY },
+];
 
 /** Limits on flows and descriptors (docs/security.md "Limits"): the defaults when `limits` is absent. */
 export const LIMIT_DEFAULTS = { flows: 10_000, flowsPerClient: 1000, clientPrefix: 64 } as const;
 
-/** The shape of one `functions` entry (also what `srv6pipes ctl load --spec` takes). */
-export const FUNCTION_ENTRY_SCHEMA = functionEntry;
+/**
+ * One `functions` entry (what `srv6pipes ctl load --spec` takes) as a FunctionSpec: the old key `vf`
+ * is accepted, with a deprecation line. CONFIG_INVALID naming the field.
+ */
+export function parseFunctionEntry(input: unknown, source = 'spec'): { spec: FunctionSpec; deprecations: string[] } {
+  const { value, deprecations } = upgradeOldForms(input, OLD_ENTRY_FORMS, source);
+  return { spec: parseWith(functionEntry, value, (path, message) => configInvalid(source, path, message)), deprecations };
+}
 
 const schema = z
   .object({
-    port: z.number().int().min(1).max(65535).default(7777),
-    listen: z.string().refine(isAddress, 'an IPv6 address').default('::'),
+    port: portSchema.default(7777),
+    listen: ipv6Schema.default('::'),
     workers: z.number().int().min(1).max(256).default(() => os.availableParallelism()),
-    locators: z
-      .array(z.object({ prefix, functionBits: z.number().int().min(1).max(32).default(16) }).strict())
-      .min(1, 'at least one locator'),
+    locators: locatorsSchema,
     functions: z.array(functionEntry).min(1, 'at least one function'),
     timeouts: z
       .object({ connect: DURATIONS.connect.default(5000), idle: DURATIONS.idle.default(300_000), drain: DURATIONS.drain.default(10_000) })
@@ -86,16 +98,16 @@ const schema = z
           .strict(),
       ])
       .default('on'),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    logLevel: logLevelSchema,
     /** repeated warnings (a rejected flow, per error code): the first `burst` per `interval` are logged, then one line says how many were suppressed */
     logLimit: z
       .object({ burst: z.number().int().min(1).max(1_000_000).default(10), interval: duration({ min: 100, max: 3_600_000 }).default(10_000) })
       .strict()
       .default({ burst: 10, interval: 10_000 }),
     /** this proxy's return id (the SRH tag of its onward connections) and return SID (in a locator) */
-    returnPath: z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict().optional(),
+    returnPath: returnHopSchema.optional(),
     /** previous hops whose replies this proxy steers back to them: id → return SID */
-    returnHops: z.array(z.object({ id: z.number().int().min(1).max(65535), sid: z.string().refine(isAddress, 'an IPv6 address') }).strict()).default([]),
+    returnHops: z.array(returnHopSchema).default([]),
     /** Multipath TCP on this host (docs/mptcp.md): path manager, subflow limit, the converter listener */
     mptcp: z
       .object({
@@ -106,7 +118,7 @@ const schema = z
         /** the operator-side converter: an MPTCP listener on this port for converted flows */
         converter: z
           .object({
-            port: z.number().int().min(1).max(65535),
+            port: portSchema,
             /** the customer-side converters' addresses (their uplinks): only they may open converted flows */
             from: z.array(prefix).min(1, 'at least one prefix: a converted flow is opened from any address its header names'),
           })
@@ -193,7 +205,7 @@ export interface ProxyConfig {
   timeouts: { connect: number; idle: number; drain: number };
   admin: AdminConfig | null;
   netconf: { mark: number; table: number; intercept: 'tproxy' | 'sklookup'; ownPrefixes: number } | null;
-  logLevel: RawProxyConfig['logLevel'];
+  logLevel: LogLevel;
   logLimit: { burst: number; intervalMs: number };
   bindingSids: BindingSidsConfig | null;
   returnPath: { id: number; sid: string } | null;
@@ -203,6 +215,8 @@ export interface ProxyConfig {
   limits: { flows: number; flowsPerClient: number; clientPrefix: number; perFunction: number | Record<string, number> | null; nofile: 'auto' | number };
   /** the validated source object (workers re-validate it) */
   raw: unknown;
+  /** old forms the file used (one line each, to log once per load): see src/config/deprecated.ts */
+  deprecations: string[];
 }
 
 /** `::` however it is written */
@@ -210,15 +224,7 @@ function isUnspecified(a: string): boolean {
   return parseAddress(a).every((b) => b === 0);
 }
 
-function fieldPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
-  return s || '(top level)';
-}
-
-function invalid(source: string, path: readonly PropertyKey[], message: string): SrError {
-  return new SrError('CONFIG_INVALID', `${source}: ${fieldPath(path)}: ${message}`);
-}
+type Invalid = (path: readonly PropertyKey[], message: string) => SrError;
 
 /** How this proxy's config meets each requirement a function may declare (`requires`): why not, or undefined when it does. */
 const REQUIREMENT_CHECKS: Record<FunctionRequirement, (c: { mptcp?: { pathManager: string } | null }) => string | undefined> = {
@@ -229,90 +235,91 @@ function unmetRequirement(r: FunctionRequirement, c: { mptcp?: { pathManager: st
   return REQUIREMENT_CHECKS[r](c);
 }
 
-function bindingSidsConfig(b: NonNullable<RawProxyConfig['bindingSids']>): BindingSidsConfig {
+function bindingSidsConfig(b: NonNullable<RawProxyConfig['bindingSids']>, invalid: Invalid): BindingSidsConfig {
   const { controller, prefixes, timeout, maxCache, negativeCache, cacheSize, maxCandidates, maxInflight } = b;
+  try {
+    parseController(controller);
+  } catch (e) {
+    throw invalid(['bindingSids', 'controller'], (e as Error).message);
+  }
   return { controller, prefixes: prefixes.map((x) => parsePrefix(x)), timeoutMs: timeout, maxCacheMs: maxCache, negativeCacheMs: negativeCache, cacheSize, maxCandidates, maxInflight };
+}
+
+/** The function table: ids unique, each fitting in every locator's function bits, requirements met. */
+function functionsConfig(c: RawProxyConfig, invalid: Invalid): FunctionSpec[] {
+  const seen = new Set<number>();
+  c.functions.forEach((f, i) => {
+    if (seen.has(f.id)) throw invalid(['functions', i, 'id'], `function id ${f.id} is used twice`);
+    seen.add(f.id);
+  });
+  c.locators.forEach((l, i) => {
+    const max = 2 ** l.functionBits - 1;
+    for (const f of c.functions) if (f.id > max) throw invalid(['locators', i, 'functionBits'], `function id ${f.id} does not fit in ${l.functionBits} bits`);
+  });
+  // what built-ins declare they need (modules: checkFunctions, once they are imported)
+  c.functions.forEach((f, i) => {
+    f.parts.forEach((p, k) => {
+      for (const r of BUILTINS.find(p.function)?.requires ?? []) {
+        const why = unmetRequirement(r, c);
+        if (why !== undefined) throw invalid(f.chain ? ['functions', i, 'chain', k, 'function'] : ['functions', i, 'function'], `the ${p.function} function requires ${r}: ${why}`);
+      }
+    });
+  });
+  return c.functions;
+}
+
+/** `returnPath` inside a locator, `returnHops` ids unique. */
+function returnConfig(c: RawProxyConfig, invalid: Invalid): Pick<ProxyConfig, 'returnPath' | 'returnHops'> {
+  const rp = c.returnPath;
+  if (rp && !c.locators.some((l) => prefixContains(l.locator, parseAddress(rp.sid)))) throw invalid(['returnPath', 'sid'], `${rp.sid} is in none of this proxy's locators`);
+  const ids = new Set<number>();
+  c.returnHops.forEach((h, i) => {
+    if (ids.has(h.id)) throw invalid(['returnHops', i, 'id'], `return id ${h.id} is given twice`);
+    ids.add(h.id);
+  });
+  return { returnPath: rp ?? null, returnHops: c.returnHops };
+}
+
+/** `netconf`: on/off/object, `intercept: auto` resolved from the listener's address. */
+function netconfConfig(c: RawProxyConfig, invalid: Invalid): ProxyConfig['netconf'] {
+  if (typeof c.netconf === 'object' && c.netconf.intercept === 'sklookup' && !isUnspecified(c.listen)) {
+    throw invalid(['listen'], 'with netconf.intercept: sklookup the listener must be bound to `::` (the return-traffic rule tells the proxy\'s outbound sockets from its listener by the wildcard address)');
+  }
+  const given = c.netconf === 'off' || c.netconf === false ? null : c.netconf === 'on' || c.netconf === true ? { mark: 1, table: 100, intercept: 'auto' as const, ownPrefixes: 4096 } : c.netconf;
+  // auto: the kernel's own TIME_WAIT handling (sklookup) wherever the listener allows it
+  return given && { ...given, intercept: given.intercept === 'auto' ? (isUnspecified(c.listen) ? ('sklookup' as const) : ('tproxy' as const)) : given.intercept };
+}
+
+function mptcpConfig(c: RawProxyConfig, invalid: Invalid): MptcpConfig | null {
+  if (!c.mptcp) return null;
+  const conv = c.mptcp.converter;
+  if (conv && conv.port === c.port) throw invalid(['mptcp', 'converter', 'port'], `${c.port} is the transparent listener's port too`);
+  return { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: conv?.port ?? null, converterFrom: (conv?.from ?? []).map((x) => parsePrefix(x)) };
 }
 
 /** Validates a parsed config object. */
 export function validateProxyConfig(input: unknown, source = 'config', baseDir = process.cwd()): ProxyConfig {
-  const r = schema.safeParse(input ?? {});
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw invalid(source, issue.path, issue.message);
-  }
-  const c = r.data;
-  const functions: FunctionSpec[] = [];
-  const seen = new Set<number>();
-  c.functions.forEach((f, i) => {
-    if (seen.has(f.id)) throw invalid(source, ['functions', i, 'id'], `function id ${f.id} is used twice`);
-    seen.add(f.id);
-    functions.push('chain' in f ? { id: f.id, parts: f.chain, chain: true } : { id: f.id, parts: [{ vf: f.vf, options: f.options }], chain: false });
-  });
-  const locators = c.locators.map((l, i) => {
-    try {
-      return sidLayout(l.prefix, l.functionBits);
-    } catch (e) {
-      throw invalid(source, ['locators', i], e instanceof Error ? e.message : String(e));
-    }
-  });
-  locators.forEach((l, i) => {
-    const max = 2 ** l.functionBits - 1;
-    for (const f of functions) {
-      if (f.id > max) throw invalid(source, ['locators', i, 'functionBits'], `function id ${f.id} does not fit in ${l.functionBits} bits`);
-    }
-  });
-  if (c.returnPath && !locators.some((l) => prefixContains(l.locator, parseAddress(c.returnPath!.sid)))) {
-    throw invalid(source, ['returnPath', 'sid'], `${c.returnPath.sid} is in none of this proxy's locators`);
-  }
-  const ids = new Set<number>();
-  c.returnHops.forEach((h, i) => {
-    if (ids.has(h.id)) throw invalid(source, ['returnHops', i, 'id'], `return id ${h.id} is given twice`);
-    ids.add(h.id);
-  });
-  if (c.bindingSids) {
-    try {
-      parseController(c.bindingSids.controller);
-    } catch (e) {
-      throw invalid(source, ['bindingSids', 'controller'], (e as Error).message);
-    }
-  }
-  if (typeof c.netconf === 'object' && c.netconf.intercept === 'sklookup' && !isUnspecified(c.listen)) {
-    throw invalid(source, ['listen'], 'with netconf.intercept: sklookup the listener must be bound to `::` (the return-traffic rule tells the proxy\'s outbound sockets from its listener by the wildcard address)');
-  }
-  if (c.mptcp?.converter && c.mptcp.converter.port === c.port) {
-    throw invalid(source, ['mptcp', 'converter', 'port'], `${c.port} is the transparent listener's port too`);
-  }
-  // what built-ins declare they need (modules: checkFunctions, once they are imported)
-  functions.forEach((f, i) => {
-    f.parts.forEach((p, k) => {
-      for (const r of BUILTINS.find(p.vf)?.requires ?? []) {
-        const why = unmetRequirement(r, c);
-        if (why !== undefined) throw invalid(source, f.chain ? ['functions', i, 'chain', k, 'vf'] : ['functions', i, 'vf'], `the ${p.vf} function requires ${r}: ${why}`);
-      }
-    });
-  });
-  const given = c.netconf === 'off' || c.netconf === false ? null : c.netconf === 'on' || c.netconf === true ? { mark: 1, table: 100, intercept: 'auto' as const, ownPrefixes: 4096 } : c.netconf;
-  // auto: the kernel's own TIME_WAIT handling (sklookup) wherever the listener allows it
-  const netconf = given && { ...given, intercept: given.intercept === 'auto' ? (isUnspecified(c.listen) ? ('sklookup' as const) : ('tproxy' as const)) : given.intercept };
+  const invalid: Invalid = (path, message) => configInvalid(source, path, message);
+  const { value, deprecations } = upgradeOldForms(input ?? {}, OLD_FORMS, source);
+  const c = parseWith(schema, value, invalid);
   return {
     port: c.port,
     listen: c.listen,
     workers: c.workers,
-    locators,
-    functions,
+    locators: c.locators,
+    functions: functionsConfig(c, invalid),
     baseDir,
     timeouts: c.timeouts,
-    admin: c.admin === 'off' || c.admin === false ? null : resolveAdmin(c.admin, baseDir, (p, m) => invalid(source, p, m), source),
-    netconf,
+    admin: c.admin === 'off' || c.admin === false ? null : resolveAdmin(c.admin, baseDir, invalid, source),
+    netconf: netconfConfig(c, invalid),
     logLevel: c.logLevel,
     logLimit: { burst: c.logLimit.burst, intervalMs: c.logLimit.interval },
-    bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids) : null,
-    returnPath: c.returnPath ?? null,
-    returnHops: c.returnHops,
+    bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids, invalid) : null,
+    ...returnConfig(c, invalid),
     limits: { ...c.limits, perFunction: c.limits.perFunction ?? null },
-    mptcp: c.mptcp ? { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: c.mptcp.converter?.port ?? null, converterFrom: (c.mptcp.converter?.from ?? []).map((x) => parsePrefix(x)) } : null,
+    mptcp: mptcpConfig(c, invalid),
     raw: input,
+    deprecations,
   };
 }
 

@@ -18,7 +18,7 @@ import { untilStopSignal } from '../sys/signals.js';
 import type { AdminRoute } from './admin.js';
 import { startProxyAdmin } from './admin-config.js';
 import { admitSpec, type LoadPolicy } from './module-policy.js';
-import { checkFunctions, FUNCTION_ENTRY_SCHEMA, loadProxyConfig, type ProxyConfig } from './config.js';
+import { checkFunctions, loadProxyConfig, parseFunctionEntry, type ProxyConfig } from './config.js';
 import type { FlowRecord } from './flow.js';
 import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request } from './ipc.js';
 import { exposition, RetainedMetrics, type MetricsJson } from './metrics.js';
@@ -250,10 +250,8 @@ export class ProxyDaemon {
   }
 
   async load(raw: unknown): Promise<{ id: number; version: number[] }> {
-    const r = FUNCTION_ENTRY_SCHEMA.safeParse(raw);
-    if (!r.success) throw new SrError('CONFIG_INVALID', `spec: ${r.error.issues[0]?.path.join('.') || '(top)'}: ${r.error.issues[0]?.message}`);
-    const e = r.data;
-    const asked: FunctionSpec = 'chain' in e ? { id: e.id, parts: e.chain, chain: true } : { id: e.id, parts: [{ vf: e.vf, options: e.options }], chain: false };
+    const { spec: asked, deprecations } = parseFunctionEntry(raw, 'spec');
+    for (const d of deprecations) this.log.warn(d);
     const spec = await admitSpec(asked, this.loadPolicy());
     await checkFunctions({ ...this.cfg, functions: [spec] }, 'spec');
     const versions = (await this.all({ op: 'load', spec }, 30_000)) as number[];
@@ -287,6 +285,7 @@ export class ProxyDaemon {
   async reloadConfig(): Promise<{ loaded: number[]; unloaded: number[]; kept: number[] }> {
     if (!this.configPath) throw new SrError('BAD_ARGUMENT', 'the proxy was not started from a config file');
     const next = loadProxyConfig(this.configPath);
+    for (const d of next.deprecations) this.log.warn(d);
     await checkFunctions(next, this.configPath);
     const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp', 'limits'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
     if (JSON.stringify(next.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits])) !== JSON.stringify(this.cfg.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits]))) restartOnly.push('locators' as never);
@@ -338,7 +337,7 @@ function probePort(cfg: ProxyConfig): void {
 }
 
 function describeSpec(s: FunctionSpec): string {
-  return s.chain ? `${s.id}=chain(${s.parts.map((p) => p.vf).join(',')})` : `${s.id}=${s.parts[0]?.vf}`;
+  return s.chain ? `${s.id}=chain(${s.parts.map((p) => p.function).join(',')})` : `${s.id}=${s.parts[0]?.function}`;
 }
 
 /** `srv6pipes proxy`: runs until SIGTERM/SIGINT, then drains and exits 0. SIGHUP re-reads the config. */
@@ -348,6 +347,7 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
   if (o.dryRun) {
     await checkFunctions(cfg, o.configPath);
     print(`# srv6pipes proxy --dry-run: config ${o.configPath} is valid; nothing is changed.`);
+    for (const d of cfg.deprecations) print(`# deprecated: ${d}`);
     print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers} worker(s), functions ${cfg.functions.map(describeSpec).join(' ')}`);
     if (!cfg.netconf) print('# netconf: off — the operator provides interception (see README: host configuration)');
     else {
@@ -360,6 +360,7 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
     return 0;
   }
   const log = createLogger(cfg.logLevel, { role: 'primary' });
+  for (const d of cfg.deprecations) log.warn(d);
   const daemon = new ProxyDaemon(cfg, log, o.configPath);
   await daemon.start();
   const onHup = (): void => {

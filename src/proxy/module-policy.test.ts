@@ -21,7 +21,7 @@ writeFileSync(join(outside, 'evil.mjs'), SOURCE);
 symlinkSync(join(outside, 'evil.mjs'), join(allowed, 'link.mjs'));
 symlinkSync(outside, join(allowed, 'sub'));
 
-const one = (vf: string, options: unknown = {}, id = 9): FunctionSpec => ({ id, parts: [{ vf, options }], chain: false });
+const one = (fn: string, options: unknown = {}, id = 9): FunctionSpec => ({ id, parts: [{ function: fn, options }], chain: false });
 
 const POLICY: LoadPolicy = {
   moduleDirs: [allowed],
@@ -42,9 +42,9 @@ async function refused(spec: FunctionSpec, code: ErrorCode, text?: RegExp): Prom
 describe('what ctl load may load', () => {
   test('a module inside admin.moduleDirs is admitted, naming its real path; relative paths start at the config’s directory', async () => {
     const a = await admitSpec(one(join(allowed, 'good.mjs')), POLICY);
-    assert.equal(a.parts[0]!.vf, join(allowed, 'good.mjs'));
+    assert.equal(a.parts[0]!.function, join(allowed, 'good.mjs'));
     const b = await admitSpec(one('./good.mjs'), POLICY);
-    assert.equal(b.parts[0]!.vf, join(allowed, 'good.mjs'));
+    assert.equal(b.parts[0]!.function, join(allowed, 'good.mjs'));
   });
 
   test('a module outside, or reached through a symlink that leads outside, is MODULE_NOT_ALLOWED — and never imported', async () => {
@@ -53,7 +53,7 @@ describe('what ctl load may load', () => {
     await refused(one(join(allowed, 'sub', 'evil.mjs')), 'MODULE_NOT_ALLOWED');
     await refused(one(`${allowed}/../elsewhere/evil.mjs`, { x: 1 }), 'MODULE_NOT_ALLOWED');
     await refused(one('/etc/passwd.js'), 'BAD_FUNCTION_MODULE');
-    await refused({ id: 9, chain: true, parts: [{ vf: 'copy' }, { vf: join(outside, 'evil.mjs'), options: { y: 1 } }] }, 'MODULE_NOT_ALLOWED', /spec\.chain\[1\]\.vf/);
+    await refused({ id: 9, chain: true, parts: [{ function: 'copy' }, { function: join(outside, 'evil.mjs'), options: { y: 1 } }] }, 'MODULE_NOT_ALLOWED', /spec\.chain\[1\]\.function/);
     assert.throws(() => realpathSync(MARK), 'no module was imported');
   });
 
@@ -66,18 +66,18 @@ describe('what ctl load may load', () => {
 
   test('an entry of the config file is trusted as it is (the path outside included)', async () => {
     const a = await admitSpec(one(join(outside, 'evil.mjs'), {}, 7), POLICY);
-    assert.equal(a.parts[0]!.vf, join(outside, 'evil.mjs'));
+    assert.equal(a.parts[0]!.function, join(outside, 'evil.mjs'));
   });
 
   test('built-ins load; exec only with argv from the config or admin.execArgv, and no env or cwd', async () => {
-    assert.deepEqual((await admitSpec(one('xor', { passes: 2 }), POLICY)).parts, [{ vf: 'xor', options: { passes: 2 } }]);
+    assert.deepEqual((await admitSpec(one('xor', { passes: 2 }), POLICY)).parts, [{ function: 'xor', options: { passes: 2 } }]);
     await admitSpec(one('exec', { upstream: ['gzip', '-c'] }), POLICY);
     await admitSpec(one('exec', { downstream: ['tr', 'a-z', 'A-Z'], upstream: null, graceMs: 100 }), POLICY);
     await refused(one('exec', { upstream: ['sh', '-c', 'id > /tmp/x'] }), 'EXEC_NOT_ALLOWED', /upstream/);
     await refused(one('exec', { upstream: ['gzip', '-c'], downstream: ['gzip', '-d', '-f'] }), 'EXEC_NOT_ALLOWED', /downstream/);
     await refused(one('exec', { upstream: ['gzip', '-c'], env: { LD_PRELOAD: '/tmp/x.so' } }), 'EXEC_NOT_ALLOWED', /env/);
     await refused(one('exec', { upstream: ['tr', 'a-z', 'A-Z'], cwd: '/tmp' }), 'EXEC_NOT_ALLOWED', /cwd/);
-    await refused({ id: 3, chain: true, parts: [{ vf: 'copy' }, { vf: 'exec', options: { upstream: ['bash'] } }] }, 'EXEC_NOT_ALLOWED', /chain\[1\]/);
+    await refused({ id: 3, chain: true, parts: [{ function: 'copy' }, { function: 'exec', options: { upstream: ['bash'] } }] }, 'EXEC_NOT_ALLOWED', /chain\[1\]/);
   });
 
   test('isInside', () => {

@@ -40,7 +40,7 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'undefined';
 }
 
-const partKey = (p: PartSpec): string => canonical({ vf: p.vf, options: p.options ?? {} });
+const partKey = (p: PartSpec): string => canonical({ function: p.function, options: p.options ?? {} });
 
 /** Whether `path` is `dir` or below it (both absolute, real). */
 export function isInside(path: string, dir: string): boolean {
@@ -51,7 +51,7 @@ export function isInside(path: string, dir: string): boolean {
 function execArgvOf(parts: readonly PartSpec[]): string[] {
   const out: string[] = [];
   for (const p of parts) {
-    if (p.vf !== 'exec' || p.options === null || typeof p.options !== 'object') continue;
+    if (p.function !== 'exec' || p.options === null || typeof p.options !== 'object') continue;
     for (const d of ['upstream', 'downstream'] as const) {
       const a = (p.options as Record<string, unknown>)[d];
       if (Array.isArray(a)) out.push(canonical(a));
@@ -73,22 +73,22 @@ function admitExec(p: PartSpec, allowed: ReadonlySet<string>, at: string): void 
 }
 
 async function admitModule(p: PartSpec, policy: LoadPolicy, at: string): Promise<PartSpec> {
-  const given = isAbsolute(p.vf) ? p.vf : resolve(policy.baseDir, p.vf);
+  const given = isAbsolute(p.function) ? p.function : resolve(policy.baseDir, p.function);
   let real: string;
   try {
     real = await realpath(given);
   } catch (e) {
-    throw new SrError('BAD_FUNCTION_MODULE', `${at}.vf: cannot load ${given}: ${errnoCode(e) ?? (e as Error).message}`, { cause: e });
+    throw new SrError('BAD_FUNCTION_MODULE', `${at}.function: cannot load ${given}: ${errnoCode(e) ?? (e as Error).message}`, { cause: e });
   }
   const dirs = await Promise.all(policy.moduleDirs.map((d) => realpath(d).catch(() => undefined)));
   if (!dirs.some((d) => d !== undefined && isInside(real, d))) {
     const shown = real === given ? given : `${given} (really ${real})`;
-    throw new SrError('MODULE_NOT_ALLOWED', `${at}.vf: ${shown} is outside admin.moduleDirs [${policy.moduleDirs.join(', ')}]`);
+    throw new SrError('MODULE_NOT_ALLOWED', `${at}.function: ${shown} is outside admin.moduleDirs [${policy.moduleDirs.join(', ')}]`);
   }
   const st = await stat(real);
-  if (!st.isFile()) throw new SrError('BAD_FUNCTION_MODULE', `${at}.vf: ${real} is not a file`);
-  if (st.mode & 0o002) throw new SrError('MODULE_NOT_ALLOWED', `${at}.vf: ${real} is writable by every local user`);
-  return { ...p, vf: real };
+  if (!st.isFile()) throw new SrError('BAD_FUNCTION_MODULE', `${at}.function: ${real} is not a file`);
+  if (st.mode & 0o002) throw new SrError('MODULE_NOT_ALLOWED', `${at}.function: ${real} is writable by every local user`);
+  return { ...p, function: real };
 }
 
 /** Admits one entry under the policy: the entry to load (module parts naming real paths), or a typed error. */
@@ -99,10 +99,10 @@ export async function admitSpec(spec: FunctionSpec, policy: LoadPolicy, where = 
   for (const [i, p] of spec.parts.entries()) {
     const at = spec.chain ? `${where}.chain[${i}]` : where;
     if (trustedParts.has(partKey(p))) parts.push(p);
-    else if (p.vf === 'exec') {
+    else if (p.function === 'exec') {
       admitExec(p, allowedArgv, at);
       parts.push(p);
-    } else if (findBuiltin(p.vf) || !/[/\\]|\.m?js$/.test(p.vf)) parts.push(p); // a built-in, or an unknown name the loader refuses
+    } else if (findBuiltin(p.function) || !/[/\\]|\.m?js$/.test(p.function)) parts.push(p); // a built-in, or an unknown name the loader refuses
     else parts.push(await admitModule(p, policy, at));
   }
   return { ...spec, parts };

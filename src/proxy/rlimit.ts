@@ -21,7 +21,7 @@ function execProcesses(cfg: ProxyConfig): number {
   let n = 0;
   for (const f of cfg.functions) {
     for (const p of f.parts) {
-      if (p.vf !== 'exec') continue;
+      if (p.function !== 'exec') continue;
       const m = (p.options as { maxProcesses?: unknown }).maxProcesses;
       n += typeof m === 'number' && m > 0 ? m : 64;
     }

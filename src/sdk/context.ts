@@ -1,20 +1,15 @@
 /** Building a function's options, state and per-flow context: shared by the proxy and the test harness. */
 import { SrError } from '../core/errors.js';
+import { fieldPath } from '../config/fields.js';
 import type { Logger } from 'pino';
 import { REQUIREMENTS, type ArgumentSpec, type Endpoint, type FlowContext, type OptionsSchema, type FunctionDescriptor, type FunctionMetrics } from './types.js';
-
-function fieldPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
-  return s;
-}
 
 /** Validates options against a schema; CONFIG_INVALID naming `where` + the field. */
 export function validateOptions<O>(schema: OptionsSchema<O>, input: unknown, where = 'options'): O {
   const r = schema.safeParse(input ?? {});
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const sub = issue ? fieldPath(issue.path) : '';
+  const sub = issue ? fieldPath(issue.path, '') : '';
   const at = sub ? (sub.startsWith('[') ? `${where}${sub}` : `${where}.${sub}`) : where;
   throw new SrError('CONFIG_INVALID', `${at}: ${issue?.message ?? 'invalid'}`);
 }

@@ -1,5 +1,5 @@
 /**
- * Loading functions: a config entry (`{ id, vf, options }` or `{ id, chain: [...] }`) becomes a
+ * Loading functions: a config entry (`{ id, function, options }` or `{ id, chain: [...] }`) becomes a
  * LoadedFunction — descriptors resolved (a built-in by name, or a module by path), options validated
  * (errors name the field), `init` run. A LoadedFunction counts its flows: when it is replaced or
  * unloaded it is retired, keeps serving the flows it has, and is de-initialised after the last one.
@@ -14,7 +14,8 @@ import { parseArgument, spawnPart, type PartInstance, type SpawnDeps } from './s
 import type { DirectionTransform, FlowTransforms, FunctionDescriptor, FunctionMetrics, FunctionRequirement } from './types.js';
 
 export interface PartSpec {
-  vf: string;
+  /** a built-in function's name or a module path */
+  function: string;
   options?: unknown;
 }
 
@@ -38,7 +39,7 @@ export interface LoaderContext {
   /** where relative module paths and option files are resolved */
   baseDir: string;
   log: Logger;
-  metricsFor(functionId: number, vf: string): FunctionMetrics;
+  metricsFor(functionId: number, name: string): FunctionMetrics;
   /**
    * Why this host does not meet a requirement a descriptor declares (`requires`), or undefined when it
    * does. Without it requirements are not checked (the workers: the config was checked before them).
@@ -51,13 +52,13 @@ type LoadedPart = PartInstance;
 let importVersion = 0;
 
 /** A descriptor by built-in name or module path (a fresh copy of the module when `fresh`). */
-export async function resolveDescriptor(registry: FunctionRegistry, vf: string, baseDir: string, fresh = false): Promise<FunctionDescriptor> {
-  const builtin = registry.find(vf);
+export async function resolveDescriptor(registry: FunctionRegistry, fn: string, baseDir: string, fresh = false): Promise<FunctionDescriptor> {
+  const builtin = registry.find(fn);
   if (builtin) return builtin;
-  if (!/[/\\]|\.m?js$/.test(vf)) {
-    throw new SrError('UNKNOWN_FUNCTION', `unknown function "${vf}": not a built-in, and not a module path (.js or .mjs)`);
+  if (!/[/\\]|\.m?js$/.test(fn)) {
+    throw new SrError('UNKNOWN_FUNCTION', `unknown function "${fn}": not a built-in, and not a module path (.js or .mjs)`);
   }
-  const path = isAbsolute(vf) ? vf : resolve(baseDir, vf);
+  const path = isAbsolute(fn) ? fn : resolve(baseDir, fn);
   const url = pathToFileURL(path);
   if (fresh) url.search = `v=${++importVersion}`;
   let mod: Record<string, unknown>;
@@ -181,14 +182,14 @@ export async function loadFunction(spec: FunctionSpec, ctx: LoaderContext, versi
       const at = spec.chain ? `${where}.chain[${i}]` : where;
       let descriptor: FunctionDescriptor;
       try {
-        descriptor = await resolveDescriptor(ctx.registry, p.vf, ctx.baseDir, fresh);
+        descriptor = await resolveDescriptor(ctx.registry, p.function, ctx.baseDir, fresh);
       } catch (e) {
-        if (e instanceof SrError) throw new SrError(e.code, `${at}.vf: ${e.message}`, { cause: e });
+        if (e instanceof SrError) throw new SrError(e.code, `${at}.function: ${e.message}`, { cause: e });
         throw e;
       }
       for (const r of descriptor.requires ?? []) {
         const why = ctx.unmet?.(r);
-        if (why !== undefined) throw new SrError('CONFIG_INVALID', `${at}.vf: ${descriptor.name} requires ${r}: ${why}`);
+        if (why !== undefined) throw new SrError('CONFIG_INVALID', `${at}.function: ${descriptor.name} requires ${r}: ${why}`);
       }
       const options = validateOptions(descriptor.options, p.options, `${at}.options`);
       const metrics = ctx.metricsFor(spec.id, descriptor.name);

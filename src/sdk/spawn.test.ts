@@ -53,7 +53,7 @@ test('a rejected argument: FLOW_BAD_ARGUMENT before any part of a chain is spawn
   const a = evenOnly('even-a', spawned);
   const b = evenOnly('even-b', spawned);
   const copyish = defineFunction({ name: 'plain', summary: 'a 0.1 descriptor (no argument parser)', options: z.object({}), spawn: (flow) => (spawned.push({ name: 'plain', arg: flow.arg }), { upstream: IDENTITY, downstream: IDENTITY }) });
-  const f = await loadFunction({ id: 4, chain: true, parts: [{ vf: 'plain' }, { vf: 'even-a' }, { vf: 'even-b', options: { offset: 1 } }] }, ctxOf(registryOf(a, b, copyish)), 1, 'functions[0]');
+  const f = await loadFunction({ id: 4, chain: true, parts: [{ function: 'plain' }, { function: 'even-a' }, { function: 'even-b', options: { offset: 1 } }] }, ctxOf(registryOf(a, b, copyish)), 1, 'functions[0]');
   const { log, lines } = capture();
   let resets = 0;
   const deps = { log, signal: new AbortController().signal, reset: () => void resets++ };
@@ -142,7 +142,7 @@ test('a reset with an undeclared reason still resets, and is logged at error lev
 });
 
 test('the proxy path checks reset reasons too (LoadedFunction)', async () => {
-  const f = await loadFunction({ id: 2, chain: false, parts: [{ vf: 'resetter', options: { reason: 'nope' } }] }, ctxOf(registryOf(resetter)), 1, 'functions[0]');
+  const f = await loadFunction({ id: 2, chain: false, parts: [{ function: 'resetter', options: { reason: 'nope' } }] }, ctxOf(registryOf(resetter)), 1, 'functions[0]');
   const { log, lines } = capture();
   const got: string[] = [];
   f.spawn(FACTS, { log, signal: new AbortController().signal, reset: (r) => void got.push(r) });
@@ -155,13 +155,13 @@ test('declared requirements: a host that does not meet one refuses the function 
   const needy = defineFunction({ name: 'needy', summary: 'a test function that needs MPTCP', options: z.object({}), requires: ['mptcp-userspace'], spawn: () => ({ upstream: IDENTITY, downstream: IDENTITY }) });
   const asked: FunctionRequirement[] = [];
   const ctx = ctxOf(registryOf(needy), { unmet: (r) => (asked.push(r), 'not here') });
-  await assert.rejects(loadFunction({ id: 1, chain: true, parts: [{ vf: 'needy' }] }, ctx, 1, 'functions[3]'), (e: unknown) => {
+  await assert.rejects(loadFunction({ id: 1, chain: true, parts: [{ function: 'needy' }] }, ctx, 1, 'functions[3]'), (e: unknown) => {
     assert.ok(isSrError(e, 'CONFIG_INVALID'), String(e));
-    assert.equal((e as Error).message, 'functions[3].chain[0].vf: needy requires mptcp-userspace: not here');
+    assert.equal((e as Error).message, 'functions[3].chain[0].function: needy requires mptcp-userspace: not here');
     return true;
   });
   assert.deepEqual(asked, ['mptcp-userspace']);
-  const met = await loadFunction({ id: 1, chain: false, parts: [{ vf: 'needy' }] }, ctxOf(registryOf(needy), { unmet: () => undefined }), 1, 'functions[0]');
+  const met = await loadFunction({ id: 1, chain: false, parts: [{ function: 'needy' }] }, ctxOf(registryOf(needy), { unmet: () => undefined }), 1, 'functions[0]');
   await met.retire();
 });
 

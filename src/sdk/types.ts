@@ -172,7 +172,7 @@ export type FunctionRequirement = keyof typeof REQUIREMENTS;
  * and the docs say about a function comes from here.
  */
 export interface FunctionDescriptor<O = any, S = any, A = any> {
-  /** unique name used in configs (`vf: xor`); lowercase, digits, dashes */
+  /** unique name used in configs (`function: xor`); lowercase, digits, dashes */
   readonly name: string;
   readonly summary: string;
   /** options schema; validated once at load; errors name the field */

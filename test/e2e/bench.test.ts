@@ -28,13 +28,13 @@ test('bench helpers: wrk JSON line, medians, per-repetition ratios, SIDs, option
   assert.equal(sid('fc00:b::/80', 18, 0x5a), 'fc00:b::12:0:5a');
   assert.equal(paramsFromOptions({ quick: true }).reps, 1);
   assert.equal(defaultParams(false).reps >= 3, true);
-  assert.throws(() => paramsFromOptions({ reps: '0' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
-  assert.throws(() => paramsFromOptions({ sizes: '3GB' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
-  assert.throws(() => paramsFromOptions({ shaping: 'fast' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
+  assert.throws(() => paramsFromOptions({ reps: 0 }), (e) => isSrError(e, 'BAD_ARGUMENT'));
+  assert.throws(() => paramsFromOptions({ sizes: ['3GB'] }), (e) => isSrError(e, 'BAD_ARGUMENT'));
+  assert.throws(() => paramsFromOptions({ shaping: ['fast'] }), (e) => isSrError(e, 'BAD_ARGUMENT'));
   assert.throws(() => paramsFromOptions({ cc: 'vegas' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
   assert.equal(paramsFromOptions({ cc: 'bbr' }).congestionControl, 'bbr');
   assert.equal(defaultParams(false).congestionControl, 'cubic');
-  assert.equal(paramsFromOptions({ duration: '5' }).lossDurationS, 5);
+  assert.equal(paramsFromOptions({ duration: 5 }).lossDurationS, 5);
 });
 
 test('bench Figs. 7/8 helpers: expected RTT and loss of a path, ping summaries, the link check', () => {

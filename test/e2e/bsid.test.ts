@@ -10,7 +10,10 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { ACCESS_CONTROLLER_YAML, accessProxyYaml } from '../../src/controller/example.js';
+import { readExample } from '../../src/config/examples.js';
+
+const ACCESS_CONTROLLER_YAML = readExample('controller-access.yaml');
+const accessProxyYaml = (host: 'p1a' | 'p1b' | 'p2'): string => readExample(`proxy-access-${host}.yaml`);
 import { arpaName } from '../../src/dns/records.js';
 import { formatAddress } from '../../src/net/ip6.js';
 import { runClient, startDaemon, startProxy, startServer, withLab, writeConfig, type DaemonHandle, type ProxyHandle } from '../helpers/harness.js';
@@ -178,7 +181,7 @@ describe('binding SIDs (access lab: client — ar — p1a|p1b — p2 — server)
 
   test('a BSID route expires; a restarted controller keeps answering', async () => {
     await withLab('access', async (lab) => {
-      const s = await setUp(lab, ACCESS_CONTROLLER_YAML.replace('lifetime: 120', 'lifetime: 3'));
+      const s = await setUp(lab, ACCESS_CONTROLLER_YAML.replace('lifetime: 120s', 'lifetime: 3s'));
       try {
         const bsid = bsidOf(await dig(lab, 'client', 'AAAA', 'server.lab.example'));
         assert.ok(bsid);

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, proxyYaml, runClient, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
 
-const GOOD = proxyYaml('fc00:a::/80', ['{ id: 1, vf: copy }']);
+const GOOD = proxyYaml('fc00:a::/80', ['{ id: 1, function: copy }']);
 
 function readableConfig(text: string): string {
   const p = writeConfig(text);
@@ -30,7 +30,7 @@ describe('srv6pipes proxy: operator errors', () => {
   test('invalid config, not root, nft missing, port busy: one line, a hint, nothing changed', async () => {
     await withLab('fig5', async (lab) => {
       const node = process.execPath;
-      const bad = readableConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 1, vf: xor, options: {passes: "many"}}]\n');
+      const bad = readableConfig('locators: [{prefix: "fc00:a::/80"}]\nfunctions: [{id: 1, function: xor, options: {passes: "many"}}]\n');
       const r1 = await lab.exec('m1', [node, BIN, 'proxy', '--config', bad]);
       assertUserError(r1, 'CONFIG_INVALID');
       assert.match(r1.stderr, /functions\[0\]\.options\.passes/);
@@ -117,7 +117,7 @@ describe('the admin endpoint: ctl needs the configured credential', () => {
       const wrongToken = join(dir, 'wrong.token');
       writeFileSync(wrongToken, 'not-the-admin-token-0123456789ab\n', { mode: 0o600 });
       const sock = join(dir, 'admin.sock');
-      const cfg = `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\nadmin: { tokenFile: ${tokenFile}, socket: ${sock}, moduleDirs: [ ${fns} ] }\n`;
+      const cfg = `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, function: copy } ]\nadmin: { tokenFile: ${tokenFile}, socket: ${sock}, moduleDirs: [ ${fns} ] }\n`;
       const proxy = await startProxy(lab, 'm1', cfg);
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       const cli = (...args: string[]) => lab.exec('m1', [node, BIN, ...args]);
@@ -161,6 +161,36 @@ describe('the admin endpoint: ctl needs the configured credential', () => {
       const cfg = readableConfig(`${GOOD}\nadmin: { address: "::", port: 7778 }\n`);
       assertUserError(await lab.exec('m1', [process.execPath, BIN, 'proxy', '--config', cfg]), 'ADMIN_INSECURE');
       assert.doesNotMatch((await lab.exec('m1', ['nft', 'list', 'tables'])).stdout, /srv6pipes/, 'nothing was changed');
+    });
+  });
+});
+
+describe('the old config key `vf`', () => {
+  test('still starts a proxy; each load (start, --dry-run, SIGHUP) says once that it is deprecated', async () => {
+    await withLab('fig5', async (lab) => {
+      const old = proxyYaml('fc00:a::/80', ['{ id: 1, vf: copy }', '{ id: 2, chain: [ { vf: xor }, { function: copy } ] }']);
+      const dry = await lab.exec('m1', [process.execPath, BIN, 'proxy', '--config', readableConfig(old), '--dry-run']);
+      assert.equal(dry.code, 0, dry.stderr);
+      const lines = dry.stdout.split('\n').filter((l) => l.includes('deprecated'));
+      assert.equal(lines.length, 1, dry.stdout);
+      assert.match(lines[0]!, /^# deprecated: .*the key `vf` is deprecated: write `function` \(at functions\[0\]\.vf, functions\[1\]\.chain\[0\]\.vf\)$/);
+      const proxy = await startProxy(lab, 'm1', old);
+      const echo = await startServer(lab, 'server', ['--port', '8080', '--echo']);
+      try {
+        const deprecations = () => proxy.out.text.filter((l) => l.includes('is deprecated'));
+        assert.equal(deprecations().length, 1, proxy.out.text.join('\n'));
+        proxy.child.kill('SIGHUP');
+        await proxy.out.next((l) => l['msg'] === 'configuration reloaded', 15000, 'the reload');
+        assert.equal(deprecations().length, 2, 'one more line for the second load');
+        // the entry loaded under its old key works: function 1 (copy) relays the bytes
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '8080', '--segments', 'fc00:a::1:0:0', '--send', '1000']);
+        assert.equal(r.error, undefined);
+        assert.equal(r.sent, 1000);
+        assert.equal(r.sha256Received, r.sha256Sent);
+      } finally {
+        echo.stop();
+        await proxy.stop();
+      }
     });
   });
 });

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { FIG1_CONTROLLER_YAML } from '../../src/controller/example.js';
+import { readExample } from '../../src/config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 import { join } from 'node:path';
 import { BIN, ROOT, exited, JsonLines, proxyYaml, runClient, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
 
@@ -125,7 +127,7 @@ describe('controller (fig1: the controller in server, dig from client)', () => {
   test('srv6pipes resolve → the path → a connection through p1 and p2 to the server', async () => {
     await withLab('fig1', async (lab) => {
       const ctl = await startController(lab);
-      const fns = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }'];
+      const fns = ['{ id: 1, function: copy }', '{ id: 2, function: xor }'];
       const p1 = await startProxy(lab, 'p1', proxyYaml('fc00:a::/80', fns));
       const p2 = await startProxy(lab, 'p2', proxyYaml('fc00:b::/80', fns));
       const echo = await startServer(lab, 'server', ['--port', '9000', '--echo']);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { BIN, proxyYaml, runClient, startProxy, startServer, withLab } from '../helpers/harness.js';
 
-const FUNCTIONS = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }'];
+const FUNCTIONS = ['{ id: 1, function: copy }', '{ id: 2, function: xor }'];
 
 describe('flow lifetimes (fig5)', () => {
   test('an idle flow is reset after timeouts.idle; an active one is not', async () => {

@@ -51,9 +51,9 @@ describe('functions at run time (fig5)', () => {
     await withLab('fig5', async (lab) => {
       const dir = workdir();
       writeFileSync(join(dir, 'tagged.mjs'), moduleSource('v1'));
-      writeFileSync(join(dir, 'proxy.yaml'), 'workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions:\n  - { id: 9, vf: ./tagged.mjs }\n  - { id: 1, vf: copy }\ntimeouts: { drain: 3s }\n');
+      writeFileSync(join(dir, 'proxy.yaml'), 'workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions:\n  - { id: 9, function: ./tagged.mjs }\n  - { id: 1, function: copy }\ntimeouts: { drain: 3s }\n');
       // ctl loads modules only from admin.moduleDirs
-      const proxy = await startProxy(lab, 'm1', `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\nadmin: { socket: ${join(dir, 'admin.sock')}, moduleDirs: [ ${dir} ] }\n`);
+      const proxy = await startProxy(lab, 'm1', `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, function: copy } ]\nadmin: { socket: ${join(dir, 'admin.sock')}, moduleDirs: [ ${dir} ] }\n`);
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         await ctl(lab, proxy, 'load', '9', join(dir, 'tagged.mjs'));
@@ -91,7 +91,7 @@ describe('functions at run time (fig5)', () => {
   test('the documented example module loads into a running proxy with ctl', async () => {
     await withLab('fig5', async (lab) => {
       const sock = join(workdir(), 'admin.sock');
-      const proxy = await startProxy(lab, 'm1', `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\nadmin: { socket: ${sock}, moduleDirs: [ ${join(ROOT, 'examples')} ] }\n`);
+      const proxy = await startProxy(lab, 'm1', `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, function: copy } ]\nadmin: { socket: ${sock}, moduleDirs: [ ${join(ROOT, 'examples')} ] }\n`);
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         await ctl(lab, proxy, 'load', '9', join(ROOT, 'examples', 'upper', 'upper.mjs'), '--options', '{ downstream: false }');
@@ -112,8 +112,8 @@ describe('functions at run time (fig5)', () => {
       const dir = workdir();
       const throwing = `const boom = { data: (c) => { if (flow.argument === 1n) throw new Error('boom'); return c; } };\n    return { upstream: boom, downstream: t };`;
       writeFileSync(join(dir, 'throws.mjs'), moduleSource('throws', throwing));
-      writeFileSync(join(dir, 'proxy.yaml'), `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 10, vf: ${join(dir, 'throws.mjs')} } ]\n`);
-      const proxy = await startProxy(lab, 'm1', `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 10, vf: ${join(dir, 'throws.mjs')} } ]\n`);
+      writeFileSync(join(dir, 'proxy.yaml'), `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 10, function: ${join(dir, 'throws.mjs')} } ]\n`);
+      const proxy = await startProxy(lab, 'm1', `workers: 1\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 10, function: ${join(dir, 'throws.mjs')} } ]\n`);
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         const [good, bad] = await Promise.all([
@@ -135,18 +135,18 @@ describe('functions at run time (fig5)', () => {
 
   test('SIGHUP re-reads the config: a new entry serves, a bad edit changes nothing', async () => {
     await withLab('fig5', async (lab) => {
-      const proxy = await startProxy(lab, 'm1', 'workers: 2\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: copy } ]\n');
+      const proxy = await startProxy(lab, 'm1', 'workers: 2\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, function: copy } ]\n');
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         const probe = (fn: string) => runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', `fc00:a::${fn}:0:5a`, '--send', '2000']);
         assert.equal((await probe('c')).error, 'ECONNRESET', 'no function 12 yet');
-        writeFileSync(proxy.configPath, 'workers: 2\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions:\n  - { id: 1, vf: copy }\n  - { id: 12, chain: [ { vf: xor }, { vf: xor } ] }\n');
+        writeFileSync(proxy.configPath, 'workers: 2\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions:\n  - { id: 1, function: copy }\n  - { id: 12, chain: [ { function: xor }, { function: xor } ] }\n');
         proxy.child.kill('SIGHUP');
         await proxy.out.next((l) => l['msg'] === 'configuration reloaded', 10000, 'reload log');
         const r = await probe('c');
         assert.equal(r.error, undefined);
         assert.equal(r.sha256Received, r.sha256Sent, 'a local chain [xor, xor] with one key is the identity');
-        writeFileSync(proxy.configPath, 'workers: 2\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, vf: nosuch } ]\n');
+        writeFileSync(proxy.configPath, 'workers: 2\nlocators: [ { prefix: "fc00:a::/80" } ]\nfunctions: [ { id: 1, function: nosuch } ]\n');
         proxy.child.kill('SIGHUP');
         await proxy.out.next((l) => l['msg'] === 'configuration reload failed; the running table is unchanged', 10000, 'failure log');
         assert.equal((await probe('c')).error, undefined, 'function 12 still there');

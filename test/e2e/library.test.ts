@@ -37,8 +37,8 @@ async function stats(lab: Parameters<Parameters<typeof withLab>[1]>[0], host: st
 describe('function library (fig1: client — p1 — p2 — server)', () => {
   test('compress → decompress tunnel: 20 MB each way intact, the P1→P2 segment carries compressed data', async () => {
     await withLab('fig1', async (lab) => {
-      const p1 = await startProxy(lab, 'p1', yaml('fc00:a::/80', ['{ id: 10, vf: compress, options: { algorithm: gzip } }']));
-      const p2 = await startProxy(lab, 'p2', yaml('fc00:b::/80', ['{ id: 11, vf: decompress, options: { algorithm: gzip } }']));
+      const p1 = await startProxy(lab, 'p1', yaml('fc00:a::/80', ['{ id: 10, function: compress, options: { algorithm: gzip } }']));
+      const p2 = await startProxy(lab, 'p2', yaml('fc00:b::/80', ['{ id: 11, function: decompress, options: { algorithm: gzip } }']));
       const srv = await startServer(lab, 'server', ['--port', '9000', '--reply', String(20 * MB), '--data', 'text']);
       try {
         const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::a:0:6,fc00:b::b:0:0', '--send', String(20 * MB), '--data', 'text']);
@@ -66,8 +66,8 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
       const dir = workdir();
       const keyring = join(dir, 'keyring.yaml');
       writeFileSync(keyring, `keys:\n  "7": "${randomBytes(32).toString('base64')}"\n  "8": "${randomBytes(32).toString('base64')}"\n`);
-      const p1 = await startProxy(lab, 'p1', yaml('fc00:a::/80', [`{ id: 20, vf: encrypt, options: { keyring: "${keyring}" } }`]));
-      const p2 = await startProxy(lab, 'p2', yaml('fc00:b::/80', [`{ id: 21, vf: decrypt, options: { keyring: "${keyring}" } }`]));
+      const p1 = await startProxy(lab, 'p1', yaml('fc00:a::/80', [`{ id: 20, function: encrypt, options: { keyring: "${keyring}" } }`]));
+      const p2 = await startProxy(lab, 'p2', yaml('fc00:b::/80', [`{ id: 21, function: decrypt, options: { keyring: "${keyring}" } }`]));
       const srv = await startServer(lab, 'server', ['--port', '9000', '--reply', String(20 * MB)]);
       const sink = await startServer(lab, 'server', ['--port', '9001', '--save', join(dir, 'rx')]);
       try {
@@ -123,8 +123,8 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
   test('ids blocks a signature split across two writes 100 ms apart, before its bytes are delivered', async () => {
     await withLab('fig1', async (lab) => {
       const dir = workdir();
-      const p1 = await startProxy(lab, 'p1', yaml('fc00:a::/80', ['{ id: 30, vf: ids, options: { action: block, signatures: [ { pattern: "EVIL-PAYLOAD" } ] } }', '{ id: 1, vf: copy }']));
-      const p2 = await startProxy(lab, 'p2', yaml('fc00:b::/80', ['{ id: 1, vf: copy }']));
+      const p1 = await startProxy(lab, 'p1', yaml('fc00:a::/80', ['{ id: 30, function: ids, options: { action: block, signatures: [ { pattern: "EVIL-PAYLOAD" } ] } }', '{ id: 1, function: copy }']));
+      const p2 = await startProxy(lab, 'p2', yaml('fc00:b::/80', ['{ id: 1, function: copy }']));
       const srv = await startServer(lab, 'server', ['--port', '9000', '--save', join(dir, 'rx')]);
       try {
         const script = `
@@ -158,7 +158,7 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
 
   test('a chain [meter, ratelimit]: the rate comes from the argument, the bytes show in /metrics', async () => {
     await withLab('fig5', async (lab) => {
-      const p = await startProxy(lab, 'm1', yaml('fc00:a::/80', ['{ id: 50, chain: [ { vf: meter }, { vf: ratelimit } ] }']));
+      const p = await startProxy(lab, 'm1', yaml('fc00:a::/80', ['{ id: 50, chain: [ { function: meter }, { function: ratelimit } ] }']));
       const srv = await startServer(lab, 'server', ['--port', '9000']);
       try {
         // argument 0x1e8480 = 2,000,000 bytes/s; 3 MiB take more than a second
@@ -182,7 +182,7 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
 
   test('exec pipes a direction through a Unix filter (tr)', async () => {
     await withLab('fig5', async (lab) => {
-      const p = await startProxy(lab, 'm1', yaml('fc00:a::/80', ['{ id: 40, vf: exec, options: { upstream: [tr, a-z, A-Z], downstream: null } }']));
+      const p = await startProxy(lab, 'm1', yaml('fc00:a::/80', ['{ id: 40, function: exec, options: { upstream: [tr, a-z, A-Z], downstream: null } }']));
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
       try {
         const input = 'hello through a unix filter\n'.repeat(2000);

@@ -12,7 +12,7 @@ import type { Lab } from '../../src/lab/index.js';
 const CONNECT = new URL('../../src/client/connect.js', import.meta.url).href;
 
 function config(extra: string[], workers = 1, drain = '3s'): string {
-  return [`workers: ${workers}`, 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions:', '  - { id: 1, vf: copy }', `timeouts: { connect: 2s, drain: ${drain} }`, ...extra].join('\n');
+  return [`workers: ${workers}`, 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions:', '  - { id: 1, function: copy }', `timeouts: { connect: 2s, drain: ${drain} }`, ...extra].join('\n');
 }
 
 async function stats(lab: Lab, host: string): Promise<{ rejected: Record<string, number>; workers: number; accepted: number }> {

@@ -8,7 +8,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { MPTCP_CP_YAML, MPTCP_OP_YAML, mptcpSegments } from '../../src/mptcp/example.js';
+import { readExample } from '../../src/config/examples.js';
+import { mptcpSegments } from '../../src/demo/bonding.js';
+
+const MPTCP_CP_YAML = readExample('mptcp-cp.yaml');
+const MPTCP_OP_YAML = readExample('mptcp-op.yaml');
 import { BIN, runClient, startProxy, startServer, withLab, type ClientResult, type PeerServer } from '../helpers/harness.js';
 
 const MB = 1 << 20;

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { adminArgs, BIN, proxyYaml, runClient, startProxy, startServer, withLab, type ClientResult } from '../helpers/harness.js';
 
 const MB = 1 << 20;
-const FUNCTIONS = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }', '{ id: 3, vf: xor, options: { passes: 3 } }'];
+const FUNCTIONS = ['{ id: 1, function: copy }', '{ id: 2, function: xor }', '{ id: 3, function: xor, options: { passes: 3 } }'];
 
 function assertIntact(r: ClientResult, conn: Record<string, unknown>, up: number, down: number): void {
   assert.equal(r.error, undefined, `client error: ${r.error}`);

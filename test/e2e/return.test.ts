@@ -15,7 +15,7 @@ const PROXY = (withReturn: boolean, locator = 'fc00:a', id = 17, hops: string[] 
   [
     'workers: 1',
     `locators: [ { prefix: "${locator}::/80" } ]`,
-    'functions: [ { id: 1, vf: copy }, { id: 2, vf: xor }, { id: 3, vf: compress }, { id: 4, vf: decompress } ]',
+    'functions: [ { id: 1, function: copy }, { id: 2, function: xor }, { id: 3, function: compress }, { id: 4, function: decompress } ]',
     ...(withReturn ? [`returnPath: { id: ${id}, sid: "${locator}::ffff" }`] : []),
     ...(hops.length ? [`returnHops: [ ${hops.join(', ')} ]`] : []),
     'timeouts: { connect: 1500ms, drain: 2s }',

@@ -11,7 +11,7 @@ import type { Lab } from '../../src/lab/index.js';
 import { adminArgs, BIN, JsonLines, PEER, ROOT, proxyYaml, runClient, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
 
 const MB = 1 << 20;
-const FUNCTIONS = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }'];
+const FUNCTIONS = ['{ id: 1, function: copy }', '{ id: 2, function: xor }'];
 const CONNECT = JSON.stringify(new URL('../../src/client/connect.js', import.meta.url).href);
 
 /** The worker processes of a proxy (children of its primary). */
@@ -452,7 +452,7 @@ describe('a bug that ends a worker (item 5: the process-level policy)', () => {
     await withLab('fig5', async (lab) => {
       const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-buggy-'));
       writeFileSync(join(dir, 'buggy.mjs'), BUGGY_MODULE);
-      const yaml = proxyYaml('fc00:a::/80', [...FUNCTIONS, `{ id: 9, vf: ${join(dir, 'buggy.mjs')} }`]).replace('workers: 2', 'workers: 1');
+      const yaml = proxyYaml('fc00:a::/80', [...FUNCTIONS, `{ id: 9, function: ${join(dir, 'buggy.mjs')} }`]).replace('workers: 2', 'workers: 1');
       const proxy = await startProxy(lab, 'm1', yaml);
       const big = await startServer(lab, 'server', ['--port', '9000', '--reply', String(4096 * MB)]);
       const echo = await startServer(lab, 'server', ['--port', '9001', '--echo']);

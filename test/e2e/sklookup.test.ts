@@ -17,7 +17,7 @@ const PORT = 8080;
 const NEW_ADDRESS = 'fc00:1::99';
 const OWN_PORT = 9000;
 
-const PROXY = ['workers: 2', 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions: [ { id: 1, vf: copy } ]', 'timeouts: { connect: 2s, drain: 2s }', 'netconf: { intercept: sklookup }'].join('\n');
+const PROXY = ['workers: 2', 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions: [ { id: 1, function: copy } ]', 'timeouts: { connect: 2s, drain: 2s }', 'netconf: { intercept: sklookup }'].join('\n');
 
 /** A server that says hello (naming the peer's address) and closes. */
 const BANNER_JS = (host: string, port: number, word: string): string => `

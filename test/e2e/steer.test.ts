@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
-import { FIG1_CONTROLLER_YAML } from '../../src/controller/example.js';
+import { readExample } from '../../src/config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 import { Lab, loadTopology } from '../../src/lab/index.js';
 import { BIN, exited, JsonLines, proxyYaml, startProxy, uniqueName, writeConfig, type ProxyHandle } from '../helpers/harness.js';
 
@@ -98,7 +100,7 @@ async function withEverything(fn: (s: Setup) => Promise<void>): Promise<void> {
   await withSteerLab(async (lab) => {
     const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-steer-'));
     const ctl = await startController(lab);
-    const fns = ['{ id: 1, vf: copy }', '{ id: 2, vf: xor }'];
+    const fns = ['{ id: 1, function: copy }', '{ id: 2, function: xor }'];
     const proxies: ProxyHandle[] = [];
     const http = await startHttp(lab, dir);
     try {

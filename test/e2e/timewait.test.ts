@@ -19,7 +19,7 @@ const PORT = 8080;
 const CLIENT_PORT = 40123;
 const ROUNDS = 6;
 
-const PROXY = ['workers: 2', 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions: [ { id: 1, vf: copy } ]', 'timeouts: { connect: 2s, drain: 2s }'].join('\n');
+const PROXY = ['workers: 2', 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions: [ { id: 1, function: copy } ]', 'timeouts: { connect: 2s, drain: 2s }'].join('\n');
 
 /** A server that sends one line naming the client's port and then closes first (half-close: it waits for the client's FIN). */
 const SERVER_JS = `

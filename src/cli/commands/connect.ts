@@ -1,40 +1,38 @@
 import { SrError } from '../../core/errors.js';
-import type { CommandSpec } from '../spec.js';
-import { listOption } from '../options.js';
+import { command, type CommandSpec } from '../spec.js';
+import { duration, flag, list, portArgument, text } from '../options.js';
 
 export const CONNECT_COMMANDS: CommandSpec[] = [
-  {
+  command({
     name: 'connect',
     summary: 'netcat over an SR path: stdin → connection → stdout (stdin EOF half-closes)',
     args: [
       { name: 'host', description: 'final destination (IPv6 address; a name with --resolve)', required: true },
       { name: 'port', description: 'destination port', required: true },
     ],
-    options: [
-      { flags: '-s, --segments <list>', description: 'comma-separated waypoints (function SIDs), in travel order' },
-      { flags: '--return-path <list>', description: 'comma-separated return SIDs, in the order the replies travel back (return-path TLV; with --resolve it replaces the controller’s)' },
-      { flags: '--timeout <ms>', description: 'connect timeout in ms', default: '10000' },
-      { flags: '--resolve', description: 'HOST is a name: ask the controller for its address and SR path' },
-      { flags: '-f, --functions <list>', description: 'with --resolve: functions to request, comma-separated' },
-      { flags: '--controller <addr>', description: 'with --resolve: the controller, ADDR or [ADDR]:PORT', default: '[::1]:53' },
-    ],
+    options: {
+      segments: list('-s, --segments <list>', 'comma-separated waypoints (function SIDs), in travel order'),
+      returnPath: list('--return-path <list>', 'comma-separated return SIDs, in the order the replies travel back (return-path TLV; with --resolve it replaces the controller’s)'),
+      timeout: duration('--timeout <ms>', 'connect timeout: 10s, 500ms, or a bare number of ms', { unit: 'ms', min: 1, max: 3_600_000, default: '10000' }),
+      resolve: flag('--resolve', 'HOST is a name: ask the controller for its address and SR path'),
+      functions: list('-f, --functions <list>', 'with --resolve: functions to request, comma-separated'),
+      controller: text('--controller <addr>', 'with --resolve: the controller, ADDR or [ADDR]:PORT', '[::1]:53'),
+    },
     async run(args, opts) {
       const [host, portText] = args as [string, string];
-      const port = Number(portText);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SrError('BAD_ARGUMENT', `bad port "${portText}"`);
-      const segments = listOption(opts['segments']);
+      const port = portArgument(portText, 'PORT');
+      const segments = opts.segments;
       let socket;
       try {
-        if (opts['resolve']) {
+        if (opts.resolve) {
           const { resolveAndConnect } = await import('../../client/resolve.js');
-          const functions = listOption(opts['functions']);
-          const returnPath = listOption(opts['returnPath']);
-          const r = await resolveAndConnect({ name: host, port, functions, controller: String(opts['controller']), timeoutMs: Number(opts['timeout']), ...(returnPath.length ? { returnPath } : {}) });
+          const returnPath = opts.returnPath;
+          const r = await resolveAndConnect({ name: host, port, functions: opts.functions, controller: opts.controller, timeoutMs: opts.timeout, ...(returnPath.length ? { returnPath } : {}) });
           process.stderr.write(`srv6pipes connect: ${host} → [${r.host}]:${port} via ${r.segments.length ? r.segments.join(' → ') : 'no waypoint'}\n`);
           socket = r.socket;
         } else {
           const { connect } = await import('../../client/connect.js');
-          socket = await connect({ host, port, segments, returnPath: listOption(opts['returnPath']), timeoutMs: Number(opts['timeout']) });
+          socket = await connect({ host, port, segments, returnPath: opts.returnPath, timeoutMs: opts.timeout });
         }
       } catch (e) {
         // like netcat, a peer's refusal (the server's, or the controller's: DNS_REFUSED…) exits 1
@@ -58,5 +56,5 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
         return code;
       });
     },
-  },
+  }),
 ];

@@ -9,7 +9,7 @@ describe('srv6pipes access-router', () => {
     const d = DEFAULT_AGENT_LIMITS;
     const expected: Record<string, number> = { 'min-source-length': d.minSourceLength, 'max-lifetime': d.maxLifetimeMs / 1000, 'max-segments': d.maxSegments, 'max-bsids': d.maxBsids, 'max-in-flight': d.maxInFlight, 'max-connections': d.maxConnections };
     for (const [flag, value] of Object.entries(expected)) {
-      const o = cmd.options?.find((x) => x.flags.startsWith(`--${flag} `));
+      const o = Object.values(cmd.options ?? {}).find((x) => x.flags.startsWith(`--${flag} `));
       assert.ok(o, flag);
       assert.match(o.description, new RegExp(`\\(default ${value}\\)$`), flag);
     }

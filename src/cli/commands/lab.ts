@@ -5,17 +5,18 @@ import { SrError } from '../../core/errors.js';
 import { builtinTopologies, checkLabName, Lab, loadTopology, planAsShell, planLab, stateDir, type LabState } from '../../lab/index.js';
 import { isRunning } from '../../lab/services.js';
 import { table } from '../table.js';
-import type { CommandSpec, GroupSpec } from '../spec.js';
+import { flag, text } from '../options.js';
+import { command, type CommandSpec, type GroupSpec } from '../spec.js';
 
 export const LAB_GROUP: GroupSpec = { name: 'lab', summary: 'Network-namespace labs (topologies in YAML)' };
 
-const NAME_OPTION = { flags: '-n, --name <name>', description: 'the lab (default: the only lab that is up)' };
+const NAME_OPTION = text('-n, --name <name>', 'the lab (default: the only lab that is up)');
 
 /** The lab the command is about: --name, or the only lab there is. */
-function pickName(opts: Record<string, unknown>): string {
-  if (typeof opts['name'] === 'string') {
-    checkLabName(opts['name']);
-    return opts['name'];
+function pickName(opts: { name: string | undefined }): string {
+  if (opts.name !== undefined) {
+    checkLabName(opts.name);
+    return opts.name;
   }
   const labs = Lab.list();
   if (labs.length === 1) return labs[0]!.name;
@@ -40,50 +41,50 @@ function describe(s: LabState): string {
   return lines.join('\n');
 }
 
-const up: CommandSpec = {
+const up = command({
   name: 'lab up',
   summary: 'Create a lab: one network namespace per host, veth links, addresses, routes, services',
-  options: [
-    { flags: '-t, --topology <name|file>', description: 'a built-in topology (see `lab topologies`) or a YAML file', default: 'fig1' },
-    { flags: '-n, --name <name>', description: 'the lab name (default: the topology name)' },
-    { flags: '--dry-run', description: 'print the commands instead of running them' },
-    { flags: '-v, --verbose', description: 'print each step with its time' },
-  ],
+  options: {
+    topology: text('-t, --topology <name|file>', 'a built-in topology (see `lab topologies`) or a YAML file', 'fig1'),
+    name: text('-n, --name <name>', 'the lab name (default: the topology name)'),
+    dryRun: flag('--dry-run', 'print the commands instead of running them'),
+    verbose: flag('-v, --verbose', 'print each step with its time'),
+  },
   async run(_args, opts) {
-    const topo = loadTopology(String(opts['topology']));
-    const name = typeof opts['name'] === 'string' ? opts['name'] : topo.name;
+    const topo = loadTopology(opts.topology);
+    const name = opts.name ?? topo.name;
     checkLabName(name);
-    if (opts['dryRun']) {
+    if (opts.dryRun) {
       process.stdout.write(planAsShell(planLab(name, topo)).join('\n') + '\n');
       return 0;
     }
     const t0 = Date.now();
-    const log = opts['verbose'] ? (l: string) => process.stderr.write(`lab: ${l}\n`) : undefined;
+    const log = opts.verbose ? (l: string) => process.stderr.write(`lab: ${l}\n`) : undefined;
     const lab = await Lab.up(topo, { name, ...(log ? { log } : {}) });
     const state = Lab.list().find((s) => s.name === lab.name);
     if (state) process.stdout.write(describe(state) + '\n');
     process.stdout.write(`up in ${Date.now() - t0} ms; run commands with: srv6pipes lab exec --name ${lab.name} HOST -- CMD\n`);
     return 0;
   },
-};
+});
 
-const down: CommandSpec = {
+const down = command({
   name: 'lab down',
   summary: 'Remove a lab: end its processes, delete its namespaces and state (works after a crash too)',
-  options: [
-    { flags: '-n, --name <name>', description: 'the lab (default: the only lab that is up)' },
-    { flags: '--all', description: 'every lab in the state directory and every stray s6p-* namespace' },
-  ],
+  options: {
+    name: NAME_OPTION,
+    all: flag('--all', 'every lab in the state directory and every stray s6p-* namespace'),
+  },
   async run(_args, opts) {
-    if (opts['all']) {
+    if (opts.all) {
       const names = await Lab.downAll();
       process.stdout.write(names.length ? `down: ${names.join(', ')}\n` : 'no labs\n');
       return 0;
     }
     let name: string;
-    if (typeof opts['name'] === 'string') {
-      checkLabName(opts['name']);
-      name = opts['name'];
+    if (opts.name !== undefined) {
+      checkLabName(opts.name);
+      name = opts.name;
     } else {
       const stray = Lab.strayNamespaces();
       if (Lab.list().length === 0) {
@@ -101,16 +102,16 @@ const down: CommandSpec = {
     process.stdout.write(`lab ${name} is down\n`);
     return 0;
   },
-};
+});
 
-const exec: CommandSpec = {
+const exec = command({
   name: 'lab exec',
   summary: 'Run a command in a lab host (exit code, stdin, stdout and stderr are the command’s)',
   args: [
     { name: 'host', description: 'the host (see `lab status`)', required: true },
     { name: 'command', description: 'the command and its arguments, after --', variadic: true },
   ],
-  options: [NAME_OPTION],
+  options: { name: NAME_OPTION },
   // everything after `--` reaches `command` as it is
   async run(args, opts) {
     const [host, ...rest] = args;
@@ -124,25 +125,26 @@ const exec: CommandSpec = {
       child.once('exit', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));
     });
   },
-};
+});
 
-const status: CommandSpec = {
+const status = command({
   name: 'lab status',
   summary: 'Show labs: hosts, namespaces, addresses, services',
-  options: [
-    { flags: '-n, --name <name>', description: 'only this lab' },
-    { flags: '--json', description: 'the state as JSON' },
-  ],
+  options: {
+    name: text('-n, --name <name>', 'only this lab'),
+    json: flag('--json', 'the state as JSON'),
+  },
   async run(_args, opts) {
     let labs = Lab.list();
-    if (typeof opts['name'] === 'string') {
-      checkLabName(opts['name']);
-      labs = labs.filter((l) => l.name === opts['name']);
-      if (labs.length === 0) throw new SrError('LAB_NOT_FOUND', `no lab ${opts['name']} is up`);
+    const only = opts.name;
+    if (only !== undefined) {
+      checkLabName(only);
+      labs = labs.filter((l) => l.name === only);
+      if (labs.length === 0) throw new SrError('LAB_NOT_FOUND', `no lab ${only} is up`);
     }
     const stray = Lab.strayNamespaces();
-    if (opts['json']) {
-      process.stdout.write(JSON.stringify(typeof opts['name'] === 'string' ? labs[0] : { labs, strayNamespaces: stray }, null, 2) + '\n');
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(only !== undefined ? labs[0] : { labs, strayNamespaces: stray }, null, 2) + '\n');
       return 0;
     }
     if (labs.length === 0) process.stdout.write(`no labs (state directory ${stateDir()})\n`);
@@ -150,7 +152,7 @@ const status: CommandSpec = {
     if (stray.length > 0) process.stdout.write(`stray namespaces (remove with \`lab down --all\`): ${stray.join(', ')}\n`);
     return 0;
   },
-};
+});
 
 const topologies: CommandSpec = {
   name: 'lab topologies',

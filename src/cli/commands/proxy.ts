@@ -5,32 +5,35 @@ import { BUILTIN_FUNCTIONS } from '../../functions/registry.js';
 import { describeFunction } from '../../sdk/describe.js';
 import { formatFunctions } from '../function-list.js';
 import { table } from '../table.js';
-import type { CommandSpec } from '../spec.js';
+import { command, type CommandSpec } from '../spec.js';
+import { flag, text } from '../options.js';
 import { ADMIN_OPTIONS, adminCall } from '../admin-client.js';
 
+const JSON_OPTION = flag('--json', 'print JSON');
+
 export const PROXY_COMMANDS: CommandSpec[] = [
-  {
+  command({
     name: 'proxy',
     summary: 'Run the SR-aware transparent proxy daemon',
-    options: [
-      { flags: '-c, --config <file>', description: 'YAML (or JSON) configuration file' },
-      { flags: '--dry-run', description: 'validate the config, print every host change, change nothing' },
-    ],
+    options: {
+      config: text('-c, --config <file>', 'YAML (or JSON) configuration file (examples/proxy.yaml)'),
+      dryRun: flag('--dry-run', 'validate the config, print every host change, change nothing'),
+    },
     async run(_args, opts) {
-      if (typeof opts['config'] !== 'string') {
+      if (opts.config === undefined) {
         throw new SrError('BAD_ARGUMENT', 'missing --config FILE', { hint: 'srv6pipes proxy --config proxy.yaml' });
       }
       const { runProxy } = await import('../../proxy/daemon.js');
-      return runProxy({ configPath: opts['config'], dryRun: opts['dryRun'] === true });
+      return runProxy({ configPath: opts.config, dryRun: opts.dryRun });
     },
-  },
-  {
+  }),
+  command({
     name: 'flows',
     summary: 'Show the flow table of a running proxy',
-    options: [...ADMIN_OPTIONS, { flags: '--json', description: 'print JSON' }],
+    options: { ...ADMIN_OPTIONS, json: JSON_OPTION },
     async run(_args, opts) {
       const flows = (await adminCall(opts, '/flows')) as FlowRecord[];
-      if (opts['json']) {
+      if (opts.json) {
         process.stdout.write(`${JSON.stringify(flows, null, 1)}\n`);
         return 0;
       }
@@ -43,14 +46,14 @@ export const PROXY_COMMANDS: CommandSpec[] = [
       process.stdout.write(`${table(rows)}\n${flows.length} flow(s)\n`);
       return 0;
     },
-  },
-  {
+  }),
+  command({
     name: 'stats',
     summary: 'Show the per-function counters of a running proxy',
-    options: [...ADMIN_OPTIONS, { flags: '--json', description: 'print JSON' }],
+    options: { ...ADMIN_OPTIONS, json: JSON_OPTION },
     async run(_args, opts) {
       const s = (await adminCall(opts, '/stats')) as ProxyStats;
-      if (opts['json']) {
+      if (opts.json) {
         process.stdout.write(`${JSON.stringify(s, null, 1)}\n`);
         return 0;
       }
@@ -62,8 +65,8 @@ export const PROXY_COMMANDS: CommandSpec[] = [
       process.stdout.write(`${table(rows)}\naccepted ${s.accepted}; rejected: ${rej}\n`);
       return 0;
     },
-  },
-  {
+  }),
+  command({
     name: 'metrics',
     summary: 'Print a running proxy’s Prometheus metrics (what GET /metrics serves)',
     options: ADMIN_OPTIONS,
@@ -71,11 +74,11 @@ export const PROXY_COMMANDS: CommandSpec[] = [
       process.stdout.write(String(await adminCall(opts, '/metrics')));
       return 0;
     },
-  },
+  }),
   {
     name: 'functions',
     summary: 'List the built-in functions: their argument, options, reset reasons and requirements',
-    options: [{ flags: '--json', description: 'print JSON (an array, one object per function)' }],
+    options: { json: flag('--json', 'print JSON (an array, one object per function)') },
     async run(_args, opts) {
       const infos = BUILTIN_FUNCTIONS.map(describeFunction);
       process.stdout.write(opts['json'] ? `${JSON.stringify(infos, null, 1)}\n` : formatFunctions(infos));

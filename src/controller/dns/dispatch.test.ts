@@ -7,7 +7,10 @@ import { parsePrefix } from '../../net/ip6.js';
 import type { AccessRouterAgent, BsidPolicy } from '../../access-router/api.js';
 import { BsidManager } from '../bsid/manager.js';
 import { parseControllerConfig } from '../config.js';
-import { ACCESS_CONTROLLER_YAML, FIG1_CONTROLLER_YAML } from '../example.js';
+import { readExample } from '../../config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
+const ACCESS_CONTROLLER_YAML = readExample('controller-access.yaml');
 import { Resolver } from '../resolver.js';
 import { buildQuery, parseResponse } from '../../dns/query.js';
 import { arpaName, decodeReturnHopRecord, decodeSrhRecord, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from '../../dns/records.js';

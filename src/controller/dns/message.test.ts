@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { parseControllerConfig } from '../config.js';
-import { FIG1_CONTROLLER_YAML } from '../example.js';
+import { readExample } from '../../config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 import { Resolver } from '../resolver.js';
 import { handleMessage } from './message.js';
 import { parseResponse } from '../../dns/query.js';

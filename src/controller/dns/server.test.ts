@@ -7,7 +7,9 @@ import dnsPacket from 'dns-packet';
 import YAML from 'yaml';
 import { resolve } from '../../client/resolve.js';
 import { validateControllerConfig } from '../config.js';
-import { FIG1_CONTROLLER_YAML } from '../example.js';
+import { readExample } from '../../config/examples.js';
+
+const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 import { Resolver } from '../resolver.js';
 import { startDnsServer, type DnsServer } from './server.js';
 

@@ -10,7 +10,9 @@ import { BsidManager } from '../bsid/manager.js';
 import { resolve } from '../../client/resolve.js';
 import { tcpExchange, udpExchange } from '../../dns/exchange.js';
 import { validateControllerConfig } from '../config.js';
-import { ACCESS_CONTROLLER_YAML } from '../example.js';
+import { readExample } from '../../config/examples.js';
+
+const ACCESS_CONTROLLER_YAML = readExample('controller-access.yaml');
 import { Resolver } from '../resolver.js';
 import { arpaName, decodeReturnHopRecord, decodeSrhRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from '../../dns/records.js';
 import { startDnsServer, type DnsServer } from './server.js';

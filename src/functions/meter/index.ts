@@ -21,8 +21,6 @@ export const meterOptions = z
   })
   .strict();
 
-export type MeterOptions = z.infer<typeof meterOptions>;
-
 /** The client's prefix as a label: `fc00:1::/64`; `unknown` for an address that does not parse. */
 export function clientPrefix(address: string, prefixLength: number): string {
   try {

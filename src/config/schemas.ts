@@ -1,0 +1,62 @@
+/**
+ * The zod schemas that several config files share (the proxy's, the controller's, and the flags of
+ * the agents): addresses and prefixes, a locator, a return hop, a log level. One definition each,
+ * so that the same field is checked and worded the same everywhere.
+ */
+import { z } from 'zod';
+import { sidLayout } from '../codec/sid.js';
+import { isAddress, parsePrefix } from '../net/ip6.js';
+
+/** True when `s` is an IPv6 prefix (`fc00:a::/80`). */
+export function isPrefixText(s: string): boolean {
+  try {
+    parsePrefix(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** True when `s` is a dotted IPv4 address. */
+export const isIpv4Text = (s: string): boolean => IPV4.test(s);
+
+/** An IPv6 prefix as text, e.g. fc00:a::/80 (kept as text). */
+export const prefixSchema = z.string().refine(isPrefixText, { message: 'an IPv6 prefix such as fc00:a::/80' });
+
+/** An IPv6 address as text. */
+export const ipv6Schema = z.string().refine(isAddress, 'an IPv6 address');
+
+/** An IPv6 or IPv4 address as text (DNS zones, resolvers, health checks). */
+export const addressSchema = z.string().refine((s) => isAddress(s) || isIpv4Text(s), 'an IPv6 (or IPv4) address');
+
+/** A TCP or UDP port, 1–65535. */
+export const portSchema = z.number().int().min(1).max(65535);
+
+/** `{ prefix, functionBits: 16 }` → a SidLayout (LOCATOR | FUNCTION | ARGUMENT); the layout checked. */
+export const locatorSchema = z
+  .object({ prefix: prefixSchema, functionBits: z.number().int().min(1).max(32).default(16) })
+  .strict()
+  .transform((l, ctx) => {
+    try {
+      return sidLayout(l.prefix, l.functionBits);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+
+/** One or more locators. */
+export const locatorsSchema = z.array(locatorSchema).min(1, 'at least one locator');
+
+/** A return hop (a proxy's `returnPath`, an entry of `returnHops`): its return id (the SRH tag) and return SID. */
+export const returnHopSchema = z.object({ id: z.number().int().min(1).max(65535), sid: ipv6Schema }).strict();
+
+/** Log levels, most severe first (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `logLevel`, default `info`. */
+export const logLevelSchema = z.enum(LOG_LEVELS).default('info');
+
