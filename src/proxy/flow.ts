@@ -7,6 +7,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
+import { onwardSrh } from '../codec/srh.js';
 import { asymmetricTransforms } from '../sdk/compose.js';
 import type { LoadedFunction } from '../sdk/loader.js';
 import { newDirectionStats, relay } from '../sdk/relay.js';
@@ -144,8 +145,8 @@ export class Flow {
     let out: net.Socket;
     let carried: ReturnType<NonNullable<typeof carrier>['open']> | undefined;
     try {
-      carried = carrier?.open(d.nextSrh);
-      out = carried?.socket ?? outboundSocket({ srh: d.nextSrh, transparent: true }, { allowHalfOpen: true });
+      carried = carrier?.open(d.onward);
+      out = carried?.socket ?? outboundSocket({ srh: onwardSrh(d.onward), transparent: true }, { allowHalfOpen: true });
     } catch (e) {
       this.fail('connect_failed', e);
       return;

@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { listenFd, serveFd, synRoutingHeader } from '../native/sockets.js';
 import { native } from '../native/addon.js';
 import { readConvertHeader } from '../mptcp/converter.js';
-import { srhForPath } from '../codec/srh.js';
 import { parseAddress, prefixContains } from '../net/ip6.js';
 import type { FunctionSpec, LoadedFunction } from '../sdk/loader.js';
 import { BUILTINS } from '../functions/registry.js';
@@ -16,7 +15,8 @@ import { isSrError, type ErrorCode } from '../core/errors.js';
 import { AcceptFailures, Admission } from './admission.js';
 import { LogLimiter } from '../sys/log-limit.js';
 import { BindingLookup } from './bindings.js';
-import { classify, type Accepted, type ReturnHop } from './classify.js';
+import { decide, type DecideOptions } from './decide.js';
+import { classify, convertedPath, synPath, type Accepted, type Decision, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
 import { Flow, resetSocket, type FlowRecord } from './flow.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
@@ -138,8 +138,8 @@ export class ProxyWorker {
     }
     return readConvertHeader(socket, this.cfg.timeouts.connect).then(
       (h) => {
-        const srh = srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)), { tlvs: h.srhTlvs ?? [] });
-        const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id), undefined, this.returnHop);
+        const syn = convertedPath(h);
+        const d = syn.ok ? classify({ syn, ...this.placing() }) : syn;
         if (!d.ok) this.reject(socket, d.code, `converted flow: ${d.reason}`);
         // the MPTCP connection's peer is CP itself, not the client: its replies need no return SRH
         else {
@@ -179,28 +179,25 @@ export class ProxyWorker {
       this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
       return undefined;
     }
-    const lookup = (id: number) => this.functions.get(id);
-    const d = classify(srh, this.cfg.locators, lookup, this.bindings, this.returnHop);
-    if (!d.ok && d.code === 'FLOW_NOT_OURS' && d.candidates?.length && this.bindings) {
-      // through a binding SID: ask the controller, then place the flow again (the socket stays paused);
-      // classify names only segments in bindingSids.prefixes, at most maxCandidates; beyond maxInflight → BSID_LOOKUP_BUSY
-      const bindings = this.bindings;
-      const candidates = d.candidates;
-      return bindings.prefetch(candidates).then(
-        () => {
-          const again = classify(srh, this.cfg.locators, lookup, bindings, this.returnHop);
-          if (again.ok) this.startFlow(socket, again);
-          else {
-            // a cached answer without us in it may be stale: ask afresh next time
-            for (const c of candidates) bindings.invalidate(c);
-            this.reject(socket, again.code === 'FLOW_NOT_OURS' ? 'FLOW_UNKNOWN_BSID' : again.code, again.reason);
-          }
-        },
-        (e: unknown) => this.reject(socket, isSrError(e) ? e.code : 'BSID_LOOKUP_FAILED', (e as Error).message),
-      );
+    const syn = synPath(srh);
+    if (!syn.ok) {
+      this.reject(socket, syn.code, syn.reason);
+      return undefined;
     }
-    if (!d.ok) this.reject(socket, d.code, d.reason);
-    else this.startFlow(socket, d);
+    // the binding-SID expansion, when it runs, is asynchronous: the socket stays paused meanwhile
+    const d = decide(syn, { ...this.placing(), ...(this.bindings ? { bindings: this.bindings } : {}) });
+    if (!(d instanceof Promise)) return this.place(socket, d);
+    return d.then((x) => this.place(socket, x));
+  }
+
+  /** What classify needs besides the path: the locators, the function table, the return hop. */
+  private placing(): DecideOptions<LoadedFunction> {
+    return { locators: this.cfg.locators, lookup: (id) => this.functions.get(id), ...(this.returnHop ? { returnHop: this.returnHop } : {}) };
+  }
+
+  private place(socket: net.Socket, d: Decision<LoadedFunction>): undefined {
+    if (d.ok) this.startFlow(socket, d);
+    else this.reject(socket, d.code, d.reason);
     return undefined;
   }
 
