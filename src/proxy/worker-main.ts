@@ -52,7 +52,7 @@ function guardProcess(worker: ProxyWorker, log: ReturnType<typeof createLogger>)
     worker.countBug('uncaughtException');
     log.fatal({ err, origin }, 'uncaught exception (a bug): every flow is reset and the worker exits; the primary restarts it');
     try {
-      worker.resetAll('worker_exit');
+      worker.resetAll({ kind: 'worker_exit' });
     } catch (e) {
       log.error({ err: e }, 'resetting the flows failed');
     }

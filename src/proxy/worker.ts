@@ -18,7 +18,9 @@ import { BindingLookup } from './bindings.js';
 import { decide, type DecideOptions } from './decide.js';
 import { classify, convertedPath, synPath, type Accepted, type Decision, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
-import { Flow, resetSocket, type FlowRecord } from './flow.js';
+import { ProxyFlow, resetSocket, type FlowRecord } from './flow.js';
+import { expireIdle } from '../sdk/flow.js';
+import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
 import { StatsBook, type ProxyStats } from './stats.js';
@@ -32,7 +34,7 @@ export class ProxyWorker {
   private server: net.Server | undefined;
   /** the operator-side MPTCP converter listener (mptcp.converter) */
   private converter: net.Server | undefined;
-  private readonly flows = new Map<number, Flow>();
+  private readonly flows = new Map<number, ProxyFlow>();
   private readonly stats = new StatsBook();
   private readonly metrics = new WorkerMetrics();
   readonly functions: FunctionTable;
@@ -162,10 +164,7 @@ export class ProxyWorker {
     const idle = this.cfg.timeouts.idle;
     if (idle <= 0) return;
     // activity is stamped with the coarse clock (up to one tick old): never reset a flow early
-    const limit = idle + this.tickMs;
-    for (const f of this.flows.values()) {
-      if (f.state === 'open' && this.clock - f.lastActivity > limit) f.fail('idle_timeout');
-    }
+    expireIdle([...this.flows.values()].map((f) => f.flow), this.clock, idle + this.tickMs);
   }
 
   private accept(socket: net.Socket): Promise<void> | undefined {
@@ -208,12 +207,12 @@ export class ProxyWorker {
     server = { address: socket.localAddress ?? '::', port: socket.localPort ?? 0 },
   ): void {
     if (this.draining) {
-      this.reject(socket, 'FLOW_CONNECT_FAILED', 'the proxy is draining');
+      this.reject(socket, 'PROXY_DRAINING', 'the proxy is draining: it takes no new flows');
       return;
     }
     if (LINK_LOCAL.test(client.address)) {
       // the server-side connection is made from the client's address: a link-local one cannot leave its link
-      this.reject(socket, 'FLOW_LINK_LOCAL' satisfies ErrorCode, `client ${client.address} is link-local: a transparent connection from it cannot reach ${server.address}`);
+      this.reject(socket, 'FLOW_LINK_LOCAL', `client ${client.address} is link-local: a transparent connection from it cannot reach ${server.address}`);
       return;
     }
     const admitted = this.admission.admit(client.address, d.functionId);
@@ -222,7 +221,7 @@ export class ProxyWorker {
       return;
     }
     this.stats.accepted++;
-    const flow = new Flow(
+    const flow = new ProxyFlow(
       this.nextId++,
       socket,
       d,
@@ -247,11 +246,11 @@ export class ProxyWorker {
     } catch (e) {
       this.stats.reject('INTERNAL');
       this.log.error({ err: e, flow: flow.id }, 'flow failed: internal error (a bug)');
-      flow.fail('internal_error', e);
+      flow.fail({ kind: 'internal_error', error: e });
     }
   }
 
-  private reject(socket: net.Socket, code: string, reason: string): void {
+  private reject(socket: net.Socket, code: ErrorCode, reason: string): void {
     this.stats.reject(code);
     if (this.warnings.allow(code)) {
       this.log.warn(
@@ -267,8 +266,8 @@ export class ProxyWorker {
    * takes a truncated stream for a complete one. (A flow's sockets carry SO_LINGER 0 from its start,
    * so even a worker killed outright resets them.)
    */
-  resetAll(reason: string): void {
-    for (const f of [...this.flows.values()]) f.fail(reason);
+  resetAll(end: FlowEnd): void {
+    for (const f of [...this.flows.values()]) f.fail(end);
     this.warnings.stop();
   }
 
@@ -320,7 +319,7 @@ export class ProxyWorker {
       });
     }
     const remaining = this.flows.size;
-    for (const f of [...this.flows.values()]) f.fail('drain_deadline');
+    for (const f of [...this.flows.values()]) f.fail({ kind: 'drain_deadline' });
     this.warnings.stop();
     await this.functions.close();
     return { remaining };
