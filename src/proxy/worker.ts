@@ -30,6 +30,17 @@ import { savedSynRoutingHeader } from '../native/saved-syn.js';
 /** fe80::/10 in text form (Node's remoteAddress, a converter header's client) */
 const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;
 
+/**
+ * Why a placed flow may not start, before admission: the worker is draining (a SYN whose binding-SID
+ * lookup or converter header was still under way when the drain began), or the client is link-local.
+ */
+export function refuseStart(draining: boolean, client: string, server: string): Extract<FlowEnd, { kind: 'rejected' }> | undefined {
+  if (draining) return { kind: 'rejected', code: 'PROXY_DRAINING', reason: 'the proxy is draining: it takes no new flows' };
+  // the server-side connection is made from the client's address: a link-local one cannot leave its link
+  if (LINK_LOCAL.test(client)) return { kind: 'rejected', code: 'FLOW_LINK_LOCAL', reason: `client ${client} is link-local: a transparent connection from it cannot reach ${server}` };
+  return undefined;
+}
+
 export class ProxyWorker {
   private server: net.Server | undefined;
   /** the operator-side MPTCP converter listener (mptcp.converter) */
@@ -206,13 +217,9 @@ export class ProxyWorker {
     client = { address: socket.remoteAddress ?? '::', port: socket.remotePort ?? 0 },
     server = { address: socket.localAddress ?? '::', port: socket.localPort ?? 0 },
   ): void {
-    if (this.draining) {
-      this.reject(socket, 'PROXY_DRAINING', 'the proxy is draining: it takes no new flows');
-      return;
-    }
-    if (LINK_LOCAL.test(client.address)) {
-      // the server-side connection is made from the client's address: a link-local one cannot leave its link
-      this.reject(socket, 'FLOW_LINK_LOCAL', `client ${client.address} is link-local: a transparent connection from it cannot reach ${server.address}`);
+    const refused = refuseStart(this.draining, client.address, server.address);
+    if (refused) {
+      this.reject(socket, refused.code, refused.reason);
       return;
     }
     const admitted = this.admission.admit(client.address, d.functionId);
