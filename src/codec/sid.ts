@@ -102,3 +102,17 @@ export function decodeSid(layout: SidLayout, addr: Uint8Array, offset = 0): { fn
 export function formatSid(layout: SidLayout, fn: number, arg: bigint | number = 0n): string {
   return formatAddress(encodeSid(layout, fn, arg));
 }
+
+/**
+ * The first segment of a path (travel order) inside one of the locators, the final destination
+ * excepted: its position, the layout it fell in, and its function and argument. Undefined when none is.
+ */
+export function findOwnSegment(path: readonly Uint8Array[], locators: readonly SidLayout[]): { position: number; layout: SidLayout; fn: number; arg: bigint } | undefined {
+  for (let i = 0; i < path.length - 1; i++) {
+    for (const layout of locators) {
+      const d = decodeSid(layout, path[i]!);
+      if (d) return { position: i, layout, ...d };
+    }
+  }
+  return undefined;
+}

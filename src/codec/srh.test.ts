@@ -5,7 +5,7 @@ import { errorCode as code } from '../../test/helpers/errors.js';
 import fc from 'fast-check';
 import { SrError } from '../core/errors.js';
 import { formatAddress, parseAddress } from '../net/ip6.js';
-import { decodeHmacTlv, decodeSrh, describeSrh, encodeSrh, hmacTlv, pathOf, srhForPath, type SrhTlv, TLV_HMAC, TLV_PAD1, TLV_PADN } from './srh.js';
+import { checkOnwardFits, decodeHmacTlv, decodeSrh, describeSrh, encodeSrh, hmacTlv, onwardSrh, pathOf, srhForPath, type SrhTlv, TLV_HMAC, TLV_PAD1, TLV_PADN } from './srh.js';
 
 const A = parseAddress('fc00:a::1:0:0');
 const B = parseAddress('fc00:b::2:0:0');
@@ -311,4 +311,31 @@ test('cross-check with scapy: scapy parses what we encode, and we decode what sc
   assert.deepEqual(d.tlvs.slice(0, 3).map((x) => [x.type, x.value.toString('hex')]), [[9, 'c0ffee'], [TLV_PADN, '000000'], [TLV_HMAC, `0000 0000002a ${'77'.repeat(32)}`.replace(/ /g, '')]]);
   assert.deepEqual(decodeHmacTlv(d.tlvs[2]!), { dFlag: false, keyId: 42, hmac: Buffer.alloc(32, 0x77) });
   assert.deepEqual(d.tlvs.slice(3).map((x) => [x.type, x.value.length]), [[TLV_PADN, 4]], 'scapy pads 106 bytes to 112 with a PadN');
+});
+
+test('checkOnwardFits throws exactly when onwardSrh cannot encode (SRH_TOO_LONG), without encoding', () => {
+  fc.assert(
+    // an onward path always holds at least the destination
+    fc.property(fc.integer({ min: 1, max: 130 }), fc.integer({ min: 0, max: 2 }), fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 12 }), fc.boolean(), (n, visited, tlvLens, tagged) => {
+      const seg = Buffer.alloc(16, 1);
+      const o = { path: Array.from({ length: n }, () => seg), tlvs: tlvLens.map((len, i) => ({ type: 7 + i, value: Buffer.alloc(len) })), ...(tagged ? { tag: 9 } : {}), visited: Array.from({ length: visited }, () => seg) };
+      let encoded: unknown;
+      try {
+        onwardSrh(o);
+      } catch (e) {
+        encoded = e;
+      }
+      let checked: unknown;
+      try {
+        checkOnwardFits(o);
+      } catch (e) {
+        checked = e;
+      }
+      assert.equal(checked === undefined, encoded === undefined, `n=${n} visited=${visited} tlvs=${tlvLens}`);
+      if (checked) assert.equal((checked as { code?: string }).code, (encoded as { code?: string }).code);
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(onwardSrh({ path: [Buffer.alloc(16)], tlvs: [] }), null, 'the destination alone, nothing to carry: no SRH');
+  assert.ok(onwardSrh({ path: [Buffer.alloc(16)], tlvs: [], tag: 0 }), 'a tag needs an SRH');
 });

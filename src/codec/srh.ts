@@ -198,6 +198,46 @@ export function srhForPath(
   });
 }
 
+/**
+ * A path to send on, as segments (travel order) with what its SRH carries. The proxy's decision holds
+ * this, not SRH bytes: it is encoded once, where a socket needs it (`onwardSrh`), and a function that
+ * carries the outbound side itself (the mptcp converter) reads the segments and TLVs directly.
+ */
+export interface OnwardPath {
+  /** travel order: [next segment, …, final destination] (never empty: the destination at least) */
+  path: readonly Uint8Array[];
+  /** TLVs the SRH carries (the return-path TLV, one step on) */
+  tlvs: readonly SrhTlv[];
+  /** the SRH's tag (a return hop's id) */
+  tag?: number;
+  /** segments already visited, travel order (a return hop's SID, for the next hop to reverse) */
+  visited?: readonly Uint8Array[];
+}
+
+/** Whether an onward path needs an SRH at all: not when only the destination is left and there is nothing to carry. */
+function needsSrh(o: OnwardPath): boolean {
+  return o.path.length > 1 || o.tlvs.length > 0 || o.tag !== undefined || (o.visited?.length ?? 0) > 0;
+}
+
+/** The SRH bytes for an onward path (see `srhForPath`), or null when it needs none. */
+export function onwardSrh(o: OnwardPath): Buffer | null {
+  return needsSrh(o) ? srhForPath(o.path, { tlvs: o.tlvs, tag: o.tag, visited: o.visited }) : null;
+}
+
+/**
+ * Throws what `onwardSrh` would throw for the size (SRH_TOO_LONG: more than 127 segments, or past
+ * 2048 bytes with the TLVs and padding), without encoding: a decision is checked when it is taken.
+ */
+export function checkOnwardFits(o: OnwardPath): void {
+  if (!needsSrh(o)) return;
+  const n = o.path.length + (o.visited?.length ?? 0);
+  if (n < 1 || n > SRH_MAX_SEGMENTS) throw new SrError('SRH_TOO_LONG', `an SRH holds 1 to ${SRH_MAX_SEGMENTS} segments, not ${n}`);
+  let total = 8 + 16 * n + tlvBytes(o.tlvs);
+  const rem = total % 8;
+  if (rem !== 0) total += 8 - rem === 1 ? 9 : 8 - rem; // Linux-compatible padding: PadN, 9 bytes for one
+  if (total > SRH_MAX_BYTES) throw new SrError('SRH_TOO_LONG', `the SRH would be ${total} bytes (max ${SRH_MAX_BYTES})`);
+}
+
 /** The path in travel order (the reverse of the segment list): a new array of the same Buffers. */
 export function pathOf(srh: Srh): Buffer[] {
   return [...srh.segments].reverse();

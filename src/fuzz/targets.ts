@@ -17,7 +17,7 @@ import YAML from 'yaml';
 import { decodeConvertHeader, encodeConvertHeader, type ConvertHeader } from '../codec/convert.js';
 import { clientReturnPathTlv, decodeReturnPathTlv, findReturnPath, replySrh, returnPathTlv, returnStep, TLV_RETURN_PATH } from '../codec/return-path.js';
 import { decodeSid, encodeSid, sidLayout, type SidLayout } from '../codec/sid.js';
-import { decodeSrh, describeSrh, encodeSrh, hmacTlv, pathOf, srhForPath, type SrhTlv } from '../codec/srh.js';
+import { decodeSrh, describeSrh, encodeSrh, hmacTlv, onwardSrh, pathOf, srhForPath, SRH_MAX_SEGMENTS, type SrhTlv } from '../codec/srh.js';
 import type { AccessRouterAgent, BsidPolicy } from '../access-router/api.js';
 import { BsidManager } from '../controller/bsid/manager.js';
 import { parseResponse } from '../dns/query.js';
@@ -47,7 +47,7 @@ import { CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, decodeAttrs, encodeAttrs, g
 import { buildCmsgs, parseCmsgs, type Cmsg } from '../native/cmsg.js';
 import { formatAddress, parseAddress, parsePrefix } from '../net/ip6.js';
 import { BindingLookup } from '../proxy/bindings.js';
-import { classify, type BindingSids } from '../proxy/classify.js';
+import { classify, convertedPath, synPath } from '../proxy/classify.js';
 import { parseProxyConfig } from '../proxy/config.js';
 import { bytesArbitrary, bytesFrom, textArbitrary, textFrom, type LengthField, type MutatedBytes, type MutatedText } from './mutate.js';
 import { check, Finding, same, total, typed, typedAsync } from './oracle.js';
@@ -129,10 +129,10 @@ const srh: FuzzTarget = {
   prepare() {
     const seeds = srhSeeds();
     const functions = new Map([[1, 'copy'], [2, 'xor'], [3, 'meter']]);
-    const expand: BindingSids = {
-      isCandidate: (seg) => seg.equals(BSID),
-      maxCandidates: 1,
-      expand: (seg) => (seg.equals(BSID) ? BSID_PATH : undefined),
+    // the binding-SID step as bindings.ts takes it with BSID cached: its first use before the destination expanded
+    const expanded = (path: Buffer[]): Buffer[] => {
+      const i = path.findIndex((seg, k) => k < path.length - 1 && seg.equals(BSID));
+      return i < 0 ? path : [...path.slice(0, i), ...BSID_PATH, ...path.slice(i + 1)];
     };
     return bytesTarget(seeds, SRH_FIELDS, (b) => {
       const d = typed('decodeSrh', () => decodeSrh(b));
@@ -150,9 +150,17 @@ const srh: FuzzTarget = {
           if (step.ok) typed('replySrh', () => replySrh(step.value, pathOf(s), Math.min(1, s.segments.length - 1)));
         }
       }
+      const syn = total('synPath', () => synPath(b));
+      if (!syn.ok) return;
       for (const ret of [undefined, P1_RETURN]) {
-        const decision = total('classify', () => classify(b, [P1], (id) => functions.get(id), expand, ret));
-        if (decision.ok && decision.nextSrh) check(typed('decodeSrh(nextSrh)', () => decodeSrh(decision.nextSrh!)).ok, 'classify produced an onward SRH that does not decode');
+        for (const path of [syn.path, expanded(syn.path)]) {
+          const decision = total('classify', () => classify({ syn: { ...syn, path }, locators: [P1], lookup: (id) => functions.get(id), ...(ret ? { returnHop: ret } : {}) }));
+          if (!decision.ok) continue;
+          // an accepted onward path encodes (classify checked its size) into an SRH that decodes
+          const next = typed('onwardSrh', () => onwardSrh(decision.onward));
+          check(next.ok, `classify accepted an onward path that does not encode: ${next.ok ? '' : next.error.message}`);
+          if (next.ok && next.value) check(typed('decodeSrh(onwardSrh)', () => decodeSrh(next.value!)).ok, 'classify produced an onward SRH that does not decode');
+        }
       }
     });
   },
@@ -238,10 +246,12 @@ const CONVERT_FIELDS: LengthField[] = [
   { offset: 59, bytes: 1 }, // an inner SRH TLV's length (SRH TLVs first)
 ];
 
-/** What OP does with a decoded header: the SRH its classification starts from must encode. */
+/** What OP does with a decoded header: the path its classification starts from, a decision or a typed rejection, never a throw. */
 function operatorSide(h: ConvertHeader): void {
-  const srhBytes = typed('srhForPath(header)', () => srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)), { tlvs: h.srhTlvs ?? [] }));
-  check(srhBytes.ok, `a header that decodes gives no SRH for the operator side (${srhBytes.ok ? '' : `${srhBytes.error.code}: ${srhBytes.error.message}`}): the converter listener would fail after accepting it`);
+  const syn = total('convertedPath', () => convertedPath(h));
+  if (!syn.ok) return;
+  check(syn.path.length <= SRH_MAX_SEGMENTS, `a converter header gives a path of ${syn.path.length} segments`);
+  total('classify(convertedPath)', () => classify({ syn, locators: [P1], lookup: () => 'copy' }));
 }
 
 function convertOracle(b: Buffer): void {

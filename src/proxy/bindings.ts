@@ -7,7 +7,7 @@
  *
  * What remote input can make this do is bounded:
  * - only segments inside the access routers' BSID prefixes are candidates, at most `maxCandidates`
- *   per SYN (classify.ts asks `isCandidate`);
+ *   per SYN (`expandBindingSid` asks `isCandidate`);
  * - one lookup per BSID at a time (concurrent flows share it), at most `maxInflight` lookups at a
  *   time: a flow that would start one more is refused (BSID_LOOKUP_BUSY);
  * - the cache holds at most `cacheSize` entries (the least recently used goes first), every entry
@@ -16,13 +16,14 @@
  * - the lookups go over TCP only (dns/exchange.ts), and the answer must repeat the question; the
  *   query and the answer's reading are the DNS protocol's (dns/query.ts: bsidLookupQuery, parseBsidAnswer).
  *
+ * `expandBindingSid` is the explicit async step a SYN takes, before classification, when no segment
+ * of its path is this proxy's: the first candidate the controller knows is replaced by its segments.
  * `expand()` is synchronous (the cache); `prefetch()` fills it for a flow's candidates.
  */
 import { SrError } from '../core/errors.js';
-import { parseAddress, prefixContains } from '../net/ip6.js';
+import { formatAddress, parseAddress, prefixContains } from '../net/ip6.js';
 import { bsidLookupQuery, parseBsidAnswer, parseController } from '../dns/query.js';
 import { exchange as defaultExchange, type DnsServerAddress, type Exchange } from '../dns/exchange.js';
-import type { BindingSids } from './classify.js';
 import type { BindingSidsConfig } from './config.js';
 
 /** The `bindingSids` section (config.ts documents each field), plus what tests inject. */
@@ -40,6 +41,60 @@ type Entry =
   | { segments: Buffer[]; error?: undefined; fetched: number; expires: number }
   /** unknown (segments null), or the controller refused / failed (error) */
   | { segments: null; error?: SrError; fetched: number; expires: number };
+
+/** Binding SIDs, as far as a SYN's expansion needs them (BindingLookup: the controller's answers, cached). */
+export interface BindingSids {
+  /** whether a segment may be a binding SID (inside one of the access routers' BSID prefixes) */
+  isCandidate(segment: Buffer): boolean;
+  /** at most this many segments of one SYN are candidates (the first ones, in travel order) */
+  readonly maxCandidates: number;
+  /** the segments a binding SID stands for (travel order), when known (cached) */
+  expand(segment: Buffer): Buffer[] | undefined;
+  /** asks for the candidates not cached; rejects with BSID_LOOKUP_FAILED / BSID_LOOKUP_BUSY */
+  prefetch(segments: readonly string[]): Promise<void>;
+  /** a cached answer led nowhere (stale?): ask again next time */
+  invalidate(segment: string): void;
+}
+
+/** What a path reached through a binding SID stands for. */
+export type Expansion =
+  /** no segment may be a binding SID: nothing to look up */
+  | { kind: 'none' }
+  /** the candidates (text) the controller knows nothing about */
+  | { kind: 'unknown'; candidates: string[] }
+  /** the path with the first known candidate replaced by its segments */
+  | { kind: 'expanded'; path: Buffer[]; bsid: string; stands: Buffer[] };
+
+/** The positions of the segments to look up: inside a BSID prefix, before the destination, the first `maxCandidates`. */
+export function bindingCandidates(path: readonly Buffer[], bindings: Pick<BindingSids, 'isCandidate' | 'maxCandidates'>): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < path.length - 1 && out.length < bindings.maxCandidates; i++) if (bindings.isCandidate(path[i]!)) out.push(i);
+  return out;
+}
+
+/** The first candidate with a cached answer, expanded. */
+function cachedExpansion(path: readonly Buffer[], at: readonly number[], bindings: BindingSids): Expansion | undefined {
+  for (const i of at) {
+    const stands = bindings.expand(path[i]!);
+    if (stands) return { kind: 'expanded', path: [...path.slice(0, i), ...stands, ...path.slice(i + 1)], bsid: formatAddress(path[i]!), stands };
+  }
+  return undefined;
+}
+
+/**
+ * The binding-SID step of a SYN whose path has no segment of this proxy (the socket saw only
+ * [BSID, destination]): from the cache when it has an answer for a candidate, else after asking the
+ * controller about the candidates. Rejects with the lookup's error (BSID_LOOKUP_FAILED, _BUSY).
+ */
+export async function expandBindingSid(path: readonly Buffer[], bindings: BindingSids): Promise<Expansion> {
+  const at = bindingCandidates(path, bindings);
+  if (at.length === 0) return { kind: 'none' };
+  const cached = cachedExpansion(path, at, bindings);
+  if (cached) return cached;
+  const candidates = at.map((i) => formatAddress(path[i]!));
+  await bindings.prefetch(candidates);
+  return cachedExpansion(path, at, bindings) ?? { kind: 'unknown', candidates };
+}
 
 export class BindingLookup implements BindingSids {
   private readonly cache = new Map<string, Entry>();

@@ -20,7 +20,7 @@ import { startProxyAdmin } from './admin-config.js';
 import { admitSpec, type LoadPolicy } from './module-policy.js';
 import { checkFunctions, loadProxyConfig, parseFunctionEntry, type ProxyConfig } from './config.js';
 import type { FlowRecord } from './flow.js';
-import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request } from './ipc.js';
+import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type Args, type FromWorker, type Op, type Result, type ToWorker, wireCode } from './ipc.js';
 import { exposition, RetainedMetrics, type MetricsJson } from './metrics.js';
 import { netconfPhases, netconfPlan } from './netconf.js';
 import { applyPlan, checkNetconfPrerequisites } from '../sys/plan.js';
@@ -166,7 +166,7 @@ export class ProxyDaemon {
           this.workers.push(slot);
           resolve();
         } else if (m.type === 'failed') {
-          reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(m.code as never, m.message, m.hint ? { hint: m.hint } : undefined));
+          reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(wireCode(m.code), m.message, m.hint ? { hint: m.hint } : undefined));
         } else {
           this.pending.get(m.req)?.(m);
         }
@@ -191,48 +191,49 @@ export class ProxyDaemon {
   }
 
   /** Sends a request to one worker; resolves with its result, rejects with its error. */
-  private ask(w: WorkerSlot, r: Request, timeoutMs = 10_000): Promise<unknown> {
+  private ask<K extends Op>(w: WorkerSlot, op: K, args: Args<K>, timeoutMs = 10_000): Promise<Result<K>> {
     const req = this.req++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(req);
-        reject(new SrError('INTERNAL', `worker ${w.index} did not answer ${r.op} in ${timeoutMs} ms`));
+        reject(new SrError('INTERNAL', `worker ${w.index} did not answer ${op} in ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(req, (m) => {
         clearTimeout(timer);
         this.pending.delete(req);
-        if (m.ok) resolve(m.result);
-        else reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(m.code as never, m.message));
+        // the worker answered this op with its handler's result (ipc.ts: WorkerHandlers)
+        if (m.ok) resolve(m.result as Result<K>);
+        else reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(wireCode(m.code), m.message));
       });
-      w.child.send({ type: 'req', req, ...r });
+      w.child.send({ type: 'req', req, op, args } as ToWorker);
     });
   }
 
-  private all(r: Request, timeoutMs?: number): Promise<unknown[]> {
-    return Promise.all(this.workers.map((w) => this.ask(w, r, timeoutMs)));
+  private all<K extends Op>(op: K, args: Args<K>, timeoutMs?: number): Promise<Result<K>[]> {
+    return Promise.all(this.workers.map((w) => this.ask(w, op, args, timeoutMs)));
   }
 
   /** As `all`, each answer with the worker it came from. */
-  private allFrom<T>(r: Request): Promise<[WorkerSlot, T][]> {
-    return Promise.all(this.workers.map(async (w) => [w, (await this.ask(w, r)) as T] as [WorkerSlot, T]));
+  private allFrom<K extends Op>(op: K, args: Args<K>): Promise<[WorkerSlot, Result<K>][]> {
+    return Promise.all(this.workers.map(async (w) => [w, await this.ask(w, op, args)] as [WorkerSlot, Result<K>]));
   }
 
   async flows(): Promise<FlowRecord[]> {
-    return ((await this.all({ op: 'flows' })) as FlowRecord[][]).flat();
+    return (await this.all('flows', {})).flat();
   }
 
   async stats(): Promise<ProxyStats & { workers: number }> {
-    return { ...this.retainedStats.merge(await this.allFrom<ProxyStats>({ op: 'stats' })), workers: this.workers.length };
+    return { ...this.retainedStats.merge(await this.allFrom('stats', {})), workers: this.workers.length };
   }
 
   async metrics(): Promise<{ text: string; contentType: string }> {
-    const [stats, vf] = await Promise.all([this.stats(), this.allFrom<MetricsJson>({ op: 'metrics' })]);
+    const [stats, vf] = await Promise.all([this.stats(), this.allFrom('metrics', {})]);
     return exposition(stats, this.events, this.retainedMetrics.merge(vf), stats.workers);
   }
 
   /** The table (as worker 0 has it) with flow counts summed over workers. */
   async functions(): Promise<FunctionInfo[]> {
-    const lists = (await this.all({ op: 'functions' })) as FunctionInfo[][];
+    const lists = await this.all('functions', {});
     const [first, ...rest] = lists;
     return (first ?? []).map((f) => ({
       ...f,
@@ -254,7 +255,7 @@ export class ProxyDaemon {
     for (const d of deprecations) this.log.warn(d);
     const spec = await admitSpec(asked, this.loadPolicy());
     await checkFunctions({ ...this.cfg, functions: [spec] }, 'spec');
-    const versions = (await this.all({ op: 'load', spec }, 30_000)) as number[];
+    const versions = await this.all('load', { spec }, 30_000);
     this.specs = [...this.specs.filter((s) => s.id !== spec.id), spec].sort((a, b) => a.id - b.id);
     this.count('load');
     this.log.info({ fn: spec.id, spec }, 'function loaded');
@@ -262,7 +263,7 @@ export class ProxyDaemon {
   }
 
   async unload(id: number, deadlineMs = this.cfg.timeouts.drain): Promise<{ id: number; reset: number }> {
-    const results = (await this.all({ op: 'unload', id, deadlineMs }, deadlineMs + 10_000)) as { reset: number }[];
+    const results = await this.all('unload', { id, deadlineMs }, deadlineMs + 10_000);
     this.specs = this.specs.filter((s) => s.id !== id);
     this.count('unload');
     const reset = results.reduce((n, r) => n + r.reset, 0);
@@ -275,7 +276,7 @@ export class ProxyDaemon {
     if (!spec) throw new SrError('FUNCTION_NOT_LOADED', `no function with id ${id} is loaded`);
     await admitSpec(spec, this.loadPolicy(), 'reload');
     await checkFunctions({ ...this.cfg, functions: [spec] }, 'reload');
-    const versions = (await this.all({ op: 'reload', id }, 30_000)) as number[];
+    const versions = await this.all('reload', { id }, 30_000);
     this.count('reload');
     this.log.info({ fn: id }, 'function reloaded');
     return { id, version: versions };
@@ -287,10 +288,10 @@ export class ProxyDaemon {
     const next = loadProxyConfig(this.configPath);
     for (const d of next.deprecations) this.log.warn(d);
     await checkFunctions(next, this.configPath);
-    const restartOnly = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp', 'limits'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
-    if (JSON.stringify(next.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits])) !== JSON.stringify(this.cfg.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits]))) restartOnly.push('locators' as never);
+    const restartOnly: string[] = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp', 'limits'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
+    if (JSON.stringify(next.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits])) !== JSON.stringify(this.cfg.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits]))) restartOnly.push('locators');
     if (restartOnly.length) this.log.warn({ fields: restartOnly }, 'these settings change only on restart');
-    const results = (await this.all({ op: 'apply', specs: next.functions }, 30_000)) as { loaded: number[]; unloaded: number[]; kept: number[] }[];
+    const results = await this.all('apply', { specs: next.functions }, 30_000);
     this.specs = next.functions;
     this.cfg = { ...this.cfg, functions: next.functions, timeouts: next.timeouts, logLevel: next.logLevel };
     this.count('config_reload');
@@ -311,7 +312,7 @@ export class ProxyDaemon {
             clearTimeout(kill);
             resolve();
           });
-          this.ask(w, { op: 'drain', deadlineMs }, deadlineMs + 3000).catch(() => undefined);
+          this.ask(w, 'drain', { deadlineMs }, deadlineMs + 3000).catch(() => undefined);
         }),
     );
     await Promise.all(exits);

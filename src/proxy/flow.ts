@@ -1,23 +1,29 @@
 /**
- * One intercepted flow: the accepted (client-side) socket, the transparent outbound (server-side)
- * socket, the function's transforms, and the rules that tie their lifetimes together:
- * a FIN travels as a FIN, a reset as a reset, a failed or slow connect resets the client, and the
- * flow ends when both sockets are closed.
+ * One intercepted flow, wired: the accepted (client-side) socket, the server side — the transparent
+ * outbound socket from the client's address with the onward SRH (encoded here, once), or the
+ * function's own carrier (the mptcp converter) —, the function's transforms (the flow's own function
+ * upstream, the return path's downstream when it names another), SO_LINGER resets, the reply SRH,
+ * TIME_WAIT release, and the function's accounting. The lifecycle itself is the SDK's `Flow`
+ * (sdk/flow.ts), the same one srv6pipes/testing runs.
  */
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { onwardSrh } from '../codec/srh.js';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
 import { asymmetricTransforms } from '../sdk/compose.js';
+import type { FlowFacts } from '../sdk/context.js';
+import { Flow, type FlowProgress, type Outbound, type StreamOps } from '../sdk/flow.js';
+import type { FlowEnd } from '../sdk/flow-end.js';
 import type { LoadedFunction } from '../sdk/loader.js';
-import { newDirectionStats, relay } from '../sdk/relay.js';
 import { releaseTransforms, type FlowTransforms } from '../sdk/types.js';
 import type { Accepted } from './classify.js';
 import type { FunctionStats } from './stats.js';
 import { releaseTimeWaitOnClose } from './timewait.js';
 
-export type FlowState = 'connecting' | 'open' | 'closing' | 'closed';
+export type { FlowState } from '../sdk/flow.js';
 
-export interface FlowRecord {
+export interface FlowRecord extends FlowProgress {
   id: number;
   functionId: number;
   vf: string;
@@ -30,230 +36,152 @@ export interface FlowRecord {
   replyVia?: string;
   /** return-path TLV: the function processing the downstream direction, when not the flow's own */
   downstreamFn?: number;
-  state: FlowState;
-  ageMs: number;
-  idleMs: number;
-  bytesUp: number;
-  bytesDown: number;
-  /** bytes held in user space, waiting for the server side / client side to accept them */
-  bufferedUp: number;
-  bufferedDown: number;
 }
 
-export interface FlowDeps {
+export interface ProxyFlowDeps {
   log: Logger;
   stats: FunctionStats;
   connectTimeoutMs: number;
   /** a coarse clock (ms), refreshed by the worker's sweep */
   now(): number;
-  onClosed(flow: Flow): void;
+  onClosed(flow: ProxyFlow): void;
   /** false under sk_lookup interception: TCP itself lets a new SYN replace the TIME_WAIT (timewait.ts) */
   releaseTimeWait?: boolean;
 }
 
-function fmt(address: string, port: number): string {
-  return `[${address}]:${port}`;
+type Endpoint = { address: string; port: number };
+
+/** Sockets: a reset is SO_LINGER 0 then close; a flow's sockets reset on close until both directions ended. */
+export const SOCKET_OPS: StreamOps = {
+  reset: (s) => resetSocket(s as net.Socket),
+  abortive: (s) => {
+    try {
+      lingerZero(s as net.Socket);
+    } catch {
+      // no fd yet (a carrier's socket before connect): it has no peer to mislead
+    }
+  },
+  orderly: (s) => {
+    try {
+      lingerOff(s as net.Socket);
+    } catch {
+      // the fd is gone already
+    }
+  },
+};
+
+/** The function's transforms for a flow: its own, composed with the return path's function downstream. */
+function spawnFor(d: Accepted<LoadedFunction>, facts: FlowFacts, deps: Parameters<LoadedFunction['spawn']>[1]): FlowTransforms {
+  const forward = d.entry.spawn(facts, deps);
+  const back = d.downstream;
+  if (!back) return forward;
+  try {
+    return asymmetricTransforms(forward, back.entry.spawn({ ...facts, functionId: back.functionId, argument: back.argument, sid: back.sid }, deps));
+  } catch (e) {
+    releaseTransforms(forward);
+    throw e;
+  }
 }
 
-export class Flow {
-  state: FlowState = 'connecting';
-  readonly startedAt: number;
-  lastActivity: number;
-  private outbound: net.Socket | undefined;
-  private transforms: FlowTransforms | undefined;
-  private released = false;
-  private readonly abort = new AbortController();
-  private readonly up = newDirectionStats();
-  private readonly down = newDirectionStats();
-  private connectTimer: NodeJS.Timeout | undefined;
-  private ending: string | undefined;
-  private closedSockets = 0;
+/**
+ * The carrier: the function's own (it opens its socket and says where to connect), else the
+ * transparent outbound socket from the client's address to the server, with the onward SRH.
+ */
+export function carrierFor(t: FlowTransforms, d: Accepted<LoadedFunction>, client: Endpoint, server: Endpoint): Outbound {
+  if (t.carrier) {
+    const carrier = t.carrier;
+    const { socket, connect, preamble } = carrier.open(d.onward);
+    return {
+      stream: socket,
+      connect: () => socket.connect({ ...connect, family: 6 }),
+      connected: () => {
+        socket.setNoDelay(true);
+        if (preamble) socket.write(preamble);
+        carrier.connected?.(socket);
+      },
+    };
+  }
+  const socket = outboundSocket({ srh: onwardSrh(d.onward), transparent: true }, { allowHalfOpen: true });
+  return {
+    stream: socket,
+    connect: () => socket.connect({ host: server.address, port: server.port, localAddress: client.address, family: 6 }),
+    connected: () => socket.setNoDelay(true),
+  };
+}
+
+export class ProxyFlow {
+  readonly flow: Flow;
 
   constructor(
     readonly id: number,
     readonly inbound: net.Socket,
     readonly decision: Accepted<LoadedFunction>,
-    readonly client: { address: string; port: number },
-    readonly server: { address: string; port: number },
-    private readonly deps: FlowDeps,
+    readonly client: Endpoint,
+    readonly server: Endpoint,
+    deps: ProxyFlowDeps,
   ) {
-    this.startedAt = deps.now();
-    this.lastActivity = this.startedAt;
+    const d = decision;
+    const facts: FlowFacts = { flowId: id, functionId: d.functionId, argument: d.argument, sid: d.sid, client, server, path: d.path, position: d.position };
+    this.flow = new Flow(inbound as Duplex, {
+      log: deps.log,
+      facts,
+      counters: deps.stats,
+      connectTimeoutMs: deps.connectTimeoutMs,
+      now: deps.now,
+      ops: SOCKET_OPS,
+      prepareInbound: () => {
+        // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
+        if (deps.releaseTimeWait !== false) releaseTimeWaitOnClose(inbound, server, client, deps.log);
+        // the return path: this socket's replies go back through the previous hop's return SID
+        if (d.replySrh) setRoutingHeader(inbound, d.replySrh);
+      },
+      spawn: (fnDeps) => spawnFor(d, facts, fnDeps),
+      outbound: (t) => carrierFor(t, d, client, server),
+      onClosed: () => {
+        d.entry.detach(this);
+        d.downstream?.entry.detach(this);
+        deps.onClosed(this);
+      },
+    });
   }
 
   get fn(): LoadedFunction {
     return this.decision.entry;
   }
 
-  /** Opens the transparent outbound connection; relaying starts once it is up. */
+  get state(): Flow['state'] {
+    return this.flow.state;
+  }
+
+  get lastActivity(): number {
+    return this.flow.lastActivity;
+  }
+
+  /** The function counts the flow (unload waits for it), then the flow starts (sdk/flow.ts). */
   start(): void {
-    const { decision: d, deps } = this;
-    deps.stats.flowsTotal++;
-    deps.stats.flowsActive++;
     this.fn.attach(this);
-    d.downstream?.entry.attach(this);
-    this.inbound.on('error', (e) => this.fail('client_reset', e));
-    this.inbound.on('close', () => this.socketClosed(this.inbound));
-    abortiveClose(this.inbound);
-    orderlyWhenDone(this.inbound);
-    // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
-    if (deps.releaseTimeWait !== false) releaseTimeWaitOnClose(this.inbound, this.server, this.client, deps.log);
-    if (d.replySrh) {
-      // the return path: this socket's replies go back through the previous hop's return SID
-      try {
-        setRoutingHeader(this.inbound, d.replySrh);
-      } catch (e) {
-        this.fail('return_path_failed', e);
-        return;
-      }
-    }
-    const facts = {
-      flowId: this.id,
-      functionId: d.functionId,
-      argument: d.argument,
-      sid: d.sid,
-      client: this.client,
-      server: this.server,
-      path: d.path,
-      position: d.position,
-    };
-    const fnDeps = { log: this.deps.log.child({ flow: this.id }), signal: this.abort.signal, reset: (reason: string) => this.fail(reason) };
-    try {
-      const forward = this.fn.spawn(facts, fnDeps);
-      const back = d.downstream;
-      if (!back) this.transforms = forward;
-      else {
-        try {
-          this.transforms = asymmetricTransforms(forward, back.entry.spawn({ ...facts, functionId: back.functionId, argument: back.argument, sid: back.sid }, fnDeps));
-        } catch (e) {
-          releaseTransforms(forward);
-          throw e;
-        }
-      }
-    } catch (e) {
-      this.fail((e as { code?: unknown } | null)?.code === 'FLOW_BAD_ARGUMENT' ? 'bad_argument' : 'function_error', e);
-      return;
-    }
-    if (this.ending) {
-      // the function reset the flow from inside spawn(): release what it returned, connect nowhere
-      this.release();
-      return;
-    }
-    // the function may carry the outbound side itself (the mptcp converter); else transparent TCP
-    const carrier = this.transforms?.carrier;
-    let out: net.Socket;
-    let carried: ReturnType<NonNullable<typeof carrier>['open']> | undefined;
-    try {
-      carried = carrier?.open(d.nextSrh);
-      out = carried?.socket ?? outboundSocket({ srh: d.nextSrh, transparent: true }, { allowHalfOpen: true });
-    } catch (e) {
-      this.fail('connect_failed', e);
-      return;
-    }
-    this.outbound = out;
-    out.on('error', (e) => this.fail(this.state === 'connecting' ? 'connect_failed' : 'server_reset', e));
-    out.on('close', () => this.socketClosed(out));
-    abortiveClose(out);
-    orderlyWhenDone(out);
-    this.connectTimer = setTimeout(() => this.fail('connect_timeout'), deps.connectTimeoutMs);
-    out.once('connect', () => {
-      clearTimeout(this.connectTimer);
-      if (this.ending || !this.transforms) return;
-      this.state = 'open';
-      out.setNoDelay(true);
-      if (carried?.preamble) out.write(carried.preamble);
-      try {
-        carrier?.connected?.(out);
-      } catch (e) {
-        this.fail('function_error', e);
-        return;
-      }
-      const hooks = {
-        onTransformError: (e: unknown) => this.fail('function_error', e),
-        onActivity: () => {
-          this.lastActivity = deps.now();
-        },
-      };
-      relay(this.inbound, out, this.transforms.upstream, this.up, hooks);
-      relay(out, this.inbound, this.transforms.downstream, this.down, hooks);
-      this.inbound.resume();
-    });
-    const to = carried?.connect ?? { host: this.server.address, port: this.server.port, localAddress: this.client.address };
-    out.connect({ ...to, family: 6 });
+    this.decision.downstream?.entry.attach(this);
+    this.flow.start();
   }
 
-  /** Resets both sides and records why (the first reason wins). */
-  fail(reason: string, err?: unknown): void {
-    if (this.ending) return;
-    this.ending = reason;
-    this.state = 'closing';
-    clearTimeout(this.connectTimer);
-    const e = err as { code?: string; message?: string } | undefined;
-    this.deps.log.info(
-      { flow: this.id, fn: this.decision.functionId, client: fmt(this.client.address, this.client.port), server: fmt(this.server.address, this.server.port), reason, error: e?.code ?? e?.message },
-      'flow reset',
-    );
-    if (reason === 'function_error') this.deps.log.error({ flow: this.id, fn: this.decision.functionId, err }, 'function failed');
-    resetSocket(this.inbound);
-    if (this.outbound) resetSocket(this.outbound);
-    this.release();
-  }
-
-  /** Ends the function's part in the flow: abort signal, stream transforms destroyed, close(). */
-  private release(): void {
-    if (!this.abort.signal.aborted) this.abort.abort();
-    const t = this.transforms;
-    if (!t || this.released) return;
-    this.released = true;
-    const e = releaseTransforms(t);
-    if (e !== undefined) this.deps.log.error({ flow: this.id, err: e }, 'function close() threw');
-  }
-
-  private socketClosed(sock: net.Socket): void {
-    this.closedSockets++;
-    const expected = this.outbound ? 2 : 1;
-    if (this.closedSockets < expected) {
-      if (this.state === 'connecting') this.fail('client_closed');
-      // closed with both directions done: the other side has nothing left to do and closes on its own;
-      // closed any other way (no 'error' seen), the other side would wait for nothing: reset it
-      else if (!(sock.readableEnded && sock.writableFinished)) this.fail(sock === this.inbound ? 'client_reset' : 'server_reset');
-      return;
-    }
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    clearTimeout(this.connectTimer);
-    this.release();
-    this.fn.detach(this);
-    this.decision.downstream?.entry.detach(this);
-    const s = this.deps.stats;
-    s.flowsActive--;
-    s.bytesUp += this.up.bytesOut;
-    s.bytesDown += this.down.bytesOut;
-    const reason = this.ending ?? 'ok';
-    s.endings[reason] = (s.endings[reason] ?? 0) + 1;
-    this.deps.log.debug({ flow: this.id, reason, up: this.up.bytesOut, down: this.down.bytesOut }, 'flow closed');
-    this.deps.onClosed(this);
+  fail(end: FlowEnd): void {
+    this.flow.fail(end);
   }
 
   record(now: number): FlowRecord {
+    const d = this.decision;
     return {
       id: this.id,
-      functionId: this.decision.functionId,
+      functionId: d.functionId,
       vf: this.fn.name,
       version: this.fn.version,
-      argument: this.decision.argument.toString(),
-      client: fmt(this.client.address, this.client.port),
-      server: fmt(this.server.address, this.server.port),
-      nextHop: this.decision.path[this.decision.position + 1] ?? this.server.address,
-      ...(this.decision.replyVia ? { replyVia: this.decision.replyVia } : {}),
-      ...(this.decision.downstream ? { downstreamFn: this.decision.downstream.functionId } : {}),
-      state: this.state,
-      ageMs: now - this.startedAt,
-      idleMs: now - this.lastActivity,
-      bytesUp: this.up.bytesOut,
-      bytesDown: this.down.bytesOut,
-      bufferedUp: this.outbound?.writableLength ?? 0,
-      bufferedDown: this.inbound.writableLength,
+      argument: d.argument.toString(),
+      client: `[${this.client.address}]:${this.client.port}`,
+      server: `[${this.server.address}]:${this.server.port}`,
+      nextHop: d.path[d.position + 1] ?? this.server.address,
+      ...(d.replyVia ? { replyVia: d.replyVia } : {}),
+      ...(d.downstream ? { downstreamFn: d.downstream.functionId } : {}),
+      ...this.flow.progress(now),
     };
   }
 }
@@ -276,28 +204,4 @@ export function resetSocket(s: net.Socket): void {
     // no fd (yet): nothing was sent
   }
   s.destroy();
-}
-
-/** SO_LINGER 0 from the start (a dying worker resets its flows); best effort on exotic sockets. */
-function abortiveClose(s: net.Socket): void {
-  try {
-    lingerZero(s);
-  } catch {
-    // no fd yet (a carrier's socket before connect): it has no peer to mislead
-  }
-}
-
-/** Once both directions of a socket ended cleanly, its close is an orderly one again. */
-function orderlyWhenDone(s: net.Socket): void {
-  const done = (): void => {
-    if (!s.readableEnded || !s.writableFinished || s.destroyed) return;
-    try {
-      lingerOff(s);
-    } catch {
-      // the fd is gone already
-    }
-  };
-  // both fire before Node's autoDestroy closes the socket
-  s.on('end', done);
-  s.on('finish', done);
 }

@@ -57,7 +57,7 @@ export class WorkerMetrics {
 /** Core series from the merged counters, plus the workers' function metrics summed. */
 export async function exposition(stats: ProxyStats, events: Record<string, number>, workerMetrics: MetricsJson[], liveWorkers?: number): Promise<{ text: string; contentType: string }> {
   const core = new Registry();
-  const flows = new Counter({ name: 'srv6pipes_flows_total', help: 'flows ended, by function and reason', labelNames: ['fn', 'vf', 'reason'], registers: [core] });
+  const flows = new Counter({ name: 'srv6pipes_flows_total', help: 'flows ended, by function and reason (ok, client_reset, server_reset, connect_failed, idle_timeout, … or the reason a function reset with)', labelNames: ['fn', 'vf', 'reason'], registers: [core] });
   const active = new Gauge({ name: 'srv6pipes_flows_active', help: 'flows in progress', labelNames: ['fn', 'vf'], registers: [core] });
   const bytes = new Counter({ name: 'srv6pipes_bytes_total', help: 'bytes sent on by the proxy, by direction', labelNames: ['fn', 'vf', 'direction'], registers: [core] });
   const rejected = new Counter({ name: 'srv6pipes_flows_rejected_total', help: 'SYNs refused at accept, by error code', labelNames: ['code'], registers: [core] });

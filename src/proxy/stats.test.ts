@@ -76,7 +76,7 @@ test('retained totals: a dead worker’s counters stay in the sums, its active f
 
 test('property: through any sequence of scrapes, worker deaths and restarts, no counter goes down', () => {
   const step = fc.oneof(
-    fc.record({ kind: fc.constant('work' as const), w: fc.nat(2), fn: fc.integer({ min: 1, max: 2 }), n: fc.integer({ min: 0, max: 5 }), code: fc.constantFrom('A', 'B') }),
+    fc.record({ kind: fc.constant('work' as const), w: fc.nat(2), fn: fc.integer({ min: 1, max: 2 }), n: fc.integer({ min: 0, max: 5 }), code: fc.constantFrom('FLOW_LIMIT' as const, 'FLOW_NO_SRH' as const) }),
     fc.record({ kind: fc.constant('scrape' as const) }),
     fc.record({ kind: fc.constant('die' as const), w: fc.nat(2), final: fc.boolean() }),
   );

@@ -1,19 +1,20 @@
 /** Per-function counters of a worker; the primary adds the workers' snapshots up. */
+import type { ErrorCode } from '../core/errors.js';
+import type { FlowCounters } from '../sdk/flow.js';
+import { flowEndLabel } from '../sdk/flow-end.js';
 
-export interface FunctionStats {
+/** A function's counters: flows, bytes, and `endings` by label (sdk/flow-end.ts: ok, client_reset, …). */
+export interface FunctionStats extends FlowCounters {
   functionId: number;
   vf: string;
-  flowsTotal: number;
-  flowsActive: number;
-  bytesUp: number;
-  bytesDown: number;
-  /** flow endings by reason (ok, client_reset, server_reset, connect_failed, …) */
-  endings: Record<string, number>;
 }
+
+/** The label of the flows a worker held when it ended (sdk/flow-end.ts) */
+const WORKER_EXIT = flowEndLabel({ kind: 'worker_exit' });
 
 export interface ProxyStats {
   functions: FunctionStats[];
-  /** flows refused at accept, by error code (FLOW_UNKNOWN_FUNCTION, SRH_BAD_TLV, …) */
+  /** flows refused at accept, by error code (FLOW_UNKNOWN_FUNCTION, SRH_BAD_TLV, …): a `rejected` ending's label */
   rejected: Record<string, number>;
   accepted: number;
   /** bugs a worker survived or died of: unhandledRejection, uncaughtException */
@@ -38,7 +39,7 @@ export class StatsBook {
     return s;
   }
 
-  reject(code: string): void {
+  reject(code: ErrorCode): void {
     this.rejected[code] = (this.rejected[code] ?? 0) + 1;
   }
 
@@ -117,7 +118,7 @@ export class RetainedStats {
         functions: last.functions.map((f) => ({
           ...f,
           flowsActive: 0,
-          endings: f.flowsActive > 0 ? { ...f.endings, worker_exit: (f.endings['worker_exit'] ?? 0) + f.flowsActive } : { ...f.endings },
+          endings: f.flowsActive > 0 ? { ...f.endings, [WORKER_EXIT]: (f.endings[WORKER_EXIT] ?? 0) + f.flowsActive } : { ...f.endings },
         })),
       });
     }

@@ -2,34 +2,26 @@
 import { isSrError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { validateProxyConfig } from './config.js';
-import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type Request, type ToWorker } from './ipc.js';
+import { dispatch, ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type ToWorker, type WorkerHandlers } from './ipc.js';
 import { ProxyWorker } from './worker.js';
 
 function send(m: FromWorker): void {
   process.send?.(m);
 }
 
-async function handle(worker: ProxyWorker, r: Request): Promise<unknown> {
-  switch (r.op) {
-    case 'flows':
-      return worker.flowTable();
-    case 'stats':
-      return worker.statsSnapshot();
-    case 'metrics':
-      return worker.metricsSnapshot();
-    case 'functions':
-      return worker.listFunctions();
-    case 'load':
-      return (await worker.functions.load(r.spec)).version;
-    case 'unload':
-      return worker.functions.unload(r.id, r.deadlineMs);
-    case 'reload':
-      return (await worker.functions.reload(r.id)).version;
-    case 'apply':
-      return worker.applyFunctions(r.specs);
-    case 'drain':
-      return worker.drain(r.deadlineMs);
-  }
+/** The worker's answer to each request of the primary (ipc.ts: WorkerApi). */
+function handlers(worker: ProxyWorker): WorkerHandlers {
+  return {
+    flows: () => worker.flowTable(),
+    stats: () => worker.statsSnapshot(),
+    metrics: () => worker.metricsSnapshot(),
+    functions: () => worker.listFunctions(),
+    load: async ({ spec }) => (await worker.functions.load(spec)).version,
+    unload: ({ id, deadlineMs }) => worker.functions.unload(id, deadlineMs),
+    reload: async ({ id }) => (await worker.functions.reload(id)).version,
+    apply: ({ specs }) => worker.applyFunctions(specs),
+    drain: ({ deadlineMs }) => worker.drain(deadlineMs),
+  };
 }
 
 /** exit code of a worker that ends on a bug (EX_SOFTWARE); the primary restarts it */
@@ -60,7 +52,7 @@ function guardProcess(worker: ProxyWorker, log: ReturnType<typeof createLogger>)
     worker.countBug('uncaughtException');
     log.fatal({ err, origin }, 'uncaught exception (a bug): every flow is reset and the worker exits; the primary restarts it');
     try {
-      worker.resetAll('worker_exit');
+      worker.resetAll({ kind: 'worker_exit' });
     } catch (e) {
       log.error({ err: e }, 'resetting the flows failed');
     }
@@ -93,8 +85,9 @@ async function main(): Promise<void> {
     // the primary is gone: reset what is left and leave
     void worker.drain(0).then(() => process.exit(0));
   });
+  const answer = handlers(worker);
   process.on('message', (m: ToWorker) => {
-    handle(worker, m).then(
+    dispatch(answer, m.op, m.args).then(
       (result) => {
         send({ type: 'res', req: m.req, ok: true, result });
         if (m.op === 'drain') setTimeout(() => process.exit(0), 50);

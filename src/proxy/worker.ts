@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { listenFd, serveFd, synRoutingHeader } from '../native/sockets.js';
 import { native } from '../native/addon.js';
 import { readConvertHeader } from '../mptcp/converter.js';
-import { srhForPath } from '../codec/srh.js';
 import { parseAddress, prefixContains } from '../net/ip6.js';
 import type { FunctionSpec, LoadedFunction } from '../sdk/loader.js';
 import { BUILTINS } from '../functions/registry.js';
@@ -16,9 +15,12 @@ import { isSrError, type ErrorCode } from '../core/errors.js';
 import { AcceptFailures, Admission } from './admission.js';
 import { LogLimiter } from '../sys/log-limit.js';
 import { BindingLookup } from './bindings.js';
-import { classify, type Accepted, type ReturnHop } from './classify.js';
+import { decide, type DecideOptions } from './decide.js';
+import { classify, convertedPath, synPath, type Accepted, type Decision, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
-import { Flow, resetSocket, type FlowRecord } from './flow.js';
+import { ProxyFlow, resetSocket, type FlowRecord } from './flow.js';
+import { expireIdle } from '../sdk/flow.js';
+import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
 import { StatsBook, type ProxyStats } from './stats.js';
@@ -28,11 +30,22 @@ import { savedSynRoutingHeader } from '../native/saved-syn.js';
 /** fe80::/10 in text form (Node's remoteAddress, a converter header's client) */
 const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;
 
+/**
+ * Why a placed flow may not start, before admission: the worker is draining (a SYN whose binding-SID
+ * lookup or converter header was still under way when the drain began), or the client is link-local.
+ */
+export function refuseStart(draining: boolean, client: string, server: string): Extract<FlowEnd, { kind: 'rejected' }> | undefined {
+  if (draining) return { kind: 'rejected', code: 'PROXY_DRAINING', reason: 'the proxy is draining: it takes no new flows' };
+  // the server-side connection is made from the client's address: a link-local one cannot leave its link
+  if (LINK_LOCAL.test(client)) return { kind: 'rejected', code: 'FLOW_LINK_LOCAL', reason: `client ${client} is link-local: a transparent connection from it cannot reach ${server}` };
+  return undefined;
+}
+
 export class ProxyWorker {
   private server: net.Server | undefined;
   /** the operator-side MPTCP converter listener (mptcp.converter) */
   private converter: net.Server | undefined;
-  private readonly flows = new Map<number, Flow>();
+  private readonly flows = new Map<number, ProxyFlow>();
   private readonly stats = new StatsBook();
   private readonly metrics = new WorkerMetrics();
   readonly functions: FunctionTable;
@@ -138,8 +151,8 @@ export class ProxyWorker {
     }
     return readConvertHeader(socket, this.cfg.timeouts.connect).then(
       (h) => {
-        const srh = srhForPath([h.sid, ...h.segments, h.server.address].map((a) => parseAddress(a)), { tlvs: h.srhTlvs ?? [] });
-        const d = classify(srh, this.cfg.locators, (id) => this.functions.get(id), undefined, this.returnHop);
+        const syn = convertedPath(h);
+        const d = syn.ok ? classify({ syn, ...this.placing() }) : syn;
         if (!d.ok) this.reject(socket, d.code, `converted flow: ${d.reason}`);
         // the MPTCP connection's peer is CP itself, not the client: its replies need no return SRH
         else {
@@ -162,10 +175,7 @@ export class ProxyWorker {
     const idle = this.cfg.timeouts.idle;
     if (idle <= 0) return;
     // activity is stamped with the coarse clock (up to one tick old): never reset a flow early
-    const limit = idle + this.tickMs;
-    for (const f of this.flows.values()) {
-      if (f.state === 'open' && this.clock - f.lastActivity > limit) f.fail('idle_timeout');
-    }
+    expireIdle([...this.flows.values()].map((f) => f.flow), this.clock, idle + this.tickMs);
   }
 
   private accept(socket: net.Socket): Promise<void> | undefined {
@@ -179,28 +189,25 @@ export class ProxyWorker {
       this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
       return undefined;
     }
-    const lookup = (id: number) => this.functions.get(id);
-    const d = classify(srh, this.cfg.locators, lookup, this.bindings, this.returnHop);
-    if (!d.ok && d.code === 'FLOW_NOT_OURS' && d.candidates?.length && this.bindings) {
-      // through a binding SID: ask the controller, then place the flow again (the socket stays paused);
-      // classify names only segments in bindingSids.prefixes, at most maxCandidates; beyond maxInflight → BSID_LOOKUP_BUSY
-      const bindings = this.bindings;
-      const candidates = d.candidates;
-      return bindings.prefetch(candidates).then(
-        () => {
-          const again = classify(srh, this.cfg.locators, lookup, bindings, this.returnHop);
-          if (again.ok) this.startFlow(socket, again);
-          else {
-            // a cached answer without us in it may be stale: ask afresh next time
-            for (const c of candidates) bindings.invalidate(c);
-            this.reject(socket, again.code === 'FLOW_NOT_OURS' ? 'FLOW_UNKNOWN_BSID' : again.code, again.reason);
-          }
-        },
-        (e: unknown) => this.reject(socket, isSrError(e) ? e.code : 'BSID_LOOKUP_FAILED', (e as Error).message),
-      );
+    const syn = synPath(srh);
+    if (!syn.ok) {
+      this.reject(socket, syn.code, syn.reason);
+      return undefined;
     }
-    if (!d.ok) this.reject(socket, d.code, d.reason);
-    else this.startFlow(socket, d);
+    // the binding-SID expansion, when it runs, is asynchronous: the socket stays paused meanwhile
+    const d = decide(syn, { ...this.placing(), ...(this.bindings ? { bindings: this.bindings } : {}) });
+    if (!(d instanceof Promise)) return this.place(socket, d);
+    return d.then((x) => this.place(socket, x));
+  }
+
+  /** What classify needs besides the path: the locators, the function table, the return hop. */
+  private placing(): DecideOptions<LoadedFunction> {
+    return { locators: this.cfg.locators, lookup: (id) => this.functions.get(id), ...(this.returnHop ? { returnHop: this.returnHop } : {}) };
+  }
+
+  private place(socket: net.Socket, d: Decision<LoadedFunction>): undefined {
+    if (d.ok) this.startFlow(socket, d);
+    else this.reject(socket, d.code, d.reason);
     return undefined;
   }
 
@@ -210,13 +217,9 @@ export class ProxyWorker {
     client = { address: socket.remoteAddress ?? '::', port: socket.remotePort ?? 0 },
     server = { address: socket.localAddress ?? '::', port: socket.localPort ?? 0 },
   ): void {
-    if (this.draining) {
-      this.reject(socket, 'FLOW_CONNECT_FAILED', 'the proxy is draining');
-      return;
-    }
-    if (LINK_LOCAL.test(client.address)) {
-      // the server-side connection is made from the client's address: a link-local one cannot leave its link
-      this.reject(socket, 'FLOW_LINK_LOCAL' satisfies ErrorCode, `client ${client.address} is link-local: a transparent connection from it cannot reach ${server.address}`);
+    const refused = refuseStart(this.draining, client.address, server.address);
+    if (refused) {
+      this.reject(socket, refused.code, refused.reason);
       return;
     }
     const admitted = this.admission.admit(client.address, d.functionId);
@@ -225,7 +228,7 @@ export class ProxyWorker {
       return;
     }
     this.stats.accepted++;
-    const flow = new Flow(
+    const flow = new ProxyFlow(
       this.nextId++,
       socket,
       d,
@@ -250,11 +253,11 @@ export class ProxyWorker {
     } catch (e) {
       this.stats.reject('INTERNAL');
       this.log.error({ err: e, flow: flow.id }, 'flow failed: internal error (a bug)');
-      flow.fail('internal_error', e);
+      flow.fail({ kind: 'internal_error', error: e });
     }
   }
 
-  private reject(socket: net.Socket, code: string, reason: string): void {
+  private reject(socket: net.Socket, code: ErrorCode, reason: string): void {
     this.stats.reject(code);
     if (this.warnings.allow(code)) {
       this.log.warn(
@@ -270,8 +273,8 @@ export class ProxyWorker {
    * takes a truncated stream for a complete one. (A flow's sockets carry SO_LINGER 0 from its start,
    * so even a worker killed outright resets them.)
    */
-  resetAll(reason: string): void {
-    for (const f of [...this.flows.values()]) f.fail(reason);
+  resetAll(end: FlowEnd): void {
+    for (const f of [...this.flows.values()]) f.fail(end);
     this.warnings.stop();
   }
 
@@ -323,7 +326,7 @@ export class ProxyWorker {
       });
     }
     const remaining = this.flows.size;
-    for (const f of [...this.flows.values()]) f.fail('drain_deadline');
+    for (const f of [...this.flows.values()]) f.fail({ kind: 'drain_deadline' });
     this.warnings.stop();
     await this.functions.close();
     return { remaining };

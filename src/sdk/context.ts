@@ -1,6 +1,7 @@
 /** Building a function's options, state and per-flow context: shared by the proxy and the test harness. */
 import { SrError } from '../core/errors.js';
 import { fieldPath } from '../config/fields.js';
+import { isOwnResetReason } from './flow-end.js';
 import type { Logger } from 'pino';
 import { REQUIREMENTS, type ArgumentSpec, type Endpoint, type FlowContext, type OptionsSchema, type FunctionDescriptor, type FunctionMetrics } from './types.js';
 
@@ -43,7 +44,7 @@ function descriptorTableProblems(d: Partial<FunctionDescriptor>): string[] {
     if (!d.resets || typeof d.resets !== 'object' || Array.isArray(d.resets)) problems.push('`resets` must be an object: reason → description');
     else {
       for (const [reason, what] of Object.entries(d.resets)) {
-        if (!RESET_REASON.test(reason)) problems.push(`reset reason "${reason}" must match [a-z][a-z0-9_]*`);
+        if (!isOwnResetReason(reason)) problems.push(`reset reason "${reason}" must be snake_case ([a-z][a-z0-9_]*, at most 48 characters) and none of the proxy's own endings (FLOW_ENDS)`);
         if (typeof what !== 'string') problems.push(`reset reason "${reason}" needs a description (a string)`);
       }
     }
@@ -58,9 +59,6 @@ function descriptorTableProblems(d: Partial<FunctionDescriptor>): string[] {
   }
   return problems;
 }
-
-/** a reset reason as a descriptor declares it (the proxy's own endings are snake_case too) */
-export const RESET_REASON = /^[a-z][a-z0-9_]{0,63}$/;
 
 export interface FlowFacts {
   flowId: number;

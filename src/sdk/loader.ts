@@ -10,8 +10,14 @@ import type { Logger } from 'pino';
 import { SrError } from '../core/errors.js';
 import { composeTransforms } from './compose.js';
 import { checkDescriptor, validateOptions, type FlowFacts } from './context.js';
+import type { FlowEnd } from './flow-end.js';
 import { parseArgument, spawnPart, type PartInstance, type SpawnDeps } from './spawn.js';
 import type { DirectionTransform, FlowTransforms, FunctionDescriptor, FunctionMetrics, FunctionRequirement } from './types.js';
+
+/** A flow a loaded function serves: what unload needs of it. */
+export interface AttachedFlow {
+  fail(end: FlowEnd): void;
+}
 
 export interface PartSpec {
   /** a built-in function's name or a module path */
@@ -74,7 +80,7 @@ export class LoadedFunction {
   activeFlows = 0;
   retired = false;
   readonly loadedAt = new Date().toISOString();
-  private readonly flows = new Set<{ fail(reason: string): void }>();
+  private readonly flows = new Set<AttachedFlow>();
   private deinitDone = false;
   private onIdle: (() => void) | undefined;
 
@@ -127,12 +133,12 @@ export class LoadedFunction {
     };
   }
 
-  attach(flow: { fail(reason: string): void }): void {
+  attach(flow: AttachedFlow): void {
     this.flows.add(flow);
     this.activeFlows++;
   }
 
-  detach(flow: { fail(reason: string): void }): void {
+  detach(flow: AttachedFlow): void {
     if (!this.flows.delete(flow)) return;
     this.activeFlows--;
     if (this.activeFlows === 0 && this.retired) {
@@ -157,7 +163,7 @@ export class LoadedFunction {
       };
     });
     const left = [...this.flows];
-    for (const f of left) f.fail('function_unloaded');
+    for (const f of left) f.fail({ kind: 'function_unloaded' });
     return { reset: left.length };
   }
 

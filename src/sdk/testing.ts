@@ -1,17 +1,15 @@
 /**
  * Running a function without a network: options validated and `init` called as the proxy does, a
- * flow spawned, both directions driven through the proxy's own relay over in-memory streams.
+ * flow spawned, both directions driven by the proxy's own Flow and relay over in-memory streams.
  * Exported for function authors (`import { runFunction } from 'srv6pipes/testing'`).
  */
-import { Readable, Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { isSrError } from '../core/errors.js';
-import { composeTransforms } from './compose.js';
 import { validateOptions } from './context.js';
-import { BAD_ARGUMENT_ENDING, parseArgument, spawnPart } from './spawn.js';
+import { Flow } from './flow.js';
+import { MemoryEnd } from './memory-stream.js';
+import { parseArgument, spawnPart } from './spawn.js';
 import { MemoryMetrics } from './metrics-memory.js';
-import { newDirectionStats, relay } from './relay.js';
-import { releaseTransforms, type FlowTransforms, type FunctionDescriptor } from './types.js';
+import type { FlowTransforms, FunctionDescriptor } from './types.js';
 
 export { MemoryMetrics };
 
@@ -46,35 +44,6 @@ export interface RunResult {
   /** how many times a source was paused by back-pressure before its end */
   pauses: number;
   metrics: MemoryMetrics;
-}
-
-function source(data: Buffer | readonly Buffer[] | undefined, delayMs: number): Readable {
-  const chunks = data === undefined ? [] : Buffer.isBuffer(data) ? [data] : [...data];
-  let i = 0;
-  return new Readable({
-    read() {
-      const next = (): void => {
-        if (i >= chunks.length) this.push(null);
-        else this.push(Buffer.from(chunks[i++]!)); // a fresh copy: the relay owns what it reads
-      };
-      if (delayMs > 0) setTimeout(next, delayMs);
-      else next();
-    },
-  });
-}
-
-class Sink extends Writable {
-  readonly parts: Buffer[] = [];
-  constructor(slow: boolean) {
-    super({ highWaterMark: slow ? 16 * 1024 : 64 * 1024 });
-    this.slow = slow;
-  }
-  private readonly slow: boolean;
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.parts.push(Buffer.from(chunk));
-    if (this.slow) setTimeout(cb, 1);
-    else cb();
-  }
 }
 
 /** Initialises a function instance as the proxy does; returns its state and a deinit. */
@@ -132,48 +101,51 @@ const FACTS = {
   position: 0,
 };
 
-/** One flow through an already initialised instance (several flows may share one). */
+const chunksOf = (data: Buffer | readonly Buffer[] | undefined): Buffer[] => (data === undefined ? [] : Buffer.isBuffer(data) ? [data] : [...data]);
+
+/**
+ * One flow through an already initialised instance (several flows may share one): the proxy's own
+ * `Flow` (sdk/flow.ts), with in-memory streams for the client and the server (a function's own
+ * carrier is not opened: the server side is always the in-memory one).
+ */
 export function runFlow<O, S>(d: FunctionDescriptor<O, S, any>, options: O, state: S, o: RunOptions, metrics = new MemoryMetrics()): Promise<RunResult> {
-  const abort = new AbortController();
-  const up = { src: source(o.upstream, o.chunkDelayMs ?? 0), dst: new Sink(!!o.slowConsumer) };
-  const down = { src: source(o.downstream, o.chunkDelayMs ?? 0), dst: new Sink(!!o.slowConsumer) };
+  const mem = { delayMs: o.chunkDelayMs ?? 0, slow: !!o.slowConsumer };
+  // the client sends `upstream` and receives what the server side sends through the function; the server the other way
+  const client = new MemoryEnd({ ...mem, chunks: chunksOf(o.upstream) });
+  const server = new MemoryEnd({ ...mem, chunks: chunksOf(o.downstream) });
   let pauses = 0;
   // a pause counts while the source still has data to give (a pause after its end is no back-pressure)
-  for (const s of [up.src, down.src]) s.on('pause', () => !s.readableEnded && pauses++);
+  for (const s of [client, server]) s.on('pause', () => !s.readableEnded && pauses++);
+  const facts = { ...FACTS, functionId: o.functionId ?? 1, argument: BigInt(o.argument ?? 0) };
+  const log = o.log ?? pino({ level: 'silent' });
   return new Promise<RunResult>((resolve) => {
-    let transforms: FlowTransforms | undefined;
-    let settled = false;
-    const finish = (reset?: string, error?: unknown): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(resetTimer);
-      abort.abort();
-      if (transforms) error ??= releaseTransforms(transforms);
-      resolve({ upstream: Buffer.concat(up.dst.parts), downstream: Buffer.concat(down.dst.parts), reset, error, pauses, metrics });
-    };
-    const timer = setTimeout(() => finish('harness_timeout'), o.timeoutMs ?? 30_000);
-    const resetTimer = o.resetAfterMs !== undefined ? setTimeout(() => finish('reset_by_test'), o.resetAfterMs) : undefined;
-    const facts = { ...FACTS, functionId: o.functionId ?? 1, argument: BigInt(o.argument ?? 0) };
-    const log = o.log ?? pino({ level: 'silent' });
-    const part = { descriptor: d as FunctionDescriptor, options, state, metrics };
-    try {
-      // as the proxy does: the argument first (rejected: nothing is spawned), then spawn
-      const arg = parseArgument(part, facts.argument, log);
-      transforms = spawnPart(part, facts, arg, { log, signal: abort.signal, reset: (reason) => finish(reason) });
-    } catch (e) {
-      finish(isSrError(e, 'FLOW_BAD_ARGUMENT') ? BAD_ARGUMENT_ENDING : 'function_error', e);
-      return;
-    }
-    if (settled) {
-      // reset from inside spawn(): release what it returned
-      releaseTransforms(transforms);
-      return;
-    }
-    const hooks = { onTransformError: (e: unknown) => finish('function_error', e), onActivity: () => undefined };
-    relay(up.src, up.dst, composeTransforms([transforms.upstream]), newDirectionStats(), hooks);
-    relay(down.src, down.dst, composeTransforms([transforms.downstream]), newDirectionStats(), hooks);
-    let done = 0;
-    for (const s of [up.dst, down.dst]) s.on('finish', () => ++done === 2 && finish());
+    const flow = new Flow(client, {
+      log,
+      facts,
+      connectTimeoutMs: 0,
+      now: Date.now,
+      // as the proxy does: the argument first (rejected: nothing is spawned, the flow ends bad_argument), then spawn
+      spawn: (deps) => {
+        const part = { descriptor: d as FunctionDescriptor, options, state, metrics };
+        return spawnPart(part, facts, parseArgument(part, facts.argument, log), deps);
+      },
+      outbound: () => ({ stream: server, connect: () => process.nextTick(() => server.emit('connect')) }),
+      onClosed: (f) => {
+        clearTimeout(timer);
+        clearTimeout(resetTimer);
+        const end = f.end!;
+        resolve({
+          upstream: server.output,
+          downstream: client.output,
+          reset: end.kind === 'ok' ? undefined : end.kind === 'function_reset' ? end.reason : end.kind,
+          error: ('error' in end ? end.error : undefined) ?? f.closeError,
+          pauses,
+          metrics,
+        });
+      },
+    });
+    const timer = setTimeout(() => flow.fail({ kind: 'harness_timeout' }), o.timeoutMs ?? 30_000);
+    const resetTimer = o.resetAfterMs !== undefined ? setTimeout(() => flow.fail({ kind: 'reset_by_test' }), o.resetAfterMs) : undefined;
+    flow.start();
   });
 }

@@ -15,6 +15,7 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { OnwardPath } from '../codec/srh.js';
 
 export type { Logger };
 
@@ -118,10 +119,10 @@ export type DirectionTransform = SyncTransform | Duplex;
 export interface OutboundCarrier {
   /**
    * The unconnected socket (allowHalfOpen: true) and where to connect it; may throw to refuse the flow.
-   * `onwardSrh`: the SRH the default outbound socket would have carried (remaining segments, the
-   * return-path TLV…), or null.
+   * `onward`: the path the default outbound socket would have taken (the remaining segments, the
+   * return-path TLV…), as segments: `onwardSrh(onward)` (codec/srh.ts) gives its SRH bytes.
    */
-  open(onwardSrh: Buffer | null): { socket: net.Socket; connect: { host: string; port: number; localAddress?: string }; preamble?: Buffer };
+  open(onward: OnwardPath): { socket: net.Socket; connect: { host: string; port: number; localAddress?: string }; preamble?: Buffer };
   /** called once, when the connection is up, before relaying starts */
   connected?(socket: net.Socket): void;
 }

@@ -41,7 +41,8 @@ export const PROXY_COMMANDS: CommandSpec[] = [
       const rows = [['ID', 'FN', 'VF', 'ARG', 'CLIENT', 'SERVER', 'NEXT HOP', 'REPLY VIA', 'STATE', 'AGE', 'UP', 'DOWN']];
       for (const f of flows) {
         const fn = f.downstreamFn !== undefined ? `${f.functionId}/${f.downstreamFn}` : String(f.functionId);
-        rows.push([String(f.id), fn, f.vf, f.argument, f.client, f.server, f.nextHop, f.replyVia ?? '-', f.state, `${(f.ageMs / 1000).toFixed(0)}s`, String(f.bytesUp), String(f.bytesDown)]);
+        // a flow on its way out says how it ends
+        rows.push([String(f.id), fn, f.vf, f.argument, f.client, f.server, f.nextHop, f.replyVia ?? '-', f.end ? `${f.state} (${f.end})` : f.state, `${(f.ageMs / 1000).toFixed(0)}s`, String(f.bytesUp), String(f.bytesDown)]);
       }
       process.stdout.write(`${table(rows)}\n${flows.length} flow(s)\n`);
       return 0;

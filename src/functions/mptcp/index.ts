@@ -11,7 +11,6 @@
 import type net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { encodeConvertHeader } from '../../codec/convert.js';
-import { decodeSrh } from '../../codec/srh.js';
 import { SrError } from '../../core/errors.js';
 import { mptcpToken, subflowPaths, UserspacePm } from '../../mptcp/pm.js';
 import { native } from '../../native/addon.js';
@@ -148,13 +147,12 @@ export const mptcp = defineFunction({
       upstream: IDENTITY,
       downstream: IDENTITY,
       carrier: {
-        open(onwardSrh) {
+        open(onward) {
           if (flow.position + 2 >= flow.path.length) {
             throw new SrError('CONFIG_INVALID', `mptcp: the segment after ${flow.sid} is the server: no operator-side converter on the path`);
           }
           // the onward SRH's TLVs (a return-path TLV, one step on) travel to OP in the header
-          const srhTlvs = onwardSrh ? decodeSrh(onwardSrh).tlvs : [];
-          const preamble = encodeConvertHeader({ client: flow.client, server: flow.server, sid: peer, segments: flow.path.slice(flow.position + 2, -1), srhTlvs });
+          const preamble = encodeConvertHeader({ client: flow.client, server: flow.server, sid: peer, segments: flow.path.slice(flow.position + 2, -1), srhTlvs: [...onward.tlvs] });
           const socket = outboundSocket({ protocol: native().constants.IPPROTO_MPTCP }, { allowHalfOpen: true });
           uplinks = uplinkOrder(flow.options.uplinks);
           return { socket, connect: { host: peer, port: flow.options.port, localAddress: uplinks[0]! }, preamble };

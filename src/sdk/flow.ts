@@ -1,0 +1,305 @@
+/**
+ * One flow's lifecycle, apart from sockets: the client side (inbound), the server side (outbound,
+ * opened through an injected carrier), the function's transforms between them (relayed by an injected
+ * relay), and the rules that tie their lifetimes together: a FIN travels as a FIN, a reset as a reset,
+ * a failed or slow connect resets the client, and the flow ends when both sides are closed.
+ *
+ * The proxy wires real sockets into it (src/proxy/flow.ts: the transparent outbound socket or a
+ * function's own carrier, SO_LINGER resets); srv6pipes/testing wires in-memory streams (testing.ts).
+ * Both run this same code.
+ */
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { isSrError } from '../core/errors.js';
+import type { FlowFacts } from './context.js';
+import { flowEndFields, flowEndLabel, type FlowEnd } from './flow-end.js';
+import { newDirectionStats, relay as defaultRelay, type DirectionStats } from './relay.js';
+import { releaseTransforms, type FlowTransforms } from './types.js';
+
+export type FlowState = 'connecting' | 'open' | 'closing' | 'closed';
+
+/** The server side as the carrier opens it: a stream that emits 'connect' once it is up. */
+export interface Outbound {
+  readonly stream: Duplex;
+  /** starts connecting (called once the flow listens to the stream) */
+  connect(): void;
+  /** once connected, before relaying: a preamble, socket options, the function's carrier hook (throwing is a function_error) */
+  connected?(): void;
+}
+
+/** What a flow does to its streams beyond reading and writing (sockets: SO_LINGER; memory: nothing). */
+export interface StreamOps {
+  /** end with a reset (RST), now */
+  reset(s: Duplex): void;
+  /** from the start, a close is a reset (a dying process must not pass a truncated stream for a complete one) */
+  abortive(s: Duplex): void;
+  /** both directions ended cleanly: a close is orderly again */
+  orderly(s: Duplex): void;
+}
+
+/** In-memory streams: a reset is a destroy. */
+export const MEMORY_OPS: StreamOps = { reset: (s) => void s.destroy(), abortive: () => undefined, orderly: () => undefined };
+
+/** What a flow counts into (a function's stats in the proxy). */
+export interface FlowCounters {
+  flowsTotal: number;
+  flowsActive: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** flow endings by label (flow-end.ts) */
+  endings: Record<string, number>;
+}
+
+export interface FlowDeps {
+  log: Logger;
+  /** the flow's facts (id, function, argument, path, endpoints), as its function sees them */
+  facts: FlowFacts;
+  /** the function's transforms for this flow (the loader's spawn, or a descriptor's) */
+  spawn(deps: { log: Logger; signal: AbortSignal; reset(reason: string): void }): FlowTransforms;
+  /** before spawning: prepare the client side (the proxy: the reply SRH); throwing ends the flow as return_path_failed */
+  prepareInbound?(): void;
+  /** the carrier: opens the server side once the transforms are known (a function may carry it itself); throwing is connect_failed */
+  outbound(transforms: FlowTransforms): Outbound;
+  /** the relay of one direction (default: sdk/relay.ts) */
+  relay?: typeof defaultRelay;
+  ops?: StreamOps;
+  counters?: FlowCounters;
+  /** the server side must be up within this (ms); 0: no limit */
+  connectTimeoutMs: number;
+  /** a clock (ms); the proxy's is coarse, refreshed by its sweep */
+  now(): number;
+  /** once, when both sides are closed */
+  onClosed?(flow: Flow): void;
+}
+
+/** The generic part of a `flows` row. */
+export interface FlowProgress {
+  state: FlowState;
+  /** how the flow is ending (closing) or ended (closed): its label */
+  end?: string;
+  ageMs: number;
+  idleMs: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** bytes held in user space, waiting for the server side / client side to accept them */
+  bufferedUp: number;
+  bufferedDown: number;
+}
+
+function fmt(e: { address: string; port: number }): string {
+  return `[${e.address}]:${e.port}`;
+}
+
+export class Flow {
+  state: FlowState = 'connecting';
+  readonly startedAt: number;
+  lastActivity: number;
+  /** how the flow ends (the first reason wins); 'ok' once closed without one */
+  end: FlowEnd | undefined;
+  /** what the transforms' close() threw, if anything */
+  closeError: unknown;
+  private outbound: Duplex | undefined;
+  private transforms: FlowTransforms | undefined;
+  private released = false;
+  private readonly abort = new AbortController();
+  readonly up: DirectionStats = newDirectionStats();
+  readonly down: DirectionStats = newDirectionStats();
+  private connectTimer: NodeJS.Timeout | undefined;
+  private closedSides = 0;
+  private readonly ops: StreamOps;
+
+  constructor(
+    readonly inbound: Duplex,
+    private readonly deps: FlowDeps,
+  ) {
+    this.startedAt = deps.now();
+    this.lastActivity = this.startedAt;
+    this.ops = deps.ops ?? MEMORY_OPS;
+  }
+
+  get id(): number {
+    return this.deps.facts.flowId;
+  }
+
+  /** The steps of a flow's start; each one that fails ends the flow, and the rest do not run. */
+  start(): void {
+    this.count();
+    this.watch(this.inbound, 'client');
+    if (!this.prepareInbound()) return;
+    if (!this.spawnTransforms()) return;
+    this.openOutbound();
+  }
+
+  /** Counted as started (and active until closed). */
+  private count(): void {
+    const c = this.deps.counters;
+    if (!c) return;
+    c.flowsTotal++;
+    c.flowsActive++;
+  }
+
+  /** A side's errors end the flow; its close is counted; its close is a reset until both its directions ended. */
+  private watch(s: Duplex, side: 'client' | 'server'): void {
+    s.on('error', (e) => this.fail(side === 'client' ? { kind: 'client_reset', error: e } : { kind: this.state === 'connecting' ? 'connect_failed' : 'server_reset', error: e }));
+    s.on('close', () => this.sideClosed(s));
+    this.ops.abortive(s);
+    const done = (): void => {
+      if (s.readableEnded && s.writableFinished && !s.destroyed) this.ops.orderly(s);
+    };
+    // both fire before autoDestroy closes the stream
+    s.on('end', done);
+    s.on('finish', done);
+  }
+
+  private prepareInbound(): boolean {
+    try {
+      this.deps.prepareInbound?.();
+      return true;
+    } catch (e) {
+      this.fail({ kind: 'return_path_failed', error: e });
+      return false;
+    }
+  }
+
+  /** The function's transforms; a reset from inside spawn() ends the flow before anything is opened. */
+  private spawnTransforms(): boolean {
+    try {
+      this.transforms = this.deps.spawn({
+        log: this.deps.log.child({ flow: this.id }),
+        signal: this.abort.signal,
+        reset: (reason: string) => this.fail({ kind: 'function_reset', reason }),
+      });
+    } catch (e) {
+      this.fail({ kind: isSrError(e, 'FLOW_BAD_ARGUMENT') ? 'bad_argument' : 'function_error', error: e });
+      return false;
+    }
+    if (this.end) {
+      this.release();
+      return false;
+    }
+    return true;
+  }
+
+  /** The server side, through the carrier, under the connect timeout; relaying starts once it is up. */
+  private openOutbound(): void {
+    let out: Outbound;
+    try {
+      out = this.deps.outbound(this.transforms!);
+    } catch (e) {
+      this.fail({ kind: 'connect_failed', error: e });
+      return;
+    }
+    this.outbound = out.stream;
+    this.watch(out.stream, 'server');
+    if (this.deps.connectTimeoutMs > 0) this.connectTimer = setTimeout(() => this.fail({ kind: 'connect_timeout' }), this.deps.connectTimeoutMs);
+    out.stream.once('connect', () => this.connected(out));
+    out.connect();
+  }
+
+  private connected(out: Outbound): void {
+    clearTimeout(this.connectTimer);
+    if (this.end || !this.transforms) return;
+    this.state = 'open';
+    try {
+      out.connected?.();
+    } catch (e) {
+      this.fail({ kind: 'function_error', error: e });
+      return;
+    }
+    this.startRelay(out.stream, this.transforms);
+  }
+
+  /** Both directions, each with its back-pressure and half-close; the client side was paused until now. */
+  private startRelay(out: Duplex, t: FlowTransforms): void {
+    const relay = this.deps.relay ?? defaultRelay;
+    const hooks = {
+      onTransformError: (e: unknown) => this.fail({ kind: 'function_error', error: e }),
+      onActivity: () => {
+        this.lastActivity = this.deps.now();
+      },
+    };
+    relay(this.inbound, out, t.upstream, this.up, hooks);
+    relay(out, this.inbound, t.downstream, this.down, hooks);
+    this.inbound.resume();
+  }
+
+  /** Resets both sides and records why (the first reason wins). */
+  fail(end: FlowEnd): void {
+    if (this.end) return;
+    this.end = end;
+    this.state = 'closing';
+    clearTimeout(this.connectTimer);
+    const { facts, log } = this.deps;
+    log.info({ flow: this.id, fn: facts.functionId, client: fmt(facts.client), server: fmt(facts.server), ...flowEndFields(end) }, 'flow reset');
+    if (end.kind === 'function_error') log.error({ flow: this.id, fn: facts.functionId, err: end.error }, 'function failed');
+    this.ops.reset(this.inbound);
+    if (this.outbound) this.ops.reset(this.outbound);
+    this.release();
+  }
+
+  /** Ends the function's part in the flow: abort signal, stream transforms destroyed, close(). */
+  private release(): void {
+    if (!this.abort.signal.aborted) this.abort.abort();
+    const t = this.transforms;
+    if (!t || this.released) return;
+    this.released = true;
+    this.closeError = releaseTransforms(t);
+    if (this.closeError !== undefined) this.deps.log.error({ flow: this.id, err: this.closeError }, 'function close() threw');
+  }
+
+  private sideClosed(s: Duplex): void {
+    this.closedSides++;
+    const expected = this.outbound ? 2 : 1;
+    if (this.closedSides < expected) {
+      if (this.state === 'connecting') this.fail({ kind: 'client_closed' });
+      // closed with both directions done: the other side has nothing left to do and closes on its own;
+      // closed any other way (no 'error' seen), the other side would wait for nothing: reset it
+      else if (!(s.readableEnded && s.writableFinished)) this.fail({ kind: s === this.inbound ? 'client_reset' : 'server_reset' });
+      return;
+    }
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.connectTimer);
+    this.release();
+    this.end ??= { kind: 'ok' };
+    const label = flowEndLabel(this.end);
+    const c = this.deps.counters;
+    if (c) {
+      c.flowsActive--;
+      c.bytesUp += this.up.bytesOut;
+      c.bytesDown += this.down.bytesOut;
+      c.endings[label] = (c.endings[label] ?? 0) + 1;
+    }
+    this.deps.log.debug({ flow: this.id, reason: label, up: this.up.bytesOut, down: this.down.bytesOut }, 'flow closed');
+    this.deps.onClosed?.(this);
+  }
+
+  /** The generic part of the flow's `flows` row. */
+  progress(now: number): FlowProgress {
+    return {
+      state: this.state,
+      ...(this.end ? { end: flowEndLabel(this.end) } : {}),
+      ageMs: now - this.startedAt,
+      idleMs: now - this.lastActivity,
+      bytesUp: this.up.bytesOut,
+      bytesDown: this.down.bytesOut,
+      bufferedUp: this.outbound?.writableLength ?? 0,
+      bufferedDown: this.inbound.writableLength,
+    };
+  }
+}
+
+/**
+ * The idle rule: an open flow with no byte moved for longer than `limitMs` ends as idle_timeout.
+ * Returns how many were ended.
+ */
+export function expireIdle(flows: Iterable<Flow>, now: number, limitMs: number): number {
+  let n = 0;
+  for (const f of flows) {
+    if (f.state === 'open' && now - f.lastActivity > limitMs) {
+      f.fail({ kind: 'idle_timeout' });
+      n++;
+    }
+  }
+  return n;
+}
