@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { parsePrefix } from '../net/ip6.js';
-import type { AccessRouterAgent, BsidPolicy } from '../access-router/api.js';
 import { answerPaths, bindingKey, bindingRouter, lookupBinding } from './binding.js';
 import { BsidManager } from './bsid/manager.js';
 import { parseControllerConfig } from './config.js';
@@ -11,34 +10,15 @@ import { readExample } from '../config/examples.js';
 const FIG1_CONTROLLER_YAML = readExample('controller.yaml');
 const ACCESS_CONTROLLER_YAML = readExample('controller-access.yaml');
 import { Resolver, type Route } from './resolver.js';
+import { MemoryAccessRouter } from '../access-router/memory.js';
 
 const log = pino({ level: 'silent' });
 const C = 'fc00:1::2';
 
-class MemoryAgent implements AccessRouterAgent {
-  readonly name = 'ar';
-  readonly installed = new Map<string, BsidPolicy>();
-  fail = false;
-  install(p: BsidPolicy) {
-    if (this.fail) return Promise.reject(new Error('agent down'));
-    this.installed.set(p.bsid, p);
-    return Promise.resolve();
-  }
-  remove(b: string) {
-    this.installed.delete(b);
-    return Promise.resolve();
-  }
-  list() {
-    return Promise.resolve([...this.installed.values()]);
-  }
-  counters() {
-    return Promise.resolve({ unknownBsid: 0, unauthorised: 0, notBsid: 0 });
-  }
-}
 
 function setup(o: { yaml?: string; perClient?: number; now?: () => number } = {}) {
   const resolver = new Resolver(parseControllerConfig(o.yaml ?? ACCESS_CONTROLLER_YAML));
-  const agent = new MemoryAgent();
+  const agent = new MemoryAccessRouter();
   const bsids = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), {
     lifetimeMs: resolver.config.bindingSids?.lifetimeMs ?? 120_000,
     log,

@@ -18,7 +18,6 @@ import { decodeConvertHeader, encodeConvertHeader, type ConvertHeader } from '..
 import { clientReturnPathTlv, decodeReturnPathTlv, findReturnPath, replySrh, returnPathTlv, returnStep, TLV_RETURN_PATH } from '../codec/return-path.js';
 import { decodeSid, encodeSid, sidLayout, type SidLayout } from '../codec/sid.js';
 import { decodeSrh, describeSrh, encodeSrh, hmacTlv, onwardSrh, pathOf, srhForPath, SRH_MAX_SEGMENTS, type SrhTlv } from '../codec/srh.js';
-import type { AccessRouterAgent, BsidPolicy } from '../access-router/api.js';
 import { BsidManager } from '../controller/bsid/manager.js';
 import { parseResponse } from '../dns/query.js';
 import { parseControllerConfig, validateControllerConfig } from '../controller/config.js';
@@ -51,6 +50,7 @@ import { classify, convertedPath, synPath } from '../proxy/classify.js';
 import { parseProxyConfig } from '../proxy/config.js';
 import { bytesArbitrary, bytesFrom, textArbitrary, textFrom, type LengthField, type MutatedBytes, type MutatedText } from './mutate.js';
 import { check, Finding, same, total, typed, typedAsync } from './oracle.js';
+import { MemoryAccessRouter } from '../access-router/memory.js';
 
 /** One target, ready to run: the input arbitrary and the oracle for one input. */
 export interface Prepared<T> {
@@ -403,24 +403,6 @@ const cmsg: FuzzTarget = {
 
 // ---------------------------------------------------------------- the controller's DNS handler
 
-class MemoryAgent implements AccessRouterAgent {
-  readonly name = 'ar';
-  readonly installed = new Map<string, BsidPolicy>();
-  install(p: BsidPolicy): Promise<void> {
-    this.installed.set(p.bsid, p);
-    return Promise.resolve();
-  }
-  remove(b: string): Promise<void> {
-    this.installed.delete(b);
-    return Promise.resolve();
-  }
-  list(): Promise<BsidPolicy[]> {
-    return Promise.resolve([...this.installed.values()]);
-  }
-  counters(): Promise<{ unknownBsid: number; unauthorised: number; notBsid: number }> {
-    return Promise.resolve({ unknownBsid: 0, unauthorised: 0, notBsid: 0 });
-  }
-}
 
 function dnsQuery(name: string, type: string, o: { id?: number; options?: { code: number; data: Buffer }[]; size?: number; version?: number; edns?: boolean } = {}): Buffer {
   const edns = o.edns ?? (o.options !== undefined || o.size !== undefined || o.version !== undefined);
@@ -470,7 +452,7 @@ function dnsServices(): Services[] {
   const access = YAML.parse(readExample('controller-access.yaml')) as Record<string, any>;
   access['bindingSids'] = { ...access['bindingSids'], lookupFrom: ['::1/128'] };
   const accessCfg = validateControllerConfig(access);
-  const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAgent(), prefix: accessCfg.accessRouters[0]!.bsidPrefix }]]), { lifetimeMs: 60_000, log });
+  const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAccessRouter(), prefix: accessCfg.accessRouters[0]!.bsidPrefix }]]), { lifetimeMs: 60_000, log });
   return [{ resolver: new Resolver(validateControllerConfig(fig1)) }, { resolver: new Resolver(accessCfg), bsids }];
 }
 

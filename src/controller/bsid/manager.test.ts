@@ -2,39 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { parsePrefix } from '../../net/ip6.js';
-import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from '../../access-router/api.js';
 import { isSrError } from '../../core/errors.js';
 import { BsidManager, type BsidManagerOptions, type PathSpec } from './manager.js';
+import { MemoryAccessRouter } from '../../access-router/memory.js';
 
-class FakeAgent implements AccessRouterAgent {
-  readonly installed = new Map<string, BsidPolicy>();
-  readonly calls: string[] = [];
-  fail = false;
-  constructor(readonly name = 'ar') {}
-  install(p: BsidPolicy): Promise<void> {
-    this.calls.push(`install ${p.bsid} ${p.segments.join(',')}`);
-    if (this.fail) return Promise.reject(new Error('agent down'));
-    this.installed.set(p.bsid, p);
-    return Promise.resolve();
-  }
-  remove(bsid: string): Promise<void> {
-    this.calls.push(`remove ${bsid}`);
-    this.installed.delete(bsid);
-    return Promise.resolve();
-  }
-  list(): Promise<BsidPolicy[]> {
-    return Promise.resolve([...this.installed.values()]);
-  }
-  counters(): Promise<AccessRouterCounters> {
-    return Promise.resolve({ unknownBsid: 0, unauthorised: 0, notBsid: 0 });
-  }
-}
 
 const spec: PathSpec = { from: 'net:c', to: 'net:s', destination: 'fc00:2::2', functions: [{ name: 'compress', argument: 0n }], tieKey: 'fc00:1::2' };
 const log = pino({ level: 'silent' });
 
 function setup(now = { t: 1000 }, prefix = 'fc00:f::/64', extra: Partial<BsidManagerOptions> = {}) {
-  const agent = new FakeAgent();
+  const agent = new MemoryAccessRouter();
   const m = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix(prefix) }]]), { lifetimeMs: 10_000, log, now: () => now.t, ...extra });
   return { agent, m, now };
 }

@@ -4,7 +4,6 @@ import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import { parsePrefix } from '../../net/ip6.js';
-import type { AccessRouterAgent, BsidPolicy } from '../../access-router/api.js';
 import { BsidManager } from '../bsid/manager.js';
 import { parseControllerConfig } from '../config.js';
 import { readExample } from '../../config/examples.js';
@@ -15,6 +14,7 @@ import { Resolver } from '../resolver.js';
 import { buildQuery, parseResponse } from '../../dns/query.js';
 import { arpaName, decodeReturnHopRecord, decodeSrhRecord, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from '../../dns/records.js';
 import { decodeQuery, dispatch, handleMessage, QUERY_KINDS, type QueryLog, type Services } from './message.js';
+import { MemoryAccessRouter } from '../../access-router/memory.js';
 
 const C = 'fc00:1::2';
 const log = pino({ level: 'silent' });
@@ -29,24 +29,6 @@ const question = (name: string, type: string) => ({ name, type });
 const raw = (name: string, type: string, id = 5): Buffer => dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type as 'AAAA', name }] });
 const rcodeOf = (r: Buffer): number => r.readUInt16BE(2) & 0xf;
 
-class MemoryAgent implements AccessRouterAgent {
-  readonly name = 'ar';
-  readonly installed = new Map<string, BsidPolicy>();
-  install(p: BsidPolicy) {
-    this.installed.set(p.bsid, p);
-    return Promise.resolve();
-  }
-  remove(b: string) {
-    this.installed.delete(b);
-    return Promise.resolve();
-  }
-  list() {
-    return Promise.resolve([...this.installed.values()]);
-  }
-  counters() {
-    return Promise.resolve({ unknownBsid: 0, unauthorised: 0, notBsid: 0 });
-  }
-}
 
 describe('the table of query kinds', () => {
   test('its rules: unique names, the catch-all `path` last, the private lookups marked', () => {
@@ -117,7 +99,7 @@ describe('each kind, through handleMessage', () => {
   test('bsid-lookup: what a bound BSID stands for (its segments, a TTL within what is left); unknown → NXDOMAIN', async () => {
     const cfg = parseControllerConfig(`${ACCESS_CONTROLLER_YAML}\nprivateLookups: { allow: [ "fc00:1::/64" ] }\n`);
     const r = new Resolver(cfg);
-    const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAgent(), prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: cfg.bindingSids!.lifetimeMs, log });
+    const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAccessRouter(), prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: cfg.bindingSids!.lifetimeMs, log });
     const services: Services = { resolver: r, bsids };
     // a path query from a client behind the access router: the answer carries a BSID
     const path = await handleMessage(services, buildQuery({ name: 'server.lab.example' }, 3), C, 'udp');

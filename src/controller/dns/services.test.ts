@@ -5,7 +5,6 @@ import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import YAML from 'yaml';
 import { parsePrefix } from '../../net/ip6.js';
-import type { AccessRouterAgent, BsidPolicy } from '../../access-router/api.js';
 import { BsidManager } from '../bsid/manager.js';
 import { resolve } from '../../client/resolve.js';
 import { tcpExchange, udpExchange } from '../../dns/exchange.js';
@@ -16,27 +15,10 @@ const ACCESS_CONTROLLER_YAML = readExample('controller-access.yaml');
 import { Resolver } from '../resolver.js';
 import { arpaName, decodeReturnHopRecord, decodeSrhRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from '../../dns/records.js';
 import { startDnsServer, type DnsServer } from './server.js';
+import { MemoryAccessRouter } from '../../access-router/memory.js';
 
 const log = pino({ level: 'silent' });
 
-class MemoryAgent implements AccessRouterAgent {
-  readonly name = 'ar';
-  readonly installed = new Map<string, BsidPolicy>();
-  install(p: BsidPolicy) {
-    this.installed.set(p.bsid, p);
-    return Promise.resolve();
-  }
-  remove(b: string) {
-    this.installed.delete(b);
-    return Promise.resolve();
-  }
-  list() {
-    return Promise.resolve([...this.installed.values()]);
-  }
-  counters() {
-    return Promise.resolve({ unknownBsid: 0, unauthorised: 0, notBsid: 0 });
-  }
-}
 
 /** The access lab's config with the loopback client ::1 behind the access router. */
 function config(extra: (doc: Record<string, any>) => void = () => undefined) {
@@ -52,7 +34,7 @@ function lookupQuery(bsid: string): Buffer {
 }
 
 describe('binding SIDs and upstream forwarding (DNS server on loopback)', () => {
-  const agent = new MemoryAgent();
+  const agent = new MemoryAccessRouter();
   let bsidServer: DnsServer;
   let lookupServer: DnsServer;
   let upstream: DnsServer;
@@ -172,7 +154,7 @@ describe('binding SIDs and upstream forwarding (DNS server on loopback)', () => 
     const hops = dnsPacket.encode({ type: 'query', id: 5, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: RETURN_HOPS_NAME }] });
     const withHop = (d: Record<string, any>) => (d['nodes'].proxies[0].returnPath = { id: 17, sid: 'fc00:a::ffff' });
     const closed = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config(withHop)), log });
-    const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAgent(), prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 120_000, log });
+    const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAccessRouter(), prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 120_000, log });
     const open = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (withHop(d), (d['privateLookups'] = { allow: ['::1/128'] })))), bsids, log });
     // a proxy's health address is on the list by itself
     const asProxy = await startDnsServer({ address: '::1', port: 0, resolver: new Resolver(config((d) => (withHop(d), (d['nodes'].proxies[1].health.address = '::1')))), log });
