@@ -32,8 +32,8 @@ async function txBytes(lab: Lab, host: string, dev: string): Promise<number> {
 
 async function flowsOf(lab: Lab, bin: string, host: string): Promise<string> {
   const r = await lab.exec(host, [process.execPath, bin, 'stats', '--json']);
-  const s = JSON.parse(r.stdout) as { functions: { functionId: number; vf: string; flowsTotal: number }[] };
-  return s.functions.map((f) => `${f.vf} ${f.flowsTotal} flow${f.flowsTotal === 1 ? '' : 's'}`).join(', ') || 'no flows';
+  const s = JSON.parse(r.stdout) as { functions: { functionId: number; function: string; flowsTotal: number }[] };
+  return s.functions.map((f) => `${f.function} ${f.flowsTotal} flow${f.flowsTotal === 1 ? '' : 's'}`).join(', ') || 'no flows';
 }
 
 async function bsidRoute(lab: Lab): Promise<string> {

@@ -136,8 +136,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<number> {
 
     for (const [host, child] of Object.entries(proxies)) {
       const st = await lab.exec(host, [process.execPath, BIN, 'stats', '--json']);
-      const s = JSON.parse(st.stdout) as { functions: { functionId: number; vf: string; flowsTotal: number; bytesUp: number; bytesDown: number }[] };
-      const f = s.functions.map((x) => `fn ${x.functionId} (${x.vf}): ${x.flowsTotal} flow, ${x.bytesUp} B up, ${x.bytesDown} B down`).join('; ');
+      const s = JSON.parse(st.stdout) as { functions: { functionId: number; function: string; flowsTotal: number; bytesUp: number; bytesDown: number }[] };
+      const f = s.functions.map((x) => `fn ${x.functionId} (${x.function}): ${x.flowsTotal} flow, ${x.bytesUp} B up, ${x.bytesDown} B down`).join('; ');
       print(`  ${host.padEnd(12)} ${f || 'no flows'}`);
       child.kill('SIGTERM');
     }

@@ -227,8 +227,8 @@ export class ProxyDaemon {
   }
 
   async metrics(): Promise<{ text: string; contentType: string }> {
-    const [stats, vf] = await Promise.all([this.stats(), this.allFrom('metrics', {})]);
-    return exposition(stats, this.events, this.retainedMetrics.merge(vf), stats.workers);
+    const [stats, functionMetrics] = await Promise.all([this.stats(), this.allFrom('metrics', {})]);
+    return exposition(stats, this.events, this.retainedMetrics.merge(functionMetrics), stats.workers);
   }
 
   /** The table (as worker 0 has it) with flow counts summed over workers. */

@@ -11,7 +11,7 @@ import { decide } from './decide.js';
 
 const cfg = parseProxyConfig(`
 locators: [ { prefix: "fc00:b::/80" }, { prefix: "fc00:bb::/64", functionBits: 8 } ]
-functions: [ { id: 1, vf: copy }, { id: 2, vf: xor } ]
+functions: [ { id: 1, function: copy }, { id: 2, function: xor } ]
 netconf: off
 `);
 const P = (s: string) => parseAddress(s);

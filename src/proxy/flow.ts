@@ -26,7 +26,8 @@ export type { FlowState } from '../sdk/flow.js';
 export interface FlowRecord extends FlowProgress {
   id: number;
   functionId: number;
-  vf: string;
+  /** the function's name */
+  function: string;
   version: number;
   argument: string;
   client: string;
@@ -173,7 +174,7 @@ export class ProxyFlow {
     return {
       id: this.id,
       functionId: d.functionId,
-      vf: this.fn.name,
+      function: this.fn.name,
       version: this.fn.version,
       argument: d.argument.toString(),
       client: `[${this.client.address}]:${this.client.port}`,

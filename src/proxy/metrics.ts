@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics (prom-client). Each worker keeps a registry for the functions' own metrics
- * (`srv6pipes_vf_*`, labelled fn and vf); the primary sums the workers' registries and adds the
+ * (`srv6pipes_function_*`, labelled `fn` (the id) and `function` (the name)); the primary sums the workers' registries and adds the
  * proxy's core series built from the merged counters, and serves them at /metrics.
  */
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
@@ -11,13 +11,21 @@ import { SrError } from '../core/errors.js';
 import type { FunctionMetrics } from '../sdk/types.js';
 import type { ProxyStats } from './stats.js';
 
+/** The prefix of every metric a function declares (0.1 called it `srv6pipes_vf_`). */
+export const FUNCTION_METRIC_PREFIX = 'srv6pipes_function_';
+/** The labels the proxy adds to every series a function declares: the function's id and name. */
+export const FUNCTION_LABELS = ['fn', 'function'] as const;
+/** The core series whose name starts with the functions' prefix: a function may not declare it. */
+const FUNCTION_EVENTS = 'srv6pipes_function_events_total';
+
 export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly metrics = new Map<string, { kind: 'counter' | 'gauge'; labels: string; m: Counter | Gauge }>();
 
   private get(kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[]): Counter | Gauge {
-    const full = `srv6pipes_vf_${name}`;
-    const labels = [...labelNames, 'fn', 'vf'];
+    const full = `${FUNCTION_METRIC_PREFIX}${name}`;
+    if (full === FUNCTION_EVENTS) throw new SrError('CONFIG_INVALID', `metric ${full} is one of the proxy's own series: a function cannot declare it`);
+    const labels = [...labelNames, ...FUNCTION_LABELS];
     const existing = this.metrics.get(full);
     if (existing) {
       if (existing.kind !== kind || existing.labels !== labels.join(',')) {
@@ -31,8 +39,8 @@ export class WorkerMetrics {
   }
 
   /** The FunctionMetrics a function instance gets. */
-  forFunction(functionId: number, vf: string): FunctionMetrics {
-    const base = { fn: functionId, vf };
+  forFunction(functionId: number, name: string): FunctionMetrics {
+    const base = { fn: functionId, function: name };
     return {
       counter: (name, help, labelNames = []) => {
         const c = this.get('counter', name, help, labelNames) as Counter;
@@ -57,16 +65,16 @@ export class WorkerMetrics {
 /** Core series from the merged counters, plus the workers' function metrics summed. */
 export async function exposition(stats: ProxyStats, events: Record<string, number>, workerMetrics: MetricsJson[], liveWorkers?: number): Promise<{ text: string; contentType: string }> {
   const core = new Registry();
-  const flows = new Counter({ name: 'srv6pipes_flows_total', help: 'flows ended, by function and reason (ok, client_reset, server_reset, connect_failed, idle_timeout, … or the reason a function reset with)', labelNames: ['fn', 'vf', 'reason'], registers: [core] });
-  const active = new Gauge({ name: 'srv6pipes_flows_active', help: 'flows in progress', labelNames: ['fn', 'vf'], registers: [core] });
-  const bytes = new Counter({ name: 'srv6pipes_bytes_total', help: 'bytes sent on by the proxy, by direction', labelNames: ['fn', 'vf', 'direction'], registers: [core] });
+  const flows = new Counter({ name: 'srv6pipes_flows_total', help: 'flows ended, by function and reason (ok, client_reset, server_reset, connect_failed, idle_timeout, … or the reason a function reset with)', labelNames: [...FUNCTION_LABELS, 'reason'], registers: [core] });
+  const active = new Gauge({ name: 'srv6pipes_flows_active', help: 'flows in progress', labelNames: [...FUNCTION_LABELS], registers: [core] });
+  const bytes = new Counter({ name: 'srv6pipes_bytes_total', help: 'bytes sent on by the proxy, by direction', labelNames: [...FUNCTION_LABELS, 'direction'], registers: [core] });
   const rejected = new Counter({ name: 'srv6pipes_flows_rejected_total', help: 'SYNs refused at accept, by error code', labelNames: ['code'], registers: [core] });
-  const ev = new Counter({ name: 'srv6pipes_function_events_total', help: 'function table changes (load, unload, reload)', labelNames: ['event'], registers: [core] });
+  const ev = new Counter({ name: FUNCTION_EVENTS, help: 'function table changes (load, unload, reload)', labelNames: ['event'], registers: [core] });
   const workers = new Gauge({ name: 'srv6pipes_workers', help: 'worker processes', registers: [core] });
   const bugs = new Counter({ name: 'srv6pipes_worker_bugs_total', help: 'bugs caught in workers (unhandledRejection: logged, the worker goes on; uncaughtException: flows reset, worker restarted)', labelNames: ['kind'], registers: [core] });
   const exits = new Counter({ name: 'srv6pipes_worker_exits_total', help: 'worker processes that ended while the proxy ran (restarted), by how', labelNames: ['how'], registers: [core] });
   for (const f of stats.functions) {
-    const l = { fn: f.functionId, vf: f.vf };
+    const l = { fn: f.functionId, function: f.function };
     for (const [reason, n] of Object.entries(f.endings)) flows.inc({ ...l, reason }, n);
     active.set(l, f.flowsActive);
     bytes.inc({ ...l, direction: 'up' }, f.bytesUp);

@@ -6,7 +6,8 @@ import { flowEndLabel } from '../sdk/flow-end.js';
 /** A function's counters: flows, bytes, and `endings` by label (sdk/flow-end.ts: ok, client_reset, …). */
 export interface FunctionStats extends FlowCounters {
   functionId: number;
-  vf: string;
+  /** the function's name (a built-in's, or a module's descriptor name) */
+  function: string;
 }
 
 /** The label of the flows a worker held when it ended (sdk/flow-end.ts) */
@@ -29,13 +30,13 @@ export class StatsBook {
   readonly bugs: Record<string, number> = {};
   accepted = 0;
 
-  fn(functionId: number, vf: string): FunctionStats {
+  fn(functionId: number, name: string): FunctionStats {
     let s = this.byFn.get(functionId);
     if (!s) {
-      s = { functionId, vf, flowsTotal: 0, flowsActive: 0, bytesUp: 0, bytesDown: 0, endings: {} };
+      s = { functionId, function: name, flowsTotal: 0, flowsActive: 0, bytesUp: 0, bytesDown: 0, endings: {} };
       this.byFn.set(functionId, s);
     }
-    s.vf = vf; // a function id may be reloaded as another function: name the latest
+    s.function = name; // a function id may be reloaded as another function: name the latest
     return s;
   }
 

@@ -77,7 +77,7 @@ export class ProxyWorker {
     this.warnings = new LogLimiter({ burst: cfg.logLimit.burst, intervalMs: cfg.logLimit.intervalMs }, (code, suppressed, intervalMs) =>
       this.log.warn({ code, suppressed, intervalMs }, `flow rejected: ${suppressed} more rejections suppressed`),
     );
-    this.functions = new FunctionTable({ registry: BUILTINS, baseDir: cfg.baseDir, log, metricsFor: (id, vf) => this.metrics.forFunction(id, vf) });
+    this.functions = new FunctionTable({ registry: BUILTINS, baseDir: cfg.baseDir, log, metricsFor: (id, name) => this.metrics.forFunction(id, name) });
   }
 
   async start(): Promise<void> {

@@ -73,6 +73,7 @@ export async function resolveDescriptor(registry: FunctionRegistry, fn: string, 
   } catch (e) {
     throw new SrError('BAD_FUNCTION_MODULE', `cannot load ${path}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
+  // the default export; `vf` is the named export modules written against 0.1 may use (still loaded)
   return checkDescriptor(mod['default'] ?? mod['vf'], path);
 }
 
@@ -174,7 +175,7 @@ export class LoadedFunction {
       try {
         await p.descriptor.deinit?.(p.state);
       } catch (e) {
-        this.log.error({ err: e, fn: this.id, vf: p.descriptor.name }, 'deinit failed');
+        this.log.error({ err: e, fn: this.id, function: p.descriptor.name }, 'deinit failed');
       }
     }
   }
@@ -199,7 +200,7 @@ export async function loadFunction(spec: FunctionSpec, ctx: LoaderContext, versi
       }
       const options = validateOptions(descriptor.options, p.options, `${at}.options`);
       const metrics = ctx.metricsFor(spec.id, descriptor.name);
-      const log = ctx.log.child({ fn: spec.id, vf: descriptor.name });
+      const log = ctx.log.child({ fn: spec.id, function: descriptor.name });
       let state: unknown;
       try {
         state = await descriptor.init?.(options, { functionId: spec.id, log, metrics, baseDir: ctx.baseDir });

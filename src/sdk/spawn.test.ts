@@ -63,7 +63,7 @@ test('a rejected argument: FLOW_BAD_ARGUMENT before any part of a chain is spawn
   );
   assert.deepEqual(spawned, [], 'nothing was spawned, not even the parts before the one that rejected');
   assert.equal(resets, 0, 'the proxy, not the SDK, ends the flow');
-  assert.ok(lines.some((l) => l['level'] === 40 && l['vf'] === 'even-a' && l['error'] === 'odd'), 'the rejection is logged (warn) with the function name');
+  assert.ok(lines.some((l) => l['level'] === 40 && l['function'] === 'even-a' && l['error'] === 'odd'), 'the rejection is logged (warn) with the function name');
 
   // a good one: each part gets its own parse of the same bits in flow.arg; a 0.1 part gets the bigint
   const t = f.spawn({ ...FACTS, argument: 4n }, deps);
@@ -125,7 +125,7 @@ test('a reset with an undeclared reason still resets, and is logged at error lev
   assert.equal(r.reset, 'made_up', 'the flow is still reset, with the reason given');
   const bug = lines.find((l) => l['level'] === 50);
   assert.ok(bug, 'an error line');
-  assert.equal(bug['vf'], 'resetter');
+  assert.equal(bug['function'], 'resetter');
   assert.equal(bug['reason'], 'made_up');
   assert.match(String(bug['msg']), /function resetter reset a flow with an undeclared reason "made_up"/);
 
@@ -147,7 +147,7 @@ test('the proxy path checks reset reasons too (LoadedFunction)', async () => {
   const got: string[] = [];
   f.spawn(FACTS, { log, signal: new AbortController().signal, reset: (r) => void got.push(r) });
   assert.deepEqual(got, ['nope']);
-  assert.ok(lines.some((l) => l['level'] === 50 && l['vf'] === 'resetter' && l['reason'] === 'nope'));
+  assert.ok(lines.some((l) => l['level'] === 50 && l['function'] === 'resetter' && l['reason'] === 'nope'));
   await f.retire();
 });
 

@@ -40,7 +40,7 @@ export function parseArgument(part: Omit<PartInstance, 'metrics'>, argument: big
     state: part.state,
     reject(why: string): never {
       const e = new SrError('FLOW_BAD_ARGUMENT', `${part.descriptor.name}: argument ${argument}: ${why}`);
-      log?.warn({ vf: part.descriptor.name, argument: argument.toString(), error: why }, `${part.descriptor.name}: bad argument, flow rejected`);
+      log?.warn({ function: part.descriptor.name, argument: argument.toString(), error: why }, `${part.descriptor.name}: bad argument, flow rejected`);
       throw e;
     },
   });
@@ -55,7 +55,7 @@ export function declaredReset(d: FunctionDescriptor, reset: (reason: string) => 
   if (declared === undefined) return reset; // a 0.1 descriptor: nothing declared, nothing checked
   return (reason: string) => {
     if (!Object.hasOwn(declared, reason)) {
-      log.error({ vf: d.name, reason, declared: Object.keys(declared) }, `function ${d.name} reset a flow with an undeclared reason "${reason}" (a bug in the function: declare it in \`resets\`)`);
+      log.error({ function: d.name, reason, declared: Object.keys(declared) }, `function ${d.name} reset a flow with an undeclared reason "${reason}" (a bug in the function: declare it in \`resets\`)`);
     }
     reset(reason);
   };

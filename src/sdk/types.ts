@@ -47,8 +47,8 @@ export interface GaugeHandle {
 }
 
 /**
- * Metrics a function keeps. Names are prefixed `srv6pipes_vf_` and every series gets the labels
- * `fn` (function id) and `vf` (function name) added; the proxy's /metrics endpoint exports them in
+ * Metrics a function keeps. Names are prefixed `srv6pipes_function_` and every series gets the labels
+ * `fn` (function id) and `function` (function name) added; the proxy's /metrics endpoint exports them in
  * the Prometheus text format, summed over workers.
  */
 export interface FunctionMetrics {

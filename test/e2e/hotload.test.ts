@@ -99,7 +99,7 @@ describe('functions at run time (fig5)', () => {
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, 'HELLO THROUGH SRV6PIPES\n', 'upper-cased on the way up, echoed back unchanged');
         const metrics = (await lab.exec('m1', [process.execPath, BIN, 'metrics'])).stdout;
-        assert.match(metrics, /srv6pipes_vf_upper_letters_total\{direction="up",fn="9",vf="upper"\} 20/);
+        assert.match(metrics, /srv6pipes_function_upper_letters_total\{direction="up",fn="9",function="upper"\} 20/);
       } finally {
         srv.stop();
         assert.equal(await proxy.stop(), 0);

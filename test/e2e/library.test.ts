@@ -103,7 +103,7 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
         // the unknown key id is a bad argument (the descriptor's parser refused it): logged with its code
         // and why, and counted as the ending bad_argument, not as a function error
         await p2.out.next((l) => l['reason'] === 'bad_argument' && l['error'] === 'FLOW_BAD_ARGUMENT', 5000, 'the bad-argument reset at p2');
-        await p2.out.next((l) => l['vf'] === 'decrypt' && l['argument'] === '99' && /names no key/.test(String(l['error'])), 5000, 'the rejection, with why');
+        await p2.out.next((l) => l['function'] === 'decrypt' && l['argument'] === '99' && /names no key/.test(String(l['error'])), 5000, 'the rejection, with why');
         let endings: Record<string, number> | undefined;
         for (const until = Date.now() + 5000; Date.now() < until; await new Promise((res) => setTimeout(res, 100))) {
           endings = (await stats(lab, 'p2')).functions.find((f) => f.functionId === 21)?.endings;
@@ -168,7 +168,7 @@ describe('function library (fig1: client — p1 — p2 — server)', () => {
         const c = await srv.out.next((l) => l['event'] === 'conn', 10000);
         assert.equal(c['sha256Received'], r.sha256Sent);
         const metrics = (await lab.exec('m1', [process.execPath, BIN, 'metrics'])).stdout;
-        const line = metrics.split('\n').find((l) => l.startsWith('srv6pipes_vf_meter_bytes_total{') && l.includes('direction="up"'));
+        const line = metrics.split('\n').find((l) => l.startsWith('srv6pipes_function_meter_bytes_total{') && l.includes('direction="up"'));
         assert.ok(line, metrics);
         assert.match(line, /argument="2000000"/);
         assert.match(line, /client_prefix="fc00:1::\/64"/);

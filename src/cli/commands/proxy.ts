@@ -38,11 +38,11 @@ export const PROXY_COMMANDS: CommandSpec[] = [
         return 0;
       }
       // FN "1/3": function 1 upstream, function 3 for the replies (a return path named it)
-      const rows = [['ID', 'FN', 'VF', 'ARG', 'CLIENT', 'SERVER', 'NEXT HOP', 'REPLY VIA', 'STATE', 'AGE', 'UP', 'DOWN']];
+      const rows = [['ID', 'FN', 'FUNCTION', 'ARG', 'CLIENT', 'SERVER', 'NEXT HOP', 'REPLY VIA', 'STATE', 'AGE', 'UP', 'DOWN']];
       for (const f of flows) {
         const fn = f.downstreamFn !== undefined ? `${f.functionId}/${f.downstreamFn}` : String(f.functionId);
         // a flow on its way out says how it ends
-        rows.push([String(f.id), fn, f.vf, f.argument, f.client, f.server, f.nextHop, f.replyVia ?? '-', f.end ? `${f.state} (${f.end})` : f.state, `${(f.ageMs / 1000).toFixed(0)}s`, String(f.bytesUp), String(f.bytesDown)]);
+        rows.push([String(f.id), fn, f.function, f.argument, f.client, f.server, f.nextHop, f.replyVia ?? '-', f.end ? `${f.state} (${f.end})` : f.state, `${(f.ageMs / 1000).toFixed(0)}s`, String(f.bytesUp), String(f.bytesDown)]);
       }
       process.stdout.write(`${table(rows)}\n${flows.length} flow(s)\n`);
       return 0;
@@ -58,9 +58,9 @@ export const PROXY_COMMANDS: CommandSpec[] = [
         process.stdout.write(`${JSON.stringify(s, null, 1)}\n`);
         return 0;
       }
-      const rows = [['FN', 'VF', 'FLOWS', 'ACTIVE', 'BYTES UP', 'BYTES DOWN', 'ENDINGS']];
+      const rows = [['FN', 'FUNCTION', 'FLOWS', 'ACTIVE', 'BYTES UP', 'BYTES DOWN', 'ENDINGS']];
       for (const f of s.functions) {
-        rows.push([String(f.functionId), f.vf, String(f.flowsTotal), String(f.flowsActive), String(f.bytesUp), String(f.bytesDown), Object.entries(f.endings).map(([k, v]) => `${k}=${v}`).join(' ')]);
+        rows.push([String(f.functionId), f.function, String(f.flowsTotal), String(f.flowsActive), String(f.bytesUp), String(f.bytesDown), Object.entries(f.endings).map(([k, v]) => `${k}=${v}`).join(' ')]);
       }
       const rej = Object.entries(s.rejected).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
       process.stdout.write(`${table(rows)}\naccepted ${s.accepted}; rejected: ${rej}\n`);
