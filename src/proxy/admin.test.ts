@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, mock, test } from 'node:test';
 import { isSrError } from '../core/errors.js';
-import { adminRequest, canonicalHost, hostAllowed, serveAdmin, startAdmin, tokenChecker, type AdminAccess, type AdminRoute } from './admin.js';
+import { canonicalHost, hostAllowed, tokenChecker } from '../sys/http-guard.js';
+import { adminRequest, serveAdmin, startAdmin, type AdminAccess, type AdminRoute } from './admin.js';
 
 const TOKEN = 'a-token-of-32-characters-exactly';
 
