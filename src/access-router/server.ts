@@ -10,7 +10,7 @@
  *     application/json, is refused (no CSRF through a simple form or text/plain post);
  *   - bounded: connections (maxConnections), body size, header/request/handshake time.
  * Every refusal is answered with its code and HTTP status, counted by code and logged (at most
- * once a second per code).
+ * once a second per code). The checks and replies are sys/http-guard.ts and sys/http-json.ts.
  */
 import http from 'node:http';
 import https from 'node:https';

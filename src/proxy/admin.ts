@@ -7,7 +7,8 @@
  * in constant time, reaches every route. Every request must name this endpoint in Host (DNS
  * rebinding), carry no foreign Origin (a browser page), and a POST must be `application/json` (a
  * cross-site form or `text/plain` fetch cannot be). docs/security.md has the threat model.
- * `srv6pipes flows|stats|metrics|ctl` are its clients, Prometheus scrapes /metrics.
+ * `srv6pipes flows|stats|metrics|ctl` are its clients (`adminRequest`), Prometheus scrapes /metrics.
+ * The HTTP plumbing (the checks, replies, errors, the client) is sys/http-guard.ts and sys/http-json.ts.
  */
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
