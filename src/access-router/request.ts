@@ -1,97 +1,34 @@
 /**
  * The controller's side of the wire: one JSON request to an agent over HTTP or HTTPS (a CA file to
- * verify the agent, optionally a client certificate for mutual TLS), with its bearer token. The
- * agent's refusals come back as SrErrors with the agent's code.
+ * verify the agent, optionally a client certificate for mutual TLS), with its bearer token — the
+ * shared client of sys/http-json.ts with the agent's endpoint form and codes. The agent's refusals
+ * come back as SrErrors with the agent's code; anything else as AGENT_UNREACHABLE.
  */
-import http from 'node:http';
-import https from 'node:https';
-import { ERROR_CODES, SrError, type ErrorCode } from '../core/errors.js';
+import { jsonRequest, MAX_RESPONSE, type EndpointGrammar, type JsonTls } from '../sys/http-json.js';
 
-export interface AgentTlsClient {
-  /** the CA that signed the agent's certificate (PEM) */
-  ca: Buffer;
-  /** the controller's certificate and key, for an agent that requires client certificates */
-  cert?: Buffer;
-  key?: Buffer;
-  /** the name to check the agent's certificate against (default: the address in the endpoint) */
-  serverName?: string;
-}
+/** the CA that signed the agent's certificate, the controller's certificate and key for mutual TLS, the name to check */
+export type AgentTlsClient = JsonTls;
 
 export interface AgentEndpoint {
   /** ADDR:PORT or [ADDR]:PORT */
   endpoint: string;
   token?: string;
   tls?: AgentTlsClient;
+  /** the whole request (default 5000 ms) */
   timeoutMs?: number;
 }
 
-const MAX_RESPONSE = 64 << 20;
-
-/** `[fc00:9::1]:7780` / `fc00:9::1:7780`-free forms: `[ADDR]:PORT`, `IPv4:PORT`, `name:PORT`. */
-export function splitEndpoint(endpoint: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(endpoint.trim()) ?? /^([^:[\]]+):(\d+)$/.exec(endpoint.trim());
-  const port = Number(m?.[2]);
-  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new SrError('CONFIG_INVALID', `bad agent endpoint "${endpoint}"`, { hint: 'write [ADDR]:PORT, e.g. [fc00:9::1]:7780' });
-  }
-  return { host: m[1]!, port };
-}
+/** How an agent endpoint is written (`nodes.accessRouters[].agent.endpoint`): `[ADDR]:PORT`, `IPv4:PORT`, `name:PORT`. */
+export const AGENT_ENDPOINT: EndpointGrammar = { what: 'agent', code: 'CONFIG_INVALID', hint: 'write [ADDR]:PORT, e.g. [fc00:9::1]:7780' };
 
 export function agentRequest(ep: AgentEndpoint, path: string, body?: unknown): Promise<unknown> {
-  const { host, port } = splitEndpoint(ep.endpoint);
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const headers: Record<string, string> = {};
-  if (payload) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = String(payload.length);
-  }
-  if (ep.token !== undefined) headers['authorization'] = `Bearer ${ep.token}`;
-  const where = `${ep.tls ? 'https' : 'http'}://${ep.endpoint}${path}`;
-  const options: https.RequestOptions = {
-    host,
-    port,
-    path,
-    method: payload ? 'POST' : 'GET',
-    headers,
-    timeout: ep.timeoutMs ?? 5000,
-    ...(ep.tls
-      ? {
-          ca: ep.tls.ca,
-          ...(ep.tls.cert ? { cert: ep.tls.cert } : {}),
-          ...(ep.tls.key ? { key: ep.tls.key } : {}),
-          ...(ep.tls.serverName ? { servername: ep.tls.serverName } : {}),
-        }
-      : {}),
-  };
-  return new Promise((resolve, reject) => {
-    const req = (ep.tls ? https : http).request(options, (res) => {
-      const parts: Buffer[] = [];
-      let size = 0;
-      res.on('data', (d: Buffer) => {
-        size += d.length;
-        if (size > MAX_RESPONSE) req.destroy(new Error(`answer larger than ${MAX_RESPONSE} bytes`));
-        else parts.push(d);
-      });
-      res.on('error', (e) => reject(new SrError('AGENT_UNREACHABLE', `${where}: ${e.message}`, { cause: e })));
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString('utf8');
-        let json: { error?: string; code?: string; hint?: string } | undefined;
-        try {
-          json = JSON.parse(text) as typeof json;
-        } catch {
-          json = undefined;
-        }
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300 && json !== undefined) return resolve(json);
-        const code = json?.code;
-        if (code && code in ERROR_CODES && code !== 'INTERNAL') {
-          return reject(new SrError(code as ErrorCode, `agent ${ep.endpoint}: ${json?.error ?? `HTTP ${status}`}`, json?.hint ? { hint: json.hint } : undefined));
-        }
-        reject(new SrError('AGENT_UNREACHABLE', `${where}: HTTP ${status}: ${json?.error ?? text.slice(0, 200)}`));
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${ep.timeoutMs ?? 5000} ms`)));
-    req.on('error', (e) => reject(new SrError('AGENT_UNREACHABLE', `${where}: ${e.message}`, { cause: e })));
-    req.end(payload);
+  return jsonRequest(ep.endpoint, path, body, {
+    grammar: AGENT_ENDPOINT,
+    unreachable: 'AGENT_UNREACHABLE',
+    timeoutMs: ep.timeoutMs ?? 5000,
+    maxResponseBytes: MAX_RESPONSE,
+    refusalPrefix: `agent ${ep.endpoint}: `,
+    ...(ep.token !== undefined ? { token: ep.token } : {}),
+    ...(ep.tls !== undefined ? { tls: ep.tls } : {}),
   });
 }

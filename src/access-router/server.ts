@@ -10,14 +10,14 @@
  *     application/json, is refused (no CSRF through a simple form or text/plain post);
  *   - bounded: connections (maxConnections), body size, header/request/handshake time.
  * Every refusal is answered with its code and HTTP status, counted by code and logged (at most
- * once a second per code).
+ * once a second per code). The checks and replies are sys/http-guard.ts and sys/http-json.ts.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
-import { errnoCode, isSrError, SrError, type ErrorCode } from '../core/errors.js';
-import { bearerMatches, isLoopback } from './credentials.js';
-import { hostOfHeader, isLoopbackHost, readJsonBody } from '../sys/http-guard.js';
+import { errnoCode, SrError, type ErrorCode } from '../core/errors.js';
+import { bearerMatches, hostAllowed, isJsonContentType, isLoopbackAddress, readJsonBody } from '../sys/http-guard.js';
+import { errorReply, findRoute, sendJson } from '../sys/http-json.js';
 
 export interface AgentRoute {
   method: 'GET' | 'POST';
@@ -63,13 +63,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 /** Refuses to serve without a credential anywhere but on loopback. */
 export function checkListen(address: string, o: { token?: string; tls?: AgentTlsFiles }): void {
   if (o.token !== undefined || o.tls?.clientCa !== undefined) return;
-  if (isLoopback(address)) return;
+  if (isLoopbackAddress(address)) return;
   throw new SrError('AGENT_NO_CREDENTIAL', `refusing to serve the access-router agent on ${address} without a credential: anyone who reaches it could steer clients' traffic`);
-}
-
-/** `[::1]:7780`, `127.0.0.1`, `localhost:7780` → is the host part loopback? */
-function hostIsLoopback(host: string | undefined): boolean {
-  return host !== undefined && host !== '' && isLoopbackHost(hostOfHeader(host));
 }
 
 export async function startAgentServer(o: AgentServerOptions): Promise<AgentServer> {
@@ -90,32 +85,24 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
   };
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const send = (status: number, body: unknown): void => {
-      if (res.headersSent) return;
-      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(`${JSON.stringify(body)}\n`);
-    };
+    const send = (status: number, body: unknown): void => sendJson(res, status, body);
     const fail = (e: unknown): void => {
-      if (isSrError(e) && e.kind !== 'bug') {
-        refuse(e.code, e.message, req);
-        send(STATUS[e.code] ?? 400, { error: e.message, code: e.code, hint: e.hint });
-      } else {
-        o.log.error({ err: e instanceof Error ? e.stack : String(e), path: req.url }, 'agent request failed');
-        send(500, { error: e instanceof Error ? e.message : String(e), code: 'INTERNAL' });
-      }
+      const r = errorReply(e, STATUS);
+      if (r.refused) refuse(r.body.code, r.body.error, req);
+      else o.log.error({ err: e instanceof Error ? e.stack : String(e), path: req.url }, 'agent request failed');
+      send(r.status, r.body);
     };
-    const pathname = (req.url ?? '/').split('?')[0]!;
     if (req.headers.origin !== undefined) return fail(new SrError('AGENT_UNAUTHORISED', 'requests from a browser (with an Origin header) are refused'));
-    if (loopbackOnly && !hostIsLoopback(req.headers.host)) return fail(new SrError('AGENT_UNAUTHORISED', `foreign Host header "${req.headers.host ?? ''}" on a loopback agent`));
+    if (loopbackOnly && !hostAllowed(req.headers.host)) return fail(new SrError('AGENT_UNAUTHORISED', `foreign Host header "${req.headers.host ?? ''}" on a loopback agent`));
     if (o.token !== undefined && !bearerMatches(req.headers.authorization, o.token)) return fail(new SrError('AGENT_UNAUTHORISED', 'a bearer token is required (missing or wrong)'));
-    const route = o.routes.find((r) => r.path === pathname && r.method === req.method);
-    if (!route) {
-      const known = o.routes.some((r) => r.path === pathname);
+    const found = findRoute(o.routes, req.method, req.url);
+    if (!('route' in found)) {
       rejected.set('NO_ROUTE', (rejected.get('NO_ROUTE') ?? 0) + 1);
-      send(known ? 405 : 404, { error: known ? 'method not allowed' : 'no such route', routes: o.routes.map((r) => `${r.method} ${r.path}`) });
+      send(found.status, { error: found.status === 405 ? 'method not allowed' : 'no such route', routes: o.routes.map((r) => `${r.method} ${r.path}`) });
       return;
     }
-    if (route.method === 'POST' && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+    const { route } = found;
+    if (route.method === 'POST' && !isJsonContentType(req.headers['content-type'])) {
       return fail(new SrError('BAD_ARGUMENT', 'a POST must be application/json'));
     }
     (route.method === 'POST' ? readJsonBody(req, MAX_BODY, () => new SrError('BAD_ARGUMENT', `the request body is larger than ${MAX_BODY} bytes`), (m) => new SrError('BAD_ARGUMENT', m)) : Promise.resolve({}))
@@ -157,7 +144,7 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     });
     server.listen({ host: o.address, port: o.port }, () => resolve());
   });
-  if (!loopbackOnly && o.tls === undefined && !isLoopback(o.address)) {
+  if (!loopbackOnly && o.tls === undefined && !isLoopbackAddress(o.address)) {
     o.log.warn({ listen: o.address }, 'the agent token crosses the network in clear text: give --tls-cert and --tls-key');
   }
   const port = (server.address() as { port: number }).port;

@@ -4,7 +4,7 @@
  * `--config proxy.yaml` to take both from the proxy's `admin` section. Flags given override the config.
  */
 import { SrError } from '../core/errors.js';
-import type { AdminTarget } from '../proxy/admin.js';
+import type { JsonTarget } from '../sys/http-json.js';
 import { text } from './options.js';
 import type { OptionValues } from './spec.js';
 
@@ -21,13 +21,13 @@ export const ADMIN_OPTIONS = {
 export type AdminOptions = OptionValues<typeof ADMIN_OPTIONS>;
 
 export interface AdminClient {
-  target: AdminTarget;
+  target: JsonTarget;
   token?: string;
 }
 
 /** The endpoint and credential the options name. */
 export async function adminClient(opts: AdminOptions): Promise<AdminClient> {
-  let target: AdminTarget | undefined;
+  let target: JsonTarget | undefined;
   let tokenFile = opts.tokenFile;
   const config = opts.config;
   if (config !== undefined) {

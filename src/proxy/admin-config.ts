@@ -21,7 +21,8 @@ import { z } from 'zod';
 import { errnoCode, SrError } from '../core/errors.js';
 import { ipv6Schema, portSchema } from '../config/schemas.js';
 import type { Logger } from '../core/log.js';
-import { isLoopbackHost, serveAdmin, type AdminAccess, type AdminRoute, type AdminTarget } from './admin.js';
+import { isLoopbackHost } from '../sys/http-guard.js';
+import { serveAdmin, type AdminAccess, type AdminRoute, type AdminTarget } from './admin.js';
 
 /** a token shorter than this is refused */
 export const MIN_TOKEN_LENGTH = 16;

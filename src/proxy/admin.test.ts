@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, mock, test } from 'node:test';
 import { isSrError } from '../core/errors.js';
-import { adminRequest, canonicalHost, hostAllowed, serveAdmin, startAdmin, tokenChecker, type AdminAccess, type AdminRoute } from './admin.js';
+import { canonicalHost, hostAllowed, tokenChecker } from '../sys/http-guard.js';
+import { adminRequest, serveAdmin, type AdminAccess, type AdminRoute } from './admin.js';
 
 const TOKEN = 'a-token-of-32-characters-exactly';
 
@@ -127,9 +128,9 @@ describe('admin endpoint: credentials', () => {
     assert.deepEqual(posted, []);
   });
 
-  test('startAdmin with a token (the access-router agent): every route needs it; without one every route is open', async () => {
-    const s = await startAdmin('127.0.0.1', 0, ROUTES, { token: TOKEN });
-    const t = await startAdmin('127.0.0.1', 0, ROUTES);
+  test('a token-only listener: every route needs it, adminRequest sends it (a wrong one: ADMIN_UNAUTHORIZED); an open one needs none', async () => {
+    const s = await serveAdmin({ address: '127.0.0.1', port: 0 }, ROUTES, { anonymous: 'none', token: TOKEN });
+    const t = await serveAdmin({ address: '127.0.0.1', port: 0 }, ROUTES, { anonymous: 'all' });
     servers.push(s, t);
     const port = (s.address() as AddressInfo).port;
     assert.equal((await raw({ port }, 'GET', '/health')).status, 401);

@@ -62,6 +62,36 @@ export function hostOfHeader(value: string): string {
   return colons === 1 ? v.slice(0, v.indexOf(':')) : v;
 }
 
+const WILDCARDS = new Set(['::', '0.0.0.0']);
+
+/**
+ * Whether a Host header names this endpoint (DNS rebinding): a loopback name, one of `own` (the
+ * configured and the accepting address; a wildcard is none), or one of `extra` (configured names).
+ */
+export function hostAllowed(value: string | undefined, own: readonly (string | undefined)[] = [], extra: readonly string[] = []): boolean {
+  if (value === undefined || value === '') return false;
+  const h = canonicalHost(hostOfHeader(value));
+  if (isLoopbackHost(h)) return true;
+  for (const o of own) if (o !== undefined && !WILDCARDS.has(canonicalHost(o)) && canonicalHost(o) === h) return true;
+  return extra.some((e) => canonicalHost(e) === h);
+}
+
+/** An Origin is foreign unless it is `http://` + an allowed host (as hostAllowed). */
+export function originAllowed(origin: string, own: readonly (string | undefined)[] = [], extra: readonly string[] = []): boolean {
+  let u: URL;
+  try {
+    u = new URL(origin);
+  } catch {
+    return false;
+  }
+  return u.protocol === 'http:' && hostAllowed(u.host, own, extra);
+}
+
+/** A Content-Type that is `application/json` (parameters such as charset allowed): what a cross-site form or text/plain fetch cannot send. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
 /** Does an Authorization header carry this bearer token (constant time, as tokenChecker)? */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   return tokenChecker(token)(header?.startsWith('Bearer ') ? header.slice(7) : undefined);
