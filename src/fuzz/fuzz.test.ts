@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { formatResult, runTarget } from './run.js';
 import { FUZZ_TARGETS } from './targets.js';
 
@@ -24,4 +26,15 @@ describe('fuzz targets (npm run fuzz runs 100,000 cases each)', () => {
       assert.equal(r.cases, CASES);
     });
   }
+});
+
+test('npm run fuzz with a mistyped option: one line and the usage, exit 2, no stack; --help prints the usage', () => {
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const bad = spawnSync(process.execPath, [main, '--bogus'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^fuzz: Unknown option '--bogus'.*\nusage: npm run fuzz -- /);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack');
+  const help = spawnSync(process.execPath, [main, '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^usage: npm run fuzz -- /);
 });

@@ -8,16 +8,30 @@ import { parseArgs } from 'node:util';
 import { formatResult, runTarget } from './run.js';
 import { FUZZ_TARGETS } from './targets.js';
 
+const USAGE = 'usage: npm run fuzz -- [--target NAME[,NAME…]] [--cases N] [--seed S] [--path P] [--list] [--help]';
+
+const OPTIONS = {
+  target: { type: 'string', multiple: true },
+  cases: { type: 'string', default: '100000' },
+  seed: { type: 'string' },
+  path: { type: 'string' },
+  list: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      target: { type: 'string', multiple: true },
-      cases: { type: 'string', default: '100000' },
-      seed: { type: 'string' },
-      path: { type: 'string' },
-      list: { type: 'boolean', default: false },
-    },
-  });
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+  try {
+    ({ values } = parseArgs({ options: OPTIONS }));
+  } catch (e) {
+    // a mistyped option is a user error: one line and the usage, no stack
+    console.error(`fuzz: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   if (values.list) {
     for (const t of FUZZ_TARGETS) console.log(`${t.name.padEnd(18)} ${t.summary}`);
     return 0;
