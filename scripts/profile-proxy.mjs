@@ -21,6 +21,8 @@
  *            during a 10MB-page wrk run (syscalls per relayed chunk).
  *  memory  — RSS / smaps of an idle worker, heap snapshots at 0 and at --idle idle flows.
  *  modules — the files each worker opens while it starts (`strace -e openat`).
+ *  haproxy — the same wrk and setup loads through HAProxy: its CPU per byte / per connection, `perf record`.
+ *  hastrace — `strace -c` of HAProxy during N fresh connections (not in the default phases).
  * Needs root (network namespaces), perf, strace, wrk, lighttpd. Takes its lab down in any case.
  */
 import { spawn, execFileSync } from 'node:child_process';
@@ -381,6 +383,32 @@ try {
       const r = await perfDuring('haproxy-setup', pids, SECONDS, () => setupRun(n), 300, false);
       summary.cases['haproxy-setup'] = { ...r, load: undefined, result: JSON.parse(r.load.stdout || '{}'), plain: JSON.parse(plain.stdout || '{}'), plainCpuMs, cpuUsPerConnection: (plainCpuMs * 1e3) / n };
       log(`haproxy setup: ${JSON.stringify(summary.cases['haproxy-setup'].plain)} cpu/conn ${summary.cases['haproxy-setup'].cpuUsPerConnection} us`);
+      save();
+    } finally {
+      await h.stop();
+    }
+  }
+  if (phases.has('hastrace')) {
+    // HAProxy's syscalls per connection, as the proxy's (strace phase)
+    const h = haproxy(lab, FIG5.m1, FIG5.locator, WORK);
+    await h.start();
+    try {
+      await setupRun(50);
+      const n = 500;
+      const st = join(OUT, 'strace-haproxy-setup.txt');
+      const tracer = spawn('strace', ['-c', '-f', '-o', st, '-p', String(h.pid())], { stdio: 'ignore' });
+      await sleep(1500);
+      const r = await setupRun(n);
+      tracer.kill('SIGINT');
+      await new Promise((res) => tracer.once('exit', res));
+      summary.cases.straceHaproxySetup = { connections: n, file: st, result: r.stdout.trim() };
+      const st4 = join(OUT, 'strace-haproxy-one-connection.txt');
+      const tracer4 = spawn('strace', ['-f', '-tt', '-o', st4, '-p', String(h.pid())], { stdio: 'ignore' });
+      await sleep(1500);
+      await setupRun(3);
+      await sleep(500);
+      tracer4.kill('SIGINT');
+      await new Promise((res) => tracer4.once('exit', res));
       save();
     } finally {
       await h.stop();
