@@ -8,6 +8,7 @@
  *
  *   node scripts/profile-proxy.mjs --out results/profile14 [--phases perf,strace,memory,modules]
  *        [--sizes 1KB,100KB,10MB] [--seconds 8] [--setup 6000] [--idle 1000] [--snapshots no]
+ *        [--warm no] [--intercept tproxy]
  *
  * Node flags reach the workers through NODE_OPTIONS (the primary forks them with its environment and
  * execArgv, daemon.ts): --perf-basic-prof (perf maps in /tmp/perf-PID.map) and
@@ -53,6 +54,8 @@ const { values: a } = parseArgs({
     snapshots: { type: 'string', default: 'yes' },
     /** memory: warm the worker with a short wrk run first (its heap has grown), or measure a fresh one (as the bench does) */
     warm: { type: 'string', default: 'yes' },
+    /** netconf.intercept of the proxy (the bench's default: auto, which is sklookup here) */
+    intercept: { type: 'string', default: 'auto' },
   },
 });
 const OUT = resolve(a.out);
@@ -135,7 +138,7 @@ process.on('SIGINT', () => void teardown().then(() => process.exit(130)));
 async function startProxy(nodeOptions, wrap = []) {
   const cfg = join(WORK, 'proxy.yaml');
   const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;
-  writeFileSync(cfg, ['workers: 2', `locators: [ { prefix: "${FIG5.locator}" } ]`, 'functions:', '  - { id: 1, function: copy }', 'timeouts: { connect: 5s, drain: 1s }', limits, ''].join('\n'));
+  writeFileSync(cfg, ['workers: 2', `locators: [ { prefix: "${FIG5.locator}" } ]`, 'functions:', '  - { id: 1, function: copy }', 'timeouts: { connect: 5s, drain: 1s }', limits, ...(a.intercept === 'auto' ? [] : [`netconf: { intercept: ${a.intercept} }`]), ''].join('\n'));
   const env = { ...process.env, NODE_OPTIONS: nodeOptions };
   const c = lab.spawn(FIG5.m1, withFdLimit([...wrap, process.execPath, BIN, 'proxy', '--config', cfg]), { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: WORK });
   const text = [];
