@@ -47,8 +47,88 @@ export function isLinkLocal(addr: Uint8Array, offset = 0): boolean {
   return addr[offset] === 0xfe && (addr[offset + 1]! & 0xc0) === 0x80;
 }
 
+/**
+ * RFC 5952 text of 16 bytes (the same text as ipaddr.js's `toString`): groups in lower-case hex
+ * without leading zeros, the longest run of two or more zero groups (the first of equal ones) as `::`.
+ * Written out rather than through ipaddr.js: it runs for each segment of every SYN's path (classify.ts)
+ * and for the admission's client key, where ipaddr's array copy and regular expressions cost ~1.8 µs
+ * an address (docs/performance.md, issue 14).
+ */
 export function formatAddress(bytes: Uint8Array, offset = 0): string {
-  return ipaddr.fromByteArray(Array.from(bytes.subarray(offset, offset + 16))).toString();
+  let bestStart = -1;
+  let bestLen = 1;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    if (bytes[offset + 2 * i] === 0 && bytes[offset + 2 * i + 1] === 0) {
+      if (runStart < 0) runStart = i;
+      if (i - runStart + 1 > bestLen) {
+        bestLen = i - runStart + 1;
+        bestStart = runStart;
+      }
+    } else runStart = -1;
+  }
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      s += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (s.length > 0 && i !== bestStart + bestLen) s += ':';
+    s += ((bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!).toString(16);
+  }
+  return s;
+}
+
+/**
+ * The 16 bytes of an address in plain hex text (`fc00:1::2`, as Node reports a peer: groups of 1–4
+ * hex digits, at most one `::` standing for one or more zero groups), or undefined for any other text
+ * (a dotted quad, a zone, brackets, anything malformed): the caller then asks ipaddr.js, which decides.
+ * A fast path for the accept path (the admission's client key), without regular expressions.
+ */
+export function parseHexAddress(text: string): number[] | undefined {
+  const head: number[] = [];
+  const tail: number[] = [];
+  let cur = head;
+  let group = 0;
+  let digits = 0;
+  let gap = false;
+  const n = text.length;
+  if (n < 2 || n > 39) return undefined;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 58; // a final ':' closes the last group
+    if (c === 58) {
+      if (digits === 0) {
+        // '::' (once): at the start, the first ':' of it; elsewhere the second
+        if (i === 0 && text.charCodeAt(1) === 58) continue;
+        if (i < n && !gap && i > 0 && text.charCodeAt(i - 1) === 58) {
+          gap = true;
+          cur = tail;
+          continue;
+        }
+        if (i === n && gap && text.charCodeAt(n - 1) === 58 && text.charCodeAt(n - 2) === 58) break;
+        return undefined;
+      }
+      cur.push(group);
+      group = 0;
+      digits = 0;
+      continue;
+    }
+    const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (v < 0 || digits === 4) return undefined;
+    group = (group << 4) | v;
+    digits++;
+  }
+  const groups = head.length + tail.length;
+  if (gap ? groups > 7 : groups !== 8) return undefined;
+  const out = new Array<number>(16).fill(0);
+  head.forEach((g, i) => ((out[2 * i] = g >> 8), (out[2 * i + 1] = g & 0xff)));
+  tail.forEach((g, i) => {
+    const j = 8 - tail.length + i;
+    out[2 * j] = g >> 8;
+    out[2 * j + 1] = g & 0xff;
+  });
+  return out;
 }
 
 export function isAddress(text: string): boolean {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { AcceptFailures, Admission, clientKey, workerShare } from './admission.js';
 import { validateProxyConfig } from './config.js';
 
@@ -92,4 +94,34 @@ test('AcceptFailures: accept errors recognised; one log line per period with the
   assert.equal(f.record('EMFILE', 10), null);
   assert.equal(f.record('EMFILE', 999), null);
   assert.deepEqual(f.record('ENFILE', 1000), { code: 'ENFILE', failures: 3, total: 4 });
+});
+
+test('clientKey: the same key as the ipaddr.js validate-parse-format it replaced, for any address, prefix and text form', () => {
+  const reference = (address: string, bits: number): string => {
+    const t = address.replace(/%.*$/, '').replace(/^\[|\]$/g, '');
+    if (!ipaddr.IPv6.isValid(t)) return address;
+    const v6 = ipaddr.IPv6.parse(t);
+    const bytes = v6.toByteArray();
+    const keep = v6.isIPv4MappedAddress() ? 128 : bits;
+    for (let i = 0; i < 16; i++) {
+      const left = keep - i * 8;
+      if (left <= 0) bytes[i] = 0;
+      else if (left < 8) bytes[i]! &= (0xff << (8 - left)) & 0xff;
+    }
+    return `${ipaddr.fromByteArray(bytes).toString()}/${keep}`;
+  };
+  const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+  const bytes = fc.oneof(
+    fc.array(group, { minLength: 8, maxLength: 8 }).map((gs) => gs.flatMap((g) => [g >> 8, g & 0xff])),
+    fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }).map((v4) => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v4]),
+  );
+  const text = fc.tuple(bytes, fc.constantFrom('plain', 'bracketed', 'zoned', 'v4-dotted')).map(([b, form]) => {
+    const a = ipaddr.fromByteArray(b) as ipaddr.IPv6;
+    if (form === 'bracketed') return `[${a.toString()}]`;
+    if (form === 'zoned') return `${a.toString()}%eth0`;
+    if (form === 'v4-dotted' && a.isIPv4MappedAddress()) return `::ffff:${a.toIPv4Address().toString()}`;
+    return a.toString();
+  });
+  const junk = fc.constantFrom('not an address', '10.0.0.1', '', ':', 'fc00::1::2', 'fc00::g');
+  fc.assert(fc.property(fc.oneof(text, junk), fc.integer({ min: 0, max: 128 }), (a, bits) => clientKey(a, bits) === reference(a, bits)), { numRuns: 3000 });
 });

@@ -18,6 +18,7 @@
  * see a FIN from the "server", and Node would not even hear of it).
  */
 import ipaddr from 'ipaddr.js';
+import { formatAddress, parseHexAddress } from '../net/ip6.js';
 import type { ProxyConfig } from './config.js';
 
 export type AdmissionCode = 'FLOW_LIMIT' | 'FLOW_CLIENT_LIMIT' | 'FUNCTION_LIMIT' | 'NOFILE_LIMIT';
@@ -29,19 +30,36 @@ export function workerShare(limit: number, workers: number): number {
   return Math.max(1, Math.ceil(limit / Math.max(1, workers)));
 }
 
-/** The client key: the address masked to `bits` (the whole address for IPv4-mapped ones). */
+/**
+ * The client key: the address masked to `bits` (the whole address for IPv4-mapped ones). Runs for
+ * every SYN: the address is parsed once (not validated, then parsed again) and the key formatted
+ * without ipaddr.js's regular expressions (docs/performance.md, issue 14).
+ */
 export function clientKey(address: string, bits: number): string {
   const t = address.replace(/%.*$/, '').replace(/^\[|\]$/g, '');
-  if (!ipaddr.IPv6.isValid(t)) return address;
-  const v6 = ipaddr.IPv6.parse(t);
-  const bytes = v6.toByteArray();
-  const keep = v6.isIPv4MappedAddress() ? 128 : bits;
+  let bytes = parseHexAddress(t);
+  if (!bytes) {
+    // a dotted quad or another form the fast path leaves to ipaddr.js
+    try {
+      if (!t.includes(':')) return address;
+      bytes = ipaddr.IPv6.parse(t).toByteArray();
+    } catch {
+      return address;
+    }
+  }
+  const keep = isV4Mapped(bytes) ? 128 : bits;
   for (let i = 0; i < 16; i++) {
     const left = keep - i * 8;
     if (left <= 0) bytes[i] = 0;
     else if (left < 8) bytes[i]! &= (0xff << (8 - left)) & 0xff;
   }
-  return `${ipaddr.fromByteArray(bytes).toString()}/${keep}`;
+  return `${formatAddress(Uint8Array.from(bytes))}/${keep}`;
+}
+
+/** ::ffff:0:0/96 */
+function isV4Mapped(b: number[]): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
 }
 
 export class Admission {
