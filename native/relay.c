@@ -41,6 +41,7 @@ typedef struct dir {
   size_t off;        /* copy mode: first unsent byte in buf */
   size_t queued;     /* bytes taken from `in`, not yet written to `out` */
   bool readable, writable, eof, done;
+  bool hup; /* the peer's FIN (EPOLLRDHUP) was signalled: read on until EOF */
   uint64_t bytes; /* written to `out`; read by JavaScript under the relay's lock */
 } dir_t;
 
@@ -189,6 +190,9 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
       if (n > 0) {
         __atomic_store_n(&d->queued, d->queued + (size_t)n, __ATOMIC_RELAXED);
         progress = true;
+        /* a short recv() on a stream socket emptied it (epoll(7)): no EAGAIN round trip; the next segment
+         * raises a new edge (a FIN already signalled does not: `hup`). Not for splice: a short splice may mean the pipe ran out of slots. */
+        if (r->mode == MODE_COPY && (size_t)n < r->cap && !d->hup) d->readable = false;
       } else if (n == 0) {
         d->eof = true;
         progress = true;
@@ -209,6 +213,8 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
         __atomic_store_n(&p->last_ms, now_ms(), __ATOMIC_RELAXED);
         p->dirty = true;
         progress = true;
+        /* a short send(): the socket's buffer is full, EPOLLOUT comes once it has room */
+        if (r->mode == MODE_COPY && d->queued > 0) d->writable = false;
         if (d->queued == 0 && d->buf && !d->readable) {
           free(d->buf); /* idle: no buffer held */
           d->buf = NULL;
@@ -261,6 +267,7 @@ static void on_event(relay_t *r, side_t *s, uint32_t ev) {
     }
   }
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) p->d[s->idx].readable = true;
+  if (ev & (EPOLLRDHUP | EPOLLHUP)) p->d[s->idx].hup = true;
   if (ev & (EPOLLOUT | EPOLLHUP)) p->d[1 - s->idx].writable = true;
   pump(r, p);
 }
