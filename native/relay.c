@@ -24,7 +24,9 @@
 #include <unistd.h>
 #include "napi-util.h"
 
-enum { MODE_SPLICE = 0, MODE_COPY = 1 };
+/* auto: recv/send while reads are small, splice from a read of BULK bytes on (switching only with nothing in flight) */
+enum { MODE_SPLICE = 0, MODE_COPY = 1, MODE_AUTO = 2 };
+#define BULK (32u * 1024)
 /* record kinds; arg: BYTES -, EOF the direction (0: a->b, 1: b->a), RESET the side that failed (0 a, 1 b), DONE how (below) */
 enum { EV_BYTES = 0, EV_EOF = 1, EV_RESET = 2, EV_DONE = 3 };
 enum { DONE_OK = 0, DONE_RESET = 1, DONE_ABORTED = 2, DONE_CLOSED = 3 };
@@ -42,6 +44,8 @@ typedef struct dir {
   size_t queued;     /* bytes taken from `in`, not yet written to `out` */
   bool readable, writable, eof, done;
   bool hup; /* the peer's FIN (EPOLLRDHUP) was signalled: read on until EOF */
+  bool spl;  /* the bytes in flight are in the pipe (else in buf) */
+  bool bulk; /* the last read was at least BULK bytes (auto mode) */
   uint64_t bytes; /* written to `out`; read by JavaScript under the relay's lock */
 } dir_t;
 
@@ -155,25 +159,27 @@ static void fail(relay_t *r, pair_t *p, int bad, int err) {
 /* Takes bytes from d->in into the pipe/buffer: >0 bytes, 0 EOF, -errno. */
 static ssize_t fill(relay_t *r, dir_t *d) {
   ssize_t n;
-  if (r->mode == MODE_SPLICE) {
+  if (d->spl) {
     n = splice(d->in, NULL, d->pipe_w, NULL, r->cap - d->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   } else {
     if (!d->buf && !(d->buf = malloc(r->cap))) return -ENOMEM;
     d->off = 0;
     n = recv(d->in, d->buf, r->cap, MSG_DONTWAIT);
   }
-  return n < 0 ? -errno : n;
+  if (n < 0) return -errno;
+  d->bulk = (size_t)n >= BULK;
+  return n;
 }
 
 /* Writes queued bytes to d->out: >0 bytes, -errno. */
 static ssize_t drain(relay_t *r, dir_t *d) {
   ssize_t n;
-  if (r->mode == MODE_SPLICE)
+  if (d->spl)
     n = splice(d->pipe_r, NULL, d->out, NULL, d->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   else
     n = send(d->out, d->buf + d->off, d->queued, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n < 0) return -errno;
-  if (r->mode == MODE_COPY) d->off += (size_t)n;
+  if (!d->spl) d->off += (size_t)n;
   return n;
 }
 
@@ -183,8 +189,10 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
   int in_side = di, out_side = 1 - di;
   while (!d->done && *budget > 0) {
     bool progress = false;
-    /* copy mode refills only an empty buffer; splice mode while the pipe has room */
-    bool room = r->mode == MODE_SPLICE ? d->queued < r->cap : d->queued == 0;
+    /* nothing in flight: pick the way (auto: by the last read's size) */
+    if (d->queued == 0) d->spl = r->mode == MODE_SPLICE || (r->mode == MODE_AUTO && d->bulk);
+    /* a buffer is refilled only once empty; a pipe while it has room */
+    bool room = d->spl ? d->queued < r->cap : d->queued == 0;
     if (!d->eof && d->readable && room) {
       ssize_t n = fill(r, d);
       if (n > 0) {
@@ -192,7 +200,7 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
         progress = true;
         /* a short recv() on a stream socket emptied it (epoll(7)): no EAGAIN round trip; the next segment
          * raises a new edge (a FIN already signalled does not: `hup`). Not for splice: a short splice may mean the pipe ran out of slots. */
-        if (r->mode == MODE_COPY && (size_t)n < r->cap && !d->hup) d->readable = false;
+        if (!d->spl && (size_t)n < r->cap && !d->hup) d->readable = false;
       } else if (n == 0) {
         d->eof = true;
         progress = true;
@@ -214,7 +222,7 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
         p->dirty = true;
         progress = true;
         /* a short send(): the socket's buffer is full, EPOLLOUT comes once it has room */
-        if (r->mode == MODE_COPY && d->queued > 0) d->writable = false;
+        if (!d->spl && d->queued > 0) d->writable = false;
         if (d->queued == 0 && d->buf && !d->readable) {
           free(d->buf); /* idle: no buffer held */
           d->buf = NULL;
@@ -457,15 +465,15 @@ static relay_t *get_relay(napi_env env, napi_value v) {
   return data;
 }
 
-/* relayCreate(mode 0 splice | 1 copy, capacity bytes, reportMs, callback(Float64Array)) -> handle */
+/* relayCreate(mode 0 splice | 1 copy | 2 auto, capacity bytes, reportMs, callback(Float64Array)) -> handle */
 static napi_value js_relay_create(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   uint32_t mode, cap, report;
   napi_valuetype t;
   if (!get_args(env, info, 4, argv) || !get_u32(env, argv[0], &mode) || !get_u32(env, argv[1], &cap) ||
-      !get_u32(env, argv[2], &report) || napi_typeof(env, argv[3], &t) != napi_ok || t != napi_function || mode > 1 ||
+      !get_u32(env, argv[2], &report) || napi_typeof(env, argv[3], &t) != napi_ok || t != napi_function || mode > 2 ||
       cap < 4096 || report < 1)
-    return throw_type(env, "relayCreate(mode 0|1, capacity >= 4096, reportMs >= 1, callback)");
+    return throw_type(env, "relayCreate(mode 0|1|2, capacity >= 4096, reportMs >= 1, callback)");
   relay_t *r = calloc(1, sizeof *r);
   if (!r) return throw_errno(env, "calloc", ENOMEM);
   r->env = env;
@@ -539,7 +547,7 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
       int fl = fcntl(p->fd[i], F_GETFL);
       if (fl < 0 || fcntl(p->fd[i], F_SETFL, fl | O_NONBLOCK) < 0) err = errno;
     }
-    if (!err && r->mode == MODE_SPLICE) err = new_pipe(r, d);
+    if (!err && r->mode != MODE_COPY) err = new_pipe(r, d);
   }
   if (!err && abortive) {
     set_linger(p->fd[0], 1);

@@ -94,7 +94,7 @@ async function orchestrate() {
     );
     const httpd = spawn('lighttpd', ['-D', '-f', join(dir, 'lighttpd.conf')], { stdio: 'ignore' });
     children.push(httpd);
-    const contenders = ['js', 'splice', 'copy'];
+    const contenders = ['js', 'splice', 'copy', 'auto'];
     const relays = {};
     for (const mode of contenders) {
       const port = await freePort();

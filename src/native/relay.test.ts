@@ -113,7 +113,7 @@ async function waitFor(cond: () => boolean, what: string, ms = 20000): Promise<v
   }
 }
 
-for (const mode of ['splice', 'copy'] as RelayMode[]) {
+for (const mode of ['splice', 'copy', 'auto'] as RelayMode[]) {
   test(`${mode}: 50 MB each way at once, intact (sha256), counted, both EOFs, ends ok`, async () => {
     const relay = new NativeRelay({ mode, capacity: 64 * 1024 });
     const h = await through(relay);
@@ -277,8 +277,8 @@ test('adopt refuses a socket with bytes buffered in JavaScript, and leaves it al
   }
 });
 
-test('200 pairs at once (both modes), each 100 KB each way: all intact, no descriptor left behind', async () => {
-  for (const mode of ['splice', 'copy'] as RelayMode[]) {
+test('200 pairs at once (each mode), each 100 KB each way: all intact, no descriptor left behind', async () => {
+  for (const mode of ['splice', 'copy', 'auto'] as RelayMode[]) {
     const relay = new NativeRelay({ mode });
     const before = fds();
     const hs = await Promise.all(Array.from({ length: 200 }, () => through(relay)));

@@ -17,13 +17,17 @@ import { z } from 'zod';
 import { SrError } from '../core/errors.js';
 import { native } from './addon.js';
 
-export type RelayMode = 'splice' | 'copy';
+export type RelayMode = 'splice' | 'copy' | 'auto';
+const MODES: Record<RelayMode, number> = { splice: 0, copy: 1, auto: 2 };
 
 /** The relay's limits: a config section (nativeRelay) of the proxy when it uses one. */
 export const relayOptionsSchema = z
   .object({
-    /** splice: socket -> pipe -> socket in the kernel; copy: recv/send through a buffer in the thread */
-    mode: z.enum(['splice', 'copy']).default('splice'),
+    /**
+     * splice: socket -> pipe -> socket in the kernel; copy: recv/send through a buffer in the thread;
+     * auto: recv/send while reads are small (fewer syscalls per message), splice from a 32 KB read on
+     */
+    mode: z.enum(['splice', 'copy', 'auto']).default('auto'),
     /** bytes in flight per direction (the pipe's size, or the buffer's): the back-pressure bound */
     capacity: z.number().int().min(4096).max(1 << 20).default(256 * 1024),
     /** byte counters reach JavaScript at most this often (ms); EOFs, resets and ends come at once */
@@ -105,7 +109,7 @@ export class NativeRelay {
     this.options = relayOptionsSchema.parse(options);
     this.n = native() as unknown as RelayNative;
     const o = this.options;
-    this.handle = this.n.relayCreate(o.mode === 'splice' ? 0 : 1, o.capacity, o.reportMs, (r) => this.dispatch(r));
+    this.handle = this.n.relayCreate(MODES[o.mode], o.capacity, o.reportMs, (r) => this.dispatch(r));
   }
 
   /** pairs not yet done */
