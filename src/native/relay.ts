@@ -180,6 +180,16 @@ export class NativeRelay {
   }
 }
 
+/** Whether `adopt` would take this socket (connected, nothing buffered in JavaScript, not half-closed). */
+export function canAdopt(s: net.Socket): boolean {
+  try {
+    handoverFd(s, 'socket');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The socket's descriptor, when it can be handed over without losing a byte. */
 function handoverFd(s: net.Socket, name: string): number {
   const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;

@@ -242,3 +242,13 @@ test('ctl load --spec entries: the same schema, the same old key, one FunctionSp
   assert.deepEqual(old.deprecations, ['spec: the key `vf` is deprecated: write `function` (at chain[0].vf)']);
   assert.throws(() => parseFunctionEntry({ id: -1, function: 'xor' }), (e: unknown) => isSrError(e, 'CONFIG_INVALID') && /^spec: id: /.test(e.message));
 });
+
+test('nativeRelay: off by default; the relay options with their defaults and bounds (issue 14)', () => {
+  assert.equal(parseProxyConfig(ISSUE_EXAMPLE).nativeRelay, null);
+  assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: off`).nativeRelay, null);
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: {}`).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100 });
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: splice, capacity: 65536 }`).nativeRelay, { mode: 'splice', capacity: 65536, reportMs: 100 });
+  fails(`${ISSUE_EXAMPLE}\nnativeRelay: { capacity: 100 }`, 'CONFIG_INVALID', 'nativeRelay');
+  fails(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: sockmap }`, 'CONFIG_INVALID', 'nativeRelay');
+  fails(`${ISSUE_EXAMPLE}\nnativeRelay: on`, 'CONFIG_INVALID', 'nativeRelay');
+});
