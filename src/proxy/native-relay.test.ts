@@ -115,6 +115,7 @@ test('a copy flow handed to the native relay: 20 MB each way intact, counted, en
   const r = await rig(relay);
   try {
     assert.equal(relay.size, 1, 'handed over');
+    assert.equal(r.flow.progress(1000).relay, 'native');
     const [up, down, atServer, atClient] = await Promise.all([send(r.client, 20 * MB, 1), send(r.server, 20 * MB, 2), receive(r.server), receive(r.client)]);
     assert.equal(atServer, up);
     assert.equal(atClient, down);
@@ -196,6 +197,7 @@ test('a flow whose transforms are not the identity keeps the JavaScript relay', 
   const r = await rig(relay, () => ({ upstream: upper, downstream: IDENTITY }));
   try {
     assert.equal(relay.size, 0);
+    assert.equal(r.flow.progress(1000).relay, undefined);
     const got = new Promise<string>((res) => r.server.once('data', (b: Buffer) => res(b.toString())));
     r.client.write('hello');
     assert.equal(await got, 'HELLO');

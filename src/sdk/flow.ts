@@ -111,6 +111,8 @@ export interface FlowProgress {
   /** bytes held in user space, waiting for the server side / client side to accept them */
   bufferedUp: number;
   bufferedDown: number;
+  /** 'native': a pair relay (the native relay thread) took the flow's sockets over */
+  relay?: 'native';
 }
 
 function fmt(e: { address: string; port: number }): string {
@@ -136,8 +138,9 @@ export class Flow {
   private readonly ops: StreamOps;
   /** the listeners watch() put on the sides, to take off when a pair relay takes them over */
   private readonly unwatch: Array<() => void> = [];
-  /** the pair relay that owns the sides, once it took them over */
+  /** the pair relay that owns the sides, once it took them over (until they are closed) */
   private pair: PairRelayHandle | undefined;
+  private handedOver = false;
 
   constructor(
     readonly inbound: Duplex,
@@ -286,6 +289,7 @@ export class Flow {
     });
     if (!handle) return false;
     this.pair = handle;
+    this.handedOver = true;
     // the streams' own close (they were handed over) means nothing to the flow any more
     for (const off of this.unwatch.splice(0)) off();
     return true;
@@ -359,6 +363,7 @@ export class Flow {
       bytesDown: this.down.bytesOut,
       bufferedUp: this.pair ? this.pair.buffered().up : (this.outbound?.writableLength ?? 0),
       bufferedDown: this.pair ? this.pair.buffered().down : this.inbound.writableLength,
+      ...(this.handedOver ? { relay: 'native' as const } : {}),
     };
   }
 }
