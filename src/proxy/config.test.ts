@@ -252,3 +252,13 @@ test('nativeRelay: off by default; the relay options with their defaults and bou
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: sockmap }`, 'CONFIG_INVALID', 'nativeRelay');
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: on`, 'CONFIG_INVALID', 'nativeRelay');
 });
+
+test('nativeRelay: a splicing relay counts 6 descriptors per flow in the nofile need, recv/send 2', async () => {
+  const { fdsPerFlow, nofileNeed } = await import('./rlimit.js');
+  const base = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }`);
+  const auto = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: {}`);
+  const copy = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: { mode: copy }`);
+  assert.deepEqual([fdsPerFlow(base), fdsPerFlow(auto), fdsPerFlow(copy)], [2, 6, 2]);
+  assert.equal(nofileNeed(auto) - nofileNeed(base), 4 * 500);
+  assert.equal(nofileNeed(copy), nofileNeed(base));
+});
