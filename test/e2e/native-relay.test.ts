@@ -1,7 +1,7 @@
 /**
  * End to end with `nativeRelay` on (issue 14, prototype): `copy` flows handed to the workers' native
  * relay threads, through two proxies in network namespaces — 50 MB each way with sha256, half-close
- * with a large reply, a stalled server, 200 concurrent flows with the tables ending empty and every
+ * with a large reply, a stalled server, drain on SIGTERM, 200 concurrent flows with the tables ending empty and every
  * ending ok; an `xor` hop on the same path keeps the JavaScript relay.
  */
 import assert from 'node:assert/strict';
@@ -71,6 +71,33 @@ describe('nativeRelay: copy flows on the relay thread', () => {
       } finally {
         srv.stop();
         assert.equal(await proxy.stop(), 0);
+      }
+    });
+  });
+
+  test('SIGTERM: a native flow in flight completes; one that outlasts timeouts.drain is reset; exit 0', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', config('fc00:a::/80'));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      try {
+        const args = ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '1000', '--delay-end'];
+        const short = runClient(lab, 'client', [...args, '1000']);
+        const long = runClient(lab, 'client', [...args, '6000']); // past timeouts.drain (3 s)
+        for (let i = 0; i < 100; i++) {
+          const flows = JSON.parse((await lab.exec('m1', [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)])).stdout) as { relay?: string }[];
+          if (flows.length === 2 && flows.every((f) => f.relay === 'native')) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        proxy.child.kill('SIGTERM');
+        const r = await short;
+        assert.equal(r.error, undefined, 'the flow in flight completed');
+        assert.equal(r.received, 1000);
+        const l = await long;
+        assert.notEqual(l.error, undefined, 'the flow past the drain deadline was reset');
+        assert.equal(await proxy.stop(), 0);
+      } finally {
+        srv.stop();
+        await proxy.stop();
       }
     });
   });
