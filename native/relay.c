@@ -80,7 +80,8 @@ typedef struct relay {
   int report_ms;
   pthread_mutex_t mu; /* guards slots, pairs' counters as read by JavaScript, the command queue */
   pair_t **slots;
-  uint32_t nslots, gen;
+  uint32_t *free_slots; /* a stack of the empty slots (capacity nslots) */
+  uint32_t nslots, nfree, gen;
   struct cmd { pair_t *add; uint32_t abort_id; } *cmds; /* pairs to start relaying, pair ids to abort */
   size_t ncmds, capcmds;
   bool stop;
@@ -144,6 +145,7 @@ static void finish(relay_t *r, pair_t *p, int how, bool reset) {
   emit(r, p, EV_DONE, how, 0);
   pthread_mutex_lock(&r->mu);
   r->slots[p->slot] = NULL;
+  r->free_slots[r->nfree++] = p->slot;
   pthread_mutex_unlock(&r->mu);
   p->next_dead = r->dead;
   r->dead = p;
@@ -394,7 +396,7 @@ static void *relay_main(void *arg) {
       if (!p) break;
       finish(r, p, DONE_CLOSED, true);
     }
-    flush(r, stopping || r->batch.n > 0);
+    flush(r, stopping); /* counters on their period; eof/reset/done (carrying totals) at once */
     while (r->dead) {
       pair_t *p = r->dead;
       r->dead = p->next_dead;
@@ -454,6 +456,7 @@ static void finalize_relay(napi_env env, void *data, void *hint) {
   close(r->evfd);
   free(r->batch.rec);
   free(r->slots);
+  free(r->free_slots);
   free(r->cmds);
   pthread_mutex_destroy(&r->mu);
   free(r);
@@ -554,30 +557,33 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
     set_linger(p->fd[1], 1);
   }
   pthread_mutex_lock(&r->mu);
-  uint32_t slot = r->nslots;
-  for (uint32_t i = 0; i < r->nslots; i++)
-    if (!r->slots[i]) {
-      slot = i;
-      break;
-    }
-  if (!err && slot == r->nslots) {
+  if (!err && r->nfree == 0) {
+    /* grow: the new slots go on the free stack, the lowest on top */
     uint32_t n = r->nslots ? r->nslots * 2 : 64;
     pair_t **s = n <= MAX_SLOTS ? realloc(r->slots, n * sizeof *s) : NULL;
-    if (!s) {
+    if (s) r->slots = s;
+    uint32_t *f = s ? realloc(r->free_slots, n * sizeof *f) : NULL;
+    if (f) r->free_slots = f;
+    if (!s || !f) {
       err = ENOMEM;
     } else {
       memset(s + r->nslots, 0, (n - r->nslots) * sizeof *s);
-      r->slots = s;
+      for (uint32_t i = n; i > r->nslots; i--) r->free_slots[r->nfree++] = i - 1;
       r->nslots = n;
     }
   }
+  uint32_t slot = err ? 0 : r->free_slots[--r->nfree];
   if (!err) {
     r->gen = (r->gen + 1) % 4096;
     p->slot = slot;
     p->id = r->gen * MAX_SLOTS + slot;
     p->last_ms = now_ms();
-    if (post(r, (struct cmd){.add = p})) r->slots[slot] = p;
-    else err = ENOMEM;
+    if (post(r, (struct cmd){.add = p})) {
+      r->slots[slot] = p;
+    } else {
+      err = ENOMEM;
+      r->free_slots[r->nfree++] = slot;
+    }
   }
   pthread_mutex_unlock(&r->mu);
   if (err) {
