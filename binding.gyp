@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "srv6pipes_native",
-      "sources": ["native/srv6pipes.c", "native/bpf.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "sources": ["native/srv6pipes.c", "native/bpf.c", "native/relay.c"],
+      "cflags": ["-O2", "-pthread", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"]
     }
   ]

@@ -346,6 +346,7 @@ static void set_const(napi_env env, napi_value obj, const char *name, int32_t v)
 }
 
 void srv6pipes_register_bpf(napi_env env, napi_value exports); /* native/bpf.c */
+void srv6pipes_register_relay(napi_env env, napi_value exports); /* native/relay.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
@@ -414,6 +415,7 @@ static napi_value init(napi_env env, napi_value exports) {
   set_const(env, c, "MPTCP_SUBFLOW_ADDRS", MPTCP_SUBFLOW_ADDRS);
   napi_set_named_property(env, exports, "constants", c);
   srv6pipes_register_bpf(env, exports);
+  srv6pipes_register_relay(env, exports);
   return exports;
 }
 

@@ -103,6 +103,7 @@ export const ERROR_CODES = {
   BSID_LOOKUP_FAILED: { kind: 'input', hint: 'check `bindingSids.controller` in the proxy config and that the controller answers this proxy' },
   BSID_LOOKUP_BUSY: { kind: 'input', hint: 'too many binding-SID lookups in flight (bindingSids.maxInflight): a slow controller, or SYNs naming many BSIDs' },
   BSID_LIMIT: { kind: 'input', hint: 'the controller refused a new binding SID: see bindingSids.perClient, .max and .rate in its config (docs/controller.md)' },
+  RELAY_HANDOVER: { kind: 'bug', hint: 'a pair handed to the native relay must be two connected TCP sockets with nothing buffered in JavaScript, on a relay not yet closed (src/native/relay.ts)' },
   INTERNAL: { kind: 'bug', hint: 'this is a bug: please report it with the stack above' },
 } as const satisfies Record<string, { kind: ErrorKind; hint: string }>;
 

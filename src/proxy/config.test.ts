@@ -242,3 +242,23 @@ test('ctl load --spec entries: the same schema, the same old key, one FunctionSp
   assert.deepEqual(old.deprecations, ['spec: the key `vf` is deprecated: write `function` (at chain[0].vf)']);
   assert.throws(() => parseFunctionEntry({ id: -1, function: 'xor' }), (e: unknown) => isSrError(e, 'CONFIG_INVALID') && /^spec: id: /.test(e.message));
 });
+
+test('nativeRelay: off by default; the relay options with their defaults and bounds (issue 14)', () => {
+  assert.equal(parseProxyConfig(ISSUE_EXAMPLE).nativeRelay, null);
+  assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: off`).nativeRelay, null);
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: {}`).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100 });
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: splice, capacity: 65536 }`).nativeRelay, { mode: 'splice', capacity: 65536, reportMs: 100 });
+  fails(`${ISSUE_EXAMPLE}\nnativeRelay: { capacity: 100 }`, 'CONFIG_INVALID', 'nativeRelay');
+  fails(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: sockmap }`, 'CONFIG_INVALID', 'nativeRelay');
+  fails(`${ISSUE_EXAMPLE}\nnativeRelay: on`, 'CONFIG_INVALID', 'nativeRelay');
+});
+
+test('nativeRelay: a splicing relay counts 6 descriptors per flow in the nofile need, recv/send 2', async () => {
+  const { fdsPerFlow, nofileNeed } = await import('./rlimit.js');
+  const base = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }`);
+  const auto = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: {}`);
+  const copy = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: { mode: copy }`);
+  assert.deepEqual([fdsPerFlow(base), fdsPerFlow(auto), fdsPerFlow(copy)], [2, 6, 2]);
+  assert.equal(nofileNeed(auto) - nofileNeed(base), 4 * 500);
+  assert.equal(nofileNeed(copy), nofileNeed(base));
+});

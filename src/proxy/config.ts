@@ -3,6 +3,7 @@
  * field (`functions[2].options.passes: ...`). Each function's options are validated by its own
  * descriptor's schema, once, here.
  */
+import { relayOptionsSchema, type RelayOptions } from '../native/relay.js';
 import { parseController } from '../dns/query.js';
 import type { ReturnHop } from '../return/steering.js';
 import os from 'node:os';
@@ -74,6 +75,8 @@ const schema = z
     workers: z.number().int().min(1).max(256).default(() => os.availableParallelism()),
     locators: locatorsSchema,
     functions: z.array(functionEntry).min(1, 'at least one function'),
+    /** `copy` flows' bytes moved by the addon's relay thread instead of JavaScript (src/native/relay.ts); off by default (a prototype) */
+    nativeRelay: z.union([z.literal('off'), z.literal(false), relayOptionsSchema]).default('off'),
     timeouts: z
       .object({ connect: DURATIONS.connect.default(5000), idle: DURATIONS.idle.default(300_000), drain: DURATIONS.drain.default(10_000) })
       .strict()
@@ -203,6 +206,8 @@ export interface ProxyConfig {
   /** the config file's directory: relative module and option paths start there */
   baseDir: string;
   timeouts: { connect: number; idle: number; drain: number };
+  /** null: every flow uses the JavaScript relay */
+  nativeRelay: RelayOptions | null;
   admin: AdminConfig | null;
   netconf: { mark: number; table: number; intercept: 'tproxy' | 'sklookup'; ownPrefixes: number } | null;
   logLevel: LogLevel;
@@ -310,6 +315,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     functions: functionsConfig(c, invalid),
     baseDir,
     timeouts: c.timeouts,
+    nativeRelay: c.nativeRelay === 'off' || c.nativeRelay === false ? null : c.nativeRelay,
     admin: c.admin === 'off' || c.admin === false ? null : resolveAdmin(c.admin, baseDir, invalid, source),
     netconf: netconfConfig(c, invalid),
     logLevel: c.logLevel,

@@ -13,7 +13,7 @@ import { onwardSrh } from '../codec/srh.js';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
 import { asymmetricTransforms } from '../sdk/compose.js';
 import type { FlowFacts } from '../sdk/context.js';
-import { Flow, type FlowProgress, type Outbound, type StreamOps } from '../sdk/flow.js';
+import { Flow, type FlowProgress, type Outbound, type PairRelay, type StreamOps } from '../sdk/flow.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import type { LoadedFunction } from '../sdk/loader.js';
 import { releaseTransforms, type FlowTransforms } from '../sdk/types.js';
@@ -48,6 +48,8 @@ export interface ProxyFlowDeps {
   onClosed(flow: ProxyFlow): void;
   /** false under sk_lookup interception: TCP itself lets a new SYN replace the TIME_WAIT (timewait.ts) */
   releaseTimeWait?: boolean;
+  /** config nativeRelay: a relay that takes `copy` flows over (native-relay.ts) */
+  pairRelay?: PairRelay;
 }
 
 type Endpoint = { address: string; port: number };
@@ -130,6 +132,7 @@ export class ProxyFlow {
       connectTimeoutMs: deps.connectTimeoutMs,
       now: deps.now,
       ops: SOCKET_OPS,
+      ...(deps.pairRelay ? { pairRelay: deps.pairRelay } : {}),
       prepareInbound: () => {
         // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
         if (deps.releaseTimeWait !== false) releaseTimeWaitOnClose(inbound, server, client, deps.log);

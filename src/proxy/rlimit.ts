@@ -1,6 +1,6 @@
 /**
  * The proxy's descriptor limit (RLIMIT_NOFILE), sized from its flow limits as HAProxy sizes it from
- * maxconn: a relayed flow holds 2 sockets, an `exec` filter process 3 pipes, plus a margin for
+ * maxconn: a relayed flow holds 2 sockets (and, on the native relay with splice, 2 pipes: 4 more), an `exec` filter process 3 pipes, plus a margin for
  * listeners, IPC, logs, DNS lookups and accepts that are refused. Every worker process needs its share;
  * the primary raises the limit before it forks them (children inherit it), as root the hard limit
  * too (up to fs.nr_open). Node raises its soft limit to the hard one when it boots.
@@ -29,10 +29,15 @@ function execProcesses(cfg: ProxyConfig): number {
   return n;
 }
 
+/** Descriptors per flow: 2 sockets, plus the native relay's two pipes when it may splice (config nativeRelay). */
+export function fdsPerFlow(cfg: Pick<ProxyConfig, 'nativeRelay'>): number {
+  return cfg.nativeRelay && cfg.nativeRelay.mode !== 'copy' ? 6 : 2;
+}
+
 /** Descriptors one worker needs for its share of the limits. */
 export function nofileNeed(cfg: ProxyConfig): number {
   if (cfg.limits.nofile !== 'auto') return cfg.limits.nofile;
-  return 2 * workerShare(cfg.limits.flows, cfg.workers) + FDS_PER_PROCESS * execProcesses(cfg) + NOFILE_MARGIN;
+  return fdsPerFlow(cfg) * workerShare(cfg.limits.flows, cfg.workers) + FDS_PER_PROCESS * execProcesses(cfg) + NOFILE_MARGIN;
 }
 
 function nrOpen(): number {
@@ -96,7 +101,7 @@ export const FD_RESERVE = 32;
 
 /**
  * Flows this process's descriptor limit leaves room for, now: (soft limit - descriptors open -
- * reserve - exec pipes) / 2. Called by a worker once it listens (its base descriptors are open).
+ * reserve - exec pipes) / descriptors per flow. Called by a worker once it listens (its base descriptors are open).
  */
 export function fdFlowCap(cfg: ProxyConfig, log: Logger): number {
   const [soft] = native().getNofile();
@@ -107,7 +112,7 @@ export function fdFlowCap(cfg: ProxyConfig, log: Logger): number {
   } catch {
     open = 64;
   }
-  const cap = Math.max(0, Math.floor((soft - open - FD_RESERVE - FDS_PER_PROCESS * execProcesses(cfg)) / 2));
+  const cap = Math.max(0, Math.floor((soft - open - FD_RESERVE - FDS_PER_PROCESS * execProcesses(cfg)) / fdsPerFlow(cfg)));
   const share = workerShare(cfg.limits.flows, cfg.workers);
   if (cap < share) log.warn({ flows: cap, share, nofile: soft }, 'the descriptor limit leaves room for fewer flows than limits.flows: beyond, SYNs are reset (NOFILE_LIMIT)');
   return cap;

@@ -19,7 +19,9 @@ import { decide, type DecideOptions } from './decide.js';
 import { classify, convertedPath, synPath, type Accepted, type Decision, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
 import { ProxyFlow, resetSocket, type FlowRecord } from './flow.js';
-import { expireIdle } from '../sdk/flow.js';
+import { expireIdle, type PairRelay } from '../sdk/flow.js';
+import { NativeRelay } from '../native/relay.js';
+import { nativePairRelay } from './native-relay.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
@@ -62,6 +64,9 @@ export class ProxyWorker {
   private readonly warnings: LogLimiter;
   /** netconf.intercept: sklookup (sklookup.ts) */
   private readonly sklookup: boolean;
+  /** config nativeRelay: this worker's relay thread, and the flows' way to it */
+  private readonly nativeRelay: NativeRelay | undefined;
+  private readonly pairRelay: PairRelay | undefined;
 
   constructor(
     private readonly cfg: ProxyConfig,
@@ -71,6 +76,10 @@ export class ProxyWorker {
   ) {
     this.nextId = workerIndex * 1_000_000_000 + 1;
     this.sklookup = cfg.netconf?.intercept === 'sklookup';
+    if (cfg.nativeRelay) {
+      this.nativeRelay = new NativeRelay(cfg.nativeRelay);
+      this.pairRelay = nativePairRelay(this.nativeRelay);
+    }
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
     this.admission = new Admission(cfg.limits, cfg.workers);
@@ -239,6 +248,7 @@ export class ProxyWorker {
         stats: this.stats.fn(d.functionId, d.entry.name),
         connectTimeoutMs: this.cfg.timeouts.connect,
         releaseTimeWait: !this.sklookup,
+        ...(this.pairRelay ? { pairRelay: this.pairRelay } : {}),
         now: () => this.clock,
         onClosed: (f) => {
           admitted.release();
@@ -327,6 +337,8 @@ export class ProxyWorker {
     }
     const remaining = this.flows.size;
     for (const f of [...this.flows.values()]) f.fail({ kind: 'drain_deadline' });
+    // the aborts above are queued to the thread; close() resets whatever it still holds, then stops it
+    this.nativeRelay?.close();
     this.warnings.stop();
     await this.functions.close();
     return { remaining };

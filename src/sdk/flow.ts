@@ -50,6 +50,31 @@ export interface FlowCounters {
   endings: Record<string, number>;
 }
 
+/** What a pair relay reports of a flow it took over (totals, not deltas). */
+export interface PairRelayEvents {
+  bytes(up: number, down: number): void;
+  /** a side's FIN went on to the other side (up: the client's) */
+  eof(direction: 'up' | 'down'): void;
+  /** `side` failed or was reset; the relay reset the other one */
+  reset(side: 'client' | 'server', error: Error): void;
+  /** both sides are closed */
+  done(): void;
+}
+
+export interface PairRelayHandle {
+  /** reset both sides now */
+  abort(): void;
+  /** bytes taken from one side and not yet accepted by the other */
+  buffered(): { up: number; down: number };
+}
+
+/**
+ * A relay of both directions that takes the two sides over (the native relay: src/proxy/native-relay.ts),
+ * or declines (undefined: the per-direction relay runs). After a takeover the streams emit nothing
+ * the flow listens to; the relay's events drive the flow's end.
+ */
+export type PairRelay = (inbound: Duplex, outbound: Duplex, t: FlowTransforms, events: PairRelayEvents) => PairRelayHandle | undefined;
+
 export interface FlowDeps {
   log: Logger;
   /** the flow's facts (id, function, argument, path, endpoints), as its function sees them */
@@ -62,6 +87,8 @@ export interface FlowDeps {
   outbound(transforms: FlowTransforms): Outbound;
   /** the relay of one direction (default: sdk/relay.ts) */
   relay?: typeof defaultRelay;
+  /** tried first, when given: a relay that takes both sides over */
+  pairRelay?: PairRelay;
   ops?: StreamOps;
   counters?: FlowCounters;
   /** the server side must be up within this (ms); 0: no limit */
@@ -84,6 +111,8 @@ export interface FlowProgress {
   /** bytes held in user space, waiting for the server side / client side to accept them */
   bufferedUp: number;
   bufferedDown: number;
+  /** 'native': a pair relay (the native relay thread) took the flow's sockets over */
+  relay?: 'native';
 }
 
 function fmt(e: { address: string; port: number }): string {
@@ -107,6 +136,11 @@ export class Flow {
   private connectTimer: NodeJS.Timeout | undefined;
   private closedSides = 0;
   private readonly ops: StreamOps;
+  /** the listeners watch() put on the sides, to take off when a pair relay takes them over */
+  private readonly unwatch: Array<() => void> = [];
+  /** the pair relay that owns the sides, once it took them over (until they are closed) */
+  private pair: PairRelayHandle | undefined;
+  private handedOver = false;
 
   constructor(
     readonly inbound: Duplex,
@@ -140,8 +174,11 @@ export class Flow {
 
   /** A side's errors end the flow; its close is counted; its close is a reset until both its directions ended. */
   private watch(s: Duplex, side: 'client' | 'server'): void {
-    s.on('error', (e) => this.fail(side === 'client' ? { kind: 'client_reset', error: e } : { kind: this.state === 'connecting' ? 'connect_failed' : 'server_reset', error: e }));
-    s.on('close', () => this.sideClosed(s));
+    const onError = (e: Error): void =>
+      this.fail(side === 'client' ? { kind: 'client_reset', error: e } : { kind: this.state === 'connecting' ? 'connect_failed' : 'server_reset', error: e });
+    const onClose = (): void => this.sideClosed(s);
+    s.on('error', onError);
+    s.on('close', onClose);
     this.ops.abortive(s);
     const done = (): void => {
       if (s.readableEnded && s.writableFinished && !s.destroyed) this.ops.orderly(s);
@@ -149,6 +186,12 @@ export class Flow {
     // both fire before autoDestroy closes the stream
     s.on('end', done);
     s.on('finish', done);
+    this.unwatch.push(() => {
+      s.off('error', onError);
+      s.off('close', onClose);
+      s.off('end', done);
+      s.off('finish', done);
+    });
   }
 
   private prepareInbound(): boolean {
@@ -211,6 +254,7 @@ export class Flow {
 
   /** Both directions, each with its back-pressure and half-close; the client side was paused until now. */
   private startRelay(out: Duplex, t: FlowTransforms): void {
+    if (this.handOver(out, t)) return;
     const relay = this.deps.relay ?? defaultRelay;
     const hooks = {
       onTransformError: (e: unknown) => this.fail({ kind: 'function_error', error: e }),
@@ -221,6 +265,34 @@ export class Flow {
     relay(this.inbound, out, t.upstream, this.up, hooks);
     relay(out, this.inbound, t.downstream, this.down, hooks);
     this.inbound.resume();
+  }
+
+  /** Both sides to the pair relay, if there is one and it takes them; its events drive the rest. */
+  private handOver(out: Duplex, t: FlowTransforms): boolean {
+    const pairRelay = this.deps.pairRelay;
+    if (!pairRelay) return false;
+    const handle = pairRelay(this.inbound, out, t, {
+      bytes: (up, down) => {
+        if (up === this.up.bytesOut && down === this.down.bytesOut) return;
+        this.up.bytesIn = this.up.bytesOut = up;
+        this.down.bytesIn = this.down.bytesOut = down;
+        this.lastActivity = this.deps.now();
+      },
+      eof: (direction) => {
+        (direction === 'up' ? this.up : this.down).ended = true;
+      },
+      reset: (side, error) => this.fail({ kind: side === 'client' ? 'client_reset' : 'server_reset', error }),
+      done: () => {
+        this.pair = undefined;
+        this.closed();
+      },
+    });
+    if (!handle) return false;
+    this.pair = handle;
+    this.handedOver = true;
+    // the streams' own close (they were handed over) means nothing to the flow any more
+    for (const off of this.unwatch.splice(0)) off();
+    return true;
   }
 
   /** Resets both sides and records why (the first reason wins). */
@@ -234,6 +306,7 @@ export class Flow {
     if (end.kind === 'function_error') log.error({ flow: this.id, fn: facts.functionId, err: end.error }, 'function failed');
     this.ops.reset(this.inbound);
     if (this.outbound) this.ops.reset(this.outbound);
+    this.pair?.abort();
     this.release();
   }
 
@@ -257,6 +330,11 @@ export class Flow {
       else if (!(s.readableEnded && s.writableFinished)) this.fail({ kind: s === this.inbound ? 'client_reset' : 'server_reset' });
       return;
     }
+    this.closed();
+  }
+
+  /** Both sides closed: counted, logged, reported once. */
+  private closed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.connectTimer);
@@ -283,8 +361,9 @@ export class Flow {
       idleMs: now - this.lastActivity,
       bytesUp: this.up.bytesOut,
       bytesDown: this.down.bytesOut,
-      bufferedUp: this.outbound?.writableLength ?? 0,
-      bufferedDown: this.inbound.writableLength,
+      bufferedUp: this.pair ? this.pair.buffered().up : (this.outbound?.writableLength ?? 0),
+      bufferedDown: this.pair ? this.pair.buffered().down : this.inbound.writableLength,
+      ...(this.handedOver ? { relay: 'native' as const } : {}),
     };
   }
 }

@@ -1,0 +1,201 @@
+/**
+ * The native relay (native/relay.c): one addon-owned thread that moves the bytes of socket pairs
+ * (splice() through a bounded pipe per direction, or recv()/send() through a bounded buffer), with
+ * no JavaScript per byte. JavaScript hands it a pair and hears back, in batches: bytes moved per
+ * direction, an EOF per direction (already forwarded as shutdown(SHUT_WR) on the other side: half-close),
+ * a reset (the other side was reset: SO_LINGER 0 + close), and the end of the pair. Counters and
+ * the idle time are readable at any time; a pair can be aborted (both sides reset).
+ *
+ * Handover (`adopt`): the addon dups both descriptors, then the net.Sockets are destroyed — closing
+ * only Node's descriptors (the kernel socket lives on in the dup), which also stops libuv's watcher
+ * for good. From then on the relay alone reads, writes and closes the sockets: nothing of them is
+ * left in JavaScript, and a close is a reset unless both directions ended (as SOCKET_OPS do).
+ */
+import type net from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { z } from 'zod';
+import { SrError } from '../core/errors.js';
+import { native } from './addon.js';
+
+export type RelayMode = 'splice' | 'copy' | 'auto';
+const MODES: Record<RelayMode, number> = { splice: 0, copy: 1, auto: 2 };
+
+/** The relay's limits: a config section (nativeRelay) of the proxy when it uses one. */
+export const relayOptionsSchema = z
+  .object({
+    /**
+     * splice: socket -> pipe -> socket in the kernel; copy: recv/send through a buffer in the thread;
+     * auto: recv/send while reads are small (fewer syscalls per message), splice from a 32 KB read on
+     */
+    mode: z.enum(['splice', 'copy', 'auto']).default('auto'),
+    /** bytes in flight per direction (the pipe's size, or the buffer's): the back-pressure bound */
+    capacity: z.number().int().min(4096).max(1 << 20).default(256 * 1024),
+    /** byte counters reach JavaScript at most this often (ms); EOFs, resets and ends come at once */
+    reportMs: z.number().int().min(1).max(60_000).default(100),
+  })
+  .strict();
+export type RelayOptions = z.infer<typeof relayOptionsSchema>;
+
+/** How a pair ended: both directions done, a side reset or failed, aborted, the relay closed. */
+export type PairEnd = 'ok' | 'reset' | 'aborted' | 'closed';
+const ENDS: readonly PairEnd[] = ['ok', 'reset', 'aborted', 'closed'];
+const EV = { bytes: 0, eof: 1, reset: 2, done: 3 } as const;
+const FIELDS = 6;
+
+export interface PairBytes {
+  /** bytes written to b that were read from a */
+  aToB: number;
+  bToA: number;
+}
+
+export interface PairStats extends PairBytes {
+  /** ms since a byte last moved (either way) */
+  idleMs: number;
+  /** bytes taken from one side and not yet accepted by the other */
+  queuedAToB: number;
+  queuedBToA: number;
+}
+
+export interface PairEvents {
+  /** counters moved (at most every reportMs) */
+  onBytes?(b: PairBytes): void;
+  /** a's FIN went on to b ('aToB'), or b's to a; the other direction goes on */
+  onEof?(direction: 'aToB' | 'bToA', b: PairBytes): void;
+  /** `side` failed (its peer reset it, or an error such as ETIMEDOUT); the other side was reset */
+  onReset?(side: 'a' | 'b', code: string, b: PairBytes): void;
+  /** once: both descriptors are closed */
+  onDone(end: PairEnd, b: PairBytes): void;
+}
+
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+
+interface Handle {
+  readonly __relay: unique symbol;
+}
+interface RelayNative {
+  relayCreate(mode: number, capacity: number, reportMs: number, cb: (records: Float64Array) => void): Handle;
+  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean): number;
+  relayStats(h: Handle, id: number): Float64Array | null;
+  relayAbort(h: Handle, id: number): boolean;
+  relayClose(h: Handle): void;
+}
+
+export class RelayPair {
+  constructor(
+    readonly id: number,
+    private readonly relay: NativeRelay,
+    readonly events: PairEvents,
+  ) {}
+
+  /** null once the pair is done */
+  stats(): PairStats | null {
+    return this.relay.statsOf(this.id);
+  }
+
+  /** Resets both sides (SO_LINGER 0 + close); onDone('aborted') follows. False when already done. */
+  abort(): boolean {
+    return this.relay.abortPair(this.id);
+  }
+}
+
+export class NativeRelay {
+  readonly options: RelayOptions;
+  private readonly n: RelayNative;
+  private readonly handle: Handle;
+  private readonly pairs = new Map<number, RelayPair>();
+  private closed = false;
+
+  constructor(options: Partial<RelayOptions> = {}) {
+    this.options = relayOptionsSchema.parse(options);
+    this.n = native() as unknown as RelayNative;
+    const o = this.options;
+    this.handle = this.n.relayCreate(MODES[o.mode], o.capacity, o.reportMs, (r) => this.dispatch(r));
+  }
+
+  /** pairs not yet done */
+  get size(): number {
+    return this.pairs.size;
+  }
+
+  /**
+   * Takes two connected sockets over: the relay owns them from here; the net.Sockets are destroyed
+   * (their 'close' fires; their descriptors close, the connections do not). Throws RELAY_HANDOVER
+   * when a socket is not connected or JavaScript holds bytes of it (read and not consumed, or written
+   * and not yet sent): the caller keeps its sockets then.
+   */
+  adopt(a: net.Socket, b: net.Socket, events: PairEvents): RelayPair {
+    const fa = handoverFd(a, 'a');
+    const fb = handoverFd(b, 'b');
+    a.pause();
+    b.pause();
+    const pair = this.addFds(fa, fb, events);
+    a.destroy();
+    b.destroy();
+    return pair;
+  }
+
+  /** Relays two connected TCP descriptors (dup'ed: the caller closes its own). `abortive`: a close is a reset until both directions ended. */
+  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true): RelayPair {
+    if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
+    const id = this.n.relayAdd(this.handle, fdA, fdB, abortive);
+    const pair = new RelayPair(id, this, events);
+    this.pairs.set(id, pair);
+    return pair;
+  }
+
+  statsOf(id: number): PairStats | null {
+    const v = this.n.relayStats(this.handle, id);
+    if (!v) return null;
+    return { aToB: v[0]!, bToA: v[1]!, idleMs: v[2]!, queuedAToB: v[3]!, queuedBToA: v[4]! };
+  }
+
+  abortPair(id: number): boolean {
+    return !this.closed && this.n.relayAbort(this.handle, id);
+  }
+
+  /** Stops the thread; every pair still relayed is reset and reported done ('closed'). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.n.relayClose(this.handle);
+  }
+
+  private dispatch(r: Float64Array): void {
+    for (let i = 0; i + FIELDS <= r.length; i += FIELDS) {
+      const id = r[i]!;
+      const pair = this.pairs.get(id);
+      if (!pair) continue;
+      const kind = r[i + 1]!;
+      const arg = r[i + 2]!;
+      const bytes: PairBytes = { aToB: r[i + 4]!, bToA: r[i + 5]! };
+      const e = pair.events;
+      if (kind === EV.bytes) e.onBytes?.(bytes);
+      else if (kind === EV.eof) e.onEof?.(arg === 0 ? 'aToB' : 'bToA', bytes);
+      else if (kind === EV.reset) e.onReset?.(arg === 0 ? 'a' : 'b', errnoNames.get(r[i + 3]!) ?? `errno ${r[i + 3]}`, bytes);
+      else if (kind === EV.done) {
+        this.pairs.delete(id);
+        e.onDone(ENDS[arg] ?? 'closed', bytes);
+      }
+    }
+  }
+}
+
+/** Whether `adopt` would take this socket (connected, nothing buffered in JavaScript, not half-closed). */
+export function canAdopt(s: net.Socket): boolean {
+  try {
+    handoverFd(s, 'socket');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The socket's descriptor, when it can be handed over without losing a byte. */
+function handoverFd(s: net.Socket, name: string): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (s.destroyed || s.connecting || fd === undefined || fd < 0) throw new SrError('RELAY_HANDOVER', `socket ${name} is not connected`);
+  if (s.readableLength > 0 || s.writableLength > 0)
+    throw new SrError('RELAY_HANDOVER', `socket ${name} has bytes buffered in JavaScript (${s.readableLength} read, ${s.writableLength} to write)`);
+  if (s.readableEnded || s.writableEnded) throw new SrError('RELAY_HANDOVER', `socket ${name} is half-closed already`);
+  return fd;
+}

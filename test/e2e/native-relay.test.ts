@@ -1,0 +1,164 @@
+/**
+ * End to end with `nativeRelay` on (issue 14, prototype): `copy` flows handed to the workers' native
+ * relay threads, through two proxies in network namespaces — 50 MB each way with sha256, half-close
+ * with a large reply, a stalled server, drain on SIGTERM, 200 concurrent flows with the tables ending empty and every
+ * ending ok; an `xor` hop on the same path keeps the JavaScript relay.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { adminArgs, BIN, proxyYaml, runClient, startProxy, startServer, withLab, type ClientResult } from '../helpers/harness.js';
+import type { Lab } from '../../src/lab/index.js';
+
+const MB = 1 << 20;
+const FUNCTIONS = ['{ id: 1, function: copy }', '{ id: 2, function: xor }'];
+const CAPACITY = 65536;
+const config = (locator: string): string => `${proxyYaml(locator, FUNCTIONS)}\nnativeRelay: { mode: auto, capacity: ${CAPACITY} }`;
+
+function assertIntact(r: ClientResult, conn: Record<string, unknown>, up: number, down: number): void {
+  assert.equal(r.error, undefined, `client error: ${r.error}`);
+  assert.equal(conn['received'], up, 'server received every byte');
+  assert.equal(conn['sha256Received'], r.sha256Sent, 'upstream bytes intact');
+  assert.equal(r.received, down, 'client received every byte');
+  assert.equal(r.sha256Received, conn['sha256Sent'], 'downstream bytes intact');
+}
+
+type Stats = { functions: { function: string; flowsTotal: number; bytesUp: number; bytesDown: number; endings: Record<string, number> }[] };
+async function stats(lab: Lab, host: string): Promise<Stats> {
+  return JSON.parse((await lab.exec(host, [process.execPath, BIN, 'stats', '--json'])).stdout) as Stats;
+}
+
+describe('nativeRelay: copy flows on the relay thread', () => {
+  test('2 proxies, copy both: 50 MB each way (sha256), counted; then half-close with an 8 MB reply', async () => {
+    await withLab('fig1', async (lab) => {
+      const p1 = await startProxy(lab, 'p1', config('fc00:a::/80'));
+      const p2 = await startProxy(lab, 'p2', config('fc00:b::/80'));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--reply', String(50 * MB)]);
+      const late = await startServer(lab, 'server', ['--port', '9001', '--reply', String(8 * MB), '--after-eof']);
+      try {
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0,fc00:b::1:0:0', '--send', String(50 * MB)]);
+        assertIntact(r, await srv.out.next((l) => l['event'] === 'conn', 60000), 50 * MB, 50 * MB);
+        const h = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9001', '--segments', 'fc00:a::1:0:0,fc00:b::1:0:0', '--send', String(3 * MB)]);
+        assertIntact(h, await late.out.next((l) => l['event'] === 'conn', 30000), 3 * MB, 8 * MB);
+        for (const host of ['p1', 'p2']) {
+          const copy = (await stats(lab, host)).functions.find((f) => f.function === 'copy')!;
+          assert.deepEqual([copy.flowsTotal, copy.bytesUp, copy.bytesDown, copy.endings], [2, 53 * MB, 58 * MB, { ok: 2 }], host);
+        }
+      } finally {
+        srv.stop();
+        late.stop();
+        assert.equal(await p1.stop(), 0);
+        assert.equal(await p2.stop(), 0);
+      }
+    });
+  });
+
+  test('a stalled server: the flow shows relay native, the relay holds at most its capacity, then everything arrives', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', config('fc00:a::/80'));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--stall-ms', '3000']);
+      try {
+        const flow = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', String(200 * MB)]);
+        await new Promise((r) => setTimeout(r, 2000));
+        const flows = JSON.parse((await lab.exec('m1', [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)])).stdout) as { bufferedUp: number; bytesUp: number; relay?: string }[];
+        assert.equal(flows.length, 1);
+        assert.equal(flows[0]!.relay, 'native');
+        assert.ok(flows[0]!.bufferedUp <= CAPACITY, `the relay holds ${flows[0]!.bufferedUp} bytes for a stalled server`);
+        assert.ok(flows[0]!.bytesUp < 50 * MB, `only socket buffers' worth went through: ${flows[0]!.bytesUp}`);
+        const r = await flow;
+        const c = await srv.out.next((l) => l['event'] === 'conn', 60000);
+        assert.equal(r.error, undefined);
+        assert.equal(c['received'], 200 * MB);
+      } finally {
+        srv.stop();
+        assert.equal(await proxy.stop(), 0);
+      }
+    });
+  });
+
+  test('SIGTERM: a native flow in flight completes; one that outlasts timeouts.drain is reset; exit 0', async () => {
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', config('fc00:a::/80'));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      try {
+        const args = ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '1000', '--delay-end'];
+        const short = runClient(lab, 'client', [...args, '1000']);
+        const long = runClient(lab, 'client', [...args, '6000']); // past timeouts.drain (3 s)
+        for (let i = 0; i < 100; i++) {
+          const flows = JSON.parse((await lab.exec('m1', [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)])).stdout) as { relay?: string }[];
+          if (flows.length === 2 && flows.every((f) => f.relay === 'native')) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        proxy.child.kill('SIGTERM');
+        const r = await short;
+        assert.equal(r.error, undefined, 'the flow in flight completed');
+        assert.equal(r.received, 1000);
+        const l = await long;
+        assert.notEqual(l.error, undefined, 'the flow past the drain deadline was reset');
+        assert.equal(await proxy.stop(), 0);
+      } finally {
+        srv.stop();
+        await proxy.stop();
+      }
+    });
+  });
+
+  test('200 concurrent flows (copy on p1, xor on p2: native, then JavaScript) all complete; tables end empty, endings ok', async () => {
+    await withLab('fig1', async (lab) => {
+      const p1 = await startProxy(lab, 'p1', config('fc00:a::/80'));
+      const p2 = await startProxy(lab, 'p2', config('fc00:b::/80'));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      try {
+        const runs = await Promise.all(
+          [0, 1, 2, 3].map(() => lab.exec('client', [process.execPath, '--input-type=module', '-e', CONCURRENT_CLIENT, '50', 'fc00:a::1:0:0,fc00:b::2:0:0'], { timeoutMs: 60000 })),
+        );
+        for (const r of runs) {
+          const res = JSON.parse(r.stdout) as { ok: number; failed: string[] };
+          assert.deepEqual(res.failed, []);
+          assert.equal(res.ok, 50);
+        }
+        for (const [host, proxy, fn] of [
+          ['p1', p1, 'copy'],
+          ['p2', p2, 'xor'],
+        ] as const) {
+          let flows: unknown[] = [];
+          for (let i = 0; i < 100; i++) {
+            flows = JSON.parse((await lab.exec(host, [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)])).stdout) as unknown[];
+            if (flows.length === 0) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.deepEqual(flows, [], `${host} flow table is empty`);
+          const s = (await stats(lab, host)).functions.find((f) => f.function === fn)!;
+          assert.equal(s.flowsTotal, 200);
+          assert.deepEqual(s.endings, { ok: 200 });
+          assert.equal(s.bytesUp, 200 * 20000);
+        }
+      } finally {
+        srv.stop();
+        assert.equal(await p1.stop(), 0);
+        assert.equal(await p2.stop(), 0);
+      }
+    });
+  });
+});
+
+/** A client process opening N flows at once over a path; each sends 20 KB and expects it echoed (xor on p2 twice: identity). */
+const CONCURRENT_CLIENT = `
+const { connect } = await import(${JSON.stringify(new URL('../../src/client/connect.js', import.meta.url).href)});
+const { createHash, randomBytes } = await import('node:crypto');
+const n = Number(process.argv[1]); const segments = process.argv[2].split(',');
+let ok = 0; const failed = [];
+await Promise.all(Array.from({ length: n }, async (_, i) => {
+  try {
+    const s = await connect({ host: 'fc00:2::2', port: 9000, segments });
+    const data = randomBytes(20000); const got = [];
+    await new Promise((resolve, reject) => {
+      s.on('data', (d) => got.push(d)); s.on('error', reject); s.on('close', resolve);
+      s.end(data);
+    });
+    const a = createHash('sha256').update(data).digest('hex');
+    const b = createHash('sha256').update(Buffer.concat(got)).digest('hex');
+    if (a === b) ok++; else failed.push(i + ': bytes differ');
+  } catch (e) { failed.push(i + ': ' + (e.code || e.message)); }
+}));
+process.stdout.write(JSON.stringify({ ok, failed }));
+`;
