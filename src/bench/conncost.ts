@@ -61,7 +61,7 @@ function script(ctx: BenchContext, name: string, text: string): string {
 }
 
 function contenders(ctx: BenchContext, lab: Lab, withRouter: boolean): Contender[] {
-  const all = [router(FIG5.m1), srv6pipesProxy(lab, FIG5.m1, FIG5.locator, [{ id: 1, function: 'copy' }], ctx.work), haproxy(lab, FIG5.m1, FIG5.locator, ctx.work)];
+  const all = [router(FIG5.m1), srv6pipesProxy(lab, FIG5.m1, FIG5.locator, [{ id: 1, function: 'copy' }], ctx.work, { relay: ctx.params.relay }), haproxy(lab, FIG5.m1, FIG5.locator, ctx.work)];
   return withRouter ? all : all.slice(1);
 }
 

@@ -3,6 +3,7 @@
  * transparent mode behind the same four nftables rules the proxy installs (kernel-datapath.md).
  * Every process runs inside a lab namespace, in the foreground, with configs from the work dir.
  */
+import type { BenchRelay } from './types.js';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,7 +73,8 @@ export interface ProxyFunction {
 }
 
 /** `srv6pipes proxy` with 2 workers (the CPU count of the reference machine) and its own netconf. */
-export function srv6pipesProxy(lab: Lab, host: string, locator: string, functions: ProxyFunction[], work: string, workers = 2): Contender {
+export function srv6pipesProxy(lab: Lab, host: string, locator: string, functions: ProxyFunction[], work: string, o: { workers?: number; relay?: BenchRelay } = {}): Contender {
+  const workers = o.workers ?? 2;
   let child: ChildProcess | undefined;
   return {
     kind: 'proxy',
@@ -83,7 +85,7 @@ export function srv6pipesProxy(lab: Lab, host: string, locator: string, function
       const fns = functions.map((f) => `  - { id: ${f.id}, function: ${f.function}${f.options ? `, options: ${JSON.stringify(f.options)}` : ''} }`);
       // one client (wrk, the idle-flow opener) is the whole world here: the same ceiling as HAProxy's maxconn
       const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;
-      writeFileSync(cfg, [`workers: ${workers}`, `locators: [ { prefix: "${locator}" } ]`, 'functions:', ...fns, 'timeouts: { connect: 5s, drain: 1s }', limits, ''].join('\n'));
+      writeFileSync(cfg, [`workers: ${workers}`, `locators: [ { prefix: "${locator}" } ]`, 'functions:', ...fns, 'timeouts: { connect: 5s, drain: 1s }', limits, ...(o.relay === 'native' ? ['nativeRelay: {}'] : []), ''].join('\n'));
       const c = lab.spawn(host, withFdLimit([process.execPath, BIN, 'proxy', '--config', cfg]), { stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       const text: string[] = [];

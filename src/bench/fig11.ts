@@ -24,8 +24,8 @@ export const fig11: Figure = {
     await ctx.withLab(shapedTopology('fig1', FIG11_SHAPING), async (lab) => {
       await startLighttpd(lab, 'server', ctx.work, p.sizes);
       const pair: Contender[] = [
-        srv6pipesProxy(lab, 'p1', FIG1.locatorP1, [{ id: 2, function: 'xor' }], ctx.work),
-        srv6pipesProxy(lab, 'p2', FIG1.locatorP2, [{ id: 2, function: 'xor' }], ctx.work),
+        srv6pipesProxy(lab, 'p1', FIG1.locatorP1, [{ id: 2, function: 'xor' }], ctx.work, { relay: ctx.params.relay }),
+        srv6pipesProxy(lab, 'p2', FIG1.locatorP2, [{ id: 2, function: 'xor' }], ctx.work, { relay: ctx.params.relay }),
       ];
       const modes = [
         { name: 'routers', contenders: [router('p1'), router('p2')], segs: [] as string[] },

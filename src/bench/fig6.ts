@@ -30,7 +30,7 @@ export const fig6: Figure = {
         await startLighttpd(lab, FIG5.server, ctx.work, p.sizes);
         const contenders: Contender[] = [
           router(FIG5.m1),
-          srv6pipesProxy(lab, FIG5.m1, FIG5.locator, [{ id: 1, function: 'copy' }], ctx.work),
+          srv6pipesProxy(lab, FIG5.m1, FIG5.locator, [{ id: 1, function: 'copy' }], ctx.work, { relay: ctx.params.relay }),
           haproxy(lab, FIG5.m1, FIG5.locator, ctx.work),
         ];
         for (let rep = 0; rep < p.reps && !ctx.aborted(); rep++) {

@@ -183,7 +183,7 @@ function lossFigure(s: LossScenario): Figure {
         await startLighttpd(lab, FIG5.server, ctx.work, p.sizes);
         await verifyLinks(ctx, lab, s, points);
         // the proxy runs for the whole scenario; router runs steer around it (an idle proxy costs nothing)
-        const proxy = srv6pipesProxy(lab, FIG5.m1, FIG5.locator, [{ id: 1, function: 'copy' }], ctx.work);
+        const proxy = srv6pipesProxy(lab, FIG5.m1, FIG5.locator, [{ id: 1, function: 'copy' }], ctx.work, { relay: ctx.params.relay });
         const contenders: Contender[] = [router(FIG5.m1), proxy];
         await proxy.start();
         try {

@@ -28,7 +28,7 @@ export const fig9: Figure = {
     const p = ctx.params;
     await ctx.withLab(shapedTopology('fig5', 'unshaped'), async (lab) => {
       await startLighttpd(lab, FIG5.server, ctx.work, p.sizes);
-      const proxy = srv6pipesProxy(lab, FIG5.m1, FIG5.locator, p.xorN.map((n) => ({ id: fnId(n), function: 'xor', options: { passes: 2 * n } })), ctx.work);
+      const proxy = srv6pipesProxy(lab, FIG5.m1, FIG5.locator, p.xorN.map((n) => ({ id: fnId(n), function: 'xor', options: { passes: 2 * n } })), ctx.work, { relay: ctx.params.relay });
       ctx.progress('fig9: starting the proxy');
       await proxy.start();
       try {

@@ -1,15 +1,15 @@
 /** Parameters of a full and a --quick run, and their validation from CLI options. */
 import { SrError } from '../core/errors.js';
 import { ALL_SIZES, sizeBytes } from './pages.js';
-import type { BenchParams } from './types.js';
+import { BENCH_RELAYS, type BenchParams, type BenchRelay } from './types.js';
 
 /** TCP congestion controls for Figs. 7/8 (the kernel's: `default`). */
 export const CONGESTION_CONTROLS = ['cubic', 'reno', 'bbr', 'default'];
 
 export function defaultParams(quick: boolean): BenchParams {
   return quick
-    ? { quick, reps: 1, durationS: 1, warmupS: 1, threads: 2, connections: 32, sizes: ['10KB', '1MB'], shapings: ['unshaped'], xorN: [0, 2], idleFlows: [200], setupConnections: 100, lossDurationS: 1, congestionControl: 'cubic' }
-    : { quick, reps: 3, durationS: 3, warmupS: 1, threads: 2, connections: 32, sizes: ALL_SIZES, shapings: ['unshaped', '1gbit', '10gbit'], xorN: [0, 1, 2, 4, 8], idleFlows: [1000, 10000], setupConnections: 500, lossDurationS: 2, congestionControl: 'cubic' };
+    ? { quick, reps: 1, durationS: 1, warmupS: 1, threads: 2, connections: 32, sizes: ['10KB', '1MB'], shapings: ['unshaped'], xorN: [0, 2], idleFlows: [200], setupConnections: 100, lossDurationS: 1, congestionControl: 'cubic', relay: 'js' }
+    : { quick, reps: 3, durationS: 3, warmupS: 1, threads: 2, connections: 32, sizes: ALL_SIZES, shapings: ['unshaped', '1gbit', '10gbit'], xorN: [0, 1, 2, 4, 8], idleFlows: [1000, 10000], setupConnections: 500, lossDurationS: 2, congestionControl: 'cubic', relay: 'js' };
 }
 
 /** `srv6pipes bench` options, typed (the CLI parses them: src/cli/commands/bench.ts); absent = the mode's default. */
@@ -25,6 +25,7 @@ export interface BenchOptions {
   sizes?: readonly string[];
   shaping?: readonly string[];
   cc?: string;
+  relay?: string;
 }
 
 function int(v: number | undefined, name: string, min: number, max: number): number | undefined {
@@ -51,6 +52,9 @@ export function paramsFromOptions(opts: BenchOptions): BenchParams {
   const cc = opts.cc;
   if (cc !== undefined && !CONGESTION_CONTROLS.includes(cc)) throw new SrError('BAD_ARGUMENT', `--cc: "${cc}" is not one of ${CONGESTION_CONTROLS.join(', ')}`);
   set('congestionControl', cc);
+  const relay = opts.relay;
+  if (relay !== undefined && !(BENCH_RELAYS as readonly string[]).includes(relay)) throw new SrError('BAD_ARGUMENT', `--relay: "${relay}" is not one of ${BENCH_RELAYS.join(', ')}`, { hint: 'js: the JavaScript relay (the proxy\'s default); native: nativeRelay, the relay thread in the addon' });
+  set('relay', relay as BenchRelay | undefined);
   set('warmupS', int(opts.warmup, 'warmup', 0, 60));
   set('connections', int(opts.connections, 'connections', 1, 10000));
   set('threads', int(opts.threads, 'threads', 1, 64));

@@ -63,7 +63,12 @@ export interface BenchParams {
   lossDurationS: number;
   /** Figs. 7/8: TCP congestion control in the lab's hosts ('default': the kernel's) */
   congestionControl: string;
+  /** how the srv6pipes contender relays `copy` flows: the JavaScript relay, or the native relay thread (`nativeRelay`) */
+  relay: BenchRelay;
 }
+
+export const BENCH_RELAYS = ['js', 'native'] as const;
+export type BenchRelay = (typeof BENCH_RELAYS)[number];
 
 export interface BenchContext {
   params: BenchParams;
