@@ -9,6 +9,6 @@ export * from './sdk/types.js';
 export { SrError, isSrError, ERROR_CODES, type ErrorCode, type ErrorKind } from './core/errors.js';
 export { decodeSrh, encodeSrh, srhForPath, pathOf, describeSrh, hmacTlv, decodeHmacTlv, type Srh, type SrhTlv } from './codec/srh.js';
 export { sidLayout, encodeSid, decodeSid, formatSid, argumentBits, type SidLayout } from './codec/sid.js';
-export { BUILTIN_FUNCTIONS } from './functions/registry.js';
+export { BUILTIN_FUNCTIONS } from './functions/all.js';
 export { describeFunction, type FunctionInfo, type OptionInfo } from './sdk/describe.js';
 export { resolve, resolveAndConnect, type ResolveOptions } from './client/resolve.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BUILTIN_FUNCTIONS } from '../functions/registry.js';
+import { BUILTIN_FUNCTIONS } from '../functions/all.js';
 import type { FunctionInfo } from '../sdk/describe.js';
 import { formatFunctions } from './function-list.js';
 

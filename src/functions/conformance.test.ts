@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { conformance, type ConformanceCase } from '../sdk/conformance.js';
 import type { FunctionDescriptor } from '../sdk/types.js';
-import { BUILTIN_FUNCTIONS } from './registry.js';
+import { BUILTIN_FUNCTIONS } from './all.js';
 
 /** The cases in a built-in's folder: [] when it has none (no conformance.js, or no cases in it). */
 export async function casesOf(d: FunctionDescriptor): Promise<ConformanceCase[]> {

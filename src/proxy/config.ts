@@ -19,7 +19,7 @@ import type { SidLayout } from '../codec/sid.js';
 import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
 import { loadFunction, type FunctionSpec } from '../sdk/loader.js';
-import { BUILTINS } from '../functions/registry.js';
+import { BUILTINS, builtinRequires } from '../functions/registry.js';
 import { MemoryMetrics } from '../sdk/metrics-memory.js';
 import type { FunctionRequirement } from '../sdk/types.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
@@ -264,7 +264,7 @@ function functionsConfig(c: RawProxyConfig, invalid: Invalid): FunctionSpec[] {
   // what built-ins declare they need (modules: checkFunctions, once they are imported)
   c.functions.forEach((f, i) => {
     f.parts.forEach((p, k) => {
-      for (const r of BUILTINS.find(p.function)?.requires ?? []) {
+      for (const r of builtinRequires(p.function)) {
         const why = unmetRequirement(r, c);
         if (why !== undefined) throw invalid(f.chain ? ['functions', i, 'chain', k, 'function'] : ['functions', i, 'function'], `the ${p.function} function requires ${r}: ${why}`);
       }

@@ -27,6 +27,7 @@ import { applyPlan, checkNetconfPrerequisites } from '../sys/plan.js';
 import { nofileNeed, raiseNofile } from './rlimit.js';
 import { RetainedStats, type ProxyStats } from './stats.js';
 import { describeSkLookup, ENV_SKLOOKUP_SLOTS, SkLookupInterception } from './sklookup.js';
+import { workerExecArgv } from './worker-runtime.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
@@ -142,6 +143,7 @@ export class ProxyDaemon {
 
   private spawnWorker(index: number): Promise<void> {
     const child = fork(WORKER_MAIN, [], {
+      execArgv: workerExecArgv(process.execArgv, process.env),
       env: {
         ...process.env,
         [ENV_CONFIG]: JSON.stringify(this.cfg.raw),

@@ -15,7 +15,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { errnoCode, SrError } from '../core/errors.js';
 import type { FunctionSpec, PartSpec } from '../sdk/loader.js';
-import { findBuiltin } from '../functions/registry.js';
+import { isBuiltin } from '../functions/registry.js';
 
 export interface LoadPolicy {
   /** absolute directories a module may come from */
@@ -102,7 +102,7 @@ export async function admitSpec(spec: FunctionSpec, policy: LoadPolicy, where = 
     else if (p.function === 'exec') {
       admitExec(p, allowedArgv, at);
       parts.push(p);
-    } else if (findBuiltin(p.function) || !/[/\\]|\.m?js$/.test(p.function)) parts.push(p); // a built-in, or an unknown name the loader refuses
+    } else if (isBuiltin(p.function) || !/[/\\]|\.m?js$/.test(p.function)) parts.push(p); // a built-in, or an unknown name the loader refuses
     else parts.push(await admitModule(p, policy, at));
   }
   return { ...spec, parts };

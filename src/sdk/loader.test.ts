@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { isSrError } from '../core/errors.js';
 import { resolveDescriptor, type FunctionRegistry } from './loader.js';
 
-const EMPTY: FunctionRegistry = { find: () => undefined, all: () => [] };
+const EMPTY: FunctionRegistry = { find: () => undefined };
 const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-loader-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

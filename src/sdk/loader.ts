@@ -35,8 +35,8 @@ export interface FunctionSpec {
 
 /** The functions a loader knows by name (the built-ins: functions/registry.ts); anything else is a module path. */
 export interface FunctionRegistry {
-  find(name: string): FunctionDescriptor | undefined;
-  all(): readonly FunctionDescriptor[];
+  /** the descriptor of a known name (the built-ins import their module on first use), or undefined */
+  find(name: string): FunctionDescriptor | undefined | Promise<FunctionDescriptor | undefined>;
 }
 
 export interface LoaderContext {
@@ -59,7 +59,7 @@ let importVersion = 0;
 
 /** A descriptor by built-in name or module path (a fresh copy of the module when `fresh`). */
 export async function resolveDescriptor(registry: FunctionRegistry, fn: string, baseDir: string, fresh = false): Promise<FunctionDescriptor> {
-  const builtin = registry.find(fn);
+  const builtin = await registry.find(fn);
   if (builtin) return builtin;
   if (!/[/\\]|\.m?js$/.test(fn)) {
     throw new SrError('UNKNOWN_FUNCTION', `unknown function "${fn}": not a built-in, and not a module path (.js or .mjs)`);

@@ -17,7 +17,7 @@ function capture(): { log: Logger; lines: Record<string, unknown>[] } {
 }
 
 function registryOf(...ds: FunctionDescriptor[]): FunctionRegistry {
-  return { find: (n) => ds.find((d) => d.name === n), all: () => ds };
+  return { find: (n) => ds.find((d) => d.name === n) };
 }
 
 function ctxOf(registry: FunctionRegistry, extra: Partial<LoaderContext> = {}): LoaderContext {

@@ -1,7 +1,7 @@
 import { SrError } from '../../core/errors.js';
 import type { FlowRecord } from '../../proxy/flow.js';
 import type { ProxyStats } from '../../proxy/stats.js';
-import { BUILTIN_FUNCTIONS } from '../../functions/registry.js';
+import { loadBuiltins } from '../../functions/registry.js';
 import { describeFunction } from '../../sdk/describe.js';
 import { formatFunctions } from '../function-list.js';
 import { table } from '../table.js';
@@ -81,7 +81,7 @@ export const PROXY_COMMANDS: CommandSpec[] = [
     summary: 'List the built-in functions: their argument, options, reset reasons and requirements',
     options: { json: flag('--json', 'print JSON (an array, one object per function)') },
     async run(_args, opts) {
-      const infos = BUILTIN_FUNCTIONS.map(describeFunction);
+      const infos = (await loadBuiltins()).map(describeFunction);
       process.stdout.write(opts['json'] ? `${JSON.stringify(infos, null, 1)}\n` : formatFunctions(infos));
       return 0;
     },
