@@ -16,21 +16,23 @@ async function freePort(): Promise<number> {
 }
 
 test('outboundSocket with `bind`: bound before Node wraps it, it connects from that address and port without localAddress', async () => {
-  const server = net.createServer().listen(0, '::1');
+  const peers: net.Socket[] = [];
+  const server = net.createServer((p) => void peers.push(p)).listen(0, '::1');
   await once(server, 'listening');
+  let s: net.Socket | undefined;
   try {
     const port = await freePort();
     const accepted = once(server, 'connection');
-    const s = outboundSocket({ bind: { address: '::1', port }, noDelay: true }, { allowHalfOpen: true });
+    s = outboundSocket({ bind: { address: '::1', port }, noDelay: true }, { allowHalfOpen: true });
     s.connect({ host: '::1', port: (server.address() as net.AddressInfo).port, family: 6 });
     await once(s, 'connect');
     const [peer] = (await accepted) as [net.Socket];
     assert.equal(peer.remotePort, port);
     assert.equal(s.localPort, port);
     assert.equal(s.localAddress, '::1');
-    peer.destroy();
-    s.destroy();
   } finally {
+    s?.destroy();
+    for (const p of peers) p.destroy();
     server.close();
   }
 });
