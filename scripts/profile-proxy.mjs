@@ -24,6 +24,8 @@
  *  modules — the files each worker opens while it starts (`strace -e openat`).
  *  haproxy — the same wrk and setup loads through HAProxy: its CPU per byte / per connection, `perf record`.
  *  hastrace — `strace -c` of HAProxy during N fresh connections (not in the default phases).
+ *  cpu     — CPU per fresh connection without a profiler, the proxy's workers and HAProxy interleaved,
+ *            --reps rounds of --setup connections (not in the default phases).
  * Needs root (network namespaces), perf, strace, wrk, lighttpd. Takes its lab down in any case.
  */
 import { spawn, execFileSync } from 'node:child_process';
@@ -56,6 +58,8 @@ const { values: a } = parseArgs({
     warm: { type: 'string', default: 'yes' },
     /** netconf.intercept of the proxy (the bench's default: auto, which is sklookup here) */
     intercept: { type: 'string', default: 'auto' },
+    /** cpu: rounds (proxy, then HAProxy, each round) */
+    reps: { type: 'string', default: '3' },
   },
 });
 const OUT = resolve(a.out);
@@ -390,6 +394,37 @@ try {
     } finally {
       await h.stop();
     }
+  }
+  if (phases.has('cpu')) {
+    // CPU per fresh connection, no profiler: the proxy's workers and HAProxy interleaved, --reps rounds
+    // of --setup connections each (issue 14 step 3: before/after)
+    const n = Number(a.setup);
+    const rounds = [];
+    for (let rep = 0; rep < Number(a.reps); rep++) {
+      await startProxy('');
+      const pids = workerPids();
+      await setupRun(50);
+      const c0 = sumCpu(pids);
+      const r = await setupRun(n);
+      const proxyUs = ((sumCpu(pids) - c0) * 1e3) / n;
+      await stopProxy();
+      const h = haproxy(lab, FIG5.m1, FIG5.locator, WORK);
+      await h.start();
+      let haproxyUs;
+      let hr;
+      try {
+        await setupRun(50);
+        const h0 = cpuMs(h.pid());
+        hr = await setupRun(n);
+        haproxyUs = ((cpuMs(h.pid()) - h0) * 1e3) / n;
+      } finally {
+        await h.stop();
+      }
+      rounds.push({ proxyCpuUsPerConnection: proxyUs, haproxyCpuUsPerConnection: haproxyUs, ratio: proxyUs / haproxyUs, proxy: JSON.parse(r.stdout || '{}'), haproxy: JSON.parse(hr.stdout || '{}'), loadavg: loadavg() });
+      log(`cpu round ${rep + 1}: ${JSON.stringify(rounds.at(-1))}`);
+    }
+    summary.cases.cpu = { connections: n, rounds };
+    save();
   }
   if (phases.has('hastrace')) {
     // HAProxy's syscalls per connection, as the proxy's (strace phase)

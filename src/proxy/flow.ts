@@ -13,7 +13,7 @@ import { onwardSrh } from '../codec/srh.js';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
 import { asymmetricTransforms } from '../sdk/compose.js';
 import type { FlowFacts } from '../sdk/context.js';
-import { Flow, type FlowProgress, type Outbound, type PairRelay, type StreamOps } from '../sdk/flow.js';
+import { Flow, type FlowDeps, type FlowProgress, type FunctionDeps, type Outbound, type PairRelay, type StreamOps } from '../sdk/flow.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import type { LoadedFunction } from '../sdk/loader.js';
 import { releaseTransforms, type FlowTransforms } from '../sdk/types.js';
@@ -39,9 +39,9 @@ export interface FlowRecord extends FlowProgress {
   downstreamFn?: number;
 }
 
+/** What every flow of a worker shares (one object per worker, not per flow). */
 export interface ProxyFlowDeps {
   log: Logger;
-  stats: FunctionStats;
   connectTimeoutMs: number;
   /** a coarse clock (ms), refreshed by the worker's sweep */
   now(): number;
@@ -74,7 +74,7 @@ export const SOCKET_OPS: StreamOps = {
 };
 
 /** The function's transforms for a flow: its own, composed with the return path's function downstream. */
-function spawnFor(d: Accepted<LoadedFunction>, facts: FlowFacts, deps: Parameters<LoadedFunction['spawn']>[1]): FlowTransforms {
+function spawnFor(d: Accepted<LoadedFunction>, facts: FlowFacts, deps: FunctionDeps): FlowTransforms {
   const forward = d.entry.spawn(facts, deps);
   const back = d.downstream;
   if (!back) return forward;
@@ -104,16 +104,30 @@ export function carrierFor(t: FlowTransforms, d: Accepted<LoadedFunction>, clien
       },
     };
   }
-  const socket = outboundSocket({ srh: onwardSrh(d.onward), transparent: true }, { allowHalfOpen: true });
-  return {
-    stream: socket,
-    connect: () => socket.connect({ host: server.address, port: server.port, localAddress: client.address, family: 6 }),
-    connected: () => socket.setNoDelay(true),
-  };
+  // bound to the client's address, TCP_NODELAY and the onward SRH, all before connect (sockets.ts)
+  return new TransparentOutbound(outboundSocket({ srh: onwardSrh(d.onward), transparent: true, bind: client, noDelay: true }, { allowHalfOpen: true }), server);
 }
 
-export class ProxyFlow {
+/** The transparent outbound socket, already bound to the client's address: connecting is all that is left. */
+class TransparentOutbound implements Outbound {
+  constructor(
+    readonly stream: net.Socket,
+    private readonly server: Endpoint,
+  ) {}
+
+  connect(): void {
+    this.stream.connect({ host: this.server.address, port: this.server.port, family: 6 });
+  }
+}
+
+/**
+ * A flow of the proxy. It is its own `Flow`'s deps (methods, not per-flow closures: a connection
+ * costs as few JavaScript objects as it can); what all flows share comes from the worker (`host`).
+ */
+export class ProxyFlow implements FlowDeps {
   readonly flow: Flow;
+  readonly facts: FlowFacts;
+  readonly ops = SOCKET_OPS;
 
   constructor(
     readonly id: number,
@@ -121,32 +135,55 @@ export class ProxyFlow {
     readonly decision: Accepted<LoadedFunction>,
     readonly client: Endpoint,
     readonly server: Endpoint,
-    deps: ProxyFlowDeps,
+    /** the function's counters */
+    readonly counters: FunctionStats,
+    private readonly host: ProxyFlowDeps,
+    /** called once the flow has closed (the admission's release) */
+    readonly released?: () => void,
   ) {
     const d = decision;
-    const facts: FlowFacts = { flowId: id, functionId: d.functionId, argument: d.argument, sid: d.sid, client, server, path: d.path, position: d.position };
-    this.flow = new Flow(inbound as Duplex, {
-      log: deps.log,
-      facts,
-      counters: deps.stats,
-      connectTimeoutMs: deps.connectTimeoutMs,
-      now: deps.now,
-      ops: SOCKET_OPS,
-      ...(deps.pairRelay ? { pairRelay: deps.pairRelay } : {}),
-      prepareInbound: () => {
-        // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
-        if (deps.releaseTimeWait !== false) releaseTimeWaitOnClose(inbound, server, client, deps.log);
-        // the return path: this socket's replies go back through the previous hop's return SID
-        if (d.replySrh) setRoutingHeader(inbound, d.replySrh);
-      },
-      spawn: (fnDeps) => spawnFor(d, facts, fnDeps),
-      outbound: (t) => carrierFor(t, d, client, server),
-      onClosed: () => {
-        d.entry.detach(this);
-        d.downstream?.entry.detach(this);
-        deps.onClosed(this);
-      },
-    });
+    this.facts = { flowId: id, functionId: d.functionId, argument: d.argument, sid: d.sid, client, server, path: d.path, position: d.position };
+    this.flow = new Flow(inbound as Duplex, this);
+  }
+
+  get log(): Logger {
+    return this.host.log;
+  }
+
+  /** config nativeRelay: the relay that may take this flow's sockets over (sdk/flow.ts handOver) */
+  get pairRelay(): PairRelay | undefined {
+    return this.host.pairRelay;
+  }
+
+  get connectTimeoutMs(): number {
+    return this.host.connectTimeoutMs;
+  }
+
+  now(): number {
+    return this.host.now();
+  }
+
+  prepareInbound(): void {
+    // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
+    if (this.host.releaseTimeWait !== false) releaseTimeWaitOnClose(this.inbound, this.server, this.client, this.host.log);
+    // the return path: this socket's replies go back through the previous hop's return SID
+    if (this.decision.replySrh) setRoutingHeader(this.inbound, this.decision.replySrh);
+  }
+
+  spawn(fnDeps: FunctionDeps): FlowTransforms {
+    return spawnFor(this.decision, this.facts, fnDeps);
+  }
+
+  outbound(t: FlowTransforms): Outbound {
+    return carrierFor(t, this.decision, this.client, this.server);
+  }
+
+  onClosed(): void {
+    const d = this.decision;
+    d.entry.detach(this);
+    d.downstream?.entry.detach(this);
+    this.released?.();
+    this.host.onClosed(this);
   }
 
   get fn(): LoadedFunction {

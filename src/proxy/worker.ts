@@ -18,7 +18,7 @@ import { BindingLookup } from './bindings.js';
 import { decide, type DecideOptions } from './decide.js';
 import { classify, convertedPath, synPath, type Accepted, type Decision, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
-import { ProxyFlow, resetSocket, type FlowRecord } from './flow.js';
+import { ProxyFlow, resetSocket, type FlowRecord, type ProxyFlowDeps } from './flow.js';
 import { expireIdle, type PairRelay } from '../sdk/flow.js';
 import { NativeRelay } from '../native/relay.js';
 import { nativePairRelay } from './native-relay.js';
@@ -28,6 +28,9 @@ import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
 import { StatsBook, type ProxyStats } from './stats.js';
 import { registerListener } from './sklookup.js';
 import { savedSynRoutingHeader } from '../native/saved-syn.js';
+
+/** An accepted socket's errors until its flow listens (one shared function, not a closure per connection). */
+function ignoreError(): void {}
 
 /** fe80::/10 in text form (Node's remoteAddress, a converter header's client) */
 const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;
@@ -67,6 +70,11 @@ export class ProxyWorker {
   /** config nativeRelay: this worker's relay thread, and the flows' way to it */
   private readonly nativeRelay: NativeRelay | undefined;
   private readonly pairRelay: PairRelay | undefined;
+  /** what classify/decide need besides the path, made once (not per SYN) */
+  private readonly placingOptions: DecideOptions<LoadedFunction>;
+  private readonly decideOptions: DecideOptions<LoadedFunction>;
+  /** what every flow shares (one object, not a deps object and closures per flow) */
+  private readonly flowHost: ProxyFlowDeps;
 
   constructor(
     private readonly cfg: ProxyConfig,
@@ -87,20 +95,30 @@ export class ProxyWorker {
       this.log.warn({ code, suppressed, intervalMs }, `flow rejected: ${suppressed} more rejections suppressed`),
     );
     this.functions = new FunctionTable({ registry: BUILTINS, baseDir: cfg.baseDir, log, metricsFor: (id, name) => this.metrics.forFunction(id, name) });
+    this.placingOptions = { locators: cfg.locators, lookup: (id) => this.functions.get(id), ...(this.returnHop ? { returnHop: this.returnHop } : {}) };
+    this.decideOptions = { ...this.placingOptions, ...(this.bindings ? { bindings: this.bindings } : {}) };
+    this.flowHost = {
+      log,
+      connectTimeoutMs: cfg.timeouts.connect,
+      releaseTimeWait: !this.sklookup,
+      now: () => this.clock,
+      onClosed: (f) => this.flowClosed(f),
+      ...(this.pairRelay ? { pairRelay: this.pairRelay } : {}),
+    };
   }
 
   async start(): Promise<void> {
     applyWorkerNofile(this.cfg);
     for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
     const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true, saveSyn: this.sklookup });
-    this.server = await this.serve(fd, (s) => this.guarded(s, () => this.accept(s)));
+    this.server = await this.serve(fd, (s) => this.guarded(s, this.accept));
     registerListener(fd, this.workerIndex, this.log); // netconf.intercept: sklookup only
     const cport = this.cfg.mptcp?.converterPort;
     if (cport) {
       // AnyIP: the SYN to our SID is delivered locally by the converter's nft rule (netconf.ts);
       // transparent, so the accepted socket may answer from the SID, an address no interface holds
       const cfd = listenFd({ address: '::', port: cport, reusePort: true, transparent: true, protocol: native().constants.IPPROTO_MPTCP });
-      this.converter = await this.serve(cfd, (s) => this.guarded(s, () => this.acceptConverted(s)));
+      this.converter = await this.serve(cfd, (s) => this.guarded(s, this.acceptConverted));
     }
     this.admission.fdCap = fdFlowCap(this.cfg, this.log);
     this.sweep = setInterval(() => this.tick(), this.tickMs);
@@ -130,9 +148,9 @@ export class ProxyWorker {
    * No single flow's error may end the worker: whatever a connection's handling throws, there or in a
    * promise it starts, resets that connection, counted as INTERNAL and logged with its stack.
    */
-  private guarded(socket: net.Socket, fn: () => void | Promise<void>): void {
+  private guarded(socket: net.Socket, fn: (this: ProxyWorker, s: net.Socket) => void | Promise<void>): void {
     try {
-      const p = fn();
+      const p = fn.call(this, socket);
       if (p) p.catch((e: unknown) => this.internalError(socket, e));
     } catch (e) {
       this.internalError(socket, e);
@@ -151,7 +169,7 @@ export class ProxyWorker {
    * with the SRH [SID, segments..., server]; the flow then goes on as any other, from the client's address.
    */
   private acceptConverted(socket: net.Socket): Promise<void> | undefined {
-    socket.on('error', () => undefined); // until the flow takes over
+    socket.on('error', ignoreError); // until the flow takes over
     // the header names any client address: only the configured customer-side converters may send one
     const peer = socket.remoteAddress ?? '::';
     if (!this.cfg.mptcp?.converterFrom.some((p) => prefixContains(p, parseAddress(peer)))) {
@@ -161,7 +179,7 @@ export class ProxyWorker {
     return readConvertHeader(socket, this.cfg.timeouts.connect).then(
       (h) => {
         const syn = convertedPath(h);
-        const d = syn.ok ? classify({ syn, ...this.placing() }) : syn;
+        const d = syn.ok ? classify({ syn, ...this.placingOptions }) : syn;
         if (!d.ok) this.reject(socket, d.code, `converted flow: ${d.reason}`);
         // the MPTCP connection's peer is CP itself, not the client: its replies need no return SRH
         else {
@@ -188,7 +206,7 @@ export class ProxyWorker {
   }
 
   private accept(socket: net.Socket): Promise<void> | undefined {
-    socket.on('error', () => undefined); // until the flow takes over
+    socket.on('error', ignoreError); // until the flow takes over
     let srh: Buffer | null;
     try {
       // sk_lookup: a SYN that replaced a TIME_WAIT has no packet options, but its saved SYN (saved-syn.ts)
@@ -204,14 +222,9 @@ export class ProxyWorker {
       return undefined;
     }
     // the binding-SID expansion, when it runs, is asynchronous: the socket stays paused meanwhile
-    const d = decide(syn, { ...this.placing(), ...(this.bindings ? { bindings: this.bindings } : {}) });
+    const d = decide(syn, this.decideOptions);
     if (!(d instanceof Promise)) return this.place(socket, d);
     return d.then((x) => this.place(socket, x));
-  }
-
-  /** What classify needs besides the path: the locators, the function table, the return hop. */
-  private placing(): DecideOptions<LoadedFunction> {
-    return { locators: this.cfg.locators, lookup: (id) => this.functions.get(id), ...(this.returnHop ? { returnHop: this.returnHop } : {}) };
   }
 
   private place(socket: net.Socket, d: Decision<LoadedFunction>): undefined {
@@ -237,26 +250,7 @@ export class ProxyWorker {
       return;
     }
     this.stats.accepted++;
-    const flow = new ProxyFlow(
-      this.nextId++,
-      socket,
-      d,
-      client,
-      server,
-      {
-        log: this.log,
-        stats: this.stats.fn(d.functionId, d.entry.name),
-        connectTimeoutMs: this.cfg.timeouts.connect,
-        releaseTimeWait: !this.sklookup,
-        ...(this.pairRelay ? { pairRelay: this.pairRelay } : {}),
-        now: () => this.clock,
-        onClosed: (f) => {
-          admitted.release();
-          this.flows.delete(f.id);
-          if (this.flows.size === 0) this.onEmpty?.();
-        },
-      },
-    );
+    const flow = new ProxyFlow(this.nextId++, socket, d, client, server, this.stats.fn(d.functionId, d.entry.name), this.flowHost, admitted.release);
     this.flows.set(flow.id, flow);
     try {
       flow.start();
@@ -265,6 +259,11 @@ export class ProxyWorker {
       this.log.error({ err: e, flow: flow.id }, 'flow failed: internal error (a bug)');
       flow.fail({ kind: 'internal_error', error: e });
     }
+  }
+
+  private flowClosed(f: ProxyFlow): void {
+    this.flows.delete(f.id);
+    if (this.flows.size === 0) this.onEmpty?.();
   }
 
   private reject(socket: net.Socket, code: ErrorCode, reason: string): void {

@@ -71,10 +71,42 @@ export interface FlowFacts {
   position: number;
 }
 
+/** Where a flow context's `log` and `signal` come from, read when the function reads them. */
+export interface LazyFlowDeps {
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+}
+
+const LAZY = Symbol('srv6pipes.flowDeps');
+type WithLazy = { [LAZY]: LazyFlowDeps };
+
+/**
+ * `log` and `signal` as own enumerable accessors (shared getter functions, so every context has the
+ * same shape): the flow's child logger and AbortController are made only if the function reads them
+ * (sdk/flow.ts), and a spread copy of the context (`{ ...flow }`) still carries both.
+ */
+const LAZY_PROPERTIES: PropertyDescriptorMap = {
+  log: {
+    enumerable: true,
+    get(this: WithLazy): Logger {
+      return this[LAZY].log;
+    },
+  },
+  signal: {
+    enumerable: true,
+    get(this: WithLazy): AbortSignal {
+      return this[LAZY].signal;
+    },
+  },
+};
+
 export function makeFlowContext<O, S, A>(
   facts: FlowFacts,
   instance: { options: O; state: S; arg: A },
-  deps: { log: Logger; metrics: FunctionMetrics; signal: AbortSignal; reset(reason: string): void },
+  lazy: LazyFlowDeps,
+  metrics: FunctionMetrics,
+  reset: (reason: string) => void,
 ): FlowContext<O, S, A> {
-  return { ...facts, options: instance.options, state: instance.state, arg: instance.arg, log: deps.log, metrics: deps.metrics, signal: deps.signal, reset: deps.reset };
+  const ctx = { ...facts, options: instance.options, state: instance.state, arg: instance.arg, metrics, reset, [LAZY]: lazy };
+  return Object.defineProperties(ctx, LAZY_PROPERTIES) as unknown as FlowContext<O, S, A>;
 }

@@ -268,3 +268,64 @@ test('endings: one table, labels as operators see them, codes that exist, functi
   ];
   for (const [e, l] of cases) assert.equal(flowEndLabel(e), l, JSON.stringify(e));
 });
+
+test('a function that reads neither log nor signal costs the flow no child logger and no AbortController', async () => {
+  let children = 0;
+  const s = setup({ deps: { spawn: () => ({ upstream: IDENTITY, downstream: IDENTITY }) } });
+  const log = (s.flow as unknown as { deps: FlowDeps }).deps.log;
+  const child = log.child.bind(log);
+  log.child = ((...a: Parameters<typeof child>) => (children++, child(...a))) as typeof log.child;
+  s.flow.start();
+  const f = await s.closed;
+  assert.equal(label(f), 'ok');
+  assert.equal(children, 0, 'no log.child() for a flow whose function never logged');
+  assert.equal((f as unknown as { abort: unknown }).abort, undefined, 'no AbortController for a flow whose function never read its signal');
+});
+
+test('the signal and log a function reads: the flow’s own (flow id), aborted when the flow ends, aborted at once when first read after it', async () => {
+  let signal: AbortSignal | undefined;
+  let fnLog: FlowDeps['log'] | undefined;
+  let late: { readonly signal: AbortSignal } | undefined;
+  const s = setup({
+    deps: {
+      spawn: (d) => {
+        signal = d.signal;
+        fnLog = d.log;
+        late = d;
+        return { upstream: IDENTITY, downstream: IDENTITY };
+      },
+    },
+  });
+  s.flow.start();
+  assert.equal(signal!.aborted, false);
+  const aborted = once(signal!, 'abort');
+  fnLog!.info('from the function');
+  await s.closed;
+  await aborted;
+  assert.equal(signal!.aborted, true);
+  assert.equal(signal!.reason.name, 'AbortError');
+  assert.equal(s.lines.find((l) => l['msg'] === 'from the function')!['flow'], FACTS.flowId);
+  // a second read gives the same signal
+  assert.equal(late!.signal, signal);
+  // a flow that released before its signal was first read
+  let reader: { readonly signal: AbortSignal } | undefined;
+  const t = setup({ deps: { spawn: (d) => ((reader = d), { upstream: IDENTITY, downstream: IDENTITY }) } });
+  t.flow.start();
+  await t.closed;
+  assert.equal(reader!.signal.aborted, true);
+});
+
+test('per flow, no closures for the stream listeners: two flows share the same listener functions; no connect timer kept after connect', async () => {
+  const a = setup({ deps: { connectTimeoutMs: 60_000 } });
+  const b = setup({ deps: { connectTimeoutMs: 60_000 } });
+  a.flow.start();
+  b.flow.start();
+  for (const ev of ['error', 'close', 'end', 'finish']) {
+    assert.equal(a.client.listeners(ev).at(-1), b.client.listeners(ev).at(-1), `client '${ev}' listener`);
+    assert.equal(a.server.listeners(ev).at(-1), b.server.listeners(ev).at(-1), `server '${ev}' listener`);
+  }
+  await once(a.server, 'connect');
+  await new Promise((r) => setImmediate(r));
+  assert.equal((a.flow as unknown as { connectTimer: unknown }).connectTimer, undefined, 'the cleared connect timer is not kept');
+  await Promise.all([a.closed, b.closed]);
+});

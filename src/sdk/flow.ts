@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { isSrError } from '../core/errors.js';
 import type { FlowFacts } from './context.js';
 import { flowEndFields, flowEndLabel, type FlowEnd } from './flow-end.js';
-import { newDirectionStats, relay as defaultRelay, type DirectionStats } from './relay.js';
+import { newDirectionStats, relay as defaultRelay, type DirectionStats, type RelayHooks } from './relay.js';
 import { releaseTransforms, type FlowTransforms } from './types.js';
 
 export type FlowState = 'connecting' | 'open' | 'closing' | 'closed';
@@ -79,8 +79,12 @@ export interface FlowDeps {
   log: Logger;
   /** the flow's facts (id, function, argument, path, endpoints), as its function sees them */
   facts: FlowFacts;
-  /** the function's transforms for this flow (the loader's spawn, or a descriptor's) */
-  spawn(deps: { log: Logger; signal: AbortSignal; reset(reason: string): void }): FlowTransforms;
+  /**
+   * the function's transforms for this flow (the loader's spawn, or a descriptor's). `log` (the flow's
+   * child logger) and `signal` are made on first read: a function that reads neither costs no logger
+   * and no AbortController.
+   */
+  spawn(deps: FunctionDeps): FlowTransforms;
   /** before spawning: prepare the client side (the proxy: the reply SRH); throwing ends the flow as return_path_failed */
   prepareInbound?(): void;
   /** the carrier: opens the server side once the transforms are known (a function may carry it itself); throwing is connect_failed */
@@ -119,7 +123,33 @@ function fmt(e: { address: string; port: number }): string {
   return `[${e.address}]:${e.port}`;
 }
 
-export class Flow {
+/** What a flow gives its function: its log, its abort signal (both made on first read), its reset. */
+export interface FunctionDeps {
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  reset(reason: string): void;
+}
+
+/** The flow a stream belongs to (set by `watch`): the listeners are shared functions, not per-flow closures. */
+const FLOW = Symbol('srv6pipes.flow');
+type Watched = Duplex & { [FLOW]?: Flow };
+
+/** A flow's `FunctionDeps`: `log` and `signal` ask the flow, which makes them on first read. */
+class FlowFunctionDeps implements FunctionDeps {
+  readonly reset: (reason: string) => void;
+  constructor(private readonly flow: Flow) {
+    // a property, not a method: functions may call it detached
+    this.reset = (reason: string) => flow.fail({ kind: 'function_reset', reason });
+  }
+  get log(): Logger {
+    return this.flow.log;
+  }
+  get signal(): AbortSignal {
+    return this.flow.signal;
+  }
+}
+
+export class Flow implements RelayHooks {
   state: FlowState = 'connecting';
   readonly startedAt: number;
   lastActivity: number;
@@ -130,14 +160,19 @@ export class Flow {
   private outbound: Duplex | undefined;
   private transforms: FlowTransforms | undefined;
   private released = false;
-  private readonly abort = new AbortController();
+  /** made on first read of `signal` (most functions never read it); `aborted` says whether the flow released its function */
+  private abort: AbortController | undefined;
+  private aborted = false;
+  /** the flow's child logger, made on first read of `log` */
+  private childLog: Logger | undefined;
+  /** the carrier, from openOutbound until connected */
+  private carrier: Outbound | undefined;
   readonly up: DirectionStats = newDirectionStats();
   readonly down: DirectionStats = newDirectionStats();
   private connectTimer: NodeJS.Timeout | undefined;
   private closedSides = 0;
   private readonly ops: StreamOps;
   /** the listeners watch() put on the sides, to take off when a pair relay takes them over */
-  private readonly unwatch: Array<() => void> = [];
   /** the pair relay that owns the sides, once it took them over (until they are closed) */
   private pair: PairRelayHandle | undefined;
   private handedOver = false;
@@ -153,6 +188,20 @@ export class Flow {
 
   get id(): number {
     return this.deps.facts.flowId;
+  }
+
+  /** The flow's logger (a child of the deps' with the flow id), made on first read. */
+  get log(): Logger {
+    return (this.childLog ??= this.deps.log.child({ flow: this.id }));
+  }
+
+  /** Aborted when the flow releases its function; made on first read (aborted already if it was released before). */
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (this.aborted) this.abort.abort();
+    }
+    return this.abort.signal;
   }
 
   /** The steps of a flow's start; each one that fails ends the flow, and the rest do not run. */
@@ -172,26 +221,63 @@ export class Flow {
     c.flowsActive++;
   }
 
-  /** A side's errors end the flow; its close is counted; its close is a reset until both its directions ended. */
+  /**
+   * A side's errors end the flow; its close is counted; its close is a reset until both its directions
+   * ended. The listeners are shared (the stream is their `this`, the flow its FLOW property).
+   */
   private watch(s: Duplex, side: 'client' | 'server'): void {
-    const onError = (e: Error): void =>
-      this.fail(side === 'client' ? { kind: 'client_reset', error: e } : { kind: this.state === 'connecting' ? 'connect_failed' : 'server_reset', error: e });
-    const onClose = (): void => this.sideClosed(s);
-    s.on('error', onError);
-    s.on('close', onClose);
+    (s as Watched)[FLOW] = this;
+    s.on('error', side === 'client' ? Flow.onClientError : Flow.onServerError);
+    s.on('close', Flow.onSideClose);
     this.ops.abortive(s);
-    const done = (): void => {
-      if (s.readableEnded && s.writableFinished && !s.destroyed) this.ops.orderly(s);
-    };
     // both fire before autoDestroy closes the stream
-    s.on('end', done);
-    s.on('finish', done);
-    this.unwatch.push(() => {
-      s.off('error', onError);
-      s.off('close', onClose);
-      s.off('end', done);
-      s.off('finish', done);
-    });
+    s.on('end', Flow.onSideDone);
+    s.on('finish', Flow.onSideDone);
+  }
+
+  /** Takes the side listeners off both streams (they were handed over to a pair relay). */
+  private unwatchSides(): void {
+    for (const s of [this.inbound, this.outbound]) {
+      if (!s) continue;
+      s.off('error', Flow.onClientError);
+      s.off('error', Flow.onServerError);
+      s.off('close', Flow.onSideClose);
+      s.off('end', Flow.onSideDone);
+      s.off('finish', Flow.onSideDone);
+    }
+  }
+
+  private static onClientError(this: Watched, e: Error): void {
+    this[FLOW]!.fail({ kind: 'client_reset', error: e });
+  }
+
+  private static onServerError(this: Watched, e: Error): void {
+    const f = this[FLOW]!;
+    f.fail({ kind: f.state === 'connecting' ? 'connect_failed' : 'server_reset', error: e });
+  }
+
+  private static onSideClose(this: Watched): void {
+    this[FLOW]!.sideClosed(this);
+  }
+
+  private static onSideDone(this: Watched): void {
+    if (this.readableEnded && this.writableFinished && !this.destroyed) this[FLOW]!.ops.orderly(this);
+  }
+
+  private static onConnect(this: Watched): void {
+    this[FLOW]!.connected();
+  }
+
+  private static onConnectTimeout(f: Flow): void {
+    f.connectTimer = undefined;
+    f.fail({ kind: 'connect_timeout' });
+  }
+
+  /** The connect timer is dropped, not only cleared: a flow keeps no Timeout once its server side is up. */
+  private stopConnectTimer(): void {
+    if (this.connectTimer === undefined) return;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
   }
 
   private prepareInbound(): boolean {
@@ -207,11 +293,7 @@ export class Flow {
   /** The function's transforms; a reset from inside spawn() ends the flow before anything is opened. */
   private spawnTransforms(): boolean {
     try {
-      this.transforms = this.deps.spawn({
-        log: this.deps.log.child({ flow: this.id }),
-        signal: this.abort.signal,
-        reset: (reason: string) => this.fail({ kind: 'function_reset', reason }),
-      });
+      this.transforms = this.deps.spawn(new FlowFunctionDeps(this));
     } catch (e) {
       this.fail({ kind: isSrError(e, 'FLOW_BAD_ARGUMENT') ? 'bad_argument' : 'function_error', error: e });
       return false;
@@ -233,14 +315,17 @@ export class Flow {
       return;
     }
     this.outbound = out.stream;
+    this.carrier = out;
     this.watch(out.stream, 'server');
-    if (this.deps.connectTimeoutMs > 0) this.connectTimer = setTimeout(() => this.fail({ kind: 'connect_timeout' }), this.deps.connectTimeoutMs);
-    out.stream.once('connect', () => this.connected(out));
+    if (this.deps.connectTimeoutMs > 0) this.connectTimer = setTimeout(Flow.onConnectTimeout, this.deps.connectTimeoutMs, this);
+    out.stream.once('connect', Flow.onConnect);
     out.connect();
   }
 
-  private connected(out: Outbound): void {
-    clearTimeout(this.connectTimer);
+  private connected(): void {
+    this.stopConnectTimer();
+    const out = this.carrier!;
+    this.carrier = undefined;
     if (this.end || !this.transforms) return;
     this.state = 'open';
     try {
@@ -252,18 +337,12 @@ export class Flow {
     this.startRelay(out.stream, this.transforms);
   }
 
-  /** Both directions, each with its back-pressure and half-close; the client side was paused until now. */
+  /** Both directions, each with its back-pressure and half-close; the client side was paused until now. The flow is the relay's hooks. */
   private startRelay(out: Duplex, t: FlowTransforms): void {
     if (this.handOver(out, t)) return;
     const relay = this.deps.relay ?? defaultRelay;
-    const hooks = {
-      onTransformError: (e: unknown) => this.fail({ kind: 'function_error', error: e }),
-      onActivity: () => {
-        this.lastActivity = this.deps.now();
-      },
-    };
-    relay(this.inbound, out, t.upstream, this.up, hooks);
-    relay(out, this.inbound, t.downstream, this.down, hooks);
+    relay(this.inbound, out, t.upstream, this.up, this);
+    relay(out, this.inbound, t.downstream, this.down, this);
     this.inbound.resume();
   }
 
@@ -291,8 +370,18 @@ export class Flow {
     this.pair = handle;
     this.handedOver = true;
     // the streams' own close (they were handed over) means nothing to the flow any more
-    for (const off of this.unwatch.splice(0)) off();
+    this.unwatchSides();
     return true;
+  }
+
+  /** Relay hook: a transform threw or emitted 'error'. */
+  onTransformError(e: unknown): void {
+    this.fail({ kind: 'function_error', error: e });
+  }
+
+  /** Relay hook: bytes moved (idle tracking). */
+  onActivity(): void {
+    this.lastActivity = this.deps.now();
   }
 
   /** Resets both sides and records why (the first reason wins). */
@@ -300,7 +389,7 @@ export class Flow {
     if (this.end) return;
     this.end = end;
     this.state = 'closing';
-    clearTimeout(this.connectTimer);
+    this.stopConnectTimer();
     const { facts, log } = this.deps;
     log.info({ flow: this.id, fn: facts.functionId, client: fmt(facts.client), server: fmt(facts.server), ...flowEndFields(end) }, 'flow reset');
     if (end.kind === 'function_error') log.error({ flow: this.id, fn: facts.functionId, err: end.error }, 'function failed');
@@ -310,9 +399,12 @@ export class Flow {
     this.release();
   }
 
-  /** Ends the function's part in the flow: abort signal, stream transforms destroyed, close(). */
+  /** Ends the function's part in the flow: abort signal (if anyone asked for it), stream transforms destroyed, close(). */
   private release(): void {
-    if (!this.abort.signal.aborted) this.abort.abort();
+    if (!this.aborted) {
+      this.aborted = true;
+      this.abort?.abort();
+    }
     const t = this.transforms;
     if (!t || this.released) return;
     this.released = true;
@@ -337,7 +429,7 @@ export class Flow {
   private closed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    clearTimeout(this.connectTimer);
+    this.stopConnectTimer();
     this.release();
     this.end ??= { kind: 'ok' };
     const label = flowEndLabel(this.end);
@@ -348,7 +440,9 @@ export class Flow {
       c.bytesDown += this.down.bytesOut;
       c.endings[label] = (c.endings[label] ?? 0) + 1;
     }
-    this.deps.log.debug({ flow: this.id, reason: label, up: this.up.bytesOut, down: this.down.bytesOut }, 'flow closed');
+    // every flow's last line is debug: at the default level not even its fields are built
+    const log = this.deps.log;
+    if (log.isLevelEnabled('debug')) log.debug({ flow: this.id, reason: label, up: this.up.bytesOut, down: this.down.bytesOut }, 'flow closed');
     this.deps.onClosed?.(this);
   }
 

@@ -108,7 +108,12 @@ export class LoadedFunction {
    * is spawned (and so before the proxy connects onward).
    */
   spawn(facts: FlowFacts, deps: SpawnDeps): FlowTransforms {
-    const args = this.parts.map((p) => parseArgument(p, facts.argument, deps.log));
+    if (this.parts.length === 1) {
+      // one part (not a chain): its transforms as they are, without the composition's arrays and closures
+      const p = this.parts[0]!;
+      return spawnPart(p, facts, parseArgument(p, facts.argument, deps), deps);
+    }
+    const args = this.parts.map((p) => parseArgument(p, facts.argument, deps));
     const spawned: FlowTransforms[] = [];
     try {
       for (const [i, p] of this.parts.entries()) spawned.push(spawnPart(p, facts, args[i], deps));

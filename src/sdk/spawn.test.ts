@@ -187,3 +187,41 @@ test('checkDescriptor: the table fields are optional (0.1 modules load) and chec
     );
   }
 });
+
+test('a flow context reads the flow’s log and signal only when the function does; a spread copy still has both', async () => {
+  let seen: Record<string, unknown> | undefined;
+  const plain = defineFunction({
+    name: 'plain',
+    summary: 'a test function that keeps a spread copy of its context',
+    options: z.object({}).strict(),
+    spawn: (flow) => {
+      seen = { ...flow };
+      return { upstream: IDENTITY, downstream: IDENTITY };
+    },
+  });
+  const quiet = defineFunction({ name: 'quiet', summary: 'a test function that reads nothing', options: z.object({}).strict(), spawn: () => ({ upstream: IDENTITY, downstream: IDENTITY }) });
+  const { log } = capture();
+  const signal = new AbortController().signal;
+  const reads: string[] = [];
+  const deps = {
+    get log() {
+      reads.push('log');
+      return log;
+    },
+    get signal() {
+      reads.push('signal');
+      return signal;
+    },
+    reset: () => undefined,
+  };
+  const q = await loadFunction({ id: 1, chain: false, parts: [{ function: 'quiet' }] }, ctxOf(registryOf(quiet)), 1, 'functions[0]');
+  q.spawn(FACTS, deps);
+  assert.deepEqual(reads, [], 'a function that reads neither costs no logger and no signal');
+  const p = await loadFunction({ id: 2, chain: false, parts: [{ function: 'plain' }] }, ctxOf(registryOf(plain)), 1, 'functions[1]');
+  p.spawn(FACTS, deps);
+  assert.equal(seen!['log'], log);
+  assert.equal(seen!['signal'], signal);
+  assert.equal(seen!['flowId'], FACTS.flowId);
+  await q.retire();
+  await p.retire();
+});

@@ -21,9 +21,10 @@ export interface PartInstance {
 }
 
 export interface SpawnDeps {
-  /** the flow's log */
-  log: Logger;
-  signal: AbortSignal;
+  /** the flow's log (the proxy's flow makes it on first read: read it only when logging) */
+  readonly log: Logger;
+  /** (the proxy's flow makes it on first read) */
+  readonly signal: AbortSignal;
   reset(reason: string): void;
 }
 
@@ -32,7 +33,7 @@ export interface SpawnDeps {
  * descriptor declares no parser). A rejection is an SrError FLOW_BAD_ARGUMENT naming the function,
  * the argument and why, logged (warn) on the flow's log.
  */
-export function parseArgument(part: Omit<PartInstance, 'metrics'>, argument: bigint, log?: Logger): unknown {
+export function parseArgument(part: Omit<PartInstance, 'metrics'>, argument: bigint, logs?: { readonly log: Logger }): unknown {
   const spec = part.descriptor.argument;
   if (!spec) return argument;
   return spec.parse(argument, {
@@ -40,7 +41,7 @@ export function parseArgument(part: Omit<PartInstance, 'metrics'>, argument: big
     state: part.state,
     reject(why: string): never {
       const e = new SrError('FLOW_BAD_ARGUMENT', `${part.descriptor.name}: argument ${argument}: ${why}`);
-      log?.warn({ function: part.descriptor.name, argument: argument.toString(), error: why }, `${part.descriptor.name}: bad argument, flow rejected`);
+      logs?.log.warn({ function: part.descriptor.name, argument: argument.toString(), error: why }, `${part.descriptor.name}: bad argument, flow rejected`);
       throw e;
     },
   });
@@ -50,12 +51,13 @@ export function parseArgument(part: Omit<PartInstance, 'metrics'>, argument: big
  * The reset a function gets: the flow's own, checking the reason against the descriptor's `resets`.
  * An undeclared reason still resets the flow, and is logged at error level as a bug in the function.
  */
-export function declaredReset(d: FunctionDescriptor, reset: (reason: string) => void, log: Logger): (reason: string) => void {
+export function declaredReset(d: FunctionDescriptor, deps: SpawnDeps): (reason: string) => void {
   const declared = d.resets;
+  const reset = deps.reset;
   if (declared === undefined) return reset; // a 0.1 descriptor: nothing declared, nothing checked
   return (reason: string) => {
     if (!Object.hasOwn(declared, reason)) {
-      log.error({ function: d.name, reason, declared: Object.keys(declared) }, `function ${d.name} reset a flow with an undeclared reason "${reason}" (a bug in the function: declare it in \`resets\`)`);
+      deps.log.error({ function: d.name, reason, declared: Object.keys(declared) }, `function ${d.name} reset a flow with an undeclared reason "${reason}" (a bug in the function: declare it in \`resets\`)`);
     }
     reset(reason);
   };
@@ -63,6 +65,7 @@ export function declaredReset(d: FunctionDescriptor, reset: (reason: string) => 
 
 /** Spawns one part whose argument was already parsed (`arg`). */
 export function spawnPart(part: PartInstance, facts: FlowFacts, arg: unknown, deps: SpawnDeps): FlowTransforms {
-  const ctx = makeFlowContext(facts, { options: part.options, state: part.state, arg }, { log: deps.log, metrics: part.metrics, signal: deps.signal, reset: declaredReset(part.descriptor, deps.reset, deps.log) });
+  // log and signal stay unread until the function reads them (makeFlowContext)
+  const ctx = makeFlowContext(facts, { options: part.options, state: part.state, arg }, deps, part.metrics, declaredReset(part.descriptor, deps));
   return part.descriptor.spawn(ctx);
 }

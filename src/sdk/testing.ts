@@ -84,7 +84,7 @@ export function spawnFlow<O, S>(d: FunctionDescriptor<O, S, any>, options: O, st
   const facts = { ...FACTS, functionId: o.functionId ?? 1, argument: BigInt(o.argument ?? 0), client: o.client ?? FACTS.client };
   const log = o.log ?? pino({ level: 'silent' });
   const part = { descriptor: d as FunctionDescriptor, options, state, metrics: o.metrics ?? new MemoryMetrics() };
-  const arg = parseArgument(part, facts.argument, log);
+  const arg = parseArgument(part, facts.argument, { log });
   const transforms = spawnPart(part, facts, arg, { log, signal: abort.signal, reset: o.reset ?? (() => undefined) });
   return { transforms, abort };
 }
@@ -127,7 +127,7 @@ export function runFlow<O, S>(d: FunctionDescriptor<O, S, any>, options: O, stat
       // as the proxy does: the argument first (rejected: nothing is spawned, the flow ends bad_argument), then spawn
       spawn: (deps) => {
         const part = { descriptor: d as FunctionDescriptor, options, state, metrics };
-        return spawnPart(part, facts, parseArgument(part, facts.argument, log), deps);
+        return spawnPart(part, facts, parseArgument(part, facts.argument, { log }), deps);
       },
       outbound: () => ({ stream: server, connect: () => process.nextTick(() => server.emit('connect')) }),
       onClosed: (f) => {
