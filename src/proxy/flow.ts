@@ -19,7 +19,7 @@ import type { LoadedFunction } from '../sdk/loader.js';
 import { releaseTransforms, type FlowTransforms } from '../sdk/types.js';
 import type { Accepted } from './classify.js';
 import type { FunctionStats } from './stats.js';
-import { releaseTimeWaitOnClose } from './timewait.js';
+import { releaseTimeWaitAfterHandOver, releaseTimeWaitOnClose, timeWaitRelease } from './timewait.js';
 
 export type { FlowState } from '../sdk/flow.js';
 
@@ -104,8 +104,9 @@ export function carrierFor(t: FlowTransforms, d: Accepted<LoadedFunction>, clien
       },
     };
   }
-  // bound to the client's address, TCP_NODELAY and the onward SRH, all before connect (sockets.ts)
-  return new TransparentOutbound(outboundSocket({ srh: onwardSrh(d.onward), transparent: true, bind: client, noDelay: true }, { allowHalfOpen: true }), server);
+  // bound to the client's address (any port: the client's own collides with the previous flow's onward
+  // connection when the client reuses its port: EADDRNOTAVAIL), TCP_NODELAY and the onward SRH, all before connect
+  return new TransparentOutbound(outboundSocket({ srh: onwardSrh(d.onward), transparent: true, bind: { address: client.address, port: 0 }, noDelay: true }, { allowHalfOpen: true }), server);
 }
 
 /** The transparent outbound socket, already bound to the client's address: connecting is all that is left. */
@@ -150,9 +151,35 @@ export class ProxyFlow implements FlowDeps {
     return this.host.log;
   }
 
-  /** config nativeRelay: the relay that may take this flow's sockets over (sdk/flow.ts handOver) */
+  /**
+   * config nativeRelay: the relay that may take this flow's sockets over (sdk/flow.ts handOver). Under
+   * tproxy interception the client-facing TIME_WAIT is still released when the proxy closed first
+   * (timewait.ts): the relay's EOF order says so, since the handed-over socket sees no FIN itself.
+   */
   get pairRelay(): PairRelay | undefined {
-    return this.host.pairRelay;
+    const relay = this.host.pairRelay;
+    if (!relay || this.host.releaseTimeWait === false) return relay;
+    return (inbound, outbound, t, ev) => {
+      const release = timeWaitRelease(this.inbound, this.server, this.client, this.host.log);
+      let first: 'up' | 'down' | undefined;
+      let reset = false;
+      return relay(inbound, outbound, t, {
+        ...ev,
+        eof: (direction) => {
+          first ??= direction;
+          ev.eof(direction);
+        },
+        reset: (side, error) => {
+          reset = true;
+          ev.reset(side, error);
+        },
+        done: () => {
+          ev.done();
+          // 'down' first: the server's FIN reached the client before the client's own, an active close here
+          if (release && first === 'down' && !reset) releaseTimeWaitAfterHandOver(release);
+        },
+      });
+    };
   }
 
   get connectTimeoutMs(): number {
