@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { adminArgs, BIN, proxyYaml, runClient, startProxy, startServer, withLab, type ClientResult } from '../helpers/harness.js';
+import { CONCURRENT_CLIENT } from '../helpers/concurrent-client.js';
 
 const MB = 1 << 20;
 const FUNCTIONS = ['{ id: 1, function: copy }', '{ id: 2, function: xor }', '{ id: 3, function: xor, options: { passes: 3 } }'];
@@ -286,25 +287,3 @@ describe('chains', () => {
     });
   });
 });
-
-/** A client process opening N flows at once over a path; each sends 20 KB and expects it echoed. */
-const CONCURRENT_CLIENT = `
-const { connect } = await import(${JSON.stringify(new URL('../../src/client/connect.js', import.meta.url).href)});
-const { createHash, randomBytes } = await import('node:crypto');
-const n = Number(process.argv[1]); const segments = process.argv[2].split(',');
-let ok = 0; const failed = [];
-await Promise.all(Array.from({ length: n }, async (_, i) => {
-  try {
-    const s = await connect({ host: 'fc00:2::2', port: 9000, segments });
-    const data = randomBytes(20000); const got = [];
-    await new Promise((resolve, reject) => {
-      s.on('data', (d) => got.push(d)); s.on('error', reject); s.on('close', resolve);
-      s.end(data);
-    });
-    const a = createHash('sha256').update(data).digest('hex');
-    const b = createHash('sha256').update(Buffer.concat(got)).digest('hex');
-    if (a === b) ok++; else failed.push(i + ': bytes differ');
-  } catch (e) { failed.push(i + ': ' + (e.code || e.message)); }
-}));
-process.stdout.write(JSON.stringify({ ok, failed }));
-`;
