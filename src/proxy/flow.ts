@@ -19,7 +19,7 @@ import type { LoadedFunction } from '../sdk/loader.js';
 import { releaseTransforms, type FlowTransforms } from '../sdk/types.js';
 import type { Accepted } from './classify.js';
 import type { FunctionStats } from './stats.js';
-import { releaseTimeWaitAfterHandOver, releaseTimeWaitOnClose, timeWaitRelease } from './timewait.js';
+import { releaseTimeWaitOnClose } from './timewait.js';
 
 export type { FlowState } from '../sdk/flow.js';
 
@@ -151,35 +151,9 @@ export class ProxyFlow implements FlowDeps {
     return this.host.log;
   }
 
-  /**
-   * config nativeRelay: the relay that may take this flow's sockets over (sdk/flow.ts handOver). Under
-   * tproxy interception the client-facing TIME_WAIT is still released when the proxy closed first
-   * (timewait.ts): the relay's EOF order says so, since the handed-over socket sees no FIN itself.
-   */
+  /** config nativeRelay: the relay that may take this flow's sockets over (sdk/flow.ts handOver) */
   get pairRelay(): PairRelay | undefined {
-    const relay = this.host.pairRelay;
-    if (!relay || this.host.releaseTimeWait === false) return relay;
-    return (inbound, outbound, t, ev) => {
-      const release = timeWaitRelease(this.inbound, this.server, this.client, this.host.log);
-      let first: 'up' | 'down' | undefined;
-      let reset = false;
-      return relay(inbound, outbound, t, {
-        ...ev,
-        eof: (direction) => {
-          first ??= direction;
-          ev.eof(direction);
-        },
-        reset: (side, error) => {
-          reset = true;
-          ev.reset(side, error);
-        },
-        done: () => {
-          ev.done();
-          // 'down' first: the server's FIN reached the client before the client's own, an active close here
-          if (release && first === 'down' && !reset) releaseTimeWaitAfterHandOver(release);
-        },
-      });
-    };
+    return this.host.pairRelay;
   }
 
   get connectTimeoutMs(): number {

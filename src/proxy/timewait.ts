@@ -44,22 +44,18 @@ export function socketCookie(socket: net.Socket): Buffer | undefined {
  * client): if it closes after sending its FIN before the client's (an active close, hence
  * TIME_WAIT here), its TIME_WAIT socket is destroyed. Call it while the socket is open.
  */
-/**
- * What destroys the accepted socket's TIME_WAIT later (its tuple and cookie, read now, while the
- * socket is open), or undefined when they cannot be read. Each call tries once and says what it found.
- */
-export function timeWaitRelease(socket: net.Socket, local: { address: string; port: number }, remote: { address: string; port: number }, log: Logger): (() => DestroyResult) | undefined {
+export function releaseTimeWaitOnClose(socket: net.Socket, local: { address: string; port: number }, remote: { address: string; port: number }, log: Logger): void {
   const cookie = socketCookie(socket);
-  if (!cookie) return undefined;
+  if (!cookie) return;
   let l: Buffer;
   let r: Buffer;
   try {
     l = parseAddress(local.address);
     r = parseAddress(remote.address);
   } catch {
-    return undefined;
+    return;
   }
-  return (): DestroyResult => {
+  const release = (): DestroyResult => {
     diag ??= new SockDiag();
     const { result, errno } = diag.destroy({ address: l, port: local.port }, { address: r, port: remote.port }, cookie);
     if (result === 'unsupported' && !warned) {
@@ -70,30 +66,6 @@ export function timeWaitRelease(socket: net.Socket, local: { address: string; po
     }
     return result;
   };
-}
-
-/**
- * For a flow whose sockets a pair relay (the native relay thread) took over: the JavaScript socket
- * sees neither FIN, so the relay's end says whether the proxy closed towards the client first (the
- * server→client direction ended before the client's own FIN): then its TIME_WAIT is destroyed, at
- * the end and, if the kernel had not made it yet (both FINs crossing), once more a moment later.
- */
-export function releaseTimeWaitAfterHandOver(release: () => DestroyResult, retriesMs: readonly number[] = HANDOVER_RETRIES_MS): void {
-  const result = release();
-  const [next, ...rest] = retriesMs;
-  if (result !== 'absent' || next === undefined) {
-    timeWaitReleases[result]++;
-    return;
-  }
-  setTimeout(() => releaseTimeWaitAfterHandOver(release, rest), next).unref();
-}
-
-/** When a release after a hand-over found no TIME_WAIT yet (the client's last ACK still on its way): try again after these. */
-const HANDOVER_RETRIES_MS = [50, 200, 1000];
-
-export function releaseTimeWaitOnClose(socket: net.Socket, local: { address: string; port: number }, remote: { address: string; port: number }, log: Logger): void {
-  const release = timeWaitRelease(socket, local, remote, log);
-  if (!release) return;
   // 'end' is the client's FIN. If ours was already on its way (writableEnded), this was an active
   // close: the kernel has made the TIME_WAIT socket when it took that FIN (unless both FINs crossed:
   // then it does on the last ACK, so try again at 'close'). The earlier, the shorter the window in

@@ -75,7 +75,6 @@ const IMMEDIATE_MS = 800;
 
 const MODES = [
   { intercept: 'tproxy', nativeRelay: false, title: 'tproxy interception: the proxy destroys its TIME_WAIT' },
-  { intercept: 'tproxy', nativeRelay: true, title: 'tproxy interception, the native relay: the relay\'s EOF order tells the proxy closed first, its TIME_WAIT is destroyed' },
   { intercept: 'sklookup', nativeRelay: false, title: 'sk_lookup interception: TCP lets the SYN replace the TIME_WAIT, every reconnect immediate' },
 ] as const;
 
