@@ -23,12 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "napi-util.h"
+#include "tw.h"
 
 /* auto: recv/send while reads are small, splice from a read of BULK bytes on (switching only with nothing in flight) */
 enum { MODE_SPLICE = 0, MODE_COPY = 1, MODE_AUTO = 2 };
 #define BULK (32u * 1024)
 /* record kinds; arg: BYTES -, EOF the direction (0: a->b, 1: b->a), RESET the side that failed (0 a, 1 b), DONE how (below) */
-enum { EV_BYTES = 0, EV_EOF = 1, EV_RESET = 2, EV_DONE = 3 };
+/* TIMEWAIT (tw.h): arg the result (TW_*), errno; the pair id is the pair that asked, which may be done by then */
+enum { EV_BYTES = 0, EV_EOF = 1, EV_RESET = 2, EV_DONE = 3, EV_TIMEWAIT = 4 };
 enum { DONE_OK = 0, DONE_RESET = 1, DONE_ABORTED = 2, DONE_CLOSED = 3 };
 #define REC_FIELDS 6
 #define MAX_SLOTS (1u << 20)
@@ -61,6 +63,7 @@ typedef struct pair {
   dir_t d[2];
   int64_t last_ms; /* last byte moved (CLOCK_MONOTONIC_COARSE, ms) */
   bool dead, dirty, on_ready, abortive;
+  tw_key_t *tw; /* side a's tuple and cookie: release its TIME_WAIT after an active close (tw.h); NULL: not asked */
   uint64_t reported[2];
   struct pair *next_ready, *next_dead;
 } pair_t;
@@ -89,6 +92,10 @@ typedef struct relay {
   pair_t *ready, *dead;
   batch_t batch;
   int64_t last_flush;
+  tw_diag_t diag;
+  /* TIME_WAIT releases to try again (the kernel makes the TIME_WAIT socket on the last ACK when both FINs crossed) */
+  struct tw_retry { tw_key_t key; uint32_t id; int tries; int64_t due; } *tw_retries;
+  size_t ntw, captw;
 } relay_t;
 
 static int64_t now_ms(void) {
@@ -97,16 +104,22 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void emit(relay_t *r, pair_t *p, int kind, int arg, int err) {
+/* The next record of the batch, or NULL when out of memory. */
+static double *batch_slot(relay_t *r) {
   batch_t *b = &r->batch;
   if (b->n == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 64;
     double *rec = realloc(b->rec, cap * REC_FIELDS * sizeof(double));
-    if (!rec) return; /* out of memory: the counters stay readable through relayStats */
+    if (!rec) return NULL;
     b->rec = rec;
     b->cap = cap;
   }
-  double *x = b->rec + b->n++ * REC_FIELDS;
+  return b->rec + b->n++ * REC_FIELDS;
+}
+
+static void emit(relay_t *r, pair_t *p, int kind, int arg, int err) {
+  double *x = batch_slot(r);
+  if (!x) return; /* out of memory: the counters stay readable through relayStats */
   x[0] = p->id;
   x[1] = kind;
   x[2] = arg;
@@ -185,6 +198,71 @@ static ssize_t drain(relay_t *r, dir_t *d) {
   return n;
 }
 
+/* TIME_WAIT releases (tw.h): retried after these delays (ms) while the kernel has not made the socket yet */
+static const int TW_RETRY_MS[] = {2, 10, 50, 200, 1000};
+#define TW_RETRIES ((int)(sizeof TW_RETRY_MS / sizeof TW_RETRY_MS[0]))
+#define TW_RETRIES_MAX 65536 /* pending retries kept at most: beyond, a release is tried once */
+
+static void emit_tw(relay_t *r, uint32_t id, int result, int err) {
+  double *x = batch_slot(r);
+  if (!x) return;
+  x[0] = id;
+  x[1] = EV_TIMEWAIT;
+  x[2] = result;
+  x[3] = err;
+  x[4] = x[5] = 0;
+}
+
+/* Queues a retry; false when out of memory or the queue is full. */
+static bool tw_queue(relay_t *r, struct tw_retry t) {
+  if (r->ntw >= TW_RETRIES_MAX) return false;
+  if (r->ntw == r->captw) {
+    size_t n = r->captw ? r->captw * 2 : 16;
+    struct tw_retry *m = realloc(r->tw_retries, n * sizeof *m);
+    if (!m) return false;
+    r->tw_retries = m;
+    r->captw = n;
+  }
+  r->tw_retries[r->ntw++] = t;
+  return true;
+}
+
+/* Tries to destroy the TIME_WAIT socket of `k` (attempt `tries`): reported, or queued to try again. */
+static void tw_release(relay_t *r, const tw_key_t *k, uint32_t id, int tries) {
+  int err = 0;
+  int result = tw_destroy(&r->diag, k, &err);
+  if (result == TW_ABSENT && tries < TW_RETRIES &&
+      tw_queue(r, (struct tw_retry){.key = *k, .id = id, .tries = tries + 1, .due = now_ms() + TW_RETRY_MS[tries]}))
+    return;
+  emit_tw(r, id, result, err);
+}
+
+/* epoll_wait's timeout: `fallback`, or less when a retry is due sooner. */
+static int tw_timeout(relay_t *r, int fallback) {
+  if (r->ntw == 0) return fallback;
+  int64_t now = now_ms(), next = INT64_MAX;
+  for (size_t i = 0; i < r->ntw; i++)
+    if (r->tw_retries[i].due < next) next = r->tw_retries[i].due;
+  int64_t wait = next - now;
+  /* CLOCK_MONOTONIC_COARSE ticks in jiffies: wait at least 1 ms so a due retry is not spun on */
+  return wait < 1 ? 1 : wait < fallback ? (int)wait : fallback;
+}
+
+static void tw_retry_due(relay_t *r) {
+  if (r->ntw == 0) return;
+  int64_t now = now_ms();
+  /* the queue is taken out and rebuilt: what is not due goes back, what is due is tried (and may queue again) */
+  struct tw_retry *all = r->tw_retries;
+  size_t n = r->ntw;
+  r->tw_retries = NULL;
+  r->ntw = r->captw = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (all[i].due > now && tw_queue(r, all[i])) continue;
+    tw_release(r, &all[i].key, all[i].id, all[i].tries);
+  }
+  free(all);
+}
+
 /* Moves one direction until it would block or has used `*budget`; false when the pair ended. */
 static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
   dir_t *d = &p->d[di];
@@ -206,6 +284,8 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
       } else if (n == 0) {
         d->eof = true;
         progress = true;
+        /* the client's FIN after ours (its side's write was shut already): an active close on side a */
+        if (di == 0 && p->tw && p->d[1].done) tw_release(r, p->tw, p->id, 0);
       } else if (n == -EAGAIN) {
         /* with bytes in the pipe, EAGAIN may mean "pipe full": only an empty pipe proves the socket empty */
         if (d->queued == 0) d->readable = false;
@@ -372,7 +452,7 @@ static void *relay_main(void *arg) {
   struct epoll_event evs[256];
   bool stopping = false;
   while (!stopping) {
-    int timeout = r->ready ? 0 : r->report_ms;
+    int timeout = r->ready ? 0 : tw_timeout(r, r->report_ms);
     int n = epoll_wait(r->ep, evs, 256, timeout);
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == NULL)
@@ -396,10 +476,12 @@ static void *relay_main(void *arg) {
       if (!p) break;
       finish(r, p, DONE_CLOSED, true);
     }
+    tw_retry_due(r);
     flush(r, stopping); /* counters on their period; eof/reset/done (carrying totals) at once */
     while (r->dead) {
       pair_t *p = r->dead;
       r->dead = p->next_dead;
+      free(p->tw);
       free(p);
     }
   }
@@ -458,6 +540,8 @@ static void finalize_relay(napi_env env, void *data, void *hint) {
   free(r->slots);
   free(r->free_slots);
   free(r->cmds);
+  free(r->tw_retries);
+  tw_diag_close(&r->diag);
   pthread_mutex_destroy(&r->mu);
   free(r);
 }
@@ -483,6 +567,7 @@ static napi_value js_relay_create(napi_env env, napi_callback_info info) {
   r->mode = (int)mode;
   r->cap = cap;
   r->report_ms = (int)report;
+  r->diag.fd = -1;
   r->ep = epoll_create1(EPOLL_CLOEXEC);
   r->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   pthread_mutex_init(&r->mu, NULL);
@@ -524,15 +609,18 @@ static int new_pipe(relay_t *r, dir_t *d) {
   return 0;
 }
 
-/* relayAdd(handle, fdA, fdB, abortive) -> pair id. Dups both descriptors: the caller may close its own. */
+/* relayAdd(handle, fdA, fdB, abortive, releaseTimeWait) -> pair id. Dups both descriptors: the caller may
+ * close its own. releaseTimeWait: side a is a client-facing socket whose TIME_WAIT after an active close
+ * is destroyed (tw.h); its tuple and cookie are read now, while it is connected. */
 static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   int32_t fa, fb;
-  bool abortive = true;
+  bool abortive = true, release_tw = false;
   relay_t *r;
-  if (!get_args(env, info, 4, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) ||
-      !get_i32(env, argv[2], &fb) || napi_get_value_bool(env, argv[3], &abortive) != napi_ok)
-    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive)");
+  if (!get_args(env, info, 5, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) ||
+      !get_i32(env, argv[2], &fb) || napi_get_value_bool(env, argv[3], &abortive) != napi_ok ||
+      napi_get_value_bool(env, argv[4], &release_tw) != napi_ok)
+    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive, releaseTimeWait)");
   if (!r->running) return throw_errno(env, "relayAdd", EBADF);
   pair_t *p = calloc(1, sizeof *p);
   if (!p) return throw_errno(env, "calloc", ENOMEM);
@@ -551,6 +639,15 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
       if (fl < 0 || fcntl(p->fd[i], F_SETFL, fl | O_NONBLOCK) < 0) err = errno;
     }
     if (!err && r->mode != MODE_COPY) err = new_pipe(r, d);
+  }
+  if (!err && release_tw) {
+    /* unreadable (not IPv6, not connected): no release, as the JavaScript relay would not either */
+    if (!(p->tw = malloc(sizeof *p->tw)))
+      err = ENOMEM;
+    else if (!tw_key_read(p->fd[0], p->tw)) {
+      free(p->tw);
+      p->tw = NULL;
+    }
   }
   if (!err && abortive) {
     set_linger(p->fd[0], 1);
@@ -591,6 +688,7 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
       if (p->fd[i] >= 0) close(p->fd[i]);
       free_dir(&p->d[i]);
     }
+    free(p->tw);
     free(p);
     return throw_errno(env, "relayAdd", err);
   }

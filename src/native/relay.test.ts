@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { isSrError } from '../core/errors.js';
-import { NativeRelay, type PairBytes, type PairEnd, type PairEvents, type RelayMode, type RelayPair } from './relay.js';
+import { NativeRelay, type AdoptOptions, type PairBytes, type TimeWaitResult, type PairEnd, type PairEvents, type RelayMode, type RelayPair } from './relay.js';
 
 interface Harness {
   client: net.Socket;
@@ -20,7 +21,7 @@ interface Harness {
 }
 
 /** client -> [front listener | relay | outbound] -> server, the middle handed to the relay once both ends are up. */
-async function through(relay: NativeRelay, opts: { allowHalfOpen?: boolean } = {}): Promise<Harness> {
+async function through(relay: NativeRelay, opts: { allowHalfOpen?: boolean; adopt?: AdoptOptions } = {}): Promise<Harness> {
   const backend = net.createServer({ allowHalfOpen: true });
   const front = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   backend.listen(0, '::1');
@@ -42,7 +43,7 @@ async function through(relay: NativeRelay, opts: { allowHalfOpen?: boolean } = {
     onReset: (side, code) => resets.push(`${side}:${code}`),
     onDone: (end, bytes) => resolveDone({ end, bytes }),
   };
-  const pair = relay.adopt(accepted, outbound, ev);
+  const pair = relay.adopt(accepted, outbound, ev, opts.adopt);
   client.on('error', () => undefined);
   server.on('error', () => undefined);
   return {
@@ -299,3 +300,44 @@ test('200 pairs at once (each mode), each 100 KB each way: all intact, no descri
     await waitFor(() => fds() <= before, `descriptors back to ${before} (now ${fds()})`);
   }
 });
+
+/** TIME_WAIT sockets on loopback between these ports (ss), as "local remote" lines. */
+function timeWaits(local: number, remote: number): string {
+  return execFileSync('ss', ['-Htan', 'state', 'time-wait', `( sport = :${local} and dport = :${remote} )`], { encoding: 'utf8' }).trim();
+}
+
+for (const serverFirst of [true, false]) {
+  test(`releaseTimeWait: ${serverFirst ? 'the server ends first (an active close at the front): its TIME_WAIT is destroyed from the relay thread' : 'the client ends first (a passive close): nothing to release'}`, async () => {
+    const relay = new NativeRelay({ mode: 'copy' });
+    const results: TimeWaitResult[] = [];
+    relay.onTimeWait = (r) => results.push(r);
+    const h = await through(relay, { adopt: { releaseTimeWait: true } });
+    const front = { local: h.client.remotePort!, remote: h.client.localPort! };
+    try {
+      h.client.on('end', () => h.client.end());
+      h.server.on('end', () => h.server.end());
+      h.client.resume();
+      h.server.resume();
+      const closed = Promise.all([once(h.client, 'close'), once(h.server, 'close')]);
+      (serverFirst ? h.server : h.client).end();
+      await closed;
+      assert.equal((await h.events.done).end, 'ok');
+      if (!serverFirst) {
+        // a release would come within ~1.3 s of retries: give it the time to show up if there were one
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.deepEqual(results, []);
+        return;
+      }
+      await waitFor(() => results.length > 0, 'the release result');
+      if (process.getuid?.() === 0) {
+        assert.deepEqual(results, ['destroyed']);
+        assert.equal(timeWaits(front.local, front.remote), '', 'no TIME_WAIT left for the front tuple');
+      } else {
+        assert.deepEqual(results, ['unsupported'], 'without CAP_NET_ADMIN');
+      }
+    } finally {
+      h.close();
+      relay.close();
+    }
+  });
+}

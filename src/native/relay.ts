@@ -39,7 +39,10 @@ export type RelayOptions = z.infer<typeof relayOptionsSchema>;
 /** How a pair ended: both directions done, a side reset or failed, aborted, the relay closed. */
 export type PairEnd = 'ok' | 'reset' | 'aborted' | 'closed';
 const ENDS: readonly PairEnd[] = ['ok', 'reset', 'aborted', 'closed'];
-const EV = { bytes: 0, eof: 1, reset: 2, done: 3 } as const;
+const EV = { bytes: 0, eof: 1, reset: 2, done: 3, timeWait: 4 } as const;
+/** What a TIME_WAIT release gave (as src/sys/sockdiag.ts names it), by the relay's code. */
+const TIME_WAIT_RESULTS: readonly TimeWaitResult[] = ['destroyed', 'absent', 'unsupported', 'failed'];
+export type TimeWaitResult = 'destroyed' | 'absent' | 'unsupported' | 'failed';
 const FIELDS = 6;
 
 export interface PairBytes {
@@ -74,7 +77,7 @@ interface Handle {
 }
 interface RelayNative {
   relayCreate(mode: number, capacity: number, reportMs: number, cb: (records: Float64Array) => void): Handle;
-  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean): number;
+  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean, releaseTimeWait: boolean): number;
   relayStats(h: Handle, id: number): Float64Array | null;
   relayAbort(h: Handle, id: number): boolean;
   relayClose(h: Handle): void;
@@ -98,8 +101,20 @@ export class RelayPair {
   }
 }
 
+/** How a pair is taken over. */
+export interface AdoptOptions {
+  /**
+   * side a faces the client: after an active close (its FIN sent before the client's), the relay
+   * destroys its TIME_WAIT socket (SOCK_DESTROY, tuple + cookie; see src/proxy/timewait.ts), from its
+   * own thread as soon as it reads the client's FIN; the result goes to `onTimeWait`
+   */
+  releaseTimeWait?: boolean;
+}
+
 export class NativeRelay {
   readonly options: RelayOptions;
+  /** each TIME_WAIT release's result (adopt's releaseTimeWait); errno for unsupported/failed */
+  onTimeWait?: (result: TimeWaitResult, errno: number) => void;
   private readonly n: RelayNative;
   private readonly handle: Handle;
   private readonly pairs = new Map<number, RelayPair>();
@@ -123,21 +138,21 @@ export class NativeRelay {
    * when a socket is not connected or JavaScript holds bytes of it (read and not consumed, or written
    * and not yet sent): the caller keeps its sockets then.
    */
-  adopt(a: net.Socket, b: net.Socket, events: PairEvents): RelayPair {
+  adopt(a: net.Socket, b: net.Socket, events: PairEvents, options: AdoptOptions = {}): RelayPair {
     const fa = handoverFd(a, 'a');
     const fb = handoverFd(b, 'b');
     a.pause();
     b.pause();
-    const pair = this.addFds(fa, fb, events);
+    const pair = this.addFds(fa, fb, events, true, options.releaseTimeWait === true);
     a.destroy();
     b.destroy();
     return pair;
   }
 
   /** Relays two connected TCP descriptors (dup'ed: the caller closes its own). `abortive`: a close is a reset until both directions ended. */
-  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true): RelayPair {
+  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true, releaseTimeWait = false): RelayPair {
     if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
-    const id = this.n.relayAdd(this.handle, fdA, fdB, abortive);
+    const id = this.n.relayAdd(this.handle, fdA, fdB, abortive, releaseTimeWait);
     const pair = new RelayPair(id, this, events);
     this.pairs.set(id, pair);
     return pair;
@@ -163,9 +178,14 @@ export class NativeRelay {
   private dispatch(r: Float64Array): void {
     for (let i = 0; i + FIELDS <= r.length; i += FIELDS) {
       const id = r[i]!;
+      const kind = r[i + 1]!;
+      // a release may come after its pair is done (a retry)
+      if (kind === EV.timeWait) {
+        this.onTimeWait?.(TIME_WAIT_RESULTS[r[i + 2]!] ?? 'failed', r[i + 3]!);
+        continue;
+      }
       const pair = this.pairs.get(id);
       if (!pair) continue;
-      const kind = r[i + 1]!;
       const arg = r[i + 2]!;
       const bytes: PairBytes = { aToB: r[i + 4]!, bToA: r[i + 5]! };
       const e = pair.events;

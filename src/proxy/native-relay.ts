@@ -5,11 +5,12 @@
  * the flow's: bytes (totals), EOF per direction, a side's reset, the end.
  */
 import net from 'node:net';
-import { canAdopt, type NativeRelay, type PairBytes } from '../native/relay.js';
+import { canAdopt, type AdoptOptions, type NativeRelay, type PairBytes } from '../native/relay.js';
 import type { PairRelay } from '../sdk/flow.js';
 import { IDENTITY } from '../sdk/types.js';
 
-export function nativePairRelay(relay: NativeRelay): PairRelay {
+/** `options.releaseTimeWait`: the inbound socket's TIME_WAIT after an active close is destroyed (tproxy interception; src/proxy/timewait.ts) */
+export function nativePairRelay(relay: NativeRelay, options: AdoptOptions = {}): PairRelay {
   return (inbound, outbound, t, ev) => {
     if (t.upstream !== IDENTITY || t.downstream !== IDENTITY || t.carrier) return undefined;
     if (!(inbound instanceof net.Socket) || !(outbound instanceof net.Socket) || !canAdopt(inbound) || !canAdopt(outbound)) return undefined;
@@ -28,7 +29,7 @@ export function nativePairRelay(relay: NativeRelay): PairRelay {
         bytes(b);
         ev.done();
       },
-    });
+    }, options);
     return {
       abort: () => void pair.abort(),
       buffered: () => {

@@ -40,6 +40,20 @@ export function socketCookie(socket: net.Socket): Buffer | undefined {
 }
 
 /**
+ * Counts a release's result (both relays: this file's and the native relay's, which releases from its
+ * own thread) and says once per process when the kernel or the process cannot destroy sockets.
+ */
+export function countTimeWaitRelease(result: DestroyResult, errno: number | undefined, log: Logger, client?: string): void {
+  timeWaitReleases[result]++;
+  if (result === 'unsupported' && !warned) {
+    warned = true;
+    log.warn({ errno }, 'cannot destroy TIME_WAIT sockets (SOCK_DESTROY): a client reusing its port within 60 s of a close the server began will not connect');
+  } else if (result === 'failed') {
+    log.debug({ errno, ...(client ? { client } : {}) }, 'TIME_WAIT release failed');
+  }
+}
+
+/**
  * Watches an accepted socket (local = the server's address as the client sees it, remote = the
  * client): if it closes after sending its FIN before the client's (an active close, hence
  * TIME_WAIT here), its TIME_WAIT socket is destroyed. Call it while the socket is open.
@@ -55,17 +69,12 @@ export function releaseTimeWaitOnClose(socket: net.Socket, local: { address: str
   } catch {
     return;
   }
-  const release = (): DestroyResult => {
+  // the result and errno of one attempt; counted by the caller (an 'absent' at 'end' is tried again at 'close')
+  const release = (): { result: DestroyResult; errno?: number } => {
     diag ??= new SockDiag();
-    const { result, errno } = diag.destroy({ address: l, port: local.port }, { address: r, port: remote.port }, cookie);
-    if (result === 'unsupported' && !warned) {
-      warned = true;
-      log.warn({ errno }, 'cannot destroy TIME_WAIT sockets (SOCK_DESTROY): a client reusing its port within 60 s of a close the server began will not connect');
-    } else if (result === 'failed') {
-      log.debug({ errno, client: `[${remote.address}]:${remote.port}` }, 'TIME_WAIT release failed');
-    }
-    return result;
+    return diag.destroy({ address: l, port: local.port }, { address: r, port: remote.port }, cookie);
   };
+  const count = (a: { result: DestroyResult; errno?: number }): void => countTimeWaitRelease(a.result, a.errno, log, `[${remote.address}]:${remote.port}`);
   // 'end' is the client's FIN. If ours was already on its way (writableEnded), this was an active
   // close: the kernel has made the TIME_WAIT socket when it took that FIN (unless both FINs crossed:
   // then it does on the last ACK, so try again at 'close'). The earlier, the shorter the window in
@@ -73,11 +82,11 @@ export function releaseTimeWaitOnClose(socket: net.Socket, local: { address: str
   let pending = false;
   socket.once('end', () => {
     if (!socket.writableEnded) return;
-    const result = release();
-    pending = result === 'absent';
-    if (!pending) timeWaitReleases[result]++;
+    const a = release();
+    pending = a.result === 'absent';
+    if (!pending) count(a);
   });
   socket.once('close', () => {
-    if (pending) timeWaitReleases[release()]++;
+    if (pending) count(release());
   });
 }

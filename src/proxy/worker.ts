@@ -21,6 +21,7 @@ import type { ProxyConfig } from './config.js';
 import { ProxyFlow, resetSocket, type FlowRecord, type ProxyFlowDeps } from './flow.js';
 import { expireIdle, type PairRelay } from '../sdk/flow.js';
 import { NativeRelay } from '../native/relay.js';
+import { countTimeWaitRelease } from './timewait.js';
 import { nativePairRelay } from './native-relay.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
@@ -86,7 +87,9 @@ export class ProxyWorker {
     this.sklookup = cfg.netconf?.intercept === 'sklookup';
     if (cfg.nativeRelay) {
       this.nativeRelay = new NativeRelay(cfg.nativeRelay);
-      this.pairRelay = nativePairRelay(this.nativeRelay);
+      // under TPROXY the client-facing TIME_WAIT must go (timewait.ts); the relay's thread releases it
+      this.nativeRelay.onTimeWait = (result, errno) => countTimeWaitRelease(result, errno, log);
+      this.pairRelay = nativePairRelay(this.nativeRelay, { releaseTimeWait: !this.sklookup });
     }
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };

@@ -76,6 +76,7 @@ const IMMEDIATE_MS = 800;
 const MODES = [
   { intercept: 'tproxy', nativeRelay: false, title: 'tproxy interception: the proxy destroys its TIME_WAIT' },
   { intercept: 'sklookup', nativeRelay: false, title: 'sk_lookup interception: TCP lets the SYN replace the TIME_WAIT, every reconnect immediate' },
+  { intercept: 'tproxy', nativeRelay: true, title: 'tproxy interception, the native relay: its thread destroys the TIME_WAIT' },
 ] as const;
 
 describe('TIME_WAIT at the proxy and a reused client port (fig5 lab)', () => {
