@@ -263,6 +263,16 @@ static void tw_retry_due(relay_t *r) {
   free(all);
 }
 
+static int new_pipe(relay_t *r, dir_t *d) {
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return errno;
+  d->pipe_r = fds[0];
+  d->pipe_w = fds[1];
+  /* refused (over fs.pipe-max-size or the user's pipe pages): a smaller pipe only means shorter splices */
+  (void)fcntl(fds[1], F_SETPIPE_SZ, (int)r->cap);
+  return 0;
+}
+
 /* Moves one direction until it would block or has used `*budget`; false when the pair ended. */
 static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
   dir_t *d = &p->d[di];
@@ -270,7 +280,11 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
   while (!d->done && *budget > 0) {
     bool progress = false;
     /* nothing in flight: pick the way (auto: by the last read's size) */
-    if (d->queued == 0) d->spl = r->mode == MODE_SPLICE || (r->mode == MODE_AUTO && d->bulk);
+    if (d->queued == 0) {
+      d->spl = r->mode == MODE_SPLICE || (r->mode == MODE_AUTO && d->bulk);
+      /* the pipe is made on the first splice: an idle or small-message flow holds none (no pipe: recv/send) */
+      if (d->spl && d->pipe_r < 0 && new_pipe(r, d) != 0) d->spl = false;
+    }
     /* a buffer is refilled only once empty; a pipe while it has room */
     bool room = d->spl ? d->queued < r->cap : d->queued == 0;
     if (!d->eof && d->readable && room) {
@@ -599,15 +613,6 @@ static napi_value js_relay_create(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-static int new_pipe(relay_t *r, dir_t *d) {
-  int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return errno;
-  d->pipe_r = fds[0];
-  d->pipe_w = fds[1];
-  /* refused (over fs.pipe-max-size or the user's pipe pages): a smaller pipe only means shorter splices */
-  (void)fcntl(fds[1], F_SETPIPE_SZ, (int)r->cap);
-  return 0;
-}
 
 /* relayAdd(handle, fdA, fdB, abortive, releaseTimeWait) -> pair id. Dups both descriptors: the caller may
  * close its own. releaseTimeWait: side a is a client-facing socket whose TIME_WAIT after an active close
@@ -638,7 +643,6 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
       int fl = fcntl(p->fd[i], F_GETFL);
       if (fl < 0 || fcntl(p->fd[i], F_SETFL, fl | O_NONBLOCK) < 0) err = errno;
     }
-    if (!err && r->mode != MODE_COPY) err = new_pipe(r, d);
   }
   if (!err && release_tw) {
     /* unreadable (not IPv6, not connected): no release, as the JavaScript relay would not either */

@@ -68,7 +68,7 @@ export function markdown(results: FigureResult[], info: RunInfo, svgs: Record<st
     '',
     `Started ${info.startedAt}, took ${Math.round(info.seconds)} s. Machine: ${info.machine['cpu']} × ${info.machine['cpus']} CPUs, Linux ${info.machine['kernel']}, Node ${info.machine['node']}; ${info.machine['wrk']}; ${info.machine['lighttpd']}; ${info.machine['haproxy']}; TCP congestion control ${info.machine['tcpCongestionControl'] ?? 'unknown'} (the kernel's default; Figs. 7/8 set their own, see their sections).`,
     '',
-    `Method: ${p.reps} repetition(s) of ${p.durationS} s per point after a ${p.warmupS} s warm-up per contender; wrk ${p.threads} threads × ${p.connections} connections; contenders interleaved within each repetition; ratios are medians of per-repetition ratios (same run, same lab); srv6pipes relays with ${p.relay === 'native' ? 'the native relay thread (`nativeRelay`, `--relay native`)' : 'the JavaScript relay (the default)'}. ${info.placement}`,
+    `Method: ${p.reps} repetition(s) of ${p.durationS} s per point after a ${p.warmupS} s warm-up per contender; wrk ${p.threads} threads × ${p.connections} connections; contenders interleaved within each repetition; ratios are medians of per-repetition ratios (same run, same lab); srv6pipes relays with ${p.relay === 'native' ? 'the native relay thread where a flow allows it (`nativeRelay`, the default)' : 'the JavaScript relay only (`nativeRelay: off`, `--relay js`)'}. ${info.placement}`,
     '',
     '## Ratios',
     '',

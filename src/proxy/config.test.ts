@@ -243,8 +243,9 @@ test('ctl load --spec entries: the same schema, the same old key, one FunctionSp
   assert.throws(() => parseFunctionEntry({ id: -1, function: 'xor' }), (e: unknown) => isSrError(e, 'CONFIG_INVALID') && /^spec: id: /.test(e.message));
 });
 
-test('nativeRelay: off by default; the relay options with their defaults and bounds (issue 14)', () => {
-  assert.equal(parseProxyConfig(ISSUE_EXAMPLE).nativeRelay, null);
+test('nativeRelay: on by default (auto); off turns it off; the relay options with their defaults and bounds (issue 14)', () => {
+  assert.deepEqual(parseProxyConfig(ISSUE_EXAMPLE).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100 });
+  assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: false`).nativeRelay, null);
   assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: off`).nativeRelay, null);
   assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: {}`).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100 });
   assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: splice, capacity: 65536 }`).nativeRelay, { mode: 'splice', capacity: 65536, reportMs: 100 });
@@ -255,8 +256,8 @@ test('nativeRelay: off by default; the relay options with their defaults and bou
 
 test('nativeRelay: a splicing relay counts 6 descriptors per flow in the nofile need, recv/send 2', async () => {
   const { fdsPerFlow, nofileNeed } = await import('./rlimit.js');
-  const base = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }`);
-  const auto = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: {}`);
+  const base = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: off`);
+  const auto = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }`);
   const copy = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: { mode: copy }`);
   assert.deepEqual([fdsPerFlow(base), fdsPerFlow(auto), fdsPerFlow(copy)], [2, 6, 2]);
   assert.equal(nofileNeed(auto) - nofileNeed(base), 4 * 500);

@@ -62,8 +62,9 @@ export async function startProxy(lab: Lab, host: string, config: string): Promis
   // SRV6PIPES_TEST_INTERCEPT=sklookup runs the e2e tests with the sk_lookup interception mode
   const intercept = process.env['SRV6PIPES_TEST_INTERCEPT'];
   if (intercept && !/^netconf:/m.test(config)) appendFileSync(configPath, `\nnetconf: { intercept: ${intercept} }\n`);
-  // SRV6PIPES_TEST_RELAY=native runs them with the native relay thread for copy flows (nativeRelay)
-  if (process.env['SRV6PIPES_TEST_RELAY'] === 'native' && !/^nativeRelay:/m.test(config)) appendFileSync(configPath, '\nnativeRelay: {}\n');
+  // SRV6PIPES_TEST_RELAY=js runs them with every flow on the JavaScript relay (nativeRelay: off; the
+  // default is the native relay thread for the flows it can carry); scripts/run-tests.mjs runs both
+  if (process.env['SRV6PIPES_TEST_RELAY'] === 'js' && !/^nativeRelay:/m.test(config)) appendFileSync(configPath, '\nnativeRelay: off\n');
   const child = lab.spawn(host, [process.execPath, BIN, 'proxy', '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   const out = new JsonLines(child);
   const started = out.next((l) => l['msg'] === 'proxy started', 15000, `proxy start on ${host}`);
