@@ -16,6 +16,8 @@ export interface FuzzOptions {
   seed: number;
   /** replay: the path fast-check printed for a failure */
   path?: string;
+  /** the longest one case may take (default CASE_LIMIT_MS) */
+  limitMs?: number;
 }
 
 export interface FuzzResult {
@@ -35,24 +37,25 @@ export interface FuzzResult {
   replay: string;
 }
 
-function withinLimit(p: Promise<void>): Promise<void> {
+function withinLimit(p: Promise<void>, limitMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Finding(`no result within ${CASE_LIMIT_MS} ms`)), CASE_LIMIT_MS);
+    timer = setTimeout(() => reject(new Finding(`no result within ${limitMs} ms`)), limitMs);
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 export async function runTarget(target: FuzzTarget, o: FuzzOptions): Promise<FuzzResult> {
   const prepared = await target.prepare();
+  const limitMs = o.limitMs ?? CASE_LIMIT_MS;
   let cases = 0;
   const property = fc.asyncProperty(prepared.arbitrary, async (input: unknown) => {
     cases++;
     const t0 = performance.now();
     const r = prepared.run(input);
-    if (r instanceof Promise) await withinLimit(r);
+    if (r instanceof Promise) await withinLimit(r, limitMs);
     const ms = performance.now() - t0;
-    if (ms > CASE_LIMIT_MS) throw new Finding(`one case took ${ms.toFixed(0)} ms (limit ${CASE_LIMIT_MS} ms)`);
+    if (ms > limitMs) throw new Finding(`one case took ${ms.toFixed(0)} ms (limit ${limitMs} ms)`);
   });
   const t0 = performance.now();
   const details = await fc.check(property, { numRuns: o.cases, seed: o.seed, ...(o.path ? { path: o.path } : {}) });

@@ -33,8 +33,8 @@ test('bench helpers: wrk JSON line, medians, per-repetition ratios, SIDs, option
   assert.throws(() => paramsFromOptions({ shaping: ['fast'] }), (e) => isSrError(e, 'BAD_ARGUMENT'));
   assert.throws(() => paramsFromOptions({ cc: 'vegas' }), (e) => isSrError(e, 'BAD_ARGUMENT'));
   assert.equal(paramsFromOptions({ cc: 'bbr' }).congestionControl, 'bbr');
-  assert.equal(paramsFromOptions({}).relay, 'js', 'the JavaScript relay unless asked');
-  assert.equal(paramsFromOptions({ relay: 'native' }).relay, 'native');
+  assert.equal(paramsFromOptions({}).relay, 'native', 'the proxy\'s default relay unless asked');
+  assert.equal(paramsFromOptions({ relay: 'js' }).relay, 'js');
   assert.throws(() => paramsFromOptions({ relay: 'splice' }), (e) => isSrError(e, 'BAD_ARGUMENT') && /--relay/.test(e.message));
   assert.equal(defaultParams(false).congestionControl, 'cubic');
   assert.equal(paramsFromOptions({ duration: 5 }).lossDurationS, 5);
