@@ -67,6 +67,46 @@ export interface PairEvents {
   onDone(end: PairEnd, b: PairBytes): void;
 }
 
+/**
+ * What the relay thread does to a direction's bytes besides moving them (native/relay-ops.c), in
+ * order: `xor` each byte read with `key`, `passes` times (the direction then goes through a buffer,
+ * never splice); `ratelimit` reads at most what a token bucket of `burst` bytes, refilled at `rate`
+ * bytes/s, holds — an empty bucket stops reading that side until it refills (back-pressure).
+ */
+export type RelayOp = { op: 'xor'; key: number; passes: number } | { op: 'ratelimit'; rate: number; burst: number };
+
+/** The ops as the addon takes them: one row each, its code and its two numbers, checked here first. */
+const RELAY_OPS = {
+  xor: { code: 1, schema: z.object({ op: z.literal('xor'), key: z.number().int().min(0).max(255), passes: z.number().int().min(0).max(1024) }).strict(), fields: (o: { key: number; passes: number }) => [o.key, o.passes] },
+  ratelimit: {
+    code: 2,
+    schema: z.object({ op: z.literal('ratelimit'), rate: z.number().positive().finite(), burst: z.number().min(1).finite() }).strict(),
+    fields: (o: { rate: number; burst: number }) => [o.rate, o.burst],
+  },
+} as const;
+const OP_FIELDS = 3;
+const MAX_OPS = 64;
+
+/** A direction's ops → the addon's records ([code, a, b] each); throws RELAY_OPS for an op it cannot run. */
+export function encodeRelayOps(ops: readonly RelayOp[]): Float64Array {
+  if (ops.length > MAX_OPS) throw new SrError('RELAY_OPS', `${ops.length} ops on one direction (at most ${MAX_OPS})`);
+  const out = new Float64Array(ops.length * OP_FIELDS);
+  ops.forEach((op, i) => {
+    const row = RELAY_OPS[op.op as keyof typeof RELAY_OPS] as (typeof RELAY_OPS)[keyof typeof RELAY_OPS] | undefined;
+    if (!row) throw new SrError('RELAY_OPS', `op ${i} (${JSON.stringify(op)}): unknown, one of ${Object.keys(RELAY_OPS).join(', ')}`);
+    const parsed = row.schema.safeParse(op);
+    if (!parsed.success) throw new SrError('RELAY_OPS', `op ${i} (${JSON.stringify(op)}): ${parsed.error.issues.map((e) => `${e.path.join('.')}: ${e.message}`).join('; ')}`);
+    out.set([row.code, ...row.fields(op as never)], i * OP_FIELDS);
+  });
+  return out;
+}
+
+/** Per direction: a → b, b → a (absent: the bytes move unchanged, unlimited). */
+export interface PairOps {
+  aToB?: readonly RelayOp[];
+  bToA?: readonly RelayOp[];
+}
+
 const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
 
 interface Handle {
@@ -74,7 +114,7 @@ interface Handle {
 }
 interface RelayNative {
   relayCreate(mode: number, capacity: number, reportMs: number, cb: (records: Float64Array) => void): Handle;
-  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean): number;
+  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean, opsAToB?: Float64Array, opsBToA?: Float64Array): number;
   relayStats(h: Handle, id: number): Float64Array | null;
   relayAbort(h: Handle, id: number): boolean;
   relayClose(h: Handle): void;
@@ -123,21 +163,26 @@ export class NativeRelay {
    * when a socket is not connected or JavaScript holds bytes of it (read and not consumed, or written
    * and not yet sent): the caller keeps its sockets then.
    */
-  adopt(a: net.Socket, b: net.Socket, events: PairEvents): RelayPair {
+  adopt(a: net.Socket, b: net.Socket, events: PairEvents, ops: PairOps = {}): RelayPair {
     const fa = handoverFd(a, 'a');
     const fb = handoverFd(b, 'b');
+    const encoded = encodePairOps(ops);
     a.pause();
     b.pause();
-    const pair = this.addFds(fa, fb, events);
+    const pair = this.addEncoded(fa, fb, events, true, encoded);
     a.destroy();
     b.destroy();
     return pair;
   }
 
   /** Relays two connected TCP descriptors (dup'ed: the caller closes its own). `abortive`: a close is a reset until both directions ended. */
-  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true): RelayPair {
+  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true, ops: PairOps = {}): RelayPair {
+    return this.addEncoded(fdA, fdB, events, abortive, encodePairOps(ops));
+  }
+
+  private addEncoded(fdA: number, fdB: number, events: PairEvents, abortive: boolean, ops: [Float64Array?, Float64Array?]): RelayPair {
     if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
-    const id = this.n.relayAdd(this.handle, fdA, fdB, abortive);
+    const id = ops[0] || ops[1] ? this.n.relayAdd(this.handle, fdA, fdB, abortive, ops[0], ops[1]) : this.n.relayAdd(this.handle, fdA, fdB, abortive);
     const pair = new RelayPair(id, this, events);
     this.pairs.set(id, pair);
     return pair;
@@ -178,6 +223,10 @@ export class NativeRelay {
       }
     }
   }
+}
+
+function encodePairOps(ops: PairOps): [Float64Array?, Float64Array?] {
+  return [ops.aToB?.length ? encodeRelayOps(ops.aToB) : undefined, ops.bToA?.length ? encodeRelayOps(ops.bToA) : undefined];
 }
 
 /** Whether `adopt` would take this socket (connected, nothing buffered in JavaScript, not half-closed). */

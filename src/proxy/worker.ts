@@ -86,7 +86,7 @@ export class ProxyWorker {
     this.sklookup = cfg.netconf?.intercept === 'sklookup';
     if (cfg.nativeRelay) {
       this.nativeRelay = new NativeRelay(cfg.nativeRelay);
-      this.pairRelay = nativePairRelay(this.nativeRelay);
+      this.pairRelay = nativePairRelay(this.nativeRelay, log);
     }
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
