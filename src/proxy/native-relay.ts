@@ -13,7 +13,9 @@ import { isSrError } from '../core/errors.js';
 import { canAdopt, type NativeRelay, type PairBytes, type RelayOp } from '../native/relay.js';
 import type { PairRelay } from '../sdk/flow.js';
 import { nativeOf } from '../sdk/native-ops.js';
-import type { NativeOp } from '../sdk/types.js';
+import { isSyncTransform, type NativeOp } from '../sdk/types.js';
+
+const ignore = (): void => undefined;
 
 /** How each native op is run: by the relay thread (an op of its own), or from its byte reports. */
 const OPS: { [K in NativeOp['op']]: (op: Extract<NativeOp, { op: K }>, d: DirectionPlan) => void } = {
@@ -83,6 +85,9 @@ export function nativePairRelay(relay: NativeRelay, log?: Logger): PairRelay {
       }
       return undefined;
     }
+    // the transforms' own code never runs now; a stream one (a RateLimiter, a composed chain) is only
+    // destroyed at the flow's end, and what it emits then (AbortError) concerns nobody
+    for (const dir of [t.upstream, t.downstream]) if (!isSyncTransform(dir)) dir.on('error', ignore);
     return {
       abort: () => void pair.abort(),
       buffered: () => {
