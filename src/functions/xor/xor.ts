@@ -7,7 +7,7 @@
 import { nativeXor } from '../../native/xor.js';
 
 /** below this many bytes the JavaScript loop is cheaper than a call into the addon */
-export const NATIVE_XOR_MIN = 256;
+export const NATIVE_XOR_MIN = 128;
 
 const kernel = nativeXor();
 
