@@ -105,9 +105,10 @@ size_t relay_ops_allow(relay_ops_t *o, size_t len, int64_t *wake_ns) {
     if (!now) now = relay_ops_now_ns();
     op->tokens = fmin(op->burst, op->tokens + (double)(now - op->last_ns) * op->rate / 1e9);
     op->last_ns = now;
-    /* wait for half a bucket (or the room, if smaller) rather than read a few bytes per wakeup */
+    /* below a page's worth (or the room/half the bucket, if smaller) wait for half a bucket rather than
+     * read a few bytes per wakeup; above it, a small message does not wait for more tokens than it needs */
     double need = fmin((double)len, ceil(op->burst / 2));
-    if (op->tokens < need) {
+    if (op->tokens < fmin(need, 4096)) {
       int64_t at = now + (int64_t)ceil((need - op->tokens) * 1e9 / op->rate);
       if (at > wake) wake = at;
       allow = 0;
