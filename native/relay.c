@@ -9,7 +9,8 @@
  * Events go back to JavaScript in batches through a threadsafe function: a Float64Array of records
  * [pairId, kind, arg, errno, bytesAtoB, bytesBtoA] (kinds below); byte counts at most every
  * `reportMs`, always with an EOF, reset or done. Counters and the idle time are also readable at
- * any time (relayStats), and a pair can be aborted (relayAbort: both sides reset).
+ * any time (relayStats), and a pair can be aborted (relayAbort: both sides reset). A direction may
+ * carry function ops (relay-ops.c: xor, a rate limit), run here through a few `ops_*` hooks.
  * Composed in TypeScript by src/native/relay.ts.
  */
 #define _GNU_SOURCE
@@ -93,7 +94,7 @@ typedef struct relay {
   bool stop;
   uint32_t live; /* JavaScript thread only: pairs not yet reported done (the tsfn is ref'd while > 0) */
   pair_t *ready, *dead;
-  pair_t *waiting; /* pairs with a rate-limited direction waiting for tokens (ops_wait) */
+  pair_t *waiting; /* pairs with a rate-limited direction waiting for tokens (ops_may_read, ops_wake) */
   batch_t batch;
   int64_t last_flush;
 } relay_t;

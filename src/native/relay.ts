@@ -4,7 +4,8 @@
  * no JavaScript per byte. JavaScript hands it a pair and hears back, in batches: bytes moved per
  * direction, an EOF per direction (already forwarded as shutdown(SHUT_WR) on the other side: half-close),
  * a reset (the other side was reset: SO_LINGER 0 + close), and the end of the pair. Counters and
- * the idle time are readable at any time; a pair can be aborted (both sides reset).
+ * the idle time are readable at any time; a pair can be aborted (both sides reset). Each direction may
+ * carry ops (`RelayOp`: xor, a rate limit) that the thread runs on its bytes (native/relay-ops.c).
  *
  * Handover (`adopt`): the addon dups both descriptors, then the net.Sockets are destroyed — closing
  * only Node's descriptors (the kernel socket lives on in the dup), which also stops libuv's watcher

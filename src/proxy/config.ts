@@ -75,7 +75,7 @@ const schema = z
     workers: z.number().int().min(1).max(256).default(() => os.availableParallelism()),
     locators: locatorsSchema,
     functions: z.array(functionEntry).min(1, 'at least one function'),
-    /** `copy` flows' bytes moved by the addon's relay thread instead of JavaScript (src/native/relay.ts); off by default (a prototype) */
+    /** the bytes of flows whose functions have native ops (copy, xor, meter, ratelimit, chains of them) moved by the addon's relay thread instead of JavaScript (src/native/relay.ts, proxy/native-relay.ts); off by default (a prototype) */
     nativeRelay: z.union([z.literal('off'), z.literal(false), relayOptionsSchema]).default('off'),
     timeouts: z
       .object({ connect: DURATIONS.connect.default(5000), idle: DURATIONS.idle.default(300_000), drain: DURATIONS.drain.default(10_000) })
