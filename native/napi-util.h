@@ -13,7 +13,7 @@
 #include <string.h>
 
 /* the most arguments any exported function takes */
-#define MAX_ARGS 6
+#define MAX_ARGS 8
 
 /* Throws an Error: code = the errno name, errno = -err, syscall; `log` (or NULL) becomes `.log`. */
 static inline napi_value throw_errno_log(napi_env env, const char *syscall, int err, const char *log) {

@@ -9,7 +9,8 @@
  * Events go back to JavaScript in batches through a threadsafe function: a Float64Array of records
  * [pairId, kind, arg, errno, bytesAtoB, bytesBtoA] (kinds below); byte counts at most every
  * `reportMs`, always with an EOF, reset or done. Counters and the idle time are also readable at
- * any time (relayStats), and a pair can be aborted (relayAbort: both sides reset).
+ * any time (relayStats), and a pair can be aborted (relayAbort: both sides reset). A direction may
+ * carry function ops (relay-ops.c: xor, a rate limit), run here through a few `ops_*` hooks.
  * Composed in TypeScript by src/native/relay.ts.
  */
 #define _GNU_SOURCE
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "napi-util.h"
+#include "relay-ops.h"
 #include "tw.h"
 
 /* auto: recv/send while reads are small, splice from a read of BULK bytes on (switching only with nothing in flight) */
@@ -49,6 +51,8 @@ typedef struct dir {
   bool spl;  /* the bytes in flight are in the pipe (else in buf) */
   bool bulk; /* the last read was at least BULK bytes (auto mode) */
   uint64_t bytes; /* written to `out`; read by JavaScript under the relay's lock */
+  relay_ops_t *ops; /* the flow's functions' ops (relay-ops.h); NULL: a copy */
+  size_t allow, asked; /* ops: bytes the next read may take; the last read's length */
 } dir_t;
 
 typedef struct side {
@@ -66,6 +70,9 @@ typedef struct pair {
   tw_key_t *tw; /* side a's tuple and cookie: release its TIME_WAIT after an active close (tw.h); NULL: not asked */
   uint64_t reported[2];
   struct pair *next_ready, *next_dead;
+  int64_t wake_ns; /* ops: a rate-limited direction reads again then */
+  bool waiting;
+  struct pair *next_waiting;
 } pair_t;
 
 typedef struct batch {
@@ -90,6 +97,7 @@ typedef struct relay {
   bool stop;
   uint32_t live; /* JavaScript thread only: pairs not yet reported done (the tsfn is ref'd while > 0) */
   pair_t *ready, *dead;
+  pair_t *waiting; /* pairs with a rate-limited direction waiting for tokens (ops_may_read, ops_wake) */
   batch_t batch;
   int64_t last_flush;
   tw_diag_t diag;
@@ -142,6 +150,8 @@ static void free_dir(dir_t *d) {
   d->pipe_r = d->pipe_w = -1;
   free(d->buf);
   d->buf = NULL;
+  relay_ops_free(d->ops);
+  d->ops = NULL;
 }
 
 /* Ends a pair: closes its descriptors (a reset when `reset_both`/the abortive default says so). */
@@ -171,17 +181,41 @@ static void fail(relay_t *r, pair_t *p, int bad, int err) {
   finish(r, p, DONE_RESET, true);
 }
 
+/* ops: the next read's length, within what the direction's rate limits allow (ops_may_read). */
+static size_t ops_len(dir_t *d, size_t len) {
+  return d->ops && d->allow < len ? d->allow : len;
+}
+
+/* ops: whether the direction may read now; if its buckets are empty, the pair waits (no read) until they refill. */
+static bool ops_may_read(relay_t *r, pair_t *p, dir_t *d) {
+  if (!d->ops) return true;
+  int64_t wake = 0;
+  d->allow = relay_ops_allow(d->ops, d->spl ? r->cap - d->queued : r->cap, &wake);
+  if (d->allow > 0) return true;
+  if (!p->waiting) {
+    p->waiting = true;
+    p->wake_ns = wake;
+    p->next_waiting = r->waiting;
+    r->waiting = p;
+  } else if (wake < p->wake_ns) {
+    p->wake_ns = wake;
+  }
+  return false;
+}
+
 /* Takes bytes from d->in into the pipe/buffer: >0 bytes, 0 EOF, -errno. */
 static ssize_t fill(relay_t *r, dir_t *d) {
   ssize_t n;
+  d->asked = ops_len(d, d->spl ? r->cap - d->queued : r->cap);
   if (d->spl) {
-    n = splice(d->in, NULL, d->pipe_w, NULL, r->cap - d->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    n = splice(d->in, NULL, d->pipe_w, NULL, d->asked, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   } else {
     if (!d->buf && !(d->buf = malloc(r->cap))) return -ENOMEM;
     d->off = 0;
-    n = recv(d->in, d->buf, r->cap, MSG_DONTWAIT);
+    n = recv(d->in, d->buf, d->asked, MSG_DONTWAIT);
   }
   if (n < 0) return -errno;
+  if (n > 0 && d->ops) relay_ops_took(d->ops, d->spl ? NULL : (uint8_t *)d->buf, (size_t)n);
   d->bulk = (size_t)n >= BULK;
   return n;
 }
@@ -281,20 +315,21 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
     bool progress = false;
     /* nothing in flight: pick the way (auto: by the last read's size) */
     if (d->queued == 0) {
-      d->spl = r->mode == MODE_SPLICE || (r->mode == MODE_AUTO && d->bulk);
+      /* a direction whose ops change bytes never splices (relay-ops.h) */
+      d->spl = (r->mode == MODE_SPLICE || (r->mode == MODE_AUTO && d->bulk)) && !relay_ops_changes_bytes(d->ops);
       /* the pipe is made on the first splice: an idle or small-message flow holds none (no pipe: recv/send) */
       if (d->spl && d->pipe_r < 0 && new_pipe(r, d) != 0) d->spl = false;
     }
     /* a buffer is refilled only once empty; a pipe while it has room */
     bool room = d->spl ? d->queued < r->cap : d->queued == 0;
-    if (!d->eof && d->readable && room) {
+    if (!d->eof && d->readable && room && ops_may_read(r, p, d)) {
       ssize_t n = fill(r, d);
       if (n > 0) {
         __atomic_store_n(&d->queued, d->queued + (size_t)n, __ATOMIC_RELAXED);
         progress = true;
         /* a short recv() on a stream socket emptied it (epoll(7)): no EAGAIN round trip; the next segment
          * raises a new edge (a FIN already signalled does not: `hup`). Not for splice: a short splice may mean the pipe ran out of slots. */
-        if (!d->spl && (size_t)n < r->cap && !d->hup) d->readable = false;
+        if (!d->spl && (size_t)n < d->asked && !d->hup) d->readable = false;
       } else if (n == 0) {
         d->eof = true;
         progress = true;
@@ -355,6 +390,35 @@ static void pump(relay_t *r, pair_t *p) {
     p->on_ready = true;
     p->next_ready = r->ready;
     r->ready = p;
+  }
+}
+
+/* ops: epoll_wait's timeout, no later than the nearest rate-limited direction's refill. */
+static int ops_timeout(relay_t *r, int timeout) {
+  int64_t now = relay_ops_now_ns();
+  for (pair_t *p = r->waiting; p; p = p->next_waiting) {
+    if (p->dead) continue;
+    int64_t ms = p->wake_ns <= now ? 0 : (p->wake_ns - now + 999999) / 1000000;
+    if (ms < timeout) timeout = (int)ms;
+  }
+  return timeout;
+}
+
+/* ops: pumps the waiting pairs whose refill time has come (`dead_only`: only forgets the ended ones, before they are freed). */
+static void ops_wake(relay_t *r, bool dead_only) {
+  pair_t *list = r->waiting;
+  r->waiting = NULL;
+  int64_t now = dead_only ? 0 : relay_ops_now_ns();
+  while (list) {
+    pair_t *p = list;
+    list = p->next_waiting;
+    if (p->dead || (!dead_only && p->wake_ns <= now)) {
+      p->waiting = false;
+      if (!p->dead) pump(r, p);
+      continue;
+    }
+    p->next_waiting = r->waiting;
+    r->waiting = p;
   }
 }
 
@@ -467,6 +531,7 @@ static void *relay_main(void *arg) {
   bool stopping = false;
   while (!stopping) {
     int timeout = r->ready ? 0 : tw_timeout(r, r->report_ms);
+    if (r->waiting) timeout = ops_timeout(r, timeout);
     int n = epoll_wait(r->ep, evs, 256, timeout);
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == NULL)
@@ -482,6 +547,7 @@ static void *relay_main(void *arg) {
       p->on_ready = false;
       pump(r, p);
     }
+    if (r->waiting) ops_wake(r, false);
     while (stopping) {
       pthread_mutex_lock(&r->mu);
       pair_t *p = NULL;
@@ -492,6 +558,7 @@ static void *relay_main(void *arg) {
     }
     tw_retry_due(r);
     flush(r, stopping); /* counters on their period; eof/reset/done (carrying totals) at once */
+    if (r->dead && r->waiting) ops_wake(r, true);
     while (r->dead) {
       pair_t *p = r->dead;
       r->dead = p->next_dead;
@@ -614,9 +681,26 @@ static napi_value js_relay_create(napi_env env, napi_callback_info info) {
 }
 
 
-/* relayAdd(handle, fdA, fdB, abortive, releaseTimeWait) -> pair id. Dups both descriptors: the caller may
- * close its own. releaseTimeWait: side a is a client-facing socket whose TIME_WAIT after an active close
- * is destroyed (tw.h); its tuple and cookie are read now, while it is connected. */
+/* relayAdd's optional 6th and 7th arguments: the ops of a->b and of b->a (relay-ops.h); false: a TypeError is thrown. */
+static bool add_ops(napi_env env, napi_callback_info info, relay_ops_t *ops[2]) {
+  napi_value argv[MAX_ARGS];
+  size_t argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  for (size_t i = 0; i < 2 && 5 + i < argc; i++) {
+    const char *why = NULL;
+    if (!relay_ops_parse(env, argv[5 + i], &ops[i], &why)) {
+      relay_ops_free(ops[0]);
+      ops[0] = NULL;
+      throw_type(env, why);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* relayAdd(handle, fdA, fdB, abortive, releaseTimeWait[, opsAtoB, opsBtoA]) -> pair id. Dups both descriptors:
+ * the caller may close its own. releaseTimeWait: side a is a client-facing socket whose TIME_WAIT after an
+ * active close is destroyed (tw.h); its tuple and cookie are read now, while it is connected. */
 static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   int32_t fa, fb;
@@ -625,10 +709,16 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 5, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) ||
       !get_i32(env, argv[2], &fb) || napi_get_value_bool(env, argv[3], &abortive) != napi_ok ||
       napi_get_value_bool(env, argv[4], &release_tw) != napi_ok)
-    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive, releaseTimeWait)");
+    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive, releaseTimeWait[, opsAtoB, opsBtoA])");
   if (!r->running) return throw_errno(env, "relayAdd", EBADF);
+  relay_ops_t *ops[2] = {NULL, NULL};
+  if (!add_ops(env, info, ops)) return NULL;
   pair_t *p = calloc(1, sizeof *p);
-  if (!p) return throw_errno(env, "calloc", ENOMEM);
+  if (!p) {
+    relay_ops_free(ops[0]);
+    relay_ops_free(ops[1]);
+    return throw_errno(env, "calloc", ENOMEM);
+  }
   int err = 0;
   p->fd[0] = fcntl(fa, F_DUPFD_CLOEXEC, 0);
   p->fd[1] = p->fd[0] < 0 ? -1 : fcntl(fb, F_DUPFD_CLOEXEC, 0);
@@ -638,6 +728,7 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
     d->in = p->fd[i];
     d->out = p->fd[1 - i];
     d->pipe_r = d->pipe_w = -1;
+    d->ops = ops[i];
     p->side[i] = (side_t){p, i};
     if (!err && p->fd[i] >= 0) {
       int fl = fcntl(p->fd[i], F_GETFL);
@@ -767,4 +858,5 @@ void srv6pipes_register_relay(napi_env env, napi_value exports) {
       {"relayClose", NULL, js_relay_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+  srv6pipes_register_relay_ops(env, exports);
 }

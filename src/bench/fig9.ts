@@ -1,10 +1,12 @@
 /** Fig. 9 — throughput of an srv6pipes proxy running `xor` with 2n passes against page size, and the
- *  XOR kernel alone (xorInPlace) against a C reference loop compiled here with cc -O2. */
+ *  XOR kernel alone (xorInPlace: the addon's vectorised kernel, and the JavaScript loop it falls back
+ *  to) against a C reference loop compiled here with cc -O2 and -O3. */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SrError } from '../core/errors.js';
-import { xorInPlace } from '../functions/xor/xor.js';
+import { xorInPlace, xorInPlaceJs } from '../functions/xor/xor.js';
+import { nativeXor } from '../native/xor.js';
 import { srv6pipesProxy, steer } from './contenders.js';
 import { FIG5, shapedTopology, sid } from './labs.js';
 import { measurePages } from './measure.js';
@@ -78,16 +80,16 @@ int main(int argc, char **argv) {
 }
 `;
 
-/** Bytes per second of xorInPlace over one buffer, after a short JIT warm-up. */
-export function jsXorSpeed(len: number, secs: number): number {
+/** Bytes per second of a kernel (default: xorInPlace, as the `xor` function calls it) over one buffer, after a short JIT warm-up. */
+export function jsXorSpeed(len: number, secs: number, kernel: (buf: Uint8Array, key: number, passes: number) => void = xorInPlace): number {
   const buf = Buffer.alloc(len, 7);
   const warm = Date.now() + 200;
-  while (Date.now() < warm) xorInPlace(buf, KEY, 1);
+  while (Date.now() < warm) kernel(buf, KEY, 1);
   let iters = 0;
   const t0 = process.hrtime.bigint();
   let el = 0;
   do {
-    for (let k = 0; k < 16; k++) xorInPlace(buf, KEY, 1);
+    for (let k = 0; k < 16; k++) kernel(buf, KEY, 1);
     iters += 16;
     el = Number(process.hrtime.bigint() - t0) / 1e9;
   } while (el < secs);
@@ -98,13 +100,14 @@ export const XOR_BUFFERS = [64 * 1024, 1024 * 1024];
 
 export const xorKernel: Figure = {
   id: 'xorkernel',
-  title: 'XOR kernel alone: xorInPlace (JavaScript) vs a C loop (cc -O2, -O3)',
-  what: 'One pass of XOR over the same buffer (64 KiB, the size of a socket read, and 1 MiB), in this Node process and in a C byte loop compiled at bench time with cc -O2 (the reference) and -O3 (auto-vectorized); no network. The ratio says how much of the gap in Fig. 9 the language accounts for.',
+  title: 'XOR kernel alone: the xor function\'s kernel (native, and the JavaScript fallback) vs a C loop (cc -O2, -O3)',
+  what: 'One pass of XOR over the same buffer (64 KiB, the size of a socket read, and 1 MiB), in this Node process — the `xor` function\'s kernel as it runs it (the addon\'s vectorised loop, native/relay-ops.c, also what the native relay thread runs) and the JavaScript loop it falls back to without the addon — and in a C byte loop compiled at bench time with cc -O2 (the reference) and -O3 (auto-vectorized); no network.',
   plannedRuns: (p) => p.reps * XOR_BUFFERS.length * 2,
   plots: () => [{ file: 'xorkernel.svg', title: 'XOR kernel: GB/s per pass', scenario: 'cpu', metric: 'speed', kind: 'bars' }],
   ratios: [
-    ['srv6pipes xorInPlace', 'C -O2'],
-    ['srv6pipes xorInPlace', 'C -O3'],
+    ['srv6pipes xor (native kernel)', 'C -O3'],
+    ['srv6pipes xor (JavaScript)', 'C -O3'],
+    ['srv6pipes xor (JavaScript)', 'C -O2'],
   ],
   async run(ctx: BenchContext): Promise<Point[]> {
     const points: Point[] = [];
@@ -125,9 +128,14 @@ export const xorKernel: Figure = {
       for (const len of XOR_BUFFERS) {
         const x = len >= 1 << 20 ? `${len >> 20} MiB` : `${len >> 10} KiB`;
         ctx.progress(`xorkernel ${x} rep ${rep + 1}`);
-        const js = jsXorSpeed(len, secs);
+        const kernels: [string, (buf: Uint8Array, key: number, passes: number) => void][] = [['srv6pipes xor (JavaScript)', xorInPlaceJs]];
+        const nat = nativeXor();
+        if (nat) kernels.push(['srv6pipes xor (native kernel)', nat]);
+        for (const [series, kernel] of kernels) {
+          const speed = jsXorSpeed(len, secs, kernel);
+          record(points, { figure: 'xorkernel', scenario: 'cpu', series, x, metric: 'speed', unit: 'GB/s' }, speed / 1e9);
+        }
         ctx.tick();
-        record(points, { figure: 'xorkernel', scenario: 'cpu', series: 'srv6pipes xorInPlace', x, metric: 'speed', unit: 'GB/s' }, js / 1e9);
         for (const [series, bin] of Object.entries(bins)) {
           const out = execFileSync(bin, [String(len), String(secs)], { encoding: 'utf8' });
           const c = (JSON.parse(out) as { bytesPerSecond: number }).bytesPerSecond;

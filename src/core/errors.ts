@@ -104,6 +104,7 @@ export const ERROR_CODES = {
   BSID_LOOKUP_BUSY: { kind: 'input', hint: 'too many binding-SID lookups in flight (bindingSids.maxInflight): a slow controller, or SYNs naming many BSIDs' },
   BSID_LIMIT: { kind: 'input', hint: 'the controller refused a new binding SID: see bindingSids.perClient, .max and .rate in its config (docs/controller.md)' },
   RELAY_HANDOVER: { kind: 'bug', hint: 'a pair handed to the native relay must be two connected TCP sockets with nothing buffered in JavaScript, on a relay not yet closed (src/native/relay.ts)' },
+  RELAY_OPS: { kind: 'bug', hint: "a function's native ops must be ones the relay thread runs (xor: key 0..255, passes 0..1024; ratelimit: rate > 0, burst >= 1; at most 64 per direction): see src/native/relay.ts" },
   INTERNAL: { kind: 'bug', hint: 'this is a bug: please report it with the stack above' },
 } as const satisfies Record<string, { kind: ErrorKind; hint: string }>;
 

@@ -4,7 +4,8 @@
  * no JavaScript per byte. JavaScript hands it a pair and hears back, in batches: bytes moved per
  * direction, an EOF per direction (already forwarded as shutdown(SHUT_WR) on the other side: half-close),
  * a reset (the other side was reset: SO_LINGER 0 + close), and the end of the pair. Counters and
- * the idle time are readable at any time; a pair can be aborted (both sides reset).
+ * the idle time are readable at any time; a pair can be aborted (both sides reset). Each direction may
+ * carry ops (`RelayOp`: xor, a rate limit) that the thread runs on its bytes (native/relay-ops.c).
  *
  * Handover (`adopt`): the addon dups both descriptors, then the net.Sockets are destroyed — closing
  * only Node's descriptors (the kernel socket lives on in the dup), which also stops libuv's watcher
@@ -70,6 +71,46 @@ export interface PairEvents {
   onDone(end: PairEnd, b: PairBytes): void;
 }
 
+/**
+ * What the relay thread does to a direction's bytes besides moving them (native/relay-ops.c), in
+ * order: `xor` each byte read with `key`, `passes` times (the direction then goes through a buffer,
+ * never splice); `ratelimit` reads at most what a token bucket of `burst` bytes, refilled at `rate`
+ * bytes/s, holds — an empty bucket stops reading that side until it refills (back-pressure).
+ */
+export type RelayOp = { op: 'xor'; key: number; passes: number } | { op: 'ratelimit'; rate: number; burst: number };
+
+/** The ops as the addon takes them: one row each, its code and its two numbers, checked here first. */
+const RELAY_OPS = {
+  xor: { code: 1, schema: z.object({ op: z.literal('xor'), key: z.number().int().min(0).max(255), passes: z.number().int().min(0).max(1024) }).strict(), fields: (o: { key: number; passes: number }) => [o.key, o.passes] },
+  ratelimit: {
+    code: 2,
+    schema: z.object({ op: z.literal('ratelimit'), rate: z.number().positive().finite(), burst: z.number().min(1).finite() }).strict(),
+    fields: (o: { rate: number; burst: number }) => [o.rate, o.burst],
+  },
+} as const;
+const OP_FIELDS = 3;
+const MAX_OPS = 64;
+
+/** A direction's ops → the addon's records ([code, a, b] each); throws RELAY_OPS for an op it cannot run. */
+export function encodeRelayOps(ops: readonly RelayOp[]): Float64Array {
+  if (ops.length > MAX_OPS) throw new SrError('RELAY_OPS', `${ops.length} ops on one direction (at most ${MAX_OPS})`);
+  const out = new Float64Array(ops.length * OP_FIELDS);
+  ops.forEach((op, i) => {
+    const row = RELAY_OPS[op.op as keyof typeof RELAY_OPS] as (typeof RELAY_OPS)[keyof typeof RELAY_OPS] | undefined;
+    if (!row) throw new SrError('RELAY_OPS', `op ${i} (${JSON.stringify(op)}): unknown, one of ${Object.keys(RELAY_OPS).join(', ')}`);
+    const parsed = row.schema.safeParse(op);
+    if (!parsed.success) throw new SrError('RELAY_OPS', `op ${i} (${JSON.stringify(op)}): ${parsed.error.issues.map((e) => `${e.path.join('.')}: ${e.message}`).join('; ')}`);
+    out.set([row.code, ...row.fields(op as never)], i * OP_FIELDS);
+  });
+  return out;
+}
+
+/** Per direction: a → b, b → a (absent: the bytes move unchanged, unlimited). */
+export interface PairOps {
+  aToB?: readonly RelayOp[];
+  bToA?: readonly RelayOp[];
+}
+
 const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
 
 interface Handle {
@@ -77,7 +118,7 @@ interface Handle {
 }
 interface RelayNative {
   relayCreate(mode: number, capacity: number, reportMs: number, cb: (records: Float64Array) => void): Handle;
-  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean, releaseTimeWait: boolean): number;
+  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean, releaseTimeWait: boolean, opsAToB?: Float64Array, opsBToA?: Float64Array): number;
   relayStats(h: Handle, id: number): Float64Array | null;
   relayAbort(h: Handle, id: number): boolean;
   relayClose(h: Handle): void;
@@ -101,8 +142,8 @@ export class RelayPair {
   }
 }
 
-/** How a pair is taken over. */
-export interface AdoptOptions {
+/** How a pair is taken over: its ops per direction, and the TIME_WAIT release. */
+export interface AdoptOptions extends PairOps {
   /**
    * side a faces the client: after an active close (its FIN sent before the client's), the relay
    * destroys its TIME_WAIT socket (SOCK_DESTROY, tuple + cookie; see src/proxy/timewait.ts), from its
@@ -141,18 +182,23 @@ export class NativeRelay {
   adopt(a: net.Socket, b: net.Socket, events: PairEvents, options: AdoptOptions = {}): RelayPair {
     const fa = handoverFd(a, 'a');
     const fb = handoverFd(b, 'b');
+    const encoded = encodePairOps(options);
     a.pause();
     b.pause();
-    const pair = this.addFds(fa, fb, events, true, options.releaseTimeWait === true);
+    const pair = this.addEncoded(fa, fb, events, true, options.releaseTimeWait === true, encoded);
     a.destroy();
     b.destroy();
     return pair;
   }
 
   /** Relays two connected TCP descriptors (dup'ed: the caller closes its own). `abortive`: a close is a reset until both directions ended. */
-  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true, releaseTimeWait = false): RelayPair {
+  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true, options: AdoptOptions = {}): RelayPair {
+    return this.addEncoded(fdA, fdB, events, abortive, options.releaseTimeWait === true, encodePairOps(options));
+  }
+
+  private addEncoded(fdA: number, fdB: number, events: PairEvents, abortive: boolean, releaseTimeWait: boolean, ops: [Float64Array?, Float64Array?]): RelayPair {
     if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
-    const id = this.n.relayAdd(this.handle, fdA, fdB, abortive, releaseTimeWait);
+    const id = ops[0] || ops[1] ? this.n.relayAdd(this.handle, fdA, fdB, abortive, releaseTimeWait, ops[0], ops[1]) : this.n.relayAdd(this.handle, fdA, fdB, abortive, releaseTimeWait);
     const pair = new RelayPair(id, this, events);
     this.pairs.set(id, pair);
     return pair;
@@ -198,6 +244,10 @@ export class NativeRelay {
       }
     }
   }
+}
+
+function encodePairOps(ops: PairOps): [Float64Array?, Float64Array?] {
+  return [ops.aToB?.length ? encodeRelayOps(ops.aToB) : undefined, ops.bToA?.length ? encodeRelayOps(ops.bToA) : undefined];
 }
 
 /** Whether `adopt` would take this socket (connected, nothing buffered in JavaScript, not half-closed). */

@@ -75,7 +75,7 @@ const schema = z
     workers: z.number().int().min(1).max(256).default(() => os.availableParallelism()),
     locators: locatorsSchema,
     functions: z.array(functionEntry).min(1, 'at least one function'),
-    /** flows whose functions need no JavaScript per byte are moved by the addon's relay thread (src/native/relay.ts); `off`: every flow on the JavaScript relay */
+    /** the bytes of flows whose functions have native ops (copy, xor, meter, ratelimit, chains of them) moved by the addon's relay thread instead of JavaScript (src/native/relay.ts, proxy/native-relay.ts); `off`: every flow on the JavaScript relay */
     nativeRelay: z.union([z.literal('off'), z.literal(false), relayOptionsSchema]).default({ mode: 'auto', capacity: 256 * 1024, reportMs: 100 }),
     timeouts: z
       .object({ connect: DURATIONS.connect.default(5000), idle: DURATIONS.idle.default(300_000), drain: DURATIONS.drain.default(10_000) })

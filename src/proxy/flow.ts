@@ -48,7 +48,7 @@ export interface ProxyFlowDeps {
   onClosed(flow: ProxyFlow): void;
   /** false under sk_lookup interception: TCP itself lets a new SYN replace the TIME_WAIT (timewait.ts) */
   releaseTimeWait?: boolean;
-  /** config nativeRelay: a relay that takes `copy` flows over (native-relay.ts) */
+  /** config nativeRelay: a relay that takes flows with native ops over (native-relay.ts) */
   pairRelay?: PairRelay;
 }
 

@@ -1,17 +1,21 @@
 /**
  * A Flow (sdk/flow.ts) over real loopback sockets with the native relay as its pair relay: the flow's
- * meaning (bytes, half-close, resets, idle timeout, counters, its end) holds after the handover, and a
- * flow that is not a plain copy keeps the JavaScript relay.
+ * meaning (bytes, half-close, resets, idle timeout, counters, its end) holds after the handover; flows
+ * of xor, meter, ratelimit and chains of native parts are carried natively, and a flow with a part that
+ * needs JavaScript keeps the JavaScript relay.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { BUILTINS } from '../functions/registry.js';
 import { NativeRelay } from '../native/relay.js';
 import { expireIdle, Flow, type FlowCounters } from '../sdk/flow.js';
 import { flowEndLabel } from '../sdk/flow-end.js';
+import { loadFunction, type PartSpec } from '../sdk/loader.js';
+import { MemoryMetrics } from '../sdk/metrics-memory.js';
 import { IDENTITY, type FlowTransforms } from '../sdk/types.js';
 import { SOCKET_OPS } from './flow.js';
 import { nativePairRelay } from './native-relay.js';
@@ -203,6 +207,113 @@ test('a flow whose transforms are not the identity keeps the JavaScript relay', 
     assert.equal(await got, 'HELLO');
     r.client.end();
     r.server.end();
+    assert.equal(flowEndLabel((await r.closed).end!), 'ok');
+  } finally {
+    r.close();
+    relay.close();
+  }
+});
+
+// ---- issue 14: xor, meter, ratelimit and their chains in the native relay ----
+
+/** A loaded function (a chain when several parts) spawned for the rig's flow, with its metrics. */
+async function loaded(parts: PartSpec[], argument: bigint): Promise<{ transforms: () => FlowTransforms; metrics: MemoryMetrics }> {
+  const metrics = new MemoryMetrics();
+  const f = await loadFunction({ id: 1, chain: parts.length > 1, parts }, { registry: BUILTINS, baseDir: '.', log: pino({ level: 'silent' }), metricsFor: () => metrics }, 1, 'functions[0]');
+  const deps = { log: pino({ level: 'silent' }), signal: new AbortController().signal, reset: () => undefined };
+  return { transforms: () => f.spawn({ ...FACTS, argument }, deps), metrics };
+}
+
+function xorRef(b: Buffer, key: number): Buffer {
+  return Buffer.from(b.map((x) => x ^ key));
+}
+
+async function exchange(r: Rig, up: Buffer, down: Buffer): Promise<{ atServer: Buffer; atClient: Buffer }> {
+  const all = (s: net.Socket): Promise<Buffer> => {
+    const parts: Buffer[] = [];
+    s.on('data', (b: Buffer) => parts.push(b));
+    return new Promise((res) => s.once('end', () => res(Buffer.concat(parts))));
+  };
+  const [atServer, atClient] = await Promise.all([all(r.server), all(r.client), r.client.end(up), r.server.end(down)]);
+  return { atServer, atClient };
+}
+
+test('an xor flow runs in the native relay: both directions XORed, counted, the row says native', async () => {
+  const relay = new NativeRelay();
+  const { transforms } = await loaded([{ function: 'xor', options: { passes: 3 } }], 0x15an);
+  const r = await rig(relay, transforms);
+  try {
+    assert.equal(relay.size, 1);
+    assert.equal(r.flow.progress(1000).relay, 'native');
+    const up = randomBytes(300_001);
+    const down = randomBytes(70_003);
+    const { atServer, atClient } = await exchange(r, up, down);
+    assert.ok(atServer.equals(xorRef(up, 0x5a)));
+    assert.ok(atClient.equals(xorRef(down, 0x5a)));
+    assert.equal(flowEndLabel((await r.closed).end!), 'ok');
+    assert.deepEqual([r.counters.bytesUp, r.counters.bytesDown], [300_001, 70_003]);
+  } finally {
+    r.close();
+    relay.close();
+  }
+});
+
+test('meter in the native relay: its counters equal the bytes moved, flows and active flows as on the JavaScript relay', async () => {
+  const relay = new NativeRelay({ reportMs: 5 });
+  const { transforms, metrics } = await loaded([{ function: 'meter' }], 9n);
+  const r = await rig(relay, transforms);
+  const labels = { argument: '9', client_prefix: '::/64' };
+  try {
+    assert.equal(r.flow.progress(1000).relay, 'native');
+    assert.equal(metrics.get('meter_active_flows', labels), 1);
+    // counters move while the flow is open (from the relay's reports), not only at its end
+    r.client.write(Buffer.alloc(1234));
+    await waitFor(() => metrics.get('meter_bytes_total', { direction: 'up', ...labels }) === 1234, 'the up counter to reach 1234');
+    await exchange(r, randomBytes(5 * MB + 1), randomBytes(777_777));
+    await r.closed;
+    assert.equal(metrics.get('meter_bytes_total', { direction: 'up', ...labels }), 1234 + 5 * MB + 1);
+    assert.equal(metrics.get('meter_bytes_total', { direction: 'down', ...labels }), 777_777);
+    assert.equal(metrics.get('meter_flows_total', labels), 1);
+    assert.equal(metrics.get('meter_active_flows', labels), 0);
+    assert.deepEqual([r.counters.bytesUp, r.counters.bytesDown], [1234 + 5 * MB + 1, 777_777]);
+  } finally {
+    r.close();
+    relay.close();
+  }
+});
+
+test('a chain of native parts (xor, meter, ratelimit, xor) is native and its ops compose: xor 1 pass then 3 passes is the identity', async () => {
+  const relay = new NativeRelay();
+  const { transforms, metrics } = await loaded(
+    [{ function: 'xor', options: { passes: 1 } }, { function: 'meter' }, { function: 'ratelimit', options: { multiplier: 1000 } }, { function: 'copy' }, { function: 'xor', options: { passes: 3 } }],
+    100_000n,
+  );
+  const r = await rig(relay, transforms);
+  try {
+    assert.equal(relay.size, 1, 'handed over');
+    const up = randomBytes(1_000_003);
+    const down = randomBytes(99_999);
+    const { atServer, atClient } = await exchange(r, up, down);
+    assert.ok(atServer.equals(up) && atClient.equals(down));
+    await r.closed;
+    assert.equal(metrics.get('meter_bytes_total', { direction: 'up', argument: '100000', client_prefix: '::/64' }), 1_000_003);
+  } finally {
+    r.close();
+    relay.close();
+  }
+});
+
+test('a chain with one part that needs JavaScript (compress) keeps the JavaScript relay, bytes intact', async () => {
+  const relay = new NativeRelay();
+  const { transforms } = await loaded([{ function: 'xor' }, { function: 'compress' }, { function: 'decompress' }, { function: 'xor' }], 7n);
+  const r = await rig(relay, transforms);
+  try {
+    assert.equal(relay.size, 0);
+    assert.equal(r.flow.progress(1000).relay, undefined);
+    const up = randomBytes(200_000);
+    const down = randomBytes(1000);
+    const { atServer, atClient } = await exchange(r, up, down);
+    assert.ok(atServer.equals(up) && atClient.equals(down));
     assert.equal(flowEndLabel((await r.closed).end!), 'ok');
   } finally {
     r.close();

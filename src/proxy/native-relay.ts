@@ -1,35 +1,101 @@
 /**
- * The native relay (src/native/relay.ts) as a flow's pair relay: a `copy` flow — identity both ways,
- * the transparent outbound socket (no function carrier) — whose two sockets hold nothing in
- * JavaScript is handed over; any other flow declines (the JavaScript relay runs). Events map onto
- * the flow's: bytes (totals), EOF per direction, a side's reset, the end.
+ * The native relay (src/native/relay.ts) as a flow's pair relay: a flow whose two transforms both say
+ * what they do in native terms (`native`, sdk/types.ts: `copy`'s identity, `xor`, `meter`,
+ * `ratelimit`, and chains made only of those) and that uses the transparent outbound socket (no
+ * function carrier), with nothing held in JavaScript on either socket, is handed over; any other flow
+ * declines (the JavaScript relay runs). The relay thread runs the byte ops (xor, ratelimit); `count`
+ * ops (meter) are fed from the relay's byte reports. Events map onto the flow's: bytes (totals), EOF
+ * per direction, a side's reset, the end.
  */
 import net from 'node:net';
-import { canAdopt, type AdoptOptions, type NativeRelay, type PairBytes } from '../native/relay.js';
+import type { Logger } from 'pino';
+import { isSrError } from '../core/errors.js';
+import { canAdopt, type NativeRelay, type PairBytes, type RelayOp } from '../native/relay.js';
 import type { PairRelay } from '../sdk/flow.js';
-import { IDENTITY } from '../sdk/types.js';
+import { nativeOf } from '../sdk/native-ops.js';
+import { isSyncTransform, type NativeOp } from '../sdk/types.js';
 
-/** `options.releaseTimeWait`: the inbound socket's TIME_WAIT after an active close is destroyed (tproxy interception; src/proxy/timewait.ts) */
-export function nativePairRelay(relay: NativeRelay, options: AdoptOptions = {}): PairRelay {
+const ignore = (): void => undefined;
+
+/** How each native op is run: by the relay thread (an op of its own), or from its byte reports. */
+const OPS: { [K in NativeOp['op']]: (op: Extract<NativeOp, { op: K }>, d: DirectionPlan) => void } = {
+  xor: (op, d) => void d.relay.push({ op: 'xor', key: op.key, passes: op.passes }),
+  ratelimit: (op, d) => void d.relay.push({ op: 'ratelimit', rate: op.rate, burst: op.burst }),
+  count: (op, d) => void d.counts.push(op.count),
+};
+
+interface DirectionPlan {
+  relay: RelayOp[];
+  counts: ((bytes: number) => void)[];
+}
+
+function plan(ops: readonly NativeOp[]): DirectionPlan {
+  const d: DirectionPlan = { relay: [], counts: [] };
+  for (const op of ops) (OPS[op.op] as (op: NativeOp, d: DirectionPlan) => void)(op, d);
+  return d;
+}
+
+export interface NativePairRelayOptions {
+  /** the inbound socket's TIME_WAIT after an active close is destroyed by the relay thread (tproxy interception; src/proxy/timewait.ts) */
+  releaseTimeWait?: boolean;
+  /** where a function's unrunnable native ops are reported (once per message) */
+  log?: Logger;
+}
+
+export function nativePairRelay(relay: NativeRelay, options: NativePairRelayOptions = {}): PairRelay {
+  const { log, releaseTimeWait = false } = options;
+  const reported = new Set<string>();
   return (inbound, outbound, t, ev) => {
-    if (t.upstream !== IDENTITY || t.downstream !== IDENTITY || t.carrier) return undefined;
+    const upOps = nativeOf(t.upstream);
+    const downOps = nativeOf(t.downstream);
+    if (!upOps || !downOps || t.carrier) return undefined;
     if (!(inbound instanceof net.Socket) || !(outbound instanceof net.Socket) || !canAdopt(inbound) || !canAdopt(outbound)) return undefined;
-    const bytes = (b: PairBytes): void => ev.bytes(b.aToB, b.bToA);
-    const pair = relay.adopt(inbound, outbound, {
-      onBytes: bytes,
-      onEof: (d, b) => {
-        bytes(b);
-        ev.eof(d === 'aToB' ? 'up' : 'down');
-      },
-      onReset: (side, code, b) => {
-        bytes(b);
-        ev.reset(side === 'a' ? 'client' : 'server', Object.assign(new Error(`${side === 'a' ? 'client' : 'server'} side: ${code}`), { code }));
-      },
-      onDone: (_end, b) => {
-        bytes(b);
-        ev.done();
-      },
-    }, options);
+    const up = plan(upOps);
+    const down = plan(downOps);
+    let seenUp = 0;
+    let seenDown = 0;
+    const bytes = (b: PairBytes): void => {
+      // meter's counters: what moved since the last report (ops keep lengths: what went out came in)
+      if (b.aToB > seenUp) for (const c of up.counts) c(b.aToB - seenUp);
+      if (b.bToA > seenDown) for (const c of down.counts) c(b.bToA - seenDown);
+      seenUp = Math.max(seenUp, b.aToB);
+      seenDown = Math.max(seenDown, b.bToA);
+      ev.bytes(b.aToB, b.bToA);
+    };
+    let pair;
+    try {
+      pair = relay.adopt(
+        inbound,
+        outbound,
+        {
+          onBytes: bytes,
+          onEof: (d, b) => {
+            bytes(b);
+            ev.eof(d === 'aToB' ? 'up' : 'down');
+          },
+          onReset: (side, code, b) => {
+            bytes(b);
+            ev.reset(side === 'a' ? 'client' : 'server', Object.assign(new Error(`${side === 'a' ? 'client' : 'server'} side: ${code}`), { code }));
+          },
+          onDone: (_end, b) => {
+            bytes(b);
+            ev.done();
+          },
+        },
+        { aToB: up.relay, bToA: down.relay, releaseTimeWait },
+      );
+    } catch (e) {
+      // a function's native description the relay cannot run (a bug in the function): the JavaScript relay carries the flow
+      if (!isSrError(e, 'RELAY_OPS')) throw e;
+      if (!reported.has(e.message)) {
+        reported.add(e.message);
+        log?.error({ err: e }, 'a function declared native ops the relay cannot run: its flows keep the JavaScript relay');
+      }
+      return undefined;
+    }
+    // the transforms' own code never runs now; a stream one (a RateLimiter, a composed chain) is only
+    // destroyed at the flow's end, and what it emits then (AbortError) concerns nobody
+    for (const dir of [t.upstream, t.downstream]) if (!isSyncTransform(dir)) dir.on('error', ignore);
     return {
       abort: () => void pair.abort(),
       buffered: () => {

@@ -89,7 +89,7 @@ export class ProxyWorker {
       this.nativeRelay = new NativeRelay(cfg.nativeRelay);
       // under TPROXY the client-facing TIME_WAIT must go (timewait.ts); the relay's thread releases it
       this.nativeRelay.onTimeWait = (result, errno) => countTimeWaitRelease(result, errno, log);
-      this.pairRelay = nativePairRelay(this.nativeRelay, { releaseTimeWait: !this.sklookup });
+      this.pairRelay = nativePairRelay(this.nativeRelay, { releaseTimeWait: !this.sklookup, log });
     }
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };

@@ -5,12 +5,15 @@
  */
 import * as stream from 'node:stream';
 import { Transform, type Duplex } from 'node:stream';
+import { composeNative, withNative } from './native-ops.js';
 import { isSyncTransform, releaseTransforms, type DirectionTransform, type FlowTransforms, type SyncTransform } from './types.js';
 
 export function composeTransforms(parts: readonly DirectionTransform[]): DirectionTransform {
   if (parts.length === 1) return parts[0]!;
-  if (parts.every(isSyncTransform)) return composeSync(parts as SyncTransform[]);
-  return compose(...parts.map((p) => (isSyncTransform(p) ? syncAsStream(p) : p)));
+  // native when every part is: the ops in the order the bytes meet them (native-ops.ts)
+  const native = composeNative(parts);
+  if (parts.every(isSyncTransform)) return withNative(composeSync(parts as SyncTransform[]), native);
+  return withNative(compose(...parts.map((p) => (isSyncTransform(p) ? syncAsStream(p) : p))), native);
 }
 
 // stream.compose exists since Node 16.9; @types/node 20 does not declare it

@@ -99,15 +99,34 @@ export interface FlowContext<O = unknown, S = unknown, A = bigint> {
   reset(reason: string): void;
 }
 
+/**
+ * What a transform does per byte, in terms the proxy's native relay thread runs without JavaScript
+ * (config `nativeRelay`): ops applied in order to its direction's bytes. `xor`: each byte XORed with
+ * `key` (0..255), `passes` times; `ratelimit`: at most `rate` bytes/s with a bucket of `burst` bytes,
+ * by back-pressure; `count`: `count(bytes)` is called with the bytes that passed since the last call
+ * (at most every `nativeRelay.reportMs`, and at the end), from the relay's reports. A flow whose two
+ * transforms both say (`[]` is the identity) and that has no carrier is carried natively — their
+ * `data`/stream code then never runs; any other flow keeps the JavaScript relay. See sdk/native-ops.ts.
+ */
+export type NativeOp =
+  | { readonly op: 'xor'; readonly key: number; readonly passes: number }
+  | { readonly op: 'ratelimit'; readonly rate: number; readonly burst: number }
+  | { readonly op: 'count'; count(bytes: number): void };
+
+/** A transform that may say what it does in native terms (absent: JavaScript only). */
+export interface NativeCapable {
+  readonly native?: readonly NativeOp[];
+}
+
 /** A synchronous byte transform for one direction: the fast path. */
-export interface SyncTransform {
+export interface SyncTransform extends NativeCapable {
   /** Transforms a chunk; returns what to send on (possibly the same buffer), or null to send nothing yet. */
   data(chunk: Buffer): Buffer | null;
   /** Called once at the end of the stream; returns a last piece to send, or null. */
   end?(): Buffer | null;
 }
 
-export type DirectionTransform = SyncTransform | Duplex;
+export type DirectionTransform = SyncTransform | (Duplex & NativeCapable);
 
 /**
  * How a function carries the outbound side itself, instead of the default (transparent TCP from the
@@ -209,7 +228,7 @@ export function defineFunction<O, S = undefined, A = bigint>(d: FunctionDescript
 }
 
 /** The identity transform, shared (it holds no state). */
-export const IDENTITY: SyncTransform = { data: (chunk) => chunk };
+export const IDENTITY: SyncTransform = { data: (chunk) => chunk, native: [] };
 
 export function isSyncTransform(t: DirectionTransform): t is SyncTransform {
   return typeof (t as SyncTransform).data === 'function' && typeof (t as Duplex).pipe !== 'function';

@@ -2,7 +2,8 @@
  * End to end with `nativeRelay` on (issue 14, prototype): `copy` flows handed to the workers' native
  * relay threads, through two proxies in network namespaces — 50 MB each way with sha256, half-close
  * with a large reply, a stalled server, drain on SIGTERM, 200 concurrent flows with the tables ending empty and every
- * ending ok; an `xor` hop on the same path keeps the JavaScript relay.
+ * ending ok; an `xor` pair (p1 and p2) carried natively on both, sha256 both ways, while a chain that
+ * needs JavaScript (compress, decompress) on the same proxy keeps the JavaScript relay.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -11,7 +12,7 @@ import type { Lab } from '../../src/lab/index.js';
 import { CONCURRENT_CLIENT } from '../helpers/concurrent-client.js';
 
 const MB = 1 << 20;
-const FUNCTIONS = ['{ id: 1, function: copy }', '{ id: 2, function: xor }'];
+const FUNCTIONS = ['{ id: 1, function: copy }', '{ id: 2, function: xor }', '{ id: 3, chain: [ { function: compress }, { function: decompress } ] }'];
 const CAPACITY = 65536;
 const config = (locator: string): string => `${proxyYaml(locator, FUNCTIONS)}\nnativeRelay: { mode: auto, capacity: ${CAPACITY} }`;
 
@@ -103,7 +104,7 @@ describe('nativeRelay: copy flows on the relay thread', () => {
     });
   });
 
-  test('200 concurrent flows (copy on p1, xor on p2: native, then JavaScript) all complete; tables end empty, endings ok', async () => {
+  test('200 concurrent flows (copy on p1, xor on p2: both native) all complete; tables end empty, endings ok', async () => {
     await withLab('fig1', async (lab) => {
       const p1 = await startProxy(lab, 'p1', config('fc00:a::/80'));
       const p2 = await startProxy(lab, 'p2', config('fc00:b::/80'));
@@ -135,6 +136,68 @@ describe('nativeRelay: copy flows on the relay thread', () => {
         }
       } finally {
         srv.stop();
+        assert.equal(await p1.stop(), 0);
+        assert.equal(await p2.stop(), 0);
+      }
+    });
+  });
+
+  test('an xor pair (p1 and p2, key 0x5a) on the relay threads: both rows native, a compress chain beside it JavaScript; 30 MB each way intact (sha256); counted', async () => {
+    await withLab('fig1', async (lab) => {
+      const p1 = await startProxy(lab, 'p1', config('fc00:a::/80'));
+      const p2 = await startProxy(lab, 'p2', config('fc00:b::/80'));
+      // stalled servers (no reply: a reply's drain would resume reading) keep both flows open while their rows are read
+      const stalled = await startServer(lab, 'server', ['--port', '9000', '--stall-ms', '3000']);
+      const chained = await startServer(lab, 'server', ['--port', '9001', '--stall-ms', '3000']);
+      const both = await startServer(lab, 'server', ['--port', '9002', '--reply', String(30 * MB)]);
+      const sink = await startServer(lab, 'server', ['--port', '9003']);
+      try {
+        const PAIR = 'fc00:a::2:0:5a,fc00:b::2:0:5a';
+        const pair = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', PAIR, '--send', String(100 * MB)]);
+        const js = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9001', '--segments', 'fc00:a::3:0:0', '--send', String(20 * MB)]);
+        type Row = { function: string; relay?: string };
+        const rows = async (host: string, proxy: typeof p1, want: number): Promise<Row[]> => {
+          let r: Row[] = [];
+          for (let i = 0; i < 30 && r.length < want; i++) {
+            r = JSON.parse((await lab.exec(host, [process.execPath, BIN, 'flows', '--json', ...adminArgs(proxy)])).stdout) as Row[];
+            if (r.length < want) await new Promise((res) => setTimeout(res, 20));
+          }
+          return r;
+        };
+        const onP1 = await rows('p1', p1, 2);
+        const onP2 = await rows('p2', p2, 1);
+        assert.deepEqual(onP1.map((f) => [f.function, f.relay]).sort(), [['chain(compress,decompress)', undefined], ['xor', 'native']]);
+        assert.deepEqual(onP2.map((f) => [f.function, f.relay]), [['xor', 'native']]);
+        for (const [client, server, n] of [
+          [await pair, stalled, 100 * MB],
+          [await js, chained, 20 * MB],
+        ] as const) {
+          const c = await server.out.next((l) => l['event'] === 'conn', 60000);
+          assert.equal(client.error, undefined);
+          assert.equal(c['received'], n);
+          assert.equal(c['sha256Received'], client.sha256Sent, 'upstream bytes intact');
+        }
+        // both ways at once through the pair
+        const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9002', '--segments', PAIR, '--send', String(30 * MB)]);
+        assertIntact(r, await both.out.next((l) => l['event'] === 'conn', 60000), 30 * MB, 30 * MB);
+        // one xor hop alone changes the bytes (the pair's hops undo each other)
+        const one = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9003', '--segments', 'fc00:a::2:0:5a', '--send', String(MB)]);
+        const c = await sink.out.next((l) => l['event'] === 'conn', 30000);
+        assert.equal(c['received'], MB);
+        assert.notEqual(c['sha256Received'], one.sha256Sent, 'xor changed the bytes');
+        // a flow is counted once both its sides closed: wait for that rather than for a time
+        const xorOn = async (host: string, flows: number) => {
+          for (let i = 0; ; i++) {
+            const x = (await stats(lab, host)).functions.find((f) => f.function === 'xor')!;
+            if ((x.endings['ok'] ?? 0) >= flows || i === 100) return x;
+            await new Promise((res) => setTimeout(res, 50));
+          }
+        };
+        const [x1, x2] = [await xorOn('p1', 3), await xorOn('p2', 2)];
+        assert.deepEqual([x1.flowsTotal, x1.bytesUp, x1.bytesDown, x1.endings], [3, 131 * MB, 30 * MB, { ok: 3 }]);
+        assert.deepEqual([x2.flowsTotal, x2.bytesUp, x2.bytesDown, x2.endings], [2, 130 * MB, 30 * MB, { ok: 2 }]);
+      } finally {
+        for (const srv of [stalled, chained, both, sink]) srv.stop();
         assert.equal(await p1.stop(), 0);
         assert.equal(await p2.stop(), 0);
       }

@@ -3,6 +3,7 @@ import type { FlowRecord } from '../../proxy/flow.js';
 import type { ProxyStats } from '../../proxy/stats.js';
 import { loadBuiltins } from '../../functions/registry.js';
 import { describeFunction } from '../../sdk/describe.js';
+import { flowRows } from '../flow-table.js';
 import { formatFunctions } from '../function-list.js';
 import { table } from '../table.js';
 import { command, type CommandSpec } from '../spec.js';
@@ -37,14 +38,7 @@ export const PROXY_COMMANDS: CommandSpec[] = [
         process.stdout.write(`${JSON.stringify(flows, null, 1)}\n`);
         return 0;
       }
-      // FN "1/3": function 1 upstream, function 3 for the replies (a return path named it)
-      const rows = [['ID', 'FN', 'FUNCTION', 'ARG', 'CLIENT', 'SERVER', 'NEXT HOP', 'REPLY VIA', 'STATE', 'AGE', 'UP', 'DOWN']];
-      for (const f of flows) {
-        const fn = f.downstreamFn !== undefined ? `${f.functionId}/${f.downstreamFn}` : String(f.functionId);
-        // a flow on its way out says how it ends
-        rows.push([String(f.id), fn, f.function, f.argument, f.client, f.server, f.nextHop, f.replyVia ?? '-', f.end ? `${f.state} (${f.end})` : f.state, `${(f.ageMs / 1000).toFixed(0)}s`, String(f.bytesUp), String(f.bytesDown)]);
-      }
-      process.stdout.write(`${table(rows)}\n${flows.length} flow(s)\n`);
+      process.stdout.write(`${table(flowRows(flows))}\n${flows.length} flow(s)\n`);
       return 0;
     },
   }),

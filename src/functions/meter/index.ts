@@ -63,12 +63,15 @@ export const meter = defineFunction({
         bytes.inc(up, chunk.length);
         return chunk;
       },
+      // in the native relay thread: the same counter, fed from the relay's byte reports
+      native: [{ op: 'count', count: (n) => bytes.inc(up, n) }],
     };
     const downstream: SyncTransform = {
       data(chunk) {
         bytes.inc(down, chunk.length);
         return chunk;
       },
+      native: [{ op: 'count', count: (n) => bytes.inc(down, n) }],
     };
     return {
       upstream,

@@ -6,6 +6,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { TIMER_MAX_MS } from '../../config/duration.js';
+import type { NativeCapable, NativeOp } from '../../sdk/types.js';
 
 export const HIGH_WATER_MARK = 16 * 1024;
 
@@ -41,7 +42,9 @@ export class TokenBucket {
   }
 }
 
-export class RateLimiter extends Transform {
+export class RateLimiter extends Transform implements NativeCapable {
+  /** the same bucket in the native relay thread (config nativeRelay): reads stop while it is empty */
+  readonly native: readonly NativeOp[];
   private chunk: Buffer | undefined;
   private offset = 0;
   private cb: TransformCallback | undefined;
@@ -52,6 +55,7 @@ export class RateLimiter extends Transform {
   constructor(private readonly bucket: TokenBucket) {
     super({ writableHighWaterMark: HIGH_WATER_MARK, readableHighWaterMark: HIGH_WATER_MARK });
     this.piece = Math.max(1, Math.ceil(bucket.capacity / 2));
+    this.native = [{ op: 'ratelimit', rate: bucket.rate, burst: bucket.capacity }];
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

@@ -1,6 +1,7 @@
 /**
  * `xor`: XOR every byte with key = the low 8 bits of the SID argument, `passes` times, in both
  * directions. Two proxies with the same key and odd passes form an inverse pair (the paper's Fig. 10).
+ * Native: the flow may run in the native relay thread (`{ op: 'xor' }`), else the kernel in xor.ts.
  */
 import { z } from 'zod';
 import { defineFunction, type SyncTransform } from '../../sdk/types.js';
@@ -22,6 +23,8 @@ export const xor = defineFunction({
         xorInPlace(chunk, key, passes);
         return chunk;
       },
+      // the same work in the native relay thread (config nativeRelay): no JavaScript per byte
+      native: [{ op: 'xor', key, passes }],
     };
     return { upstream: t, downstream: t };
   },
