@@ -29,6 +29,8 @@ enum { MODE_SPLICE = 0, MODE_COPY = 1, MODE_AUTO = 2 };
 #define BULK (32u * 1024)
 /* record kinds; arg: BYTES -, EOF the direction (0: a->b, 1: b->a), RESET the side that failed (0 a, 1 b), DONE how (below) */
 enum { EV_BYTES = 0, EV_EOF = 1, EV_RESET = 2, EV_DONE = 3 };
+/* a pair added `connecting`: side b's connect completed (a failed connect is a RESET of side b) */
+enum { EV_CONNECTED = 4 };
 enum { DONE_OK = 0, DONE_RESET = 1, DONE_ABORTED = 2, DONE_CLOSED = 3 };
 #define REC_FIELDS 6
 #define MAX_SLOTS (1u << 20)
@@ -61,6 +63,7 @@ typedef struct pair {
   dir_t d[2];
   int64_t last_ms; /* last byte moved (CLOCK_MONOTONIC_COARSE, ms) */
   bool dead, dirty, on_ready, abortive;
+  bool connecting; /* side b's non-blocking connect is under way: nothing is relayed yet */
   uint64_t reported[2];
   struct pair *next_ready, *next_dead;
 } pair_t;
@@ -264,9 +267,29 @@ static void pump(relay_t *r, pair_t *p) {
   }
 }
 
+/*
+ * Side b of a `connecting` pair: EPOLLOUT with SO_ERROR 0 is the connect done (reported; relaying
+ * starts); an error fails the pair as side b's (the client side is reset). True when relaying may start.
+ */
+static bool connect_done(relay_t *r, pair_t *p, uint32_t ev) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(p->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  if (!err && (ev & (EPOLLERR | EPOLLHUP))) err = ECONNREFUSED; /* a failure whose error was taken already */
+  if (err) {
+    fail(r, p, 1, err);
+    return false;
+  }
+  if (!(ev & EPOLLOUT)) return false;
+  p->connecting = false;
+  emit(r, p, EV_CONNECTED, 0, 0);
+  return true;
+}
+
 static void on_event(relay_t *r, side_t *s, uint32_t ev) {
   pair_t *p = s->p;
   if (p->dead) return;
+  if (p->connecting && s->idx == 1 && !connect_done(r, p, ev)) return;
   if (ev & EPOLLERR) {
     int err = 0;
     socklen_t len = sizeof err;
@@ -279,6 +302,7 @@ static void on_event(relay_t *r, side_t *s, uint32_t ev) {
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) p->d[s->idx].readable = true;
   if (ev & (EPOLLRDHUP | EPOLLHUP)) p->d[s->idx].hup = true;
   if (ev & (EPOLLOUT | EPOLLHUP)) p->d[1 - s->idx].writable = true;
+  if (p->connecting) return; /* the client side's readiness is kept until side b is connected */
   pump(r, p);
 }
 
@@ -524,15 +548,26 @@ static int new_pipe(relay_t *r, dir_t *d) {
   return 0;
 }
 
-/* relayAdd(handle, fdA, fdB, abortive) -> pair id. Dups both descriptors: the caller may close its own. */
+/* relayAdd's optional 5th argument: fdB's non-blocking connect is still under way (relaying waits for it) */
+static bool get_connecting(napi_env env, napi_callback_info info, napi_value *argv, bool *connecting) {
+  size_t argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  napi_valuetype t;
+  if (argc < 5 || napi_typeof(env, argv[4], &t) != napi_ok || t == napi_undefined) return true;
+  return napi_get_value_bool(env, argv[4], connecting) == napi_ok;
+}
+
+/* relayAdd(handle, fdA, fdB, abortive, connecting?) -> pair id. Dups both descriptors: the caller may close its own. */
 static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   int32_t fa, fb;
   bool abortive = true;
   relay_t *r;
+  bool connecting = false;
   if (!get_args(env, info, 4, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) ||
-      !get_i32(env, argv[2], &fb) || napi_get_value_bool(env, argv[3], &abortive) != napi_ok)
-    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive)");
+      !get_i32(env, argv[2], &fb) || napi_get_value_bool(env, argv[3], &abortive) != napi_ok ||
+      !get_connecting(env, info, argv, &connecting))
+    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive, connecting?)");
   if (!r->running) return throw_errno(env, "relayAdd", EBADF);
   pair_t *p = calloc(1, sizeof *p);
   if (!p) return throw_errno(env, "calloc", ENOMEM);
@@ -578,6 +613,7 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
     p->slot = slot;
     p->id = r->gen * MAX_SLOTS + slot;
     p->last_ms = now_ms();
+    p->connecting = connecting;
     if (post(r, (struct cmd){.add = p})) {
       r->slots[slot] = p;
     } else {

@@ -32,6 +32,12 @@ export const relayOptionsSchema = z
     capacity: z.number().int().min(4096).max(1 << 20).default(256 * 1024),
     /** byte counters reach JavaScript at most this often (ms); EOFs, resets and ends come at once */
     reportMs: z.number().int().min(1).max(60_000).default(100),
+    /**
+     * the onward connect of a flow the relay carries is made for the relay thread too: a bare
+     * descriptor, its connect completed by the thread (no onward net.Socket); false: Node connects it
+     * and the flow is handed over once connected
+     */
+    connect: z.boolean().default(true),
   })
   .strict();
 export type RelayOptions = z.infer<typeof relayOptionsSchema>;
@@ -39,7 +45,7 @@ export type RelayOptions = z.infer<typeof relayOptionsSchema>;
 /** How a pair ended: both directions done, a side reset or failed, aborted, the relay closed. */
 export type PairEnd = 'ok' | 'reset' | 'aborted' | 'closed';
 const ENDS: readonly PairEnd[] = ['ok', 'reset', 'aborted', 'closed'];
-const EV = { bytes: 0, eof: 1, reset: 2, done: 3 } as const;
+const EV = { bytes: 0, eof: 1, reset: 2, done: 3, connected: 4 } as const;
 const FIELDS = 6;
 
 export interface PairBytes {
@@ -65,6 +71,8 @@ export interface PairEvents {
   onReset?(side: 'a' | 'b', code: string, b: PairBytes): void;
   /** once: both descriptors are closed */
   onDone(end: PairEnd, b: PairBytes): void;
+  /** a pair added while b was connecting (`adoptConnecting`): b is connected, relaying starts (a failed connect is onReset('b', code)) */
+  onConnected?(): void;
 }
 
 const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
@@ -74,7 +82,7 @@ interface Handle {
 }
 interface RelayNative {
   relayCreate(mode: number, capacity: number, reportMs: number, cb: (records: Float64Array) => void): Handle;
-  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean): number;
+  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean, connecting?: boolean): number;
   relayStats(h: Handle, id: number): Float64Array | null;
   relayAbort(h: Handle, id: number): boolean;
   relayClose(h: Handle): void;
@@ -134,10 +142,29 @@ export class NativeRelay {
     return pair;
   }
 
-  /** Relays two connected TCP descriptors (dup'ed: the caller closes its own). `abortive`: a close is a reset until both directions ended. */
-  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true): RelayPair {
+  /**
+   * Takes a connected socket and a descriptor whose non-blocking connect is under way (`connect6`):
+   * the relay completes the connect (onConnected, or onReset('b', the connect's errno)) and then relays
+   * the pair; an abort before that aborts the connect. `a` is destroyed as in `adopt`; `fdB` is the
+   * relay's from here (closed here even when this throws). Throws RELAY_HANDOVER as `adopt` does:
+   * the caller keeps `a` then.
+   */
+  adoptConnecting(a: net.Socket, fdB: number, events: PairEvents): RelayPair {
+    try {
+      const fa = handoverFd(a, 'a');
+      a.pause();
+      const pair = this.addFds(fa, fdB, events, true, true);
+      a.destroy();
+      return pair;
+    } finally {
+      native().close(fdB); // the relay holds its own dup
+    }
+  }
+
+  /** Relays two connected TCP descriptors (dup'ed: the caller closes its own). `abortive`: a close is a reset until both directions ended; `connecting`: fdB's connect is under way. */
+  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true, connecting = false): RelayPair {
     if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
-    const id = this.n.relayAdd(this.handle, fdA, fdB, abortive);
+    const id = this.n.relayAdd(this.handle, fdA, fdB, abortive, connecting);
     const pair = new RelayPair(id, this, events);
     this.pairs.set(id, pair);
     return pair;
@@ -170,6 +197,7 @@ export class NativeRelay {
       const bytes: PairBytes = { aToB: r[i + 4]!, bToA: r[i + 5]! };
       const e = pair.events;
       if (kind === EV.bytes) e.onBytes?.(bytes);
+      else if (kind === EV.connected) e.onConnected?.();
       else if (kind === EV.eof) e.onEof?.(arg === 0 ? 'aToB' : 'bToA', bytes);
       else if (kind === EV.reset) e.onReset?.(arg === 0 ? 'a' : 'b', errnoNames.get(r[i + 3]!) ?? `errno ${r[i + 3]}`, bytes);
       else if (kind === EV.done) {

@@ -21,7 +21,7 @@ import type { ProxyConfig } from './config.js';
 import { ProxyFlow, resetSocket, type FlowRecord, type ProxyFlowDeps } from './flow.js';
 import { expireIdle, type PairRelay } from '../sdk/flow.js';
 import { NativeRelay } from '../native/relay.js';
-import { nativePairRelay } from './native-relay.js';
+import { nativePairConnect, nativePairRelay, type PairConnect } from './native-relay.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
@@ -70,6 +70,7 @@ export class ProxyWorker {
   /** config nativeRelay: this worker's relay thread, and the flows' way to it */
   private readonly nativeRelay: NativeRelay | undefined;
   private readonly pairRelay: PairRelay | undefined;
+  private readonly pairConnect: PairConnect | undefined;
   /** what classify/decide need besides the path, made once (not per SYN) */
   private readonly placingOptions: DecideOptions<LoadedFunction>;
   private readonly decideOptions: DecideOptions<LoadedFunction>;
@@ -87,6 +88,7 @@ export class ProxyWorker {
     if (cfg.nativeRelay) {
       this.nativeRelay = new NativeRelay(cfg.nativeRelay);
       this.pairRelay = nativePairRelay(this.nativeRelay);
+      if (this.nativeRelay.options.connect) this.pairConnect = nativePairConnect(this.nativeRelay);
     }
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
@@ -104,6 +106,7 @@ export class ProxyWorker {
       now: () => this.clock,
       onClosed: (f) => this.flowClosed(f),
       ...(this.pairRelay ? { pairRelay: this.pairRelay } : {}),
+      ...(this.pairConnect ? { pairConnect: this.pairConnect } : {}),
     };
   }
 
