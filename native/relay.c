@@ -607,11 +607,12 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
       r->nslots = n;
     }
   }
-  uint32_t slot = err ? 0 : r->free_slots[--r->nfree];
+  uint32_t slot = err ? 0 : r->free_slots[--r->nfree], pid = 0;
   if (!err) {
     r->gen = (r->gen + 1) % 4096;
     p->slot = slot;
     p->id = r->gen * MAX_SLOTS + slot;
+    pid = p->id; /* once posted, the thread may end and free the pair at any time: p is not read after the unlock */
     p->last_ms = now_ms();
     p->connecting = connecting;
     if (post(r, (struct cmd){.add = p})) {
@@ -632,7 +633,7 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   }
   if (r->live++ == 0) napi_ref_threadsafe_function(env, r->tsfn);
   napi_value id;
-  napi_create_uint32(env, p->id, &id);
+  napi_create_uint32(env, pid, &id);
   return id;
 }
 

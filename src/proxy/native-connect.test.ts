@@ -242,3 +242,38 @@ test('connectingFd: the SRH is set on the onward descriptor before its connect; 
   assert.throws(() => connectingFd({}, { address: 'ff02::1', port: 80 }), (e: unknown) => typeof (e as NodeJS.ErrnoException).code === 'string');
   assert.equal(readdirSync('/proc/self/fd').length, fds);
 });
+
+test('native connect refused at once, 40 times: every pair reports its reset and end (relayAdd returns the id it posted, not one read from a pair the thread may have freed)', async () => {
+  const relay = new NativeRelay();
+  const front = net.createServer({ pauseOnConnect: true });
+  front.listen(0, '::1');
+  await once(front, 'listening');
+  const port = await freePort();
+  try {
+    for (let i = 0; i < 40; i++) {
+      const acceptedP = once(front, 'connection') as Promise<[net.Socket]>;
+      const client = net.connect({ host: '::1', port: (front.address() as net.AddressInfo).port });
+      client.on('error', () => undefined);
+      const [inbound] = await acceptedP;
+      const fd = connectingFd({ bind: { address: '::1', port: 0 } }, { address: '::1', port });
+      const seen = await new Promise<string[]>((resolve, reject) => {
+        const got: string[] = [];
+        const timer = setTimeout(() => reject(new Error(`round ${i}: no events (got ${got.join(', ')})`)), 5000);
+        relay.adoptConnecting(inbound, fd, {
+          onReset: (side, code) => got.push(`${side}:${code}`),
+          onDone: (end) => {
+            clearTimeout(timer);
+            got.push(end);
+            resolve(got);
+          },
+        });
+      });
+      assert.deepEqual(seen, ['b:ECONNREFUSED', 'reset'], `round ${i}`);
+      client.destroy();
+    }
+    assert.equal(relay.size, 0);
+  } finally {
+    relay.close();
+    front.close();
+  }
+});
