@@ -8,7 +8,7 @@
  *
  *   node scripts/profile-proxy.mjs --out results/profile14 [--phases perf,strace,memory,modules]
  *        [--sizes 1KB,100KB,10MB] [--seconds 8] [--setup 6000] [--idle 1000] [--snapshots no]
- *        [--warm no] [--intercept tproxy]
+ *        [--warm no] [--intercept tproxy] [--relay js|native|native-nodeconnect]
  *
  * Node flags reach the workers through NODE_OPTIONS (the primary forks them with its environment and
  * execArgv, daemon.ts): --perf-basic-prof (perf maps in /tmp/perf-PID.map) and
@@ -58,10 +58,14 @@ const { values: a } = parseArgs({
     warm: { type: 'string', default: 'yes' },
     /** netconf.intercept of the proxy (the bench's default: auto, which is sklookup here) */
     intercept: { type: 'string', default: 'auto' },
+    /** how the proxy relays its copy flows: js (default), native (nativeRelay: {}), native-nodeconnect (nativeRelay with connect: false) */
+    relay: { type: 'string', default: 'js' },
     /** cpu: rounds (proxy, then HAProxy, each round) */
     reps: { type: 'string', default: '3' },
   },
 });
+const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'] };
+if (!(a.relay in RELAY_YAML)) throw new Error(`--relay: one of ${Object.keys(RELAY_YAML).join(', ')}`);
 const OUT = resolve(a.out);
 const WORK = join(OUT, 'work');
 mkdirSync(WORK, { recursive: true });
@@ -142,7 +146,7 @@ process.on('SIGINT', () => void teardown().then(() => process.exit(130)));
 async function startProxy(nodeOptions, wrap = []) {
   const cfg = join(WORK, 'proxy.yaml');
   const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;
-  writeFileSync(cfg, ['workers: 2', `locators: [ { prefix: "${FIG5.locator}" } ]`, 'functions:', '  - { id: 1, function: copy }', 'timeouts: { connect: 5s, drain: 1s }', limits, ...(a.intercept === 'auto' ? [] : [`netconf: { intercept: ${a.intercept} }`]), ''].join('\n'));
+  writeFileSync(cfg, ['workers: 2', `locators: [ { prefix: "${FIG5.locator}" } ]`, 'functions:', '  - { id: 1, function: copy }', 'timeouts: { connect: 5s, drain: 1s }', limits, ...(a.intercept === 'auto' ? [] : [`netconf: { intercept: ${a.intercept} }`]), ...(RELAY_YAML[a.relay] ?? []), ''].join('\n'));
   const env = { ...process.env, NODE_OPTIONS: nodeOptions };
   const c = lab.spawn(FIG5.m1, withFdLimit([...wrap, process.execPath, BIN, 'proxy', '--config', cfg]), { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: WORK });
   const text = [];
