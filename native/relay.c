@@ -188,6 +188,8 @@ static ssize_t drain(relay_t *r, dir_t *d) {
   return n;
 }
 
+static int new_pipe(relay_t *r, dir_t *d);
+
 /* Moves one direction until it would block or has used `*budget`; false when the pair ended. */
 static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
   dir_t *d = &p->d[di];
@@ -196,6 +198,7 @@ static bool pump_dir(relay_t *r, pair_t *p, int di, size_t *budget) {
     bool progress = false;
     /* nothing in flight: pick the way (auto: by the last read's size) */
     if (d->queued == 0) d->spl = r->mode == MODE_SPLICE || (r->mode == MODE_AUTO && d->bulk);
+    if (d->spl && d->pipe_w < 0 && new_pipe(r, d) != 0) d->spl = false; /* auto: the pipe comes with the first bulk read; none to be had (EMFILE…): recv/send goes on */
     /* a buffer is refilled only once empty; a pipe while it has room */
     bool room = d->spl ? d->queued < r->cap : d->queued == 0;
     if (!d->eof && d->readable && room) {
@@ -585,7 +588,8 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
       int fl = fcntl(p->fd[i], F_GETFL);
       if (fl < 0 || fcntl(p->fd[i], F_SETFL, fl | O_NONBLOCK) < 0) err = errno;
     }
-    if (!err && r->mode != MODE_COPY) err = new_pipe(r, d);
+    /* auto: no pipe until a direction turns bulk (pump_dir): a short flow never makes one */
+    if (!err && r->mode == MODE_SPLICE) err = new_pipe(r, d);
   }
   if (!err && abortive) {
     set_linger(p->fd[0], 1);
