@@ -33,6 +33,8 @@ enum { MODE_SPLICE = 0, MODE_COPY = 1, MODE_AUTO = 2 };
 /* record kinds; arg: BYTES -, EOF the direction (0: a->b, 1: b->a), RESET the side that failed (0 a, 1 b), DONE how (below) */
 /* TIMEWAIT (tw.h): arg the result (TW_*), errno; the pair id is the pair that asked, which may be done by then */
 enum { EV_BYTES = 0, EV_EOF = 1, EV_RESET = 2, EV_DONE = 3, EV_TIMEWAIT = 4 };
+/* a pair added `connecting`: side b's connect completed (a failed connect is a RESET of side b) */
+enum { EV_CONNECTED = 5 };
 enum { DONE_OK = 0, DONE_RESET = 1, DONE_ABORTED = 2, DONE_CLOSED = 3 };
 #define REC_FIELDS 6
 #define MAX_SLOTS (1u << 20)
@@ -68,6 +70,7 @@ typedef struct pair {
   int64_t last_ms; /* last byte moved (CLOCK_MONOTONIC_COARSE, ms) */
   bool dead, dirty, on_ready, abortive;
   tw_key_t *tw; /* side a's tuple and cookie: release its TIME_WAIT after an active close (tw.h); NULL: not asked */
+  bool connecting; /* side b's non-blocking connect is under way: nothing is relayed yet */
   uint64_t reported[2];
   struct pair *next_ready, *next_dead;
   int64_t wake_ns; /* ops: a rate-limited direction reads again then */
@@ -422,9 +425,29 @@ static void ops_wake(relay_t *r, bool dead_only) {
   }
 }
 
+/*
+ * Side b of a `connecting` pair: EPOLLOUT with SO_ERROR 0 is the connect done (reported; relaying
+ * starts); an error fails the pair as side b's (the client side is reset). True when relaying may start.
+ */
+static bool connect_done(relay_t *r, pair_t *p, uint32_t ev) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(p->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  if (!err && (ev & (EPOLLERR | EPOLLHUP))) err = ECONNREFUSED; /* a failure whose error was taken already */
+  if (err) {
+    fail(r, p, 1, err);
+    return false;
+  }
+  if (!(ev & EPOLLOUT)) return false;
+  p->connecting = false;
+  emit(r, p, EV_CONNECTED, 0, 0);
+  return true;
+}
+
 static void on_event(relay_t *r, side_t *s, uint32_t ev) {
   pair_t *p = s->p;
   if (p->dead) return;
+  if (p->connecting && s->idx == 1 && !connect_done(r, p, ev)) return;
   if (ev & EPOLLERR) {
     int err = 0;
     socklen_t len = sizeof err;
@@ -437,6 +460,7 @@ static void on_event(relay_t *r, side_t *s, uint32_t ev) {
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) p->d[s->idx].readable = true;
   if (ev & (EPOLLRDHUP | EPOLLHUP)) p->d[s->idx].hup = true;
   if (ev & (EPOLLOUT | EPOLLHUP)) p->d[1 - s->idx].writable = true;
+  if (p->connecting) return; /* the client side's readiness is kept until side b is connected */
   pump(r, p);
 }
 
@@ -681,14 +705,14 @@ static napi_value js_relay_create(napi_env env, napi_callback_info info) {
 }
 
 
-/* relayAdd's optional 6th and 7th arguments: the ops of a->b and of b->a (relay-ops.h); false: a TypeError is thrown. */
+/* relayAdd's optional 7th and 8th arguments: the ops of a->b and of b->a (relay-ops.h); false: a TypeError is thrown. */
 static bool add_ops(napi_env env, napi_callback_info info, relay_ops_t *ops[2]) {
   napi_value argv[MAX_ARGS];
   size_t argc = MAX_ARGS;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
-  for (size_t i = 0; i < 2 && 5 + i < argc; i++) {
+  for (size_t i = 0; i < 2 && 6 + i < argc; i++) {
     const char *why = NULL;
-    if (!relay_ops_parse(env, argv[5 + i], &ops[i], &why)) {
+    if (!relay_ops_parse(env, argv[6 + i], &ops[i], &why)) {
       relay_ops_free(ops[0]);
       ops[0] = NULL;
       throw_type(env, why);
@@ -698,18 +722,29 @@ static bool add_ops(napi_env env, napi_callback_info info, relay_ops_t *ops[2]) 
   return true;
 }
 
-/* relayAdd(handle, fdA, fdB, abortive, releaseTimeWait[, opsAtoB, opsBtoA]) -> pair id. Dups both descriptors:
- * the caller may close its own. releaseTimeWait: side a is a client-facing socket whose TIME_WAIT after an
- * active close is destroyed (tw.h); its tuple and cookie are read now, while it is connected. */
+/* relayAdd's 6th argument: fdB's non-blocking connect is still under way (relaying waits for it) */
+static bool get_connecting(napi_env env, napi_callback_info info, napi_value *argv, bool *connecting) {
+  size_t argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  napi_valuetype t;
+  if (argc < 6 || napi_typeof(env, argv[5], &t) != napi_ok || t == napi_undefined) return true;
+  return napi_get_value_bool(env, argv[5], connecting) == napi_ok;
+}
+
+/* relayAdd(handle, fdA, fdB, abortive, releaseTimeWait, connecting[, opsAtoB, opsBtoA]) -> pair id. Dups both
+ * descriptors: the caller may close its own. releaseTimeWait: side a is a client-facing socket whose TIME_WAIT
+ * after an active close is destroyed (tw.h); its tuple and cookie are read now, while it is connected.
+ * connecting: fdB's non-blocking connect is under way (relaying waits for it). */
 static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   int32_t fa, fb;
   bool abortive = true, release_tw = false;
   relay_t *r;
+  bool connecting = false;
   if (!get_args(env, info, 5, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) ||
       !get_i32(env, argv[2], &fb) || napi_get_value_bool(env, argv[3], &abortive) != napi_ok ||
-      napi_get_value_bool(env, argv[4], &release_tw) != napi_ok)
-    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive, releaseTimeWait[, opsAtoB, opsBtoA])");
+      napi_get_value_bool(env, argv[4], &release_tw) != napi_ok || !get_connecting(env, info, argv, &connecting))
+    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive, releaseTimeWait, connecting[, opsAtoB, opsBtoA])");
   if (!r->running) return throw_errno(env, "relayAdd", EBADF);
   relay_ops_t *ops[2] = {NULL, NULL};
   if (!add_ops(env, info, ops)) return NULL;
@@ -764,12 +799,14 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
       r->nslots = n;
     }
   }
-  uint32_t slot = err ? 0 : r->free_slots[--r->nfree];
+  uint32_t slot = err ? 0 : r->free_slots[--r->nfree], pid = 0;
   if (!err) {
     r->gen = (r->gen + 1) % 4096;
     p->slot = slot;
     p->id = r->gen * MAX_SLOTS + slot;
+    pid = p->id; /* once posted, the thread may end and free the pair at any time: p is not read after the unlock */
     p->last_ms = now_ms();
+    p->connecting = connecting;
     if (post(r, (struct cmd){.add = p})) {
       r->slots[slot] = p;
     } else {
@@ -789,7 +826,7 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   }
   if (r->live++ == 0) napi_ref_threadsafe_function(env, r->tsfn);
   napi_value id;
-  napi_create_uint32(env, p->id, &id);
+  napi_create_uint32(env, pid, &id);
   return id;
 }
 

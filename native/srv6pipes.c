@@ -178,6 +178,26 @@ static napi_value js_bind6(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* connect6(fd, address, port) -> 0 connected, 1 in progress (the socket is non-blocking: its completion is
+ * EPOLLOUT then SO_ERROR, as the native relay reads it); any other failure throws (code: the errno name) */
+static napi_value js_connect6(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd, port;
+  void *addr;
+  size_t alen = 0;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_buf(env, argv[1], &addr, &alen) ||
+      !get_i32(env, argv[2], &port) || alen != 16 || port < 1 || port > 65535)
+    return throw_type(env, "connect6(fd, address: 16-byte Buffer, port 1..65535)");
+  struct sockaddr_in6 sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons((uint16_t)port);
+  memcpy(&sa.sin6_addr, addr, 16);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) return make_i32(env, 0);
+  if (errno == EINPROGRESS) return make_i32(env, 1);
+  return throw_errno(env, "connect", errno);
+}
+
 /* listen(fd, backlog) */
 static napi_value js_listen(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
@@ -357,6 +377,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getsockoptBuffer", NULL, js_getsockopt_buf, NULL, NULL, NULL, napi_default, NULL},
       {"bind6", NULL, js_bind6, NULL, NULL, NULL, napi_default, NULL},
       {"listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"connect6", NULL, js_connect6, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"ifIndex", NULL, js_if_index, NULL, NULL, NULL, napi_default, NULL},
       {"bindPacket", NULL, js_bind_packet, NULL, NULL, NULL, napi_default, NULL},

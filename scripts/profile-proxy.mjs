@@ -8,7 +8,7 @@
  *
  *   node scripts/profile-proxy.mjs --out results/profile14 [--phases perf,strace,memory,modules]
  *        [--sizes 1KB,100KB,10MB] [--seconds 8] [--setup 6000] [--idle 1000] [--snapshots no]
- *        [--warm no] [--intercept tproxy]
+ *        [--warm no] [--intercept tproxy] [--relay js|native|native-nodeconnect]
  *
  * Node flags reach the workers through NODE_OPTIONS (the primary forks them with its environment and
  * execArgv, daemon.ts): --perf-basic-prof (perf maps in /tmp/perf-PID.map) and
@@ -58,10 +58,15 @@ const { values: a } = parseArgs({
     warm: { type: 'string', default: 'yes' },
     /** netconf.intercept of the proxy (the bench's default: auto, which is sklookup here) */
     intercept: { type: 'string', default: 'auto' },
+    /** how the proxy relays its copy flows: js (default), native (nativeRelay: {}), native-nodeconnect (nativeRelay with connect: false); cpu: a comma list, each measured in every round */
+    relay: { type: 'string', default: 'js' },
     /** cpu: rounds (proxy, then HAProxy, each round) */
     reps: { type: 'string', default: '3' },
   },
 });
+const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'] };
+const RELAYS = a.relay.split(',');
+for (const r of RELAYS) if (!(r in RELAY_YAML)) throw new Error(`--relay: one of ${Object.keys(RELAY_YAML).join(', ')}`);
 const OUT = resolve(a.out);
 const WORK = join(OUT, 'work');
 mkdirSync(WORK, { recursive: true });
@@ -139,10 +144,10 @@ async function teardown() {
 process.on('SIGINT', () => void teardown().then(() => process.exit(130)));
 
 /** starts the bench's proxy config (2 workers, copy) with NODE_OPTIONS; optionally under a wrapper (strace) */
-async function startProxy(nodeOptions, wrap = []) {
+async function startProxy(nodeOptions, wrap = [], relay = RELAYS[0]) {
   const cfg = join(WORK, 'proxy.yaml');
   const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;
-  writeFileSync(cfg, ['workers: 2', `locators: [ { prefix: "${FIG5.locator}" } ]`, 'functions:', '  - { id: 1, function: copy }', 'timeouts: { connect: 5s, drain: 1s }', limits, ...(a.intercept === 'auto' ? [] : [`netconf: { intercept: ${a.intercept} }`]), ''].join('\n'));
+  writeFileSync(cfg, ['workers: 2', `locators: [ { prefix: "${FIG5.locator}" } ]`, 'functions:', '  - { id: 1, function: copy }', 'timeouts: { connect: 5s, drain: 1s }', limits, ...(a.intercept === 'auto' ? [] : [`netconf: { intercept: ${a.intercept} }`]), ...RELAY_YAML[relay], ''].join('\n'));
   const env = { ...process.env, NODE_OPTIONS: nodeOptions };
   const c = lab.spawn(FIG5.m1, withFdLimit([...wrap, process.execPath, BIN, 'proxy', '--config', cfg]), { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: WORK });
   const text = [];
@@ -401,13 +406,19 @@ try {
     const n = Number(a.setup);
     const rounds = [];
     for (let rep = 0; rep < Number(a.reps); rep++) {
-      await startProxy('');
-      const pids = workerPids();
-      await setupRun(50);
-      const c0 = sumCpu(pids);
-      const r = await setupRun(n);
-      const proxyUs = ((sumCpu(pids) - c0) * 1e3) / n;
-      await stopProxy();
+      const byRelay = {};
+      let proxyUs;
+      let r;
+      for (const relay of RELAYS) {
+        await startProxy('', [], relay);
+        const pids = workerPids();
+        await setupRun(50);
+        const c0 = sumCpu(pids);
+        r = await setupRun(n);
+        proxyUs = ((sumCpu(pids) - c0) * 1e3) / n;
+        byRelay[relay] = { cpuUsPerConnection: proxyUs, result: JSON.parse(r.stdout || '{}') };
+        await stopProxy();
+      }
       const h = haproxy(lab, FIG5.m1, FIG5.locator, WORK);
       await h.start();
       let haproxyUs;
@@ -420,7 +431,7 @@ try {
       } finally {
         await h.stop();
       }
-      rounds.push({ proxyCpuUsPerConnection: proxyUs, haproxyCpuUsPerConnection: haproxyUs, ratio: proxyUs / haproxyUs, proxy: JSON.parse(r.stdout || '{}'), haproxy: JSON.parse(hr.stdout || '{}'), loadavg: loadavg() });
+      rounds.push({ proxyCpuUsPerConnection: proxyUs, haproxyCpuUsPerConnection: haproxyUs, ratio: proxyUs / haproxyUs, proxy: JSON.parse(r.stdout || '{}'), haproxy: JSON.parse(hr.stdout || '{}'), ...(RELAYS.length > 1 ? { byRelay } : {}), loadavg: loadavg() });
       log(`cpu round ${rep + 1}: ${JSON.stringify(rounds.at(-1))}`);
     }
     summary.cases.cpu = { connections: n, rounds };

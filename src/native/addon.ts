@@ -58,6 +58,8 @@ export interface NativeAddon {
   getsockoptBuffer(fd: number, level: number, name: number, maxLength: number, input?: Buffer): Buffer;
   bind6(fd: number, address: Buffer, port: number, scopeId: number): void;
   listen(fd: number, backlog: number): void;
+  /** non-blocking connect: 0 connected, 1 in progress (EINPROGRESS); other failures throw */
+  connect6(fd: number, address: Buffer, port: number): number;
   close(fd: number): void;
   /** if_nametoindex in this network namespace */
   ifIndex(name: string): number;

@@ -33,6 +33,12 @@ export const relayOptionsSchema = z
     capacity: z.number().int().min(4096).max(1 << 20).default(256 * 1024),
     /** byte counters reach JavaScript at most this often (ms); EOFs, resets and ends come at once */
     reportMs: z.number().int().min(1).max(60_000).default(100),
+    /**
+     * the onward connect of a flow the relay carries is made for the relay thread too: a bare
+     * descriptor, its connect completed by the thread (no onward net.Socket); false: Node connects it
+     * and the flow is handed over once connected
+     */
+    connect: z.boolean().default(true),
   })
   .strict();
 export type RelayOptions = z.infer<typeof relayOptionsSchema>;
@@ -40,7 +46,7 @@ export type RelayOptions = z.infer<typeof relayOptionsSchema>;
 /** How a pair ended: both directions done, a side reset or failed, aborted, the relay closed. */
 export type PairEnd = 'ok' | 'reset' | 'aborted' | 'closed';
 const ENDS: readonly PairEnd[] = ['ok', 'reset', 'aborted', 'closed'];
-const EV = { bytes: 0, eof: 1, reset: 2, done: 3, timeWait: 4 } as const;
+const EV = { bytes: 0, eof: 1, reset: 2, done: 3, timeWait: 4, connected: 5 } as const;
 /** What a TIME_WAIT release gave (as src/sys/sockdiag.ts names it), by the relay's code. */
 const TIME_WAIT_RESULTS: readonly TimeWaitResult[] = ['destroyed', 'absent', 'unsupported', 'failed'];
 export type TimeWaitResult = 'destroyed' | 'absent' | 'unsupported' | 'failed';
@@ -69,6 +75,8 @@ export interface PairEvents {
   onReset?(side: 'a' | 'b', code: string, b: PairBytes): void;
   /** once: both descriptors are closed */
   onDone(end: PairEnd, b: PairBytes): void;
+  /** a pair added while b was connecting (`adoptConnecting`): b is connected, relaying starts (a failed connect is onReset('b', code)) */
+  onConnected?(): void;
 }
 
 /**
@@ -118,7 +126,7 @@ interface Handle {
 }
 interface RelayNative {
   relayCreate(mode: number, capacity: number, reportMs: number, cb: (records: Float64Array) => void): Handle;
-  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean, releaseTimeWait: boolean, opsAToB?: Float64Array, opsBToA?: Float64Array): number;
+  relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean, releaseTimeWait: boolean, connecting: boolean, opsAToB?: Float64Array, opsBToA?: Float64Array): number;
   relayStats(h: Handle, id: number): Float64Array | null;
   relayAbort(h: Handle, id: number): boolean;
   relayClose(h: Handle): void;
@@ -185,20 +193,40 @@ export class NativeRelay {
     const encoded = encodePairOps(options);
     a.pause();
     b.pause();
-    const pair = this.addEncoded(fa, fb, events, true, options.releaseTimeWait === true, encoded);
+    const pair = this.addEncoded(fa, fb, events, true, { releaseTimeWait: options.releaseTimeWait === true, connecting: false }, encoded);
     a.destroy();
     b.destroy();
     return pair;
   }
 
-  /** Relays two connected TCP descriptors (dup'ed: the caller closes its own). `abortive`: a close is a reset until both directions ended. */
-  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true, options: AdoptOptions = {}): RelayPair {
-    return this.addEncoded(fdA, fdB, events, abortive, options.releaseTimeWait === true, encodePairOps(options));
+  /**
+   * Takes a connected socket and a descriptor whose non-blocking connect is under way (`connect6`):
+   * the relay completes the connect (onConnected, or onReset('b', the connect's errno)) and then relays
+   * the pair; an abort before that aborts the connect. `a` is destroyed as in `adopt`; `fdB` is the
+   * relay's from here (closed here even when this throws). Throws RELAY_HANDOVER as `adopt` does:
+   * the caller keeps `a` then.
+   */
+  adoptConnecting(a: net.Socket, fdB: number, events: PairEvents, options: AdoptOptions = {}): RelayPair {
+    try {
+      const fa = handoverFd(a, 'a');
+      const encoded = encodePairOps(options);
+      a.pause();
+      const pair = this.addEncoded(fa, fdB, events, true, { releaseTimeWait: options.releaseTimeWait === true, connecting: true }, encoded);
+      a.destroy();
+      return pair;
+    } finally {
+      native().close(fdB); // the relay holds its own dup
+    }
   }
 
-  private addEncoded(fdA: number, fdB: number, events: PairEvents, abortive: boolean, releaseTimeWait: boolean, ops: [Float64Array?, Float64Array?]): RelayPair {
+  /** Relays two connected TCP descriptors (dup'ed: the caller closes its own). `abortive`: a close is a reset until both directions ended; `options.connecting`: fdB's connect is under way. */
+  addFds(fdA: number, fdB: number, events: PairEvents, abortive = true, options: AdoptOptions & { connecting?: boolean } = {}): RelayPair {
+    return this.addEncoded(fdA, fdB, events, abortive, { releaseTimeWait: options.releaseTimeWait === true, connecting: options.connecting === true }, encodePairOps(options));
+  }
+
+  private addEncoded(fdA: number, fdB: number, events: PairEvents, abortive: boolean, how: { releaseTimeWait: boolean; connecting: boolean }, ops: [Float64Array?, Float64Array?]): RelayPair {
     if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
-    const id = ops[0] || ops[1] ? this.n.relayAdd(this.handle, fdA, fdB, abortive, releaseTimeWait, ops[0], ops[1]) : this.n.relayAdd(this.handle, fdA, fdB, abortive, releaseTimeWait);
+    const id = ops[0] || ops[1] ? this.n.relayAdd(this.handle, fdA, fdB, abortive, how.releaseTimeWait, how.connecting, ops[0], ops[1]) : this.n.relayAdd(this.handle, fdA, fdB, abortive, how.releaseTimeWait, how.connecting);
     const pair = new RelayPair(id, this, events);
     this.pairs.set(id, pair);
     return pair;
@@ -236,6 +264,7 @@ export class NativeRelay {
       const bytes: PairBytes = { aToB: r[i + 4]!, bToA: r[i + 5]! };
       const e = pair.events;
       if (kind === EV.bytes) e.onBytes?.(bytes);
+      else if (kind === EV.connected) e.onConnected?.();
       else if (kind === EV.eof) e.onEof?.(arg === 0 ? 'aToB' : 'bToA', bytes);
       else if (kind === EV.reset) e.onReset?.(arg === 0 ? 'a' : 'b', errnoNames.get(r[i + 3]!) ?? `errno ${r[i + 3]}`, bytes);
       else if (kind === EV.done) {

@@ -105,6 +105,28 @@ export interface OutboundOptions {
  * `socket.connect({ host, port, localAddress })` — binding (unless `bind` was given) and connecting stay Node's.
  */
 export function outboundSocket(o: OutboundOptions, socketOptions?: { allowHalfOpen?: boolean }): net.Socket {
+  const fd = outboundFd(o);
+  return new net.Socket({ fd, allowHalfOpen: socketOptions?.allowHalfOpen ?? false, readable: true, writable: true });
+}
+
+/**
+ * The outbound socket as a bare descriptor, its non-blocking connect to `to` started (no net.Socket:
+ * for the native relay, which completes the connect — relay.ts adoptConnecting). The caller closes it.
+ * A connect that fails at once (EADDRNOTAVAIL, ENETUNREACH, ...) throws with the errno's code.
+ */
+export function connectingFd(o: OutboundOptions, to: { address: string; port: number }): number {
+  const fd = outboundFd(o);
+  try {
+    native().connect6(fd, parseAddress(to.address), to.port);
+  } catch (e) {
+    native().close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** A non-blocking TCP/IPv6 socket carrying the options (bound when `bind` says so). */
+function outboundFd(o: OutboundOptions): number {
   const n = native();
   const c = n.constants;
   const fd = n.socket(c.AF_INET6, c.SOCK_STREAM, o.protocol ?? c.IPPROTO_TCP);
@@ -121,7 +143,7 @@ export function outboundSocket(o: OutboundOptions, socketOptions?: { allowHalfOp
     n.close(fd);
     throw e;
   }
-  return new net.Socket({ fd, allowHalfOpen: socketOptions?.allowHalfOpen ?? false, readable: true, writable: true });
+  return fd;
 }
 
 /** Sets (or, with null, clears) the SRH on an established socket — e.g. a return path. */

@@ -76,7 +76,7 @@ const schema = z
     locators: locatorsSchema,
     functions: z.array(functionEntry).min(1, 'at least one function'),
     /** the bytes of flows whose functions have native ops (copy, xor, meter, ratelimit, chains of them) moved by the addon's relay thread instead of JavaScript (src/native/relay.ts, proxy/native-relay.ts); `off`: every flow on the JavaScript relay */
-    nativeRelay: z.union([z.literal('off'), z.literal(false), relayOptionsSchema]).default({ mode: 'auto', capacity: 256 * 1024, reportMs: 100 }),
+    nativeRelay: z.union([z.literal('off'), z.literal(false), relayOptionsSchema]).prefault({}),
     timeouts: z
       .object({ connect: DURATIONS.connect.default(5000), idle: DURATIONS.idle.default(300_000), drain: DURATIONS.drain.default(10_000) })
       .strict()

@@ -13,11 +13,12 @@ import { onwardSrh } from '../codec/srh.js';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
 import { asymmetricTransforms } from '../sdk/compose.js';
 import type { FlowFacts } from '../sdk/context.js';
-import { Flow, type FlowDeps, type FlowProgress, type FunctionDeps, type Outbound, type PairRelay, type StreamOps } from '../sdk/flow.js';
+import { Flow, type FlowDeps, type FlowProgress, type FunctionDeps, type Outbound, type PairConnectEvents, type PairRelay, type PairRelayHandle, type StreamOps } from '../sdk/flow.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import type { LoadedFunction } from '../sdk/loader.js';
 import { releaseTransforms, type FlowTransforms } from '../sdk/types.js';
 import type { Accepted } from './classify.js';
+import type { Onward, PairConnect } from './native-relay.js';
 import type { FunctionStats } from './stats.js';
 import { releaseTimeWaitOnClose } from './timewait.js';
 
@@ -50,6 +51,8 @@ export interface ProxyFlowDeps {
   releaseTimeWait?: boolean;
   /** config nativeRelay: a relay that takes flows with native ops over (native-relay.ts) */
   pairRelay?: PairRelay;
+  /** config nativeRelay.connect: the relay thread connects the onward socket of the flows it carries (native-relay.ts) */
+  pairConnect?: PairConnect;
 }
 
 type Endpoint = { address: string; port: number };
@@ -106,7 +109,12 @@ export function carrierFor(t: FlowTransforms, d: Accepted<LoadedFunction>, clien
   }
   // bound to the client's address (any port: the client's own collides with the previous flow's onward
   // connection when the client reuses its port: EADDRNOTAVAIL), TCP_NODELAY and the onward SRH, all before connect
-  return new TransparentOutbound(outboundSocket({ srh: onwardSrh(d.onward), transparent: true, bind: { address: client.address, port: 0 }, noDelay: true }, { allowHalfOpen: true }), server);
+  return new TransparentOutbound(outboundSocket(transparentOptions(d, client), { allowHalfOpen: true }), server);
+}
+
+/** The transparent outbound socket's options: bound to the client's address (any port), TCP_NODELAY, the onward SRH. */
+function transparentOptions(d: Accepted<LoadedFunction>, client: Endpoint): Onward['options'] {
+  return { srh: onwardSrh(d.onward), transparent: true, bind: { address: client.address, port: 0 }, noDelay: true };
 }
 
 /** The transparent outbound socket, already bound to the client's address: connecting is all that is left. */
@@ -173,6 +181,11 @@ export class ProxyFlow implements FlowDeps {
 
   spawn(fnDeps: FunctionDeps): FlowTransforms {
     return spawnFor(this.decision, this.facts, fnDeps);
+  }
+
+  /** config nativeRelay.connect: the relay thread opens the server side of a flow it carries (sdk/flow.ts connectOver) */
+  connectPair(t: FlowTransforms, events: PairConnectEvents): PairRelayHandle | undefined {
+    return this.host.pairConnect?.(this.inbound, t, () => ({ options: transparentOptions(this.decision, this.client), server: this.server }), events);
   }
 
   outbound(t: FlowTransforms): Outbound {

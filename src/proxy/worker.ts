@@ -22,7 +22,7 @@ import { ProxyFlow, resetSocket, type FlowRecord, type ProxyFlowDeps } from './f
 import { expireIdle, type PairRelay } from '../sdk/flow.js';
 import { NativeRelay } from '../native/relay.js';
 import { countTimeWaitRelease } from './timewait.js';
-import { nativePairRelay } from './native-relay.js';
+import { nativePairConnect, nativePairRelay, type PairConnect } from './native-relay.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
@@ -71,6 +71,7 @@ export class ProxyWorker {
   /** config nativeRelay: this worker's relay thread, and the flows' way to it */
   private readonly nativeRelay: NativeRelay | undefined;
   private readonly pairRelay: PairRelay | undefined;
+  private readonly pairConnect: PairConnect | undefined;
   /** what classify/decide need besides the path, made once (not per SYN) */
   private readonly placingOptions: DecideOptions<LoadedFunction>;
   private readonly decideOptions: DecideOptions<LoadedFunction>;
@@ -89,7 +90,9 @@ export class ProxyWorker {
       this.nativeRelay = new NativeRelay(cfg.nativeRelay);
       // under TPROXY the client-facing TIME_WAIT must go (timewait.ts); the relay's thread releases it
       this.nativeRelay.onTimeWait = (result, errno) => countTimeWaitRelease(result, errno, log);
-      this.pairRelay = nativePairRelay(this.nativeRelay, { releaseTimeWait: !this.sklookup, log });
+      const how = { releaseTimeWait: !this.sklookup, log };
+      this.pairRelay = nativePairRelay(this.nativeRelay, how);
+      if (this.nativeRelay.options.connect) this.pairConnect = nativePairConnect(this.nativeRelay, how);
     }
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
@@ -107,6 +110,7 @@ export class ProxyWorker {
       now: () => this.clock,
       onClosed: (f) => this.flowClosed(f),
       ...(this.pairRelay ? { pairRelay: this.pairRelay } : {}),
+      ...(this.pairConnect ? { pairConnect: this.pairConnect } : {}),
     };
   }
 

@@ -61,6 +61,12 @@ export interface PairRelayEvents {
   done(): void;
 }
 
+/** What a pair relay that opens the server side itself (FlowDeps.connectPair) reports besides. */
+export interface PairConnectEvents extends PairRelayEvents {
+  /** the server side is connected; bytes move from here (a failed connect is reset('server', error)) */
+  connected(): void;
+}
+
 export interface PairRelayHandle {
   /** reset both sides now */
   abort(): void;
@@ -93,6 +99,12 @@ export interface FlowDeps {
   relay?: typeof defaultRelay;
   /** tried first, when given: a relay that takes both sides over */
   pairRelay?: PairRelay;
+  /**
+   * tried before the carrier, when given: a pair relay that opens the server side itself and takes both
+   * sides over from the start (the native onward connect: no server-side stream at all), under the same
+   * connect timeout; undefined: it declines (the carrier runs). Throwing is connect_failed.
+   */
+  connectPair?(transforms: FlowTransforms, events: PairConnectEvents): PairRelayHandle | undefined;
   ops?: StreamOps;
   counters?: FlowCounters;
   /** the server side must be up within this (ms); 0: no limit */
@@ -307,6 +319,7 @@ export class Flow implements RelayHooks {
 
   /** The server side, through the carrier, under the connect timeout; relaying starts once it is up. */
   private openOutbound(): void {
+    if (this.connectOver(this.transforms!)) return;
     let out: Outbound;
     try {
       out = this.deps.outbound(this.transforms!);
@@ -350,7 +363,39 @@ export class Flow implements RelayHooks {
   private handOver(out: Duplex, t: FlowTransforms): boolean {
     const pairRelay = this.deps.pairRelay;
     if (!pairRelay) return false;
-    const handle = pairRelay(this.inbound, out, t, {
+    const handle = pairRelay(this.inbound, out, t, this.pairEvents());
+    if (!handle) return false;
+    this.pair = handle;
+    this.handedOver = true;
+    // the streams' own close (they were handed over) means nothing to the flow any more
+    this.unwatchSides();
+    return true;
+  }
+
+  /**
+   * The server side opened by the pair relay itself (deps.connectPair), which takes both sides over
+   * now; the connect timeout runs as for a carrier. False when there is none or it declines.
+   */
+  private connectOver(t: FlowTransforms): boolean {
+    if (!this.deps.connectPair) return false;
+    let handle: PairRelayHandle | undefined;
+    try {
+      handle = this.deps.connectPair(t, this.pairEvents());
+    } catch (e) {
+      this.fail({ kind: 'connect_failed', error: e });
+      return true;
+    }
+    if (!handle) return false;
+    this.pair = handle;
+    this.handedOver = true;
+    this.unwatchSides();
+    if (this.deps.connectTimeoutMs > 0) this.connectTimer = setTimeout(Flow.onConnectTimeout, this.deps.connectTimeoutMs, this);
+    return true;
+  }
+
+  /** A pair relay's events as the flow's: totals, FINs, resets (server's while connecting: connect_failed), the end. */
+  private pairEvents(): PairConnectEvents {
+    return {
       bytes: (up, down) => {
         if (up === this.up.bytesOut && down === this.down.bytesOut) return;
         this.up.bytesIn = this.up.bytesOut = up;
@@ -360,18 +405,17 @@ export class Flow implements RelayHooks {
       eof: (direction) => {
         (direction === 'up' ? this.up : this.down).ended = true;
       },
-      reset: (side, error) => this.fail({ kind: side === 'client' ? 'client_reset' : 'server_reset', error }),
+      reset: (side, error) => this.fail({ kind: side === 'client' ? 'client_reset' : this.state === 'connecting' ? 'connect_failed' : 'server_reset', error }),
       done: () => {
         this.pair = undefined;
         this.closed();
       },
-    });
-    if (!handle) return false;
-    this.pair = handle;
-    this.handedOver = true;
-    // the streams' own close (they were handed over) means nothing to the flow any more
-    this.unwatchSides();
-    return true;
+      connected: () => {
+        this.stopConnectTimer();
+        if (this.end) return;
+        this.state = 'open';
+      },
+    };
   }
 
   /** Relay hook: a transform threw or emitted 'error'. */
