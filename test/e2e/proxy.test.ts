@@ -180,7 +180,9 @@ describe('back-pressure', () => {
   test('a stalled server: the proxy holds at most a few socket buffers, then everything arrives', async () => {
     await withLab('fig5', async (lab) => {
       const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS));
-      const srv = await startServer(lab, 'server', ['--port', '9000', '--stall-ms', '3000']);
+      // the stall (from the server's accept) must outlast the 2 s wait plus the `flows` CLI's start on a
+      // loaded machine: with 3 s, the native relay had moved all 200 MB before `flows` answered
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--stall-ms', '8000']);
       try {
         const flow = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::2:0:1', '--send', String(200 * MB)]);
         await new Promise((r) => setTimeout(r, 2000));
