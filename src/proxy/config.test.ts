@@ -263,3 +263,12 @@ test('nativeRelay: a splicing relay counts 6 descriptors per flow in the nofile 
   assert.equal(nofileNeed(auto) - nofileNeed(base), 4 * 500);
   assert.equal(nofileNeed(copy), nofileNeed(base));
 });
+
+test('workers: 0 (the primary serves the flows itself) is valid; negative, fractional or more than 256 are not', () => {
+  const base = 'locators: [{prefix: "fc00::/64"}]\nfunctions: [{id: 1, function: copy}]\n';
+  assert.equal(parseProxyConfig(`${base}workers: 0`).workers, 0);
+  assert.equal(parseProxyConfig(`${base}workers: 256`).workers, 256);
+  fails(`${base}workers: -1`, 'CONFIG_INVALID', 'workers');
+  fails(`${base}workers: 1.5`, 'CONFIG_INVALID', 'workers');
+  fails(`${base}workers: 257`, 'CONFIG_INVALID', 'workers');
+});

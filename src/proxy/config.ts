@@ -72,7 +72,8 @@ const schema = z
   .object({
     port: portSchema.default(7777),
     listen: ipv6Schema.default('::'),
-    workers: z.number().int().min(1).max(256).default(() => os.availableParallelism()),
+    /** worker processes; 0: none, the primary serves the flows itself (small hosts: one Node process) */
+    workers: z.number().int().min(0).max(256).default(() => os.availableParallelism()),
     locators: locatorsSchema,
     functions: z.array(functionEntry).min(1, 'at least one function'),
     /** flows whose functions need no JavaScript per byte are moved by the addon's relay thread (src/native/relay.ts); `off`: every flow on the JavaScript relay */
