@@ -1,7 +1,7 @@
 /**
  * `workers: 0` (small hosts): no worker process, the primary serves the flows itself through the same
  * handler table a forked worker answers with (src/proxy/worker-api.ts). In the Fig. 5 lab (client —
- * m1 — server, the proxy on m1), in both interception modes: a flow through, `flows`, `stats` and
+ * m1 — server, the proxy on m1), in both interception modes: what --dry-run says, a flow through, `flows`, `stats` and
  * `/metrics`, `ctl load`/`unload`/`reload`, SIGHUP, and a drain on SIGTERM that lets a flow in flight
  * finish and removes the host configuration. And the process-level policy of a worker applied to the
  * single process: an unhandled rejection is counted and the proxy goes on; an uncaught exception
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
-import { adminArgs, BIN, exited, runClient, startProxy, startServer, withLab, type ProxyHandle } from '../helpers/harness.js';
+import { adminArgs, BIN, exited, runClient, startProxy, startServer, withLab, writeConfig, type ProxyHandle } from '../helpers/harness.js';
 
 const MB = 1 << 20;
 const SERVER = 'fc00:2::2';
@@ -79,6 +79,10 @@ for (const intercept of ['tproxy', 'sklookup'] as const) {
             `netconf: { intercept: ${intercept} }`,
             `admin: { socket: ${join(dir, 'admin.sock')} }`,
           ].join('\n');
+        const dry = await lab.exec('m1', [process.execPath, BIN, 'proxy', '--dry-run', '--config', writeConfig(config('{ id: 1, function: copy }'))]);
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.match(dry.stdout, /no worker process \(workers: 0\): the primary serves the flows/);
+        if (intercept === 'sklookup') assert.match(dry.stdout, /SOCKMAP, 1 slot\(s\)/);
         const proxy = await startProxy(lab, 'm1', config('{ id: 1, function: copy }'));
         const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
         try {
