@@ -60,9 +60,10 @@ function script(ctx: BenchContext, name: string, text: string): string {
   return path;
 }
 
+/** router (setup only), the proxy (2 workers), with --single the proxy at `workers: 0`, HAProxy: interleaved in this order */
 function contenders(ctx: BenchContext, lab: Lab, withRouter: boolean): Contender[] {
-  const all = [router(FIG5.m1), srv6pipesProxy(lab, FIG5.m1, FIG5.locator, [{ id: 1, function: 'copy' }], ctx.work, { relay: ctx.params.relay }), haproxy(lab, FIG5.m1, FIG5.locator, ctx.work)];
-  return withRouter ? all : all.slice(1);
+  const proxy = (workers: number) => srv6pipesProxy(lab, FIG5.m1, FIG5.locator, [{ id: 1, function: 'copy' }], ctx.work, { relay: ctx.params.relay, workers });
+  return [...(withRouter ? [router(FIG5.m1)] : []), proxy(2), ...(ctx.params.single ? [proxy(0)] : []), haproxy(lab, FIG5.m1, FIG5.locator, ctx.work)];
 }
 
 const segsOf = (c: Contender) => (c.kind === 'router' ? [] : [sid(FIG5.locator, 1)]);
@@ -71,7 +72,7 @@ export const connSetup: Figure = {
   id: 'setup',
   title: 'Connection setup: time to first byte of a fresh connection',
   what: 'Sequential fresh connections from the client, each `GET /1KB.bin` with `Connection: close`; the time from connect() to the first response byte. A proxy adds its own accept and a second handshake to the server. "added" is contender − router, per repetition.',
-  plannedRuns: (p) => p.reps * 3,
+  plannedRuns: (p) => p.reps * (p.single ? 4 : 3),
   plots: () => [
     { file: 'setup-p50.svg', title: 'Connection setup + first byte, p50', scenario: 'unshaped', metric: 'setup p50', kind: 'bars' },
     { file: 'setup-p99.svg', title: 'Connection setup + first byte, p99', scenario: 'unshaped', metric: 'setup p99', kind: 'bars' },
@@ -80,6 +81,7 @@ export const connSetup: Figure = {
     ['proxy', 'router'],
     ['haproxy', 'router'],
     ['proxy', 'haproxy'],
+    ['proxy-single', 'haproxy'],
   ],
   async run(ctx: BenchContext): Promise<Point[]> {
     const points: Point[] = [];
@@ -111,7 +113,7 @@ export const connSetup: Figure = {
         }
         for (const [k, v] of Object.entries(p50)) record(points, { figure: 'setup', scenario: 'unshaped', series: k, x: 'p50', metric: 'setup p50', unit: 'ms' }, v);
         for (const [k, v] of Object.entries(p99)) record(points, { figure: 'setup', scenario: 'unshaped', series: k, x: 'p99', metric: 'setup p99', unit: 'ms' }, v);
-        for (const k of ['proxy', 'haproxy']) {
+        for (const k of ['proxy', 'proxy-single', 'haproxy']) {
           if (p50[k] === undefined || p50['router'] === undefined) continue;
           record(points, { figure: 'setup', scenario: 'unshaped', series: `${k} added`, x: 'p50', metric: 'added p50', unit: 'ms' }, p50[k]! - p50['router']);
           record(points, { figure: 'setup', scenario: 'unshaped', series: `${k} added`, x: 'p99', metric: 'added p99', unit: 'ms' }, p99[k]! - p99['router']!);
@@ -160,9 +162,13 @@ export const memory: Figure = {
   id: 'memory',
   title: 'Memory per established idle flow: srv6pipes vs HAProxy',
   what: 'N idle connections (no byte sent) through m1 to lighttpd; the RSS of every process in m1’s namespace after all 2N sockets there are established, minus the RSS before, divided by N.',
-  plannedRuns: (p) => p.reps * 2 * p.idleFlows.length,
+  plannedRuns: (p) => p.reps * (p.single ? 3 : 2) * p.idleFlows.length,
   plots: () => [{ file: 'memory.svg', title: 'RSS growth per idle flow', scenario: 'unshaped', metric: 'bytes per flow', kind: 'bars' }],
-  ratios: [['proxy', 'haproxy']],
+  ratios: [
+    ['proxy', 'haproxy'],
+    ['proxy-single', 'haproxy'],
+    ['proxy-single', 'proxy'],
+  ],
   async run(ctx: BenchContext): Promise<Point[]> {
     const points: Point[] = [];
     const p = ctx.params;

@@ -22,7 +22,8 @@ export function maxFlows(): number {
   return Math.floor((fdLimit() - 1500) / 2);
 }
 
-export type ContenderKind = 'router' | 'proxy' | 'haproxy';
+/** `proxy-single`: the srv6pipes proxy with `workers: 0` (one process; bench --single) */
+export type ContenderKind = 'router' | 'proxy' | 'proxy-single' | 'haproxy';
 
 export interface Contender {
   kind: ContenderKind;
@@ -72,16 +73,19 @@ export interface ProxyFunction {
   options?: Record<string, unknown>;
 }
 
-/** `srv6pipes proxy` with 2 workers (the CPU count of the reference machine) and its own netconf. */
+/**
+ * `srv6pipes proxy` with 2 workers (the CPU count of the reference machine) and its own netconf;
+ * `workers: 0` is the contender `proxy-single` (one process, the primary serving the flows).
+ */
 export function srv6pipesProxy(lab: Lab, host: string, locator: string, functions: ProxyFunction[], work: string, o: { workers?: number; relay?: BenchRelay } = {}): Contender {
   const workers = o.workers ?? 2;
   let child: ChildProcess | undefined;
   return {
-    kind: 'proxy',
+    kind: workers === 0 ? 'proxy-single' : 'proxy',
     host,
     pid: () => child?.pid,
     async start() {
-      const cfg = join(work, `proxy-${lab.name}-${host}.yaml`);
+      const cfg = join(work, `proxy-${lab.name}-${host}-w${workers}.yaml`);
       const fns = functions.map((f) => `  - { id: ${f.id}, function: ${f.function}${f.options ? `, options: ${JSON.stringify(f.options)}` : ''} }`);
       // one client (wrk, the idle-flow opener) is the whole world here: the same ceiling as HAProxy's maxconn
       const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;

@@ -8,8 +8,8 @@ export const CONGESTION_CONTROLS = ['cubic', 'reno', 'bbr', 'default'];
 
 export function defaultParams(quick: boolean): BenchParams {
   return quick
-    ? { quick, reps: 1, durationS: 1, warmupS: 1, threads: 2, connections: 32, sizes: ['10KB', '1MB'], shapings: ['unshaped'], xorN: [0, 2], idleFlows: [200], setupConnections: 100, lossDurationS: 1, congestionControl: 'cubic', relay: 'native' }
-    : { quick, reps: 3, durationS: 3, warmupS: 1, threads: 2, connections: 32, sizes: ALL_SIZES, shapings: ['unshaped', '1gbit', '10gbit'], xorN: [0, 1, 2, 4, 8], idleFlows: [1000, 10000], setupConnections: 500, lossDurationS: 2, congestionControl: 'cubic', relay: 'native' };
+    ? { quick, reps: 1, durationS: 1, warmupS: 1, threads: 2, connections: 32, sizes: ['10KB', '1MB'], shapings: ['unshaped'], xorN: [0, 2], idleFlows: [200], setupConnections: 100, lossDurationS: 1, congestionControl: 'cubic', relay: 'native', single: false }
+    : { quick, reps: 3, durationS: 3, warmupS: 1, threads: 2, connections: 32, sizes: ALL_SIZES, shapings: ['unshaped', '1gbit', '10gbit'], xorN: [0, 1, 2, 4, 8], idleFlows: [1000, 10000], setupConnections: 500, lossDurationS: 2, congestionControl: 'cubic', relay: 'native', single: false };
 }
 
 /** `srv6pipes bench` options, typed (the CLI parses them: src/cli/commands/bench.ts); absent = the mode's default. */
@@ -26,6 +26,8 @@ export interface BenchOptions {
   shaping?: readonly string[];
   cc?: string;
   relay?: string;
+  /** also the proxy at workers: 0 in the setup and memory figures */
+  single?: boolean;
 }
 
 function int(v: number | undefined, name: string, min: number, max: number): number | undefined {
@@ -55,6 +57,7 @@ export function paramsFromOptions(opts: BenchOptions): BenchParams {
   const relay = opts.relay;
   if (relay !== undefined && !(BENCH_RELAYS as readonly string[]).includes(relay)) throw new SrError('BAD_ARGUMENT', `--relay: "${relay}" is not one of ${BENCH_RELAYS.join(', ')}`, { hint: 'native: the relay thread in the addon (the proxy\'s default, nativeRelay); js: every flow on the JavaScript relay (nativeRelay: off)' });
   set('relay', relay as BenchRelay | undefined);
+  if (opts.single !== undefined) p.single = opts.single;
   set('warmupS', int(opts.warmup, 'warmup', 0, 60));
   set('connections', int(opts.connections, 'connections', 1, 10000));
   set('threads', int(opts.threads, 'threads', 1, 64));

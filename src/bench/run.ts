@@ -130,7 +130,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       machine: machine(),
       params: p,
       notes,
-      placement: `CPU placement: no pinning; wrk, lighttpd, the contender on m1 (srv6pipes: 2 workers; HAProxy: 2 threads) and the veth softirqs share all ${machine()['cpus']} CPUs of one machine.`,
+      placement: `CPU placement: no pinning; wrk, lighttpd, the contender on m1 (srv6pipes: 2 workers, and with --single also one process at workers: 0; HAProxy: 2 threads) and the veth softirqs share all ${machine()['cpus']} CPUs of one machine.`,
     };
     const files = await writeResults(out, results, info);
     print(`wrote ${files.length} files to ${out} in ${Math.round(info.seconds)} s: ${files.join(', ')}`);

@@ -65,6 +65,8 @@ export interface BenchParams {
   congestionControl: string;
   /** how the srv6pipes contender relays `copy` flows: the JavaScript relay, or the native relay thread (`nativeRelay`) */
   relay: BenchRelay;
+  /** setup and memory figures: also the proxy at `workers: 0` (contender `proxy-single`), interleaved with the others */
+  single: boolean;
 }
 
 export const BENCH_RELAYS = ['js', 'native'] as const;

@@ -125,3 +125,11 @@ test('clientKey: the same key as the ipaddr.js validate-parse-format it replaced
   const junk = fc.constantFrom('not an address', '10.0.0.1', '', ':', 'fc00::1::2', 'fc00::g');
   fc.assert(fc.property(fc.oneof(text, junk), fc.integer({ min: 0, max: 128 }), (a, bits) => clientKey(a, bits) === reference(a, bits)), { numRuns: 3000 });
 });
+
+test('Admission with workers: 0: the one process holds the whole limits, and its refusals say so', () => {
+  const a = new Admission({ flows: 3, flowsPerClient: 10, clientPrefix: 64, perFunction: null, nofile: 'auto' }, 0);
+  for (let i = 0; i < 3; i++) assert.ok(a.admit(`fc00:${i + 1}::1`, 1).ok);
+  const r = a.admit('fc00:9::1', 1);
+  assert.equal(r.ok ? 'ok' : r.code, 'FLOW_LIMIT');
+  assert.match(r.ok ? '' : r.reason, /limits\.flows 3 over 1 worker\(s\)$/);
+});

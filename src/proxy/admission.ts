@@ -71,10 +71,14 @@ export class Admission {
   /** flows the worker's descriptor limit leaves room for (rlimit.ts fdFlowCap) */
   fdCap = Infinity;
 
+  /** the processes that share the limits: the workers, or 1 with `workers: 0` (the primary serves the flows) */
+  private readonly workers: number;
+
   constructor(
     private readonly limits: ProxyConfig['limits'],
-    private readonly workers: number,
+    workers: number,
   ) {
+    this.workers = Math.max(1, workers);
     this.maxFlows = workerShare(limits.flows, workers);
     this.maxPerClient = workerShare(limits.flowsPerClient, workers);
   }

@@ -256,12 +256,22 @@ test('nativeRelay: on by default (auto); off turns it off; the relay options wit
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: { connect: 3 }`, 'CONFIG_INVALID', 'nativeRelay');
 });
 
-test('nativeRelay: a splicing relay counts 6 descriptors per flow in the nofile need, recv/send 2', async () => {
+test('nativeRelay: a splicing relay counts 6 descriptors per flow in the nofile need (recv/send 2), the flow cap 2', async () => {
   const { fdsPerFlow, nofileNeed } = await import('./rlimit.js');
   const base = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: off`);
   const auto = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }`);
   const copy = parseProxyConfig(`${ISSUE_EXAMPLE}\nlimits: { flows: 1000 }\nnativeRelay: { mode: copy }`);
-  assert.deepEqual([fdsPerFlow(base), fdsPerFlow(auto), fdsPerFlow(copy)], [2, 6, 2]);
+  // a flow must have its 2 sockets; the pipes are room the limit makes, not a cap's count
+  assert.deepEqual([fdsPerFlow(base), fdsPerFlow(auto), fdsPerFlow(copy)], [2, 2, 2]);
   assert.equal(nofileNeed(auto) - nofileNeed(base), 4 * 500);
   assert.equal(nofileNeed(copy), nofileNeed(base));
+});
+
+test('workers: 0 (the primary serves the flows itself) is valid; negative, fractional or more than 256 are not', () => {
+  const base = 'locators: [{prefix: "fc00::/64"}]\nfunctions: [{id: 1, function: copy}]\n';
+  assert.equal(parseProxyConfig(`${base}workers: 0`).workers, 0);
+  assert.equal(parseProxyConfig(`${base}workers: 256`).workers, 256);
+  fails(`${base}workers: -1`, 'CONFIG_INVALID', 'workers');
+  fails(`${base}workers: 1.5`, 'CONFIG_INVALID', 'workers');
+  fails(`${base}workers: 257`, 'CONFIG_INVALID', 'workers');
 });

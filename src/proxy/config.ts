@@ -72,7 +72,8 @@ const schema = z
   .object({
     port: portSchema.default(7777),
     listen: ipv6Schema.default('::'),
-    workers: z.number().int().min(1).max(256).default(() => os.availableParallelism()),
+    /** worker processes; 0: none, the primary serves the flows itself (small hosts: one Node process) */
+    workers: z.number().int().min(0).max(256).default(() => os.availableParallelism()),
     locators: locatorsSchema,
     functions: z.array(functionEntry).min(1, 'at least one function'),
     /** the bytes of flows whose functions have native ops (copy, xor, meter, ratelimit, chains of them) moved by the addon's relay thread instead of JavaScript (src/native/relay.ts, proxy/native-relay.ts); `off`: every flow on the JavaScript relay */

@@ -2,7 +2,8 @@
  * The proxy daemon's primary process: validates the config, applies the host configuration, forks one
  * worker per CPU (each with its own SO_REUSEPORT listener), serves the admin endpoint, changes the
  * function table at run time (ctl, SIGHUP), and on SIGTERM/SIGINT drains the workers and removes the
- * host configuration.
+ * host configuration. With `workers: 0` (small hosts) there is no worker process: the primary runs one
+ * ProxyWorker itself and asks it through the same handler table (worker-api.ts) a forked worker uses.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type http from 'node:http';
@@ -28,6 +29,10 @@ import { nofileNeed, raiseNofile } from './rlimit.js';
 import { RetainedStats, type ProxyStats } from './stats.js';
 import { describeSkLookup, ENV_SKLOOKUP_SLOTS, SkLookupInterception } from './sklookup.js';
 import { workerExecArgv } from './worker-runtime.js';
+import { askLocal, guardProcess, workerHandlers } from './worker-api.js';
+import { ProxyWorker } from './worker.js';
+import { ownListenerMap } from './sklookup.js';
+import type { WorkerHandlers } from './ipc.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
@@ -38,10 +43,11 @@ export interface DaemonOptions {
   print?: (line: string) => void;
 }
 
-interface WorkerSlot {
-  index: number;
-  child: ChildProcess;
-}
+/** A worker: a forked process (`child`), or the one the primary runs itself with `workers: 0` (`local`). */
+type WorkerSlot = { index: number; child: ChildProcess; local?: undefined } | { index: number; child?: undefined; local: { worker: ProxyWorker; handlers: WorkerHandlers; log: Logger } };
+
+/** how long the single process (`workers: 0`) may spend removing its host configuration after a bug, before it exits anyway */
+const BUG_CLEANUP_MS = 5000;
 
 export class ProxyDaemon {
   private readonly workers: WorkerSlot[] = [];
@@ -91,7 +97,8 @@ export class ProxyDaemon {
       }
       const tHost = Date.now();
       // the primary checks the functions while the workers boot (each loads them again)
-      const [checked, ...started] = await Promise.allSettled([checkFunctions(this.cfg, this.configPath), ...Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i))]);
+      const boot = this.cfg.workers === 0 ? [this.startLocal()] : Array.from({ length: this.cfg.workers }, (_, i) => this.spawnWorker(i));
+      const [checked, ...started] = await Promise.allSettled([checkFunctions(this.cfg, this.configPath), ...boot]);
       // the primary's error names the config file: it wins over a worker's
       for (const r of [checked!, ...started]) if (r.status === 'rejected') throw r.reason;
       const tWorkers = Date.now();
@@ -117,7 +124,7 @@ export class ProxyDaemon {
     return [
       { method: 'GET', path: '/flows', summary: 'the flow table of every worker', handle: json(() => this.flows()) },
       { method: 'GET', path: '/stats', summary: 'per-function counters', access: 'open', handle: json(() => this.stats()) },
-      { method: 'GET', path: '/health', summary: 'liveness', access: 'open', handle: json(async () => ({ ok: true, workers: this.workers.length })) },
+      { method: 'GET', path: '/health', summary: 'liveness', access: 'open', handle: json(async () => ({ ok: true, workers: this.workerProcesses() })) },
       { method: 'GET', path: '/functions', summary: 'the function table', handle: json(() => this.functions()) },
       {
         method: 'GET',
@@ -139,6 +146,36 @@ export class ProxyDaemon {
       { method: 'POST', path: '/functions/reload', summary: 'reload a function’s module: {id}', handle: json((b) => this.reloadFunction(Number((b as B).id))) },
       { method: 'POST', path: '/config/reload', summary: 're-read the config file (as SIGHUP)', handle: json(() => this.reloadConfig()) },
     ];
+  }
+
+  /** Worker processes alive (0 with `workers: 0`: the primary serves the flows itself). */
+  private workerProcesses(): number {
+    return this.workers.filter((w) => w.child).length;
+  }
+
+  /**
+   * `workers: 0`: one ProxyWorker in this process, listening like a forked one (sk_lookup: it puts its
+   * listener in the primary's own map). The process-level policy of a worker applies to the whole
+   * process (worker-api.ts: guardProcess); on a bug that ends it, the host configuration is removed
+   * (best effort) before the exit, as stop() removes it: nobody else would.
+   */
+  private async startLocal(): Promise<void> {
+    const log = createLogger(this.cfg.logLevel, { role: 'worker', worker: 0 });
+    const worker = new ProxyWorker({ ...this.cfg, functions: this.specs }, log, 0, this.sklookup ? ownListenerMap(this.sklookup) : undefined);
+    guardProcess(worker, log, {
+      role: 'proxy (workers: 0)',
+      lastWordsMs: BUG_CLEANUP_MS,
+      lastWords: () => this.removeHostConfiguration(true),
+      exit: (code) => process.exit(code),
+    });
+    try {
+      await worker.start();
+    } catch (e) {
+      await worker.drain(0).catch(() => undefined); // its listeners, relay thread and functions
+      throw e;
+    }
+    this.workers.push({ index: 0, local: { worker, handlers: workerHandlers(worker), log } });
+    log.info({ port: this.cfg.port }, 'worker listening (in the primary: workers 0)');
   }
 
   private spawnWorker(index: number): Promise<void> {
@@ -194,6 +231,8 @@ export class ProxyDaemon {
 
   /** Sends a request to one worker; resolves with its result, rejects with its error. */
   private ask<K extends Op>(w: WorkerSlot, op: K, args: Args<K>, timeoutMs = 10_000): Promise<Result<K>> {
+    if (w.local) return askLocal(w.local.handlers, op, args, timeoutMs, w.local.log, w.index);
+    const child = w.child;
     const req = this.req++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -207,7 +246,7 @@ export class ProxyDaemon {
         if (m.ok) resolve(m.result as Result<K>);
         else reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(wireCode(m.code), m.message));
       });
-      w.child.send({ type: 'req', req, op, args } as ToWorker);
+      child.send({ type: 'req', req, op, args } as ToWorker);
     });
   }
 
@@ -225,7 +264,7 @@ export class ProxyDaemon {
   }
 
   async stats(): Promise<ProxyStats & { workers: number }> {
-    return { ...this.retainedStats.merge(await this.allFrom('stats', {})), workers: this.workers.length };
+    return { ...this.retainedStats.merge(await this.allFrom('stats', {})), workers: this.workerProcesses() };
   }
 
   async metrics(): Promise<{ text: string; contentType: string }> {
@@ -305,31 +344,52 @@ export class ProxyDaemon {
   /** Drains the workers (up to the deadline), stops admin, removes the host configuration. */
   async stop(deadlineMs = this.cfg.timeouts.drain): Promise<void> {
     this.stopping = true;
-    const exits = this.workers.map(
-      (w) =>
-        new Promise<void>((resolve) => {
-          if (w.child.exitCode !== null) return resolve();
-          const kill = setTimeout(() => w.child.kill('SIGKILL'), deadlineMs + 3000);
-          w.child.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-          this.ask(w, 'drain', { deadlineMs }, deadlineMs + 3000).catch(() => undefined);
-        }),
-    );
+    const exits = this.workers.map((w) => {
+      // in this process: its drain resets what is left at the deadline and closes its relay and functions
+      if (w.local) return this.ask(w, 'drain', { deadlineMs }, deadlineMs + 3000).then(
+        () => undefined,
+        (e: unknown) => this.log.error({ err: e }, 'draining the in-process worker failed'),
+      );
+      const child = w.child;
+      return new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), deadlineMs + 3000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        this.ask(w, 'drain', { deadlineMs }, deadlineMs + 3000).catch(() => undefined);
+      });
+    });
     await Promise.all(exits);
+    this.workers.splice(0, this.workers.length, ...this.workers.filter((w) => w.child));
     await Promise.all(this.admin.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.admin = [];
+    await this.removeHostConfiguration();
+  }
+
+  /**
+   * The interception, then the sk_lookup program and maps, then the host settings, each once (a stop
+   * and a bug's exit may both ask). `bestEffort` (the exit on a bug): a step that fails is logged and
+   * the next one still runs; otherwise the first failure throws.
+   */
+  private async removeHostConfiguration(bestEffort = false): Promise<void> {
+    const step = async (what: string, f: (() => Promise<void> | void) | undefined): Promise<void> => {
+      if (!f) return;
+      try {
+        await f();
+      } catch (e) {
+        if (!bestEffort) throw e;
+        this.log.error({ err: e }, `removing the host configuration: ${what} failed`);
+      }
+    };
     // the interception stayed in place while the flows in flight drained; now it goes, then the host settings
-    await this.undoNetconf?.();
-    this.undoNetconf = undefined;
-    this.sklookup?.stop();
-    this.sklookup = undefined;
-    if (this.undoHost) {
-      await this.undoHost();
-      this.undoHost = undefined;
-      this.log.info('host configuration removed');
-    }
+    const { undoNetconf, sklookup, undoHost } = this;
+    this.undoNetconf = this.sklookup = this.undoHost = undefined;
+    await step('the interception', undoNetconf);
+    await step('the sk_lookup program', sklookup && (() => sklookup.stop()));
+    await step('the host settings', undoHost);
+    if (undoHost) this.log.info('host configuration removed');
   }
 }
 
@@ -351,7 +411,7 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
     await checkFunctions(cfg, o.configPath);
     print(`# srv6pipes proxy --dry-run: config ${o.configPath} is valid; nothing is changed.`);
     for (const d of cfg.deprecations) print(`# deprecated: ${d}`);
-    print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers} worker(s), functions ${cfg.functions.map(describeSpec).join(' ')}`);
+    print(`# listener: [${cfg.listen}]:${cfg.port}, ${cfg.workers === 0 ? 'no worker process (workers: 0): the primary serves the flows' : `${cfg.workers} worker(s)`}, functions ${cfg.functions.map(describeSpec).join(' ')}`);
     if (!cfg.netconf) print('# netconf: off — the operator provides interception (see README: host configuration)');
     else {
       const { host, interception } = netconfPhases(netconfPlan({ locators: cfg.locators, port: cfg.port, returnHops: cfg.returnHops, mptcp: cfg.mptcp, ...cfg.netconf }));

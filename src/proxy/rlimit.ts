@@ -1,6 +1,6 @@
 /**
  * The proxy's descriptor limit (RLIMIT_NOFILE), sized from its flow limits as HAProxy sizes it from
- * maxconn: a relayed flow holds 2 sockets (and, on the native relay with splice, 2 pipes: 4 more), an `exec` filter process 3 pipes, plus a margin for
+ * maxconn: a relayed flow holds 2 sockets (and, on the native relay while it splices, 2 pipes: 4 more, which `auto` makes room for but the flow cap does not count), an `exec` filter process 3 pipes, plus a margin for
  * listeners, IPC, logs, DNS lookups and accepts that are refused. Every worker process needs its share;
  * the primary raises the limit before it forks them (children inherit it), as root the hard limit
  * too (up to fs.nr_open). Node raises its soft limit to the hard one when it boots.
@@ -29,15 +29,25 @@ function execProcesses(cfg: ProxyConfig): number {
   return n;
 }
 
-/** Descriptors per flow: 2 sockets, plus the native relay's two pipes when it may splice (config nativeRelay). */
-export function fdsPerFlow(cfg: Pick<ProxyConfig, 'nativeRelay'>): number {
-  return cfg.nativeRelay && cfg.nativeRelay.mode !== 'copy' ? 6 : 2;
+/** Descriptors a flow must have: its 2 sockets (what a worker's flow cap counts). */
+export function fdsPerFlow(_cfg: Pick<ProxyConfig, 'nativeRelay'>): number {
+  return 2;
+}
+
+/**
+ * Descriptors a flow may also use: the native relay's pipes (2 per direction that splices, made at its
+ * first bulk read). Counted when the limit is raised (`limits.nofile: auto`), not in the flow cap: a
+ * direction that gets no pipe stays on recv/send (native/relay.c), so a worker admits as many flows as
+ * its sockets allow — a cap counting 6 per flow held a 20,000-descriptor container to 3,300 flows.
+ */
+export function optionalFdsPerFlow(cfg: Pick<ProxyConfig, 'nativeRelay'>): number {
+  return cfg.nativeRelay && cfg.nativeRelay.mode !== 'copy' ? 4 : 0;
 }
 
 /** Descriptors one worker needs for its share of the limits. */
 export function nofileNeed(cfg: ProxyConfig): number {
   if (cfg.limits.nofile !== 'auto') return cfg.limits.nofile;
-  return fdsPerFlow(cfg) * workerShare(cfg.limits.flows, cfg.workers) + FDS_PER_PROCESS * execProcesses(cfg) + NOFILE_MARGIN;
+  return (fdsPerFlow(cfg) + optionalFdsPerFlow(cfg)) * workerShare(cfg.limits.flows, cfg.workers) + FDS_PER_PROCESS * execProcesses(cfg) + NOFILE_MARGIN;
 }
 
 function nrOpen(): number {

@@ -10,7 +10,8 @@
  * interception, goes away with the primary, even on SIGKILL). It keeps the own-prefix trie current
  * (locators + every IPv6 address of the namespace, followed over rtnetlink). Each worker receives
  * the listener SOCKMAP's fd at start (fd passing), puts its listener in slot `index mod slots` and
- * closes the fd; the program tries the slots in order, so when a worker dies (its slot empties with
+ * closes the fd (with `workers: 0` the primary's own in-process worker uses the map directly); the
+ * program tries the slots in order, so when a worker dies (its slot empties with
  * its socket) the next registered listener takes the SYNs at once, and the restarted worker fills
  * its slot again.
  */
@@ -188,15 +189,31 @@ export class SkLookupInterception {
 }
 
 /**
- * In a worker: puts the listener (its fd) in the map received at WORKER_MAP_FD, slot `index mod
- * slots`, then closes the received fd. Returns the slot, or undefined when this worker got no map
- * (tproxy mode).
+ * Where a worker finds the listener map: a forked worker received its fd at WORKER_MAP_FD and the
+ * slot count in ENV_SKLOOKUP_SLOTS (daemon.ts), and closes that fd once its listener is in; the
+ * single process (`workers: 0`) is handed the primary's own map, which stays open.
  */
-export function registerListener(listenerFd: number, workerIndex: number, log: Logger): number | undefined {
-  const slots = Number(process.env[ENV_SKLOOKUP_SLOTS] ?? 0);
-  if (!slots) return undefined;
-  const map = BpfMap.adopt(WORKER_MAP_FD, listenersSpec(slots));
-  const slot = workerIndex % slots;
+export interface ListenerMapSource {
+  fd: number;
+  slots: number;
+  /** close the fd after the update (a received copy) */
+  closeAfter: boolean;
+}
+
+/** The map a forked worker received, or undefined (tproxy mode: no map). */
+export function inheritedListenerMap(env: NodeJS.ProcessEnv = process.env): ListenerMapSource | undefined {
+  const slots = Number(env[ENV_SKLOOKUP_SLOTS] ?? 0);
+  return slots ? { fd: WORKER_MAP_FD, slots, closeAfter: true } : undefined;
+}
+
+/**
+ * In a worker: puts the listener (its fd) in the listener map, slot `index mod slots` (then closes
+ * a received fd). Returns the slot, or undefined when this worker got no map (tproxy mode).
+ */
+export function registerListener(listenerFd: number, workerIndex: number, log: Logger, source: ListenerMapSource | undefined = inheritedListenerMap()): number | undefined {
+  if (!source) return undefined;
+  const map = BpfMap.adopt(source.fd, listenersSpec(source.slots));
+  const slot = workerIndex % source.slots;
   const value = Buffer.alloc(8);
   value.writeUInt32LE(listenerFd, 0);
   try {
@@ -204,8 +221,13 @@ export function registerListener(listenerFd: number, workerIndex: number, log: L
   } catch (e) {
     throw new SrError('BPF_UNSUPPORTED', `putting the listener in the sk_lookup map (slot ${slot}): ${(e as Error).message}`, { cause: e });
   } finally {
-    map.close();
+    if (source.closeAfter) map.close();
   }
   log.info({ slot }, 'listener registered for sk_lookup');
   return slot;
+}
+
+/** The primary's own listener map, for the worker it runs in its process (`workers: 0`). */
+export function ownListenerMap(interception: SkLookupInterception): ListenerMapSource {
+  return { fd: interception.listenersFd, slots: interception.slots, closeAfter: false };
 }

@@ -27,7 +27,7 @@ import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
 import { StatsBook, type ProxyStats } from './stats.js';
-import { registerListener } from './sklookup.js';
+import { inheritedListenerMap, registerListener, type ListenerMapSource } from './sklookup.js';
 import { savedSynRoutingHeader } from '../native/saved-syn.js';
 
 /** An accepted socket's errors until its flow listens (one shared function, not a closure per connection). */
@@ -83,6 +83,8 @@ export class ProxyWorker {
     private readonly log: Logger,
     /** distinguishes flow ids across workers */
     private readonly workerIndex = 0,
+    /** sklookup: where the listener map is (default: the one a forked worker received); workers: 0 passes the primary's */
+    private readonly listenerMap: ListenerMapSource | undefined = inheritedListenerMap(),
   ) {
     this.nextId = workerIndex * 1_000_000_000 + 1;
     this.sklookup = cfg.netconf?.intercept === 'sklookup';
@@ -119,7 +121,7 @@ export class ProxyWorker {
     for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
     const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true, saveSyn: this.sklookup });
     this.server = await this.serve(fd, (s) => this.guarded(s, this.accept));
-    registerListener(fd, this.workerIndex, this.log); // netconf.intercept: sklookup only
+    registerListener(fd, this.workerIndex, this.log, this.listenerMap); // netconf.intercept: sklookup only
     const cport = this.cfg.mptcp?.converterPort;
     if (cport) {
       // AnyIP: the SYN to our SID is delivered locally by the converter's nft rule (netconf.ts);

@@ -37,6 +37,8 @@ test('bench helpers: wrk JSON line, medians, per-repetition ratios, SIDs, option
   assert.equal(paramsFromOptions({ relay: 'js' }).relay, 'js');
   assert.throws(() => paramsFromOptions({ relay: 'splice' }), (e) => isSrError(e, 'BAD_ARGUMENT') && /--relay/.test(e.message));
   assert.equal(defaultParams(false).congestionControl, 'cubic');
+  assert.equal(paramsFromOptions({}).single, false, 'the default runs stay comparable: no proxy-single contender unless asked');
+  assert.equal(paramsFromOptions({ single: true }).single, true);
   assert.equal(paramsFromOptions({ duration: 5 }).lossDurationS, 5);
 });
 

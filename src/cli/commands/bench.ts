@@ -18,6 +18,7 @@ export const BENCH_COMMANDS: CommandSpec[] = [
       sizes: list('--sizes <list>', 'page sizes, e.g. 1KB,10KB,100KB,1MB,10MB'),
       shaping: list('--shaping <list>', 'Fig. 6 link shapings, e.g. unshaped,1gbit,10gbit'),
       cc: text('--cc <name>', 'Figs. 7/8: TCP congestion control in the lab (cubic, reno, bbr, default; default cubic)'),
+      single: flag('--single', 'setup and memory figures: also the proxy at workers: 0 (one process; contender proxy-single), interleaved with the 2-worker proxy and HAProxy'),
       relay: text('--relay <js|native>', 'how srv6pipes relays flows: native (default: the relay thread in the addon carries copy, xor, meter and ratelimit flows) or js (nativeRelay: off)'),
     },
     async run(_args, opts) {
