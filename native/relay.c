@@ -573,11 +573,13 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
     }
   }
   uint32_t slot = err ? 0 : r->free_slots[--r->nfree];
+  uint32_t pid = 0; /* p's id, read under the lock: once it is unlocked the thread may relay, finish and free p */
   if (!err) {
     r->gen = (r->gen + 1) % 4096;
     p->slot = slot;
     p->id = r->gen * MAX_SLOTS + slot;
     p->last_ms = now_ms();
+    pid = p->id;
     if (post(r, (struct cmd){.add = p})) {
       r->slots[slot] = p;
     } else {
@@ -596,7 +598,7 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   }
   if (r->live++ == 0) napi_ref_threadsafe_function(env, r->tsfn);
   napi_value id;
-  napi_create_uint32(env, p->id, &id);
+  napi_create_uint32(env, pid, &id);
   return id;
 }
 
