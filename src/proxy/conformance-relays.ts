@@ -57,7 +57,9 @@ export function relayVariants(o: RelayVariantOptions = {}): RelayVariantFactory[
         open: (): RelayVariant => {
           const { relay, skip } = nativeUnavailable(() => make(mode));
           if (!relay) return { name: `native:${mode}`, skip: skip!, ops: NODE_SOCKET_OPS, bound: 0 };
-          return { name: `native:${mode}`, ops: SOCKET_OPS, pairRelay: nativePairRelay(relay), bound: relay.options.capacity, close: () => relay.close() };
+          // declining does not depend on the mode: a declined function's fallback is checked once, under the last mode
+          const fallbackElsewhere = mode === modes[modes.length - 1] ? undefined : `native:${modes[modes.length - 1]}`;
+          return { name: `native:${mode}`, ops: SOCKET_OPS, pairRelay: nativePairRelay(relay), bound: relay.options.capacity, ...(fallbackElsewhere ? { fallbackElsewhere } : {}), close: () => relay.close() };
         },
       }),
     ),
