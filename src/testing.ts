@@ -2,5 +2,3 @@
 export { runFunction, runFlow, spawnFlow, initFunction, MemoryMetrics, type RunOptions, type RunResult, type SpawnFlowOptions } from './sdk/testing.js';
 export { BAD_ARGUMENT_ENDING } from './sdk/spawn.js';
 export { conformance, sampleData, chunksOf, type ConformanceCase } from './sdk/conformance.js';
-export { socketConformance, SOCKET_CHECKS, type RelayVariant, type RelayVariantFactory } from './sdk/conformance-sockets.js';
-export { relayVariants } from './proxy/conformance-relays.js';

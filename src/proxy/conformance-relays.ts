@@ -47,7 +47,7 @@ export function relayVariants(o: RelayVariantOptions = {}): RelayVariantFactory[
   const js: RelayVariantFactory = {
     name: 'javascript',
     // the proxy's socket ops when the addon is there (SO_LINGER through it), Node's own otherwise
-    open: (): RelayVariant => ({ name: 'javascript', ops: hasAddon() ? SOCKET_OPS : NODE_SOCKET_OPS, bound: JS_RELAY_BOUND }),
+    open: (): RelayVariant => ({ name: 'javascript', ops: hasAddon() ? SOCKET_OPS : NODE_SOCKET_OPS, bound: JS_RELAY_BOUND, tcpState }),
   };
   return [
     js,
@@ -59,11 +59,26 @@ export function relayVariants(o: RelayVariantOptions = {}): RelayVariantFactory[
           if (!relay) return { name: `native:${mode}`, skip: skip!, ops: NODE_SOCKET_OPS, bound: 0 };
           // declining does not depend on the mode: a declined function's fallback is checked once, under the last mode
           const fallbackElsewhere = mode === modes[modes.length - 1] ? undefined : `native:${modes[modes.length - 1]}`;
-          return { name: `native:${mode}`, ops: SOCKET_OPS, pairRelay: nativePairRelay(relay), bound: relay.options.capacity, ...(fallbackElsewhere ? { fallbackElsewhere } : {}), close: () => relay.close() };
+          const v = { name: `native:${mode}`, ops: SOCKET_OPS, pairRelay: nativePairRelay(relay), bound: relay.options.capacity, tcpState, close: () => relay.close() };
+          return fallbackElsewhere ? { ...v, fallbackElsewhere } : v;
         },
       }),
     ),
   ];
+}
+
+const TCP_INFO = 11;
+
+/** tcpi_state of a Node socket, through the addon (undefined without a descriptor or the addon) */
+function tcpState(s: net.Socket): number | undefined {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) return undefined;
+  try {
+    const n = native();
+    return n.getsockoptBuffer(fd, n.constants.IPPROTO_TCP, TCP_INFO, 8)[0];
+  } catch {
+    return undefined;
+  }
 }
 
 function hasAddon(): boolean {

@@ -9,7 +9,7 @@
  * the relay holds at most its bound, nothing is lost once the reader resumes), a RST from either side
  * reaching the other mid-stream (never passed on as a FIN), the idle rule and the counters, and the
  * connect timeout. Which relays run is the caller's (src/proxy/conformance-relays.ts gives the
- * JavaScript one and the native one in each mode; `srv6pipes/testing` exports them bound).
+ * JavaScript one and the native one in each mode; src/proxy/conformance-sockets.test.ts runs it for the built-ins).
  *
  * What a function does to the bytes is taken from the in-memory run (testing.ts) of the same
  * instance: an identity must give its input back, a deterministic function what it gives in memory,
@@ -20,7 +20,6 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { native } from '../native/addon.js';
 import { chunksOf, sampleData, type ConformanceCase } from './conformance.js';
 import { expireIdle, Flow, type FlowCounters, type FlowDeps, type PairRelay, type StreamOps } from './flow.js';
 import { flowEndLabel } from './flow-end.js';
@@ -48,6 +47,11 @@ export interface RelayVariant {
    * relay in another mode: declining does not depend on the mode); only its first check runs, to see it decline
    */
   readonly fallbackElsewhere?: string;
+  /**
+   * a socket's TCP state (tcpi_state: 7 CLOSED, 8 CLOSE_WAIT…) through TCP_INFO, undefined when it
+   * cannot be read; without it a reset is told from a FIN by a probe byte (weaker: see collect)
+   */
+  tcpState?(s: net.Socket): number | undefined;
   /** releases what the variant holds (the native relay's thread) */
   close?(): void;
 }
@@ -222,29 +226,16 @@ interface Received {
    * 'end' (a FIN) or 'error' (a RST), as TCP saw it. Node's first event is not enough: libuv reports
    * EOF for a RST that comes after a partial read (POLLHUP: uv__stream_io), so a reader that does not
    * write sees 'end' for a reset. With `ms` > 0, an 'end' is looked at for up to `ms`: a connection
-   * that was reset is CLOSED (TCP_INFO, through the addon), one that got a FIN stays in CLOSE_WAIT.
-   * Without the addon, one byte is written instead: a reset connection refuses it with an error (a
+   * that was reset is CLOSED (TCP_INFO: the variant's tcpState), one that got a FIN stays in CLOSE_WAIT.
+   * Without tcpState, one byte is written instead: a reset connection refuses it with an error (a
    * weaker probe: a peer that closes after its FIN refuses it too). `ms` 0: the first event, no probe.
    */
   outcome(ms?: number): Promise<{ how: 'end' | 'error'; code?: string }>;
 }
 
-const TCP_INFO = 11;
 const TCP_CLOSE = 7;
 
-/** The socket's TCP state (tcpi_state: 7 CLOSED, 8 CLOSE_WAIT…), undefined without the addon or a descriptor. */
-function tcpState(s: net.Socket): number | undefined {
-  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (fd === undefined || fd < 0) return undefined;
-  try {
-    const n = native();
-    return n.getsockoptBuffer(fd, n.constants.IPPROTO_TCP, TCP_INFO, 8)[0];
-  } catch {
-    return undefined;
-  }
-}
-
-function collect(s: net.Socket): Received {
+function collect(s: net.Socket, tcpState: (s: net.Socket) => number | undefined = () => undefined): Received {
   const parts: Buffer[] = [];
   s.on('data', (b: Buffer) => parts.push(b));
   let error: NodeJS.ErrnoException | undefined;
@@ -311,6 +302,9 @@ interface CheckContext {
   open(o?: RigOptions): Promise<SocketRig>;
 }
 
+/** collect() with the variant's way to read a socket's TCP state */
+const watch = (ctx: CheckContext, s: net.Socket): Received => collect(s, (x) => ctx.v.tcpState?.(x));
+
 async function endsOk(r: SocketRig): Promise<Flow> {
   const f = await r.closed;
   assert.equal(flowEndLabel(f.end!), 'ok', `the flow ended ${flowEndLabel(f.end!)}: ${String((f.end as { error?: unknown }).error ?? '')}`);
@@ -334,8 +328,8 @@ async function halfClose(ctx: CheckContext, first: Dir): Promise<void> {
   const r = await ctx.open();
   try {
     const side = (d: Dir, end: 'from' | 'to') => r[SIDES[d][end]];
-    const firstIn = collect(side(first, 'to'));
-    const secondIn = collect(side(second, 'to'));
+    const firstIn = watch(ctx, side(first, 'to'));
+    const secondIn = watch(ctx, side(second, 'to'));
     await write(side(first, 'from'), await ctx.s.send(first, short), true);
     assert.equal((await firstIn.outcome(0)).how, 'end', `the ${first} FIN did not arrive as a FIN`);
     await ctx.s.check(first, firstIn.data(), short, `${first} before the FIN`);
@@ -367,7 +361,7 @@ async function backPressure(ctx: CheckContext, dir: Dir): Promise<void> {
     const writer = r[SIDES[dir].from];
     const reader = r[SIDES[dir].to];
     reader.pause();
-    const got = collect(reader);
+    const got = watch(ctx, reader);
     reader.pause(); // collect's 'data' listener resumed it
     let stalled = -1;
     let maxHeld = 0;
@@ -412,8 +406,8 @@ async function resetPropagates(ctx: CheckContext, resetter: 'client' | 'server')
   const other = resetter === 'client' ? 'server' : 'client';
   const r = await ctx.open();
   try {
-    const toReset = collect(r[resetter]);
-    const toOther = collect(r[other]);
+    const toReset = watch(ctx, r[resetter]);
+    const toOther = watch(ctx, r[other]);
     // both directions carry bytes, neither ends: the resetter resets once it has received some
     const feeds = (['up', 'down'] as const).map(async (dir) => {
       const data = await ctx.s.send(dir, sample(8 << 20, dir === 'up' ? 41 : 42));
@@ -437,8 +431,8 @@ async function idleAndCounters(ctx: CheckContext): Promise<void> {
   const LIMIT = 60_000;
   const r = await ctx.open();
   try {
-    const atServer = collect(r.server);
-    const atClient = collect(r.client);
+    const atServer = watch(ctx, r.server);
+    const atClient = watch(ctx, r.client);
     const up = sample(256 * 1024, 51);
     const down = sample(300 * 1024, 52);
     r.clock.now = 50_000; // the bytes below move at this time
@@ -466,7 +460,7 @@ async function idleAndCounters(ctx: CheckContext): Promise<void> {
 async function connectTimeout(ctx: CheckContext): Promise<void> {
   const r = await ctx.open({ blackhole: true, connectTimeoutMs: 150 });
   try {
-    const atClient = collect(r.client);
+    const atClient = watch(ctx, r.client);
     r.client.write('hello');
     const f = await r.closed;
     assert.equal(flowEndLabel(f.end!), 'connect_timeout');

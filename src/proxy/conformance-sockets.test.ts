@@ -5,9 +5,9 @@
  * is seen to fall back to the JavaScript relay, and passes the same checks.
  */
 import { socketConformance } from '../sdk/conformance-sockets.js';
-import { relayVariants } from '../proxy/conformance-relays.js';
-import { BUILTIN_FUNCTIONS } from './all.js';
-import { casesOf } from './cases.js';
+import { relayVariants } from './conformance-relays.js';
+import { BUILTIN_FUNCTIONS } from '../functions/all.js';
+import { casesOf } from '../functions/cases.js';
 
 const relays = relayVariants();
 for (const d of BUILTIN_FUNCTIONS) {
