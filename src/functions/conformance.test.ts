@@ -4,19 +4,10 @@
  * the registry only; one without cases fails here.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { conformance, type ConformanceCase } from '../sdk/conformance.js';
-import type { FunctionDescriptor } from '../sdk/types.js';
+import { conformance } from '../sdk/conformance.js';
 import { BUILTIN_FUNCTIONS } from './all.js';
-
-/** The cases in a built-in's folder: [] when it has none (no conformance.js, or no cases in it). */
-export async function casesOf(d: FunctionDescriptor): Promise<ConformanceCase[]> {
-  const url = new URL(`./${d.name}/conformance.js`, import.meta.url);
-  if (!existsSync(url)) return [];
-  const mod = (await import(url.href)) as { conformanceCases?: () => ConformanceCase[] };
-  return typeof mod.conformanceCases === 'function' ? mod.conformanceCases() : [];
-}
+import { casesOf } from './cases.js';
 
 const without: string[] = [];
 for (const d of BUILTIN_FUNCTIONS) {

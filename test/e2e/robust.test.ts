@@ -461,7 +461,10 @@ describe('a bug that ends a worker (item 5: the process-level policy)', () => {
         const [pid] = workerPids(proxy);
         const dl = lab.spawn('client', [process.execPath, '--input-type=module', '-e', DOWNLOADER], { stdio: ['ignore', 'pipe', 'inherit'] });
         const download = new JsonLines(dl).next((l) => l['event'] === 'done', 20000, 'the download’s end').finally(() => dl.kill());
-        await eventually('the download in the flow table', 10000, async () => (await json<unknown[]>(lab, 'm1', 'flows', proxy)).length === 1);
+        let table: unknown[] = [];
+        await eventually('the download in the flow table', 10000, async () => (table = await json<unknown[]>(lab, 'm1', 'flows', proxy)).length === 1).catch((e: Error) => {
+          throw new Error(`${e.message}: ${JSON.stringify(table)}`);
+        });
         const before = statCounters(await json(lab, 'm1', 'stats'));
         await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', 'fc00:a::9:0:0', 'fc00:2::2', '9001'], { input: 'BOOM', timeoutMs: 10000 });
         const fatal = await proxy.out.next((l) => l['level'] === 60, 10000, 'the fatal log line');
