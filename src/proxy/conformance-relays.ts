@@ -57,10 +57,9 @@ export function relayVariants(o: RelayVariantOptions = {}): RelayVariantFactory[
         open: (): RelayVariant => {
           const { relay, skip } = nativeUnavailable(() => make(mode));
           if (!relay) return { name: `native:${mode}`, skip: skip!, ops: NODE_SOCKET_OPS, bound: 0 };
-          // declining does not depend on the mode: a declined function's fallback is checked once, under the last mode
-          const fallbackElsewhere = mode === modes[modes.length - 1] ? undefined : `native:${modes[modes.length - 1]}`;
-          const v = { name: `native:${mode}`, ops: SOCKET_OPS, pairRelay: nativePairRelay(relay), bound: relay.options.capacity, tcpState, close: () => relay.close() };
-          return fallbackElsewhere ? { ...v, fallbackElsewhere } : v;
+          // a declined function's fallback is the JavaScript relay (sdk/relay.ts, the same code as the
+          // 'javascript' variant's): checked there; here only that it is declined (the first check)
+          return { name: `native:${mode}`, ops: SOCKET_OPS, pairRelay: nativePairRelay(relay), bound: relay.options.capacity, tcpState, close: () => relay.close(), fallbackElsewhere: 'javascript' };
         },
       }),
     ),
