@@ -49,11 +49,9 @@ fi
 # 4. TypeScript (incremental: about a second when nothing changed).
 # (its own stamp: `tsc --noEmit` rewrites tsc's build info without emitting, so that file proves nothing)
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find src test tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ ! -f dist/src/index.js ] || [ -n "$(find src test tsconfig.json package.json scripts/build.mjs -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   say "compiling TypeScript"
-  # assets that tsc does not copy (built-in lab topologies)
-  mkdir -p dist/src/lab/topologies
-  cp src/lab/topologies/*.yaml dist/src/lab/topologies/
-  npx --no-install tsc -p .
+  # tsc and the assets it does not copy (the built-in lab topologies): the same build as `npm run build:ts`
+  node scripts/build.mjs
   touch "$stamp"
 fi

@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   TOOL_MISSING: { kind: 'user', hint: 'install it: apt-get install nftables iproute2' },
   COMMAND_FAILED: { kind: 'user', hint: 'the command above failed; its output says why' },
   PORT_BUSY: { kind: 'user', hint: 'another process listens on that port: stop it or change `port`' },
-  NATIVE_MISSING: { kind: 'user', hint: 'build it: npm run setup' },
+  NATIVE_MISSING: { kind: 'user', hint: 'in a clone: npm run setup; in an installed package: npm rebuild srv6pipes (needs a C compiler, make and python3)' },
   BPF_UNSUPPORTED: { kind: 'user', hint: 'netconf.intercept: sklookup needs Linux >= 5.9 with BPF (sk_lookup, SOCKMAP, LPM trie) and CAP_BPF/CAP_NET_ADMIN; or set netconf.intercept: tproxy' },
   BPF_VERIFIER: { kind: 'bug', hint: 'the kernel refused the sk_lookup program; its verifier log is in the message (docs/security.md, interception)' },
   ADMIN_UNREACHABLE: { kind: 'user', hint: 'is the proxy running? check --admin (default 127.0.0.1:7778)' },

@@ -1,5 +1,11 @@
-/** Loads the native addon (build/Release/srv6pipes_native.node) and types it. */
+/**
+ * Loads the native addon and types it. node-gyp-build picks the binary: a local build
+ * (build/Release/srv6pipes_native.node: a clone after `npm run setup`, or an install that compiled)
+ * first, else the prebuilt one shipped in the package (prebuilds/linux-<arch>/, N-API: any Node
+ * version). Loaded on first use: the SDK and `srv6pipes/testing` never need it.
+ */
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { SrError } from '../core/errors.js';
 
 export interface NativeConstants {
@@ -106,11 +112,13 @@ let loaded: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
-  const path = new URL('../../../build/Release/srv6pipes_native.node', import.meta.url).pathname;
+  // the package's root: dist/src/native/ is three levels down (fileURLToPath: a path with spaces works)
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
   try {
-    loaded = require(path) as NativeAddon;
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    loaded = load(root) as NativeAddon;
   } catch (e) {
-    throw new SrError('NATIVE_MISSING', `cannot load the native addon ${path}`, { cause: e });
+    throw new SrError('NATIVE_MISSING', `cannot load the native addon (no build in ${root}build/Release and no prebuilt binary for linux-${process.arch}): ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, { cause: e });
   }
   return loaded;
 }
