@@ -9,16 +9,9 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 import { NativeRelay, type RelayMode } from './relay.js';
+import { waitFor } from './test-streams.js';
 
 const fds = (): number => readdirSync('/proc/self/fd').length;
-
-async function waitFor(cond: () => boolean, what: string, ms = 20000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** client -> [front | relay | outbound] -> server; resolves once the pair is handed over */
 async function pairOf(relay: NativeRelay) {

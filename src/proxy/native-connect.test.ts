@@ -7,7 +7,6 @@
  * descriptor carries the SRH it was given.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
@@ -23,6 +22,7 @@ import { flowEndLabel } from '../sdk/flow-end.js';
 import { IDENTITY, type FlowTransforms } from '../sdk/types.js';
 import { SOCKET_OPS } from './flow.js';
 import { nativePairConnect } from './native-relay.js';
+import { receiveSha as receive, sendFilled as send, waitFor } from '../native/test-streams.js';
 
 const FACTS = { flowId: 1, functionId: 1, argument: 0n, sid: 'fc00:a::1:0:0', client: { address: '::1', port: 1 }, server: { address: '::1', port: 2 }, path: ['fc00:a::1:0:0', '::1'], position: 0 };
 
@@ -78,36 +78,6 @@ async function rig(relay: NativeRelay, to: number, o: { connectTimeoutMs?: numbe
       front.close();
     },
   };
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 20000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function send(s: net.Socket, total: number, fill: number): Promise<string> {
-  const h = createHash('sha256');
-  const chunk = Buffer.alloc(64 * 1024);
-  for (let sent = 0, i = 0; sent < total; i++) {
-    const b = Buffer.from(chunk.fill((fill + i) & 0xff).subarray(0, Math.min(chunk.length, total - sent)));
-    h.update(b);
-    sent += b.length;
-    if (!s.write(b)) await once(s, 'drain');
-  }
-  s.end();
-  return h.digest('hex');
-}
-
-function receive(s: net.Socket): Promise<string> {
-  const h = createHash('sha256');
-  s.on('data', (b: Buffer) => h.update(b));
-  return new Promise((resolve, reject) => {
-    s.once('end', () => resolve(h.digest('hex')));
-    s.once('error', reject);
-  });
 }
 
 function resetSeen(s: net.Socket): Promise<string | undefined> {
