@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { isSrError } from '../core/errors.js';
 import { encodeRelayOps, NativeRelay, type PairBytes, type PairOps, type RelayMode, type RelayOp } from './relay.js';
 import { nativeXor } from './xor.js';
+import { loopbackSockets } from './test-streams.js';
 
 interface Ends {
   client: net.Socket;
@@ -21,18 +22,7 @@ interface Ends {
 
 /** client -> [accepted | relay with `ops` | outbound] -> server */
 async function relayed(relay: NativeRelay, ops: PairOps): Promise<Ends> {
-  const backend = net.createServer({ allowHalfOpen: true });
-  const front = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  backend.listen(0, '::1');
-  front.listen(0, '::1');
-  await Promise.all([once(backend, 'listening'), once(front, 'listening')]);
-  const serverP = once(backend, 'connection') as Promise<[net.Socket]>;
-  const acceptedP = once(front, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ host: '::1', port: (front.address() as net.AddressInfo).port, allowHalfOpen: true });
-  const [accepted] = await acceptedP;
-  const outbound = net.connect({ host: '::1', port: (backend.address() as net.AddressInfo).port, allowHalfOpen: true });
-  await once(outbound, 'connect');
-  const [server] = await serverP;
+  const { client, accepted, outbound, server, close } = await loopbackSockets();
   let resolve!: (v: { end: string; bytes: PairBytes }) => void;
   const done = new Promise<{ end: string; bytes: PairBytes }>((r) => (resolve = r));
   relay.adopt(accepted, outbound, { onDone: (end, bytes) => resolve({ end, bytes }) }, ops);
@@ -42,12 +32,7 @@ async function relayed(relay: NativeRelay, ops: PairOps): Promise<Ends> {
     client,
     server,
     done,
-    close: () => {
-      client.destroy();
-      server.destroy();
-      backend.close();
-      front.close();
-    },
+    close,
   };
 }
 

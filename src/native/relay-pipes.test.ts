@@ -6,27 +6,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
-import net from 'node:net';
 import { test } from 'node:test';
 import { NativeRelay, type RelayMode } from './relay.js';
-import { waitFor } from './test-streams.js';
+import { loopbackSockets, waitFor } from './test-streams.js';
 
 const fds = (): number => readdirSync('/proc/self/fd').length;
 
 /** client -> [front | relay | outbound] -> server; resolves once the pair is handed over */
 async function pairOf(relay: NativeRelay) {
-  const backend = net.createServer({ allowHalfOpen: true });
-  const front = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  backend.listen(0, '::1');
-  front.listen(0, '::1');
-  await Promise.all([once(backend, 'listening'), once(front, 'listening')]);
-  const serverP = once(backend, 'connection') as Promise<[net.Socket]>;
-  const acceptedP = once(front, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ host: '::1', port: (front.address() as net.AddressInfo).port, allowHalfOpen: true });
-  const [accepted] = await acceptedP;
-  const outbound = net.connect({ host: '::1', port: (backend.address() as net.AddressInfo).port, allowHalfOpen: true });
-  await once(outbound, 'connect');
-  const [server] = await serverP;
+  const { client, accepted, outbound, server, close } = await loopbackSockets();
   const before = fds();
   let done = false;
   relay.adopt(accepted, outbound, { onDone: () => void (done = true) });
@@ -36,12 +24,7 @@ async function pairOf(relay: NativeRelay) {
     server,
     before,
     done: () => done,
-    close: () => {
-      client.destroy();
-      server.destroy();
-      backend.close();
-      front.close();
-    },
+    close,
   };
 }
 

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { isSrError } from '../core/errors.js';
 import { NativeRelay, type AdoptOptions, type PairBytes, type TimeWaitResult, type PairEnd, type PairEvents, type RelayMode, type RelayPair } from './relay.js';
+import { loopbackSockets } from './test-streams.js';
 
 interface Harness {
   client: net.Socket;
@@ -22,18 +23,7 @@ interface Harness {
 
 /** client -> [front listener | relay | outbound] -> server, the middle handed to the relay once both ends are up. */
 async function through(relay: NativeRelay, opts: { allowHalfOpen?: boolean; adopt?: AdoptOptions } = {}): Promise<Harness> {
-  const backend = net.createServer({ allowHalfOpen: true });
-  const front = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  backend.listen(0, '::1');
-  front.listen(0, '::1');
-  await Promise.all([once(backend, 'listening'), once(front, 'listening')]);
-  const serverP = once(backend, 'connection') as Promise<[net.Socket]>;
-  const acceptedP = once(front, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ host: '::1', port: (front.address() as net.AddressInfo).port, allowHalfOpen: opts.allowHalfOpen ?? true });
-  const [accepted] = await acceptedP;
-  const outbound = net.connect({ host: '::1', port: (backend.address() as net.AddressInfo).port, allowHalfOpen: true });
-  await once(outbound, 'connect');
-  const [server] = await serverP;
+  const { client, accepted, outbound, server, close } = await loopbackSockets({ clientAllowHalfOpen: opts.allowHalfOpen ?? true });
   const eofs: string[] = [];
   const resets: string[] = [];
   let resolveDone!: (v: { end: PairEnd; bytes: PairBytes }) => void;
@@ -51,12 +41,7 @@ async function through(relay: NativeRelay, opts: { allowHalfOpen?: boolean; adop
     server,
     pair,
     events: { eofs, resets, done },
-    close: () => {
-      client.destroy();
-      server.destroy();
-      backend.close();
-      front.close();
-    },
+    close,
   };
 }
 

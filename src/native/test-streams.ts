@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import type net from 'node:net';
+import net from 'node:net';
 
 /** Polls `cond` every few ms; throws after `ms` naming `what`. */
 export async function waitFor(cond: () => boolean, what: string, ms = 20000): Promise<void> {
@@ -38,4 +38,43 @@ export function receiveSha(s: net.Socket): Promise<string> {
     s.once('end', () => resolve(h.digest('hex')));
     s.once('error', reject);
   });
+}
+
+/** client → [front listener: accepted | outbound] → server on loopback: the middle pair ready to hand to a relay. */
+export interface LoopbackSockets {
+  client: net.Socket;
+  /** the front listener's side of the client's connection (paused: pauseOnConnect) */
+  accepted: net.Socket;
+  /** connected to the backend */
+  outbound: net.Socket;
+  server: net.Socket;
+  /** destroys client and server, closes both listeners */
+  close(): void;
+}
+
+export async function loopbackSockets(o: { clientAllowHalfOpen?: boolean } = {}): Promise<LoopbackSockets> {
+  const backend = net.createServer({ allowHalfOpen: true });
+  const front = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  backend.listen(0, '::1');
+  front.listen(0, '::1');
+  await Promise.all([once(backend, 'listening'), once(front, 'listening')]);
+  const serverP = once(backend, 'connection') as Promise<[net.Socket]>;
+  const acceptedP = once(front, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect({ host: '::1', port: (front.address() as net.AddressInfo).port, allowHalfOpen: o.clientAllowHalfOpen ?? true });
+  const [accepted] = await acceptedP;
+  const outbound = net.connect({ host: '::1', port: (backend.address() as net.AddressInfo).port, allowHalfOpen: true });
+  await once(outbound, 'connect');
+  const [server] = await serverP;
+  return {
+    client,
+    accepted,
+    outbound,
+    server,
+    close: () => {
+      client.destroy();
+      server.destroy();
+      backend.close();
+      front.close();
+    },
+  };
 }
