@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, proxyYaml, runClient, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
+import { BIN, binForNobody, NOBODY, proxyYaml, runClient, startProxy, startServer, withLab, writeConfig } from '../helpers/harness.js';
 
 const GOOD = proxyYaml('fc00:a::/80', ['{ id: 1, function: copy }']);
 
@@ -36,7 +36,7 @@ describe('srv6pipes proxy: operator errors', () => {
       assert.match(r1.stderr, /functions\[0\]\.options\.passes/);
 
       const good = readableConfig(GOOD);
-      const r2 = await lab.exec('m1', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', node, BIN, 'proxy', '--config', good]);
+      const r2 = await lab.exec('m1', ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', node, binForNobody(), 'proxy', '--config', good]);
       assertUserError(r2, 'NOT_ROOT');
 
       const r3 = await lab.exec('m1', ['env', 'PATH=/usr/bin:/bin', node, BIN, 'proxy', '--config', good]);
@@ -129,7 +129,7 @@ describe('the admin endpoint: ctl needs the configured credential', () => {
         assertUserError(await cli('flows'), 'ADMIN_UNAUTHORIZED');
         // another local user cannot open the socket (mode 0600, owned by root)
         chmodSync(dir, 0o755);
-        const other = await lab.exec('m1', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', node, BIN, 'ctl', 'load', '9', join(fns, 'upper.mjs'), '--socket', sock]);
+        const other = await lab.exec('m1', ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', node, binForNobody(), 'ctl', 'load', '9', join(fns, 'upper.mjs'), '--socket', sock]);
         assertUserError(other, 'ADMIN_UNAUTHORIZED');
         // health and metrics stay open on the TCP listener (Prometheus)
         const metrics = await cli('metrics');

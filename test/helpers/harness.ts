@@ -2,8 +2,8 @@
  * End-to-end test harness: labs with unique names, proxies and traffic peers started inside lab
  * namespaces, JSON lines read from their stdout. Every lab is taken down in `finally`.
  */
-import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,28 @@ import { Lab, loadTopology } from '../../src/lab/index.js';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'srv6pipes');
 export const PEER = join(ROOT, 'dist', 'test', 'helpers', 'peer.js');
+
+/** The unprivileged user the tests run the CLI as (nobody). */
+export const NOBODY = 65534;
+let nobodyBin: string | undefined;
+
+/**
+ * The CLI as `nobody` can run it: BIN itself, or — when the checkout is not readable by other users
+ * (a clone under a 0700 directory such as `mktemp -d`) — a world-readable copy of what the CLI needs
+ * (bin, dist, node_modules, the addon, package.json), made once per test process.
+ */
+export function binForNobody(): string {
+  if (nobodyBin) return nobodyBin;
+  const readable = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'test', '-r', BIN]).status === 0;
+  if (readable) return (nobodyBin = BIN);
+  const copy = mkdtempSync(join(tmpdir(), 'srv6pipes-nobody-'));
+  chmodSync(copy, 0o755);
+  process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
+  for (const part of ['bin', 'dist', 'node_modules', 'package.json', join('build', 'Release')]) {
+    if (existsSync(join(ROOT, part))) cpSync(join(ROOT, part), join(copy, part), { recursive: true, verbatimSymlinks: true });
+  }
+  return (nobodyBin = join(copy, 'bin', 'srv6pipes'));
+}
 
 let counter = 0;
 /** A lab name unique to this process and call. */
