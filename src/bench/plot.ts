@@ -23,17 +23,45 @@ export function plotRows(points: Point[], figure: string, spec: PlotSpec): { row
   return { rows, unit: sel[0]?.unit ?? '', xOrder };
 }
 
+/** One colour per contender in every figure: the contenders' series (and their derived series such
+ *  as `proxy added`) keep these whatever else a plot shows; other series take the rest of the
+ *  palette in legend order. */
+const CONTENDER_COLOURS: ReadonlyArray<readonly [string, string]> = [
+  ['router', '#4c78a8'],
+  ['routers', '#4c78a8'],
+  ['proxy', '#f58518'],
+  ['xor proxies', '#f58518'],
+  ['haproxy', '#54a24b'],
+  ['proxy-single', '#b279a2'],
+];
+const OTHER_COLOURS = ['#e45756', '#72b7b2', '#eeca3b', '#ff9da6', '#9d755d', '#bab0ac', '#17becf', '#8c564b', '#bcbd22', '#7f7f7f'];
+
+/** Legend order: numbers inside names compare as numbers (`xor 2 passes` before `xor 16 passes`). */
+export function seriesOrder(series: Iterable<string>): string[] {
+  return [...new Set(series)].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/** The colour of each series of one plot, stable across plots for the contenders. */
+export function seriesColours(series: Iterable<string>): { domain: string[]; range: string[] } {
+  const domain = seriesOrder(series);
+  const fixed = new Map(CONTENDER_COLOURS);
+  let next = 0;
+  const range = domain.map((name) => fixed.get(name) ?? fixed.get(name.replace(/ added$/, '')) ?? OTHER_COLOURS[next++ % OTHER_COLOURS.length]!);
+  return { domain, range };
+}
+
 /** The vega-lite spec of one plot (exported for tests and for readers who want to restyle it). */
 export function plotSpec(points: Point[], figure: string, spec: PlotSpec, xTitle: string): Record<string, unknown> {
   const { rows, unit, xOrder } = plotRows(points, figure, spec);
   const x = { field: 'x', type: 'ordinal', sort: xOrder, title: xTitle, axis: { labelAngle: 0 } };
   const y = { field: 'median', type: 'quantitative', title: `${spec.metric} (${unit}), median` };
-  const color = { field: 'series', type: 'nominal', title: null };
+  const { domain, range } = seriesColours(rows.map((r) => r.series));
+  const color = { field: 'series', type: 'nominal', title: null, sort: domain, scale: { domain, range } };
   const layer =
     spec.kind === 'bars'
       ? [
-          { mark: 'bar', encoding: { x, xOffset: { field: 'series' }, y, color } },
-          { mark: { type: 'rule', color: 'black' }, encoding: { x, xOffset: { field: 'series' }, y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } } },
+          { mark: 'bar', encoding: { x, xOffset: { field: 'series', sort: domain }, y, color } },
+          { mark: { type: 'rule', color: 'black' }, encoding: { x, xOffset: { field: 'series', sort: domain }, y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } } },
         ]
       : [
           { mark: { type: 'line', point: true }, encoding: { x, y, color } },

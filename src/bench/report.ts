@@ -86,8 +86,9 @@ export function markdown(results: FigureResult[], info: RunInfo, svgs: Record<st
   return `${lines.join('\n')}\n`;
 }
 
-/** Writes results.json, the SVGs and summary.md into `out`; returns the written file names. */
-export async function writeResults(out: string, results: FigureResult[], info: RunInfo): Promise<string[]> {
+/** Writes results.json, the SVGs and summary.md into `out`; returns the written file names.
+ *  `json: false` leaves results.json as it is (`bench --replot`). */
+export async function writeResults(out: string, results: FigureResult[], info: RunInfo, opts: { json?: boolean } = {}): Promise<string[]> {
   mkdirSync(out, { recursive: true });
   const written: string[] = [];
   const svgs: Record<string, string[]> = {};
@@ -113,8 +114,11 @@ export async function writeResults(out: string, results: FigureResult[], info: R
       ratios: ratios(r.points, r.figure.id, r.figure.ratios),
     })),
   };
-  writeFileSync(join(out, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
+  if (opts.json !== false) {
+    writeFileSync(join(out, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
+    written.push('results.json');
+  }
   writeFileSync(join(out, 'summary.md'), markdown(results, info, svgs));
-  written.push('results.json', 'summary.md');
+  written.push('summary.md');
   return written;
 }

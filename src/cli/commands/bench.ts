@@ -19,11 +19,18 @@ export const BENCH_COMMANDS: CommandSpec[] = [
       shaping: list('--shaping <list>', 'Fig. 6 link shapings, e.g. unshaped,1gbit,10gbit'),
       cc: text('--cc <name>', 'Figs. 7/8: TCP congestion control in the lab (cubic, reno, bbr, default; default cubic)'),
       single: flag('--single', 'setup and memory figures: also the proxy at workers: 0 (one process; contender proxy-single), interleaved with the 2-worker proxy and HAProxy'),
+      replot: text('--replot <dir>', 'run nothing: make the SVGs and summary.md of a results folder again from its results.json'),
       relay: text('--relay <js|native>', 'how srv6pipes relays flows: native (default: the relay thread in the addon carries copy, xor, meter and ratelimit flows) or js (nativeRelay: off)'),
     },
     async run(_args, opts) {
+      const { replot: dir, ...rest } = opts;
+      if (dir !== undefined) {
+        const { replot } = await import('../../bench/replot.js');
+        for (const f of await replot(dir)) console.log(`${dir}/${f}`);
+        return 0;
+      }
       const { runBench, paramsFromOptions } = await import('../../bench/index.js');
-      const { out, figures, ...params } = opts;
+      const { out, figures, ...params } = rest;
       return runBench({ params: paramsFromOptions(params), out, ...(figures.length ? { figures } : {}) });
     },
   }),
