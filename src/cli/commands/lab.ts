@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { SrError } from '../../core/errors.js';
 import { builtinTopologies, checkLabName, Lab, loadTopology, planAsShell, planLab, stateDir, type LabState } from '../../lab/index.js';
+import { topologyDot } from '../../lab/draw.js';
 import { isRunning } from '../../lab/services.js';
+import { hasCommand, runOk } from '../../sys/run.js';
 import { table } from '../table.js';
 import { flag, text } from '../options.js';
 import { command, type CommandSpec, type GroupSpec } from '../spec.js';
@@ -167,4 +169,23 @@ const topologies: CommandSpec = {
   },
 };
 
-export const LAB_COMMANDS: CommandSpec[] = [up, down, exec, status, topologies];
+const draw = command({
+  name: 'lab draw',
+  summary: 'Draw a topology: Graphviz DOT, or SVG through Graphviz\'s dot (docs/pictures has the built-ins)',
+  options: {
+    topology: text('-t, --topology <name|file>', 'a built-in topology (see `lab topologies`) or a YAML file', 'fig1'),
+    svg: flag('--svg', 'render with Graphviz (`dot -Tsvg`; apt-get install graphviz) instead of printing DOT'),
+  },
+  async run(_args, opts) {
+    const dot = topologyDot(loadTopology(opts.topology));
+    if (!opts.svg) {
+      process.stdout.write(dot);
+      return 0;
+    }
+    if (!hasCommand('dot')) throw new SrError('TOOL_MISSING', 'Graphviz (dot) is not installed', { hint: 'apt-get install graphviz, or print DOT without --svg' });
+    process.stdout.write(await runOk(['dot', '-Tsvg'], dot));
+    return 0;
+  },
+});
+
+export const LAB_COMMANDS: CommandSpec[] = [up, down, exec, status, topologies, draw];
