@@ -67,3 +67,14 @@ test('reset reasons are the functions’ own: none is declared by two built-ins 
     }
   }
 });
+
+test('every built-in function folder has a README that names the function and its options', async () => {
+  const { existsSync, readFileSync } = await import('node:fs');
+  for (const name of BUILTIN_NAMES) {
+    const file = fileURLToPath(new URL(`../../../src/functions/${name}/README.md`, import.meta.url));
+    assert.ok(existsSync(file), `src/functions/${name}/README.md is missing`);
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, new RegExp(`^# \`${name}\``), `${name}: the README starts with its name`);
+    assert.match(text, /^## Options/m, `${name}: the README has an Options section`);
+  }
+});
