@@ -35,9 +35,15 @@ int64_t relay_ops_now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* One pass is a byte loop the compiler vectorises (-O3 here only; an AVX2 clone where the CPU has it):
- * it peels to alignment and finishes the tail itself, so any length and alignment is right. */
-__attribute__((optimize("O3"), target_clones("avx2", "default"))) static void xor_pass(uint8_t *restrict buf, size_t len, uint8_t key) {
+/* One pass is a byte loop the compiler vectorises (-O3 here only; on x86-64 an AVX2 clone where the CPU
+ * has it, on arm64 NEON, which every arm64 CPU has): it peels to alignment and finishes the tail
+ * itself, so any length and alignment is right. */
+#if defined(__x86_64__)
+#define XOR_CLONES target_clones("avx2", "default"),
+#else
+#define XOR_CLONES
+#endif
+__attribute__((XOR_CLONES optimize("O3"))) static void xor_pass(uint8_t *restrict buf, size_t len, uint8_t key) {
   for (size_t i = 0; i < len; i++) buf[i] ^= key;
 }
 
