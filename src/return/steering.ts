@@ -99,6 +99,7 @@ export function returnSteeringPlan(hops: readonly ReturnHop[]): Step[] {
       describe: `nft -f - <<EOF\n${rules}EOF`,
       apply: async () => void (await runOk(['nft', '-f', '-'], rules)),
       revert: async () => void (await run(['nft', 'delete', 'table', 'ip6', RETURN_TABLE])),
+      leftovers: () => [{ kind: 'nft', family: 'ip6', table: RETURN_TABLE }],
     },
   ];
   for (const h of hops) {
@@ -119,6 +120,7 @@ export function returnSteeringPlan(hops: readonly ReturnHop[]): Step[] {
         for (let i = 0; i < 8; i++) if ((await run(['ip', '-6', 'rule', 'del', ...ruleArgs])).code !== 0) break;
         await run(['ip', '-6', 'route', 'flush', 'table', table]);
       },
+      leftovers: () => [{ kind: 'table', table: tableOf(h.id) }, { kind: 'rule', args: ruleArgs }],
     });
   }
   return steps;

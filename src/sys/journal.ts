@@ -1,0 +1,138 @@
+/**
+ * The host-change journal: what a running daemon has changed on its host (plan.ts steps report it as
+ * `Leftover` data), kept in a small JSON file per process and network namespace, so that after a
+ * SIGKILL — when no revert ran — `srv6pipes doctor` can report it and `srv6pipes cleanup` can undo it.
+ *
+ *   ${SRV6PIPES_STATE_DIR:-/run/srv6pipes}/<netns inode>-<pid>.json
+ *   { "pid": 1234, "netns": 4026532281, "command": "proxy --config …", "started": "…", "leftovers": [ … ] }
+ *
+ * The file is written on each change and removed when the last change is reverted (a clean stop).
+ * /run is a tmpfs: a reboot, which also resets what the journal describes, empties it. Writing is
+ * best effort: a daemon that cannot write it (no /run, read-only) runs as before, and the doctor's
+ * scan (leftovers.ts) still finds its nft tables, rules and routes by name and protocol.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type Leftover =
+  /** a sysctl this process set to `value`; `previous` goes back */
+  | { kind: 'sysctl'; key: string; path: string; value: string; previous: string }
+  /** an nft table this process owns */
+  | { kind: 'nft'; family: string; table: string }
+  /** an `ip -6 rule` this process added (the argv after `ip -6 rule add`) */
+  | { kind: 'rule'; args: string[] }
+  /** a routing table this process filled: flushed on cleanup (only the routes of `proto`, when given) */
+  | { kind: 'table'; table: number; proto?: number };
+
+export interface JournalFile {
+  pid: number;
+  netns: number;
+  command: string;
+  started: string;
+  leftovers: Leftover[];
+}
+
+export function stateDir(): string {
+  return process.env['SRV6PIPES_STATE_DIR'] ?? '/run/srv6pipes';
+}
+
+/** The inode of a process's network namespace (the same number `ip netns identify`/lsns show). */
+export function netnsInode(pid: number | 'self' = 'self'): number | undefined {
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+const key = (l: Leftover): string => JSON.stringify(l);
+
+export class Journal {
+  private readonly entries: Leftover[] = [];
+  private readonly started = new Date().toISOString();
+
+  constructor(
+    readonly path: string,
+    private readonly header: Omit<JournalFile, 'leftovers' | 'started'>,
+  ) {}
+
+  add(left: readonly Leftover[]): void {
+    if (!left.length) return;
+    this.entries.push(...left);
+    this.write();
+  }
+
+  remove(left: readonly Leftover[]): void {
+    if (!left.length) return;
+    for (const l of left) {
+      const i = this.entries.map(key).lastIndexOf(key(l));
+      if (i >= 0) this.entries.splice(i, 1);
+    }
+    this.write();
+  }
+
+  get leftovers(): readonly Leftover[] {
+    return this.entries;
+  }
+
+  private write(): void {
+    try {
+      if (this.entries.length === 0) {
+        rmSync(this.path, { force: true });
+        return;
+      }
+      mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
+      const body: JournalFile = { ...this.header, started: this.started, leftovers: this.entries };
+      writeFileSync(`${this.path}.tmp`, `${JSON.stringify(body, null, 1)}\n`, { mode: 0o600 });
+      renameSync(`${this.path}.tmp`, this.path);
+    } catch {
+      // best effort (see above)
+    }
+  }
+}
+
+let current: Journal | undefined;
+
+/** This process's journal (one per process: every plan it applies adds to it). */
+export function journal(): Journal {
+  if (!current) {
+    const netns = netnsInode() ?? 0;
+    current = new Journal(join(stateDir(), `${netns}-${process.pid}.json`), { pid: process.pid, netns, command: process.argv.slice(2).join(' ') });
+  }
+  return current;
+}
+
+/** Is a process alive (and in the same network namespace, when `netns` is given)? */
+export function processAlive(pid: number, netns?: number): boolean {
+  const ino = netnsInode(pid);
+  return ino !== undefined && (netns === undefined || ino === netns);
+}
+
+export interface JournalRecord extends JournalFile {
+  file: string;
+  /** the process still runs in that namespace: its changes are in use, not leftovers */
+  alive: boolean;
+}
+
+/** The journals of one network namespace (this process's by default), with their owners' liveness. */
+export function readJournals(netns = netnsInode() ?? 0): JournalRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir());
+  } catch {
+    return [];
+  }
+  const out: JournalRecord[] = [];
+  for (const n of names) {
+    if (!n.startsWith(`${netns}-`) || !n.endsWith('.json')) continue;
+    const file = join(stateDir(), n);
+    try {
+      const j = JSON.parse(readFileSync(file, 'utf8')) as JournalFile;
+      if (j.pid === process.pid) continue;
+      out.push({ ...j, file, alive: processAlive(j.pid, netns) });
+    } catch {
+      // a torn or foreign file: not ours to judge
+    }
+  }
+  return out.sort((a, b) => a.started.localeCompare(b.started));
+}
