@@ -24,6 +24,7 @@
 import { SrError } from '../core/errors.js';
 import { formatPrefix } from '../net/ip6.js';
 import { run, runOk } from '../sys/run.js';
+import { SRV6PIPES_PROTO } from '../sys/leftovers.js';
 import { forwardingStep, ipv6ConfNames, seg6AcceptSteps, sysctlStep, type Step } from '../sys/plan.js';
 import type { SidLayout } from '../codec/sid.js';
 import { returnSteeringPlan, type ReturnHop } from '../return/steering.js';
@@ -34,8 +35,7 @@ export const NFT_TABLE = 'srv6pipes';
 export const DEFAULT_MARK = 0x1000000;
 /** netconf.table's default (not 100, the table of the usual TPROXY recipes; below the return steering's 20000 + id) */
 export const DEFAULT_TABLE = 7777;
-/** the routing protocol number on our ip rules and routes (`ip -6 rule show protocol 177`) */
-export const SRV6PIPES_PROTO = 177;
+export { SRV6PIPES_PROTO };
 
 /** `meta mark set meta mark | MARK` / `meta mark & MARK == MARK`: the mark's bits, the others kept. */
 export function markExpressions(mark: number): { set: string; match: string; rule: string } {
