@@ -23,7 +23,7 @@ import { BUILTINS, builtinRequires } from '../functions/registry.js';
 import { MemoryMetrics } from '../sdk/metrics-memory.js';
 import type { FunctionRequirement } from '../sdk/types.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
-import { DEFAULT_MARK, DEFAULT_TABLE } from './netconf.js';
+import { DEFAULT_MARK, DEFAULT_TABLE } from './netconf-defaults.js';
 
 /** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
 const DURATIONS = {

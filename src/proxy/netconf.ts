@@ -25,16 +25,14 @@ import { SrError } from '../core/errors.js';
 import { formatPrefix } from '../net/ip6.js';
 import { run, runOk } from '../sys/run.js';
 import { SRV6PIPES_PROTO } from '../sys/leftovers.js';
+import { DEFAULT_MARK, DEFAULT_TABLE } from './netconf-defaults.js';
 import { forwardingStep, ipv6ConfNames, seg6AcceptSteps, sysctlStep, type Step } from '../sys/plan.js';
 import type { SidLayout } from '../codec/sid.js';
 import { returnSteeringPlan, type ReturnHop } from '../return/steering.js';
 import type { MptcpConfig } from './config.js';
 
 export const NFT_TABLE = 'srv6pipes';
-/** netconf.mark's default: one bit, above the marks of kube-proxy (0x4000, 0x8000), Cilium (0xf00), Tailscale (0xff0000), WireGuard (0xca6c) and the return steering (0x10000 + id) */
-export const DEFAULT_MARK = 0x1000000;
-/** netconf.table's default (not 100, the table of the usual TPROXY recipes; below the return steering's 20000 + id) */
-export const DEFAULT_TABLE = 7777;
+export { DEFAULT_MARK, DEFAULT_TABLE };
 export { SRV6PIPES_PROTO };
 
 /** `meta mark set meta mark | MARK` / `meta mark & MARK == MARK`: the mark's bits, the others kept. */
