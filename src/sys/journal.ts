@@ -13,6 +13,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { native } from '../native/addon.js';
 
 export type Leftover =
   /** a sysctl this process set to `value`; `previous` goes back */
@@ -27,6 +28,8 @@ export type Leftover =
 export interface JournalFile {
   pid: number;
   netns: number;
+  /** SO_NETNS_COOKIE of the namespace (never reused, unlike the inode): tells a journal of a deleted namespace from this one's */
+  cookie?: string;
   command: string;
   started: string;
   leftovers: Leftover[];
@@ -40,6 +43,22 @@ export function stateDir(): string {
 export function netnsInode(pid: number | 'self' = 'self'): number | undefined {
   try {
     return statSync(`/proc/${pid}/ns/net`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SO_NETNS_COOKIE of this process's network namespace (Linux ≥ 5.14; undefined before, or without the addon). */
+export function netnsCookie(): string | undefined {
+  try {
+    const n = native();
+    const c = n.constants;
+    const fd = n.socket(c.AF_INET6, c.SOCK_STREAM, c.IPPROTO_TCP);
+    try {
+      return n.getsockoptBuffer(fd, c.SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, 8).readBigUInt64LE(0).toString();
+    } finally {
+      n.close(fd);
+    }
   } catch {
     return undefined;
   }
@@ -97,7 +116,8 @@ let current: Journal | undefined;
 export function journal(): Journal {
   if (!current) {
     const netns = netnsInode() ?? 0;
-    current = new Journal(join(stateDir(), `${netns}-${process.pid}.json`), { pid: process.pid, netns, command: process.argv.slice(2).join(' ') });
+    const cookie = netnsCookie();
+    current = new Journal(join(stateDir(), `${netns}-${process.pid}.json`), { pid: process.pid, netns, ...(cookie !== undefined ? { cookie } : {}), command: process.argv.slice(2).join(' ') });
   }
   return current;
 }
@@ -112,10 +132,15 @@ export interface JournalRecord extends JournalFile {
   file: string;
   /** the process still runs in that namespace: its changes are in use, not leftovers */
   alive: boolean;
+  /** written in an earlier namespace with the same inode (its cookie differs): nothing of it is here */
+  stale: boolean;
 }
 
-/** The journals of one network namespace (this process's by default), with their owners' liveness. */
-export function readJournals(netns = netnsInode() ?? 0): JournalRecord[] {
+/**
+ * The journals of one network namespace (this process's by default), with their owners' liveness.
+ * Inodes of deleted namespaces are reused: a journal whose cookie is not this namespace's is `stale`.
+ */
+export function readJournals(netns = netnsInode() ?? 0, cookie = netnsCookie()): JournalRecord[] {
   let names: string[];
   try {
     names = readdirSync(stateDir());
@@ -129,7 +154,8 @@ export function readJournals(netns = netnsInode() ?? 0): JournalRecord[] {
     try {
       const j = JSON.parse(readFileSync(file, 'utf8')) as JournalFile;
       if (j.pid === process.pid) continue;
-      out.push({ ...j, file, alive: processAlive(j.pid, netns) });
+      const stale = cookie !== undefined && j.cookie !== undefined && j.cookie !== cookie;
+      out.push({ ...j, file, stale, alive: !stale && processAlive(j.pid, netns) });
     } catch {
       // a torn or foreign file: not ours to judge
     }

@@ -102,9 +102,11 @@ export function parseNftTables(text: string): { family: string; table: string }[
 
 /** What is left over in this namespace (reads only). */
 export async function findLeftovers(): Promise<LeftoverReport> {
-  const journals = readJournals();
+  const all = readJournals();
+  const journals = all.filter((j) => !j.stale);
   const live = journals.filter((j) => j.alive);
-  const dead = journals.filter((j) => !j.alive);
+  // a stale journal (a deleted namespace's) is garbage: removed by cleanup, never acted on
+  const dead = [...journals.filter((j) => !j.alive), ...all.filter((j) => j.stale).map((j) => ({ ...j, leftovers: [] }))];
   const inUse = (l: Leftover): boolean => live.some((j) => j.leftovers.some((x) => same(x, l)));
   const found: FoundLeftover[] = [];
   const add = (f: FoundLeftover): void => {
