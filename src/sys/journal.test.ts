@@ -3,13 +3,13 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Journal, netnsCookie, netnsInode, readJournals, type JournalFile } from './journal.js';
+import { Journal, netnsCookie, netnsInode, readJournals, type JournalFile, type Leftover } from './journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-journal-'));
 process.env['SRV6PIPES_STATE_DIR'] = dir;
 const ns = netnsInode()!;
-const nft = { kind: 'nft', family: 'ip6', table: 'srv6pipes' } as const;
-const rule = { kind: 'rule', args: ['fwmark', '0x1000000/0x1000000', 'lookup', '7777', 'protocol', '177'] } as const;
+const nft: Leftover = { kind: 'nft', family: 'ip6', table: 'srv6pipes' };
+const rule: Leftover = { kind: 'rule', args: ['fwmark', '0x1000000/0x1000000', 'lookup', '7777', 'protocol', '177'] };
 
 test('a journal file holds what is applied and goes when everything is reverted', () => {
   const path = join(dir, `${ns}-1.json`);
