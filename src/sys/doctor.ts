@@ -131,7 +131,7 @@ export const CHECKS: readonly CheckSpec[] = [
     name: 'forwarding',
     run({ needs }) {
       const fwd = readSysctl(confKey('all', 'forwarding'));
-      const ra1 = ipv6ConfNames().filter((n) => n !== 'all' && readSysctl(confKey(n, 'accept_ra')) === '1');
+      const ra1 = ipv6ConfNames().filter((n) => n !== 'all' && n !== 'lo' && readSysctl(confKey(n, 'accept_ra')) === '1');
       if (fwd === '1') {
         if (ra1.length === 0) return [r('forwarding', 'ok', 'net.ipv6.conf.all.forwarding=1')];
         return [r('forwarding', 'warn', `forwarding=1 while accept_ra=1 on ${ra1.join(', ')}: router advertisements are ignored there (a default route learnt from them is gone)`, `sysctl -w ${ra1.map((n) => `${confKey(n, 'accept_ra').key}=2`).join(' ')} where the default route comes from router advertisements`)];

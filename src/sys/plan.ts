@@ -109,7 +109,7 @@ export function forwardingStep(confNames: () => string[] = ipv6ConfNames): Step 
     describe: `sysctl -w ${forwarding.key}=1 (first accept_ra=2 on each interface where it is 1, when forwarding was off: keeps a default route learnt from router advertisements)`,
     async apply() {
       const was = readSysctl(forwarding);
-      const ra = was === '1' ? [] : confNames().filter((n) => n !== 'all' && readSysctl(confKey(n, 'accept_ra')) === '1');
+      const ra = was === '1' ? [] : confNames().filter((n) => n !== 'all' && n !== 'lo' && readSysctl(confKey(n, 'accept_ra')) === '1');
       inner = [...ra.map((n) => sysctlStep(confKey(n, 'accept_ra'), '2')), sysctlStep(forwarding, '1')];
       const done: Step[] = [];
       try {
