@@ -39,3 +39,18 @@ test('readJournals: this namespace only; a dead pid is not alive; another cookie
     { pid: 2 ** 22 + 2, alive: false, stale: expectStale },
   ].sort((a, b) => a.pid - b.pid));
 });
+
+test('orphanJournals: a journal whose namespace and process are gone; not this namespace’s, not a live process’s', async () => {
+  const { orphanJournals } = await import('./journal.js');
+  const own = mkdtempSync(join(tmpdir(), 'srv6pipes-orphans-'));
+  process.env['SRV6PIPES_STATE_DIR'] = own;
+  try {
+    const gone = join(own, `4000000000-${2 ** 22 + 3}.json`);
+    writeFileSync(gone, '{}');
+    writeFileSync(join(own, `${ns}-${2 ** 22 + 4}.json`), '{}');
+    writeFileSync(join(own, `4000000001-${process.pid}.json`), '{}');
+    assert.deepEqual(orphanJournals(), [gone]);
+  } finally {
+    process.env['SRV6PIPES_STATE_DIR'] = dir;
+  }
+});

@@ -162,3 +162,42 @@ export function readJournals(netns = netnsInode() ?? 0, cookie = netnsCookie()):
   }
   return out.sort((a, b) => a.started.localeCompare(b.started));
 }
+
+/** Inodes of every network namespace that still exists as far as this host shows: the processes' and `ip netns`'s. */
+function liveNamespaces(): Set<number> {
+  const out = new Set<number>();
+  const add = (p: string): void => {
+    try {
+      out.add(statSync(p).ino);
+    } catch {
+      // gone meanwhile, or not ours to see
+    }
+  };
+  for (const pid of readdirSync('/proc')) if (/^\d+$/.test(pid)) add(`/proc/${pid}/ns/net`);
+  try {
+    for (const n of readdirSync('/run/netns')) add(`/run/netns/${n}`);
+  } catch {
+    // no named namespaces
+  }
+  return out;
+}
+
+/**
+ * Journals whose process and namespace are both gone (a lab deleted under a killed daemon): nothing
+ * they name exists any more. `srv6pipes cleanup` removes these files wherever it runs.
+ */
+export function orphanJournals(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir()).filter((n) => /^\d+-\d+\.json$/.test(n));
+  } catch {
+    return [];
+  }
+  const live = liveNamespaces();
+  return names
+    .filter((n) => {
+      const [ns, pid] = n.replace('.json', '').split('-').map(Number) as [number, number];
+      return !live.has(ns) && netnsInode(pid) === undefined;
+    })
+    .map((n) => join(stateDir(), n));
+}

@@ -32,6 +32,10 @@ export const DOCTOR_COMMANDS: CommandSpec[] = [
     },
     async run(_args, opts) {
       const { findLeftovers, cleanLeftovers } = await import('../../sys/leftovers.js');
+      const { orphanJournals } = await import('../../sys/journal.js');
+      const { rmSync } = await import('node:fs');
+      // journals of namespaces that no longer exist name nothing: their files go (not with --dry-run)
+      if (!opts.dryRun) for (const f of orphanJournals()) rmSync(f, { force: true });
       const rep = await findLeftovers();
       if (opts.dryRun || rep.found.length === 0) {
         if (opts.json) process.stdout.write(`${JSON.stringify({ live: rep.live, leftovers: rep.found.map((f) => f.describe), removed: [], failed: [] }, null, 1)}\n`);
@@ -39,10 +43,7 @@ export const DOCTOR_COMMANDS: CommandSpec[] = [
           for (const f of rep.found) process.stdout.write(`would remove: ${f.describe}\n`);
           if (rep.found.length === 0) process.stdout.write(`nothing left over${rep.live.length ? ` (live: pid ${rep.live.map((l) => l.pid).join(', ')})` : ''}\n`);
         }
-        if (!opts.dryRun) {
-          const { rmSync } = await import('node:fs');
-          for (const j of rep.deadJournals) rmSync(j.file, { force: true });
-        }
+        if (!opts.dryRun) for (const j of rep.deadJournals) rmSync(j.file, { force: true });
         return 0;
       }
       const res = await cleanLeftovers(rep);
