@@ -193,18 +193,8 @@ export const CHECKS: readonly CheckSpec[] = [
     async run({ needs }) {
       if (!needs.netconf || !hasCommand('ip')) return [r('mark', 'skip', 'netconf: off (or no ip): the proxy sets no mark or table')];
       const rules = await run(['ip', '-6', 'rule', 'show']).catch(() => undefined);
-      const clash: string[] = [];
-      for (const line of rules?.stdout.split('\n') ?? []) {
-        if (new RegExp(`\\bproto(col)? ${SRV6PIPES_PROTO}\\b`).test(line)) continue;
-        const fw = /fwmark (0x[0-9a-f]+|\d+)(?:\/(0x[0-9a-f]+|\d+))?/.exec(line);
-        const value = fw ? Number(fw[1]) : undefined;
-        const mask = fw?.[2] !== undefined ? Number(fw[2]) : 0xffffffff;
-        const markClash = value !== undefined && (value & mask & needs.mark) !== 0;
-        const tableClash = new RegExp(`\\blookup ${needs.table}\\b`).test(line);
-        if (markClash || tableClash) clash.push(line.trim());
-      }
       const routes = await run(['ip', '-6', 'route', 'show', 'table', String(needs.table)]).catch(() => undefined);
-      const foreign = (routes?.stdout.split('\n') ?? []).filter((l) => l.trim() && !new RegExp(`\\bproto ${SRV6PIPES_PROTO}\\b`).test(l));
+      const { clash, foreign } = markClashes(rules?.stdout ?? '', routes?.stdout ?? '', needs.mark, needs.table);
       const m = `0x${needs.mark.toString(16)}`;
       if (clash.length === 0 && foreign.length === 0) return [r('mark', 'ok', `mark ${m} and table ${needs.table} are free (no other rule uses the bit or the table)`)];
       return [r('mark', 'warn', `mark ${m} / table ${needs.table} in use: ${[...clash.map((l) => `rule "${l}"`), ...foreign.map((l) => `route "${l.trim()}" in table ${needs.table}`)].join('; ')}`, 'pick a free bit and table: netconf: { mark: 0x2000000, table: 7778 }')];
@@ -220,6 +210,27 @@ export const CHECKS: readonly CheckSpec[] = [
     },
   },
 ];
+
+/**
+ * Rules of other software (not protocol 177) that use a bit of `mark` or look up `table`, and routes
+ * of other software in `table`: `ip -6 rule show` and `ip -6 route show table TABLE` output.
+ */
+export function markClashes(rules: string, routes: string, mark: number, table: number): { clash: string[]; foreign: string[] } {
+  const ours = new RegExp(`\\bproto(col)? ${SRV6PIPES_PROTO}\\b`);
+  const clash: string[] = [];
+  for (const line of rules.split('\n')) {
+    if (!line.trim() || ours.test(line)) continue;
+    const fw = /fwmark (0x[0-9a-f]+|\d+)(?:\/(0x[0-9a-f]+|\d+))?/.exec(line);
+    const value = fw ? Number(fw[1]) : undefined;
+    const mask = fw?.[2] !== undefined ? Number(fw[2]) : 0xffffffff;
+    const markClash = value !== undefined && (value & mask & mark) !== 0;
+    const tableClash = new RegExp(`\\blookup ${table}\\b`).test(line);
+    if (markClash || tableClash) clash.push(line.trim());
+  }
+  // `ip route show table T` leaves the table out of its lines, and shows proto 177 as such
+  const foreign = routes.split('\n').filter((l) => l.trim() && !ours.test(l)).map((l) => l.trim());
+  return { clash, foreign };
+}
 
 /** Commands that probe a throwaway namespace: name → argv run in it (`ip netns exec NS …`). */
 function nftProbe(body: string, sets = ''): string {
