@@ -24,3 +24,10 @@ test('nft tables: srv6pipes and srv6pipes_* only', () => {
     { family: 'ip6', table: 'srv6pipes_return' },
   ]);
 });
+
+test('a live process’s rule is recognised whatever the notation of its mark (65553 given, 0x10011 shown)', async () => {
+  const { sameLeftover } = await import('./leftovers.js');
+  assert.ok(sameLeftover({ kind: 'rule', args: ['fwmark', '65553', 'lookup', '20017'] }, { kind: 'rule', args: ['fwmark', '0x10011', 'lookup', '20017', 'protocol', '177'] }));
+  assert.ok(!sameLeftover({ kind: 'rule', args: ['fwmark', '65553', 'lookup', '20017'] }, { kind: 'rule', args: ['fwmark', '0x10012', 'lookup', '20018'] }));
+  assert.ok(sameLeftover({ kind: 'rule', args: ['fwmark', '0x1000000/0x1000000', 'lookup', '7777'] }, { kind: 'rule', args: ['fwmark', '16777216/16777216', 'lookup', '7777'] }));
+});

@@ -47,7 +47,7 @@ function describe(l: Leftover): string {
   }
 }
 
-const same = (a: Leftover, b: Leftover): boolean => {
+export const sameLeftover = (a: Leftover, b: Leftover): boolean => {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'nft' && b.kind === 'nft') return a.family === b.family && a.table === b.table;
   if (a.kind === 'table' && b.kind === 'table') return a.table === b.table;
@@ -62,7 +62,12 @@ function ruleKey(args: readonly string[]): string {
     const i = args.indexOf(k);
     return i >= 0 ? (args[i + 1] ?? '') : '';
   };
-  return `${get('fwmark')} ${get('lookup')}`;
+  // `ip rule show` prints marks in hex (0x10011), a step may have given them in decimal (65553)
+  const mark = get('fwmark')
+    .split('/')
+    .map((x) => (x === '' ? '' : Number(x).toString(16)))
+    .join('/');
+  return `${mark} ${get('lookup')}`;
 }
 
 /**
@@ -107,10 +112,10 @@ export async function findLeftovers(): Promise<LeftoverReport> {
   const live = journals.filter((j) => j.alive);
   // a stale journal (a deleted namespace's) is garbage: removed by cleanup, never acted on
   const dead = [...journals.filter((j) => !j.alive), ...all.filter((j) => j.stale).map((j) => ({ ...j, leftovers: [] }))];
-  const inUse = (l: Leftover): boolean => live.some((j) => j.leftovers.some((x) => same(x, l)));
+  const inUse = (l: Leftover): boolean => live.some((j) => j.leftovers.some((x) => sameLeftover(x, l)));
   const found: FoundLeftover[] = [];
   const add = (f: FoundLeftover): void => {
-    if (inUse(f.leftover) || found.some((x) => same(x.leftover, f.leftover))) return;
+    if (inUse(f.leftover) || found.some((x) => sameLeftover(x.leftover, f.leftover))) return;
     found.push(f);
   };
   for (const j of dead) {

@@ -10,7 +10,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
 import type { DoctorReport } from '../../src/sys/doctor.js';
-import { BIN, exited, proxyYaml, startProxy, withLab } from '../helpers/harness.js';
+import { BIN, exited, proxyYaml, startDaemon, startProxy, withLab } from '../helpers/harness.js';
+import { examplePath } from '../../src/config/examples.js';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A router advertisement (lifetime 1800 s, no prefix) from the client's eth0 link-local address to ff02::1. */
 const SEND_RA = `
@@ -35,7 +39,11 @@ async function must(lab: Lab, host: string, argv: string[]): Promise<string> {
 }
 
 async function doctor(lab: Lab): Promise<{ code: number; report: DoctorReport }> {
-  const r = await lab.exec('m1', [process.execPath, BIN, 'doctor', '--json']);
+  return doctorOn(lab, 'm1');
+}
+
+async function doctorOn(lab: Lab, host: string): Promise<{ code: number; report: DoctorReport }> {
+  const r = await lab.exec(host, [process.execPath, BIN, 'doctor', '--json']);
   try {
     return { code: r.code, report: JSON.parse(r.stdout) as DoctorReport };
   } catch {
@@ -151,4 +159,43 @@ describe('host defaults, doctor and cleanup (issue 15)', () => {
       assert.deepEqual(leftovers((await doctor(lab)).report).map((c) => c.status), ['ok']);
     });
   });
+
+  test('the agents: a SIGKILLed return agent and access-router agent (started from the example configs) leave state that cleanup removes; a live one is left alone', async () => {
+    await withLab('fig5', async (lab) => {
+      // the return agent (examples/return-agent.yaml) on the server, the access-router agent on m1
+      await must(lab, 'server', ['sysctl', '-q', '-w', 'net.ipv6.conf.eth0.seg6_enabled=0']);
+      const ret = await startDaemon(lab, 'server', ['return-agent', '--config', examplePath('return-agent.yaml')], 'return agent started');
+      const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-ar-'));
+      copyFileSync(examplePath('access-router.yaml'), join(dir, 'access-router.yaml'));
+      writeFileSync(join(dir, 'ar.token'), 'a-test-token-0123456789abcdef\n', { mode: 0o600 });
+      // the example listens on the access lab's fc00:9::1: here m1's own address
+      const ar = await startDaemon(lab, 'm1', ['access-router', '--config', join(dir, 'access-router.yaml'), '--listen', '[fc00:1::1]:7780'], 'access-router agent started');
+      try {
+        // live: nothing is a leftover, and cleanup leaves it alone
+        assert.deepEqual(leftovers((await doctorOn(lab, 'server')).report).map((c) => c.status), ['ok']);
+        assert.match((await lab.exec('m1', [process.execPath, BIN, 'cleanup'])).stdout, /nothing left over/);
+        assert.match(await must(lab, 'm1', ['nft', 'list', 'tables']), /srv6pipes_ar/, 'a live agent’s table stays');
+
+        ret.child.kill('SIGKILL');
+        ar.child.kill('SIGKILL');
+        await Promise.all([exited(ret.child), exited(ar.child)]);
+        const found = leftovers((await doctorOn(lab, 'server')).report).map((c) => c.detail).join('\n');
+        for (const re of [/nft table ip6 srv6pipes_return/, /ip -6 rule fwmark 65553 lookup 20017|fwmark 0x10011 lookup 20017/, /table 20017/, /net\.ipv6\.conf\.eth0\.seg6_enabled=1 \(was 0\)/]) assert.match(found, re);
+        assert.match(leftovers((await doctorOn(lab, 'm1')).report).map((c) => c.detail).join('\n'), /nft table ip6 srv6pipes_ar/);
+        for (const host of ['server', 'm1']) {
+          const c = await lab.exec(host, [process.execPath, BIN, 'cleanup']);
+          assert.equal(c.code, 0, `${host}: ${c.stdout}${c.stderr}`);
+        }
+        assert.doesNotMatch(await must(lab, 'server', ['nft', 'list', 'tables']), /srv6pipes/);
+        assert.doesNotMatch(await must(lab, 'server', ['ip', '-6', 'rule', 'show']), /lookup 20017/);
+        assert.equal((await must(lab, 'server', ['ip', '-6', 'route', 'show', 'table', '20017'])).trim(), '');
+        assert.equal(await sysctl(lab, 'server', 'net.ipv6.conf.eth0.seg6_enabled'), '0');
+        assert.doesNotMatch(await must(lab, 'm1', ['nft', 'list', 'tables']), /srv6pipes/);
+        for (const host of ['server', 'm1']) assert.deepEqual(leftovers((await doctorOn(lab, host)).report).map((c) => c.status), ['ok'], host);
+      } finally {
+        await Promise.all([ret.stop(), ar.stop()]);
+      }
+    });
+  });
 });
+
