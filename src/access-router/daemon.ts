@@ -6,7 +6,8 @@
  */
 import { SrError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { isAddress, parsePrefix } from '../net/ip6.js';
+import { formatPrefix, isAddress, parsePrefix } from '../net/ip6.js';
+import { arRuleset } from './rules.js';
 import { checkNetconfPrerequisites } from '../sys/plan.js';
 import { untilStopSignal } from '../sys/signals.js';
 import { parseController } from '../dns/query.js';
@@ -30,6 +31,8 @@ export interface RunAccessRouterOptions {
   tlsClientCa?: string;
   limits?: AgentLimitsInput;
   logLevel?: string;
+  /** validate the options (and read the credential files), print what the agent would install, change nothing */
+  dryRun?: boolean;
 }
 
 function tlsFiles(o: RunAccessRouterOptions): AgentTlsFiles | undefined {
@@ -65,6 +68,15 @@ export async function runAccessRouter(o: RunAccessRouterOptions): Promise<number
   const tls = tlsFiles(o);
   const credentials = { ...(token !== undefined ? { token } : {}), ...(tls ? { tls } : {}) };
   checkListen(listen.address, credentials);
+  if (o.dryRun) {
+    const print = (l: string): void => void process.stdout.write(`${l}\n`);
+    print('# srv6pipes access-router --dry-run: the options are valid; nothing is changed.');
+    print(`# agent ${o.name}: listens on [${listen.address}]:${listen.port}${token !== undefined ? ', bearer token' : ''}${tls ? `, TLS${tls.clientCa ? ' (mutual)' : ''}` : ''}; limits ${JSON.stringify(limits)}`);
+    print(`nft -f - <<EOF\n${arRuleset({ bsidPrefix: prefix, clientInterfaces: o.clientInterfaces })}EOF`);
+    if (o.tunnelSource) print(`ip sr tunsrc set ${o.tunnelSource}`);
+    print(`# then, as the controller asks: ip -6 route replace BSID/128 encap seg6local action End.B6.Encaps srh segs S1,…,Sn dev DEV (BSID in ${formatPrefix(prefix)})`);
+    return 0;
+  }
   checkNetconfPrerequisites();
   const log = createLogger(o.logLevel ?? 'info', { component: 'access-router' });
   const agent = new LocalAccessRouter({ name: o.name, bsidPrefix: prefix, clientInterfaces: o.clientInterfaces, log, limits, ...(o.tunnelSource ? { tunnelSource: o.tunnelSource } : {}) });

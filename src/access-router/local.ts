@@ -9,9 +9,12 @@ import type { Logger } from 'pino';
 import { SrError } from '../core/errors.js';
 import { formatAddress, formatPrefix, parseAddress, prefixContains, type Prefix6 } from '../net/ip6.js';
 import { run } from '../sys/run.js';
+import { journal, type Leftover } from '../sys/journal.js';
 import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from './api.js';
 import { checkPolicy, DEFAULT_AGENT_LIMITS, Gate, type AgentLimits } from './limits.js';
 import { AR_TABLE, arRuleset, bsidRouteArgs, elementScript, parseCounters, staleBsidRoutes } from './rules.js';
+
+const AR_JOURNAL: Leftover[] = [{ kind: 'nft', family: 'ip6', table: AR_TABLE }];
 
 /** Runs argv (with stdin), resolving with stdout; fails with COMMAND_FAILED. */
 export type Runner = (argv: string[], input?: string) => Promise<{ stdout: string; stderr: string; code: number }>;
@@ -58,6 +61,11 @@ export class LocalAccessRouter implements AccessRouterAgent {
     return { installed: this.installed.size, inFlight: this.gate.inFlight };
   }
 
+  /** the table is in this process's namespace, made by the real commands (not a test's runner) */
+  private get journaled(): boolean {
+    return !this.o.namespace && !this.o.runner;
+  }
+
   private async cmd(argv: string[], input?: string): Promise<string> {
     const full = this.o.namespace ? ['ip', 'netns', 'exec', this.o.namespace, ...argv] : argv;
     const r = await this.runner(full, input);
@@ -76,6 +84,8 @@ export class LocalAccessRouter implements AccessRouterAgent {
   async start(): Promise<void> {
     await this.cmd(['nft', 'delete', 'table', 'ip6', AR_TABLE]).catch(() => undefined);
     await this.cmd(['nft', '-f', '-'], arRuleset({ bsidPrefix: this.o.bsidPrefix, clientInterfaces: this.o.clientInterfaces ?? [] }));
+    // journaled (in this process's namespace only): `srv6pipes cleanup` leaves a live agent's table alone and removes a killed one's
+    if (this.journaled) journal().add(AR_JOURNAL);
     for (const bsid of staleBsidRoutes(await this.cmd(['ip', '-6', '-j', 'route', 'show']), (a) => this.inPrefix(a))) {
       await this.cmd(['ip', '-6', 'route', 'del', `${bsid}/128`]);
       this.o.log.warn({ bsid }, 'removed a BSID route left behind');
@@ -95,6 +105,7 @@ export class LocalAccessRouter implements AccessRouterAgent {
       for (const bsid of [...this.installed.keys()]) await this.cmd(['ip', '-6', 'route', 'del', `${bsid}/128`]).catch(() => undefined);
       this.installed.clear();
       await this.cmd(['nft', 'delete', 'table', 'ip6', AR_TABLE]).catch(() => undefined);
+      if (this.journaled) journal().remove(AR_JOURNAL);
       if (this.previousTunsrc !== undefined) await this.cmd(['ip', 'sr', 'tunsrc', 'set', this.previousTunsrc]).catch(() => undefined);
     }, true);
   }

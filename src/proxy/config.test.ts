@@ -36,7 +36,7 @@ test('the example from the issue validates with its defaults', () => {
   assert.equal(c.locators[0]!.functionBits, 16);
   assert.deepEqual(c.functions.map((f) => f.id), [1, 2, 3]);
   assert.deepEqual(c.functions[2]!.parts, [{ function: 'xor', options: { passes: 4 } }]);
-  assert.deepEqual(c.netconf, { mark: 1, table: 100, intercept: 'sklookup', ownPrefixes: 4096 });
+  assert.deepEqual(c.netconf, { mark: 0x1000000, table: 7777, intercept: 'sklookup', ownPrefixes: 4096 });
   assert.deepEqual(c.admin?.tcp, { address: '127.0.0.1', port: 7778 });
   assert.equal(c.admin?.socket, null);
   assert.equal(c.admin?.tokenFile, null);
@@ -191,7 +191,7 @@ test('logLimit: defaults, a given value, and its bounds (issue 12 item 16)', () 
 
 test('netconf.intercept: auto (sklookup with a listener on ::, else tproxy), or either on request, nothing else', () => {
   const base = { locators: [{ prefix: 'fc00:b::/64' }], functions: [{ id: 7, function: 'copy' }] };
-  assert.deepEqual(parseProxyConfig(JSON.stringify({ ...base, netconf: { intercept: 'sklookup' } })).netconf, { mark: 1, table: 100, intercept: 'sklookup', ownPrefixes: 4096 });
+  assert.deepEqual(parseProxyConfig(JSON.stringify({ ...base, netconf: { intercept: 'sklookup' } })).netconf, { mark: 0x1000000, table: 7777, intercept: 'sklookup', ownPrefixes: 4096 });
   assert.equal(parseProxyConfig(JSON.stringify({ ...base, netconf: { mark: 2 } })).netconf?.intercept, 'sklookup');
   assert.equal(parseProxyConfig(JSON.stringify(base)).netconf?.intercept, 'sklookup');
   assert.equal(parseProxyConfig(JSON.stringify({ ...base, listen: 'fc00:b::1' })).netconf?.intercept, 'tproxy', 'auto: a listener on one address needs tproxy');

@@ -23,6 +23,7 @@ import { BUILTINS, builtinRequires } from '../functions/registry.js';
 import { MemoryMetrics } from '../sdk/metrics-memory.js';
 import type { FunctionRequirement } from '../sdk/types.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
+import { DEFAULT_MARK, DEFAULT_TABLE } from './netconf-defaults.js';
 
 /** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
 const DURATIONS = {
@@ -91,8 +92,10 @@ const schema = z
         z.literal(true),
         z
           .object({
-            mark: z.number().int().min(1).max(0xffffffff).default(1),
-            table: z.number().int().min(1).max(0xfffffffe).default(100),
+            /** the packet-mark bit(s) of intercepted packets: ORed in, matched under their own mask (netconf.ts) */
+            mark: z.number().int().min(1).max(0xffffffff).default(DEFAULT_MARK),
+            /** the routing table of `local ::/0 dev lo` (not 253–255: default, main, local) */
+            table: z.number().int().min(1).max(0xfffffffe).refine((t) => t < 253 || t > 255, 'tables 253, 254 and 255 are the kernel’s default, main and local tables').default(DEFAULT_TABLE),
             /** how SYNs reach the listener: an nft tproxy rule, or a BPF sk_lookup program (docs/security.md);
              *  auto: sklookup when the listener is bound to `::` (what it needs), else tproxy */
             intercept: z.enum(['auto', 'tproxy', 'sklookup']).default('auto'),
@@ -291,7 +294,7 @@ function netconfConfig(c: RawProxyConfig, invalid: Invalid): ProxyConfig['netcon
   if (typeof c.netconf === 'object' && c.netconf.intercept === 'sklookup' && !isUnspecified(c.listen)) {
     throw invalid(['listen'], 'with netconf.intercept: sklookup the listener must be bound to `::` (the return-traffic rule tells the proxy\'s outbound sockets from its listener by the wildcard address)');
   }
-  const given = c.netconf === 'off' || c.netconf === false ? null : c.netconf === 'on' || c.netconf === true ? { mark: 1, table: 100, intercept: 'auto' as const, ownPrefixes: 4096 } : c.netconf;
+  const given = c.netconf === 'off' || c.netconf === false ? null : c.netconf === 'on' || c.netconf === true ? { mark: DEFAULT_MARK, table: DEFAULT_TABLE, intercept: 'auto' as const, ownPrefixes: 4096 } : c.netconf;
   // auto: the kernel's own TIME_WAIT handling (sklookup) wherever the listener allows it
   return given && { ...given, intercept: given.intercept === 'auto' ? (isUnspecified(c.listen) ? ('sklookup' as const) : ('tproxy' as const)) : given.intercept };
 }

@@ -1,10 +1,17 @@
 /**
  * Host configuration for interception on a stock kernel (see docs/architecture.md):
- *  - sysctls: forwarding=1, seg6_enabled=1 on all/default/every interface (old values restored on stop);
+ *  - sysctls: forwarding=1 (accept_ra 1 → 2 first where forwarding was off, so that a default route
+ *    learnt from router advertisements stays), seg6_enabled=1 on all/default/every interface, VLANs
+ *    such as eth0.10 included (old values restored on stop);
  *  - one nftables table `ip6 srv6pipes`: mark packets to our locators, TPROXY their SYNs to the
  *    listener (`intercept: sklookup`: no such rule, a BPF program assigns the listener, sklookup.ts),
  *    accept the rest of intercepted flows, mark the return traffic of our transparent sockets;
- *  - policy routing: `fwmark MARK lookup TABLE` and `local ::/0 dev lo table TABLE`.
+ *  - policy routing: `fwmark MARK/MARK lookup TABLE` and `local ::/0 dev lo table TABLE`, both with
+ *    `protocol 177` (SRV6PIPES_PROTO: the doctor and `cleanup` tell ours from anybody else's).
+ * The mark is a bit (or bits) ORed into the packet mark and matched under its own mask, so marks that
+ * other software sets (kube-proxy, Cilium, WireGuard, a TPROXY setup of its own) survive; MARK and
+ * TABLE are `netconf.mark`/`netconf.table` (defaults DEFAULT_MARK/DEFAULT_TABLE: not mark 1/table
+ * 100, which common TPROXY recipes use).
  * Everything happens in the network namespace the proxy runs in. A plan is a list of reversible
  * steps: `--dry-run` prints it, start applies it (idempotently), stop reverts it in reverse order.
  *
@@ -17,12 +24,22 @@
 import { SrError } from '../core/errors.js';
 import { formatPrefix } from '../net/ip6.js';
 import { run, runOk } from '../sys/run.js';
-import { ipv6ConfNames, seg6AcceptSteps, sysctlStep, type Step } from '../sys/plan.js';
+import { SRV6PIPES_PROTO } from '../sys/leftovers.js';
+import { DEFAULT_MARK, DEFAULT_TABLE } from './netconf-defaults.js';
+import { forwardingStep, ipv6ConfNames, seg6AcceptSteps, sysctlStep, type Step } from '../sys/plan.js';
 import type { SidLayout } from '../codec/sid.js';
 import { returnSteeringPlan, type ReturnHop } from '../return/steering.js';
 import type { MptcpConfig } from './config.js';
 
 export const NFT_TABLE = 'srv6pipes';
+export { DEFAULT_MARK, DEFAULT_TABLE };
+export { SRV6PIPES_PROTO };
+
+/** `meta mark set meta mark | MARK` / `meta mark & MARK == MARK`: the mark's bits, the others kept. */
+export function markExpressions(mark: number): { set: string; match: string; rule: string } {
+  const m = `0x${mark.toString(16)}`;
+  return { set: `meta mark set meta mark | ${m}`, match: `meta mark & ${m} == ${m}`, rule: `${m}/${m}` };
+}
 
 export interface NetconfParams {
   locators: SidLayout[];
@@ -39,7 +56,7 @@ export interface NetconfParams {
 
 export function nftRuleset(p: NetconfParams): string {
   const locs = p.locators.map((l) => formatPrefix(l.locator)).join(', ');
-  const mark = `0x${p.mark.toString(16)}`;
+  const mark = markExpressions(p.mark);
   // `table …` + `delete table …` first makes the load idempotent and atomic (one transaction).
   return [
     `table ip6 ${NFT_TABLE}`,
@@ -47,15 +64,15 @@ export function nftRuleset(p: NetconfParams): string {
     `table ip6 ${NFT_TABLE} {`,
     `  chain prerouting {`,
     `    type filter hook prerouting priority mangle; policy accept;`,
-    `    ip6 daddr { ${locs} } meta mark set ${mark}`,
+    `    ip6 daddr { ${locs} } ${mark.set}`,
     // converted MPTCP flows (no routing header) to the converter port: delivered locally, not TPROXYed
-    ...(p.mptcp?.converterPort ? [`    meta mark ${mark} exthdr rt missing tcp dport ${p.mptcp.converterPort} accept`] : []),
+    ...(p.mptcp?.converterPort ? [`    ${mark.match} exthdr rt missing tcp dport ${p.mptcp.converterPort} accept`] : []),
     // sklookup: no tproxy rule; the SYN is delivered locally and TCP's lookup runs (sklookup.ts)
-    ...(p.intercept === 'sklookup' ? [] : [`    meta mark ${mark} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`]),
-    `    meta mark ${mark} accept`,
+    ...(p.intercept === 'sklookup' ? [] : [`    ${mark.match} tcp flags & (syn | ack) == syn tproxy to :${p.port} accept`]),
+    `    ${mark.match} accept`,
     // sklookup: the socket lookup of this rule runs the BPF program too, which names the (wildcard)
     // listener for every forwarded packet; only the outbound sockets, bound to a client's address, count
-    `    meta l4proto tcp socket transparent 1${p.intercept === 'sklookup' ? ' socket wildcard 0' : ''} meta mark set ${mark} accept`,
+    `    meta l4proto tcp socket transparent 1${p.intercept === 'sklookup' ? ' socket wildcard 0' : ''} ${mark.set} accept`,
     `  }`,
     `}`,
     '',
@@ -63,21 +80,23 @@ export function nftRuleset(p: NetconfParams): string {
 }
 
 export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step[] {
-  const steps: Step[] = [sysctlStep('net.ipv6.conf.all.forwarding', '1'), ...seg6AcceptSteps(confNames)];
+  const steps: Step[] = [forwardingStep(() => confNames), ...seg6AcceptSteps(confNames)];
   const rules = nftRuleset(p);
   steps.push({
     describe: `nft -f - <<EOF\n${rules}EOF`,
     phase: 'interception',
     apply: async () => void (await runOk(['nft', '-f', '-'], rules)),
     revert: async () => void (await run(['nft', 'delete', 'table', 'ip6', NFT_TABLE])),
+    leftovers: () => [{ kind: 'nft', family: 'ip6', table: NFT_TABLE }],
   });
-  const ruleArgs = ['fwmark', String(p.mark), 'lookup', String(p.table)];
+  const ruleArgs = ['fwmark', markExpressions(p.mark).rule, 'lookup', String(p.table)];
+  const proto = ['protocol', String(SRV6PIPES_PROTO)];
   steps.push({
-    describe: `ip -6 rule add ${ruleArgs.join(' ')}`,
+    describe: `ip -6 rule add ${[...ruleArgs, ...proto].join(' ')}`,
     phase: 'interception',
     async apply() {
       const existing = await runOk(['ip', '-6', 'rule', 'show', ...ruleArgs]);
-      if (!existing.trim()) await runOk(['ip', '-6', 'rule', 'add', ...ruleArgs]);
+      if (!existing.trim()) await runOk(['ip', '-6', 'rule', 'add', ...ruleArgs, ...proto]);
     },
     async revert() {
       // delete every copy (an earlier crashed run may have left one)
@@ -85,13 +104,15 @@ export function netconfPlan(p: NetconfParams, confNames = ipv6ConfNames()): Step
         if ((await run(['ip', '-6', 'rule', 'del', ...ruleArgs])).code !== 0) break;
       }
     },
+    leftovers: () => [{ kind: 'rule', args: [...ruleArgs, ...proto] }],
   });
-  const routeArgs = ['local', '::/0', 'dev', 'lo', 'table', String(p.table)];
+  const routeArgs = ['local', '::/0', 'dev', 'lo', 'table', String(p.table), 'proto', String(SRV6PIPES_PROTO)];
   steps.push({
     describe: `ip -6 route replace ${routeArgs.join(' ')}`,
     phase: 'interception',
     apply: async () => void (await runOk(['ip', '-6', 'route', 'replace', ...routeArgs])),
     revert: async () => void (await run(['ip', '-6', 'route', 'del', ...routeArgs])),
+    leftovers: () => [{ kind: 'table', table: p.table, proto: SRV6PIPES_PROTO }],
   });
   steps.push(...returnSteeringPlan(p.returnHops ?? []));
   if (p.mptcp) steps.push(...mptcpPlan(p.mptcp));

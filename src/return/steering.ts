@@ -23,6 +23,7 @@ import { SrError } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
 import type { Step } from '../sys/plan.js';
 import { run, runOk } from '../sys/run.js';
+import { SRV6PIPES_PROTO } from '../sys/leftovers.js';
 
 export const RETURN_TABLE = 'srv6pipes_return';
 export const RETURN_MARK_BASE = 0x10000;
@@ -99,6 +100,7 @@ export function returnSteeringPlan(hops: readonly ReturnHop[]): Step[] {
       describe: `nft -f - <<EOF\n${rules}EOF`,
       apply: async () => void (await runOk(['nft', '-f', '-'], rules)),
       revert: async () => void (await run(['nft', 'delete', 'table', 'ip6', RETURN_TABLE])),
+      leftovers: () => [{ kind: 'nft', family: 'ip6', table: RETURN_TABLE }],
     },
   ];
   for (const h of hops) {
@@ -111,14 +113,17 @@ export function returnSteeringPlan(hops: readonly ReturnHop[]): Step[] {
         const dev = got[0]?.dev;
         if (!dev) throw new SrError('COMMAND_FAILED', `no route to return SID ${h.sid}`, { hint: 'this host needs a route to every return hop’s locator' });
         const via = got[0]?.gateway ? ['via', got[0].gateway] : [];
-        await runOk(['ip', '-6', 'route', 'replace', 'default', 'encap', 'seg6', 'mode', 'encap', 'segs', h.sid, ...via, 'dev', dev, 'table', table]);
-        await runOk(['ip', '-6', 'route', 'replace', 'throw', `${h.sid}/128`, 'table', table]);
-        if (!(await runOk(['ip', '-6', 'rule', 'show', ...ruleArgs])).trim()) await runOk(['ip', '-6', 'rule', 'add', ...ruleArgs]);
+        // proto/protocol 177: `srv6pipes doctor` and `cleanup` tell ours from anybody else's (sys/leftovers.ts)
+        const proto = String(SRV6PIPES_PROTO);
+        await runOk(['ip', '-6', 'route', 'replace', 'default', 'encap', 'seg6', 'mode', 'encap', 'segs', h.sid, ...via, 'dev', dev, 'table', table, 'proto', proto]);
+        await runOk(['ip', '-6', 'route', 'replace', 'throw', `${h.sid}/128`, 'table', table, 'proto', proto]);
+        if (!(await runOk(['ip', '-6', 'rule', 'show', ...ruleArgs])).trim()) await runOk(['ip', '-6', 'rule', 'add', ...ruleArgs, 'protocol', proto]);
       },
       async revert() {
         for (let i = 0; i < 8; i++) if ((await run(['ip', '-6', 'rule', 'del', ...ruleArgs])).code !== 0) break;
         await run(['ip', '-6', 'route', 'flush', 'table', table]);
       },
+      leftovers: () => [{ kind: 'table', table: tableOf(h.id) }, { kind: 'rule', args: ruleArgs }],
     });
   }
   return steps;

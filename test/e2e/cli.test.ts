@@ -71,8 +71,8 @@ describe('srv6pipes proxy: operator errors', () => {
       // the default interception here (listen on ::) is the sk_lookup program, no tproxy rule
       assert.match(r.stdout, /bpf program sk_lookup/);
       assert.doesNotMatch(r.stdout, /tproxy/);
-      assert.match(r.stdout, /ip -6 rule add fwmark 1 lookup 100/);
-      assert.match(r.stdout, /ip -6 route replace local ::\/0 dev lo table 100/);
+      assert.match(r.stdout, /ip -6 rule add fwmark 0x1000000\/0x1000000 lookup 7777 protocol 177/);
+      assert.match(r.stdout, /ip -6 route replace local ::\/0 dev lo table 7777 proto 177/);
       assert.doesNotMatch((await lab.exec('m1', ['nft', 'list', 'tables'])).stdout, /srv6pipes/);
       assert.doesNotMatch((await lab.exec('m1', ['ip', '-6', 'rule'])).stdout, /fwmark/);
       assert.equal((await lab.exec('m1', ['sysctl', 'net.ipv6.conf.eth0.seg6_enabled'])).stdout, before.stdout);

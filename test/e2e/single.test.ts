@@ -56,7 +56,7 @@ async function eventually(what: string, ms: number, check: () => Promise<boolean
 async function hostConfiguration(lab: Lab): Promise<{ table: boolean; rule: boolean }> {
   const tables = (await lab.exec('m1', ['nft', 'list', 'tables'])).stdout;
   const rules = (await lab.exec('m1', ['ip', '-6', 'rule', 'show'])).stdout;
-  return { table: /srv6pipes/.test(tables), rule: /fwmark 0x1 lookup 100/.test(rules) };
+  return { table: /srv6pipes/.test(tables), rule: /fwmark 0x1000000\/0x1000000 lookup 7777/.test(rules) };
 }
 
 function probe(lab: Lab, fn: string, bytes = 2000) {

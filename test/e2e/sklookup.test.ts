@@ -60,7 +60,7 @@ describe('sk_lookup interception (fig5 lab)', () => {
       const r = await lab.exec('m1', [process.execPath, BIN, 'proxy', '--config', cfg, '--dry-run']);
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stdout, /tproxy/);
-      assert.match(r.stdout, /meta mark 0x1 accept/);
+      assert.match(r.stdout, /meta mark & 0x1000000 == 0x1000000 accept/);
       assert.match(r.stdout, /bpf map own: LPM trie, 4096 entries max: fc00:a::\/80/);
       assert.match(r.stdout, /bpf map listeners: SOCKMAP, 2 slot\(s\)/);
       assert.match(r.stdout, /call sk_assign/);

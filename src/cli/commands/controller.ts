@@ -26,9 +26,11 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
     name: 'access-router',
     summary: 'Run the access-router agent (binding SIDs): installs End.B6.Encaps routes for the controller (not the return agent: see return-agent)',
     options: {
+      config: text('-c, --config <file>', 'YAML with these options as keys (examples/access-router.yaml); a flag given here wins'),
+      dryRun: flag('--dry-run', 'validate the options, print what the agent would install, change nothing'),
       bsidPrefix: text('--bsid-prefix <prefix>', 'the prefix binding SIDs are allocated from, e.g. fc00:f::/64'),
       listen: text('--listen <addr:port>', 'where the controller reaches the agent (HTTP, HTTPS with --tls-cert): loopback unless a credential is given, e.g. [::1]:7780'),
-      name: text('--name <name>', 'the router’s node name in the controller config', 'ar'),
+      name: text('--name <name>', 'the router’s node name in the controller config (default ar)'),
       tunnelSource: text('--tunnel-source <addr>', 'outer source address of encapsulated packets (ip sr tunsrc)'),
       clientInterface: list('--client-interface <list>', 'comma-separated client-facing interfaces: SR traffic from them must target an installed BSID'),
       tokenFile: text('--token-file <file>', 'require the bearer token in this file from the controller (needed off loopback, unless --tls-client-ca)'),
@@ -45,22 +47,29 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
       logLevel: oneOf('--log-level <level>', 'fatal … trace', LOG_LEVELS, 'info'),
     },
     async run(_args, opts) {
-      if (opts.bsidPrefix === undefined || opts.listen === undefined) {
-        throw new SrError('BAD_ARGUMENT', `missing ${opts.bsidPrefix === undefined ? '--bsid-prefix' : '--listen'}`, { hint: 'srv6pipes access-router --bsid-prefix fc00:f::/64 --listen [::1]:7780' });
+      const { loadAccessRouterConfig } = await import('../../access-router/config-file.js');
+      const file = opts.config !== undefined ? loadAccessRouterConfig(opts.config) : undefined;
+      const bsidPrefix = opts.bsidPrefix ?? file?.bsidPrefix;
+      const listen = opts.listen ?? file?.listen;
+      if (bsidPrefix === undefined || listen === undefined) {
+        throw new SrError('BAD_ARGUMENT', `missing ${bsidPrefix === undefined ? '--bsid-prefix' : '--listen'}`, { hint: 'srv6pipes access-router --bsid-prefix fc00:f::/64 --listen [::1]:7780, or --config access-router.yaml' });
       }
       const { runAccessRouter } = await import('../../access-router/daemon.js');
       const { minSourceLength, maxSegments, maxBsids, maxInFlight, maxConnections } = opts;
-      const limits = Object.fromEntries(
-        Object.entries({ minSourceLength, maxLifetime: opts.maxLifetime === undefined ? undefined : opts.maxLifetime / 1000, maxSegments, maxBsids, maxInFlight, maxConnections }).filter(([, v]) => v !== undefined),
-      );
-      const files = { tunnelSource: opts.tunnelSource, tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsClientCa: opts.tlsClientCa };
+      const limits = {
+        ...file?.limits,
+        ...Object.fromEntries(Object.entries({ minSourceLength, maxLifetime: opts.maxLifetime === undefined ? undefined : opts.maxLifetime / 1000, maxSegments, maxBsids, maxInFlight, maxConnections }).filter(([, v]) => v !== undefined)),
+      };
+      const files = { tunnelSource: opts.tunnelSource ?? file?.tunnelSource, tokenFile: opts.tokenFile ?? file?.tokenFile, tlsCert: opts.tlsCert ?? file?.tlsCert, tlsKey: opts.tlsKey ?? file?.tlsKey, tlsClientCa: opts.tlsClientCa ?? file?.tlsClientCa };
       return runAccessRouter({
-        name: opts.name,
-        bsidPrefix: opts.bsidPrefix,
-        listen: opts.listen,
-        clientInterfaces: opts.clientInterface,
-        logLevel: opts.logLevel,
+        name: opts.name ?? file?.name ?? 'ar',
+        bsidPrefix,
+        listen,
+        clientInterfaces: opts.clientInterface.length ? opts.clientInterface : (file?.clientInterfaces ?? []),
+        // --log-level info is the flag's default: the file's level then
+        logLevel: opts.logLevel !== 'info' ? opts.logLevel : (file?.logLevel ?? 'info'),
         limits,
+        dryRun: opts.dryRun,
         ...(Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined)) as Partial<Record<keyof typeof files, string>>),
       });
     },
