@@ -7,11 +7,8 @@
  * `worker-0`, `worker-1`, … — so that the memory and event-loop lag of each worker can be told apart
  * (docs/metrics.md).
  */
-import { createRequire } from 'node:module';
-import { sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { VERSION } from '../core/version.js';
+import { buildInfo, BUILD_INFO_HELP } from '../sys/build-info.js';
 
 /** One registry's metrics as JSON (getMetricsAsJSON), as sent over IPC. */
 export type MetricsJson = object[];
@@ -97,24 +94,6 @@ export async function primaryProcessMetrics(): Promise<MetricsJson> {
   return (await primaryProcess.getMetricsAsJSON()) as MetricsJson;
 }
 
-/** Where the native addon comes from: `built` (build/Release), `prebuilt` (prebuilds/), or `missing`. */
-export function nativeOrigin(): string {
-  try {
-    const root = fileURLToPath(new URL('../../../', import.meta.url));
-    const resolve = (createRequire(import.meta.url)('node-gyp-build') as { resolve(dir: string): string }).resolve;
-    return resolve(root).includes(`${sep}prebuilds${sep}`) ? 'prebuilt' : 'built';
-  } catch {
-    return 'missing';
-  }
-}
-
-let origin: string | undefined;
-
-/** `srv6pipes_build_info`'s labels. */
-export function buildInfo(): { version: string; node: string; native: string } {
-  return { version: VERSION, node: process.versions.node, native: (origin ??= nativeOrigin()) };
-}
-
 /** What the primary adds besides the merged counters: its own process series, the workers it restarted. */
 export interface PrimaryMetrics {
   /** primaryProcessMetrics() */
@@ -140,7 +119,7 @@ function ownProcessSeries(m: MetricsJson): MetricsJson {
 export async function exposition(stats: ProxyStats, events: Record<string, number>, workerMetrics: MetricsJson[], liveWorkers?: number, primary: PrimaryMetrics = {}): Promise<{ text: string; contentType: string }> {
   const core = new Registry();
   const accepted = new Counter({ name: 'srv6pipes_flows_accepted_total', help: 'flows accepted and started (past the SRH checks and admission), by function', labelNames: [...FUNCTION_LABELS], registers: [core] });
-  const build = new Gauge({ name: 'srv6pipes_build_info', help: 'always 1: the version of srv6pipes, of Node, and where the native addon came from (built, prebuilt, missing)', labelNames: ['version', 'node', 'native'], registers: [core] });
+  const build = new Gauge({ name: 'srv6pipes_build_info', help: BUILD_INFO_HELP, labelNames: ['version', 'node', 'native'], registers: [core] });
   const restarts = new Counter({ name: 'srv6pipes_worker_restarts_total', help: 'worker processes started again after one ended while the proxy ran', registers: [core] });
   const flows = new Counter({ name: 'srv6pipes_flows_total', help: 'flows ended, by function and reason (ok, client_reset, server_reset, connect_failed, idle_timeout, … or the reason a function reset with)', labelNames: [...FUNCTION_LABELS, 'reason'], registers: [core] });
   const active = new Gauge({ name: 'srv6pipes_flows_active', help: 'flows in progress', labelNames: [...FUNCTION_LABELS], registers: [core] });
