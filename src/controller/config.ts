@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { upgradeOldForms, type OldForm } from '../config/deprecated.js';
 import { configInvalid, parseWith } from '../config/fields.js';
-import { CONTROLLER_METRICS_SCHEMA, type ControllerMetricsConfig } from './metrics.js';
+import { CONTROLLER_METRICS_SCHEMA, type ControllerMetricsConfig } from './metrics-config.js';
 import { addressSchema, isIpv4Text, isPrefixText, locatorsSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';

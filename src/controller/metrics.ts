@@ -9,26 +9,12 @@ import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { z } from 'zod';
 import type { AccessRouterAgent } from '../access-router/api.js';
-import { addressSchema, portSchema } from '../config/schemas.js';
+import type { ControllerMetricsConfig } from './metrics-config.js';
 import { buildInfo, BUILD_INFO_HELP } from '../sys/build-info.js';
 import { serveMetrics } from '../sys/metrics-http.js';
 import type { Binding } from './bsid/manager.js';
 import type { QueryLog } from './dns/message.js';
-
-/** `metrics:` in the controller's config. */
-export const CONTROLLER_METRICS_SCHEMA = z
-  .object({
-    /** the listener (loopback by default: Prometheus on this host; any other address serves the counters to whoever reaches it) */
-    address: addressSchema.default('::1'),
-    port: portSchema.default(9153),
-    /** Host names accepted besides loopback names and the listener's own address (the name Prometheus scrapes) */
-    hosts: z.array(z.string().min(1).max(253)).max(64).default([]),
-  })
-  .strict();
-
-export type ControllerMetricsConfig = z.infer<typeof CONTROLLER_METRICS_SCHEMA>;
 
 /** Seconds: an answer from the zones (tens of µs) to a forwarded one or a BSID install (seconds). */
 export const ANSWER_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
