@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
 import type { AccessLine } from '../../src/proxy/access-log.js';
+import { missingMetrics } from '../helpers/dashboard.js';
 import { BIN, proxyYaml, startProxy, startServer, withLab } from '../helpers/harness.js';
 
 /** copy: carried by the native relay (unless the run forces the JavaScript one); ids: always JavaScript */
@@ -91,6 +92,8 @@ describe('metrics and the access log (issue 15 item 7)', () => {
           assert.match(text, /^srv6pipes_build_info\{version="[^"]+",node="[^"]+",native="(built|prebuilt)"\} 1$/m);
           assert.equal(sample(text, 'srv6pipes_worker_restarts_total'), 0);
           for (const p of ['primary', 'worker-0', 'worker-1']) assert.ok(sample(text, `process_resident_memory_bytes{process="${p}"}`) > 0, p);
+          // the Grafana dashboard's proxy series are all in this live /metrics
+          assert.deepEqual(missingMetrics({ proxy: text }), []);
 
           // logrotate: the file moved away, SIGHUP, the next flow's line in a new file at the same path
           renameSync(path, `${path}.1`);
