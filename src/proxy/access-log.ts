@@ -164,11 +164,25 @@ export class AccessLog {
 
   /** Reopens the file by its path (after logrotate moved it); nothing to do for stdout. */
   reopen(): void {
-    if (this.cfg.to === 'file') this.dest.reopen();
+    if (this.cfg.to !== 'file') return;
+    // the reopen happens once a write in flight is done: SonicBoom gives it up if end() comes first
+    // (its lines would stay buffered and the close never come), so close() waits for it
+    const reopened = new Promise<void>((resolve) => {
+      this.dest.once('ready', resolve);
+      this.dest.once('error', resolve);
+    });
+    this.reopening = reopened.then(() => {
+      if (this.reopening === reopened) this.reopening = undefined;
+    });
+    this.dest.reopen();
   }
 
+  /** a reopen under way (reopen()) */
+  private reopening: Promise<void> | undefined;
+
   /** Writes out what is buffered, then closes (stdout is flushed, not closed). */
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.reopening;
     return new Promise<void>((done) => {
       if (this.cfg.to === 'stdout') {
         this.dest.flush((_e?: Error) => done());
