@@ -106,7 +106,7 @@ describe('the controller /metrics (a DNS server and the listener in this process
     assert.ok((sample(text, 'srv6pipes_controller_queries_total{type="AAAA",rcode="REFUSED",transport="tcp",forwarded="no"}') ?? 0) >= 1);
     assert.ok((sample(text, 'srv6pipes_controller_answer_seconds_count{transport="udp"}') ?? 0) >= 2);
     assert.equal(sample(text, 'srv6pipes_controller_answer_seconds_bucket{le="+Inf",transport="tcp"}'), sample(text, 'srv6pipes_controller_answer_seconds_count{transport="tcp"}'));
-    assert.equal(sample(text, 'srv6pipes_controller_bsids{router="ar1",state="bound"}'), 3);
+    assert.equal(sample(text, 'srv6pipes_controller_bsids{router="ar1",state="allocated"}'), 3);
     assert.equal(sample(text, 'srv6pipes_controller_bsids{router="ar1",state="active"}'), 1);
     assert.equal(sample(text, 'srv6pipes_controller_bsids{router="ar1",state="installed"}'), 2);
     assert.equal(sample(text, 'srv6pipes_controller_bsid_installs_total{router="ar1",result="ok"}'), 1);

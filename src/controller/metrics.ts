@@ -1,6 +1,6 @@
 /**
  * The controller's Prometheus metrics (config `metrics`, off by default): DNS queries by type and
- * rcode, the answer latency, binding SIDs (bound, active, installed; installs and removals on the
+ * rcode, the answer latency, binding SIDs (allocated, active, installed; installs and removals on the
  * access routers and their failures), and the health of each proxy. Served read-only at `/metrics`
  * (and `/health`) on its own HTTP listener, with the proxy admin endpoint's checks (Host, Origin: a
  * browser cannot read it from another site); no route changes anything. docs/metrics.md lists the series.
@@ -53,21 +53,21 @@ export class ControllerMetrics {
     const self = this;
     new Gauge({
       name: 'srv6pipes_controller_bsids',
-      help: 'binding SIDs by router and state: bound (allocated, known to the controller), active (not expired: answered to clients and proxies), installed (the agent keeps the route now)',
+      help: 'binding SIDs by router and state: allocated (known to the controller, expired or not, until swept), active (not expired: answered to clients and proxies), installed (the agent keeps the route now)',
       labelNames: ['router', 'state'],
       registers,
       collect() {
         this.reset();
         const now = self.now();
-        const by = new Map<string, { bound: number; active: number; installed: number }>();
+        const by = new Map<string, { allocated: number; active: number; installed: number }>();
         for (const b of self.sources.bindings?.() ?? []) {
           let c = by.get(b.router);
-          if (!c) by.set(b.router, (c = { bound: 0, active: 0, installed: 0 }));
-          c.bound++;
+          if (!c) by.set(b.router, (c = { allocated: 0, active: 0, installed: 0 }));
+          c.allocated++;
           if (b.expiresAt > now) c.active++;
           if (b.installedUntil > now) c.installed++;
         }
-        for (const [router, c] of by) for (const state of ['bound', 'active', 'installed'] as const) this.set({ router, state }, c[state]);
+        for (const [router, c] of by) for (const state of ['allocated', 'active', 'installed'] as const) this.set({ router, state }, c[state]);
       },
     });
     new Gauge({
