@@ -25,7 +25,7 @@ const log = pino({ level: 'silent' });
 
 async function proxyText(dir: string): Promise<string> {
   const w = new WorkerMetrics();
-  const observer = new FlowObserver(w.registry, 0, { to: 'file', path: join(dir, 'access.log'), maxBuffer: 1 << 20 });
+  const observer = new FlowObserver(w, 0, { to: 'file', path: join(dir, 'access.log'), maxBuffer: 1 << 20 });
   await observer.close();
   const worker = new Registry();
   collectDefaultMetrics({ register: worker, labels: { process: 'worker-0' } });

@@ -78,8 +78,8 @@ test("each process's own series (process_*, nodejs_*) are kept apart by the labe
 test("the flows' histograms are summed bucket-wise across workers, and a worker that ended keeps its share: the counts never go down", async () => {
   const w1 = new WorkerMetrics();
   const w2 = new WorkerMetrics();
-  const o1 = new FlowObserver(w1.registry, 0, null);
-  const o2 = new FlowObserver(w2.registry, 1, null);
+  const o1 = new FlowObserver(w1, 0, null);
+  const o2 = new FlowObserver(w2, 1, null);
   const flow = (startedAt: number, relay: 'js' | 'native') => ({ startedAt, flow: { relayKind: relay } }) as unknown as ProxyFlow;
   const now = performance.now();
   o1.closed(flow(now - 2, 'js')); // ~2 ms

@@ -62,8 +62,16 @@ export class WorkerMetrics {
     };
   }
 
+  /** series kept outside prom-client (flow-metrics.ts: the flows' histograms), in its JSON form */
+  private readonly extra: (() => MetricsJson)[] = [];
+
+  /** Adds series made by `json` at each snapshot (prom-client's getMetricsAsJSON form). */
+  addJson(json: () => MetricsJson): void {
+    this.extra.push(json);
+  }
+
   async snapshot(): Promise<MetricsJson> {
-    const own = (await this.registry.getMetricsAsJSON()) as MetricsJson;
+    const own = [...((await this.registry.getMetricsAsJSON()) as MetricsJson), ...this.extra.flatMap((f) => f())];
     // a forked worker's process series (a worker in the primary's process, workers: 0, has none of its own)
     return workerProcess ? [...own, ...((await workerProcess.getMetricsAsJSON()) as MetricsJson)] : own;
   }

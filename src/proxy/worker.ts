@@ -106,7 +106,7 @@ export class ProxyWorker {
     this.warnings = new LogLimiter({ burst: cfg.logLimit.burst, intervalMs: cfg.logLimit.intervalMs }, (code, suppressed, intervalMs) =>
       this.log.warn({ code, suppressed, intervalMs }, `flow rejected: ${suppressed} more rejections suppressed`),
     );
-    this.observer = new FlowObserver(this.metrics.registry, workerIndex, cfg.accessLog, log);
+    this.observer = new FlowObserver(this.metrics, workerIndex, cfg.accessLog, log);
     this.functions = new FunctionTable({ registry: BUILTINS, baseDir: cfg.baseDir, log, metricsFor: (id, name) => this.metrics.forFunction(id, name) });
     this.placingOptions = { locators: cfg.locators, lookup: (id) => this.functions.get(id), ...(this.returnHop ? { returnHop: this.returnHop } : {}) };
     this.decideOptions = { ...this.placingOptions, ...(this.bindings ? { bindings: this.bindings } : {}) };
