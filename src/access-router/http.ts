@@ -7,6 +7,7 @@
  *   GET  /bsids             installed BSIDs (ttlMs instead of expiresAt: the two clocks may differ)
  *   GET  /counters          the filter's drop counters
  *   GET  /stats             installed, in flight, the limits, refusals by code
+ *   GET  /metrics           the same and more in Prometheus text (metrics.ts); no token needed
  *   POST /bsids/install     {bsid, source:{prefix,length}, segments[], ttlMs, key?}
  *   POST /bsids/remove      {bsid}
  */
@@ -16,6 +17,7 @@ import { SrError } from '../core/errors.js';
 import { isAddress } from '../net/ip6.js';
 import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from './api.js';
 import type { AgentLimits } from './limits.js';
+import { AgentMetrics } from './metrics.js';
 import { agentRequest, type AgentEndpoint } from './request.js';
 import { startAgentServer, type AgentRoute, type AgentServer, type AgentTlsFiles } from './server.js';
 
@@ -49,8 +51,11 @@ export interface ServedAgent extends AccessRouterAgent {
   stats(): { installed: number; inFlight: number };
 }
 
-export function agentRoutes(agent: ServedAgent, rejected: () => ReadonlyMap<string, number>): AgentRoute[] {
+export function agentRoutes(served: ServedAgent, rejected: () => ReadonlyMap<string, number>): AgentRoute[] {
+  const metrics = new AgentMetrics(served, rejected);
+  const agent = metrics.counted(served);
   return [
+    { method: 'GET', path: '/metrics', summary: 'Prometheus metrics', access: 'open', contentType: metrics.registry.contentType, handle: () => metrics.registry.metrics() },
     { method: 'GET', path: '/health', summary: 'liveness', handle: () => Promise.resolve({ ok: true, router: agent.name }) },
     { method: 'GET', path: '/bsids', summary: 'installed binding SIDs', handle: async () => (await agent.list()).map((p) => toWire(p, Date.now())) },
     { method: 'GET', path: '/counters', summary: 'drop counters', handle: () => agent.counters() },

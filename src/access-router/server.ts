@@ -23,6 +23,10 @@ export interface AgentRoute {
   method: 'GET' | 'POST';
   path: string;
   summary: string;
+  /** `open`: no bearer token needed (a read of counters, as the proxy admin's /metrics); Host, Origin and mutual TLS still apply */
+  access?: 'open';
+  /** the handler answers this text as it is (default: JSON) */
+  contentType?: string;
   handle(body: unknown): Promise<unknown>;
 }
 
@@ -94,8 +98,9 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     };
     if (req.headers.origin !== undefined) return fail(new SrError('AGENT_UNAUTHORISED', 'requests from a browser (with an Origin header) are refused'));
     if (loopbackOnly && !hostAllowed(req.headers.host)) return fail(new SrError('AGENT_UNAUTHORISED', `foreign Host header "${req.headers.host ?? ''}" on a loopback agent`));
-    if (o.token !== undefined && !bearerMatches(req.headers.authorization, o.token)) return fail(new SrError('AGENT_UNAUTHORISED', 'a bearer token is required (missing or wrong)'));
     const found = findRoute(o.routes, req.method, req.url);
+    const open = 'route' in found && found.route.access === 'open';
+    if (o.token !== undefined && !open && !bearerMatches(req.headers.authorization, o.token)) return fail(new SrError('AGENT_UNAUTHORISED', 'a bearer token is required (missing or wrong)'));
     if (!('route' in found)) {
       rejected.set('NO_ROUTE', (rejected.get('NO_ROUTE') ?? 0) + 1);
       send(found.status, { error: found.status === 405 ? 'method not allowed' : 'no such route', routes: o.routes.map((r) => `${r.method} ${r.path}`) });
@@ -107,7 +112,7 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     }
     (route.method === 'POST' ? readJsonBody(req, MAX_BODY, () => new SrError('BAD_ARGUMENT', `the request body is larger than ${MAX_BODY} bytes`), (m) => new SrError('BAD_ARGUMENT', m)) : Promise.resolve({}))
       .then((body) => route.handle(body))
-      .then((body) => send(200, body), fail);
+      .then((body) => (route.contentType !== undefined ? sendJson(res, 200, body, { contentType: route.contentType }) : send(200, body)), fail);
   };
 
   const server = o.tls

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { upgradeOldForms, type OldForm } from '../config/deprecated.js';
 import { configInvalid, parseWith } from '../config/fields.js';
+import { CONTROLLER_METRICS_SCHEMA, type ControllerMetricsConfig } from './metrics-config.js';
 import { addressSchema, isIpv4Text, isPrefixText, locatorsSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
 import { formatAddress, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
@@ -210,6 +211,8 @@ const schema = z
     policies: z.array(policy).default([]),
     /** what a query that no policy matches gets: a plain answer (no function), or REFUSED */
     unmatched: z.enum(['plain', 'refuse']).default('plain'),
+    /** Prometheus metrics on a read-only HTTP listener (controller/metrics.ts, docs/metrics.md); off by default */
+    metrics: z.union([z.literal('off'), z.literal(false), CONTROLLER_METRICS_SCHEMA]).default('off'),
   })
   .strict();
 
@@ -317,6 +320,8 @@ export interface ControllerConfig {
   zones: Map<string, Map<string, { aaaa: string[]; a: string[] }>>;
   policies: Policy[];
   unmatched: 'plain' | 'refuse';
+  /** the /metrics listener; null: none */
+  metrics: ControllerMetricsConfig | null;
   /** old forms the file used (one line each, to log once per load): see src/config/deprecated.ts */
   deprecations: string[];
 }
@@ -507,6 +512,7 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
     zones: zonesConfig(c.zones, invalid),
     policies: policiesConfig(c.policies, nodes, invalid),
     unmatched: c.unmatched,
+    metrics: c.metrics === 'off' || c.metrics === false ? null : c.metrics,
     deprecations,
   };
 }

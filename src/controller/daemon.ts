@@ -4,6 +4,7 @@
  * config is logged and the old one kept), stop on SIGTERM/SIGINT.
  */
 import { readFileSync } from 'node:fs';
+import type http from 'node:http';
 import type { Logger } from 'pino';
 import { createLogger } from '../core/log.js';
 import { untilStopSignal } from '../sys/signals.js';
@@ -19,6 +20,7 @@ import { startDnsServer } from './dns/server.js';
 import { HealthMonitor, type HealthTarget } from './health.js';
 import { Resolver } from './resolver.js';
 import { ClientRateLimiter } from './ratelimit.js';
+import { ControllerMetrics, serveControllerMetrics } from './metrics.js';
 
 export interface RunControllerOptions {
   configPath: string;
@@ -32,7 +34,7 @@ function healthTargets(cfg: ControllerConfig): HealthTarget[] {
 }
 
 /** The agents of the config's access routers; local ones are started (and must be stopped). */
-async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<string, { spec: string; agent: AccessRouterAgent }>): Promise<Map<string, { spec: string; agent: AccessRouterAgent; entry: RouterEntry }>> {
+async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<string, { spec: string; agent: AccessRouterAgent }>, metrics?: ControllerMetrics): Promise<Map<string, { spec: string; agent: AccessRouterAgent; entry: RouterEntry }>> {
   const out = new Map<string, { spec: string; agent: AccessRouterAgent; entry: RouterEntry }>();
   for (const a of cfg.accessRouters) {
     if (!a.agent) continue;
@@ -72,7 +74,7 @@ async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<str
       await local.start();
       agent = local;
     }
-    out.set(a.name, { spec, agent, entry: { agent, prefix: a.bsidPrefix } });
+    out.set(a.name, { spec, agent, entry: { agent: metrics ? metrics.agent(a.name, agent) : agent, prefix: a.bsidPrefix } });
   }
   return out;
 }
@@ -95,7 +97,8 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   }
   const log = createLogger(cfg.logLevel, { component: 'controller' });
   for (const d of cfg.deprecations) log.warn(d);
-  let routers = await makeRouters(cfg, log, new Map());
+  const metrics = new ControllerMetrics();
+  let routers = await makeRouters(cfg, log, new Map(), metrics);
   // the caps and the allocation rate follow the config (read at each new BSID: a reload applies)
   const allocLimiter = (c: ControllerConfig): ClientRateLimiter | undefined =>
     c.bindingSids ? new ClientRateLimiter({ ...c.bindingSids.rate, prefixLength: c.limits.clientPrefix, maxClients: c.limits.trackedClients }) : undefined;
@@ -133,17 +136,28 @@ export async function runController(o: RunControllerOptions): Promise<number> {
 
   let server;
   try {
-    server = await startDnsServer({ address: listen.address, port: listen.port, resolver, log, ...(cfg.bindingSids ? { bsids } : {}) });
+    server = await startDnsServer({ address: listen.address, port: listen.port, resolver, log, onQuery: (l, since) => metrics.query(l, since), ...(cfg.bindingSids ? { bsids } : {}) });
   } catch (e) {
     await stopUnused(routers, new Map());
     throw e;
+  }
+  metrics.sources = { bindings: () => bsids.list(), proxies: () => health.status() };
+  let metricsServer: http.Server | undefined;
+  if (cfg.metrics) {
+    try {
+      metricsServer = await serveControllerMetrics(cfg.metrics, metrics, log);
+    } catch (e) {
+      await server.close();
+      await stopUnused(routers, new Map());
+      throw e;
+    }
   }
   health.start();
   const sweeper = setInterval(() => void bsids.sweep(), 1000);
   sweeper.unref();
   if (cfg.upstream && cfg.upstream.allow.length === 0) log.warn({ upstream: `${cfg.upstream.address}:${cfg.upstream.port}` }, 'upstream has no `allow`: names outside the zones are forwarded for nobody (REFUSED)');
   log.info(
-    { address: server.address, port: server.port, proxies: cfg.proxies.map((p) => p.name), accessRouters: [...routers.keys()], bindingSids: cfg.bindingSids !== null, zones: [...cfg.zones.keys()], policies: cfg.policies.length },
+    { address: server.address, port: server.port, metrics: cfg.metrics ? `[${cfg.metrics.address}]:${metricsServer ? (metricsServer.address() as { port: number }).port : cfg.metrics.port}` : 'off', proxies: cfg.proxies.map((p) => p.name), accessRouters: [...routers.keys()], bindingSids: cfg.bindingSids !== null, zones: [...cfg.zones.keys()], policies: cfg.policies.length },
     'controller started',
   );
 
@@ -152,7 +166,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
       try {
         const next = loadControllerConfig(o.configPath);
         for (const d of next.deprecations) log.warn(d);
-        const nextRouters = await makeRouters(next, log, routers);
+        const nextRouters = await makeRouters(next, log, routers, metrics);
         await stopUnused(routers, nextRouters);
         routers = nextRouters;
         bsids.setRouters(new Map([...routers].map(([n, r]) => [n, r.entry])));
@@ -172,6 +186,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   clearInterval(sweeper);
   await health.stop();
   await server.close();
+  await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
   await repointing;
   await stopUnused(routers, new Map());
   log.info('controller stopped');

@@ -23,6 +23,7 @@ import { BUILTINS, builtinRequires } from '../functions/registry.js';
 import { MemoryMetrics } from '../sdk/metrics-memory.js';
 import type { FunctionRequirement } from '../sdk/types.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
+import { ACCESS_LOG_SCHEMA, resolveAccessLog, type AccessLogConfig } from './access-log.js';
 import { DEFAULT_MARK, DEFAULT_TABLE } from './netconf-defaults.js';
 
 /** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
@@ -106,6 +107,8 @@ const schema = z
       ])
       .default('on'),
     logLevel: logLevelSchema,
+    /** one JSON line per flow at its end (access-log.ts, docs/metrics.md); off by default */
+    accessLog: z.union([z.literal('off'), z.literal(false), ACCESS_LOG_SCHEMA]).default('off'),
     /** repeated warnings (a rejected flow, per error code): the first `burst` per `interval` are logged, then one line says how many were suppressed */
     logLimit: z
       .object({ burst: z.number().int().min(1).max(1_000_000).default(10), interval: duration({ min: 100, max: 3_600_000 }).default(10_000) })
@@ -216,6 +219,8 @@ export interface ProxyConfig {
   netconf: { mark: number; table: number; intercept: 'tproxy' | 'sklookup'; ownPrefixes: number } | null;
   logLevel: LogLevel;
   logLimit: { burst: number; intervalMs: number };
+  /** null: no access log */
+  accessLog: AccessLogConfig | null;
   bindingSids: BindingSidsConfig | null;
   returnPath: { id: number; sid: string } | null;
   returnHops: ReturnHop[];
@@ -324,6 +329,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     netconf: netconfConfig(c, invalid),
     logLevel: c.logLevel,
     logLimit: { burst: c.logLimit.burst, intervalMs: c.logLimit.interval },
+    accessLog: c.accessLog === 'off' || c.accessLog === false ? null : resolveAccessLog(c.accessLog, baseDir),
     bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids, invalid) : null,
     ...returnConfig(c, invalid),
     limits: { ...c.limits, perFunction: c.limits.perFunction ?? null },

@@ -22,7 +22,7 @@ import { admitSpec, type LoadPolicy } from './module-policy.js';
 import { checkFunctions, loadProxyConfig, parseFunctionEntry, type ProxyConfig } from './config.js';
 import type { FlowRecord } from './flow.js';
 import { ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type Args, type FromWorker, type Op, type Result, type ToWorker, wireCode } from './ipc.js';
-import { exposition, RetainedMetrics, type MetricsJson } from './metrics.js';
+import { exposition, primaryProcessMetrics, RetainedMetrics, type MetricsJson } from './metrics.js';
 import { netconfPhases, netconfPlan } from './netconf.js';
 import { applyPlan, checkNetconfPrerequisites } from '../sys/plan.js';
 import { nofileNeed, raiseNofile } from './rlimit.js';
@@ -67,6 +67,8 @@ export class ProxyDaemon {
   /** what workers that ended had counted: sums stay monotonic across a worker's death */
   private readonly retainedStats = new RetainedStats();
   private readonly retainedMetrics = new RetainedMetrics();
+  /** workers started again after one ended (srv6pipes_worker_restarts_total) */
+  private restarts = 0;
 
   constructor(
     private cfg: ProxyConfig,
@@ -223,6 +225,7 @@ export class ProxyDaemon {
         }
         if (!this.stopping) {
           this.log.error({ worker: index, code, signal }, 'worker died; restarting it');
+          this.restarts++;
           this.spawnWorker(index).catch((e: unknown) => this.log.error({ err: e }, 'worker restart failed'));
         }
       });
@@ -268,8 +271,13 @@ export class ProxyDaemon {
   }
 
   async metrics(): Promise<{ text: string; contentType: string }> {
-    const [stats, functionMetrics] = await Promise.all([this.stats(), this.allFrom('metrics', {})]);
-    return exposition(stats, this.events, this.retainedMetrics.merge(functionMetrics), stats.workers);
+    const [stats, functionMetrics, process] = await Promise.all([this.stats(), this.allFrom('metrics', {}), primaryProcessMetrics()]);
+    return exposition(stats, this.events, this.retainedMetrics.merge(functionMetrics), stats.workers, { process, restarts: this.restarts });
+  }
+
+  /** logrotate (SIGHUP): every worker reopens its access log by its path. */
+  async reopenLogs(): Promise<void> {
+    if (this.cfg.accessLog) await this.all('reopenLogs', {});
   }
 
   /** The table (as worker 0 has it) with flow counts summed over workers. */
@@ -329,7 +337,7 @@ export class ProxyDaemon {
     const next = loadProxyConfig(this.configPath);
     for (const d of next.deprecations) this.log.warn(d);
     await checkFunctions(next, this.configPath);
-    const restartOnly: string[] = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp', 'limits'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
+    const restartOnly: string[] = (['port', 'listen', 'workers', 'netconf', 'admin', 'mptcp', 'limits', 'accessLog'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
     if (JSON.stringify(next.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits])) !== JSON.stringify(this.cfg.locators.map((l) => [l.locator.addr.toString('hex'), l.locator.length, l.functionBits]))) restartOnly.push('locators');
     if (restartOnly.length) this.log.warn({ fields: restartOnly }, 'these settings change only on restart');
     const results = await this.all('apply', { specs: next.functions }, 30_000);
@@ -427,6 +435,7 @@ export async function runProxy(o: DaemonOptions): Promise<number> {
   const daemon = new ProxyDaemon(cfg, log, o.configPath);
   await daemon.start();
   const onHup = (): void => {
+    daemon.reopenLogs().catch((e: unknown) => log.error({ err: e }, 'reopening the access log failed'));
     daemon.reloadConfig().catch((e: unknown) => log.error({ err: e instanceof SrError ? e.message : e, code: e instanceof SrError ? e.code : undefined }, 'configuration reload failed; the running table is unchanged'));
   };
   const sig = await untilStopSignal(log, onHup);

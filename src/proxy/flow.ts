@@ -8,6 +8,7 @@
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { onwardSrh } from '../codec/srh.js';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
@@ -47,6 +48,8 @@ export interface ProxyFlowDeps {
   /** a coarse clock (ms), refreshed by the worker's sweep */
   now(): number;
   onClosed(flow: ProxyFlow): void;
+  /** the server side is up (flow-metrics.ts: the connect time) */
+  onOpen?(flow: ProxyFlow): void;
   /** false under sk_lookup interception: TCP itself lets a new SYN replace the TIME_WAIT (timewait.ts) */
   releaseTimeWait?: boolean;
   /** config nativeRelay: a relay that takes flows with native ops over (native-relay.ts) */
@@ -137,6 +140,9 @@ export class ProxyFlow implements FlowDeps {
   readonly flow: Flow;
   readonly facts: FlowFacts;
   readonly ops = SOCKET_OPS;
+  /** performance.now() at the start, and the connect time once the server side is up (flow-metrics.ts) */
+  readonly startedAt = performance.now();
+  connectMs: number | undefined;
 
   constructor(
     readonly id: number,
@@ -190,6 +196,10 @@ export class ProxyFlow implements FlowDeps {
 
   outbound(t: FlowTransforms): Outbound {
     return carrierFor(t, this.decision, this.client, this.server);
+  }
+
+  onOpen(): void {
+    this.host.onOpen?.(this);
   }
 
   onClosed(): void {

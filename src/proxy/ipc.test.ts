@@ -15,6 +15,7 @@ function fakeWorker(calls: string[]): WorkerHandlers {
     reload: ({ id }) => (calls.push(`reload ${id}`), 3),
     apply: () => ({ loaded: [1], unloaded: [], kept: [] }),
     drain: ({ deadlineMs }) => ({ remaining: deadlineMs > 0 ? 0 : 1 }),
+    reopenLogs: () => (calls.push('reopenLogs'), null),
   };
 }
 

@@ -23,6 +23,8 @@ export interface WorkerApi {
   /** the result: the new version */
   reload: { args: { id: number }; result: number };
   apply: { args: { specs: FunctionSpec[] }; result: { loaded: number[]; unloaded: number[]; kept: number[] } };
+  /** logrotate: the access log is reopened by its path (the primary's SIGHUP) */
+  reopenLogs: { args: Record<string, never>; result: null };
   /** the worker stops accepting, waits for its flows up to the deadline, resets the rest, then exits */
   drain: { args: { deadlineMs: number }; result: { remaining: number } };
 }

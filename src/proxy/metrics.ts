@@ -1,9 +1,14 @@
 /**
  * Prometheus metrics (prom-client). Each worker keeps a registry for the functions' own metrics
- * (`srv6pipes_function_*`, labelled `fn` (the id) and `function` (the name)); the primary sums the workers' registries and adds the
- * proxy's core series built from the merged counters, and serves them at /metrics.
+ * (`srv6pipes_function_*`, labelled `fn` (the id) and `function` (the name)) and the flows' histograms
+ * (flow-metrics.ts); the primary sums the workers' registries (histograms bucket-wise) and adds the
+ * proxy's core series built from the merged counters, and serves them at /metrics. Every process's
+ * own series (`process_*`, `nodejs_*`: prom-client's defaults) carry a label `process` — `primary`,
+ * `worker-0`, `worker-1`, … — so that the memory and event-loop lag of each worker can be told apart
+ * (docs/metrics.md).
  */
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { buildInfo, BUILD_INFO_HELP } from '../sys/build-info.js';
 
 /** One registry's metrics as JSON (getMetricsAsJSON), as sent over IPC. */
 export type MetricsJson = object[];
@@ -57,14 +62,73 @@ export class WorkerMetrics {
     };
   }
 
+  /** series kept outside prom-client (flow-metrics.ts: the flows' histograms), in its JSON form */
+  private readonly extra: (() => MetricsJson)[] = [];
+
+  /** Adds series made by `json` at each snapshot (prom-client's getMetricsAsJSON form). */
+  addJson(json: () => MetricsJson): void {
+    this.extra.push(json);
+  }
+
   async snapshot(): Promise<MetricsJson> {
-    return (await this.registry.getMetricsAsJSON()) as MetricsJson;
+    const own = [...((await this.registry.getMetricsAsJSON()) as MetricsJson), ...this.extra.flatMap((f) => f())];
+    // a forked worker's process series (a worker in the primary's process, workers: 0, has none of its own)
+    return workerProcess ? [...own, ...((await workerProcess.getMetricsAsJSON()) as MetricsJson)] : own;
   }
 }
 
+/** The label of every process's own series (`process_*`, `nodejs_*`): `primary` or `worker-N`. */
+export const PROCESS_LABEL = 'process';
+
+/** a forked worker's own process series, once it asked for them (worker-main.ts) */
+let workerProcess: Registry | undefined;
+/** the primary's own process series */
+let primaryProcess: Registry | undefined;
+
+function processRegistry(value: string): Registry {
+  const r = new Registry();
+  collectDefaultMetrics({ register: r, labels: { [PROCESS_LABEL]: value } });
+  return r;
+}
+
+/** In a forked worker (worker-main.ts): its process_* and nodejs_* series, labelled `worker-N`, go with its metrics snapshot. */
+export function collectWorkerProcessMetrics(index: number): void {
+  workerProcess ??= processRegistry(`worker-${index}`);
+}
+
+/** The primary's process_* and nodejs_* series (labelled `primary`), collected from the first call on. */
+export async function primaryProcessMetrics(): Promise<MetricsJson> {
+  primaryProcess ??= processRegistry('primary');
+  return (await primaryProcess.getMetricsAsJSON()) as MetricsJson;
+}
+
+/** What the primary adds besides the merged counters: its own process series, the workers it restarted. */
+export interface PrimaryMetrics {
+  /** primaryProcessMetrics() */
+  process?: MetricsJson;
+  /** workers started again after one ended while the proxy ran */
+  restarts?: number;
+}
+
+/**
+ * Each process's own series sum nothing across processes (their `process` label differs); a worker
+ * that ended and its successor share one, and their counters then add up. prom-client marks some of
+ * them `first`, `average`, `omit`… for its cluster mode, which would merge or drop them: here they are
+ * all summed by label set.
+ */
+function ownProcessSeries(m: MetricsJson): MetricsJson {
+  return m.map((x) => {
+    const name = String((x as { name?: string }).name);
+    return name.startsWith('process_') || name.startsWith('nodejs_') ? { ...x, aggregator: 'sum' } : x;
+  });
+}
+
 /** Core series from the merged counters, plus the workers' function metrics summed. */
-export async function exposition(stats: ProxyStats, events: Record<string, number>, workerMetrics: MetricsJson[], liveWorkers?: number): Promise<{ text: string; contentType: string }> {
+export async function exposition(stats: ProxyStats, events: Record<string, number>, workerMetrics: MetricsJson[], liveWorkers?: number, primary: PrimaryMetrics = {}): Promise<{ text: string; contentType: string }> {
   const core = new Registry();
+  const accepted = new Counter({ name: 'srv6pipes_flows_accepted_total', help: 'flows accepted and started (past the SRH checks and admission), by function', labelNames: [...FUNCTION_LABELS], registers: [core] });
+  const build = new Gauge({ name: 'srv6pipes_build_info', help: BUILD_INFO_HELP, labelNames: ['version', 'node', 'native'], registers: [core] });
+  const restarts = new Counter({ name: 'srv6pipes_worker_restarts_total', help: 'worker processes started again after one ended while the proxy ran', registers: [core] });
   const flows = new Counter({ name: 'srv6pipes_flows_total', help: 'flows ended, by function and reason (ok, client_reset, server_reset, connect_failed, idle_timeout, … or the reason a function reset with)', labelNames: [...FUNCTION_LABELS, 'reason'], registers: [core] });
   const active = new Gauge({ name: 'srv6pipes_flows_active', help: 'flows in progress', labelNames: [...FUNCTION_LABELS], registers: [core] });
   const bytes = new Counter({ name: 'srv6pipes_bytes_total', help: 'bytes sent on by the proxy, by direction', labelNames: [...FUNCTION_LABELS, 'direction'], registers: [core] });
@@ -76,6 +140,7 @@ export async function exposition(stats: ProxyStats, events: Record<string, numbe
   for (const f of stats.functions) {
     const l = { fn: f.functionId, function: f.function };
     for (const [reason, n] of Object.entries(f.endings)) flows.inc({ ...l, reason }, n);
+    accepted.inc(l, f.flowsTotal);
     active.set(l, f.flowsActive);
     bytes.inc({ ...l, direction: 'up' }, f.bytesUp);
     bytes.inc({ ...l, direction: 'down' }, f.bytesDown);
@@ -85,7 +150,10 @@ export async function exposition(stats: ProxyStats, events: Record<string, numbe
   for (const [kind, n] of Object.entries(stats.bugs ?? {})) bugs.inc({ kind }, n);
   for (const [how, n] of Object.entries(stats.workerExits ?? {})) exits.inc({ how }, n);
   workers.set(liveWorkers ?? workerMetrics.length);
-  const merged = Registry.merge([core, AggregatorRegistry.aggregate(workerMetrics as object[])]);
+  build.set(buildInfo(), 1);
+  restarts.inc(primary.restarts ?? 0);
+  const all = [...(primary.process ? [primary.process] : []), ...workerMetrics].map(ownProcessSeries);
+  const merged = Registry.merge([core, AggregatorRegistry.aggregate(all as object[])]);
   return { text: await merged.metrics(), contentType: merged.contentType };
 }
 

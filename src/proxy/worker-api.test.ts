@@ -21,6 +21,7 @@ function handlers(over: Partial<WorkerHandlers> = {}): WorkerHandlers {
     reload: () => 3,
     apply: () => ({ loaded: [], unloaded: [], kept: [] }),
     drain: () => ({ remaining: 0 }),
+    reopenLogs: () => null,
     ...over,
   };
 }
@@ -39,6 +40,7 @@ test('the handler table calls the worker: each op reaches the method that answer
     },
     applyFunctions: (specs: unknown[]) => (calls.push(`apply ${specs.length}`), { loaded: [], unloaded: [], kept: [] }),
     drain: async (d: number) => (calls.push(`drain ${d}`), { remaining: 0 }),
+    reopenLogs: () => void calls.push('reopenLogs'),
   } as unknown as ProxyWorker;
   const h = workerHandlers(fake);
   assert.equal(await h.load({ spec: { id: 7, parts: [{ function: 'copy' }], chain: false } }), 4);
@@ -50,7 +52,8 @@ test('the handler table calls the worker: each op reaches the method that answer
   await h.functions({});
   await h.apply({ specs: [] });
   await h.drain({ deadlineMs: 9 });
-  assert.deepEqual(calls, ['load 7', 'unload 7 10', 'reload 7', 'flowTable', 'statsSnapshot', 'metricsSnapshot', 'listFunctions', 'apply 0', 'drain 9']);
+  await h.reopenLogs({});
+  assert.deepEqual(calls, ['load 7', 'unload 7 10', 'reload 7', 'flowTable', 'statsSnapshot', 'metricsSnapshot', 'listFunctions', 'apply 0', 'drain 9', 'reopenLogs']);
 });
 
 test('askLocal answers what the handler returns', async () => {

@@ -22,6 +22,10 @@ export function workerHandlers(worker: ProxyWorker): WorkerHandlers {
     reload: async ({ id }) => (await worker.functions.reload(id)).version,
     apply: ({ specs }) => worker.applyFunctions(specs),
     drain: ({ deadlineMs }) => worker.drain(deadlineMs),
+    reopenLogs: () => {
+      worker.reopenLogs();
+      return null;
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import { createLogger } from '../core/log.js';
 import { validateProxyConfig } from './config.js';
 import { dispatch, ENV_BASEDIR, ENV_CONFIG, ENV_FUNCTIONS, ENV_INDEX, type FromWorker, type ToWorker } from './ipc.js';
 import { guardProcess, workerHandlers } from './worker-api.js';
+import { collectWorkerProcessMetrics } from './metrics.js';
 import { ProxyWorker } from './worker.js';
 
 function send(m: FromWorker): void {
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
   if (process.env[ENV_FUNCTIONS]) cfg.functions = JSON.parse(process.env[ENV_FUNCTIONS]) as typeof cfg.functions;
   const log = createLogger(cfg.logLevel, { role: 'worker', worker: index });
   const worker = new ProxyWorker(cfg, log, index);
+  collectWorkerProcessMetrics(index); // its process_* and nodejs_* series, labelled worker-N (metrics.ts)
   // the process-level policy (worker-api.ts): on a bug that ends it, the worker hands its counters to
   // the primary (which keeps them) and exits with EXIT_BUG; the primary starts a fresh worker
   guardProcess(worker, log, {

@@ -25,6 +25,8 @@ import { countTimeWaitRelease } from './timewait.js';
 import { nativePairConnect, nativePairRelay, type PairConnect } from './native-relay.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
+import { FlowObserver } from './flow-metrics.js';
+import { performance } from 'node:perf_hooks';
 import { applyWorkerNofile, fdFlowCap } from './rlimit.js';
 import { StatsBook, type ProxyStats } from './stats.js';
 import { inheritedListenerMap, registerListener, type ListenerMapSource } from './sklookup.js';
@@ -54,6 +56,8 @@ export class ProxyWorker {
   private readonly flows = new Map<number, ProxyFlow>();
   private readonly stats = new StatsBook();
   private readonly metrics = new WorkerMetrics();
+  /** histograms and the access log (flow-metrics.ts) */
+  private readonly observer: FlowObserver;
   readonly functions: FunctionTable;
   private nextId = 1;
   private clock = Date.now();
@@ -102,6 +106,7 @@ export class ProxyWorker {
     this.warnings = new LogLimiter({ burst: cfg.logLimit.burst, intervalMs: cfg.logLimit.intervalMs }, (code, suppressed, intervalMs) =>
       this.log.warn({ code, suppressed, intervalMs }, `flow rejected: ${suppressed} more rejections suppressed`),
     );
+    this.observer = new FlowObserver(this.metrics, workerIndex, cfg.accessLog, log);
     this.functions = new FunctionTable({ registry: BUILTINS, baseDir: cfg.baseDir, log, metricsFor: (id, name) => this.metrics.forFunction(id, name) });
     this.placingOptions = { locators: cfg.locators, lookup: (id) => this.functions.get(id), ...(this.returnHop ? { returnHop: this.returnHop } : {}) };
     this.decideOptions = { ...this.placingOptions, ...(this.bindings ? { bindings: this.bindings } : {}) };
@@ -111,6 +116,7 @@ export class ProxyWorker {
       releaseTimeWait: !this.sklookup,
       now: () => this.clock,
       onClosed: (f) => this.flowClosed(f),
+      onOpen: (f) => this.observer.opened(f),
       ...(this.pairRelay ? { pairRelay: this.pairRelay } : {}),
       ...(this.pairConnect ? { pairConnect: this.pairConnect } : {}),
     };
@@ -233,7 +239,11 @@ export class ProxyWorker {
     // the binding-SID expansion, when it runs, is asynchronous: the socket stays paused meanwhile
     const d = decide(syn, this.decideOptions);
     if (!(d instanceof Promise)) return this.place(socket, d);
-    return d.then((x) => this.place(socket, x));
+    const since = performance.now();
+    return d.then((x) => {
+      this.observer.lookedUp(since, x.ok);
+      return this.place(socket, x);
+    });
   }
 
   private place(socket: net.Socket, d: Decision<LoadedFunction>): undefined {
@@ -271,6 +281,7 @@ export class ProxyWorker {
   }
 
   private flowClosed(f: ProxyFlow): void {
+    this.observer.closed(f);
     this.flows.delete(f.id);
     if (this.flows.size === 0) this.onEmpty?.();
   }
@@ -314,6 +325,11 @@ export class ProxyWorker {
     return this.metrics.snapshot();
   }
 
+  /** logrotate (the primary's SIGHUP): the access log reopened */
+  reopenLogs(): void {
+    this.observer.reopen();
+  }
+
   listFunctions(): FunctionInfo[] {
     return this.functions.list();
   }
@@ -349,6 +365,7 @@ export class ProxyWorker {
     this.nativeRelay?.close();
     this.warnings.stop();
     await this.functions.close();
+    await this.observer.close();
     return { remaining };
   }
 }

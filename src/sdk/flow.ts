@@ -111,6 +111,8 @@ export interface FlowDeps {
   connectTimeoutMs: number;
   /** a clock (ms); the proxy's is coarse, refreshed by its sweep */
   now(): number;
+  /** once, when the server side is up (the flow is open; the relay that carries it is known) */
+  onOpen?(): void;
   /** once, when both sides are closed */
   onClosed?(flow: Flow): void;
 }
@@ -348,6 +350,7 @@ export class Flow implements RelayHooks {
       return;
     }
     this.startRelay(out.stream, this.transforms);
+    this.deps.onOpen?.();
   }
 
   /** Both directions, each with its back-pressure and half-close; the client side was paused until now. The flow is the relay's hooks. */
@@ -414,6 +417,7 @@ export class Flow implements RelayHooks {
         this.stopConnectTimer();
         if (this.end) return;
         this.state = 'open';
+        this.deps.onOpen?.();
       },
     };
   }
@@ -488,6 +492,11 @@ export class Flow implements RelayHooks {
     const log = this.deps.log;
     if (log.isLevelEnabled('debug')) log.debug({ flow: this.id, reason: label, up: this.up.bytesOut, down: this.down.bytesOut }, 'flow closed');
     this.deps.onClosed?.(this);
+  }
+
+  /** Which relay carries the flow: the native relay thread (a pair relay took it over), or JavaScript. */
+  get relayKind(): 'js' | 'native' {
+    return this.handedOver ? 'native' : 'js';
   }
 
   /** The generic part of the flow's `flows` row. */

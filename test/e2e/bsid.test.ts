@@ -35,7 +35,8 @@ async function setUp(lab: Lab, controllerYaml = ACCESS_CONTROLLER_YAML, pki?: Te
   const tls = pki ? `, tls: { ca: "${pki.caCert}", cert: "${pki.clientCert}", key: "${pki.clientKey}" }` : '';
   const yaml = controllerYaml.replace('tokenFile: ar.token }', `tokenFile: ar.token${tls} }`);
   assert.ok(yaml.includes('tokenFile: ar.token'), 'the example names the token file');
-  const ctlConfig = writeConfig(yaml);
+  // the controller's /metrics too, on [::1]:9153 in its namespace
+  const ctlConfig = writeConfig(`${yaml}\nmetrics: {}\n`);
   const tokenFile = join(dirname(ctlConfig), 'ar.token');
   writeFileSync(tokenFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   const tlsArgs = pki ? ['--tls-cert', pki.serverCert, '--tls-key', pki.serverKey, '--tls-client-ca', pki.caCert] : [];
@@ -83,6 +84,18 @@ async function counters(lab: Lab): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const x of (JSON.parse(r.stdout) as { nftables: { counter?: { name: string; packets: number } }[] }).nftables) if (x.counter) out[x.counter.name] = x.counter.packets;
   return out;
+}
+
+/** A series' value in a /metrics text (undefined: absent). */
+function sampleOf(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+async function metricsOf(lab: Lab, host: string, url: string): Promise<string> {
+  const r = await lab.exec(host, ['curl', '-s', '--max-time', '5', url], { timeoutMs: 15000 });
+  assert.match(r.stdout, /^# HELP /m, `${host} ${url}: ${r.stdout.slice(0, 200)}`);
+  return r.stdout;
 }
 
 async function flowsOf(lab: Lab, host: string): Promise<number> {
@@ -149,6 +162,25 @@ describe('binding SIDs (access lab: client — ar — p1a|p1b — p2 — server)
         assert.ok(after['unknown_bsid']! > before['unknown_bsid']!, JSON.stringify({ before, after }));
         assert.ok(after['not_bsid']! > before['not_bsid']!, JSON.stringify({ before, after }));
         assert.ok(after['unauthorised']! > before['unauthorised']!, JSON.stringify({ before, after }));
+
+        // what the three programs measured (issue 15 item 7): the proxy's BSID lookups, the controller's
+        // queries, BSIDs and installs, the agent's installs, refusals and the filter's drops (no token for /metrics)
+        const p1a = await metricsOf(lab, 'p1a', 'http://[::1]:7778/metrics');
+        assert.ok((sampleOf(p1a, 'srv6pipes_bsid_lookup_seconds_count{result="ok"}') ?? 0) >= 1, 'the flow through the BSID was looked up');
+        assert.equal(sampleOf(p1a, 'srv6pipes_flows_accepted_total{fn="1",function="compress"}'), 1);
+        const ctl = await metricsOf(lab, 'ctl', 'http://[::1]:9153/metrics');
+        assert.ok((sampleOf(ctl, 'srv6pipes_controller_queries_total{type="AAAA",rcode="NOERROR",transport="udp",forwarded="no"}') ?? 0) >= 2, ctl);
+        assert.ok((sampleOf(ctl, 'srv6pipes_controller_queries_total{type="UNKNOWN_65281",rcode="REFUSED",transport="udp",forwarded="no"}') ?? 0) >= 1);
+        assert.ok((sampleOf(ctl, 'srv6pipes_controller_queries_total{type="UNKNOWN_65281",rcode="NOERROR",transport="tcp",forwarded="no"}') ?? 0) >= 1, 'the proxy asked over TCP');
+        assert.ok((sampleOf(ctl, 'srv6pipes_controller_answer_seconds_count{transport="udp"}') ?? 0) >= 3);
+        assert.match(ctl, /^srv6pipes_controller_bsids\{router="[^"]+",state="installed"\} 1$/m);
+        assert.match(ctl, /^srv6pipes_controller_bsid_installs_total\{router="[^"]+",result="ok"\} [1-9]/m);
+        for (const p of ['p1a', 'p1b', 'p2']) assert.equal(sampleOf(ctl, `srv6pipes_controller_proxy_up{proxy="${p}"}`), 1, p);
+        const agent = await metricsOf(lab, 'ar', 'http://[fc00:9::1]:7780/metrics');
+        assert.ok((sampleOf(agent, 'srv6pipes_agent_installs_total{result="ok"}') ?? 0) >= 1, agent);
+        assert.equal(sampleOf(agent, 'srv6pipes_agent_bsids_installed'), 1);
+        assert.ok((sampleOf(agent, 'srv6pipes_agent_refused_total{code="AGENT_UNAUTHORISED"}') ?? 0) >= 2, 'the client’s tries');
+        assert.ok((sampleOf(agent, 'srv6pipes_agent_dropped_packets_total{reason="unknown_bsid"}') ?? 0) >= after['unknown_bsid']!);
 
         // p1a fails (process and links gone): the controller notices and re-points the BSID to p1b
         s.proxies.p1a.child.kill('SIGKILL');

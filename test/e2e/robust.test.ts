@@ -114,7 +114,8 @@ describe('flows that end with a client reset mid-transfer (item 20)', () => {
 function totals(text: string): Map<string, number> {
   const m = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const x = /^(\w+_total(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    // counters, and the histograms' counts and buckets (issue 15 item 7): none may go down
+    const x = /^(\w+_(?:total|count|bucket)(?:\{[^}]*\})?) (\S+)$/.exec(line);
     if (x) m.set(x[1]!, Number(x[2]));
   }
   return m;
@@ -193,6 +194,7 @@ describe('a worker that dies (items 5 and 17)', () => {
         const metrics1 = totals((await lab.exec('m1', ['curl', '-s', 'http://127.0.0.1:7778/metrics'])).stdout);
         assertNoDecrease('metrics', metrics0, metrics1);
         assert.equal(metrics1.get('srv6pipes_worker_exits_total{how="SIGKILL"}'), 2);
+        assert.equal(metrics1.get('srv6pipes_worker_restarts_total'), 2);
         // and on they count
         await runFlows(lab, 2, 'fc00:a::1:0:0');
         const stats2 = statCounters(await json(lab, 'm1', 'stats'));

@@ -105,6 +105,11 @@ for (const intercept of ['tproxy', 'sklookup'] as const) {
           const m = await metrics(lab, proxy);
           assert.match(m, /srv6pipes_flows_total\{fn="1",function="copy",reason="ok"\} 2/);
           assert.match(m, /srv6pipes_workers 0/);
+          // one process: its own series once, as the primary's; the flows' histograms from the in-process worker
+          assert.match(m, /^srv6pipes_flows_accepted_total\{fn="1",function="copy"\} 2$/m);
+          assert.match(m, /^process_resident_memory_bytes\{process="primary"\} \d+$/m);
+          assert.doesNotMatch(m, /process="worker-/);
+          assert.match(m, /^srv6pipes_flow_duration_seconds_bucket\{le="\+Inf",relay="(js|native)"\} 2$/m);
           // ctl: load a built-in, use it, reload the config file (as SIGHUP), unload
           assert.equal((await probe(lab, '2')).error, 'ECONNRESET', 'no function 2 yet');
           await cli(lab, proxy, 'ctl', 'load', '2', 'xor');

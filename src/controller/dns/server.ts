@@ -13,6 +13,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { isIPv4 } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../core/log.js';
 import { SrError, errnoCode, isSrError } from '../../core/errors.js';
 import type { Resolver } from '../resolver.js';
@@ -31,6 +32,8 @@ export interface DnsServerOptions {
   log: Logger;
   /** TCP limits; default: the resolver's config's `limits` (read per connection, so a reload applies) */
   limits?: Partial<DnsLimits>;
+  /** every query handled, with performance.now() when it was read (controller/metrics.ts) */
+  onQuery?(l: QueryLog, since: number): void;
 }
 
 export interface DnsServer {
@@ -95,6 +98,15 @@ async function startOnce(o: DnsServerOptions): Promise<DnsServer> {
     const limiter = forwardRate;
     return { resolver, forward, ...(limiter ? { forwardRate: (c: string) => limiter.take(c) } : {}), ...(o.bsids ? { bsids: o.bsids } : {}) };
   };
+  // every query through here: timed from its reading to its answer, counted (metrics)
+  const handle = (msg: Buffer, client: string, transport: 'udp' | 'tcp'): ReturnType<typeof handleMessage> => {
+    if (!o.onQuery) return handleMessage(services(), msg, client, transport);
+    const since = performance.now();
+    return handleMessage(services(), msg, client, transport).then((h) => {
+      o.onQuery?.(h.log, since);
+      return h;
+    });
+  };
   const logQuery = (l: QueryLog): void => {
     if (l.rcode === undefined) o.log.debug(l, 'dropped');
     else if (l.rcode === 'SERVFAIL' || l.rcode === 'REFUSED' || l.rcode === 'FORMERR') o.log.warn(l, 'query');
@@ -103,7 +115,7 @@ async function startOnce(o: DnsServerOptions): Promise<DnsServer> {
   const v4 = isIPv4(o.address);
   const udp = dgram.createSocket({ type: v4 ? 'udp4' : 'udp6', ipv6Only: false });
   udp.on('message', (msg, rinfo) => {
-    void handleMessage(services(), msg, clientAddress(rinfo.address), 'udp').then((h) => {
+    void handle(msg, clientAddress(rinfo.address), 'udp').then((h) => {
       logQuery(h.log);
       // a socket closed meanwhile throws synchronously: never out of the server
       try {
@@ -169,7 +181,7 @@ async function startOnce(o: DnsServerOptions): Promise<DnsServer> {
         progress = Date.now();
         inFlight++;
         // answers go out in the order of the queries, each once it is ready
-        const answer = handleMessage(services(), msg, client, 'tcp');
+        const answer = handle(msg, client, 'tcp');
         tail = tail
           .then(async () => {
             const h = await answer;
