@@ -65,7 +65,8 @@ function schemasAt(schema: z.ZodType, path: readonly PropertyKey[], keepUnion = 
     case 'optional': case 'nullable': case 'default': case 'prefault': case 'catch': case 'readonly': case 'nonoptional':
       return schemasAt(d.innerType!, path, keepUnion);
     case 'pipe':
-      return [...schemasAt(d.in!, path, keepUnion), ...(defOf(d.in!).type === 'transform' ? [] : schemasAt(d.out!, path, keepUnion))].filter((s, i, all) => all.indexOf(s) === i);
+      // a preprocess is a pipe from a transform, a .transform() a pipe into one: the schemas on either side
+      return [d.in!, d.out!].filter((s) => defOf(s).type !== 'transform').flatMap((s) => schemasAt(s, path, keepUnion));
     case 'union':
       return d.options!.flatMap((o) => schemasAt(o, path));
     case 'intersection':
@@ -135,7 +136,8 @@ function reword(schema: z.ZodType, base: readonly PropertyKey[], i: Issue): { pa
       const big = i.code === 'too_big';
       const bound = Number(big ? (i as { maximum: number | bigint }).maximum : (i as { minimum: number | bigint }).minimum);
       const exclusive = (i as { inclusive?: boolean }).inclusive === false;
-      const what = i.origin === 'array' || i.origin === 'set' ? ' items' : i.origin === 'string' ? ' characters' : '';
+      const plural = bound === 1 ? '' : 's';
+      const what = i.origin === 'array' || i.origin === 'set' ? ` item${plural}` : i.origin === 'string' ? ` character${plural}` : '';
       const limit = `${big ? (exclusive ? 'less than' : 'at most') : exclusive ? 'more than' : 'at least'} ${bound}${what}`;
       const got = typeof i.input === 'number' ? ` (got ${i.input})` : Array.isArray(i.input) ? ` (got ${i.input.length})` : typeof i.input === 'string' && what ? ` (got ${i.input.length})` : '';
       return { path, message: `${limit}${got}` };
