@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { durationArgument } from '../config/duration.js';
 import { SrError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
+import type { LogLevel } from '../config/schemas.js';
 import { native } from '../native/addon.js';
 import { listenFd } from '../native/sockets.js';
 import type { FunctionSpec } from '../sdk/loader.js';
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   dryRun?: boolean;
   /** printed lines (dry run); default stdout */
   print?: (line: string) => void;
+  /** `--log-level`: instead of the config file's `logLevel` (the workers' too) */
+  logLevel?: LogLevel;
 }
 
 /** A worker: a forked process (`child`), or the one the primary runs itself with `workers: 0` (`local`). */
@@ -405,7 +408,9 @@ function describeSpec(s: FunctionSpec): string {
 
 /** `srv6pipes proxy`: runs until SIGTERM/SIGINT, then drains and exits 0. SIGHUP re-reads the config. */
 export async function runProxy(o: DaemonOptions): Promise<number> {
-  const cfg = loadProxyConfig(o.configPath);
+  const loaded = loadProxyConfig(o.configPath);
+  // --log-level: the workers validate `raw`, so it goes there too
+  const cfg = o.logLevel === undefined ? loaded : { ...loaded, logLevel: o.logLevel, raw: { ...(loaded.raw as object), logLevel: o.logLevel } };
   const print = o.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   if (o.dryRun) {
     await checkFunctions(cfg, o.configPath);
