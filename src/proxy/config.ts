@@ -23,6 +23,7 @@ import { BUILTINS, builtinRequires } from '../functions/registry.js';
 import { MemoryMetrics } from '../sdk/metrics-memory.js';
 import type { FunctionRequirement } from '../sdk/types.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
+import type { RestartPolicy } from './supervision.js';
 
 /** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
 const DURATIONS = {
@@ -164,6 +165,11 @@ const schema = z
       })
       .strict()
       .optional(),
+    /** a worker that dies is restarted after `delay`, twice as long each time it dies again before it ran `stableAfter`, at most `maxDelay` (src/proxy/supervision.ts) */
+    workerRestart: z
+      .object({ delay: duration({ min: 10, max: 60_000 }).default(100), maxDelay: duration({ min: 100, max: 3_600_000 }).default(30_000), stableAfter: duration({ min: 1000, max: 86_400_000 }).default(60_000) })
+      .strict()
+      .default({ delay: 100, maxDelay: 30_000, stableAfter: 60_000 }),
     /** concurrent flows per proxy, per client (its /clientPrefix), per function id; the descriptor limit */
     limits: z
       .object({
@@ -231,6 +237,8 @@ export interface ProxyConfig {
   returnPath: { id: number; sid: string } | null;
   returnHops: ReturnHop[];
   mptcp: MptcpConfig | null;
+  /** the back-off between restarts of a worker that died */
+  workerRestart: RestartPolicy;
   /** per proxy; each worker enforces its share (src/proxy/admission.ts) */
   limits: { flows: number; flowsPerClient: number; clientPrefix: number; perFunction: number | Record<string, number> | null; nofile: 'auto' | number };
   /** the validated source object (workers re-validate it) */
@@ -331,6 +339,12 @@ function mptcpConfig(c: RawProxyConfig): MptcpConfig | null {
   return { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: conv?.port ?? null, converterFrom: (conv?.from ?? []).map((x) => parsePrefix(x)) };
 }
 
+function workerRestartConfig(c: RawProxyConfig, invalid: Invalid): RestartPolicy {
+  const { delay, maxDelay, stableAfter } = c.workerRestart;
+  if (delay > maxDelay) throw invalid(['workerRestart', 'maxDelay'], `${maxDelay} ms is less than workerRestart.delay (${delay} ms)`);
+  return { delayMs: delay, maxDelayMs: maxDelay, stableMs: stableAfter };
+}
+
 /** Validates a parsed config object. */
 export function validateProxyConfig(input: unknown, source = 'config', baseDir = process.cwd()): ProxyConfig {
   const invalid: Invalid = (path, message) => configInvalid(source, path, message);
@@ -353,6 +367,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids, invalid) : null,
     ...returnConfig(c, invalid),
     limits: { ...c.limits, perFunction: c.limits.perFunction ?? null },
+    workerRestart: workerRestartConfig(c, invalid),
     mptcp: mptcpConfig(c),
     raw: input,
     deprecations,

@@ -30,6 +30,7 @@ import { nofileNeed, raiseNofile } from './rlimit.js';
 import { RetainedStats, type ProxyStats } from './stats.js';
 import { describeSkLookup, ENV_SKLOOKUP_SLOTS, SkLookupInterception } from './sklookup.js';
 import { workerExecArgv } from './worker-runtime.js';
+import { proxyHealth, RestartBackoff, type HealthState } from './supervision.js';
 import { askLocal, guardProcess, workerHandlers } from './worker-api.js';
 import { ProxyWorker } from './worker.js';
 import { ownListenerMap } from './sklookup.js';
@@ -70,6 +71,9 @@ export class ProxyDaemon {
   /** what workers that ended had counted: sums stay monotonic across a worker's death */
   private readonly retainedStats = new RetainedStats();
   private readonly retainedMetrics = new RetainedMetrics();
+  /** the back-off between restarts of a worker that died, and the restarts waiting */
+  private readonly backoff: RestartBackoff;
+  private readonly restartTimers = new Map<number, { timer: NodeJS.Timeout; due: number }>();
 
   constructor(
     private cfg: ProxyConfig,
@@ -77,6 +81,7 @@ export class ProxyDaemon {
     private readonly configPath?: string,
   ) {
     this.specs = cfg.functions;
+    this.backoff = new RestartBackoff(cfg.workerRestart);
   }
 
   /**
@@ -127,7 +132,7 @@ export class ProxyDaemon {
     return [
       { method: 'GET', path: '/flows', summary: 'the flow table of every worker', handle: json(() => this.flows()) },
       { method: 'GET', path: '/stats', summary: 'per-function counters', access: 'open', handle: json(() => this.stats()) },
-      { method: 'GET', path: '/health', summary: 'liveness', access: 'open', handle: json(async () => ({ ok: true, workers: this.workerProcesses() })) },
+      { method: 'GET', path: '/health', summary: 'readiness: 200 when every worker listens and the host configuration is applied; 503 and the reason while not, or draining', access: 'open', handle: async () => proxyHealth(this.healthState()) },
       { method: 'GET', path: '/functions', summary: 'the function table', handle: json(() => this.functions()) },
       {
         method: 'GET',
@@ -149,6 +154,32 @@ export class ProxyDaemon {
       { method: 'POST', path: '/functions/reload', summary: 'reload a function’s module: {id}', handle: json((b) => this.reloadFunction(Number((b as B).id))) },
       { method: 'POST', path: '/config/reload', summary: 're-read the config file (as SIGHUP)', handle: json(() => this.reloadConfig()) },
     ];
+  }
+
+  private healthState(): HealthState {
+    return {
+      draining: this.stopping,
+      workersWanted: Math.max(1, this.cfg.workers),
+      workersListening: this.workers.length,
+      restarting: new Map([...this.restartTimers].map(([i, r]) => [i, r.due])),
+      hostConfigured: !this.cfg.netconf || this.undoNetconf !== undefined,
+      restarts: this.backoff.restarts,
+    };
+  }
+
+  /** A worker died (or its restart failed): start it again after the back-off (supervision.ts), counted. */
+  private scheduleRestart(index: number, why: Record<string, unknown>): void {
+    const delay = this.backoff.died(index);
+    this.count('worker_restart');
+    this.log.error({ worker: index, ...why, restartInMs: delay, restarts: this.backoff.restarts }, 'worker died; restarting it');
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(index);
+      if (this.stopping) return;
+      this.spawnWorker(index).catch((e: unknown) => {
+        if (!this.stopping) this.scheduleRestart(index, { err: e instanceof Error ? e.message : e });
+      });
+    }, delay);
+    this.restartTimers.set(index, { timer, due: Date.now() + delay });
   }
 
   /** Worker processes alive (0 with `workers: 0`: the primary serves the flows itself). */
@@ -206,6 +237,7 @@ export class ProxyDaemon {
           // restarted while stop() drained the others: it would keep the primary alive (it drains on disconnect)
           if (this.stopping) child.disconnect();
           this.workers.push(slot);
+          this.backoff.up(index);
           resolve();
         } else if (m.type === 'failed') {
           reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(wireCode(m.code), m.message, m.hint ? { hint: m.hint } : undefined));
@@ -224,10 +256,7 @@ export class ProxyDaemon {
           reject(new SrError('INTERNAL', `worker ${index} exited during start (code ${code}, signal ${signal})`));
           return;
         }
-        if (!this.stopping) {
-          this.log.error({ worker: index, code, signal }, 'worker died; restarting it');
-          this.spawnWorker(index).catch((e: unknown) => this.log.error({ err: e }, 'worker restart failed'));
-        }
+        if (!this.stopping) this.scheduleRestart(index, { code, signal });
       });
     });
   }
@@ -347,6 +376,8 @@ export class ProxyDaemon {
   /** Drains the workers (up to the deadline), stops admin, removes the host configuration. */
   async stop(deadlineMs = this.cfg.timeouts.drain): Promise<void> {
     this.stopping = true;
+    for (const r of this.restartTimers.values()) clearTimeout(r.timer);
+    this.restartTimers.clear();
     const exits = this.workers.map((w) => {
       // in this process: its drain resets what is left at the deadline and closes its relay and functions
       if (w.local) return this.ask(w, 'drain', { deadlineMs }, deadlineMs + 3000).then(
