@@ -55,7 +55,9 @@ export function nearestKey(word: string, candidates: Iterable<string>): string |
 }
 
 type Def = { type: string; shape?: Record<string, z.ZodType>; innerType?: z.ZodType; in?: z.ZodType; out?: z.ZodType; options?: z.ZodType[]; element?: z.ZodType; valueType?: z.ZodType; items?: z.ZodType[]; left?: z.ZodType; right?: z.ZodType; getter?: () => z.ZodType };
-const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
+/** A zod 4 schema (its definition readable); a module may bring zod 3 or a hand-written safeParse. */
+export const isZod4 = (s: unknown): boolean => typeof (s as { _zod?: { def?: { type?: unknown } } } | null)?._zod?.def?.type === 'string';
+const defOf = (s: z.ZodType): Def => (isZod4(s) ? (s as unknown as { _zod: { def: Def } })._zod.def : { type: 'unknown' });
 
 /** The schemas that may describe the value at `path` below `schema` (several through unions). */
 function schemasAt(schema: z.ZodType, path: readonly PropertyKey[], keepUnion = false): z.ZodType[] {

@@ -135,6 +135,12 @@ test('issue 15: cross-field checks: host bits in a locator, overlapping locators
   assert.equal(messageOf(`${base}mptcp: {converter: {port: 7777, from: ["fc00:c::/64"]}}`), 'p.yaml: mptcp.converter.port: 7777 is the port of the transparent listener (port) too: give each listener its own port');
 });
 
+test('issue 15: a function option is worded like every config error (its descriptor’s zod schema)', async () => {
+  const c = parseProxyConfig('locators: [{prefix: "fc00:a::/48"}]\nfunctions: [{id: 1, function: copy}, {id: 3, function: xor, options: {passes: -1}}, {id: 4, function: xor, options: {pases: 2}}]', 'p.yaml');
+  await assert.rejects(checkFunctions({ ...c, functions: [c.functions[1]!] }, 'p.yaml'), (e: unknown) => isSrError(e, 'CONFIG_INVALID') && e.message === 'p.yaml: functions[0].options.passes: at least 0 (got -1)');
+  await assert.rejects(checkFunctions({ ...c, functions: [c.functions[2]!] }, 'p.yaml'), (e: unknown) => isSrError(e, 'CONFIG_INVALID') && e.message === 'p.yaml: functions[0].options.pases: unknown key: did you mean `passes`?');
+});
+
 test('issue 15: a YAML syntax error is one line, FILE:LINE:COLUMN and the parser\'s words, the line quoted in the hint', () => {
   assert.throws(
     () => parseProxyConfig('locators: [{prefix: "fc00:a::/48"}]\nfunctions: [{id: 1, function: copy}\n  x: : :\n', 'p.yaml'),
