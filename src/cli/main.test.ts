@@ -55,3 +55,7 @@ test('issue 15: every long-running command takes --log-level (the proxy and the 
   assert.equal(proxy.parse('debug', '--log-level'), 'debug');
   assert.deepEqual(await run('proxy', '--config', 'x.yaml', '--log-level', 'loud'), { code: 2, out: '', err: 'srv6pipes: --log-level: "loud" is not one of fatal, error, warn, info, debug, trace [BAD_ARGUMENT]\n  hint: e.g. --log-level info; see --help\n' });
 });
+
+test('issue 15: the access-router agent refuses a --bsid-prefix with bits set past its length', async () => {
+  assert.deepEqual(await run('access-router', '--bsid-prefix', 'fc00:f::1/64', '--listen', '[::1]:7780'), { code: 2, out: '', err: 'srv6pipes: --bsid-prefix: fc00:f::1/64 has bits set past its length [BAD_ARGUMENT]\n  hint: write fc00:f::/64\n' });
+});

@@ -25,6 +25,12 @@ export const isIpv4Text = (s: string): boolean => IPV4.test(s);
 /** An IPv6 prefix as text, e.g. fc00:a::/80 (kept as text). */
 export const prefixSchema = z.string().refine(isPrefixText, { message: 'an IPv6 prefix such as fc00:a::/80' });
 
+/** An IPv6 prefix as text with no bits set past its length (a locator, a BSID block): `fc00:f::1/64` is refused. */
+export const networkPrefixSchema = prefixSchema.superRefine((s, ctx) => {
+  const clean = hostBitsSet(s);
+  if (clean !== undefined) ctx.addIssue({ code: 'custom', message: `${s} has bits set past its length: write ${clean}` });
+});
+
 /** An IPv6 address as text. */
 export const ipv6Schema = z.string().refine(isAddress, 'an IPv6 address');
 
@@ -36,6 +42,8 @@ export const portSchema = z.number().int().min(1).max(65535);
 
 /** The prefix written with its host bits cleared (`fc00:a::/48` for `fc00:a::1/48`), or undefined when they are. */
 export function hostBitsSet(text: string): string | undefined {
+  // not a prefix at all is another check's message (zod runs every refinement of a string)
+  if (!isPrefixText(text)) return undefined;
   const p = parsePrefix(text);
   return parseAddress(text.slice(0, text.indexOf('/'))).equals(p.addr) ? undefined : formatPrefix(p);
 }

@@ -54,6 +54,7 @@ describe('controller config', () => {
     // issue 15: a locator with host bits, and one proxy's locator inside another's
     rejects((c) => (c['nodes'].proxies[1].locators[0].prefix = 'fc00:b::1/80'), /^ctl\.yaml: nodes\.proxies\[1\]\.locators\[0\]\.prefix: fc00:b::1\/80 has bits set past its length: write fc00:b::\/80$/);
     rejects((c) => (c['nodes'].proxies[1].locators[0].prefix = 'fc00:a::/64'), /^ctl\.yaml: nodes\.proxies\[1\]\.locators\[0\]\.prefix: fc00:a::\/64 overlaps fc00:a::\/80 of nodes\.proxies\[0\] \(p1\): a SID would name two proxies$/);
+    rejects((c) => (c['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::1/64' }]), /^ctl\.yaml: nodes\.accessRouters\[0\]\.bsidPrefix: fc00:f::1\/64 has bits set past its length: write fc00:f::\/64$/);
     rejects((c) => (c['nodes'].proxie = c['nodes'].proxies), /^ctl\.yaml: nodes\.proxie: unknown key: did you mean `proxies`\?$/);
     rejects((c) => (c['nodes'].proxies[1].name = 'p1'), /nodes\.proxies\[1\]\.name: node name "p1" is used twice/);
     rejects((c) => (c['links'][1].b = 'p9'), /links\[1\]\.b: "p9" is neither a node name nor an IPv6 prefix/);

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { upgradeOldForms, type OldForm } from '../config/deprecated.js';
 import { configInvalid, parseWith } from '../config/fields.js';
-import { addressSchema, isIpv4Text, isPrefixText, locatorsSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
+import { addressSchema, isIpv4Text, isPrefixText, locatorsSchema, networkPrefixSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
 import { formatAddress, formatPrefix, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import type { SidLayout } from '../codec/sid.js';
@@ -78,7 +78,7 @@ const agentSpec = z
       for (const k of ['tokenFile', 'tls', 'timeout'] as const) if (a[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'only for an `http` agent' });
     }
   });
-const accessRouter = z.object({ name: nodeName, bsidPrefix: prefix, agent: agentSpec.optional() }).strict();
+const accessRouter = z.object({ name: nodeName, bsidPrefix: networkPrefixSchema, agent: agentSpec.optional() }).strict();
 
 const endpoint = z.string().min(1);
 /**
