@@ -4,6 +4,7 @@
  * limits (agent/limits.ts) and behind its credentials (agent/server.ts). SIGTERM/SIGINT remove every
  * route it installed and its table.
  */
+import { hostBitsSet } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { formatPrefix, isAddress, parsePrefix } from '../net/ip6.js';
@@ -55,6 +56,8 @@ export async function runAccessRouter(o: RunAccessRouterOptions): Promise<number
   } catch {
     throw new SrError('BAD_ARGUMENT', `bad --bsid-prefix "${o.bsidPrefix}"`, { hint: 'an IPv6 prefix such as fc00:f::/64' });
   }
+  const clean = hostBitsSet(o.bsidPrefix);
+  if (clean !== undefined) throw new SrError('BAD_ARGUMENT', `--bsid-prefix: ${o.bsidPrefix} has bits set past its length`, { hint: `write ${clean}` });
   if (o.tunnelSource !== undefined && !isAddress(o.tunnelSource)) throw new SrError('BAD_ARGUMENT', `bad --tunnel-source "${o.tunnelSource}"`, { hint: 'an IPv6 address of this router' });
   const listen = (() => {
     try {

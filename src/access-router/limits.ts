@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { SrError } from '../core/errors.js';
+import { parseWith } from '../config/fields.js';
 import { formatAddress, formatPrefix, maskBuffer, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import type { BsidPolicy } from './api.js';
 
@@ -41,13 +42,10 @@ export const DEFAULT_AGENT_LIMITS: AgentLimits = agentLimits({});
 
 /** Validates limits (from the command line); BAD_ARGUMENT names the option. */
 export function agentLimits(input: AgentLimitsInput): AgentLimits {
-  const r = agentLimitsSchema.safeParse(input);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    const flag = `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    throw new SrError('BAD_ARGUMENT', `bad ${flag}: ${i.message}`, { hint: 'see srv6pipes access-router --help and docs/security.md' });
-  }
-  const l = r.data;
+  const l = parseWith(agentLimitsSchema, input, (path, message) => {
+    const flag = `--${String(path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    return new SrError('BAD_ARGUMENT', `bad ${flag}: ${message}`, { hint: 'see srv6pipes access-router --help and docs/security.md' });
+  });
   return { minSourceLength: l.minSourceLength, maxLifetimeMs: l.maxLifetime * 1000, maxSegments: l.maxSegments, maxBsids: l.maxBsids, maxInFlight: l.maxInFlight, maxConnections: l.maxConnections };
 }
 

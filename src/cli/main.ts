@@ -8,12 +8,15 @@ import { COMMANDS, GROUPS } from './commands/index.js';
 import { longFlag } from './options.js';
 import type { CommandSpec, OptionSpec } from './spec.js';
 import { VERSION } from '../core/version.js';
+import { nearestKey } from '../config/fields.js';
+import { formatUserError, printError } from './report.js';
 
 export function buildProgram(onRun: (p: Promise<number | void>) => void): Command {
   const program = new Command('srv6pipes')
     .description('In-network bytestream functions over IPv6 Segment Routing')
-    .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
+    .version(VERSION, '-v, --version', 'print the version')
+    // commander's own error lines are not printed: main() prints one line and a hint, like every user error
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
   const groups = new Map<string, Command>();
   for (const g of GROUPS) {
@@ -56,13 +59,44 @@ export function parseOptions(options: [string, OptionSpec][], given: Record<stri
   return out;
 }
 
+/** A user error: one line and a hint, exit 2 (an `input` error out of a command too); a bug: its stack, exit 70. */
 export function reportError(e: unknown): number {
   if (e instanceof SrError && e.kind !== 'bug') {
-    process.stderr.write(`srv6pipes: ${e.message} [${e.code}]\n  hint: ${e.hint}\n`);
+    process.stderr.write(formatUserError(e));
     return 2;
   }
-  process.stderr.write(`srv6pipes: internal error (a bug):\n${e instanceof Error ? e.stack : String(e)}\n`);
-  return 70;
+  return printError(e);
+}
+
+/**
+ * The verbs of `argv` that name no command: `srv6pipes bogus --help` would print the whole help and
+ * exit 0 (commander shows help before it looks at the verb). BAD_ARGUMENT naming the verb, the
+ * nearest command, and where to look.
+ */
+export function checkVerbs(program: Command, argv: readonly string[]): void {
+  let cmd = program;
+  const words = ['srv6pipes'];
+  for (const word of argv) {
+    if (word.startsWith('-') || cmd.commands.length === 0) return;
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!sub) {
+      if (word === 'help') return;
+      const names = cmd.commands.map((c) => c.name());
+      const near = nearestKey(word, names);
+      throw new SrError('BAD_ARGUMENT', `unknown command '${[...words, word].slice(1).join(' ')}'${near ? ` (did you mean ${[...words.slice(1), near].join(' ')}?)` : ''}`, {
+        hint: `the commands: ${words.join(' ')} --help`,
+      });
+    }
+    cmd = sub;
+    words.push(word);
+  }
+}
+
+/** A commander parse error (unknown option, missing argument, …) as one line and a hint. */
+function commanderError(e: CommanderError): SrError {
+  const [first, ...rest] = e.message.replace(/^error: /, '').split('\n');
+  const suggestion = rest.map((l) => l.trim()).find((l) => /^\(Did you mean/.test(l));
+  return new SrError('BAD_ARGUMENT', `${first!}${suggestion ? ` ${suggestion.replace('(Did', '(did')}` : ''}`, { hint: 'see srv6pipes --help, or srv6pipes COMMAND --help' });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -71,9 +105,10 @@ export async function main(argv: string[]): Promise<number> {
     pending = p;
   });
   try {
+    checkVerbs(program, argv);
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : reportError(commanderError(e));
     return reportError(e);
   }
   if (!pending) return 0;

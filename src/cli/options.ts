@@ -112,3 +112,16 @@ export function oneOf<const V extends string>(flags: string, description: string
 export function longFlag(flags: string): string {
   return /--[a-z0-9-]+/.exec(flags)?.[0] ?? flags;
 }
+
+/** One of `values`, or undefined when absent (something else decides: a config file's setting). */
+export function optionalOneOf<const V extends string>(flags: string, description: string, values: readonly V[]): OptionSpec<V | undefined> {
+  return {
+    flags,
+    description,
+    parse: (raw, f) => {
+      if (raw === undefined) return undefined;
+      if (typeof raw !== 'string' || !(values as readonly string[]).includes(raw)) throw bad(f, raw, `one of ${values.join(', ')}`, values[Math.floor(values.length / 2)]!);
+      return raw as V;
+    },
+  };
+}

@@ -5,19 +5,20 @@
  */
 import net from 'node:net';
 import { exchange } from '../dns/exchange.js';
-import { SrError } from '../core/errors.js';
+import { errnoCode, SrError } from '../core/errors.js';
 import { buildQuery, parseController, parseResponse, rcodeError, type ResolveOptions, type ResolveResult } from '../dns/query.js';
 import { connect, type ConnectOptions } from './connect.js';
 
 export type { ResolveOptions, ResolveResult, ResolvedPath } from '../dns/query.js';
 
-/** Asks the controller; resolves whatever the rcode (check `rcode`); rejects on no answer. */
+/** Asks the controller; resolves whatever the rcode (check `rcode`); rejects on no answer (CONTROLLER_UNREACHABLE). */
 export async function resolve(o: ResolveOptions): Promise<ResolveResult> {
-  const { answer, transport } = await exchange({
-    server: parseController(o.controller),
-    query: (id) => buildQuery(o, id),
-    mode: o.tcp ? 'tcp' : 'udp-then-tcp',
-    timeoutMs: o.timeoutMs ?? 2000,
+  const server = parseController(o.controller);
+  const { answer, transport } = await exchange({ server, query: (id) => buildQuery(o, id), mode: o.tcp ? 'tcp' : 'udp-then-tcp', timeoutMs: o.timeoutMs ?? 2000 }).catch((e: unknown) => {
+    if (e instanceof SrError) throw e;
+    const code = errnoCode(e);
+    const message = (e as Error).message;
+    throw new SrError('CONTROLLER_UNREACHABLE', `resolve ${o.name}: [${server.address}]:${server.port}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`, { cause: e });
   });
   return { ...parseResponse(answer, o.name).result, transport };
 }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { SrError } from '../core/errors.js';
+import { explainIssues } from './fields.js';
 
 /** The largest delay a Node.js timer honours: 2^31−1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -41,20 +42,26 @@ export interface DurationBounds {
 export function duration(bounds: DurationBounds = {}) {
   const min = bounds.min ?? 0;
   const max = Math.min(bounds.max ?? TIMER_MAX_MS, TIMER_MAX_MS);
-  const range = `between ${formatDuration(min)} and ${formatDuration(max)}`;
+  const range = `between ${formatDuration(min)} and ${max === TIMER_MAX_MS ? `${max}ms (24.8 days, what a timer takes)` : formatDuration(max)}`;
+  const hint = `a duration such as 500ms, 5s, 2m or 1h (a bare number counts milliseconds), ${range}`;
+  // one message for every shape of mistake (a union would say "Invalid input"): the hint and what was given
+  const said = (input: unknown): string => (input === undefined ? `required (${hint})` : `${hint}, not ${JSON.stringify(input)}`);
   return z
-    .union([
-      z.number().int('a whole number of milliseconds'),
-      z.string().transform((s, ctx) => {
-        const ms = parseDurationText(s.trim());
-        if (ms === undefined) {
-          ctx.addIssue({ code: 'custom', message: `a duration such as 500ms, 5s, 2m or 1h, ${range}` });
-          return z.NEVER;
-        }
-        return ms;
-      }),
-    ])
-    .pipe(z.number().min(min, `a duration ${range}`).max(max, `a duration ${range}`));
+    .union(
+      [
+        z.number().int(),
+        z.string().transform((s, ctx) => {
+          const ms = parseDurationText(s.trim());
+          if (ms === undefined) {
+            ctx.addIssue({ code: 'custom', message: said(s), input: s });
+            return z.NEVER;
+          }
+          return ms;
+        }),
+      ],
+      { error: (iss) => said(iss.input) },
+    )
+    .pipe(z.number().min(min, { error: (iss) => `a duration ${range}, not ${formatDuration(Number(iss.input))}` }).max(max, { error: (iss) => `a duration ${range}, not ${formatDuration(Number(iss.input))}` }));
 }
 
 /**
@@ -65,7 +72,8 @@ export function duration(bounds: DurationBounds = {}) {
 export function durationArgument(value: unknown, what: string, bounds: DurationBounds & { unit?: 'ms' | 's' } = {}): number {
   const k = bounds.unit === 's' ? 1000 : 1;
   const v = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) * k : typeof value === 'number' ? value * k : value;
-  const r = duration(bounds).safeParse(typeof v === 'number' ? Math.round(v) : v);
-  if (!r.success) throw new SrError('BAD_ARGUMENT', `${what}: ${r.error.issues[0]!.message} (got ${JSON.stringify(value)})`);
+  const schema = duration(bounds);
+  const r = schema.safeParse(typeof v === 'number' ? Math.round(v) : v, { reportInput: true });
+  if (!r.success) throw new SrError('BAD_ARGUMENT', `${what}: ${explainIssues(schema, r.error.issues).message} (got ${JSON.stringify(value)})`);
   return r.data;
 }

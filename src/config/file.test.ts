@@ -8,7 +8,9 @@ import { parseYamlText } from './file.js';
 test('parseYamlText: YAML and JSON text; a syntax error is CONFIG_SYNTAX naming the source', () => {
   assert.deepEqual(parseYamlText('a: 1\nb: [x, y]\n', 'c.yaml'), { a: 1, b: ['x', 'y'] });
   assert.deepEqual(parseYamlText('{"a": 1}', 'c.json'), { a: 1 });
-  assert.throws(() => parseYamlText('a: [1\n', 'bad.yaml'), (e) => isSrError(e) && e.code === 'CONFIG_SYNTAX' && e.message.startsWith('bad.yaml: '));
+  assert.throws(() => parseYamlText('a: [1\n', 'bad.yaml'), (e) => isSrError(e) && e.code === 'CONFIG_SYNTAX' && e.message.startsWith('bad.yaml:2:1: '));
+  // one line, no dangling `column 1:` and no drawing of the line (issue 15): the line goes to the hint
+  assert.throws(() => parseYamlText('a: 1\n b: 2\n', 'bad.yaml'), (e) => isSrError(e, 'CONFIG_SYNTAX') && e.message === 'bad.yaml:1:4: Nested mappings are not allowed in compact mappings' && e.hint === 'line 1 is "a: 1"; the file must be YAML (JSON is YAML too)');
 });
 
 test('the YAML parser is loaded on the first parse, not with the module (a proxy worker never parses YAML)', () => {

@@ -50,7 +50,12 @@ describe('controller config', () => {
     rejects((c) => (c['listen'] = { port: 70000 }), /listen\.port: /);
     rejects((c) => (c['bogus'] = 1), /bogus|top level/);
     rejects((c) => (c['nodes'].proxies[1].locators[0].prefix = 'fc00:b::'), /nodes\.proxies\[1\]\.locators\[0\]\.prefix: .*IPv6 prefix/);
-    rejects((c) => (c['nodes'].proxies[0].functions.xor = 70000), /nodes\.proxies\[0\]\.functions\.xor: function id 70000 does not fit in 16 bits/);
+    rejects((c) => (c['nodes'].proxies[0].functions.xor = 70000), /nodes\.proxies\[0\]\.functions\.xor: 70000 does not fit the 16 function bits of locators\[0\] \(fc00:a::\/80\): 0–65535$/);
+    // issue 15: a locator with host bits, and one proxy's locator inside another's
+    rejects((c) => (c['nodes'].proxies[1].locators[0].prefix = 'fc00:b::1/80'), /^ctl\.yaml: nodes\.proxies\[1\]\.locators\[0\]\.prefix: fc00:b::1\/80 has bits set past its length: write fc00:b::\/80$/);
+    rejects((c) => (c['nodes'].proxies[1].locators[0].prefix = 'fc00:a::/64'), /^ctl\.yaml: nodes\.proxies\[1\]\.locators\[0\]\.prefix: fc00:a::\/64 overlaps fc00:a::\/80 of nodes\.proxies\[0\] \(p1\): a SID would name two proxies$/);
+    rejects((c) => (c['nodes'].accessRouters = [{ name: 'ar', bsidPrefix: 'fc00:f::1/64' }]), /^ctl\.yaml: nodes\.accessRouters\[0\]\.bsidPrefix: fc00:f::1\/64 has bits set past its length: write fc00:f::\/64$/);
+    rejects((c) => (c['nodes'].proxie = c['nodes'].proxies), /^ctl\.yaml: nodes\.proxie: unknown key: did you mean `proxies`\?$/);
     rejects((c) => (c['nodes'].proxies[1].name = 'p1'), /nodes\.proxies\[1\]\.name: node name "p1" is used twice/);
     rejects((c) => (c['links'][1].b = 'p9'), /links\[1\]\.b: "p9" is neither a node name nor an IPv6 prefix/);
     rejects((c) => (c['links'][1].cost = 0), /links\[1\]\.cost: /);
@@ -134,7 +139,7 @@ describe('controller config', () => {
   });
 
   test('YAML syntax errors are CONFIG_SYNTAX', () => {
-    assert.throws(() => parseControllerConfig('nodes: [', 'x.yaml'), (e: unknown) => isSrError(e, 'CONFIG_SYNTAX') && /^x\.yaml: /.test(e.message));
+    assert.throws(() => parseControllerConfig('nodes: [', 'x.yaml'), (e: unknown) => isSrError(e, 'CONFIG_SYNTAX') && e.message === 'x.yaml:1:9: Flow sequence in block collection must be sufficiently indented and end with a ]' && e.hint === 'the end of the file; the file must be YAML (JSON is YAML too)');
   });
 
   test('issue 12: forwarding, private lookups, DNS limits and BSID caps, with their defaults', () => {

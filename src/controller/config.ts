@@ -9,9 +9,9 @@ import { duration } from '../config/duration.js';
 import { upgradeOldForms, type OldForm } from '../config/deprecated.js';
 import { configInvalid, parseWith } from '../config/fields.js';
 import { CONTROLLER_METRICS_SCHEMA, type ControllerMetricsConfig } from './metrics-config.js';
-import { addressSchema, isIpv4Text, isPrefixText, locatorsSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
+import { addressSchema, isIpv4Text, isPrefixText, locatorsSchema, networkPrefixSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
-import { formatAddress, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
+import { formatAddress, formatPrefix, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import type { SidLayout } from '../codec/sid.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -79,7 +79,7 @@ const agentSpec = z
       for (const k of ['tokenFile', 'tls', 'timeout'] as const) if (a[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'only for an `http` agent' });
     }
   });
-const accessRouter = z.object({ name: nodeName, bsidPrefix: prefix, agent: agentSpec.optional() }).strict();
+const accessRouter = z.object({ name: nodeName, bsidPrefix: networkPrefixSchema, agent: agentSpec.optional() }).strict();
 
 const endpoint = z.string().min(1);
 /**
@@ -379,9 +379,15 @@ function nodesConfig(n: Raw['nodes'], invalid: Invalid): Nodes {
     for (const [fn, id] of Object.entries(p.functions)) {
       hosted.add(fn);
       p.locators.forEach((l, j) => {
-        if (id >= 2 ** l.functionBits) throw invalid(['nodes', 'proxies', i, 'functions', fn], `function id ${id} does not fit in ${l.functionBits} bits (locators[${j}])`);
+        if (id >= 2 ** l.functionBits) throw invalid(['nodes', 'proxies', i, 'functions', fn], `${id} does not fit the ${l.functionBits} function bits of locators[${j}] (${formatPrefix(l.locator)}): 0–${2 ** l.functionBits - 1}`);
       });
     }
+    p.locators.forEach((l, j) => {
+      n.proxies.slice(0, i).forEach((q, k) => {
+        const clash = q.locators.find((o) => prefixContains(o.locator, l.locator.addr) || prefixContains(l.locator, o.locator.addr));
+        if (clash) throw invalid(['nodes', 'proxies', i, 'locators', j, 'prefix'], `${formatPrefix(l.locator)} overlaps ${formatPrefix(clash.locator)} of nodes.proxies[${k}] (${q.name}): a SID would name two proxies`);
+      });
+    });
     const rp = p.returnPath;
     if (rp && !p.locators.some((l) => prefixContains(l.locator, parseAddress(rp.sid)))) throw invalid(['nodes', 'proxies', i, 'returnPath', 'sid'], `${rp.sid} is in none of ${p.name}'s locators`);
     const twin = rp && n.proxies.findIndex((q) => q.returnPath?.id === rp.id);

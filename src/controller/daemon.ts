@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { createLogger } from '../core/log.js';
+import type { LogLevel } from '../config/schemas.js';
 import { untilStopSignal } from '../sys/signals.js';
 import { SrError } from '../core/errors.js';
 import type { AccessRouterAgent } from '../access-router/api.js';
@@ -27,6 +28,8 @@ export interface RunControllerOptions {
   /** overrides `listen` (address, port) */
   listen?: { address?: string; port?: number };
   dryRun?: boolean;
+  /** `--log-level`: instead of the config file's `logLevel` */
+  logLevel?: LogLevel;
 }
 
 function healthTargets(cfg: ControllerConfig): HealthTarget[] {
@@ -95,7 +98,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
     );
     return 0;
   }
-  const log = createLogger(cfg.logLevel, { component: 'controller' });
+  const log = createLogger(o.logLevel ?? cfg.logLevel, { component: 'controller' });
   for (const d of cfg.deprecations) log.warn(d);
   const metrics = new ControllerMetrics();
   let routers = await makeRouters(cfg, log, new Map(), metrics);

@@ -100,6 +100,8 @@ export const ERROR_CODES = {
   DNS_NOTIMP: { kind: 'input', hint: 'the server does not implement this query: is --controller a srv6pipes controller?' },
   DNS_RCODE: { kind: 'input', hint: 'the server answered an rcode a srv6pipes controller never sends (named above): is --controller a srv6pipes controller?' },
   DNS_NODATA: { kind: 'input', hint: 'the name has no IPv6 address (AAAA): an IPv4-only name cannot carry an SRH; check the zone' },
+  CONTROLLER_UNREACHABLE: { kind: 'input', hint: 'no answer from the controller: is `srv6pipes controller` running there, and is --controller its address and port ([ADDR]:PORT)? check the route to it with `ip -6 route get ADDR`' },
+  CONNECT_FAILED: { kind: 'input', hint: 'the destination, or the first segment of the path, refused or did not answer within --timeout: check the address and port, and the path with `srv6pipes resolve NAME` (or --segments)' },
   BSID_LOOKUP_FAILED: { kind: 'input', hint: 'check `bindingSids.controller` in the proxy config and that the controller answers this proxy' },
   BSID_LOOKUP_BUSY: { kind: 'input', hint: 'too many binding-SID lookups in flight (bindingSids.maxInflight): a slow controller, or SYNs naming many BSIDs' },
   BSID_LIMIT: { kind: 'input', hint: 'the controller refused a new binding SID: see bindingSids.perClient, .max and .rate in its config (docs/controller.md)' },

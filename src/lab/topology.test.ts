@@ -54,6 +54,8 @@ describe('topology schema', () => {
     rejects(BASE.replace('[c, "fc00:1::2/64"]', '[c, "fc00:1::2/64", 3]'), 'links[0].a');
     rejects('name: t\nhosts: {}\nlinks: []\n', 'hosts');
     rejects('name: [unclosed', 'not YAML');
+    // issue 15: the key probably meant, and a prefix with host bits
+    rejects(BASE.replace('role: router', 'rol: router'), 'x.yaml: hosts.r.rol: unknown key: did you mean `role`?');
   });
 
   test('unknown hosts in links are rejected', () => {

@@ -11,7 +11,7 @@
  */
 import { SrError } from '../core/errors.js';
 import { formatAddress, formatPrefix, maskBuffer, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
-import { fieldPath } from '../config/fields.js';
+import { fieldPath, parseWith } from '../config/fields.js';
 import { HOST_NAME, HOST_NAME_RULE, isLabAddress, topologySchema, type RawLink, type RawTopology } from './schema.js';
 
 export type Role = 'host' | 'router' | 'proxy';
@@ -237,12 +237,7 @@ export function validateTopology(doc: unknown, source = 'topology'): Topology {
   if (rawHosts !== null && typeof rawHosts === 'object' && !Array.isArray(rawHosts)) {
     for (const name of Object.keys(rawHosts)) if (!HOST_NAME.test(name)) throw invalid(source, ['hosts', name], `bad host name: ${HOST_NAME_RULE}`);
   }
-  const r = topologySchema.safeParse(doc);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw invalid(source, issue.path, issue.message);
-  }
-  const raw = r.data;
+  const raw = parseWith(topologySchema, doc, (path, message) => invalid(source, path, message));
   // a Map, not a plain object: a name from the file (`toString`, `__proto__`) must not find Object.prototype's members
   const hosts = new Map<string, Host>();
   for (const [name, h] of Object.entries(raw.hosts)) {

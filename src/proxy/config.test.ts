@@ -70,11 +70,82 @@ test('errors name the field', () => {
   fails(`${base}functions: [{id: 1, function: copy}, {id: 1, function: xor}]`, 'CONFIG_INVALID', 'functions[1].id');
   fails(`locators: [{prefix: "fc00:a::"}]\nfunctions: [{id: 1, function: copy}]`, 'CONFIG_INVALID', 'locators[0].prefix');
   fails(`locators: [{prefix: "fc00:a::/120", functionBits: 16}]\nfunctions: [{id: 1, function: copy}]`, 'CONFIG_INVALID', 'locators[0]');
-  fails(`${base}functions: [{id: 70000, function: copy}]`, 'CONFIG_INVALID', 'functionBits');
+  fails(`${base}functions: [{id: 70000, function: copy}]`, 'CONFIG_INVALID', 'functions[0].id');
   fails(`${base}functions: [{id: 1, function: copy}]\nport: 99999`, 'CONFIG_INVALID', 'port');
   fails(`${base}functions: [{id: 1, function: copy}]\nbogus: 1`, 'CONFIG_INVALID');
   fails(`${base}functions: []`, 'CONFIG_INVALID', 'functions');
   fails(`${base}functions: [{id: 1, function: copy}]\ntimeouts: {idle: soon}`, 'CONFIG_INVALID', 'timeouts.idle');
+});
+
+/** The message of the CONFIG_INVALID that `text` fails with. */
+function messageOf(text: string): string {
+  try {
+    parseProxyConfig(text, 'p.yaml');
+  } catch (e) {
+    assert.ok(isSrError(e, 'CONFIG_INVALID'), String(e));
+    return e.message;
+  }
+  assert.fail('accepted');
+}
+
+test('issue 15: each mistake in a functions entry is named at its field, not `functions[0]: Invalid input`', () => {
+  const base = 'locators: [{prefix: "fc00:a::/48"}]\n';
+  const cases: [string, string][] = [
+    ['{function: copy}', 'functions[0].id: required (a whole number 0–65535 with 16 function bits: the function field of its SIDs)'],
+    ['{id: 1}', 'functions[0].function: required: a function name (or `chain: [...]` of functions)'],
+    ['{id: "2", function: copy}', 'functions[0].id: expected a number, not the string "2" (write 2 without quotes)'],
+    ['{id: 1, function: copy, chain: [{function: copy}]}', 'functions[0]: give either function (or its old name vf) or chain, not both'],
+    ['{id: 1, vf: copy, chain: [{function: copy}]}', 'functions[0]: give either function (or its old name vf) or chain, not both'],
+    ['{id: 1, chain: [{function: copy}], options: {}}', 'functions[0].options: a chain takes options per function: `chain: [{ function, options }]`'],
+    ['{id: 1, chain: [{funtion: copy}]}', 'functions[0].chain[0].funtion: unknown key: did you mean `function`?'],
+    ['{id: 70000, function: copy}', 'functions[0].id: 70000 does not fit the 16 function bits of locators[0] (fc00:a::/48): 0–65535'],
+  ];
+  for (const [entry, want] of cases) assert.equal(messageOf(`${base}functions: [${entry}]`), `p.yaml: ${want}`, entry);
+});
+
+test('issue 15: durations keep their hint (units ms, s, m, h) and say what was given', () => {
+  const base = 'locators: [{prefix: "fc00:a::/48"}]\nfunctions: [{id: 1, function: copy}]\n';
+  assert.equal(parseProxyConfig(`${base}timeouts: {idle: 1h}`).timeouts.idle, 3_600_000);
+  assert.equal(messageOf(`${base}timeouts: {idle: 1d}`), 'p.yaml: timeouts.idle: a duration such as 500ms, 5s, 2m or 1h (a bare number counts milliseconds), between 0ms and 2147483647ms (24.8 days, what a timer takes), not "1d"');
+  assert.equal(messageOf(`${base}timeouts: {idle: true}`), 'p.yaml: timeouts.idle: a duration such as 500ms, 5s, 2m or 1h (a bare number counts milliseconds), between 0ms and 2147483647ms (24.8 days, what a timer takes), not true');
+  assert.equal(messageOf(`${base}timeouts: {connect: 2h}`), 'p.yaml: timeouts.connect: a duration between 0ms and 1h, not 2h');
+});
+
+test('issue 15: an unknown key names itself and the key probably meant', () => {
+  const fns = 'functions: [{id: 1, function: copy}]\n';
+  assert.equal(messageOf(`locator: [{prefix: "fc00:a::/48"}]\n${fns}`), 'p.yaml: locator: unknown key: did you mean `locators`?');
+  assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}]\n${fns}admin: {adress: "::1"}`), 'p.yaml: admin.adress: unknown key: did you mean `address`?');
+  assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}]\n${fns}nativeRelay: {zzz: 1}`), 'p.yaml: nativeRelay.zzz: unknown key: the keys here are mode, capacity, reportMs, connect');
+});
+
+test('issue 15: a union says what it takes, the value given, and the real mistake inside the matching branch', () => {
+  const base = 'locators: [{prefix: "fc00:a::/48"}]\nfunctions: [{id: 1, function: copy}]\n';
+  assert.equal(messageOf(`${base}nativeRelay: maybe`), 'p.yaml: nativeRelay: expected "off", false or a mapping (key: value), not the string "maybe"');
+  assert.equal(messageOf(`${base}netconf: {intercept: bpf}`), 'p.yaml: netconf.intercept: expected "auto", "tproxy" or "sklookup", not the string "bpf"');
+  assert.equal(messageOf(`${base}workers: 1000`), 'p.yaml: workers: at most 256 (got 1000)');
+});
+
+test('issue 15: cross-field checks: host bits in a locator, overlapping locators, two listeners on one port', () => {
+  const fns = 'functions: [{id: 1, function: copy}]\n';
+  assert.equal(messageOf(`locators: [{prefix: "fc00:a::1/48"}]\n${fns}`), 'p.yaml: locators[0].prefix: fc00:a::1/48 has bits set past its length: write fc00:a::/48');
+  assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}, {prefix: "fc00:a:0:1::/64"}]\n${fns}`), 'p.yaml: locators[1].prefix: fc00:a:0:1::/64 overlaps locators[0] (fc00:a::/48): a SID would belong to both');
+  const base = `locators: [{prefix: "fc00:a::/48"}]\n${fns}`;
+  assert.equal(messageOf(`${base}admin: {port: 7777}`), 'p.yaml: admin.port: 7777 is the port of the transparent listener (port) too: give each listener its own port');
+  assert.equal(messageOf(`${base}port: 7000\nadmin: {port: 7100}\nmptcp: {converter: {port: 7100, from: ["fc00:c::/64"]}}`), 'p.yaml: mptcp.converter.port: 7100 is the port of the admin endpoint (admin.port) too: give each listener its own port');
+  assert.equal(messageOf(`${base}mptcp: {converter: {port: 7777, from: ["fc00:c::/64"]}}`), 'p.yaml: mptcp.converter.port: 7777 is the port of the transparent listener (port) too: give each listener its own port');
+});
+
+test('issue 15: a function option is worded like every config error (its descriptor’s zod schema)', async () => {
+  const c = parseProxyConfig('locators: [{prefix: "fc00:a::/48"}]\nfunctions: [{id: 1, function: copy}, {id: 3, function: xor, options: {passes: -1}}, {id: 4, function: xor, options: {pases: 2}}]', 'p.yaml');
+  await assert.rejects(checkFunctions({ ...c, functions: [c.functions[1]!] }, 'p.yaml'), (e: unknown) => isSrError(e, 'CONFIG_INVALID') && e.message === 'p.yaml: functions[0].options.passes: at least 0 (got -1)');
+  await assert.rejects(checkFunctions({ ...c, functions: [c.functions[2]!] }, 'p.yaml'), (e: unknown) => isSrError(e, 'CONFIG_INVALID') && e.message === 'p.yaml: functions[0].options.pases: unknown key: did you mean `passes`?');
+});
+
+test('issue 15: a YAML syntax error is one line, FILE:LINE:COLUMN and the parser\'s words, the line quoted in the hint', () => {
+  assert.throws(
+    () => parseProxyConfig('locators: [{prefix: "fc00:a::/48"}]\nfunctions: [{id: 1, function: copy}\n  x: : :\n', 'p.yaml'),
+    (e: unknown) => isSrError(e, 'CONFIG_SYNTAX') && e.message === 'p.yaml:3:3: Missing , or : between flow sequence items' && e.hint === 'line 3 is "  x: : :"; the file must be YAML (JSON is YAML too)',
+  );
 });
 
 test('bad YAML is CONFIG_SYNTAX', () => {

@@ -11,10 +11,10 @@ import { parseYamlText, readConfigText } from '../config/file.js';
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { upgradeOldForms, type OldForm } from '../config/deprecated.js';
-import { configInvalid, parseWith } from '../config/fields.js';
+import { configInvalid, fieldPath, parseWith } from '../config/fields.js';
 import { ipv6Schema, locatorsSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
-import { parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
+import { formatPrefix, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
 import type { SidLayout } from '../codec/sid.js';
 import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
@@ -25,6 +25,7 @@ import type { FunctionRequirement } from '../sdk/types.js';
 import { ADMIN_SCHEMA, resolveAdmin, type AdminConfig } from './admin-config.js';
 import { ACCESS_LOG_SCHEMA, resolveAccessLog, type AccessLogConfig } from './access-log.js';
 import { DEFAULT_MARK, DEFAULT_TABLE } from './netconf-defaults.js';
+import type { RestartPolicy } from './supervision.js';
 
 /** Durations (ms numbers or "500ms", "5s", "2m", "1h"), each bounded: see src/config/duration.ts. */
 const DURATIONS = {
@@ -38,14 +39,28 @@ const DURATIONS = {
 const prefix = prefixSchema;
 
 const options = z.record(z.string(), z.unknown()).default({});
-const part = z.object({ function: z.string().min(1), options }).strict();
-/** A `functions` entry, `{ id, function, options }` or `{ id, chain: [...] }`, as the FunctionSpec the loader takes. */
+const functionName = z.string({ error: (iss) => (iss.input === undefined ? 'required (a function name, see `srv6pipes functions`)' : undefined) }).min(1, 'a function name, see `srv6pipes functions`');
+const part = z.object({ function: functionName, options }).strict();
+/** the id in the function bits of this proxy's SIDs (functionsConfig checks it fits every locator) */
+const functionId = z
+  .number({ error: (iss) => (iss.input === undefined ? 'required (a whole number 0–65535 with 16 function bits: the function field of its SIDs)' : undefined) })
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
+/**
+ * A `functions` entry, `{ id, function, options }` or `{ id, chain: [...] }`, as the FunctionSpec the
+ * loader takes. One object (not a union) so that an error names the field: a missing id, both
+ * `function` and `chain`, neither.
+ */
 const functionEntry = z
-  .union([
-    z.object({ id: z.number().int().min(0), function: z.string().min(1), options }).strict(),
-    z.object({ id: z.number().int().min(0), chain: z.array(part).min(1, 'a chain needs at least one function') }).strict(),
-  ])
-  .transform((e): FunctionSpec => ('chain' in e ? { id: e.id, parts: e.chain, chain: true } : { id: e.id, parts: [{ function: e.function, options: e.options }], chain: false }));
+  .object({ id: functionId, function: functionName.optional(), options: z.record(z.string(), z.unknown()).optional(), chain: z.array(part).min(1, 'a chain needs at least one function').optional() })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.function !== undefined && e.chain !== undefined) ctx.addIssue({ code: 'custom', path: [], message: 'give either function (or its old name vf) or chain, not both' });
+    else if (e.function === undefined && e.chain === undefined) ctx.addIssue({ code: 'custom', path: ['function'], message: 'required: a function name (or `chain: [...]` of functions)' });
+    else if (e.chain !== undefined && e.options !== undefined) ctx.addIssue({ code: 'custom', path: ['options'], message: 'a chain takes options per function: `chain: [{ function, options }]`' });
+  })
+  .transform((e): FunctionSpec => (e.chain ? { id: e.id, parts: e.chain, chain: true } : { id: e.id, parts: [{ function: e.function!, options: e.options ?? {} }], chain: false }));
 
 /** `vf`, the old name of `function` in a functions entry and in a chain's parts. */
 const VF_KEY = { key: 'vf', to: 'function', says: 'the key `vf` is deprecated: write `function`' } as const;
@@ -156,6 +171,11 @@ const schema = z
       })
       .strict()
       .optional(),
+    /** a worker that dies is restarted after `delay`, twice as long each time it dies again before it ran `stableAfter`, at most `maxDelay` (src/proxy/supervision.ts) */
+    workerRestart: z
+      .object({ delay: duration({ min: 10, max: 60_000 }).default(100), maxDelay: duration({ min: 100, max: 3_600_000 }).default(30_000), stableAfter: duration({ min: 1000, max: 86_400_000 }).default(60_000) })
+      .strict()
+      .default({ delay: 100, maxDelay: 30_000, stableAfter: 60_000 }),
     /** concurrent flows per proxy, per client (its /clientPrefix), per function id; the descriptor limit */
     limits: z
       .object({
@@ -225,6 +245,8 @@ export interface ProxyConfig {
   returnPath: { id: number; sid: string } | null;
   returnHops: ReturnHop[];
   mptcp: MptcpConfig | null;
+  /** the back-off between restarts of a worker that died */
+  workerRestart: RestartPolicy;
   /** per proxy; each worker enforces its share (src/proxy/admission.ts) */
   limits: { flows: number; flowsPerClient: number; clientPrefix: number; perFunction: number | Record<string, number> | null; nofile: 'auto' | number };
   /** the validated source object (workers re-validate it) */
@@ -266,9 +288,11 @@ function functionsConfig(c: RawProxyConfig, invalid: Invalid): FunctionSpec[] {
     if (seen.has(f.id)) throw invalid(['functions', i, 'id'], `function id ${f.id} is used twice`);
     seen.add(f.id);
   });
-  c.locators.forEach((l, i) => {
-    const max = 2 ** l.functionBits - 1;
-    for (const f of c.functions) if (f.id > max) throw invalid(['locators', i, 'functionBits'], `function id ${f.id} does not fit in ${l.functionBits} bits`);
+  c.functions.forEach((f, i) => {
+    c.locators.forEach((l, k) => {
+      const max = 2 ** l.functionBits - 1;
+      if (f.id > max) throw invalid(['functions', i, 'id'], `${f.id} does not fit the ${l.functionBits} function bits of locators[${k}] (${formatPrefix(l.locator)}): 0–${max}`);
+    });
   });
   // what built-ins declare they need (modules: checkFunctions, once they are imported)
   c.functions.forEach((f, i) => {
@@ -304,11 +328,29 @@ function netconfConfig(c: RawProxyConfig, invalid: Invalid): ProxyConfig['netcon
   return given && { ...given, intercept: given.intercept === 'auto' ? (isUnspecified(c.listen) ? ('sklookup' as const) : ('tproxy' as const)) : given.intercept };
 }
 
-function mptcpConfig(c: RawProxyConfig, invalid: Invalid): MptcpConfig | null {
+/** The TCP ports this proxy listens on, by the field that sets them: no two the same (each would take the other's connections, or fail with EADDRINUSE). */
+function checkPorts(c: RawProxyConfig, invalid: Invalid): void {
+  const ports: [PropertyKey[], string, number | undefined][] = [
+    [['port'], 'the transparent listener', c.port],
+    [['admin', 'port'], 'the admin endpoint', typeof c.admin === 'object' && typeof c.admin.port === 'number' ? c.admin.port : undefined],
+    [['mptcp', 'converter', 'port'], 'the MPTCP converter', c.mptcp?.converter?.port],
+  ];
+  ports.forEach(([path, , port], i) => {
+    const other = ports.findIndex(([, , p], j) => j < i && p === port);
+    if (port !== undefined && other >= 0) throw invalid(path, `${port} is the port of ${ports[other]![1]} (${fieldPath(ports[other]![0])}) too: give each listener its own port`);
+  });
+}
+
+function mptcpConfig(c: RawProxyConfig): MptcpConfig | null {
   if (!c.mptcp) return null;
   const conv = c.mptcp.converter;
-  if (conv && conv.port === c.port) throw invalid(['mptcp', 'converter', 'port'], `${c.port} is the transparent listener's port too`);
   return { pathManager: c.mptcp.pathManager, subflows: c.mptcp.subflows, converterPort: conv?.port ?? null, converterFrom: (conv?.from ?? []).map((x) => parsePrefix(x)) };
+}
+
+function workerRestartConfig(c: RawProxyConfig, invalid: Invalid): RestartPolicy {
+  const { delay, maxDelay, stableAfter } = c.workerRestart;
+  if (delay > maxDelay) throw invalid(['workerRestart', 'maxDelay'], `${maxDelay} ms is less than workerRestart.delay (${delay} ms)`);
+  return { delayMs: delay, maxDelayMs: maxDelay, stableMs: stableAfter };
 }
 
 /** Validates a parsed config object. */
@@ -316,6 +358,7 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
   const invalid: Invalid = (path, message) => configInvalid(source, path, message);
   const { value, deprecations } = upgradeOldForms(input ?? {}, OLD_FORMS, source);
   const c = parseWith(schema, value, invalid);
+  checkPorts(c, invalid);
   return {
     port: c.port,
     listen: c.listen,
@@ -333,7 +376,8 @@ export function validateProxyConfig(input: unknown, source = 'config', baseDir =
     bindingSids: c.bindingSids ? bindingSidsConfig(c.bindingSids, invalid) : null,
     ...returnConfig(c, invalid),
     limits: { ...c.limits, perFunction: c.limits.perFunction ?? null },
-    mptcp: mptcpConfig(c, invalid),
+    workerRestart: workerRestartConfig(c, invalid),
+    mptcp: mptcpConfig(c),
     raw: input,
     deprecations,
   };

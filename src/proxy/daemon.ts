@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { durationArgument } from '../config/duration.js';
 import { SrError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
+import type { LogLevel } from '../config/schemas.js';
 import { native } from '../native/addon.js';
 import { listenFd } from '../native/sockets.js';
 import type { FunctionSpec } from '../sdk/loader.js';
@@ -29,6 +30,7 @@ import { nofileNeed, raiseNofile } from './rlimit.js';
 import { RetainedStats, type ProxyStats } from './stats.js';
 import { describeSkLookup, ENV_SKLOOKUP_SLOTS, SkLookupInterception } from './sklookup.js';
 import { workerExecArgv } from './worker-runtime.js';
+import { proxyHealth, RestartBackoff, type HealthState } from './supervision.js';
 import { askLocal, guardProcess, workerHandlers } from './worker-api.js';
 import { ProxyWorker } from './worker.js';
 import { ownListenerMap } from './sklookup.js';
@@ -41,6 +43,8 @@ export interface DaemonOptions {
   dryRun?: boolean;
   /** printed lines (dry run); default stdout */
   print?: (line: string) => void;
+  /** `--log-level`: instead of the config file's `logLevel` (the workers' too) */
+  logLevel?: LogLevel;
 }
 
 /** A worker: a forked process (`child`), or the one the primary runs itself with `workers: 0` (`local`). */
@@ -67,8 +71,9 @@ export class ProxyDaemon {
   /** what workers that ended had counted: sums stay monotonic across a worker's death */
   private readonly retainedStats = new RetainedStats();
   private readonly retainedMetrics = new RetainedMetrics();
-  /** workers started again after one ended (srv6pipes_worker_restarts_total) */
-  private restarts = 0;
+  /** the back-off between restarts of a worker that died, and the restarts waiting */
+  private readonly backoff: RestartBackoff;
+  private readonly restartTimers = new Map<number, { timer: NodeJS.Timeout; due: number }>();
 
   constructor(
     private cfg: ProxyConfig,
@@ -76,6 +81,7 @@ export class ProxyDaemon {
     private readonly configPath?: string,
   ) {
     this.specs = cfg.functions;
+    this.backoff = new RestartBackoff(cfg.workerRestart);
   }
 
   /**
@@ -126,7 +132,7 @@ export class ProxyDaemon {
     return [
       { method: 'GET', path: '/flows', summary: 'the flow table of every worker', handle: json(() => this.flows()) },
       { method: 'GET', path: '/stats', summary: 'per-function counters', access: 'open', handle: json(() => this.stats()) },
-      { method: 'GET', path: '/health', summary: 'liveness', access: 'open', handle: json(async () => ({ ok: true, workers: this.workerProcesses() })) },
+      { method: 'GET', path: '/health', summary: 'readiness: 200 when every worker listens and the host configuration is applied; 503 and the reason while not, or draining', access: 'open', handle: async () => proxyHealth(this.healthState()) },
       { method: 'GET', path: '/functions', summary: 'the function table', handle: json(() => this.functions()) },
       {
         method: 'GET',
@@ -148,6 +154,32 @@ export class ProxyDaemon {
       { method: 'POST', path: '/functions/reload', summary: 'reload a function’s module: {id}', handle: json((b) => this.reloadFunction(Number((b as B).id))) },
       { method: 'POST', path: '/config/reload', summary: 're-read the config file (as SIGHUP)', handle: json(() => this.reloadConfig()) },
     ];
+  }
+
+  private healthState(): HealthState {
+    return {
+      draining: this.stopping,
+      workersWanted: Math.max(1, this.cfg.workers),
+      workersListening: this.workers.length,
+      restarting: new Map([...this.restartTimers].map(([i, r]) => [i, r.due])),
+      hostConfigured: !this.cfg.netconf || this.undoNetconf !== undefined,
+      restarts: this.backoff.restarts,
+    };
+  }
+
+  /** A worker died (or its restart failed): start it again after the back-off (supervision.ts), counted. */
+  private scheduleRestart(index: number, why: Record<string, unknown>): void {
+    const delay = this.backoff.died(index);
+    this.count('worker_restart');
+    this.log.error({ worker: index, ...why, restartInMs: delay, restarts: this.backoff.restarts }, 'worker died; restarting it');
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(index);
+      if (this.stopping) return;
+      this.spawnWorker(index).catch((e: unknown) => {
+        if (!this.stopping) this.scheduleRestart(index, { err: e instanceof Error ? e.message : e });
+      });
+    }, delay);
+    this.restartTimers.set(index, { timer, due: Date.now() + delay });
   }
 
   /** Worker processes alive (0 with `workers: 0`: the primary serves the flows itself). */
@@ -205,6 +237,7 @@ export class ProxyDaemon {
           // restarted while stop() drained the others: it would keep the primary alive (it drains on disconnect)
           if (this.stopping) child.disconnect();
           this.workers.push(slot);
+          this.backoff.up(index);
           resolve();
         } else if (m.type === 'failed') {
           reject(m.code === 'INTERNAL' ? new Error(m.message) : new SrError(wireCode(m.code), m.message, m.hint ? { hint: m.hint } : undefined));
@@ -223,11 +256,7 @@ export class ProxyDaemon {
           reject(new SrError('INTERNAL', `worker ${index} exited during start (code ${code}, signal ${signal})`));
           return;
         }
-        if (!this.stopping) {
-          this.log.error({ worker: index, code, signal }, 'worker died; restarting it');
-          this.restarts++;
-          this.spawnWorker(index).catch((e: unknown) => this.log.error({ err: e }, 'worker restart failed'));
-        }
+        if (!this.stopping) this.scheduleRestart(index, { code, signal });
       });
     });
   }
@@ -272,7 +301,7 @@ export class ProxyDaemon {
 
   async metrics(): Promise<{ text: string; contentType: string }> {
     const [stats, functionMetrics, process] = await Promise.all([this.stats(), this.allFrom('metrics', {}), primaryProcessMetrics()]);
-    return exposition(stats, this.events, this.retainedMetrics.merge(functionMetrics), stats.workers, { process, restarts: this.restarts });
+    return exposition(stats, this.events, this.retainedMetrics.merge(functionMetrics), stats.workers, { process, restarts: this.backoff.restarts });
   }
 
   /** logrotate (SIGHUP): every worker reopens its access log by its path. */
@@ -352,6 +381,8 @@ export class ProxyDaemon {
   /** Drains the workers (up to the deadline), stops admin, removes the host configuration. */
   async stop(deadlineMs = this.cfg.timeouts.drain): Promise<void> {
     this.stopping = true;
+    for (const r of this.restartTimers.values()) clearTimeout(r.timer);
+    this.restartTimers.clear();
     const exits = this.workers.map((w) => {
       // in this process: its drain resets what is left at the deadline and closes its relay and functions
       if (w.local) return this.ask(w, 'drain', { deadlineMs }, deadlineMs + 3000).then(
@@ -413,7 +444,9 @@ function describeSpec(s: FunctionSpec): string {
 
 /** `srv6pipes proxy`: runs until SIGTERM/SIGINT, then drains and exits 0. SIGHUP re-reads the config. */
 export async function runProxy(o: DaemonOptions): Promise<number> {
-  const cfg = loadProxyConfig(o.configPath);
+  const loaded = loadProxyConfig(o.configPath);
+  // --log-level: the workers validate `raw`, so it goes there too
+  const cfg = o.logLevel === undefined ? loaded : { ...loaded, logLevel: o.logLevel, raw: { ...(loaded.raw as object), logLevel: o.logLevel } };
   const print = o.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   if (o.dryRun) {
     await checkFunctions(cfg, o.configPath);

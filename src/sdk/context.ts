@@ -1,15 +1,19 @@
 /** Building a function's options, state and per-flow context: shared by the proxy and the test harness. */
 import { SrError } from '../core/errors.js';
-import { fieldPath } from '../config/fields.js';
+import type { z } from 'zod';
+import { explainIssues, fieldPath, isZod4 } from '../config/fields.js';
 import { isOwnResetReason } from './flow-end.js';
 import type { Logger } from 'pino';
 import { REQUIREMENTS, type ArgumentSpec, type Endpoint, type FlowContext, type OptionsSchema, type FunctionDescriptor, type FunctionMetrics } from './types.js';
 
 /** Validates options against a schema; CONFIG_INVALID naming `where` + the field. */
 export function validateOptions<O>(schema: OptionsSchema<O>, input: unknown, where = 'options'): O {
-  const r = schema.safeParse(input ?? {});
+  // a zod 4 schema (ours, and most modules'): its issues worded as every config error is (explainIssues)
+  const zod4 = isZod4(schema);
+  const r = zod4 ? (schema as unknown as z.ZodType<O>).safeParse(input ?? {}, { reportInput: true }) : schema.safeParse(input ?? {});
   if (r.success) return r.data;
-  const issue = r.error.issues[0];
+  const first = r.error.issues[0];
+  const issue = zod4 && first ? explainIssues(schema as unknown as z.ZodType, r.error.issues as z.core.$ZodIssue[]) : first;
   const sub = issue ? fieldPath(issue.path, '') : '';
   const at = sub ? (sub.startsWith('[') ? `${where}${sub}` : `${where}.${sub}`) : where;
   throw new SrError('CONFIG_INVALID', `${at}: ${issue?.message ?? 'invalid'}`);

@@ -72,16 +72,29 @@ describe('flow lifetimes (fig5)', () => {
     });
   });
 
-  test('a worker that dies is restarted; the proxy keeps serving', async () => {
+  test('a worker that dies is restarted after its back-off; /health says 503 and why meanwhile; the proxy keeps serving', async () => {
     await withLab('fig5', async (lab) => {
-      const proxy = await startProxy(lab, 'm1', proxyYaml('fc00:a::/80', FUNCTIONS));
+      // a back-off long enough to see the proxy not ready (issue 15: /health reflects readiness)
+      const proxy = await startProxy(lab, 'm1', `${proxyYaml('fc00:a::/80', FUNCTIONS)}\nworkerRestart: { delay: 5s }\n`);
       const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      const health = async (): Promise<{ status: number; body: { ready: boolean; reason?: string; restarts: number } }> => {
+        const r = await lab.exec('m1', [process.execPath, '-e', 'fetch("http://127.0.0.1:7778/health").then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })))']);
+        return JSON.parse(r.stdout) as { status: number; body: { ready: boolean; reason?: string; restarts: number } };
+      };
       try {
         const children = readFileSync(`/proc/${proxy.child.pid}/task/${proxy.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
         assert.equal(children.length, 2, 'two workers');
+        assert.deepEqual(await health(), { status: 200, body: { ok: true, ready: true, workers: 2, workersWanted: 2, restarts: 0, draining: false } });
         process.kill(children[0]!, 'SIGKILL');
-        await proxy.out.next((l) => l['msg'] === 'worker died; restarting it', 5000, 'restart log');
-        await proxy.out.next((l) => l['msg'] === 'worker listening' && l['pid'] !== children[0] && !children.includes(Number(l['pid'])), 5000, 'new worker');
+        const died = await proxy.out.next((l) => l['msg'] === 'worker died; restarting it', 5000, 'restart log');
+        assert.equal(died['restartInMs'], 5000);
+        const waiting = await health();
+        assert.equal(waiting.status, 503);
+        assert.match(waiting.body.reason ?? '', /^1 of 2 workers listening \(restarting: worker \d in \d+ ms\)$/);
+        await proxy.out.next((l) => l['msg'] === 'worker listening' && l['pid'] !== children[0] && !children.includes(Number(l['pid'])), 20000, 'new worker');
+        const back = await health();
+        assert.equal(back.status, 200);
+        assert.equal(back.body.restarts, 1);
         for (let i = 0; i < 10; i++) {
           const r = await runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', '1000']);
           assert.equal(r.error, undefined);

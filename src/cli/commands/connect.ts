@@ -1,4 +1,11 @@
-import { SrError } from '../../core/errors.js';
+import { errnoCode, SrError } from '../../core/errors.js';
+import { printError } from '../report.js';
+
+/** A socket's failure (ECONNREFUSED, ETIMEDOUT, a reset mid-stream) as CONNECT_FAILED naming the destination. */
+function connectFailed(host: string, port: number, e: unknown): SrError {
+  const code = errnoCode(e);
+  return new SrError('CONNECT_FAILED', `connect [${host}]:${port}: ${(e as Error).message}${code && !(e as Error).message.includes(code) ? ` (${code})` : ''}`, { cause: e });
+}
 import { command, type CommandSpec } from '../spec.js';
 import { duration, flag, list, portArgument, text } from '../options.js';
 
@@ -35,17 +42,14 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
           socket = await connect({ host, port, segments, returnPath: opts.returnPath, timeoutMs: opts.timeout });
         }
       } catch (e) {
-        // like netcat, a peer's refusal (the server's, or the controller's: DNS_REFUSED…) exits 1
-        if (e instanceof SrError && e.kind !== 'input') throw e;
-        const code = (e as { code?: string }).code ?? 'ERROR';
-        process.stderr.write(`srv6pipes connect: [${host}]:${port}: ${code}${e instanceof SrError ? ` (${e.message}; ${e.hint})` : ''}\n`);
-        return 1;
+        // like netcat, a peer's refusal (the server's, or the controller's: DNS_REFUSED…) exits 1; one line, a code, a hint
+        return printError(e instanceof SrError ? e : connectFailed(host, port, e));
       }
       return new Promise<number>((resolve) => {
         let failed = false;
         socket.on('error', (e: NodeJS.ErrnoException) => {
           failed = true;
-          process.stderr.write(`srv6pipes connect: ${e.code ?? e.message}\n`);
+          printError(connectFailed(host, port, e));
         });
         socket.on('close', () => resolve(failed ? 1 : 0));
         socket.pipe(process.stdout, { end: false });

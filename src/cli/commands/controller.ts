@@ -1,6 +1,7 @@
 import { SrError } from '../../core/errors.js';
+import { printError } from '../report.js';
 import { LOG_LEVELS } from '../../config/schemas.js';
-import { duration, flag, int, list, oneOf, port, text } from '../options.js';
+import { duration, flag, int, list, oneOf, optionalOneOf, port, text } from '../options.js';
 import { command, type CommandSpec } from '../spec.js';
 
 export const CONTROLLER_COMMANDS: CommandSpec[] = [
@@ -11,6 +12,7 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
       config: text('-c, --config <file>', 'YAML (or JSON) configuration file (examples/controller.yaml)'),
       listen: text('--listen <addr:port>', 'override `listen`, e.g. [::1]:5353'),
       dryRun: flag('--dry-run', 'validate the config and exit'),
+      logLevel: optionalOneOf('--log-level <level>', 'fatal … trace (default: the config file’s logLevel, else info)', LOG_LEVELS),
     },
     async run(_args, opts) {
       if (opts.config === undefined) {
@@ -19,7 +21,7 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
       const { parseController } = await import('../../dns/query.js');
       const listen = opts.listen !== undefined ? parseController(opts.listen) : undefined;
       const { runController } = await import('../../controller/daemon.js');
-      return runController({ configPath: opts.config, dryRun: opts.dryRun, ...(listen ? { listen } : {}) });
+      return runController({ configPath: opts.config, dryRun: opts.dryRun, ...(listen ? { listen } : {}), ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}) });
     },
   }),
   command({
@@ -89,22 +91,19 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
       const [name] = args as [string];
       const port = opts.port;
       const { resolve } = await import('../../client/resolve.js');
+      const { rcodeError } = await import('../../dns/query.js');
       let r;
       try {
         r = await resolve({ name, functions: opts.functions, controller: opts.controller, tcp: opts.tcp, ...(port !== undefined ? { port } : {}) });
       } catch (e) {
-        if (e instanceof SrError) throw e;
-        process.stderr.write(`srv6pipes resolve: ${name}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}\n`);
-        return 1;
+        // a controller that does not answer (CONTROLLER_UNREACHABLE) is a peer's failure: exit 1, one line, a hint
+        return printError(e);
       }
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
         return r.rcode === 'NOERROR' ? 0 : 1;
       }
-      if (r.rcode !== 'NOERROR') {
-        process.stderr.write(`srv6pipes resolve: ${name}: ${r.rcode}\n`);
-        return 1;
-      }
+      if (r.rcode !== 'NOERROR') return printError(rcodeError(r.rcode, `resolve ${name}: the controller answered ${r.rcode}`));
       for (const a of r.addresses) {
         const p = r.paths.find((x) => x.destination === a);
         process.stdout.write(`${name} ${a}\n`);

@@ -7,7 +7,11 @@ import { flowRows } from '../flow-table.js';
 import { formatFunctions } from '../function-list.js';
 import { table } from '../table.js';
 import { command, type CommandSpec } from '../spec.js';
-import { flag, text } from '../options.js';
+import { flag, optionalOneOf, text } from '../options.js';
+import { LOG_LEVELS } from '../../config/schemas.js';
+
+/** `--log-level`: overrides the config file's `logLevel` (no default: the file's applies) */
+export const LOG_LEVEL_OPTION = optionalOneOf('--log-level <level>', 'fatal … trace (default: the config file’s logLevel, else info)', LOG_LEVELS);
 import { ADMIN_OPTIONS, adminCall } from '../admin-client.js';
 
 const JSON_OPTION = flag('--json', 'print JSON');
@@ -19,13 +23,14 @@ export const PROXY_COMMANDS: CommandSpec[] = [
     options: {
       config: text('-c, --config <file>', 'YAML (or JSON) configuration file (examples/proxy.yaml)'),
       dryRun: flag('--dry-run', 'validate the config, print every host change, change nothing'),
+      logLevel: LOG_LEVEL_OPTION,
     },
     async run(_args, opts) {
       if (opts.config === undefined) {
         throw new SrError('BAD_ARGUMENT', 'missing --config FILE', { hint: 'srv6pipes proxy --config proxy.yaml' });
       }
       const { runProxy } = await import('../../proxy/daemon.js');
-      return runProxy({ configPath: opts.config, dryRun: opts.dryRun });
+      return runProxy({ configPath: opts.config, dryRun: opts.dryRun, ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}) });
     },
   }),
   command({
