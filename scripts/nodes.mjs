@@ -112,6 +112,28 @@ export function tooOldLine(version = process.versions.node, execPath = process.e
   return `Node ${version} (${execPath}) is older than srv6pipes' floor (Node ≥ ${floor()}) and setup has not fetched a newer one: run \`npm run setup\``;
 }
 
+/** zlib has zstd from Node 22.15 (and 23.8): where it must, the zstd tests have to run, not skip */
+export function zstdExpected(version) {
+  const [major, minor] = parseVersion(version);
+  return major > 23 || (major === 23 && minor >= 8) || (major === 22 && minor >= 15);
+}
+
+/**
+ * What a TAP stream of `node --test` says: the totals of its final summary, and how many tests named
+ * with "zstd" ran (passed or failed, not skipped).
+ */
+export function summarizeTap(tap) {
+  const total = (key) => {
+    const all = [...tap.matchAll(new RegExp(`^# ${key} (\\d+)$`, 'gm'))];
+    return all.length ? Number(all[all.length - 1][1]) : 0;
+  };
+  let zstdRan = 0;
+  for (const m of tap.matchAll(/^\s*(?:not )?ok \d+ - (.*)$/gm)) {
+    if (/zstd/i.test(m[1]) && !/# SKIP\b/i.test(m[1])) zstdRan++;
+  }
+  return { tests: total('tests'), pass: total('pass'), fail: total('fail'), skipped: total('skipped'), zstdRan };
+}
+
 function cli(argv) {
   const [verb, ...rest] = argv;
   if (verb === 'ensure') {
