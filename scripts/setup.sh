@@ -18,15 +18,7 @@ say() { [ -n "${SETUP_QUIET:-}" ] || echo "setup: $*" >&2; }
 # installed without starting or enabling their services).
 bash scripts/setup-debian.sh "$purpose"
 
-# 2. npm dependencies, when package-lock.json changed since the last install.
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f node_modules/.srv6pipes-lock ] || [ "$(cat node_modules/.srv6pipes-lock)" != "$lock_hash" ]; then
-  say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
-  echo "$lock_hash" > node_modules/.srv6pipes-lock
-fi
-
-# 3. A Node at or above package.json's engines floor (scripts/nodes.mjs): the machine's when it is new
+# 2. A Node at or above package.json's engines floor (scripts/nodes.mjs): the machine's when it is new
 # enough, else one fetched once from the npm registry into .cache/node; for `test` also every Node the
 # unit suite runs on (scripts/nodes.json: 22 and 24). With the headers that come with it, the addon
 # builds offline (N-API 8: one build serves every Node version).
@@ -34,16 +26,26 @@ floor_args=()
 [ "$purpose" = test ] && floor_args+=(--test)
 main_node=$(node scripts/nodes.mjs ensure "${floor_args[@]}")
 nodedir=$(node scripts/nodes.mjs nodedir)
-if [ -n "$nodedir" ] && [ ! -f node_modules/.srv6pipes-node-said ]; then
+if [ -n "$nodedir" ]; then
   say "the machine's Node $(node -p process.versions.node) is below the floor: tests, demo and bench run on $main_node"
-  touch node_modules/.srv6pipes-node-said
+  # from here on, npm, node-gyp and tsc run on it too (npm skips optional dependencies whose engines
+  # the running Node does not meet: vega-lite needs Node ≥ 22); node-gyp builds against its headers, offline
+  export PATH="$(dirname "$main_node"):$PATH" npm_config_nodedir="$nodedir"
+fi
+
+# 3. npm dependencies, when package-lock.json changed since the last install.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.srv6pipes-lock ] || [ "$(cat node_modules/.srv6pipes-lock)" != "$lock_hash" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$lock_hash" > node_modules/.srv6pipes-lock
 fi
 
 # 4. The native addon, when its sources are newer than the binary.
 addon=build/Release/srv6pipes_native.node
 if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null)" ]; then
   say "building the native addon"
-  if [ -n "$nodedir" ]; then npm_config_nodedir="$nodedir" npm run -s build:native >/dev/null; else npm run -s build:native >/dev/null; fi
+  npm run -s build:native >/dev/null
 fi
 
 # 5. TypeScript (incremental: about a second when nothing changed).
