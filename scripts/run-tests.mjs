@@ -69,15 +69,18 @@ function runnableByOthers(path) {
 // folder they can: tests run the CLI as nobody with process.execPath.
 const scratch = [];
 process.on('exit', () => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const copies = new Map();
 function usable(path) {
   if (runnableByOthers(path)) return path;
+  if (copies.has(path)) return copies.get(path);
   const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-node-'));
   scratch.push(dir);
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'bin'), { mode: 0o755 });
   copyFileSync(path, join(dir, 'bin', 'node'));
   chmodSync(join(dir, 'bin', 'node'), 0o755);
-  return join(dir, 'bin', 'node');
+  copies.set(path, join(dir, 'bin', 'node'));
+  return copies.get(path);
 }
 
 const tapDir = mkdtempSync(join(tmpdir(), 'srv6pipes-tap-'));
