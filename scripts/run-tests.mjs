@@ -86,6 +86,7 @@ function usable(path) {
 const tapDir = mkdtempSync(join(tmpdir(), 'srv6pipes-tap-'));
 scratch.push(tapDir);
 let runs = 0;
+const outcomes = [];
 
 /** One `node --test` run on `node`; prints its line; returns whether it passed (zstd included). */
 function run(node, label, list, env = process.env) {
@@ -111,7 +112,9 @@ function run(node, label, list, env = process.env) {
     `\nrun-tests: Node v${node.version} (${where}) ${label}: ${s.tests} tests, ${s.pass} passed, ${s.fail} failed, ${s.skipped} skipped; ` +
       `zstd: ${s.zstdRan} tests ran${zstdBad ? ' — NONE, though this Node has zstd: failing the run' : ''} (${Math.round((Date.now() - started) / 1000)} s)`,
   );
-  return status === 0 && !zstdBad;
+  const passed = status === 0 && !zstdBad;
+  outcomes.push(`${label} on Node ${node.version}: ${passed ? 'passed' : 'FAILED'}`);
+  return passed;
 }
 
 if (!main.fromMachine) console.log(`run-tests: the machine's Node ${process.versions.node} is below the floor; running on Node ${main.version} (${relative(ROOT, main.path)})`);
@@ -133,4 +136,5 @@ for (const node of extras) {
   console.log(`\nrun-tests: the unit suite on Node ${node.version}`);
   ok = run(node, 'unit suite', unitFiles);
 }
+if (outcomes.length > 1) console.log(`\nrun-tests: ${outcomes.join('; ')}`);
 process.exit(ok ? 0 : 1);
