@@ -69,6 +69,8 @@ function runnableByOthers(path) {
 // folder they can: tests run the CLI as nobody with process.execPath.
 const scratch = [];
 process.on('exit', () => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
+// Ctrl-C reaches the test runner too; once it has ended, exit through the cleanup above
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
 const copies = new Map();
 function usable(path) {
   if (runnableByOthers(path)) return path;
