@@ -2,16 +2,25 @@
 // Runs every compiled test file (dist/**/*.test.js) with Node's built-in test runner.
 // --unit: only the unit tests beside the sources (no namespaces, no root needed).
 // Without it, the end-to-end files that start proxies run twice: on the default relay, then on the
-// JavaScript one (SRV6PIPES_TEST_RELAY=js).
+// JavaScript one (SRV6PIPES_TEST_RELAY=js); then the unit tests run again on every other Node that
+// scripts/nodes.json pins (22 and 24: `bash scripts/setup.sh test` fetched them). --each-node adds
+// those runs to --unit too.
+// Everything runs on the main Node (scripts/nodes.mjs): the machine's when it is at or above the
+// engines floor (Node 22), else the one setup fetched. Each run ends with one line: the Node, the
+// counts, and how many zstd tests ran (they must, not skip, from Node 22.15 on).
 // Extra arguments are passed to `node --test` (e.g. --test-name-pattern=xor).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { extraNodes, mainNode, ROOT, summarizeTap, tooOldLine, zstdExpected } from './nodes.mjs';
 
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
-const passOn = args.filter((a) => a !== '--unit');
+const eachNode = !unitOnly || args.includes('--each-node');
+const passOn = args.filter((a) => a !== '--unit' && a !== '--each-node');
 const roots = unitOnly ? ['dist/src'] : ['dist/src', 'dist/test'];
+process.chdir(ROOT);
 
 function walk(dir, out) {
   let entries;
@@ -28,22 +37,109 @@ function walk(dir, out) {
   return out;
 }
 
-const files = roots.flatMap((r) => walk(r, []));
+const examples = () => walk('examples', []).filter((f) => f.endsWith('.test.mjs'));
 // the examples are plain JavaScript, run as they are (docs/writing-a-function.md shows them)
-files.push(...walk('examples', []).filter((f) => f.endsWith('.test.mjs')));
+const files = [...roots.flatMap((r) => walk(r, [])), ...examples()];
 if (files.length === 0) {
   console.error('run-tests: no test files found under dist/ (did the build run?)');
   process.exit(1);
 }
-const run = (list, env = process.env) =>
-  spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...passOn, ...list], { stdio: 'inherit', env }).status ?? 1;
 
-const status = run(files);
-if (unitOnly || status !== 0) process.exit(status);
+const main = mainNode();
+if (!main.fromMachine && !main.installed) {
+  console.error(`run-tests: ${tooOldLine()}`);
+  process.exit(1);
+}
+const extras = eachNode ? extraNodes(main) : [];
+const missing = extras.filter((n) => !n.installed);
+if (missing.length) {
+  console.error(`run-tests: Node ${missing.map((n) => n.version).join(', ')} not fetched yet: run \`bash scripts/setup.sh test\` (or \`npm test\`)`);
+  process.exit(1);
+}
 
-// The proxy's flows go to the native relay thread where they can (nativeRelay, the default): the
-// end-to-end files that start proxies run a second time with every flow on the JavaScript relay
-// (test/helpers/harness.ts appends `nativeRelay: off`), so both relays pass the same tests.
-const proxyFiles = files.filter((f) => f.startsWith(join('dist', 'test')) && readFileSync(f, 'utf8').includes('startProxy('));
-console.log(`\nrun-tests: ${proxyFiles.length} end-to-end files again with SRV6PIPES_TEST_RELAY=js (the JavaScript relay)`);
-process.exit(run(proxyFiles, { ...process.env, SRV6PIPES_TEST_RELAY: 'js' }));
+/** Whether another user (the tests' `nobody`) can run this file: every folder above it searchable by others. */
+function runnableByOthers(path) {
+  for (let p = path; ; p = dirname(p)) {
+    if ((statSync(p).mode & 0o001) === 0) return false;
+    if (p === dirname(p)) return true;
+  }
+}
+
+// A Node inside a clone that other users cannot enter (a checkout under `mktemp -d`) is copied to a
+// folder they can: tests run the CLI as nobody with process.execPath.
+const scratch = [];
+process.on('exit', () => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
+// Ctrl-C reaches the test runner too; once it has ended, exit through the cleanup above
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
+const copies = new Map();
+function usable(path) {
+  if (runnableByOthers(path)) return path;
+  if (copies.has(path)) return copies.get(path);
+  const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-node-'));
+  scratch.push(dir);
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, 'bin'), { mode: 0o755 });
+  copyFileSync(path, join(dir, 'bin', 'node'));
+  chmodSync(join(dir, 'bin', 'node'), 0o755);
+  copies.set(path, join(dir, 'bin', 'node'));
+  return copies.get(path);
+}
+
+const tapDir = mkdtempSync(join(tmpdir(), 'srv6pipes-tap-'));
+scratch.push(tapDir);
+let runs = 0;
+const outcomes = [];
+
+/**
+ * One `node --test` run on `node`; prints its line; returns whether it passed. `zstd`: the run holds
+ * the unit tests, so on a Node with zstd its zstd tests must have run.
+ */
+function run(node, label, list, { env = process.env, zstd = true } = {}) {
+  const tap = join(tapDir, `${runs++}.tap`);
+  const exe = usable(node.path);
+  const started = Date.now();
+  const status =
+    spawnSync(exe, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, '--test-concurrency=2', '--test-timeout=300000', ...passOn, ...list], {
+      stdio: 'inherit',
+      env: { ...env, PATH: `${dirname(exe)}:${env.PATH ?? ''}` },
+    }).status ?? 1;
+  let text = '';
+  try {
+    text = readFileSync(tap, 'utf8');
+  } catch {
+    // no report: the runner did not start
+  }
+  const s = summarizeTap(text);
+  const where = node.fromMachine ? 'the machine’s' : `from ${relative(ROOT, resolve(node.path))}`;
+  const zstdRequired = zstd && zstdExpected(node.version) && passOn.length === 0;
+  const zstdBad = zstdRequired && s.zstdRan === 0;
+  const zstdNote = zstd ? `; zstd: ${s.zstdRan} tests ran${zstdBad ? ' — NONE, though this Node has zstd: failing the run' : ''}` : '';
+  console.log(
+    `\nrun-tests: Node v${node.version} (${where}) ${label}: ${s.tests} tests, ${s.pass} passed, ${s.fail} failed, ${s.skipped} skipped${zstdNote} (${Math.round((Date.now() - started) / 1000)} s)`,
+  );
+  const passed = status === 0 && !zstdBad;
+  outcomes.push(`${label} on Node ${node.version}: ${passed ? 'passed' : 'FAILED'}`);
+  return passed;
+}
+
+if (!main.fromMachine) console.log(`run-tests: the machine's Node ${process.versions.node} is below the floor; running on Node ${main.version} (${relative(ROOT, main.path)})`);
+let ok = run(main, unitOnly ? 'unit suite' : 'whole suite', files);
+
+if (ok && !unitOnly) {
+  // The proxy's flows go to the native relay thread where they can (nativeRelay, the default): the
+  // end-to-end files that start proxies run a second time with every flow on the JavaScript relay
+  // (test/helpers/harness.ts appends `nativeRelay: off`), so both relays pass the same tests.
+  const proxyFiles = files.filter((f) => f.startsWith(join('dist', 'test')) && readFileSync(f, 'utf8').includes('startProxy('));
+  console.log(`\nrun-tests: ${proxyFiles.length} end-to-end files again with SRV6PIPES_TEST_RELAY=js (the JavaScript relay)`);
+  ok = run(main, 'end-to-end files on the JavaScript relay', proxyFiles, { env: { ...process.env, SRV6PIPES_TEST_RELAY: 'js' }, zstd: false });
+}
+
+// The unit suite on the other supported Nodes (the same addon build: N-API).
+const unitFiles = [...walk('dist/src', []), ...examples()];
+for (const node of extras) {
+  if (!ok) break;
+  console.log(`\nrun-tests: the unit suite on Node ${node.version}`);
+  ok = run(node, 'unit suite', unitFiles);
+}
+if (outcomes.length > 1) console.log(`\nrun-tests: ${outcomes.join('; ')}`);
+process.exit(ok ? 0 : 1);

@@ -1,37 +1,39 @@
 #!/usr/bin/env bash
-# Idempotent setup for srv6pipes: Debian tools, npm dependencies, the native addon, the TypeScript build.
-# Fast when nothing is missing. Called by `npm test` and `npm run demo`; safe to run by hand.
+# Idempotent setup for srv6pipes: Debian tools, npm dependencies, a current Node, the native addon, the
+# TypeScript build. Fast when nothing is missing. Called by `npm test`, `npm run demo|bench|soak|fuzz`
+# with their purpose; safe to run by hand.
+# usage: bash scripts/setup.sh [build|unit|test|demo|bench|soak|fuzz]   (default: build)
+# The purpose decides which Debian packages and which extra Node versions are needed (README, "What setup installs").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+purpose=${1:-build}
+case "$purpose" in build | unit | test | demo | bench | soak | fuzz) ;; *)
+  echo "setup: unknown purpose '$purpose' (build, unit, test, demo, bench, soak or fuzz)" >&2
+  exit 2
+  ;;
+esac
 say() { [ -n "${SETUP_QUIET:-}" ] || echo "setup: $*" >&2; }
 
-# 1. Debian tools the proxy, labs, tests and demo use (root only: labs need root anyway).
-need=()
-command -v nft >/dev/null 2>&1 || need+=(nftables)
-command -v ip >/dev/null 2>&1 || need+=(iproute2)
-command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
-command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
-command -v dig >/dev/null 2>&1 || need+=(dnsutils)
-# real peers for the benchmarks (srv6pipes bench): load generator, web server, the proxy to beat
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v lighttpd >/dev/null 2>&1 || need+=(lighttpd)
-command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
-# scapy: an independent check of the SRH wire format (Debian's python, not the one on PATH)
-/usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need+=(python3-scapy)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    say "installing Debian packages: ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  else
-    say "missing Debian packages (${need[*]}): run as root or apt-get install them"
-  fi
+# 1. The Debian packages this purpose needs (scripts/setup-debian.sh: which command needs which;
+# installed without starting or enabling their services).
+bash scripts/setup-debian.sh "$purpose"
+
+# 2. A Node at or above package.json's engines floor (scripts/nodes.mjs): the machine's when it is new
+# enough, else one fetched once from the npm registry into .cache/node; for `test` also every Node the
+# unit suite runs on (scripts/nodes.json: 22 and 24). With the headers that come with it, the addon
+# builds offline (N-API 8: one build serves every Node version).
+floor_args=()
+[ "$purpose" = test ] && floor_args+=(--test)
+main_node=$(node scripts/nodes.mjs ensure "${floor_args[@]}")
+nodedir=$(node scripts/nodes.mjs nodedir)
+if [ -n "$nodedir" ]; then
+  say "the machine's Node $(node -p process.versions.node) is below the floor: tests, demo and bench run on $main_node"
+  # from here on, npm, node-gyp and tsc run on it too (npm skips optional dependencies whose engines
+  # the running Node does not meet: vega-lite needs Node ≥ 22); node-gyp builds against its headers, offline
+  export PATH="$(dirname "$main_node"):$PATH" npm_config_nodedir="$nodedir"
 fi
 
-# 2. npm dependencies, when package-lock.json changed since the last install.
+# 3. npm dependencies, when package-lock.json changed since the last install.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f node_modules/.srv6pipes-lock ] || [ "$(cat node_modules/.srv6pipes-lock)" != "$lock_hash" ]; then
   say "npm ci"
@@ -39,14 +41,14 @@ if [ ! -f node_modules/.srv6pipes-lock ] || [ "$(cat node_modules/.srv6pipes-loc
   echo "$lock_hash" > node_modules/.srv6pipes-lock
 fi
 
-# 3. The native addon, when its sources are newer than the binary.
+# 4. The native addon, when its sources are newer than the binary.
 addon=build/Release/srv6pipes_native.node
 if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null)" ]; then
   say "building the native addon"
   npm run -s build:native >/dev/null
 fi
 
-# 4. TypeScript (incremental: about a second when nothing changed).
+# 5. TypeScript (incremental: about a second when nothing changed).
 # (its own stamp: `tsc --noEmit` rewrites tsc's build info without emitting, so that file proves nothing)
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ ! -f dist/src/index.js ] || [ -n "$(find src test tsconfig.json package.json scripts/build.mjs -newer "$stamp" -print -quit 2>/dev/null)" ]; then

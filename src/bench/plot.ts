@@ -1,7 +1,10 @@
 /** SVG plots with vega-lite (compiled to vega, rendered headless): grouped bars or lines of the
- *  medians, with min–max rules, shaped like the paper's figures. */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+ *  medians, with min–max rules, shaped like the paper's figures.
+ *  vega and vega-lite (with d3 & co., half of the installed packages) are optional dependencies, only
+ *  for these plots: imported on first use, never when the CLI, the proxy or the SDK load. */
+import type * as Vega from 'vega';
+import type * as VegaLite from 'vega-lite';
+import { SrError } from '../core/errors.js';
 import { summarize } from './stats.js';
 import type { PlotSpec, Point } from './types.js';
 
@@ -78,8 +81,36 @@ export function plotSpec(points: Point[], figure: string, spec: PlotSpec, xTitle
   };
 }
 
-export async function renderSvg(vlSpec: Record<string, unknown>): Promise<string> {
-  const compiled = vl.compile(vlSpec as unknown as vl.TopLevelSpec).spec;
+export interface Plotting {
+  vega: typeof Vega;
+  vl: typeof VegaLite;
+}
+
+/** how a module is imported: `import()` itself, or a stand-in (tests inject a failing one) */
+export type Importer = (specifier: string) => Promise<unknown>;
+
+/**
+ * vega and vega-lite, imported on use (Node caches them after the first time). Either one missing
+ * (`npm install --omit=optional`, or removed) is PLOT_DEPS_MISSING: one line and the hint; any other
+ * failure to load them is rethrown as it is.
+ */
+export async function loadPlotting(importer: Importer = (s) => import(s)): Promise<Plotting> {
+  const modules: Record<string, unknown> = {};
+  for (const name of ['vega', 'vega-lite']) {
+    try {
+      modules[name] = await importer(name);
+    } catch (e) {
+      const code = (e as { code?: unknown } | null)?.code;
+      if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw e;
+      throw new SrError('PLOT_DEPS_MISSING', `bench plots need the optional package ${name}: ${String((e as Error).message).split('\n')[0]}`, { cause: e });
+    }
+  }
+  return { vega: modules['vega'] as typeof Vega, vl: modules['vega-lite'] as typeof VegaLite };
+}
+
+export async function renderSvg(vlSpec: Record<string, unknown>, importer?: Importer): Promise<string> {
+  const { vega, vl } = await loadPlotting(importer);
+  const compiled = vl.compile(vlSpec as unknown as VegaLite.TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     return await view.toSVG();

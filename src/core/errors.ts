@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   MODULE_NOT_ALLOWED: { kind: 'user', hint: 'over the admin endpoint, modules load only from `admin.moduleDirs` (default: the config file\'s directory); see docs/security.md' },
   EXEC_NOT_ALLOWED: { kind: 'user', hint: 'over the admin endpoint, exec runs only argv from the config file or `admin.execArgv`, without env or cwd; see docs/security.md' },
   BAD_ARGUMENT: { kind: 'user', hint: 'see --help' },
+  PLOT_DEPS_MISSING: { kind: 'user', hint: 'bench plots need the optional dependencies vega and vega-lite: npm install vega vega-lite (in a clone: npm ci, without --omit=optional)' },
   // lab
   LAB_EXISTS: { kind: 'user', hint: 'take it down first: srv6pipes lab down --name NAME' },
   LAB_NOT_FOUND: { kind: 'user', hint: 'list labs with: srv6pipes lab status' },
