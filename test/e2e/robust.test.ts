@@ -110,13 +110,19 @@ describe('flows that end with a client reset mid-transfer (item 20)', () => {
   });
 });
 
-/** Every `*_total` sample of a Prometheus text, by series. */
+/** Every counter sample of a Prometheus text, and the histograms' counts and buckets, by series —
+ *  by the families' `# TYPE`, not by name: `nodejs_active_resources_total` is a gauge. */
 function totals(text: string): Map<string, number> {
+  const types = new Map<string, string>();
+  for (const t of text.matchAll(/^# TYPE (\w+) (\w+)$/gm)) types.set(t[1]!, t[2]!);
   const m = new Map<string, number>();
   for (const line of text.split('\n')) {
-    // counters, and the histograms' counts and buckets (issue 15 item 7): none may go down
-    const x = /^(\w+_(?:total|count|bucket)(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (x) m.set(x[1]!, Number(x[2]));
+    const x = /^((\w+?)(_total|_count|_bucket)?(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (!x) continue;
+    const [, series, base, suffix, value] = x;
+    const type = types.get(`${base}${suffix ?? ''}`) ?? types.get(base!);
+    const monotonic = type === 'counter' || (type === 'histogram' && (suffix === '_count' || suffix === '_bucket'));
+    if (monotonic) m.set(series!, Number(value));
   }
   return m;
 }
