@@ -25,6 +25,8 @@ wrk           wrk            test bench
 lighttpd      lighttpd       test bench
 haproxy       haproxy        test bench
 python:scapy  python3-scapy  unit test
+aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu test
+qemu-aarch64  qemu-user      test
 '
 
 has() {

