@@ -9,6 +9,7 @@ import { SrError } from '../core/errors.js';
 import { Lab, type Topology } from '../lab/index.js';
 import { FIGURES } from './figures.js';
 import { machine } from './labs.js';
+import { loadPlotting } from './plot.js';
 import { writeResults, type FigureResult } from './report.js';
 import type { BenchContext, BenchParams, Figure } from './types.js';
 
@@ -53,6 +54,8 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const print = o.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   const figures = selectFigures(o.figures);
   checkEnvironment();
+  // the plots need the optional vega packages: PLOT_DEPS_MISSING now, not after a 20-minute run
+  await loadPlotting();
   const out = resolve(o.out);
   const work = mkdtempSync(join(tmpdir(), 'srv6pipes-bench-'));
   const t0 = Date.now();
