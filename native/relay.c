@@ -1199,7 +1199,25 @@ static napi_value js_relay_close(napi_env env, napi_callback_info info) {
   relay_t *r;
   if (!get_args(env, info, 1, argv) || !(r = get_relay(env, argv[0]))) return throw_type(env, "relayClose(handle)");
   stop_relay(r);
+  /* the thread closed the listeners: they hold the process no longer */
+  if (r->listening > 0) {
+    r->listening = 0;
+    if (r->live == 0) napi_unref_threadsafe_function(env, r->tsfn);
+  }
   return NULL;
+}
+
+/* acceptSrhInPacket(packet) -> the routing header's bytes, or SRH_* (a number): the saved-SYN walk of accept.c, for tests */
+static napi_value js_accept_srh_in_packet(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS], out;
+  void *pkt;
+  size_t len;
+  if (!get_args(env, info, 1, argv) || !get_buf(env, argv[0], &pkt, &len)) return throw_type(env, "acceptSrhInPacket(buffer)");
+  uint8_t srh[ACCEPT_SRH_MAX];
+  int n = accept_srh_in_packet(pkt, len, srh);
+  if (n < 0) return make_i32(env, n);
+  napi_create_buffer_copy(env, (size_t)n, srh, NULL, &out);
+  return out;
 }
 
 void srv6pipes_register_relay(napi_env env, napi_value exports) {
@@ -1213,6 +1231,7 @@ void srv6pipes_register_relay(napi_env env, napi_value exports) {
       {"relayListen", NULL, js_relay_listen, NULL, NULL, NULL, napi_default, NULL},
       {"relayUnlisten", NULL, js_relay_unlisten, NULL, NULL, NULL, napi_default, NULL},
       {"fdReset", NULL, js_fd_reset, NULL, NULL, NULL, napi_default, NULL},
+      {"acceptSrhInPacket", NULL, js_accept_srh_in_packet, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   srv6pipes_register_relay_ops(env, exports);

@@ -141,6 +141,7 @@ interface RelayNative {
   relayListen(h: Handle, fd: number, savedSyn: boolean): void;
   relayUnlisten(h: Handle, fd: number): void;
   fdReset(fd: number): void;
+  acceptSrhInPacket(packet: Buffer): Buffer | number;
 }
 
 /** Why an accepted connection's SYN gave no routing header (native/accept.h SRH_*): none (-1), or a malformed saved SYN. */
@@ -371,6 +372,17 @@ export class NativeRelay {
       }
     }
   }
+}
+
+/**
+ * The native accept's saved-SYN walk (native/accept.c) on a packet: the routing header, null when
+ * there is none, or why the packet is malformed (the message CMSG_MALFORMED carries). What
+ * saved-syn.ts `routingHeaderIn` does in TypeScript; the relay thread runs this one.
+ */
+export function acceptSrhInPacket(packet: Buffer): Buffer | null | string {
+  const r = (native() as unknown as RelayNative).acceptSrhInPacket(packet);
+  if (typeof r !== 'number') return r;
+  return r === -1 ? null : (SRH_STATUS[r] ?? `SRH status ${r}`);
 }
 
 /** SO_LINGER 0, then close: a RST for an accepted descriptor refused (one native call). */
