@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include "accept.h"
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -80,15 +82,27 @@ static void put32(uint8_t *p, uint32_t v) {
   put16(p + 2, (uint16_t)(v >> 16));
 }
 
+/* An address as Node writes it (remoteAddress): inet_ntop, and `%zone` when it has a scope (link-local). */
+static size_t address_text(const struct sockaddr_in6 *a, char *out) {
+  if (!inet_ntop(AF_INET6, &a->sin6_addr, out, INET6_ADDRSTRLEN)) strcpy(out, "::");
+  size_t n = strlen(out);
+  if (a->sin6_scope_id != 0) {
+    char name[IF_NAMESIZE];
+    if (if_indextoname(a->sin6_scope_id, name))
+      n += (size_t)snprintf(out + n, ACC_ADDR_MAX - n, "%%%s", name);
+    else
+      n += (size_t)snprintf(out + n, ACC_ADDR_MAX - n, "%%%u", a->sin6_scope_id);
+  }
+  return n < ACC_ADDR_MAX ? n : ACC_ADDR_MAX - 1;
+}
+
 size_t accept_record(uint8_t *rec, int fd, const void *client_sa6, bool saved_syn) {
   const struct sockaddr_in6 *c = client_sa6;
   struct sockaddr_in6 s = {0};
   socklen_t slen = sizeof s;
   getsockname(fd, (struct sockaddr *)&s, &slen);
-  char ct[INET6_ADDRSTRLEN] = "::", st[INET6_ADDRSTRLEN] = "::";
-  inet_ntop(AF_INET6, &c->sin6_addr, ct, sizeof ct);
-  inet_ntop(AF_INET6, &s.sin6_addr, st, sizeof st);
-  size_t cl = strlen(ct), sl = strlen(st);
+  char ct[ACC_ADDR_MAX], st[ACC_ADDR_MAX];
+  size_t cl = address_text(c, ct), sl = address_text(&s, st);
   uint8_t *p = rec + ACC_HEADER;
   memcpy(p, ct, cl);
   memcpy(p + cl, st, sl);
