@@ -96,6 +96,13 @@ typedef struct batch {
 
 /* accepts per listener per turn (level-triggered: the rest comes on the next turn) */
 #define ACCEPT_BATCH 64
+/*
+ * accepted connections JavaScript has not seen yet, at most: beyond, the listeners wait (their SYNs in
+ * the kernel's queue) until it has. Node accepts one at a time and decides before the next; this bound
+ * keeps the descriptors held by undecided connections within the reserve the flow cap leaves
+ * (src/proxy/rlimit.ts FD_RESERVE)
+ */
+#define ACCEPT_INFLIGHT 16
 /* a listener out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) stops accepting this long (the SYNs wait in its queue) */
 #define ACCEPT_PAUSE_MS 100
 
@@ -103,7 +110,7 @@ typedef struct batch {
 typedef struct listener {
   struct side_tag { void *p; int idx; } tag;
   int fd;
-  bool saved_syn, paused;
+  bool saved_syn, paused, throttled;
   int64_t resume_ms;
   struct listener *next;
 } listener_t;
@@ -127,6 +134,8 @@ typedef struct relay {
   uint32_t live; /* JavaScript thread only: pairs not yet reported done (the tsfn is ref'd while live + listening > 0) */
   uint32_t listening; /* JavaScript thread only: listeners given and not taken back */
   listener_t *listeners, *dead_listeners; /* the thread's */
+  uint32_t acc_inflight; /* accepted, not yet handed to JavaScript's callback (atomic) */
+  bool acc_throttled;    /* a listener waits for acc_inflight to drop: JavaScript wakes the thread (atomic) */
   pair_t *ready, *dead;
   pair_t *waiting; /* pairs with a rate-limited direction waiting for tokens (ops_may_read, ops_wake) */
   batch_t batch;
@@ -492,15 +501,24 @@ static void listener_pause(relay_t *r, listener_t *l) {
   l->resume_ms = now_ms() + ACCEPT_PAUSE_MS;
 }
 
-/* Listeners whose pause is over accept again; `timeout` shortened to the next one due. */
+static void listener_arm(relay_t *r, listener_t *l) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+  epoll_ctl(r->ep, EPOLL_CTL_MOD, l->fd, &ev);
+}
+
+/* Listeners whose pause is over, or throttled while JavaScript caught up, accept again; `timeout` shortened to the next one due. */
 static int listeners_resume(relay_t *r, int timeout) {
   int64_t now = now_ms();
+  bool below = __atomic_load_n(&r->acc_inflight, __ATOMIC_ACQUIRE) < ACCEPT_INFLIGHT;
   for (listener_t *l = r->listeners; l; l = l->next) {
+    if (l->throttled && below) {
+      l->throttled = false;
+      if (!l->paused) listener_arm(r, l);
+    }
     if (!l->paused) continue;
     if (l->resume_ms <= now) {
-      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
-      epoll_ctl(r->ep, EPOLL_CTL_MOD, l->fd, &ev);
       l->paused = false;
+      if (!l->throttled) listener_arm(r, l);
     } else if (l->resume_ms - now < timeout) {
       timeout = (int)(l->resume_ms - now);
     }
@@ -510,8 +528,21 @@ static int listeners_resume(relay_t *r, int timeout) {
 
 /* Accepts what the listener has (ACCEPT_BATCH at most): a record each; an accept error is a record too. */
 static void on_listener(relay_t *r, listener_t *l) {
-  if (l->fd < 0) return; /* removed this turn */
+  if (l->fd < 0 || l->paused || l->throttled) return; /* removed or stopped this turn */
   for (int i = 0; i < ACCEPT_BATCH; i++) {
+    if (__atomic_load_n(&r->acc_inflight, __ATOMIC_ACQUIRE) >= ACCEPT_INFLIGHT) {
+      /* JavaScript is behind: wait for it (call_js wakes the thread) */
+      struct epoll_event ev = {.events = 0, .data.ptr = l};
+      epoll_ctl(r->ep, EPOLL_CTL_MOD, l->fd, &ev);
+      l->throttled = true;
+      __atomic_store_n(&r->acc_throttled, true, __ATOMIC_SEQ_CST);
+      /* JavaScript may have caught up between the check and the flag (then it did not wake us) */
+      if (__atomic_load_n(&r->acc_inflight, __ATOMIC_SEQ_CST) < ACCEPT_INFLIGHT) {
+        l->throttled = false;
+        listener_arm(r, l);
+      }
+      return;
+    }
     struct sockaddr_in6 sa;
     socklen_t len = sizeof sa;
     int fd = accept4(l->fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -537,6 +568,7 @@ static void on_listener(relay_t *r, listener_t *l) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     r->batch.acc_n += accept_record(rec, fd, &sa, l->saved_syn);
+    __atomic_add_fetch(&r->acc_inflight, 1, __ATOMIC_ACQ_REL);
   }
 }
 
@@ -743,6 +775,18 @@ static void *relay_main(void *arg) {
 }
 
 /* On the JavaScript thread: hands a batch to the callback as a Float64Array. */
+/* The connections among a batch's accept records. */
+static uint32_t count_accepts(const batch_t *b) {
+  uint32_t n = 0;
+  for (size_t off = 0; off + ACC_HEADER <= b->acc_n;) {
+    const uint8_t *rec = b->acc + off;
+    int16_t srh = (int16_t)((uint16_t)rec[12] | (uint16_t)rec[13] << 8);
+    if (rec[0] == ACC_CONN) n++;
+    off += ACC_HEADER + rec[1] + rec[2] + (rec[0] == ACC_CONN && srh > 0 ? (size_t)srh : 0);
+  }
+  return n;
+}
+
 /* Closes the accepted descriptors of records JavaScript will not see. */
 static void drop_accepts(const batch_t *b) {
   for (size_t off = 0; off + ACC_HEADER <= b->acc_n;) {
@@ -782,6 +826,15 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     }
   }
   if (!taken) drop_accepts(b);
+  uint32_t seen = count_accepts(b);
+  if (seen > 0) {
+    __atomic_sub_fetch(&r->acc_inflight, seen, __ATOMIC_ACQ_REL);
+    uint64_t one = 1;
+    /* a listener waits for these to be seen: wake the thread */
+    if (__atomic_exchange_n(&r->acc_throttled, false, __ATOMIC_ACQ_REL) && write(r->evfd, &one, sizeof one) < 0) {
+      /* saturated counter: the thread is awake anyway */
+    }
+  }
   free(b->rec);
   free(b->acc);
   free(b);

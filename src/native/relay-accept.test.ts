@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -123,6 +124,45 @@ test('acceptConnect failing (an SRH the kernel refuses) throws the errno, and th
     assert.equal(await reset, 'ECONNRESET');
   } finally {
     client.destroy();
+    relay.close();
+  }
+});
+
+/** Established TCP connections to `port` in this namespace (either end), from /proc. */
+function establishedTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp6', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[3] === '01' && f[2]?.endsWith(`:${hex}`);
+    }).length;
+}
+
+test('while JavaScript is busy the thread accepts at most 16 connections ahead of it; the rest wait in the queue and all come', async () => {
+  const { relay, accepted, fd } = acceptingRelay();
+  const port = listeningPort(fd);
+  const n = 40;
+  const child = spawn(process.execPath, ['-e', `const net=require('net');for(let i=0;i<${n};i++)net.connect({host:'::1',port:${port}}).on('error',()=>{});setTimeout(()=>{},60000)`], { stdio: 'ignore' });
+  try {
+    const base = readdirSync('/proc/self/fd').length;
+    // the event loop is blocked from here: the relay thread accepts, nothing answers
+    const until = Date.now() + 20000;
+    while (establishedTo(port) < n && Date.now() < until) {
+      // spin: the kernel completes the handshakes without us
+    }
+    assert.equal(establishedTo(port), n, 'the client connected');
+    const settle = Date.now() + 300;
+    while (Date.now() < settle) {
+      // spin: time for the thread to accept what it may
+    }
+    const held = readdirSync('/proc/self/fd').length - base;
+    assert.ok(held >= 1 && held <= 16, `accepted ahead of JavaScript: ${held}`);
+    await waitFor(() => accepted.length === n, 'every connection accepted');
+    for (const a of accepted) resetFd(a.fd);
+  } finally {
+    child.kill();
     relay.close();
   }
 });
