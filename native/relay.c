@@ -92,6 +92,8 @@ typedef struct batch {
   /* accepted connections' records (accept.h), in bytes */
   uint8_t *acc;
   size_t acc_n, acc_cap;
+  /* a record that must reach JavaScript now (not only byte counts or a connect's completion, which wait for the period or the next such record) */
+  bool urgent;
 } batch_t;
 
 /* accepts per listener per turn (level-triggered: the rest comes on the next turn) */
@@ -177,6 +179,8 @@ static void emit(relay_t *r, pair_t *p, int kind, int arg, int err) {
   p->reported[0] = p->d[0].bytes;
   p->reported[1] = p->d[1].bytes;
   p->dirty = false;
+  /* a connect's completion only stops JavaScript's connect timer: it rides with the next record (one wake of the JavaScript thread fewer per connection) */
+  if (kind != EV_BYTES && kind != EV_CONNECTED) r->batch.urgent = true;
 }
 
 static void set_linger(int fd, int on) {
@@ -285,6 +289,7 @@ static void emit_tw(relay_t *r, uint32_t id, int result, int err) {
   x[2] = result;
   x[3] = err;
   x[4] = x[5] = 0;
+  r->batch.urgent = true;
 }
 
 /* Queues a retry; false when out of memory or the queue is full. */
@@ -695,7 +700,8 @@ static bool post(relay_t *r, struct cmd c) {
 /* The counters JavaScript has not seen, at most every reportMs; and the batch, when it holds anything. */
 static void flush(relay_t *r, bool force) {
   int64_t now = now_ms();
-  if (force || now - r->last_flush >= r->report_ms) {
+  bool due = force || now - r->last_flush >= r->report_ms;
+  if (due) {
     r->last_flush = now;
     pthread_mutex_lock(&r->mu); /* the table may grow on the JavaScript thread; pairs are freed only here */
     for (uint32_t i = 0; i < r->nslots; i++) {
@@ -704,7 +710,7 @@ static void flush(relay_t *r, bool force) {
     }
     pthread_mutex_unlock(&r->mu);
   }
-  if (r->batch.n == 0 && r->batch.acc_n == 0) return;
+  if ((r->batch.n == 0 && r->batch.acc_n == 0) || (!due && !r->batch.urgent && r->batch.acc_n == 0)) return;
   batch_t *out = malloc(sizeof *out);
   if (!out) return;
   *out = r->batch;
