@@ -64,7 +64,7 @@ const { values: a } = parseArgs({
     reps: { type: 'string', default: '3' },
   },
 });
-const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'], 'native-nodeaccept': ['nativeRelay: { accept: false }'] };
+const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'], 'native-nodeaccept': ['nativeRelay: { accept: false }'], 'native-acceptthread': ['nativeRelay: { acceptOn: thread }'] };
 const RELAYS = a.relay.split(',');
 for (const r of RELAYS) if (!(r in RELAY_YAML)) throw new Error(`--relay: one of ${Object.keys(RELAY_YAML).join(', ')}`);
 const OUT = resolve(a.out);

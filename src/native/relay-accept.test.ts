@@ -28,8 +28,8 @@ interface Accepted {
   srh: Buffer | null | string;
 }
 
-function acceptingRelay(): { relay: NativeRelay; accepted: Accepted[]; errors: string[]; fd: number } {
-  const relay = new NativeRelay({ reportMs: 5 });
+function acceptingRelay(acceptOn: 'loop' | 'thread'): { relay: NativeRelay; accepted: Accepted[]; errors: string[]; fd: number } {
+  const relay = new NativeRelay({ reportMs: 5, acceptOn });
   const accepted: Accepted[] = [];
   const errors: string[] = [];
   relay.onAccept = (fd, client, clientPort, server, serverPort, srh) => void accepted.push({ fd, client, clientPort, server, serverPort, srh });
@@ -49,85 +49,6 @@ function listeningPort(fd: number): number {
   throw new Error('listener not in /proc/net/tcp6');
 }
 
-test('accepted connections come with their addresses and no SRH; the pair relays 2 MB each way, half-close included', async () => {
-  const { relay, accepted, errors, fd } = acceptingRelay();
-  const port = listeningPort(fd);
-  const client = net.connect({ host: '::1', port, allowHalfOpen: true });
-  await once(client, 'connect');
-  try {
-    await waitFor(() => accepted.length === 1, 'the accept record');
-    const a = accepted[0]!;
-    assert.deepEqual({ client: a.client, clientPort: a.clientPort, server: a.server, serverPort: a.serverPort, srh: a.srh }, { client: '::1', clientPort: client.localPort, server: '::1', serverPort: port, srh: null });
-    let end: PairEnd | undefined;
-    let connected = false;
-    relay.acceptConnect(a.fd, null, { onConnected: () => void (connected = true), onDone: (e) => void (end = e) }, {});
-    // the onward connection: to where the client connected (this listener), from the client's address
-    await waitFor(() => accepted.length === 2, 'the onward connection');
-    const b = accepted[1]!;
-    assert.equal(b.client, '::1');
-    assert.notEqual(b.clientPort, client.localPort);
-    const server = new net.Socket({ fd: b.fd, allowHalfOpen: true, readable: true, writable: true });
-    await waitFor(() => connected, 'onConnected');
-    const [sentUp, gotUp, sentDown, gotDown] = await Promise.all([sendFilled(client, 2 << 20, 1), receiveSha(server), sendFilled(server, 2 << 20, 7), receiveSha(client)]);
-    assert.equal(gotUp, sentUp);
-    assert.equal(gotDown, sentDown);
-    await waitFor(() => end !== undefined, 'the pair done');
-    assert.equal(end, 'ok');
-    assert.deepEqual(errors, []);
-    server.destroy();
-  } finally {
-    client.destroy();
-    relay.close();
-  }
-});
-
-test('resetFd refuses an accepted connection with a RST; unlisten closes the listener', async () => {
-  const { relay, accepted, fd } = acceptingRelay();
-  const port = listeningPort(fd);
-  try {
-    const client = net.connect({ host: '::1', port });
-    const reset = new Promise<string | undefined>((resolve) => client.once('error', (e: NodeJS.ErrnoException) => resolve(e.code)));
-    await waitFor(() => accepted.length === 1, 'the accept record');
-    resetFd(accepted[0]!.fd);
-    assert.equal(await reset, 'ECONNRESET');
-    const inode = readlinkSync(`/proc/self/fd/${fd}`);
-    relay.unlisten(fd);
-    await waitFor(() => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`) !== inode;
-      } catch {
-        return true;
-      }
-    }, 'the listener closed by the thread');
-    const refused = net.connect({ host: '::1', port });
-    const [e] = (await once(refused, 'error')) as [NodeJS.ErrnoException];
-    assert.equal(e.code, 'ECONNREFUSED');
-  } finally {
-    relay.close();
-  }
-});
-
-test('acceptConnect failing (an SRH the kernel refuses) throws the errno, and the descriptor stays the caller’s', async () => {
-  const { relay, accepted, fd } = acceptingRelay();
-  const port = listeningPort(fd);
-  const client = net.connect({ host: '::1', port });
-  client.on('error', () => undefined);
-  try {
-    await waitFor(() => accepted.length === 1, 'the accept record');
-    const a = accepted[0]!;
-    // a routing header of type 0 (deprecated, RFC 5095): the kernel refuses it (EINVAL)
-    const bad = Buffer.from([6, 2, 0, 1, 0, 0, 0, 0, ...Buffer.alloc(16)]);
-    assert.throws(() => relay.acceptConnect(a.fd, bad, { onDone: () => undefined }), (e: unknown) => typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).syscall!.startsWith('setsockopt'));
-    assert.equal(relay.size, 0);
-    const reset = new Promise<string | undefined>((resolve) => client.once('error', (e: NodeJS.ErrnoException) => resolve(e.code)));
-    resetFd(a.fd); // still ours: a RST
-    assert.equal(await reset, 'ECONNRESET');
-  } finally {
-    client.destroy();
-    relay.close();
-  }
-});
-
 /** Established TCP connections to `port` in this namespace (either end), from /proc. */
 function establishedTo(port: number): number {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
@@ -140,32 +61,114 @@ function establishedTo(port: number): number {
     }).length;
 }
 
-test('while JavaScript is busy the thread accepts at most 16 connections ahead of it; the rest wait in the queue and all come', async () => {
-  const { relay, accepted, fd } = acceptingRelay();
-  const port = listeningPort(fd);
-  const n = 40;
-  const child = spawn(process.execPath, ['-e', `const net=require('net');for(let i=0;i<${n};i++)net.connect({host:'::1',port:${port}}).on('error',()=>{});setTimeout(()=>{},60000)`], { stdio: 'ignore' });
-  try {
-    const base = readdirSync('/proc/self/fd').length;
-    // the event loop is blocked from here: the relay thread accepts, nothing answers
-    const until = Date.now() + 20000;
-    while (establishedTo(port) < n && Date.now() < until) {
-      // spin: the kernel completes the handshakes without us
+for (const on of ['loop', 'thread'] as const) {
+  test(`accept on the ${on}: accepted connections come with their addresses and no SRH; the pair relays 2 MB each way, half-close included`, async () => {
+    const { relay, accepted, errors, fd } = acceptingRelay(on);
+    const port = listeningPort(fd);
+    const client = net.connect({ host: '::1', port, allowHalfOpen: true });
+    await once(client, 'connect');
+    try {
+      await waitFor(() => accepted.length === 1, 'the accept record');
+      const a = accepted[0]!;
+      assert.deepEqual({ client: a.client, clientPort: a.clientPort, server: a.server, serverPort: a.serverPort, srh: a.srh }, { client: '::1', clientPort: client.localPort, server: '::1', serverPort: port, srh: null });
+      let end: PairEnd | undefined;
+      let connected = false;
+      relay.acceptConnect(a.fd, null, { onConnected: () => void (connected = true), onDone: (e) => void (end = e) }, {});
+      // the onward connection: to where the client connected (this listener), from the client's address
+      await waitFor(() => accepted.length === 2, 'the onward connection');
+      const b = accepted[1]!;
+      assert.equal(b.client, '::1');
+      assert.notEqual(b.clientPort, client.localPort);
+      const server = new net.Socket({ fd: b.fd, allowHalfOpen: true, readable: true, writable: true });
+      await waitFor(() => connected, 'onConnected');
+      const [sentUp, gotUp, sentDown, gotDown] = await Promise.all([sendFilled(client, 2 << 20, 1), receiveSha(server), sendFilled(server, 2 << 20, 7), receiveSha(client)]);
+      assert.equal(gotUp, sentUp);
+      assert.equal(gotDown, sentDown);
+      await waitFor(() => end !== undefined, 'the pair done');
+      assert.equal(end, 'ok');
+      assert.deepEqual(errors, []);
+      server.destroy();
+    } finally {
+      client.destroy();
+      relay.close();
     }
-    assert.equal(establishedTo(port), n, 'the client connected');
-    const settle = Date.now() + 300;
-    while (Date.now() < settle) {
-      // spin: time for the thread to accept what it may
+  });
+
+  test(`accept on the ${on}: resetFd refuses an accepted connection with a RST; unlisten closes the listener`, async () => {
+    const { relay, accepted, fd } = acceptingRelay(on);
+    const port = listeningPort(fd);
+    try {
+      const client = net.connect({ host: '::1', port });
+      const reset = new Promise<string | undefined>((resolve) => client.once('error', (e: NodeJS.ErrnoException) => resolve(e.code)));
+      await waitFor(() => accepted.length === 1, 'the accept record');
+      resetFd(accepted[0]!.fd);
+      assert.equal(await reset, 'ECONNRESET');
+      const inode = readlinkSync(`/proc/self/fd/${fd}`);
+      relay.unlisten(fd);
+      await waitFor(() => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) !== inode;
+        } catch {
+          return true;
+        }
+      }, 'the listener closed by the thread');
+      const refused = net.connect({ host: '::1', port });
+      const [e] = (await once(refused, 'error')) as [NodeJS.ErrnoException];
+      assert.equal(e.code, 'ECONNREFUSED');
+    } finally {
+      relay.close();
     }
-    const held = readdirSync('/proc/self/fd').length - base;
-    assert.ok(held >= 1 && held <= 16, `accepted ahead of JavaScript: ${held}`);
-    await waitFor(() => accepted.length === n, 'every connection accepted');
-    for (const a of accepted) resetFd(a.fd);
-  } finally {
-    child.kill();
-    relay.close();
-  }
-});
+  });
+
+  test(`accept on the ${on}: acceptConnect failing (an SRH the kernel refuses) throws the errno, and the descriptor stays the caller’s`, async () => {
+    const { relay, accepted, fd } = acceptingRelay(on);
+    const port = listeningPort(fd);
+    const client = net.connect({ host: '::1', port });
+    client.on('error', () => undefined);
+    try {
+      await waitFor(() => accepted.length === 1, 'the accept record');
+      const a = accepted[0]!;
+      // a routing header of type 0 (deprecated, RFC 5095): the kernel refuses it (EINVAL)
+      const bad = Buffer.from([6, 2, 0, 1, 0, 0, 0, 0, ...Buffer.alloc(16)]);
+      assert.throws(() => relay.acceptConnect(a.fd, bad, { onDone: () => undefined }), (e: unknown) => typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).syscall!.startsWith('setsockopt'));
+      assert.equal(relay.size, 0);
+      const reset = new Promise<string | undefined>((resolve) => client.once('error', (e: NodeJS.ErrnoException) => resolve(e.code)));
+      resetFd(a.fd); // still ours: a RST
+      assert.equal(await reset, 'ECONNRESET');
+    } finally {
+      client.destroy();
+      relay.close();
+    }
+  });
+
+  test(`accept on the ${on}: while JavaScript is busy, the ${on === 'thread' ? 'thread accepts at most 16 connections ahead of it' : 'loop accepts none'}; the rest wait in the queue and all come`, async () => {
+    const { relay, accepted, fd } = acceptingRelay(on);
+    const port = listeningPort(fd);
+    const n = 40;
+    const child = spawn(process.execPath, ['-e', `const net=require('net');for(let i=0;i<${n};i++)net.connect({host:'::1',port:${port}}).on('error',()=>{});setTimeout(()=>{},60000)`], { stdio: 'ignore' });
+    try {
+      const base = readdirSync('/proc/self/fd').length;
+      // the event loop is blocked from here: the relay thread accepts, nothing answers
+      const until = Date.now() + 20000;
+      while (establishedTo(port) < n && Date.now() < until) {
+        // spin: the kernel completes the handshakes without us
+      }
+      assert.equal(establishedTo(port), n, 'the client connected');
+      const settle = Date.now() + 300;
+      while (Date.now() < settle) {
+        // spin: time for the thread to accept what it may
+      }
+      const held = readdirSync('/proc/self/fd').length - base;
+      if (on === 'thread') assert.ok(held >= 1 && held <= 16, `accepted ahead of JavaScript: ${held}`);
+      else assert.equal(held, 0, 'the loop accepts only when JavaScript runs');
+      await waitFor(() => accepted.length === n, 'every connection accepted');
+      for (const a of accepted) resetFd(a.fd);
+    } finally {
+      child.kill();
+      relay.close();
+    }
+  });
+}
 
 function ipv6(next: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(40);

@@ -46,6 +46,12 @@ export const relayOptionsSchema = z
      * whose functions need JavaScript gets a net.Socket made on its descriptor. Needs `connect`.
      */
     accept: z.boolean().default(true),
+    /**
+     * where the native accept runs: `loop`, the JavaScript thread's event loop (a libuv poll handle:
+     * the records reach the decision in the same turn); `thread`, the relay thread (one thread hop
+     * between the accept and the decision, none of the accept's syscalls on the JavaScript thread)
+     */
+    acceptOn: z.enum(['loop', 'thread']).default('loop'),
   })
   .strict();
 export type RelayOptions = z.infer<typeof relayOptionsSchema>;
@@ -141,6 +147,8 @@ interface RelayNative {
   relayListen(h: Handle, fd: number, savedSyn: boolean): void;
   relayUnlisten(h: Handle, fd: number): void;
   fdReset(fd: number): void;
+  acceptLoopListen(fd: number, savedSyn: boolean, cb: (records: Buffer) => void): Handle;
+  acceptLoopClose(h: Handle): void;
   acceptSrhInPacket(packet: Buffer): Buffer | number;
 }
 
@@ -200,7 +208,7 @@ export class NativeRelay {
   private readonly pairs = new Map<number, RelayPair>();
   private closed = false;
   /** listening descriptors given to the thread (listen) */
-  private readonly listeners = new Set<number>();
+  private readonly listeners = new Map<number, Handle | null>();
   /** each accepted connection of `listen` */
   onAccept?: AcceptHandler;
   /** an accept that failed (EMFILE, ENFILE, ...: its errno's name); that listener pauses a moment */
@@ -279,14 +287,20 @@ export class NativeRelay {
    */
   listen(fd: number, savedSyn: boolean): void {
     if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
+    if (this.options.acceptOn === 'loop') {
+      this.listeners.set(fd, this.n.acceptLoopListen(fd, savedSyn, (a) => this.accepted(a)));
+      return;
+    }
     this.n.relayListen(this.handle, fd, savedSyn);
-    this.listeners.add(fd);
+    this.listeners.set(fd, null);
   }
 
   /** Stops accepting on `fd` and closes it (connections still in its queue are reset). */
   unlisten(fd: number): void {
-    if (!this.listeners.delete(fd) || this.closed) return;
-    this.n.relayUnlisten(this.handle, fd);
+    const loop = this.listeners.get(fd);
+    if (loop === undefined || !this.listeners.delete(fd)) return;
+    if (loop) this.n.acceptLoopClose(loop);
+    else if (!this.closed) this.n.relayUnlisten(this.handle, fd);
   }
 
   /**
@@ -344,6 +358,7 @@ export class NativeRelay {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const h of this.listeners.values()) if (h) this.n.acceptLoopClose(h);
     this.listeners.clear();
     this.n.relayClose(this.handle);
   }
