@@ -17,7 +17,8 @@
 #include "accept.h"
 #include "napi-util.h"
 
-#define LOOP_BATCH 64
+/* accepts per readable event, handed over together: at most ACCEPT_AHEAD undecided (accept.h) */
+#define LOOP_BATCH ACCEPT_AHEAD
 #define LOOP_PAUSE_MS 100
 
 typedef struct loop_listener {

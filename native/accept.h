@@ -22,6 +22,14 @@ enum {
   SRH_UNREADABLE = -6,     /* the packet options could not be read (getsockopt failed) */
 };
 
+/*
+ * accepted connections JavaScript has not decided yet, at most (both accept loops): Node accepts one
+ * at a time and decides before the next; this bound keeps the descriptors held by undecided
+ * connections within the reserve the flow cap leaves (src/proxy/rlimit.ts FD_RESERVE), so that a
+ * worker at its descriptor limit refuses with NOFILE_LIMIT rather than failing an onward socket
+ */
+#define ACCEPT_AHEAD 16
+
 /* the largest routing header (2048 + 8) */
 #define ACCEPT_SRH_MAX 2056
 

@@ -98,13 +98,8 @@ typedef struct batch {
 
 /* accepts per listener per turn (level-triggered: the rest comes on the next turn) */
 #define ACCEPT_BATCH 64
-/*
- * accepted connections JavaScript has not seen yet, at most: beyond, the listeners wait (their SYNs in
- * the kernel's queue) until it has. Node accepts one at a time and decides before the next; this bound
- * keeps the descriptors held by undecided connections within the reserve the flow cap leaves
- * (src/proxy/rlimit.ts FD_RESERVE)
- */
-#define ACCEPT_INFLIGHT 16
+/* accepted connections not yet handed to JavaScript, at most (accept.h) */
+#define ACCEPT_INFLIGHT ACCEPT_AHEAD
 /* a listener out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) stops accepting this long (the SYNs wait in its queue) */
 #define ACCEPT_PAUSE_MS 100
 

@@ -161,7 +161,22 @@ for (const on of ['loop', 'thread'] as const) {
       const held = readdirSync('/proc/self/fd').length - base;
       if (on === 'thread') assert.ok(held >= 1 && held <= 16, `accepted ahead of JavaScript: ${held}`);
       else assert.equal(held, 0, 'the loop accepts only when JavaScript runs');
+      // the loop hands over what it accepted in one callback per readable event: at most 16 each
+      // (a microtask runs after each callback: it closes the batch)
+      const batches: number[] = [];
+      let open = false;
+      const take = relay.onAccept!;
+      relay.onAccept = (...args) => {
+        if (!open) {
+          open = true;
+          batches.push(0);
+          queueMicrotask(() => void (open = false));
+        }
+        batches[batches.length - 1]!++;
+        take(...args);
+      };
       await waitFor(() => accepted.length === n, 'every connection accepted');
+      if (on === 'loop') assert.ok(Math.max(...batches) <= 16 && batches.length >= 3, `batches: ${batches.join(', ')}`);
       for (const a of accepted) resetFd(a.fd);
     } finally {
       child.kill();
