@@ -11,6 +11,11 @@
  * `reportMs`, always with an EOF, reset or done. Counters and the idle time are also readable at
  * any time (relayStats), and a pair can be aborted (relayAbort: both sides reset). A direction may
  * carry function ops (relay-ops.c: xor, a rate limit), run here through a few `ops_*` hooks.
+ * The thread may also own listening sockets (relayListen: config nativeRelay.accept): it accepts
+ * their connections itself (accept4, TCP_NODELAY, the SYN's routing header and both addresses read
+ * here, accept.c) and posts each as a record of bytes with the batch; JavaScript decides and answers
+ * with relayAcceptConnect (the onward socket made, bound, connected and the pair added: one call) or
+ * fdReset (a RST). Accept errors are records too; EMFILE & co. pause that listener for ACCEPT_PAUSE_MS.
  * Composed in TypeScript by src/native/relay.ts.
  */
 #define _GNU_SOURCE
@@ -23,6 +28,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include "accept.h"
 #include "napi-util.h"
 #include "relay-ops.h"
 #include "tw.h"
@@ -81,7 +89,28 @@ typedef struct pair {
 typedef struct batch {
   size_t n, cap;
   double *rec;
+  /* accepted connections' records (accept.h), in bytes */
+  uint8_t *acc;
+  size_t acc_n, acc_cap;
+  /* a record that must reach JavaScript now (not only byte counts or a connect's completion, which wait for the period or the next such record) */
+  bool urgent;
 } batch_t;
+
+/* accepts per listener per turn (level-triggered: the rest comes on the next turn) */
+#define ACCEPT_BATCH 64
+/* accepted connections not yet handed to JavaScript, at most (accept.h) */
+#define ACCEPT_INFLIGHT ACCEPT_AHEAD
+/* a listener out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) stops accepting this long (the SYNs wait in its queue) */
+#define ACCEPT_PAUSE_MS 100
+
+/* A listening socket the thread accepts on (relayListen). `tag.p` is NULL: epoll's data is a listener, not a pair's side. */
+typedef struct listener {
+  struct side_tag { void *p; int idx; } tag;
+  int fd;
+  bool saved_syn, paused, throttled;
+  int64_t resume_ms;
+  struct listener *next;
+} listener_t;
 
 typedef struct relay {
   napi_env env;
@@ -95,10 +124,15 @@ typedef struct relay {
   pair_t **slots;
   uint32_t *free_slots; /* a stack of the empty slots (capacity nslots) */
   uint32_t nslots, nfree, gen;
-  struct cmd { pair_t *add; uint32_t abort_id; } *cmds; /* pairs to start relaying, pair ids to abort */
+  /* pairs to start relaying, pair ids to abort, listeners to start (listen) or stop (unlisten: fd + 1) */
+  struct cmd { pair_t *add; uint32_t abort_id; listener_t *listen; int unlisten; } *cmds;
   size_t ncmds, capcmds;
   bool stop;
-  uint32_t live; /* JavaScript thread only: pairs not yet reported done (the tsfn is ref'd while > 0) */
+  uint32_t live; /* JavaScript thread only: pairs not yet reported done (the tsfn is ref'd while live + listening > 0) */
+  uint32_t listening; /* JavaScript thread only: listeners given and not taken back */
+  listener_t *listeners, *dead_listeners; /* the thread's */
+  uint32_t acc_inflight; /* accepted, not yet handed to JavaScript's callback (atomic) */
+  bool acc_throttled;    /* a listener waits for acc_inflight to drop: JavaScript wakes the thread (atomic) */
   pair_t *ready, *dead;
   pair_t *waiting; /* pairs with a rate-limited direction waiting for tokens (ops_may_read, ops_wake) */
   batch_t batch;
@@ -140,6 +174,8 @@ static void emit(relay_t *r, pair_t *p, int kind, int arg, int err) {
   p->reported[0] = p->d[0].bytes;
   p->reported[1] = p->d[1].bytes;
   p->dirty = false;
+  /* a connect's completion only stops JavaScript's connect timer: it rides with the next record (one wake of the JavaScript thread fewer per connection) */
+  if (kind != EV_BYTES && kind != EV_CONNECTED) r->batch.urgent = true;
 }
 
 static void set_linger(int fd, int on) {
@@ -248,6 +284,7 @@ static void emit_tw(relay_t *r, uint32_t id, int result, int err) {
   x[2] = result;
   x[3] = err;
   x[4] = x[5] = 0;
+  r->batch.urgent = true;
 }
 
 /* Queues a retry; false when out of memory or the queue is full. */
@@ -444,7 +481,124 @@ static bool connect_done(relay_t *r, pair_t *p, uint32_t ev) {
   return true;
 }
 
+/* Room for one more accept record; NULL when out of memory. */
+static uint8_t *acc_slot(relay_t *r) {
+  batch_t *b = &r->batch;
+  if (b->acc_cap - b->acc_n < ACC_RECORD_MAX) {
+    size_t cap = b->acc_cap ? b->acc_cap * 2 : 8 * ACC_RECORD_MAX;
+    uint8_t *m = realloc(b->acc, cap);
+    if (!m) return NULL;
+    b->acc = m;
+    b->acc_cap = cap;
+  }
+  return b->acc + b->acc_n;
+}
+
+static void listener_pause(relay_t *r, listener_t *l) {
+  struct epoll_event ev = {.events = 0, .data.ptr = l};
+  epoll_ctl(r->ep, EPOLL_CTL_MOD, l->fd, &ev);
+  l->paused = true;
+  l->resume_ms = now_ms() + ACCEPT_PAUSE_MS;
+}
+
+static void listener_arm(relay_t *r, listener_t *l) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+  epoll_ctl(r->ep, EPOLL_CTL_MOD, l->fd, &ev);
+}
+
+/* Listeners whose pause is over, or throttled while JavaScript caught up, accept again; `timeout` shortened to the next one due. */
+static int listeners_resume(relay_t *r, int timeout) {
+  int64_t now = now_ms();
+  bool below = __atomic_load_n(&r->acc_inflight, __ATOMIC_ACQUIRE) < ACCEPT_INFLIGHT;
+  for (listener_t *l = r->listeners; l; l = l->next) {
+    if (l->throttled && below) {
+      l->throttled = false;
+      if (!l->paused) listener_arm(r, l);
+    }
+    if (!l->paused) continue;
+    if (l->resume_ms <= now) {
+      l->paused = false;
+      if (!l->throttled) listener_arm(r, l);
+    } else if (l->resume_ms - now < timeout) {
+      timeout = (int)(l->resume_ms - now);
+    }
+  }
+  return timeout < 1 ? 1 : timeout;
+}
+
+/* Accepts what the listener has (ACCEPT_BATCH at most): a record each; an accept error is a record too. */
+static void on_listener(relay_t *r, listener_t *l) {
+  if (l->fd < 0 || l->paused || l->throttled) return; /* removed or stopped this turn */
+  for (int i = 0; i < ACCEPT_BATCH; i++) {
+    if (__atomic_load_n(&r->acc_inflight, __ATOMIC_ACQUIRE) >= ACCEPT_INFLIGHT) {
+      /* JavaScript is behind: wait for it (call_js wakes the thread) */
+      struct epoll_event ev = {.events = 0, .data.ptr = l};
+      epoll_ctl(r->ep, EPOLL_CTL_MOD, l->fd, &ev);
+      l->throttled = true;
+      __atomic_store_n(&r->acc_throttled, true, __ATOMIC_SEQ_CST);
+      /* JavaScript may have caught up between the check and the flag (then it did not wake us) */
+      if (__atomic_load_n(&r->acc_inflight, __ATOMIC_SEQ_CST) < ACCEPT_INFLIGHT) {
+        l->throttled = false;
+        listener_arm(r, l);
+      }
+      return;
+    }
+    struct sockaddr_in6 sa;
+    socklen_t len = sizeof sa;
+    int fd = accept4(l->fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      /* accept(2): these are the connection's own (it went away, a network error): take the next */
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM || err == ENETDOWN || err == ENOPROTOOPT ||
+          err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH || err == EOPNOTSUPP || err == ENETUNREACH)
+        continue;
+      uint8_t *rec = acc_slot(r);
+      if (rec) r->batch.acc_n += accept_error_record(rec, err);
+      /* out of descriptors or memory: the listener stays readable; stop a while instead of spinning */
+      listener_pause(r, l);
+      return;
+    }
+    uint8_t *rec = acc_slot(r);
+    if (!rec) {
+      set_linger(fd, 1);
+      close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    r->batch.acc_n += accept_record(rec, fd, &sa, l->saved_syn);
+    __atomic_add_fetch(&r->acc_inflight, 1, __ATOMIC_ACQ_REL);
+  }
+}
+
+static void listener_close(relay_t *r, listener_t *l) {
+  epoll_ctl(r->ep, EPOLL_CTL_DEL, l->fd, NULL);
+  close(l->fd);
+  l->fd = -1;
+}
+
+/*
+ * unlisten: the thread stops accepting on `fd` and closes it (connections still queued are reset by
+ * the kernel). Freed at the end of the turn: an event of this turn may still name it.
+ */
+static void listener_remove(relay_t *r, int fd) {
+  for (listener_t **at = &r->listeners; *at; at = &(*at)->next) {
+    if ((*at)->fd != fd) continue;
+    listener_t *l = *at;
+    *at = l->next;
+    listener_close(r, l);
+    l->next = r->dead_listeners;
+    r->dead_listeners = l;
+    return;
+  }
+}
+
 static void on_event(relay_t *r, side_t *s, uint32_t ev) {
+  if (!s->p) {
+    on_listener(r, (listener_t *)s);
+    return;
+  }
   pair_t *p = s->p;
   if (p->dead) return;
   if (p->connecting && s->idx == 1 && !connect_done(r, p, ev)) return;
@@ -497,6 +651,21 @@ static bool take_commands(relay_t *r) {
       arm(r, cmds[i].add);
       continue;
     }
+    if (cmds[i].listen) {
+      listener_t *l = cmds[i].listen;
+      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+      if (epoll_ctl(r->ep, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
+        uint8_t *rec = acc_slot(r);
+        if (rec) r->batch.acc_n += accept_error_record(rec, errno);
+      }
+      l->next = r->listeners;
+      r->listeners = l;
+      continue;
+    }
+    if (cmds[i].unlisten) {
+      listener_remove(r, cmds[i].unlisten - 1);
+      continue;
+    }
     pthread_mutex_lock(&r->mu);
     pair_t *p = lookup(r, cmds[i].abort_id);
     pthread_mutex_unlock(&r->mu);
@@ -526,7 +695,8 @@ static bool post(relay_t *r, struct cmd c) {
 /* The counters JavaScript has not seen, at most every reportMs; and the batch, when it holds anything. */
 static void flush(relay_t *r, bool force) {
   int64_t now = now_ms();
-  if (force || now - r->last_flush >= r->report_ms) {
+  bool due = force || now - r->last_flush >= r->report_ms;
+  if (due) {
     r->last_flush = now;
     pthread_mutex_lock(&r->mu); /* the table may grow on the JavaScript thread; pairs are freed only here */
     for (uint32_t i = 0; i < r->nslots; i++) {
@@ -535,7 +705,7 @@ static void flush(relay_t *r, bool force) {
     }
     pthread_mutex_unlock(&r->mu);
   }
-  if (r->batch.n == 0) return;
+  if ((r->batch.n == 0 && r->batch.acc_n == 0) || (!due && !r->batch.urgent && r->batch.acc_n == 0)) return;
   batch_t *out = malloc(sizeof *out);
   if (!out) return;
   *out = r->batch;
@@ -556,6 +726,7 @@ static void *relay_main(void *arg) {
   while (!stopping) {
     int timeout = r->ready ? 0 : tw_timeout(r, r->report_ms);
     if (r->waiting) timeout = ops_timeout(r, timeout);
+    if (r->listeners) timeout = timeout == 0 ? 0 : listeners_resume(r, timeout);
     int n = epoll_wait(r->ep, evs, 256, timeout);
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == NULL)
@@ -583,6 +754,11 @@ static void *relay_main(void *arg) {
     tw_retry_due(r);
     flush(r, stopping); /* counters on their period; eof/reset/done (carrying totals) at once */
     if (r->dead && r->waiting) ops_wake(r, true);
+    while (r->dead_listeners) {
+      listener_t *l = r->dead_listeners;
+      r->dead_listeners = l->next;
+      free(l);
+    }
     while (r->dead) {
       pair_t *p = r->dead;
       r->dead = p->next_dead;
@@ -590,27 +766,78 @@ static void *relay_main(void *arg) {
       free(p);
     }
   }
+  while (r->listeners) {
+    listener_t *l = r->listeners;
+    r->listeners = l->next;
+    listener_close(r, l);
+    free(l);
+  }
   return NULL;
 }
 
 /* On the JavaScript thread: hands a batch to the callback as a Float64Array. */
+/* The connections among a batch's accept records. */
+static uint32_t count_accepts(const batch_t *b) {
+  uint32_t n = 0;
+  for (size_t off = 0; off + ACC_HEADER <= b->acc_n;) {
+    const uint8_t *rec = b->acc + off;
+    int16_t srh = (int16_t)((uint16_t)rec[12] | (uint16_t)rec[13] << 8);
+    if (rec[0] == ACC_CONN) n++;
+    off += ACC_HEADER + rec[1] + rec[2] + (rec[0] == ACC_CONN && srh > 0 ? (size_t)srh : 0);
+  }
+  return n;
+}
+
+/* Closes the accepted descriptors of records JavaScript will not see. */
+static void drop_accepts(const batch_t *b) {
+  for (size_t off = 0; off + ACC_HEADER <= b->acc_n;) {
+    const uint8_t *rec = b->acc + off;
+    int fd = (int)((uint32_t)rec[4] | (uint32_t)rec[5] << 8 | (uint32_t)rec[6] << 16 | (uint32_t)rec[7] << 24);
+    int16_t srh = (int16_t)((uint16_t)rec[12] | (uint16_t)rec[13] << 8);
+    if (rec[0] == ACC_CONN) {
+      set_linger(fd, 1);
+      close(fd);
+    }
+    off += ACC_HEADER + rec[1] + rec[2] + (rec[0] == ACC_CONN && srh > 0 ? (size_t)srh : 0);
+  }
+}
+
+/* On the JavaScript thread: hands a batch to the callback as a Float64Array (and the accept records as a Buffer). */
 static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   relay_t *r = context;
   batch_t *b = data;
+  bool taken = false;
   if (env != NULL && cb != NULL) {
     size_t bytes = b->n * REC_FIELDS * sizeof(double);
     void *mem;
-    napi_value ab, arr, undef;
+    napi_value ab, argv[2];
     if (napi_create_arraybuffer(env, bytes, &mem, &ab) == napi_ok) {
       memcpy(mem, b->rec, bytes);
-      napi_create_typedarray(env, napi_float64_array, b->n * REC_FIELDS, ab, 0, &arr);
+      napi_create_typedarray(env, napi_float64_array, b->n * REC_FIELDS, ab, 0, &argv[0]);
       for (size_t i = 0; i < b->n; i++)
-        if (b->rec[i * REC_FIELDS + 1] == EV_DONE && r->live > 0 && --r->live == 0) napi_unref_threadsafe_function(env, r->tsfn);
+        if (b->rec[i * REC_FIELDS + 1] == EV_DONE && r->live > 0 && --r->live == 0 && r->listening == 0) napi_unref_threadsafe_function(env, r->tsfn);
+      size_t argc = 1;
+      if (b->acc_n > 0 && napi_create_buffer_copy(env, b->acc_n, b->acc, NULL, &argv[1]) == napi_ok) {
+        argc = 2;
+        taken = true;
+      }
+      napi_value undef;
       napi_get_undefined(env, &undef);
-      napi_call_function(env, undef, cb, 1, &arr, NULL);
+      napi_call_function(env, undef, cb, argc, argv, NULL);
+    }
+  }
+  if (!taken) drop_accepts(b);
+  uint32_t seen = count_accepts(b);
+  if (seen > 0) {
+    __atomic_sub_fetch(&r->acc_inflight, seen, __ATOMIC_ACQ_REL);
+    uint64_t one = 1;
+    /* a listener waits for these to be seen: wake the thread */
+    if (__atomic_exchange_n(&r->acc_throttled, false, __ATOMIC_ACQ_REL) && write(r->evfd, &one, sizeof one) < 0) {
+      /* saturated counter: the thread is awake anyway */
     }
   }
   free(b->rec);
+  free(b->acc);
   free(b);
 }
 
@@ -641,7 +868,9 @@ static void finalize_relay(napi_env env, void *data, void *hint) {
   cleanup_hook(r);
   close(r->ep);
   close(r->evfd);
+  drop_accepts(&r->batch);
   free(r->batch.rec);
+  free(r->batch.acc);
   free(r->slots);
   free(r->free_slots);
   free(r->cmds);
@@ -705,14 +934,14 @@ static napi_value js_relay_create(napi_env env, napi_callback_info info) {
 }
 
 
-/* relayAdd's optional 7th and 8th arguments: the ops of a->b and of b->a (relay-ops.h); false: a TypeError is thrown. */
-static bool add_ops(napi_env env, napi_callback_info info, relay_ops_t *ops[2]) {
+/* `first` and `first + 1`, when given: the ops of a->b and of b->a (relay-ops.h); false: a TypeError is thrown. */
+static bool add_ops(napi_env env, napi_callback_info info, size_t first, relay_ops_t *ops[2]) {
   napi_value argv[MAX_ARGS];
   size_t argc = MAX_ARGS;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
-  for (size_t i = 0; i < 2 && 6 + i < argc; i++) {
+  for (size_t i = 0; i < 2 && first + i < argc; i++) {
     const char *why = NULL;
-    if (!relay_ops_parse(env, argv[6 + i], &ops[i], &why)) {
+    if (!relay_ops_parse(env, argv[first + i], &ops[i], &why)) {
       relay_ops_free(ops[0]);
       ops[0] = NULL;
       throw_type(env, why);
@@ -731,33 +960,26 @@ static bool get_connecting(napi_env env, napi_callback_info info, napi_value *ar
   return napi_get_value_bool(env, argv[5], connecting) == napi_ok;
 }
 
-/* relayAdd(handle, fdA, fdB, abortive, releaseTimeWait, connecting[, opsAtoB, opsBtoA]) -> pair id. Dups both
- * descriptors: the caller may close its own. releaseTimeWait: side a is a client-facing socket whose TIME_WAIT
- * after an active close is destroyed (tw.h); its tuple and cookie are read now, while it is connected.
- * connecting: fdB's non-blocking connect is under way (relaying waits for it). */
-static napi_value js_relay_add(napi_env env, napi_callback_info info) {
-  napi_value argv[MAX_ARGS];
-  int32_t fa, fb;
-  bool abortive = true, release_tw = false;
-  relay_t *r;
-  bool connecting = false;
-  if (!get_args(env, info, 5, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) ||
-      !get_i32(env, argv[2], &fb) || napi_get_value_bool(env, argv[3], &abortive) != napi_ok ||
-      napi_get_value_bool(env, argv[4], &release_tw) != napi_ok || !get_connecting(env, info, argv, &connecting))
-    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive, releaseTimeWait, connecting[, opsAtoB, opsBtoA])");
-  if (!r->running) return throw_errno(env, "relayAdd", EBADF);
-  relay_ops_t *ops[2] = {NULL, NULL};
-  if (!add_ops(env, info, ops)) return NULL;
+/* The relay's thread-safe function stays ref'd while a pair or a listener is there (JavaScript thread). */
+static void hold(napi_env env, relay_t *r) {
+  if (r->live + r->listening == 0) napi_ref_threadsafe_function(env, r->tsfn);
+}
+
+/*
+ * A pair of the descriptors fa, fb (the pair's own from here on: on success only; on failure the
+ * caller keeps and closes them), posted to the thread; its id, or an errno. `ops` are the pair's
+ * (freed on failure too).
+ */
+static int add_pair(napi_env env, relay_t *r, int fa, int fb, bool abortive, bool release_tw, bool connecting, relay_ops_t *ops[2], uint32_t *id) {
   pair_t *p = calloc(1, sizeof *p);
   if (!p) {
     relay_ops_free(ops[0]);
     relay_ops_free(ops[1]);
-    return throw_errno(env, "calloc", ENOMEM);
+    return ENOMEM;
   }
   int err = 0;
-  p->fd[0] = fcntl(fa, F_DUPFD_CLOEXEC, 0);
-  p->fd[1] = p->fd[0] < 0 ? -1 : fcntl(fb, F_DUPFD_CLOEXEC, 0);
-  if (p->fd[1] < 0) err = errno;
+  p->fd[0] = fa;
+  p->fd[1] = fb;
   for (int i = 0; i < 2; i++) {
     dir_t *d = &p->d[i];
     d->in = p->fd[i];
@@ -765,9 +987,9 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
     d->pipe_r = d->pipe_w = -1;
     d->ops = ops[i];
     p->side[i] = (side_t){p, i};
-    if (!err && p->fd[i] >= 0) {
+    if (!err) {
       int fl = fcntl(p->fd[i], F_GETFL);
-      if (fl < 0 || fcntl(p->fd[i], F_SETFL, fl | O_NONBLOCK) < 0) err = errno;
+      if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(p->fd[i], F_SETFL, fl | O_NONBLOCK) < 0)) err = errno;
     }
   }
   if (!err && release_tw) {
@@ -799,12 +1021,12 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
       r->nslots = n;
     }
   }
-  uint32_t slot = err ? 0 : r->free_slots[--r->nfree], pid = 0;
+  uint32_t slot = err ? 0 : r->free_slots[--r->nfree];
   if (!err) {
     r->gen = (r->gen + 1) % 4096;
     p->slot = slot;
     p->id = r->gen * MAX_SLOTS + slot;
-    pid = p->id; /* once posted, the thread may end and free the pair at any time: p is not read after the unlock */
+    *id = p->id; /* once posted, the thread may end and free the pair at any time: p is not read after the unlock */
     p->last_ms = now_ms();
     p->connecting = connecting;
     if (post(r, (struct cmd){.add = p})) {
@@ -816,18 +1038,166 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_unlock(&r->mu);
   if (err) {
-    for (int i = 0; i < 2; i++) {
-      if (p->fd[i] >= 0) close(p->fd[i]);
-      free_dir(&p->d[i]);
-    }
+    for (int i = 0; i < 2; i++) free_dir(&p->d[i]);
     free(p->tw);
     free(p);
+    return err;
+  }
+  hold(env, r);
+  r->live++;
+  return 0;
+}
+
+/* relayAdd(handle, fdA, fdB, abortive, releaseTimeWait, connecting[, opsAtoB, opsBtoA]) -> pair id. Dups both
+ * descriptors: the caller may close its own. releaseTimeWait: side a is a client-facing socket whose TIME_WAIT
+ * after an active close is destroyed (tw.h); its tuple and cookie are read now, while it is connected.
+ * connecting: fdB's non-blocking connect is under way (relaying waits for it). */
+static napi_value js_relay_add(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fa, fb;
+  bool abortive = true, release_tw = false;
+  relay_t *r;
+  bool connecting = false;
+  if (!get_args(env, info, 5, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) ||
+      !get_i32(env, argv[2], &fb) || napi_get_value_bool(env, argv[3], &abortive) != napi_ok ||
+      napi_get_value_bool(env, argv[4], &release_tw) != napi_ok || !get_connecting(env, info, argv, &connecting))
+    return throw_type(env, "relayAdd(handle, fdA, fdB, abortive, releaseTimeWait, connecting[, opsAtoB, opsBtoA])");
+  if (!r->running) return throw_errno(env, "relayAdd", EBADF);
+  relay_ops_t *ops[2] = {NULL, NULL};
+  if (!add_ops(env, info, 6, ops)) return NULL;
+  int da = fcntl(fa, F_DUPFD_CLOEXEC, 0);
+  int db = da < 0 ? -1 : fcntl(fb, F_DUPFD_CLOEXEC, 0);
+  int err = db < 0 ? errno : 0;
+  uint32_t pid = 0;
+  if (!err) err = add_pair(env, r, da, db, abortive, release_tw, connecting, ops, &pid);
+  else {
+    relay_ops_free(ops[0]);
+    relay_ops_free(ops[1]);
+  }
+  if (err) {
+    if (da >= 0) close(da);
+    if (db >= 0) close(db);
     return throw_errno(env, "relayAdd", err);
   }
-  if (r->live++ == 0) napi_ref_threadsafe_function(env, r->tsfn);
   napi_value id;
   napi_create_uint32(env, pid, &id);
   return id;
+}
+
+/*
+ * relayAcceptConnect(handle, fdA, srh | null, releaseTimeWait[, opsAtoB, opsBtoA]) -> pair id. fdA is
+ * a connection the relay accepted (relayListen): the onward socket is made here — transparent, the
+ * onward SRH, TCP_NODELAY, bound to fdA's peer (the client's address, any port), its non-blocking
+ * connect to fdA's local address (the server the client asked for) started — and the pair added
+ * `connecting` (onConnected, or a reset of side b with the connect's errno). One call for what would
+ * be socket, four setsockopts, bind, connect and relayAdd. On success fdA is the relay's (not dup'ed:
+ * the caller forgets it); on failure (thrown, code the errno's name, syscall the step) the caller keeps fdA.
+ */
+static napi_value js_relay_accept_connect(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fa;
+  bool release_tw = false;
+  relay_t *r;
+  void *srh = NULL;
+  size_t srh_len = 0;
+  napi_valuetype t = napi_null;
+  if (!get_args(env, info, 4, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) ||
+      napi_typeof(env, argv[2], &t) != napi_ok || (t != napi_null && t != napi_undefined && !get_buf(env, argv[2], &srh, &srh_len)) ||
+      napi_get_value_bool(env, argv[3], &release_tw) != napi_ok)
+    return throw_type(env, "relayAcceptConnect(handle, fdA, srh | null, releaseTimeWait[, opsAtoB, opsBtoA])");
+  if (!r->running) return throw_errno(env, "relayAcceptConnect", EBADF);
+  struct sockaddr_in6 client, server;
+  socklen_t cl = sizeof client, sl = sizeof server;
+  if (getpeername(fa, (struct sockaddr *)&client, &cl) < 0) return throw_errno(env, "getpeername", errno);
+  if (getsockname(fa, (struct sockaddr *)&server, &sl) < 0) return throw_errno(env, "getsockname", errno);
+  client.sin6_port = 0; /* any port: the client's own collides with its previous flow's onward connection */
+  int fb = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fb < 0) return throw_errno(env, "socket", errno);
+  int one = 1;
+  const char *step = NULL;
+  if (setsockopt(fb, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof one) < 0) step = "setsockopt(IPV6_TRANSPARENT)";
+  else if (srh_len > 0 && setsockopt(fb, IPPROTO_IPV6, IPV6_RTHDR, srh, (socklen_t)srh_len) < 0) step = "setsockopt(IPV6_RTHDR)";
+  else if (setsockopt(fb, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) step = "setsockopt(TCP_NODELAY)";
+  else if (setsockopt(fb, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) step = "setsockopt(SO_REUSEADDR)";
+  else if (bind(fb, (struct sockaddr *)&client, cl) < 0) step = "bind";
+  else if (connect(fb, (struct sockaddr *)&server, sl) < 0 && errno != EINPROGRESS) step = "connect";
+  if (step) {
+    int err = errno;
+    close(fb);
+    return throw_errno(env, step, err);
+  }
+  relay_ops_t *ops[2] = {NULL, NULL};
+  if (!add_ops(env, info, 4, ops)) {
+    close(fb);
+    return NULL;
+  }
+  uint32_t pid = 0;
+  int err = add_pair(env, r, fa, fb, true, release_tw, true, ops, &pid);
+  if (err) {
+    close(fb);
+    return throw_errno(env, "relayAcceptConnect", err);
+  }
+  napi_value id;
+  napi_create_uint32(env, pid, &id);
+  return id;
+}
+
+/*
+ * relayListen(handle, fd, savedSyn): the thread accepts on the listening `fd` from now on (it is the
+ * relay's: relayUnlisten or relayClose closes it). Each connection comes as an accept record with the
+ * next batch (accept.h); `savedSyn`: its routing header is read from TCP_SAVED_SYN first.
+ */
+static napi_value js_relay_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd;
+  bool saved = false;
+  relay_t *r;
+  if (!get_args(env, info, 3, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fd) ||
+      napi_get_value_bool(env, argv[2], &saved) != napi_ok || fd < 0)
+    return throw_type(env, "relayListen(handle, fd, savedSyn)");
+  if (!r->running) return throw_errno(env, "relayListen", EBADF);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return throw_errno(env, "fcntl", errno);
+  listener_t *l = calloc(1, sizeof *l);
+  if (!l) return throw_errno(env, "calloc", ENOMEM);
+  l->fd = fd;
+  l->saved_syn = saved;
+  pthread_mutex_lock(&r->mu);
+  bool ok = post(r, (struct cmd){.listen = l});
+  pthread_mutex_unlock(&r->mu);
+  if (!ok) {
+    free(l);
+    return throw_errno(env, "relayListen", ENOMEM);
+  }
+  hold(env, r);
+  r->listening++;
+  return NULL;
+}
+
+/* relayUnlisten(handle, fd): the thread stops accepting on fd and closes it. */
+static napi_value js_relay_unlisten(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd;
+  relay_t *r;
+  if (!get_args(env, info, 2, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fd) || fd < 0)
+    return throw_type(env, "relayUnlisten(handle, fd)");
+  if (!r->running || r->listening == 0) return NULL;
+  pthread_mutex_lock(&r->mu);
+  bool ok = post(r, (struct cmd){.unlisten = fd + 1});
+  pthread_mutex_unlock(&r->mu);
+  if (!ok) return throw_errno(env, "relayUnlisten", ENOMEM);
+  if (--r->listening == 0 && r->live == 0) napi_unref_threadsafe_function(env, r->tsfn);
+  return NULL;
+}
+
+/* fdReset(fd): SO_LINGER 0, then close: a RST for a connection JavaScript refused (or one close()). */
+static napi_value js_fd_reset(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd) || fd < 0) return throw_type(env, "fdReset(fd)");
+  set_linger(fd, 1);
+  if (close(fd) < 0) return throw_errno(env, "close", errno);
+  return NULL;
 }
 
 /* relayStats(handle, id) -> [bytesAtoB, bytesBtoA, idleMs, queuedAtoB, queuedBtoA] or null once done */
@@ -883,7 +1253,25 @@ static napi_value js_relay_close(napi_env env, napi_callback_info info) {
   relay_t *r;
   if (!get_args(env, info, 1, argv) || !(r = get_relay(env, argv[0]))) return throw_type(env, "relayClose(handle)");
   stop_relay(r);
+  /* the thread closed the listeners: they hold the process no longer */
+  if (r->listening > 0) {
+    r->listening = 0;
+    if (r->live == 0) napi_unref_threadsafe_function(env, r->tsfn);
+  }
   return NULL;
+}
+
+/* acceptSrhInPacket(packet) -> the routing header's bytes, or SRH_* (a number): the saved-SYN walk of accept.c, for tests */
+static napi_value js_accept_srh_in_packet(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS], out;
+  void *pkt;
+  size_t len;
+  if (!get_args(env, info, 1, argv) || !get_buf(env, argv[0], &pkt, &len)) return throw_type(env, "acceptSrhInPacket(buffer)");
+  uint8_t srh[ACCEPT_SRH_MAX];
+  int n = accept_srh_in_packet(pkt, len, srh);
+  if (n < 0) return make_i32(env, n);
+  napi_create_buffer_copy(env, (size_t)n, srh, NULL, &out);
+  return out;
 }
 
 void srv6pipes_register_relay(napi_env env, napi_value exports) {
@@ -893,6 +1281,11 @@ void srv6pipes_register_relay(napi_env env, napi_value exports) {
       {"relayStats", NULL, js_relay_stats, NULL, NULL, NULL, napi_default, NULL},
       {"relayAbort", NULL, js_relay_abort, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, js_relay_close, NULL, NULL, NULL, napi_default, NULL},
+      {"relayAcceptConnect", NULL, js_relay_accept_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"relayListen", NULL, js_relay_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"relayUnlisten", NULL, js_relay_unlisten, NULL, NULL, NULL, napi_default, NULL},
+      {"fdReset", NULL, js_fd_reset, NULL, NULL, NULL, napi_default, NULL},
+      {"acceptSrhInPacket", NULL, js_accept_srh_in_packet, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   srv6pipes_register_relay_ops(env, exports);

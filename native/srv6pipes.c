@@ -367,6 +367,7 @@ static void set_const(napi_env env, napi_value obj, const char *name, int32_t v)
 
 void srv6pipes_register_bpf(napi_env env, napi_value exports); /* native/bpf.c */
 void srv6pipes_register_relay(napi_env env, napi_value exports); /* native/relay.c */
+void srv6pipes_register_accept_loop(napi_env env, napi_value exports); /* native/accept-loop.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
@@ -437,6 +438,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "constants", c);
   srv6pipes_register_bpf(env, exports);
   srv6pipes_register_relay(env, exports);
+  srv6pipes_register_accept_loop(env, exports);
   return exports;
 }
 

@@ -8,7 +8,7 @@
  *
  *   node scripts/profile-proxy.mjs --out results/profile14 [--phases perf,strace,memory,modules]
  *        [--sizes 1KB,100KB,10MB] [--seconds 8] [--setup 6000] [--idle 1000] [--snapshots no]
- *        [--warm no] [--intercept tproxy] [--relay js|native|native-nodeconnect]
+ *        [--warm no] [--intercept tproxy] [--relay js|native|native-nodeconnect|native-nodeaccept]
  *
  * Node flags reach the workers through NODE_OPTIONS (the primary forks them with its environment and
  * execArgv, daemon.ts): --perf-basic-prof (perf maps in /tmp/perf-PID.map) and
@@ -58,13 +58,13 @@ const { values: a } = parseArgs({
     warm: { type: 'string', default: 'yes' },
     /** netconf.intercept of the proxy (the bench's default: auto, which is sklookup here) */
     intercept: { type: 'string', default: 'auto' },
-    /** how the proxy relays its copy flows: js (default), native (nativeRelay: {}), native-nodeconnect (nativeRelay with connect: false); cpu: a comma list, each measured in every round */
+    /** how the proxy relays its copy flows: js (default), native (nativeRelay: {}), native-nodeconnect (nativeRelay with connect: false), native-nodeaccept (accept: false: Node accepts); cpu: a comma list, each measured in every round */
     relay: { type: 'string', default: 'js' },
     /** cpu: rounds (proxy, then HAProxy, each round) */
     reps: { type: 'string', default: '3' },
   },
 });
-const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'] };
+const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'], 'native-nodeaccept': ['nativeRelay: { accept: false }'], 'native-acceptthread': ['nativeRelay: { acceptOn: thread }'] };
 const RELAYS = a.relay.split(',');
 for (const r of RELAYS) if (!(r in RELAY_YAML)) throw new Error(`--relay: one of ${Object.keys(RELAY_YAML).join(', ')}`);
 const OUT = resolve(a.out);

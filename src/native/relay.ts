@@ -39,6 +39,19 @@ export const relayOptionsSchema = z
      * and the flow is handed over once connected
      */
     connect: z.boolean().default(true),
+    /**
+     * the relay thread accepts the intercept listener's connections itself (accept4, the SYN's SRH and
+     * both addresses read natively) and JavaScript answers each with one call (the onward socket made
+     * and connected, the pair added) or a reset: no net.Socket for a flow the relay carries. A flow
+     * whose functions need JavaScript gets a net.Socket made on its descriptor. Needs `connect`.
+     */
+    accept: z.boolean().default(true),
+    /**
+     * where the native accept runs: `loop`, the JavaScript thread's event loop (a libuv poll handle:
+     * the records reach the decision in the same turn); `thread`, the relay thread (one thread hop
+     * between the accept and the decision, none of the accept's syscalls on the JavaScript thread)
+     */
+    acceptOn: z.enum(['loop', 'thread']).default('loop'),
   })
   .strict();
 export type RelayOptions = z.infer<typeof relayOptionsSchema>;
@@ -125,12 +138,38 @@ interface Handle {
   readonly __relay: unique symbol;
 }
 interface RelayNative {
-  relayCreate(mode: number, capacity: number, reportMs: number, cb: (records: Float64Array) => void): Handle;
+  relayCreate(mode: number, capacity: number, reportMs: number, cb: (records: Float64Array, accepts?: Buffer) => void): Handle;
   relayAdd(h: Handle, fdA: number, fdB: number, abortive: boolean, releaseTimeWait: boolean, connecting: boolean, opsAToB?: Float64Array, opsBToA?: Float64Array): number;
   relayStats(h: Handle, id: number): Float64Array | null;
   relayAbort(h: Handle, id: number): boolean;
   relayClose(h: Handle): void;
+  relayAcceptConnect(h: Handle, fdA: number, srh: Buffer | null, releaseTimeWait: boolean, opsAToB?: Float64Array, opsBToA?: Float64Array): number;
+  relayListen(h: Handle, fd: number, savedSyn: boolean): void;
+  relayUnlisten(h: Handle, fd: number): void;
+  fdReset(fd: number): void;
+  acceptLoopListen(fd: number, savedSyn: boolean, cb: (records: Buffer) => void): Handle;
+  acceptLoopClose(h: Handle): void;
+  acceptSrhInPacket(packet: Buffer): Buffer | number;
 }
+
+/** Why an accepted connection's SYN gave no routing header (native/accept.h SRH_*): none (-1), or a malformed saved SYN. */
+const SRH_STATUS: Record<number, string> = {
+  [-2]: 'saved SYN: not an IPv6 header',
+  [-3]: 'saved SYN: an extension header is truncated',
+  [-4]: 'saved SYN: an extension header runs past the packet',
+  [-5]: 'saved SYN: too many extension headers',
+  [-6]: "the SYN's packet options could not be read",
+};
+const ACC_CONN = 0;
+const ACC_HEADER = 16;
+
+/**
+ * A connection the relay thread accepted (`listen`): its descriptor (the receiver's: answer it with
+ * `acceptConnect`, `resetFd`, or a net.Socket made on it), the client's and the server's address and
+ * port (the server: where the client connected, the original destination), and the SYN's routing
+ * header — a Buffer, null (none), or a string saying why it is malformed (CMSG_MALFORMED).
+ */
+export type AcceptHandler = (fd: number, clientAddress: string, clientPort: number, serverAddress: string, serverPort: number, srh: Buffer | null | string) => void;
 
 export class RelayPair {
   constructor(
@@ -168,12 +207,21 @@ export class NativeRelay {
   private readonly handle: Handle;
   private readonly pairs = new Map<number, RelayPair>();
   private closed = false;
+  /** listening descriptors given to the thread (listen) */
+  private readonly listeners = new Map<number, Handle | null>();
+  /** each accepted connection of `listen` */
+  onAccept?: AcceptHandler;
+  /** an accept that failed (EMFILE, ENFILE, ...: its errno's name); that listener pauses a moment */
+  onAcceptError?: (code: string) => void;
 
   constructor(options: Partial<RelayOptions> = {}) {
     this.options = relayOptionsSchema.parse(options);
     this.n = native() as unknown as RelayNative;
     const o = this.options;
-    this.handle = this.n.relayCreate(MODES[o.mode], o.capacity, o.reportMs, (r) => this.dispatch(r));
+    this.handle = this.n.relayCreate(MODES[o.mode], o.capacity, o.reportMs, (r, a) => {
+      if (a) this.accepted(a);
+      this.dispatch(r);
+    });
   }
 
   /** pairs not yet done */
@@ -232,6 +280,70 @@ export class NativeRelay {
     return pair;
   }
 
+  /**
+   * The thread accepts on the listening descriptor `fd` from now on (it is the relay's: `unlisten` or
+   * `close` closes it): each connection goes to `onAccept`, each failed accept to `onAcceptError`.
+   * `savedSyn`: the listener has TCP_SAVE_SYN; the SRH is read from the saved SYN first (saved-syn.ts).
+   */
+  listen(fd: number, savedSyn: boolean): void {
+    if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
+    if (this.options.acceptOn === 'loop') {
+      this.listeners.set(fd, this.n.acceptLoopListen(fd, savedSyn, (a) => this.accepted(a)));
+      return;
+    }
+    this.n.relayListen(this.handle, fd, savedSyn);
+    this.listeners.set(fd, null);
+  }
+
+  /** Stops accepting on `fd` and closes it (connections still in its queue are reset). */
+  unlisten(fd: number): void {
+    const loop = this.listeners.get(fd);
+    if (loop === undefined || !this.listeners.delete(fd)) return;
+    if (loop) this.n.acceptLoopClose(loop);
+    else if (!this.closed) this.n.relayUnlisten(this.handle, fd);
+  }
+
+  /**
+   * Answers an accepted connection (`onAccept`'s fd): the onward socket — transparent, `srh`, bound to
+   * the client's address (any port), TCP_NODELAY — connects to the server the client asked for, and
+   * the pair is relayed once it is up (onConnected; a failed connect: onReset('b', errno)). One native
+   * call. On success `fd` is the relay's; throws (the errno's code: EADDRNOTAVAIL, ENETUNREACH...; or
+   * RELAY_OPS) with `fd` still the caller's.
+   */
+  acceptConnect(fd: number, srh: Buffer | null, events: PairEvents, options: AdoptOptions = {}): RelayPair {
+    if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
+    const [a, b] = encodePairOps(options);
+    const tw = options.releaseTimeWait === true;
+    const id = a || b ? this.n.relayAcceptConnect(this.handle, fd, srh, tw, a, b) : this.n.relayAcceptConnect(this.handle, fd, srh, tw);
+    const pair = new RelayPair(id, this, events);
+    this.pairs.set(id, pair);
+    return pair;
+  }
+
+  private accepted(a: Buffer): void {
+    for (let off = 0; off + ACC_HEADER <= a.length; ) {
+      const cl = a[off + 1]!;
+      const sl = a[off + 2]!;
+      const fdOrErrno = a.readInt32LE(off + 4);
+      const srhLen = a.readInt16LE(off + 12);
+      const at = off + ACC_HEADER;
+      if (a[off] !== ACC_CONN) {
+        off = at + cl + sl;
+        this.onAcceptError?.(errnoNames.get(fdOrErrno) ?? `errno ${fdOrErrno}`);
+        continue;
+      }
+      const clientPort = a.readUInt16LE(off + 8);
+      const serverPort = a.readUInt16LE(off + 10);
+      const client = a.toString('latin1', at, at + cl);
+      const server = a.toString('latin1', at + cl, at + cl + sl);
+      const srhAt = at + cl + sl;
+      const srh = srhLen > 0 ? a.subarray(srhAt, srhAt + srhLen) : srhLen === -1 ? null : (SRH_STATUS[srhLen] ?? `SRH status ${srhLen}`);
+      off = srhAt + (srhLen > 0 ? srhLen : 0);
+      if (this.onAccept) this.onAccept(fdOrErrno, client, clientPort, server, serverPort, srh);
+      else resetFd(fdOrErrno);
+    }
+  }
+
   statsOf(id: number): PairStats | null {
     const v = this.n.relayStats(this.handle, id);
     if (!v) return null;
@@ -246,6 +358,8 @@ export class NativeRelay {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const h of this.listeners.values()) if (h) this.n.acceptLoopClose(h);
+    this.listeners.clear();
     this.n.relayClose(this.handle);
   }
 
@@ -273,6 +387,22 @@ export class NativeRelay {
       }
     }
   }
+}
+
+/**
+ * The native accept's saved-SYN walk (native/accept.c) on a packet: the routing header, null when
+ * there is none, or why the packet is malformed (the message CMSG_MALFORMED carries). What
+ * saved-syn.ts `routingHeaderIn` does in TypeScript; the relay thread runs this one.
+ */
+export function acceptSrhInPacket(packet: Buffer): Buffer | null | string {
+  const r = (native() as unknown as RelayNative).acceptSrhInPacket(packet);
+  if (typeof r !== 'number') return r;
+  return r === -1 ? null : (SRH_STATUS[r] ?? `SRH status ${r}`);
+}
+
+/** SO_LINGER 0, then close: a RST for an accepted descriptor refused (one native call). */
+export function resetFd(fd: number): void {
+  (native() as unknown as RelayNative).fdReset(fd);
 }
 
 function encodePairOps(ops: PairOps): [Float64Array?, Float64Array?] {

@@ -315,16 +315,20 @@ test('ctl load --spec entries: the same schema, the same old key, one FunctionSp
 });
 
 test('nativeRelay: on by default (auto); off turns it off; the relay options with their defaults and bounds (issue 14)', () => {
-  assert.deepEqual(parseProxyConfig(ISSUE_EXAMPLE).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100, connect: true });
+  assert.deepEqual(parseProxyConfig(ISSUE_EXAMPLE).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100, connect: true, accept: true, acceptOn: 'loop' });
   assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: false`).nativeRelay, null);
   assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: off`).nativeRelay, null);
-  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: {}`).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100, connect: true });
-  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: splice, capacity: 65536 }`).nativeRelay, { mode: 'splice', capacity: 65536, reportMs: 100, connect: true });
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: {}`).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100, connect: true, accept: true, acceptOn: 'loop' });
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: splice, capacity: 65536 }`).nativeRelay, { mode: 'splice', capacity: 65536, reportMs: 100, connect: true, accept: true, acceptOn: 'loop' });
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: { capacity: 100 }`, 'CONFIG_INVALID', 'nativeRelay');
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: sockmap }`, 'CONFIG_INVALID', 'nativeRelay');
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: on`, 'CONFIG_INVALID', 'nativeRelay');
   assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { connect: false }`).nativeRelay?.connect, false);
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: { connect: 3 }`, 'CONFIG_INVALID', 'nativeRelay');
+  assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { accept: false }`).nativeRelay?.accept, false);
+  assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { acceptOn: thread }`).nativeRelay?.acceptOn, 'thread');
+  fails(`${ISSUE_EXAMPLE}\nnativeRelay: { acceptOn: kernel }`, 'CONFIG_INVALID', 'nativeRelay');
+  fails(`${ISSUE_EXAMPLE}\nnativeRelay: { accept: 1 }`, 'CONFIG_INVALID', 'nativeRelay');
 });
 
 test('nativeRelay: a splicing relay counts 6 descriptors per flow in the nofile need (recv/send 2), the flow cap 2', async () => {

@@ -6,12 +6,14 @@
  * TIME_WAIT release, and the function's accounting. The lifecycle itself is the SDK's `Flow`
  * (sdk/flow.ts), the same one srv6pipes/testing runs.
  */
-import type net from 'node:net';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { onwardSrh } from '../codec/srh.js';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
+import { native } from '../native/addon.js';
+import { resetFd } from '../native/relay.js';
 import { asymmetricTransforms } from '../sdk/compose.js';
 import type { FlowFacts } from '../sdk/context.js';
 import { Flow, type FlowDeps, type FlowProgress, type FunctionDeps, type Outbound, type PairConnectEvents, type PairRelay, type PairRelayHandle, type StreamOps } from '../sdk/flow.js';
@@ -19,7 +21,7 @@ import type { FlowEnd } from '../sdk/flow-end.js';
 import type { LoadedFunction } from '../sdk/loader.js';
 import { releaseTransforms, type FlowTransforms } from '../sdk/types.js';
 import type { Accepted } from './classify.js';
-import type { Onward, PairConnect } from './native-relay.js';
+import type { AcceptConnect, Onward, PairConnect } from './native-relay.js';
 import type { FunctionStats } from './stats.js';
 import { releaseTimeWaitOnClose } from './timewait.js';
 
@@ -56,6 +58,69 @@ export interface ProxyFlowDeps {
   pairRelay?: PairRelay;
   /** config nativeRelay.connect: the relay thread connects the onward socket of the flows it carries (native-relay.ts) */
   pairConnect?: PairConnect;
+  /** config nativeRelay.accept: a connection the relay thread accepted, answered with its onward socket (native-relay.ts) */
+  acceptConnect?: AcceptConnect;
+}
+
+/**
+ * A connection the native relay accepted (config nativeRelay.accept), before anything else owns it:
+ * its descriptor and addresses. It stands in for the client-side socket at the start of a flow
+ * (sdk/flow.ts: the flow listens for its 'close' only, the one event it has): the relay takes the
+ * descriptor over (`take`), or it becomes a net.Socket (`toSocket`) for a flow the JavaScript relay
+ * carries, or it is reset (`destroy`: SO_LINGER 0 + close, 'close' on the next tick). Its address
+ * fields are a net.Socket's names, so that logs and rejections read it as one.
+ */
+export class FdInbound {
+  destroyed = false;
+  readonly readableEnded = false;
+  readonly writableFinished = false;
+  readonly writableLength = 0;
+  private onClose: (() => void) | undefined;
+
+  constructor(
+    readonly fd: number,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+    readonly localAddress: string,
+    readonly localPort: number,
+  ) {}
+
+  /** Only 'close' is ever emitted; other listeners are not kept. */
+  on(event: string, fn: () => void): this {
+    if (event === 'close') this.onClose = fn;
+    return this;
+  }
+
+  off(event: string, fn: () => void): this {
+    if (event === 'close' && this.onClose === fn) this.onClose = undefined;
+    return this;
+  }
+
+  /** The descriptor is someone else's now (the relay's, or a net.Socket's): nothing is emitted or closed here any more. */
+  take(): number {
+    this.destroyed = true;
+    this.onClose = undefined;
+    return this.fd;
+  }
+
+  /** A reset: SO_LINGER 0 and close; 'close' follows on the next tick. */
+  destroy(): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    try {
+      resetFd(this.fd);
+    } finally {
+      process.nextTick(() => this.onClose?.call(this));
+    }
+    return this;
+  }
+
+  /** The descriptor as a paused net.Socket (half-open allowed), for the JavaScript relay. */
+  toSocket(): net.Socket {
+    const s = new net.Socket({ fd: this.fd, allowHalfOpen: true, readable: true, writable: true, pauseOnCreate: true } as net.SocketConstructorOpts);
+    this.take();
+    return s;
+  }
 }
 
 type Endpoint = { address: string; port: number };
@@ -64,6 +129,8 @@ type Endpoint = { address: string; port: number };
 export const SOCKET_OPS: StreamOps = {
   reset: (s) => resetSocket(s as net.Socket),
   abortive: (s) => {
+    // an accepted descriptor is made abortive by the relay that takes it (or reset outright)
+    if (s instanceof FdInbound) return;
     try {
       lingerZero(s as net.Socket);
     } catch {
@@ -71,6 +138,7 @@ export const SOCKET_OPS: StreamOps = {
     }
   },
   orderly: (s) => {
+    if (s instanceof FdInbound) return;
     try {
       lingerOff(s as net.Socket);
     } catch {
@@ -146,7 +214,8 @@ export class ProxyFlow implements FlowDeps {
 
   constructor(
     readonly id: number,
-    readonly inbound: net.Socket,
+    /** the accepted socket, or (nativeRelay.accept) its descriptor until the relay or a net.Socket takes it */
+    public inbound: net.Socket | FdInbound,
     readonly decision: Accepted<LoadedFunction>,
     readonly client: Endpoint,
     readonly server: Endpoint,
@@ -158,7 +227,7 @@ export class ProxyFlow implements FlowDeps {
   ) {
     const d = decision;
     this.facts = { flowId: id, functionId: d.functionId, argument: d.argument, sid: d.sid, client, server, path: d.path, position: d.position };
-    this.flow = new Flow(inbound as Duplex, this);
+    this.flow = new Flow(inbound as unknown as Duplex, this);
   }
 
   get log(): Logger {
@@ -179,10 +248,29 @@ export class ProxyFlow implements FlowDeps {
   }
 
   prepareInbound(): void {
+    const s = this.inbound;
+    if (s instanceof FdInbound) {
+      // the TIME_WAIT release is the relay thread's (or toSocket's, in inboundStream)
+      if (this.decision.replySrh) {
+        const n = native();
+        n.setsockoptBuffer(s.fd, n.constants.IPPROTO_IPV6, n.constants.IPV6_RTHDR, this.decision.replySrh);
+      }
+      return;
+    }
     // an active close here leaves a TIME_WAIT that would drop the client's next SYN from this port
-    if (this.host.releaseTimeWait !== false) releaseTimeWaitOnClose(this.inbound, this.server, this.client, this.host.log);
+    if (this.host.releaseTimeWait !== false) releaseTimeWaitOnClose(s, this.server, this.client, this.host.log);
     // the return path: this socket's replies go back through the previous hop's return SID
-    if (this.decision.replySrh) setRoutingHeader(this.inbound, this.decision.replySrh);
+    if (this.decision.replySrh) setRoutingHeader(s, this.decision.replySrh);
+  }
+
+  /** A flow on an accepted descriptor that the relay did not take: its net.Socket, made now (sdk/flow.ts inboundStream). */
+  inboundStream(): net.Socket | undefined {
+    const s = this.inbound;
+    if (!(s instanceof FdInbound)) return undefined;
+    const socket = s.toSocket();
+    this.inbound = socket;
+    if (this.host.releaseTimeWait !== false) releaseTimeWaitOnClose(socket, this.server, this.client, this.host.log);
+    return socket;
   }
 
   spawn(fnDeps: FunctionDeps): FlowTransforms {
@@ -191,7 +279,9 @@ export class ProxyFlow implements FlowDeps {
 
   /** config nativeRelay.connect: the relay thread opens the server side of a flow it carries (sdk/flow.ts connectOver) */
   connectPair(t: FlowTransforms, events: PairConnectEvents): PairRelayHandle | undefined {
-    return this.host.pairConnect?.(this.inbound, t, () => ({ options: transparentOptions(this.decision, this.client), server: this.server }), events);
+    const s = this.inbound;
+    if (s instanceof FdInbound) return this.host.acceptConnect?.(s, t, this.decision.onward, events);
+    return this.host.pairConnect?.(s, t, () => ({ options: transparentOptions(this.decision, this.client), server: this.server }), events);
   }
 
   outbound(t: FlowTransforms): Outbound {
@@ -261,8 +351,12 @@ export class ProxyFlow implements FlowDeps {
  * (issue 12 item 20). Setting SO_LINGER ourselves and closing the handle has no such case; it also
  * covers a socket still connecting (Node would defer the reset until 'connect').
  */
-export function resetSocket(s: net.Socket): void {
+export function resetSocket(s: net.Socket | FdInbound): void {
   if (s.destroyed) return;
+  if (s instanceof FdInbound) {
+    s.destroy();
+    return;
+  }
   try {
     lingerZero(s);
   } catch {

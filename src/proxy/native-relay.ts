@@ -10,11 +10,14 @@
  * Two ways in: `nativePairRelay` takes both sockets once the onward one is connected (net.Socket);
  * `nativePairConnect` (config nativeRelay.connect) takes the client socket before there is any onward
  * net.Socket: the onward socket is a bare descriptor whose non-blocking connect the relay thread
- * completes before it relays.
+ * completes before it relays; `nativeAcceptConnect` (config nativeRelay.accept) takes a connection the
+ * relay thread accepted itself (no net.Socket on either side): one native call makes the onward socket,
+ * connects it and adds the pair.
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { isSrError } from '../core/errors.js';
+import { onwardSrh, type OnwardPath } from '../codec/srh.js';
 import { canAdopt, type AdoptOptions, type NativeRelay, type PairBytes, type PairEvents, type RelayOp, type RelayPair } from '../native/relay.js';
 import { connectingFd, type OutboundOptions } from '../native/sockets.js';
 import type { PairConnectEvents, PairRelay, PairRelayEvents, PairRelayHandle } from '../sdk/flow.js';
@@ -69,6 +72,21 @@ export interface Onward {
  * native (the carrier opens a net.Socket as before). `onward` is asked only for a native flow.
  */
 export type PairConnect = (inbound: net.Socket, t: FlowTransforms, onward: () => Onward, events: PairConnectEvents) => PairRelayHandle | undefined;
+
+/** The part of an accepted descriptor (flow.ts FdInbound) the relay takes over. */
+export interface AcceptedFd {
+  readonly fd: number;
+  /** the descriptor is the relay's now */
+  take(): number;
+}
+
+/**
+ * The native accept (config nativeRelay.accept): a connection the relay thread accepted, for a flow
+ * the relay carries: the onward socket (transparent, from the client's address, the onward SRH) made,
+ * connected and paired with it in one native call. Undefined: the flow is not native (the caller makes
+ * a net.Socket of the descriptor and the JavaScript relay runs).
+ */
+export type AcceptConnect = (inbound: AcceptedFd, t: FlowTransforms, onward: OnwardPath, events: PairConnectEvents) => PairRelayHandle | undefined;
 
 /** The relay's events as the flow's (a = the client side), with meter's counters fed from the byte reports. */
 function pairEvents(ev: PairRelayEvents, p: { up: DirectionPlan; down: DirectionPlan }): PairEvents {
@@ -157,6 +175,26 @@ export function nativePairConnect(relay: NativeRelay, options: NativePairRelayOp
         const o = onward();
         const fd = connectingFd(o.options, o.server);
         return relay.adoptConnecting(inbound, fd, { ...pairEvents(ev, p), onConnected: () => ev.connected() }, how);
+      },
+      reported,
+      log,
+    );
+  };
+}
+
+export function nativeAcceptConnect(relay: NativeRelay, options: NativePairRelayOptions = {}): AcceptConnect {
+  const { log, releaseTimeWait = false } = options;
+  const reported = new Set<string>();
+  return (inbound, t, onward, ev) => {
+    const p = plans(t);
+    if (!p) return undefined;
+    const how: AdoptOptions = { aToB: p.up.relay, bToA: p.down.relay, releaseTimeWait };
+    return handOver(
+      t,
+      () => {
+        const pair = relay.acceptConnect(inbound.fd, onwardSrh(onward), { ...pairEvents(ev, p), onConnected: () => ev.connected() }, how);
+        inbound.take();
+        return pair;
       },
       reported,
       log,

@@ -18,11 +18,11 @@ import { BindingLookup } from './bindings.js';
 import { decide, type DecideOptions } from './decide.js';
 import { classify, convertedPath, synPath, type Accepted, type Decision, type ReturnHop } from './classify.js';
 import type { ProxyConfig } from './config.js';
-import { ProxyFlow, resetSocket, type FlowRecord, type ProxyFlowDeps } from './flow.js';
+import { FdInbound, ProxyFlow, resetSocket, type FlowRecord, type ProxyFlowDeps } from './flow.js';
 import { expireIdle, type PairRelay } from '../sdk/flow.js';
 import { NativeRelay } from '../native/relay.js';
 import { countTimeWaitRelease } from './timewait.js';
-import { nativePairConnect, nativePairRelay, type PairConnect } from './native-relay.js';
+import { nativeAcceptConnect, nativePairConnect, nativePairRelay, type AcceptConnect, type PairConnect } from './native-relay.js';
 import type { FlowEnd } from '../sdk/flow-end.js';
 import { WorkerMetrics, type MetricsJson } from './metrics.js';
 import { FlowObserver } from './flow-metrics.js';
@@ -34,6 +34,9 @@ import { savedSynRoutingHeader } from '../native/saved-syn.js';
 
 /** An accepted socket's errors until its flow listens (one shared function, not a closure per connection). */
 function ignoreError(): void {}
+
+/** A connection's client side at the start: Node's accepted socket, or the descriptor the native relay accepted (nativeRelay.accept). */
+type Inbound = net.Socket | FdInbound;
 
 /** fe80::/10 in text form (Node's remoteAddress, a converter header's client) */
 const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;
@@ -51,6 +54,8 @@ export function refuseStart(draining: boolean, client: string, server: string): 
 
 export class ProxyWorker {
   private server: net.Server | undefined;
+  /** nativeRelay.accept: the intercept listener's descriptor, accepted on by the relay thread (no net.Server) */
+  private nativeListener: number | undefined;
   /** the operator-side MPTCP converter listener (mptcp.converter) */
   private converter: net.Server | undefined;
   private readonly flows = new Map<number, ProxyFlow>();
@@ -76,6 +81,7 @@ export class ProxyWorker {
   private readonly nativeRelay: NativeRelay | undefined;
   private readonly pairRelay: PairRelay | undefined;
   private readonly pairConnect: PairConnect | undefined;
+  private readonly acceptConnect: AcceptConnect | undefined;
   /** what classify/decide need besides the path, made once (not per SYN) */
   private readonly placingOptions: DecideOptions<LoadedFunction>;
   private readonly decideOptions: DecideOptions<LoadedFunction>;
@@ -99,6 +105,11 @@ export class ProxyWorker {
       const how = { releaseTimeWait: !this.sklookup, log };
       this.pairRelay = nativePairRelay(this.nativeRelay, how);
       if (this.nativeRelay.options.connect) this.pairConnect = nativePairConnect(this.nativeRelay, how);
+      if (this.nativeRelay.options.connect && this.nativeRelay.options.accept) {
+        this.acceptConnect = nativeAcceptConnect(this.nativeRelay, how);
+        this.nativeRelay.onAccept = (fd, ca, cp, sa, sp, srh) => this.acceptFd(new FdInbound(fd, ca, cp, sa, sp), srh);
+        this.nativeRelay.onAcceptError = (code) => this.acceptFailed(code);
+      }
     }
     if (cfg.bindingSids) this.bindings = new BindingLookup(cfg.bindingSids);
     if (cfg.returnPath) this.returnHop = { id: cfg.returnPath.id, sid: parseAddress(cfg.returnPath.sid) };
@@ -119,6 +130,7 @@ export class ProxyWorker {
       onOpen: (f) => this.observer.opened(f),
       ...(this.pairRelay ? { pairRelay: this.pairRelay } : {}),
       ...(this.pairConnect ? { pairConnect: this.pairConnect } : {}),
+      ...(this.acceptConnect ? { acceptConnect: this.acceptConnect } : {}),
     };
   }
 
@@ -126,7 +138,13 @@ export class ProxyWorker {
     applyWorkerNofile(this.cfg);
     for (const [i, spec] of this.cfg.functions.entries()) await this.functions.load(spec, `functions[${i}]`, false);
     const fd = listenFd({ address: this.cfg.listen, port: this.cfg.port, reusePort: true, transparent: true, recvRthdr: true, saveSyn: this.sklookup });
-    this.server = await this.serve(fd, (s) => this.guarded(s, this.accept));
+    if (this.acceptConnect && this.nativeRelay) {
+      // the relay thread accepts (acceptFd); sk_lookup registers the same descriptor (the relay keeps it open)
+      this.nativeRelay.listen(fd, this.sklookup);
+      this.nativeListener = fd;
+    } else {
+      this.server = await this.serve(fd, (s) => this.guarded(s, this.accept));
+    }
     registerListener(fd, this.workerIndex, this.log, this.listenerMap); // netconf.intercept: sklookup only
     const cport = this.cfg.mptcp?.converterPort;
     if (cport) {
@@ -154,8 +172,12 @@ export class ProxyWorker {
       this.log.error({ err: e }, 'listener error');
       return;
     }
+    this.acceptFailed((e as NodeJS.ErrnoException).code ?? 'accept');
+  }
+
+  private acceptFailed(code: string): void {
     this.stats.reject('ACCEPT_FAILED');
-    const line = this.acceptFailures.record((e as NodeJS.ErrnoException).code ?? 'accept');
+    const line = this.acceptFailures.record(code);
     if (line) this.log.error(line, 'accept failed: connections are being refused (descriptor limit? see limits.nofile)');
   }
 
@@ -172,7 +194,7 @@ export class ProxyWorker {
     }
   }
 
-  private internalError(socket: net.Socket, e: unknown): void {
+  private internalError(socket: Inbound, e: unknown): void {
     this.stats.reject('INTERNAL');
     if (this.warnings.allow('INTERNAL')) this.log.error({ err: e, client: `[${socket.remoteAddress}]:${socket.remotePort}` }, 'flow failed: internal error (a bug)');
     resetSocket(socket);
@@ -231,6 +253,27 @@ export class ProxyWorker {
       this.reject(socket, 'CMSG_MALFORMED', e instanceof Error ? e.message : String(e));
       return undefined;
     }
+    return this.decideSyn(socket, srh);
+  }
+
+  /**
+   * nativeRelay.accept: a connection the relay thread accepted, its SYN's SRH read there (a string:
+   * why it is malformed). The same decision as `accept`; the flow starts on the descriptor.
+   */
+  private acceptFd(inbound: FdInbound, srh: Buffer | null | string): void {
+    try {
+      if (typeof srh === 'string') {
+        this.reject(inbound, 'CMSG_MALFORMED', srh);
+        return;
+      }
+      const p = this.decideSyn(inbound, srh);
+      if (p) p.catch((e: unknown) => this.internalError(inbound, e));
+    } catch (e) {
+      this.internalError(inbound, e);
+    }
+  }
+
+  private decideSyn(socket: Inbound, srh: Buffer | null): Promise<void> | undefined {
     const syn = synPath(srh);
     if (!syn.ok) {
       this.reject(socket, syn.code, syn.reason);
@@ -246,14 +289,14 @@ export class ProxyWorker {
     });
   }
 
-  private place(socket: net.Socket, d: Decision<LoadedFunction>): undefined {
+  private place(socket: Inbound, d: Decision<LoadedFunction>): undefined {
     if (d.ok) this.startFlow(socket, d);
     else this.reject(socket, d.code, d.reason);
     return undefined;
   }
 
   private startFlow(
-    socket: net.Socket,
+    socket: Inbound,
     d: Accepted<LoadedFunction>,
     client = { address: socket.remoteAddress ?? '::', port: socket.remotePort ?? 0 },
     server = { address: socket.localAddress ?? '::', port: socket.localPort ?? 0 },
@@ -286,7 +329,7 @@ export class ProxyWorker {
     if (this.flows.size === 0) this.onEmpty?.();
   }
 
-  private reject(socket: net.Socket, code: ErrorCode, reason: string): void {
+  private reject(socket: Inbound, code: ErrorCode, reason: string): void {
     this.stats.reject(code);
     if (this.warnings.allow(code)) {
       this.log.warn(
@@ -350,6 +393,7 @@ export class ProxyWorker {
     // stop accepting at once; close()'s callback would wait for every accepted connection (every
     // flow) to end, and the deadline below would never start
     for (const s of [this.server, this.converter]) s?.close();
+    if (this.nativeListener !== undefined) this.nativeRelay?.unlisten(this.nativeListener);
     if (this.flows.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadlineMs);

@@ -105,6 +105,12 @@ export interface FlowDeps {
    * connect timeout; undefined: it declines (the carrier runs). Throwing is connect_failed.
    */
   connectPair?(transforms: FlowTransforms, events: PairConnectEvents): PairRelayHandle | undefined;
+  /**
+   * when the flow started on a stand-in for the client side (the proxy's native accept: a bare
+   * descriptor, src/proxy/flow.ts FdInbound) and connectPair declined: the client side as a stream,
+   * which the flow uses from here (the stand-in is left alone); undefined: it already is one
+   */
+  inboundStream?(): Duplex | undefined;
   ops?: StreamOps;
   counters?: FlowCounters;
   /** the server side must be up within this (ms); 0: no limit */
@@ -192,7 +198,8 @@ export class Flow implements RelayHooks {
   private handedOver = false;
 
   constructor(
-    readonly inbound: Duplex,
+    /** the client side (a stand-in may be replaced by its stream once: FlowDeps.inboundStream) */
+    public inbound: Duplex,
     private readonly deps: FlowDeps,
   ) {
     this.startedAt = deps.now();
@@ -322,6 +329,7 @@ export class Flow implements RelayHooks {
   /** The server side, through the carrier, under the connect timeout; relaying starts once it is up. */
   private openOutbound(): void {
     if (this.connectOver(this.transforms!)) return;
+    if (!this.streamInbound()) return;
     let out: Outbound;
     try {
       out = this.deps.outbound(this.transforms!);
@@ -393,6 +401,27 @@ export class Flow implements RelayHooks {
     this.handedOver = true;
     this.unwatchSides();
     if (this.deps.connectTimeoutMs > 0) this.connectTimer = setTimeout(Flow.onConnectTimeout, this.deps.connectTimeoutMs, this);
+    return true;
+  }
+
+  /** The client side as a stream when it was a stand-in (deps.inboundStream); false when that failed (the flow ended). */
+  private streamInbound(): boolean {
+    if (!this.deps.inboundStream) return true;
+    let s: Duplex | undefined;
+    try {
+      s = this.deps.inboundStream();
+    } catch (e) {
+      this.fail({ kind: 'client_reset', error: e });
+      return false;
+    }
+    if (!s || s === this.inbound) return true;
+    const old = this.inbound;
+    old.off('error', Flow.onClientError);
+    old.off('close', Flow.onSideClose);
+    old.off('end', Flow.onSideDone);
+    old.off('finish', Flow.onSideDone);
+    this.inbound = s;
+    this.watch(s, 'client');
     return true;
   }
 
