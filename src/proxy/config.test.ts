@@ -115,7 +115,7 @@ test('issue 15: an unknown key names itself and the key probably meant', () => {
   const fns = 'functions: [{id: 1, function: copy}]\n';
   assert.equal(messageOf(`locator: [{prefix: "fc00:a::/48"}]\n${fns}`), 'p.yaml: locator: unknown key: did you mean `locators`?');
   assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}]\n${fns}admin: {adress: "::1"}`), 'p.yaml: admin.adress: unknown key: did you mean `address`?');
-  assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}]\n${fns}nativeRelay: {zzz: 1}`), 'p.yaml: nativeRelay.zzz: unknown key: the keys here are mode, capacity, reportMs, connect');
+  assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}]\n${fns}nativeRelay: {zzz: 1}`), 'p.yaml: nativeRelay.zzz: unknown key: the keys here are mode, capacity, reportMs, connect, accept, acceptOn');
 });
 
 test('issue 15: a union says what it takes, the value given, and the real mistake inside the matching branch', () => {

@@ -119,6 +119,12 @@ describe('flow lifetimes (fig5)', () => {
         assert.equal(r.stdout, input);
         const conn = await srv.out.next((l) => l['event'] === 'conn');
         assert.equal(conn['remote'], 'fc00:1::2');
+        // a reader that stops early (`| head`): connect ends quietly, no EPIPE stack
+        const cmd = `e=$(mktemp); "${process.execPath}" "${BIN}" connect --segments fc00:a::1:0:0 fc00:2::2 9000 2>"$e" | head -c 16; s=\${PIPESTATUS[0]}; cat "$e" >&2; rm -f "$e"; exit $s`;
+        const early = await lab.exec('client', ['bash', '-c', cmd], { input: input.repeat(20), timeoutMs: 10000 });
+        assert.equal(early.stderr, '', 'no error text, no stack');
+        assert.equal(early.code, 0);
+        assert.equal(early.stdout, input.slice(0, 16));
         const refused = await lab.exec('client', [process.execPath, BIN, 'connect', '--segments', 'fc00:a::1:0:0', 'fc00:2::2', '9999'], { input: 'x', timeoutMs: 10000 });
         assert.equal(refused.code, 1);
         assert.match(refused.stderr, /ECONNRESET/);

@@ -52,6 +52,14 @@ export const CONNECT_COMMANDS: CommandSpec[] = [
           printError(connectFailed(host, port, e));
         });
         socket.on('close', () => resolve(failed ? 1 : 0));
+        // stdout closed by its reader (`connect … | head`): done, like netcat — no stack, exit 0
+        process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EPIPE') {
+            failed = true;
+            printError(new SrError('CONNECT_FAILED', `writing to stdout: ${e.message}`));
+          }
+          socket.destroy();
+        });
         socket.pipe(process.stdout, { end: false });
         process.stdin.pipe(socket);
         socket.on('end', () => process.stdin.unpipe(socket));
