@@ -7,6 +7,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { constants } from 'node:os';
 import { rmSync } from 'node:fs';
 import { SrError } from '../core/errors.js';
+import { namespaceInode, removeJournalsOf } from '../sys/journal.js';
 import { run } from '../sys/run.js';
 import { linkStatus, startEmulators, type LinkStatus } from './links.js';
 import { deleteNamespaces, ipBatch, killAll, listNamespaces, notReady, sysctls, tcBatch } from './netns.js';
@@ -187,8 +188,12 @@ export class Lab {
       // damaged state file: go by the naming pattern
     }
     const all = [...new Set([...known.filter((ns) => labOfNamespace(ns) === name), ...namespacesOf(name)])];
+    const inodes = all.map((ns) => namespaceInode(ns)).filter((i): i is number => i !== undefined);
     await killAll(all);
     await deleteNamespaces(all);
+    // a daemon killed in the lab (SIGKILL) left its host-change journal (/run/srv6pipes): nothing it
+    // names exists once its namespace is gone
+    removeJournalsOf(inodes);
     removeState(name);
   }
 

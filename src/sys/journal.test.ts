@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Journal, netnsCookie, netnsInode, readJournals, type JournalFile, type Leftover } from './journal.js';
+import { Journal, netnsCookie, netnsInode, readJournals, removeJournalsOf, type JournalFile, type Leftover } from './journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-journal-'));
 process.env['SRV6PIPES_STATE_DIR'] = dir;
@@ -53,4 +53,14 @@ test('orphanJournals: a journal whose namespace and process are gone; not this n
   } finally {
     process.env['SRV6PIPES_STATE_DIR'] = dir;
   }
+});
+
+test('a deleted lab namespace: its dead daemons\' journals go, a live process\'s and other namespaces\' stay', () => {
+  const gone = 4_000_000_001;
+  const other = 4_000_000_002;
+  const dead = 2 ** 22 + 7; // above pid_max's default: no such process
+  const files = [`${gone}-${dead}.json`, `${gone}-${process.pid}.json`, `${other}-${dead}.json`];
+  for (const f of files) writeFileSync(join(dir, f), '{}');
+  assert.deepEqual(removeJournalsOf([gone]), [`${gone}-${dead}.json`]);
+  assert.deepEqual(files.map((f) => existsSync(join(dir, f))), [false, true, true]);
 });

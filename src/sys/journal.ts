@@ -11,7 +11,7 @@
  * best effort: a daemon that cannot write it (no /run, read-only) runs as before, and the doctor's
  * scan (leftovers.ts) still finds its nft tables, rules and routes by name and protocol.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native/addon.js';
 
@@ -200,4 +200,36 @@ export function orphanJournals(): string[] {
       return !live.has(ns) && netnsInode(pid) === undefined;
     })
     .map((n) => join(stateDir(), n));
+}
+
+/** Removes the journals written in these network namespaces (by inode) whose process is gone: for a
+ *  lab whose namespaces were just deleted. Returns the files removed. */
+export function removeJournalsOf(inodes: number[]): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir());
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = /^(\d+)-(\d+)\.json$/.exec(n);
+    if (!m || !inodes.includes(Number(m[1])) || netnsInode(Number(m[2])) !== undefined) continue;
+    try {
+      unlinkSync(join(stateDir(), n));
+      removed.push(n);
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return removed;
+}
+
+/** The inode of a named network namespace (`ip netns add NAME`), if it exists. */
+export function namespaceInode(name: string): number | undefined {
+  try {
+    return statSync(`/run/netns/${name}`).ino;
+  } catch {
+    return undefined;
+  }
 }
