@@ -102,6 +102,13 @@ function hash64(text: string): bigint {
 const toBig = (b: Uint8Array): bigint => BigInt(`0x${Buffer.from(b).toString('hex')}`);
 const fromBig = (v: bigint): string => formatAddress(Buffer.from(v.toString(16).padStart(32, '0'), 'hex'));
 
+/** The BSID a key is given when its slot is free (a clash probes onwards): tests pick clashing keys with it. */
+export function preferredBsid(prefix: Prefix6, key: string): string {
+  const space = 1n << BigInt(Math.min(64, 128 - prefix.length));
+  const slot = hash64(key) % space;
+  return fromBig(toBig(maskBuffer(prefix.addr, prefix.length)) | (slot === 0n ? 1n : slot));
+}
+
 export class BsidManager {
   private readonly byBsid = new Map<string, Binding>();
   private readonly byKey = new Map<string, Binding>();
