@@ -171,50 +171,66 @@ async function tearDown(s: Setup): Promise<void> {
   await s.ar.stop();
 }
 
+/** The lab, etcd, the agent and both controllers; `fn` gets clashing client pairs (see clashingClients). */
+type Pair = [string, string];
+
+async function withControllers(fn: (lab: Lab, s: Setup, pairs: [Pair, Pair, Pair]) => Promise<void>): Promise<void> {
+  await withLab('etcd', async (lab) => {
+    const pairs = clashingClients(controllerYaml(), 3, 2) as [Pair, Pair, Pair];
+    const etcd = await startEtcd(lab);
+    let s: Setup | undefined;
+    try {
+      s = await setUp(lab, pairs.flat());
+      await s.start('ctl');
+      await s.start('ctl2');
+      await fn(lab, s, pairs);
+    } finally {
+      if (s) await tearDown(s);
+      await etcd.stop();
+    }
+  });
+}
+
 describe('controllers on etcd (etcd lab: three etcd members, two controllers, one access router)', { skip: HAS_ETCD ? false : 'etcd-server is not installed (apt-get install etcd-server)' }, () => {
-  test('(a) same client → same BSID from both; (b) racing first queries → one BSID, one route; (c) a restarted controller answers from the store', async () => {
-    await withLab('etcd', async (lab) => {
-      const groups = clashingClients(readFileSync(writeConfig(controllerYaml()), 'utf8'), 3, 2);
-      const [[c1, c2], [c3, c4], [c5, c6]] = groups as [[string, string], [string, string], [string, string]];
-      const etcd = await startEtcd(lab);
-      let s: Setup | undefined;
-      try {
-        s = await setUp(lab, groups.flat());
-        await s.start('ctl');
-        await s.start('ctl2');
+  test('(a) the same client gets the same BSID from both controllers, and two clients never one BSID', async () => {
+    await withControllers(async (lab, _s, [[c1, c2]]) => {
+      // c1 and c2 want the same BSID; c1 takes it through ctl, c2 asks ctl2: another one
+      const b1 = await ask(lab, c1, 'ctl');
+      const b2 = await ask(lab, c2, 'ctl2');
+      assert.notEqual(b2, b1, 'ctl2 knows that ctl gave that BSID to c1');
+      assert.equal(await ask(lab, c2, 'ctl'), b2, 'c2 gets its BSID from ctl too');
+      assert.equal(await ask(lab, c1, 'ctl2'), b1, 'c1 gets its BSID from ctl2 too');
+      const routes = await bsidRoutes(lab);
+      assert.deepEqual([routes.get(b1), routes.get(b2), routes.size], [1, 1, 2], JSON.stringify([...routes]));
+    });
+  });
 
-        // (a) c1 and c2 want the same BSID; c1 takes it through ctl, c2 asks ctl2: another one
-        const b1 = await ask(lab, c1, 'ctl');
-        const b2 = await ask(lab, c2, 'ctl2');
-        assert.notEqual(b2, b1, 'ctl2 knows that ctl gave that BSID to c1');
-        assert.equal(await ask(lab, c2, 'ctl'), b2, 'c2 gets its BSID from ctl too');
-        assert.equal(await ask(lab, c1, 'ctl2'), b1, 'c1 gets its BSID from ctl2 too');
+  test('(b) racing first queries on both controllers end with one BSID and one route', async () => {
+    await withControllers(async (lab, _s, [, [c3, c4]]) => {
+      // c4 holds the BSID c3 wants (through ctl); c3's first queries race on both controllers
+      const b4 = await ask(lab, c4, 'ctl');
+      const [x, y] = await Promise.all([ask(lab, c3, 'ctl'), ask(lab, c3, 'ctl2')]);
+      assert.equal(x, y, 'one BSID for c3 from both');
+      assert.notEqual(x, b4);
+      const routes = await bsidRoutes(lab);
+      assert.deepEqual([routes.get(b4), routes.get(x), routes.size], [1, 1, 2], JSON.stringify([...routes]));
+    });
+  });
 
-        // (b) c4 holds the BSID c3 wants (through ctl); c3's first queries race on both controllers
-        const b4 = await ask(lab, c4, 'ctl');
-        const [x, y] = await Promise.all([ask(lab, c3, 'ctl'), ask(lab, c3, 'ctl2')]);
-        assert.equal(x, y, 'one BSID for c3 from both');
-        assert.ok(x !== b4 && x !== b1 && x !== b2);
-        const routes = await bsidRoutes(lab);
-        for (const b of [b1, b2, b4, x]) assert.equal(routes.get(b), 1, `one route for ${b}: ${JSON.stringify([...routes])}`);
-
-        // (c) ctl restarts; it answers c1 and c3 as before, then a BSID ctl2 binds afterwards (c5)
-        // is known to it as well: for c5's neighbour c6, and for a proxy's lookup
-        await s.ctls.ctl!.stop();
-        await s.start('ctl');
-        assert.equal(await ask(lab, c1, 'ctl'), b1);
-        assert.equal(await ask(lab, c3, 'ctl'), x);
-        const b5 = await ask(lab, c5, 'ctl2');
-        const lookup = await dig(lab, 'fc00:11::2', 'ctl', 'TYPE65281', arpaName(b5));
-        assert.match(lookup, /status: NOERROR/, `ctl knows ${b5}, bound by ctl2 after its restart:\n${lookup}`);
-        const b6 = await ask(lab, c6, 'ctl');
-        assert.notEqual(b6, b5);
-        assert.equal(await ask(lab, c6, 'ctl2'), b6);
-        assert.equal((await bsidRoutes(lab)).size, 6, 'six clients, six BSID routes');
-      } finally {
-        if (s) await tearDown(s);
-        await etcd.stop();
-      }
+  test('(c) a restarted controller answers from the store, also for BSIDs the other bound after its restart', async () => {
+    await withControllers(async (lab, s, [[c1], , [c5, c6]]) => {
+      const b1 = await ask(lab, c1, 'ctl2');
+      await s.ctls.ctl!.stop();
+      await s.start('ctl');
+      assert.equal(await ask(lab, c1, 'ctl'), b1);
+      // c5 bound through ctl2 now: ctl answers a proxy's lookup of it, and gives c5's neighbour c6 another BSID
+      const b5 = await ask(lab, c5, 'ctl2');
+      const lookup = await dig(lab, 'fc00:11::2', 'ctl', 'TYPE65281', arpaName(b5));
+      assert.match(lookup, /status: NOERROR/, `ctl knows ${b5}, bound by ctl2 after ctl's restart:\n${lookup}`);
+      const b6 = await ask(lab, c6, 'ctl');
+      assert.notEqual(b6, b5);
+      assert.equal(await ask(lab, c6, 'ctl2'), b6);
+      assert.equal((await bsidRoutes(lab)).size, 3, 'three clients, three BSID routes');
     });
   });
 
