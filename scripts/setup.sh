@@ -31,6 +31,21 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# 1b. etcd for the replicated controllers' lab (issue 16: test/e2e/etcd.test.ts). Debian's package
+# would start and enable a host etcd: a policy-rc.d refuses starts while it installs, and its unit is
+# disabled after, so that etcd only ever runs where the lab starts it (inside namespaces).
+if ! command -v etcd >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "installing Debian packages: etcd-server etcd-client (no host service)"
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client >/dev/null || say "etcd-server did not install: test/e2e/etcd.test.ts will be skipped"
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable etcd >/dev/null 2>&1 || true; fi
+fi
+
 # 2. npm dependencies, when package-lock.json changed since the last install.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f node_modules/.srv6pipes-lock ] || [ "$(cat node_modules/.srv6pipes-lock)" != "$lock_hash" ]; then
