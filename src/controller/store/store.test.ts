@@ -208,6 +208,24 @@ describe('two BSID managers on one store (two controller instances)', () => {
     });
   }
 
+  test('with a store: a failed install leaves no record; an instance whose copy times out forgets it and leaves the route and the record to their lease', async () => {
+    const s = new MemoryBsidStore();
+    const now = { t: 1000 };
+    const agent = new MemoryAccessRouter();
+    const m = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 10_000, log: silent, now: () => now.t, store: s });
+    agent.fail = true;
+    await assert.rejects(m.bind(req('k1')), /agent down/);
+    assert.deepEqual(await s.list(), []);
+    agent.fail = false;
+    const b = await m.bind(req('k1'));
+    now.t += 11_000;
+    await m.sweep();
+    assert.equal(m.lookup(b.bsid), undefined, 'forgotten here');
+    assert.ok(agent.installed.has(b.bsid), 'the route stays: another instance may refresh it');
+    assert.equal((await s.get('k1'))?.bsid, b.bsid);
+    assert.equal((await m.bind(req('k1'))).bsid, b.bsid, 'asked again: the same BSID, from the store');
+  });
+
   test('without a store (each instance alone) the same run hands one BSID to two keys: what the shared store prevents', async () => {
     const { a, b } = two(undefined, 'fc00:f::/120');
     const seen = new Set<string>();
