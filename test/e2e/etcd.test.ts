@@ -121,6 +121,25 @@ async function startEtcd(lab: Lab): Promise<Cluster> {
   return { dir, members, stop };
 }
 
+/** Until every listed endpoint is healthy (a leader is elected); throws after `ms`. */
+async function untilHealthy(lab: Lab, endpoints: string[], ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await lab.exec('ctl', ['etcdctl', '--endpoints', endpoints.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', 'endpoint', 'health'], { timeoutMs: 15_000 });
+    if (r.code === 0) return;
+    if (Date.now() > deadline) throw new Error(`etcd is not healthy: ${r.stdout}${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 300));
+  }
+}
+
+/** The member that leads now (`etcdctl endpoint status`: its 5th column says). */
+async function leader(lab: Lab): Promise<number> {
+  const r = await lab.exec('ctl', ['etcdctl', '--endpoints', ENDPOINTS.join(','), '--command-timeout', '3s', 'endpoint', 'status'], { timeoutMs: 15_000 });
+  const line = r.stdout.split('\n').find((l) => l.split(', ')[4] === 'true');
+  assert.ok(line, `a leader in:\n${r.stdout}${r.stderr}`);
+  return ENDPOINTS.indexOf(line.split(', ')[0]!);
+}
+
 async function dig(lab: Lab, from: string, ctl: keyof typeof CTL, ...args: string[]): Promise<string> {
   const host = from.startsWith('fc00:1::') ? 'client' : 'p1a';
   const r = await lab.exec(host, ['dig', `@${CTL[ctl]}`, '-b', from, '+time=5', '+tries=1', ...args], { timeoutMs: 20_000 });
@@ -174,7 +193,7 @@ async function tearDown(s: Setup): Promise<void> {
 /** The lab, etcd, the agent and both controllers; `fn` gets clashing client pairs (see clashingClients). */
 type Pair = [string, string];
 
-async function withControllers(fn: (lab: Lab, s: Setup, pairs: [Pair, Pair, Pair]) => Promise<void>): Promise<void> {
+async function withControllers(fn: (lab: Lab, s: Setup, pairs: [Pair, Pair, Pair], etcd: Cluster) => Promise<void>): Promise<void> {
   await withLab('etcd', async (lab) => {
     const pairs = clashingClients(controllerYaml(), 3, 2) as [Pair, Pair, Pair];
     const etcd = await startEtcd(lab);
@@ -183,7 +202,7 @@ async function withControllers(fn: (lab: Lab, s: Setup, pairs: [Pair, Pair, Pair
       s = await setUp(lab, pairs.flat());
       await s.start('ctl');
       await s.start('ctl2');
-      await fn(lab, s, pairs);
+      await fn(lab, s, pairs, etcd);
     } finally {
       if (s) await tearDown(s);
       await etcd.stop();
@@ -231,6 +250,24 @@ describe('controllers on etcd (etcd lab: three etcd members, two controllers, on
       assert.notEqual(b6, b5);
       assert.equal(await ask(lab, c6, 'ctl2'), b6);
       assert.equal((await bsidRoutes(lab)).size, 3, 'three clients, three BSID routes');
+    });
+  });
+
+  test('(d) the etcd leader stops: once the other two elect one, both controllers allocate again, consistently', async () => {
+    await withControllers(async (lab, _s, [[c1, c2], [c3]], etcd) => {
+      const b1 = await ask(lab, c1, 'ctl');
+      const lead = await leader(lab);
+      const member = etcd.members[lead]!;
+      member.kill('SIGTERM');
+      await exited(member);
+      await untilHealthy(lab, ENDPOINTS.filter((_, i) => i !== lead), 30_000);
+      // c2 wants c1's BSID: ctl2 still sees it taken; c3 is new; both answer alike
+      const b2 = await ask(lab, c2, 'ctl2');
+      assert.notEqual(b2, b1);
+      assert.equal(await ask(lab, c2, 'ctl'), b2);
+      const b3 = await ask(lab, c3, 'ctl');
+      assert.equal(await ask(lab, c3, 'ctl2'), b3);
+      assert.equal((await bsidRoutes(lab)).size, 3);
     });
   });
 
