@@ -7,6 +7,8 @@
  *   (a) two controllers answer the same client with the same BSID, and never one BSID to two clients;
  *   (b) racing first queries on both controllers end with one BSID and one route;
  *   (c) a restarted controller answers from the store, also for a BSID another instance bound later;
+ *   (d) the etcd leader stops: allocations resume, consistently, once the other two elect one;
+ *   (e) two of three members stop: cached clients keep their BSID, new ones get SERVFAIL, then recover;
  * and an unreachable etcd at start: one error line, exit 2.
  */
 import assert from 'node:assert/strict';
@@ -77,7 +79,12 @@ function clashingClients(configText: string, groups: number, size: number): stri
 
 interface Cluster {
   dir: string;
+  /** by MEMBERS index; a restarted member replaces its entry */
   members: ChildProcess[];
+  /** stops member i (SIGTERM, by pid) and waits for it */
+  stopMember(i: number): Promise<void>;
+  /** starts member i again on its data */
+  startMember(i: number): void;
   stop(): Promise<void>;
 }
 
@@ -86,26 +93,31 @@ async function startEtcd(lab: Lab): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-etcd-'));
   const initial = MEMBERS.map((m) => `${m.host}=http://[${m.addr}]:2380`).join(',');
   const members: ChildProcess[] = [];
+  const startMember = (i: number): void => {
+    const m = MEMBERS[i]!;
+    const fd = openSync(join(dir, `${m.host}.log`), 'a');
+    try {
+      members[i] = lab.spawn(
+        m.host,
+        ['etcd', '--name', m.host, '--data-dir', join(dir, m.host), '--listen-client-urls', `http://[${m.addr}]:2379`, '--advertise-client-urls', `http://[${m.addr}]:2379`, '--listen-peer-urls', `http://[${m.addr}]:2380`, '--initial-advertise-peer-urls', `http://[${m.addr}]:2380`, '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', lab.name],
+        { stdio: ['ignore', fd, fd] },
+      );
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const stopMember = async (i: number): Promise<void> => {
+    const c = members[i]!;
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await exited(c);
+  };
   const stop = async (): Promise<void> => {
     for (const c of members) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await Promise.all(members.map((c) => exited(c)));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const m of MEMBERS) {
-      const fd = openSync(join(dir, `${m.host}.log`), 'a');
-      try {
-        members.push(
-          lab.spawn(
-            m.host,
-            ['etcd', '--name', m.host, '--data-dir', join(dir, m.host), '--listen-client-urls', `http://[${m.addr}]:2379`, '--advertise-client-urls', `http://[${m.addr}]:2379`, '--listen-peer-urls', `http://[${m.addr}]:2380`, '--initial-advertise-peer-urls', `http://[${m.addr}]:2380`, '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', lab.name],
-            { stdio: ['ignore', fd, fd] },
-          ),
-        );
-      } finally {
-        closeSync(fd);
-      }
-    }
+    MEMBERS.forEach((_, i) => startMember(i));
     // healthy: every member answers (a leader is elected)
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -118,7 +130,7 @@ async function startEtcd(lab: Lab): Promise<Cluster> {
     await stop();
     throw e;
   }
-  return { dir, members, stop };
+  return { dir, members, stopMember, startMember, stop };
 }
 
 /** Until every listed endpoint is healthy (a leader is elected); throws after `ms`. */
@@ -257,9 +269,7 @@ describe('controllers on etcd (etcd lab: three etcd members, two controllers, on
     await withControllers(async (lab, _s, [[c1, c2], [c3]], etcd) => {
       const b1 = await ask(lab, c1, 'ctl');
       const lead = await leader(lab);
-      const member = etcd.members[lead]!;
-      member.kill('SIGTERM');
-      await exited(member);
+      await etcd.stopMember(lead);
       await untilHealthy(lab, ENDPOINTS.filter((_, i) => i !== lead), 30_000);
       // c2 wants c1's BSID: ctl2 still sees it taken; c3 is new; both answer alike
       const b2 = await ask(lab, c2, 'ctl2');
@@ -268,6 +278,24 @@ describe('controllers on etcd (etcd lab: three etcd members, two controllers, on
       const b3 = await ask(lab, c3, 'ctl');
       assert.equal(await ask(lab, c3, 'ctl2'), b3);
       assert.equal((await bsidRoutes(lab)).size, 3);
+    });
+  });
+
+  test('(e) two of three members stop: a client a controller knows keeps its BSID, a new one gets SERVFAIL (logged); members back: allocations resume', async () => {
+    await withControllers(async (lab, s, [[c1], [c3]], etcd) => {
+      const b1 = await ask(lab, c1, 'ctl');
+      await etcd.stopMember(0);
+      await etcd.stopMember(1);
+      assert.equal(await ask(lab, c1, 'ctl'), b1, 'known to ctl: answered from its copy');
+      const out = await dig(lab, c3, 'ctl', 'AAAA', 'server.lab.example');
+      assert.match(out, /status: SERVFAIL/, out);
+      await s.ctls.ctl!.out.next((l) => /STORE_UNAVAILABLE|etcd/.test(JSON.stringify(l)) && /binding SID/.test(JSON.stringify(l)), 10_000, 'a log line naming the store');
+      etcd.startMember(0);
+      etcd.startMember(1);
+      await untilHealthy(lab, ENDPOINTS, 60_000);
+      const b3 = await ask(lab, c3, 'ctl');
+      assert.equal(await ask(lab, c3, 'ctl2'), b3);
+      assert.notEqual(b3, b1);
     });
   });
 
