@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import dnsPacket from 'dns-packet';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
@@ -17,6 +18,12 @@ import { decodeBinding, encodeBinding, keyPath } from './codec.js';
 import { EtcdClient } from './etcd-client.js';
 import { EtcdBsidStore } from './etcd.js';
 import { MemoryBsidStore } from './memory.js';
+import { readExample } from '../../config/examples.js';
+import { parseControllerConfig } from '../config.js';
+import { Resolver } from '../resolver.js';
+import { handleMessage } from '../dns/message.js';
+import { buildQuery } from '../../dns/query.js';
+import { arpaName, TYPE_SRH_NAME } from '../../dns/records.js';
 import type { BsidStore, StoredBinding } from './types.js';
 
 const silent = pino({ level: 'silent' });
@@ -165,6 +172,27 @@ describe('etcd store: bad values and an absent etcd', () => {
     const store = new EtcdBsidStore(new EtcdClient({ endpoints: ['http://127.0.0.1:1', 'http://127.0.0.1:2'], timeoutMs: 500 }), '/x', silent);
     try {
       await assert.rejects(store.open(), (e: unknown) => isSrError(e, 'STORE_UNAVAILABLE') && /127\.0\.0\.1:1.*127\.0\.0\.1:2/.test((e as Error).message));
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('the controller with its store down', () => {
+  test('a new client’s path query and a proxy’s lookup of an unseen BSID: SERVFAIL naming the store, not an internal error', async () => {
+    const cfg = parseControllerConfig(`${readExample('controller-access.yaml')}\nprivateLookups: { allow: [ "fc00:1::/64" ] }\n`);
+    const store = new EtcdBsidStore(new EtcdClient({ endpoints: ['http://127.0.0.1:1'], timeoutMs: 500 }), '/down', silent);
+    const bsids = new BsidManager(new Map([['ar', { agent: new MemoryAccessRouter(), prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 60_000, log: silent, store });
+    const services = { resolver: new Resolver(cfg), bsids };
+    try {
+      const path = await handleMessage(services, buildQuery({ name: 'server.lab.example' }, 3), 'fc00:1::2', 'udp');
+      assert.equal(path.log.rcode, 'SERVFAIL');
+      assert.match(path.log.reason!, /binding SID on ar: no etcd endpoint answered/);
+      // a proxy's lookup (TYPE65281) of a BSID this instance has not seen
+      const raw = dnsPacket.encode({ id: 4, type: 'query', flags: 0, questions: [{ name: arpaName('fc00:f::5'), type: TYPE_SRH_NAME as never, class: 'IN' }] });
+      const lookup = await handleMessage(services, raw, 'fc00:1::2', 'tcp');
+      assert.equal(lookup.log.rcode, 'SERVFAIL');
+      assert.match(lookup.log.reason!, /^binding SID fc00:f::5: no etcd endpoint answered/);
     } finally {
       await store.close();
     }
