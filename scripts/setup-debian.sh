@@ -27,6 +27,8 @@ haproxy       haproxy        test bench
 python:scapy  python3-scapy  unit test
 aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu test
 qemu-aarch64  qemu-user      test
+etcd          etcd-server    test
+etcdctl       etcd-client    test
 '
 
 has() {

@@ -9,6 +9,7 @@ import { duration } from '../config/duration.js';
 import { upgradeOldForms, type OldForm } from '../config/deprecated.js';
 import { configInvalid, parseWith } from '../config/fields.js';
 import { CONTROLLER_METRICS_SCHEMA, type ControllerMetricsConfig } from './metrics-config.js';
+import { STORE_SCHEMA, storeConfig, type StoreConfig } from './store/config.js';
 import { addressSchema, isIpv4Text, isPrefixText, locatorsSchema, networkPrefixSchema, logLevelSchema, portSchema, prefixSchema, returnHopSchema, type LogLevel } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
 import { formatAddress, formatPrefix, isAddress, parseAddress, parsePrefix, prefixContains, type Prefix6 } from '../net/ip6.js';
@@ -213,6 +214,8 @@ const schema = z
     unmatched: z.enum(['plain', 'refuse']).default('plain'),
     /** Prometheus metrics on a read-only HTTP listener (controller/metrics.ts, docs/metrics.md); off by default */
     metrics: z.union([z.literal('off'), z.literal(false), CONTROLLER_METRICS_SCHEMA]).default('off'),
+    /** where the BSID state lives: `memory` (this process) or `{ etcd: {...} }` (shared by every instance; store/config.ts) */
+    store: STORE_SCHEMA,
   })
   .strict();
 
@@ -322,6 +325,8 @@ export interface ControllerConfig {
   unmatched: 'plain' | 'refuse';
   /** the /metrics listener; null: none */
   metrics: ControllerMetricsConfig | null;
+  /** the shared BSID store; null: in memory */
+  store: StoreConfig;
   /** old forms the file used (one line each, to log once per load): see src/config/deprecated.ts */
   deprecations: string[];
 }
@@ -519,6 +524,7 @@ export function validateControllerConfig(input: unknown, source = 'config'): Con
     policies: policiesConfig(c.policies, nodes, invalid),
     unmatched: c.unmatched,
     metrics: c.metrics === 'off' || c.metrics === false ? null : c.metrics,
+    store: storeConfig(c.store),
     deprecations,
   };
 }
@@ -555,6 +561,12 @@ export function loadControllerConfig(path: string): ControllerConfig {
     if (g?.kind !== 'http') continue;
     if (g.tokenFile) g.tokenFile = rel(g.tokenFile);
     if (g.tls) g.tls = { ...g.tls, ca: rel(g.tls.ca), ...(g.tls.cert ? { cert: rel(g.tls.cert) } : {}), ...(g.tls.key ? { key: rel(g.tls.key) } : {}) };
+  }
+  // and so are the store's credentials
+  const e = cfg.store?.etcd;
+  if (e) {
+    if (e.passwordFile) e.passwordFile = rel(e.passwordFile);
+    if (e.tls) e.tls = { ca: rel(e.tls.ca), ...(e.tls.cert ? { cert: rel(e.tls.cert) } : {}), ...(e.tls.key ? { key: rel(e.tls.key) } : {}) };
   }
   return cfg;
 }

@@ -22,6 +22,9 @@ import { HealthMonitor, type HealthTarget } from './health.js';
 import { Resolver } from './resolver.js';
 import { ClientRateLimiter } from './ratelimit.js';
 import { ControllerMetrics, serveControllerMetrics } from './metrics.js';
+import { EtcdClient } from './store/etcd-client.js';
+import { EtcdBsidStore } from './store/etcd.js';
+import type { BsidStore } from './store/types.js';
 
 export interface RunControllerOptions {
   configPath: string;
@@ -87,6 +90,26 @@ async function stopUnused(before: Map<string, { agent: AccessRouterAgent }>, aft
   for (const { agent } of before.values()) if (!kept.has(agent) && agent instanceof LocalAccessRouter) await agent.stop();
 }
 
+/** The shared BSID store of the config, opened (STORE_UNAVAILABLE when etcd does not answer); undefined: in memory. */
+async function openStore(cfg: ControllerConfig, log: Logger): Promise<BsidStore | undefined> {
+  const e = cfg.store?.etcd;
+  if (!e) return undefined;
+  const client = new EtcdClient({
+    endpoints: e.endpoints,
+    timeoutMs: e.timeoutMs,
+    ...(e.tls ? { tls: { ca: readPem(e.tls.ca, 'store.etcd.tls.ca'), ...(e.tls.cert ? { cert: readPem(e.tls.cert, 'store.etcd.tls.cert'), key: readPem(e.tls.key!, 'store.etcd.tls.key') } : {}) } } : {}),
+    ...(e.username && e.passwordFile ? { auth: { username: e.username, password: readTokenFile(e.passwordFile, 'store.etcd.passwordFile') } } : {}),
+  });
+  const store = new EtcdBsidStore(client, e.prefix, log.child({ store: 'etcd' }));
+  try {
+    await store.open();
+  } catch (err) {
+    await store.close();
+    throw new SrError('STORE_UNAVAILABLE', `the BSID store (etcd at ${e.endpoints.join(', ')}) is unreachable: ${(err as Error).message}`);
+  }
+  return store;
+}
+
 export async function runController(o: RunControllerOptions): Promise<number> {
   let cfg = loadControllerConfig(o.configPath);
   const listen = { address: o.listen?.address ?? cfg.listen.address, port: o.listen?.port ?? cfg.listen.port };
@@ -101,6 +124,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   const log = createLogger(o.logLevel ?? cfg.logLevel, { component: 'controller' });
   for (const d of cfg.deprecations) log.warn(d);
   const metrics = new ControllerMetrics();
+  const store = await openStore(cfg, log);
   let routers = await makeRouters(cfg, log, new Map(), metrics);
   // the caps and the allocation rate follow the config (read at each new BSID: a reload applies)
   const allocLimiter = (c: ControllerConfig): ClientRateLimiter | undefined =>
@@ -116,8 +140,11 @@ export async function runController(o: RunControllerOptions): Promise<number> {
       return cfg.bindingSids?.max ?? 10_000;
     },
     mayAllocate: (client) => allocRate?.take(client) ?? true,
+    ...(store ? { store } : {}),
   });
   if (cfg.bindingSids) {
+    const loaded = await bsids.load();
+    if (store) log.info({ loaded, endpoints: cfg.store?.etcd.endpoints }, 'binding SIDs loaded from the store');
     const adopted = await bsids.adopt();
     if (adopted) log.info({ adopted }, 'binding SIDs adopted from the access routers');
   }
@@ -169,6 +196,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
       try {
         const next = loadControllerConfig(o.configPath);
         for (const d of next.deprecations) log.warn(d);
+        if (JSON.stringify(next.store) !== JSON.stringify(cfg.store)) log.warn('a changed `store` applies at the next start, not at a reload');
         const nextRouters = await makeRouters(next, log, routers, metrics);
         await stopUnused(routers, nextRouters);
         routers = nextRouters;
@@ -192,6 +220,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
   await repointing;
   await stopUnused(routers, new Map());
+  await store?.close();
   log.info('controller stopped');
   return 0;
 }

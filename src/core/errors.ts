@@ -76,6 +76,8 @@ export const ERROR_CODES = {
   AGENT_FULL: { kind: 'input', hint: 'the access-router agent holds --max-bsids binding SIDs: raise it or lower bindingSids.lifetime' },
   AGENT_UNREACHABLE: { kind: 'user', hint: 'is `srv6pipes access-router` running there? check nodes.accessRouters[].agent (address, tls, tokenFile)' },
   BSID_POLICY_REFUSED: { kind: 'input', hint: 'the agent refused the install: see its limits (--min-source-length, --max-lifetime, --max-segments, --bsid-prefix)' },
+  // the controller's shared store (store.etcd, docs/controller.md#the-etcd-store)
+  STORE_UNAVAILABLE: { kind: 'user', hint: 'is etcd running and reachable at store.etcd.endpoints? check its tls, username and passwordFile (docs/controller.md, the etcd store)' },
   // flows (logged and counted, never thrown out of the daemon)
   FLOW_NO_SRH: { kind: 'input', hint: 'the SYN carried no SRH' },
   FLOW_NOT_OURS: { kind: 'input', hint: 'no segment falls in this proxy’s locators' },

@@ -222,7 +222,7 @@ describe('built-in topologies', () => {
   });
 
   test('an unknown built-in name lists the built-ins', () => {
-    assert.throws(() => loadTopology('fig9'), /no built-in topology "fig9" \(built-in: .*chain3, fig1, fig5.*\)/);
+    assert.throws(() => loadTopology('fig9'), /no built-in topology "fig9" \(built-in: .*chain3, etcd, fig1, fig5.*\)/);
     assert.throws(() => loadTopology('./nope.yaml'), /cannot read/);
   });
 });

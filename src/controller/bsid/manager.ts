@@ -15,11 +15,18 @@
  *   repoint()  after a health change: recomputes every binding, re-installs the changed ones and
  *              removes those that have no path left;
  *   sweep()    removes the expired ones (the agents expire them too).
+ *
+ * With a shared `store` (store/etcd.ts: several controller instances), allocation goes through it:
+ * a key already bound there keeps its BSID, a new one is created only where neither the key nor the
+ * BSID is bound (the next slot otherwise), re-installs and re-pointings update it, and the local
+ * maps are this instance's cache of it. Expiry is then the store's: a record lives as long as its
+ * route (`installedUntil`), and an instance whose cached copy times out only forgets it.
  */
 import type { Logger } from 'pino';
 import { SrError } from '../../core/errors.js';
 import { formatAddress, formatPrefix, maskBuffer, parseAddress, type Prefix6 } from '../../net/ip6.js';
 import type { AccessRouterAgent, BsidPolicy } from '../../access-router/api.js';
+import type { BsidStore, StoredBinding } from '../store/types.js';
 
 export interface RouterEntry {
   agent: AccessRouterAgent;
@@ -73,6 +80,8 @@ export interface BsidManagerOptions {
   max?: number;
   /** may this client allocate a new BSID now? (a rate limiter; default: always) */
   mayAllocate?: (client: string) => boolean;
+  /** the state shared with other controller instances (default: none, this process's maps alone) */
+  store?: BsidStore;
 }
 
 /** the agent's own expiry is at most this far ahead (its API's bound) */
@@ -92,6 +101,13 @@ function hash64(text: string): bigint {
 
 const toBig = (b: Uint8Array): bigint => BigInt(`0x${Buffer.from(b).toString('hex')}`);
 const fromBig = (v: bigint): string => formatAddress(Buffer.from(v.toString(16).padStart(32, '0'), 'hex'));
+
+/** The BSID a key is given when its slot is free (a clash probes onwards): tests pick clashing keys with it. */
+export function preferredBsid(prefix: Prefix6, key: string): string {
+  const space = 1n << BigInt(Math.min(64, 128 - prefix.length));
+  const slot = hash64(key) % space;
+  return fromBig(toBig(maskBuffer(prefix.addr, prefix.length)) | (slot === 0n ? 1n : slot));
+}
 
 export class BsidManager {
   private readonly byBsid = new Map<string, Binding>();
@@ -142,7 +158,38 @@ export class BsidManager {
     return n;
   }
 
-  private allocate(r: RouterEntry, key: string): string {
+  /** A restarted (or new) instance takes over the store's records of its routers. */
+  async load(): Promise<number> {
+    const store = this.o.store;
+    if (!store) return 0;
+    let n = 0;
+    for (const s of await store.list()) {
+      if (!this.routers.has(s.router) || this.byKey.has(s.key)) continue;
+      this.remember(this.fromStore(s));
+      n++;
+    }
+    return n;
+  }
+
+  private fromStore(s: StoredBinding): Binding {
+    return { bsid: s.bsid, router: s.router, client: s.client, key: s.key, segments: s.segments, expiresAt: Math.min(s.installedUntil, this.now() + this.o.lifetimeMs), installedUntil: s.installedUntil };
+  }
+
+  /** With a store: a BSID this instance has not seen (bound by another one) is fetched into the cache, for lookup(). */
+  async fetch(bsid: string): Promise<void> {
+    const store = this.o.store;
+    if (!store || this.lookup(bsid)) return;
+    let key: string;
+    try {
+      key = formatAddress(parseAddress(bsid));
+    } catch {
+      return;
+    }
+    const s = await store.getByBsid(key);
+    if (s && this.routers.has(s.router) && s.installedUntil > this.now()) this.remember(this.fromStore(s));
+  }
+
+  private allocate(r: RouterEntry, key: string, skip?: Set<string>): string {
     const hostBits = 128 - r.prefix.length;
     if (hostBits < 8) throw new SrError('CONFIG_INVALID', `BSID prefix ${formatPrefix(r.prefix)} is too long: leave at least 8 host bits`);
     const base = toBig(maskBuffer(r.prefix.addr, r.prefix.length));
@@ -154,6 +201,7 @@ export class BsidManager {
       if (s === 0n) continue; // the prefix's own address is the router's anycast: never a BSID
       const bsid = fromBig(base | s);
       const taken = this.byBsid.get(bsid);
+      if (skip?.has(bsid)) continue;
       if (!taken || taken.key === key) return bsid;
     }
     throw new SrError('COMMAND_FAILED', `BSID prefix ${formatPrefix(r.prefix)} is full`);
@@ -174,7 +222,13 @@ export class BsidManager {
     const r = this.routers.get(req.router);
     if (!r) throw new SrError('CONFIG_INVALID', `access router "${req.router}" has no agent`);
     const now = this.now();
-    const old = this.byKey.get(req.key);
+    const store = this.o.store;
+    let old = this.byKey.get(req.key);
+    if (!old && store) {
+      // bound by another instance (or by this one before a restart)?
+      const s = await store.get(req.key);
+      if (s && s.installedUntil > now) this.remember((old = this.fromStore(s)));
+    }
     const expiresAt = now + this.o.lifetimeMs;
     const samePath = old !== undefined && old.router === req.router && old.client === req.client && old.segments.join(',') === req.segments.join(',');
     if (old && samePath && old.installedUntil >= expiresAt) {
@@ -186,10 +240,19 @@ export class BsidManager {
     if (!old) this.reserve(req);
     const installedUntil = now + Math.min(2 * this.o.lifetimeMs, Math.max(this.o.lifetimeMs, AGENT_MAX_TTL_MS));
     let bsid: string;
+    let created = false;
     try {
-      bsid = old?.router === req.router ? old.bsid : this.allocate(r, req.key);
+      if (old?.router === req.router) bsid = old.bsid;
+      else if (store) ({ bsid, created } = await this.claim(r, req, installedUntil));
+      else bsid = this.allocate(r, req.key);
       const b: Binding = { bsid, router: req.router, client: req.client, key: req.key, segments: req.segments, expiresAt, installedUntil, spec: req.spec };
-      await r.agent.install(this.policyOf(b));
+      try {
+        await r.agent.install(this.policyOf(b));
+      } catch (e) {
+        if (created) await store?.remove(b).catch(() => undefined);
+        throw e;
+      }
+      if (store && !created) await store.update(this.stored(b), installedUntil - now);
       if (old && (old.bsid !== bsid || old.client !== b.client)) this.forget(old);
       this.remember(b);
       if (!samePath) this.o.log.info({ bsid, router: b.router, client: b.client, segments: b.segments, key: b.key }, 'BSID bound');
@@ -197,6 +260,33 @@ export class BsidManager {
     } finally {
       this.release(req);
     }
+  }
+
+  private stored(b: Binding): StoredBinding {
+    return { key: b.key, bsid: b.bsid, router: b.router, client: b.client, segments: b.segments, installedUntil: b.installedUntil };
+  }
+
+  /**
+   * A BSID for a new key through the store: the key's own if another instance bound it meanwhile,
+   * else the first free slot from the key's hash on that neither this instance nor the store holds.
+   */
+  private async claim(r: RouterEntry, req: BindRequest, installedUntil: number): Promise<{ bsid: string; created: boolean }> {
+    const store = this.o.store!;
+    const skip = new Set<string>();
+    const ttl = installedUntil - this.now();
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const bsid = this.allocate(r, req.key, skip);
+      const res = await store.create({ key: req.key, bsid, router: req.router, client: req.client, segments: req.segments, installedUntil }, ttl);
+      if (res.ok) return { bsid, created: true };
+      if ('bsidTaken' in res) {
+        skip.add(bsid);
+        continue;
+      }
+      if (res.existing.router === req.router) return { bsid: res.existing.bsid, created: false };
+      // the key was bound on another access router (the client moved): that binding goes
+      await store.remove(res.existing);
+    }
+    throw new SrError('STORE_UNAVAILABLE', `store: no free BSID for ${req.client} after 64 attempts`, { hint: 'the BSID prefix is crowded, or the store keeps changing: widen bsidPrefix' });
   }
 
   /** The caps for a new key: per client, in all, and the allocation rate. Reserves the key for its client. */
@@ -270,6 +360,8 @@ export class BsidManager {
 
   private async drop(b: Binding, why: string): Promise<void> {
     this.forget(b);
+    if (this.o.store && why === 'expired') return; // the store's lease (and the agent) expire it: another instance may still refresh it
+    await this.o.store?.remove(b).catch((e: Error) => this.o.log.error({ bsid: b.bsid, err: e.message }, 'store: BSID removal failed'));
     try {
       await this.routers.get(b.router)?.agent.remove(b.bsid);
     } catch (e) {
@@ -302,6 +394,7 @@ export class BsidManager {
       const next: Binding = { ...b, segments: r.segments };
       try {
         await this.routers.get(b.router)?.agent.install(this.policyOf(next));
+        await this.o.store?.update(this.stored(next), next.installedUntil - this.now());
         this.remember(next);
         moved++;
         this.o.log.info({ bsid: b.bsid, from: b.segments, to: r.segments }, 'BSID re-pointed');

@@ -199,7 +199,13 @@ export const QUERY_KINDS: readonly QueryKind[] = [
     name: 'bsid-lookup',
     private: 'binding SIDs',
     match: (q) => (q.type === TYPE_SRH_NAME ? addressFromArpa(q.name) : undefined),
-    answer: ({ services, query }, target: string) => {
+    answer: async ({ services, query }, target: string) => {
+      // with a shared store, a BSID another instance bound is fetched first (the store down: SERVFAIL, saying so)
+      try {
+        if (services.resolver.config.bindingSids) await services.bsids?.fetch(target);
+      } catch (e) {
+        return { kind: 'records', rcode: 'SERVFAIL', reason: `binding SID ${target}: ${(e as Error).message}` };
+      }
       const found = lookupBinding(services.resolver, services.bsids, target);
       if (found.rcode !== 'NOERROR') return Promise.resolve({ kind: 'records', rcode: found.rcode, reason: found.reason });
       return Promise.resolve({

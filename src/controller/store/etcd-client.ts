@@ -1,0 +1,183 @@
+/**
+ * A thin etcd v3 client over etcd's own JSON gateway (`POST /v3/kv/range`, `/v3/kv/txn`,
+ * `/v3/lease/grant`, …, served on the client port by every etcd ≥ 3.4): no gRPC stack, no
+ * dependency. Keys and values travel base64-encoded, 64-bit numbers as strings. Each request tries
+ * the endpoints in turn, starting with the one that last answered; TLS (CA, client certificate) and
+ * a user/password (an auth token, fetched again when etcd says it expired) are optional.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { SrError } from '../../core/errors.js';
+
+export interface EtcdClientOptions {
+  /** http(s)://HOST:PORT of the cluster's members */
+  endpoints: string[];
+  timeoutMs: number;
+  tls?: { ca: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  auth?: { username: string; password: string };
+}
+
+export interface KeyValue {
+  key: string;
+  value: string;
+  createRevision: string;
+  modRevision: string;
+  lease?: string;
+}
+
+export type TxnCompare = { key: string; target: 'CREATE'; createRevision: 0 } | { key: string; target: 'MOD'; modRevision: string };
+export type TxnOp = { put: { key: string; value: string; lease?: string } } | { delete: { key: string } } | { range: { key: string } };
+
+interface RawKv {
+  key?: string;
+  value?: string;
+  create_revision?: string;
+  mod_revision?: string;
+  lease?: string;
+}
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const unb64 = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
+
+function kvOf(k: RawKv): KeyValue {
+  return { key: unb64(k.key), value: unb64(k.value), createRevision: k.create_revision ?? '0', modRevision: k.mod_revision ?? '0', ...(k.lease ? { lease: k.lease } : {}) };
+}
+
+/** the key just after every key that starts with `prefix` (etcd's range_end for a prefix) */
+function prefixEnd(prefix: string): string {
+  const b = Buffer.from(prefix, 'utf8');
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      const out = Buffer.from(b.subarray(0, i + 1));
+      out[i]! += 1;
+      return out.toString('base64');
+    }
+  }
+  return Buffer.from([0]).toString('base64');
+}
+
+function opOf(op: TxnOp): object {
+  if ('put' in op) return { request_put: { key: b64(op.put.key), value: b64(op.put.value), ...(op.put.lease ? { lease: op.put.lease } : {}) } };
+  if ('delete' in op) return { request_delete_range: { key: b64(op.delete.key) } };
+  return { request_range: { key: b64(op.range.key) } };
+}
+
+function compareOf(c: TxnCompare): object {
+  return c.target === 'CREATE'
+    ? { key: b64(c.key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
+    : { key: b64(c.key), target: 'MOD', result: 'EQUAL', mod_revision: c.modRevision };
+}
+
+export class EtcdClient {
+  private next = 0;
+  private token: string | undefined;
+  private readonly agent: http.Agent;
+
+  constructor(private readonly o: EtcdClientOptions) {
+    if (o.endpoints.length === 0) throw new SrError('CONFIG_INVALID', 'store.etcd.endpoints is empty');
+    this.agent = o.tls ? new https.Agent({ keepAlive: true, ca: o.tls.ca, ...(o.tls.cert ? { cert: o.tls.cert, key: o.tls.key } : {}) }) : new http.Agent({ keepAlive: true });
+  }
+
+  private post(endpoint: string, path: string, body: object): Promise<{ status: number; doc: Record<string, unknown> }> {
+    const url = new URL(path, endpoint);
+    const data = JSON.stringify(body);
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          timeout: this.o.timeoutMs,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...(this.token ? { authorization: this.token } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            try {
+              resolve({ status: res.statusCode ?? 0, doc: (text ? JSON.parse(text) : {}) as Record<string, unknown> });
+            } catch {
+              reject(new Error(`${url.host}: not JSON (HTTP ${res.statusCode}): ${text.slice(0, 120)}`));
+            }
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${url.host}: no answer within ${this.o.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  /** One call, on the first endpoint that answers; an etcd error (HTTP ≠ 200) is final. */
+  async call(path: string, body: object, retryAuth = true): Promise<Record<string, unknown>> {
+    const errors: string[] = [];
+    const n = this.o.endpoints.length;
+    for (let i = 0; i < n; i++) {
+      const idx = (this.next + i) % n;
+      const endpoint = this.o.endpoints[idx]!;
+      if (this.o.auth && this.token === undefined && path !== '/v3/auth/authenticate') await this.authenticate(endpoint).catch((e: Error) => errors.push(`${endpoint}: ${e.message}`));
+      let r;
+      try {
+        r = await this.post(endpoint, path, body);
+      } catch (e) {
+        errors.push(`${endpoint}: ${(e as Error).message}`);
+        continue;
+      }
+      this.next = idx;
+      if (r.status === 200) return r.doc;
+      const message = String(r.doc.message ?? r.doc.error ?? `HTTP ${r.status}`);
+      if (retryAuth && this.o.auth && /token|auth/i.test(message)) {
+        this.token = undefined;
+        return this.call(path, body, false);
+      }
+      throw new SrError('STORE_UNAVAILABLE', `etcd ${path}: ${message}`);
+    }
+    throw new SrError('STORE_UNAVAILABLE', `no etcd endpoint answered: ${errors.join('; ')}`);
+  }
+
+  private async authenticate(endpoint: string): Promise<void> {
+    const r = await this.post(endpoint, '/v3/auth/authenticate', { name: this.o.auth!.username, password: this.o.auth!.password });
+    if (r.status !== 200 || typeof r.doc.token !== 'string') throw new Error(`authentication failed: ${String(r.doc.message ?? r.status)}`);
+    this.token = r.doc.token;
+  }
+
+  async status(): Promise<void> {
+    await this.call('/v3/maintenance/status', {});
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    const doc = await this.call('/v3/kv/range', { key: b64(key) });
+    const kvs = (doc.kvs ?? []) as RawKv[];
+    return kvs[0] ? kvOf(kvs[0]) : undefined;
+  }
+
+  async list(prefix: string): Promise<KeyValue[]> {
+    const doc = await this.call('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix) });
+    return ((doc.kvs ?? []) as RawKv[]).map(kvOf);
+  }
+
+  /** A transaction: `success` if every compare holds, else `failure`; the ranges' results in order. */
+  async txn(compare: TxnCompare[], success: TxnOp[], failure: TxnOp[]): Promise<{ succeeded: boolean; ranges: KeyValue[][] }> {
+    const doc = await this.call('/v3/kv/txn', { compare: compare.map(compareOf), success: success.map(opOf), failure: failure.map(opOf) });
+    const responses = (doc.responses ?? []) as { response_range?: { kvs?: RawKv[] } }[];
+    return { succeeded: doc.succeeded === true, ranges: responses.flatMap((r) => (r.response_range ? [(r.response_range.kvs ?? []).map(kvOf)] : [])) };
+  }
+
+  /** A lease of `ttlS` seconds: its id. */
+  async grant(ttlS: number): Promise<string> {
+    const doc = await this.call('/v3/lease/grant', { TTL: String(ttlS) });
+    if (typeof doc.ID !== 'string') throw new SrError('STORE_UNAVAILABLE', `etcd lease grant: no ID in ${JSON.stringify(doc).slice(0, 120)}`);
+    return doc.ID;
+  }
+
+  async revoke(id: string): Promise<void> {
+    await this.call('/v3/lease/revoke', { ID: id });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

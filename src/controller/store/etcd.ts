@@ -1,0 +1,129 @@
+/**
+ * The BSID store on etcd. Two keys per binding, created together by one transaction only if
+ * neither exists — `<prefix>/bsid/key/<key>` (the record) and `<prefix>/bsid/sid/<bsid>` (the key)
+ * — so the same key gives the same BSID from any instance, two instances racing for one key end
+ * with one BSID, and two keys never share a BSID. Both keys hang on one etcd lease that lasts as
+ * long as the access router keeps the route: a record outlives any controller's restart and goes
+ * when its route would. A value under the prefix that is not a record (corrupt, foreign) is logged,
+ * skipped and counted.
+ */
+import type { Logger } from 'pino';
+import { SrError } from '../../core/errors.js';
+import { decodeBinding, encodeBinding, keyPath, sidPath } from './codec.js';
+import type { EtcdClient, KeyValue } from './etcd-client.js';
+import type { BsidStore, CreateResult, StoredBinding } from './types.js';
+
+const ttlSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+
+export class EtcdBsidStore implements BsidStore {
+  readonly kind = 'etcd';
+  corrupt = 0;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly client: EtcdClient,
+    prefix: string,
+    private readonly log: Logger,
+  ) {
+    this.prefix = prefix.replace(/\/+$/, '');
+  }
+
+  /** Fails with STORE_UNAVAILABLE when no endpoint answers (the controller exits 2 at start). */
+  async open(): Promise<void> {
+    await this.client.status();
+  }
+
+  private decode(kv: KeyValue): StoredBinding | undefined {
+    const b = decodeBinding(kv.value);
+    if (b && keyPath(this.prefix, b.key) === kv.key) return b;
+    this.corrupt++;
+    this.log.warn({ key: kv.key, value: kv.value.slice(0, 80), corrupt: this.corrupt }, 'store: a value under the prefix is not a binding record: skipped');
+    return undefined;
+  }
+
+  async get(key: string): Promise<StoredBinding | undefined> {
+    const kv = await this.client.get(keyPath(this.prefix, key));
+    return kv ? this.decode(kv) : undefined;
+  }
+
+  async getByBsid(bsid: string): Promise<StoredBinding | undefined> {
+    const kv = await this.client.get(sidPath(this.prefix, bsid));
+    if (!kv) return undefined;
+    const b = await this.get(kv.value);
+    return b?.bsid === bsid ? b : undefined;
+  }
+
+  async create(b: StoredBinding, ttlMs: number): Promise<CreateResult> {
+    const kp = keyPath(this.prefix, b.key);
+    const sp = sidPath(this.prefix, b.bsid);
+    const lease = await this.client.grant(ttlSeconds(ttlMs));
+    const put = [{ put: { key: kp, value: encodeBinding(b), lease } }, { put: { key: sp, value: b.key, lease } }];
+    let r = await this.client.txn(
+      [
+        { key: kp, target: 'CREATE', createRevision: 0 },
+        { key: sp, target: 'CREATE', createRevision: 0 },
+      ],
+      put,
+      [{ range: { key: kp } }, { range: { key: sp } }],
+    );
+    if (!r.succeeded) {
+      const [keyKv] = r.ranges[0] ?? [];
+      const [sidKv] = r.ranges[1] ?? [];
+      const existing = keyKv ? this.decode(keyKv) : undefined;
+      if (existing) {
+        await this.client.revoke(lease).catch(() => undefined);
+        return { ok: false, existing };
+      }
+      if (sidKv && sidKv.value !== b.key) {
+        await this.client.revoke(lease).catch(() => undefined);
+        return { ok: false, bsidTaken: true };
+      }
+      // the key holds a value that is not a record (counted above): replaced, if nobody changed it meanwhile
+      r = await this.client.txn(
+        [keyKv ? { key: kp, target: 'MOD', modRevision: keyKv.modRevision } : { key: kp, target: 'CREATE', createRevision: 0 }, sidKv ? { key: sp, target: 'MOD', modRevision: sidKv.modRevision } : { key: sp, target: 'CREATE', createRevision: 0 }],
+        put,
+        [],
+      );
+      if (!r.succeeded) {
+        await this.client.revoke(lease).catch(() => undefined);
+        throw new SrError('STORE_UNAVAILABLE', `store: ${b.key} changed while it was being bound: asked again, it is retried`, { hint: 'two instances bound one key at once over a corrupt value: the next query gets the winner' });
+      }
+    }
+    return { ok: true };
+  }
+
+  async update(b: StoredBinding, ttlMs: number): Promise<void> {
+    const kp = keyPath(this.prefix, b.key);
+    const oldKv = await this.client.get(kp);
+    const old = oldKv ? decodeBinding(oldKv.value) : undefined;
+    const lease = await this.client.grant(ttlSeconds(ttlMs));
+    await this.client.txn(
+      [],
+      [
+        { put: { key: kp, value: encodeBinding(b), lease } },
+        { put: { key: sidPath(this.prefix, b.bsid), value: b.key, lease } },
+        ...(old && old.bsid !== b.bsid ? [{ delete: { key: sidPath(this.prefix, old.bsid) } }] : []),
+      ],
+      [],
+    );
+    // the old lease holds nothing of this binding any more
+    if (oldKv?.lease && oldKv.lease !== lease) await this.client.revoke(oldKv.lease).catch(() => undefined);
+  }
+
+  async remove(b: Pick<StoredBinding, 'key' | 'bsid'>): Promise<void> {
+    const kp = keyPath(this.prefix, b.key);
+    const kv = await this.client.get(kp);
+    if (!kv || decodeBinding(kv.value)?.bsid !== b.bsid) return;
+    await this.client.txn([{ key: kp, target: 'MOD', modRevision: kv.modRevision }], [{ delete: { key: kp } }, { delete: { key: sidPath(this.prefix, b.bsid) } }], []);
+  }
+
+  async list(): Promise<StoredBinding[]> {
+    const kvs = await this.client.list(`${this.prefix}/bsid/key/`);
+    return kvs.flatMap((kv) => this.decode(kv) ?? []);
+  }
+
+  close(): Promise<void> {
+    this.client.close();
+    return Promise.resolve();
+  }
+}

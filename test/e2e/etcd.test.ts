@@ -1,0 +1,314 @@
+/**
+ * Controllers as a replicated set on etcd (issue 16, first increment), in the `etcd` lab: a real
+ * three-member etcd cluster (Debian's etcd-server) on e1, e2, e3, two controllers (ctl, ctl2) with
+ * `store: { etcd }`, the access-router agent on ar. The clients are addresses added to `client`,
+ * picked so that their keys want the same BSID (a /120 BSID prefix): two controllers that did not
+ * share their allocations would hand that BSID out twice — every test below then fails.
+ *   (a) two controllers answer the same client with the same BSID, and never one BSID to two clients;
+ *   (b) racing first queries on both controllers end with one BSID and one route;
+ *   (c) a restarted controller answers from the store, also for a BSID another instance bound later;
+ *   (d) the etcd leader stops: allocations resume, consistently, once the other two elect one;
+ *   (e) two of three members stop: cached clients keep their BSID, new ones get SERVFAIL, then recover;
+ * and an unreachable etcd at start: one error line, exit 2.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { Lab } from '../../src/lab/index.js';
+import { readExample } from '../../src/config/examples.js';
+import { parseControllerConfig } from '../../src/controller/config.js';
+import { Resolver } from '../../src/controller/resolver.js';
+import { bindingKey } from '../../src/controller/binding.js';
+import { preferredBsid } from '../../src/controller/bsid/manager.js';
+import { arpaName } from '../../src/dns/records.js';
+import { formatAddress, parsePrefix } from '../../src/net/ip6.js';
+import { BIN, exited, startDaemon, withLab, writeConfig, type DaemonHandle } from '../helpers/harness.js';
+
+const HAS_ETCD = (() => {
+  try {
+    readFileSync('/usr/bin/etcd');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const MEMBERS = [
+  { host: 'e1', addr: 'fc00:31::2' },
+  { host: 'e2', addr: 'fc00:32::2' },
+  { host: 'e3', addr: 'fc00:33::2' },
+];
+const ENDPOINTS = MEMBERS.map((m) => `http://[${m.addr}]:2379`);
+const CTL = { ctl: 'fc00:9::2', ctl2: 'fc00:8::2' } as const;
+const BSID_PREFIX = 'fc00:f::/120';
+
+/** The example's access controller on a /120 BSID prefix, without health checks (no proxies run here), on the etcd cluster. */
+function controllerYaml(endpoints = ENDPOINTS): string {
+  const yaml = readExample('controller-access.yaml')
+    .replace('bsidPrefix: "fc00:f::/64"', `bsidPrefix: "${BSID_PREFIX}"`)
+    .replace(/^\s+health: \{ address:.*\n/gm, '')
+    .replace('bindingSids: { lifetime: 120s }', 'bindingSids: { lifetime: 120s, lookupFrom: ["fc00:11::/64"], rate: { perSecond: 1000, burst: 1000 } }');
+  assert.ok(yaml.includes(BSID_PREFIX) && yaml.includes('lookupFrom') && !/health: \{ address/.test(yaml), 'the example has the expected lines');
+  return `${yaml}\nstore: { etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: "/srv6pipes-test" } }\n`;
+}
+
+/** Client addresses whose keys (for server.lab.example) want the same BSID: `groups` groups of `size`. */
+function clashingClients(configText: string, groups: number, size: number): string[][] {
+  const cfg = parseControllerConfig(configText);
+  const resolver = new Resolver(cfg);
+  const prefix = parsePrefix(BSID_PREFIX);
+  const bySlot = new Map<string, string[]>();
+  for (let i = 0x10; i < 0x4000; i++) {
+    const client = formatAddress(Buffer.from(`fc000001000000000000000000${i.toString(16).padStart(6, '0')}`, 'hex'));
+    const res = resolver.resolve({ client, name: 'server.lab.example', type: 'AAAA', requested: [] });
+    assert.equal(res.rcode, 'NOERROR', 'reason' in res ? res.reason : '');
+    if (res.rcode !== 'NOERROR') continue;
+    const slot = preferredBsid(prefix, bindingKey(client, res.routes[0]!));
+    const list = bySlot.get(slot) ?? [];
+    list.push(client);
+    bySlot.set(slot, list);
+  }
+  const out = [...bySlot.values()].filter((l) => l.length >= size).slice(0, groups).map((l) => l.slice(0, size));
+  assert.equal(out.length, groups);
+  return out;
+}
+
+interface Cluster {
+  dir: string;
+  /** by MEMBERS index; a restarted member replaces its entry */
+  members: ChildProcess[];
+  /** stops member i (SIGTERM, by pid) and waits for it */
+  stopMember(i: number): Promise<void>;
+  /** starts member i again on its data */
+  startMember(i: number): void;
+  stop(): Promise<void>;
+}
+
+/** etcd on e1, e2, e3 as one cluster; data and logs in a temporary folder, removed by stop(). */
+async function startEtcd(lab: Lab): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-etcd-'));
+  const initial = MEMBERS.map((m) => `${m.host}=http://[${m.addr}]:2380`).join(',');
+  const members: ChildProcess[] = [];
+  const startMember = (i: number): void => {
+    const m = MEMBERS[i]!;
+    const fd = openSync(join(dir, `${m.host}.log`), 'a');
+    try {
+      members[i] = lab.spawn(
+        m.host,
+        ['etcd', '--name', m.host, '--data-dir', join(dir, m.host), '--listen-client-urls', `http://[${m.addr}]:2379`, '--advertise-client-urls', `http://[${m.addr}]:2379`, '--listen-peer-urls', `http://[${m.addr}]:2380`, '--initial-advertise-peer-urls', `http://[${m.addr}]:2380`, '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', lab.name],
+        { stdio: ['ignore', fd, fd] },
+      );
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const stopMember = async (i: number): Promise<void> => {
+    const c = members[i]!;
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await exited(c);
+  };
+  const stop = async (): Promise<void> => {
+    for (const c of members) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await Promise.all(members.map((c) => exited(c)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    MEMBERS.forEach((_, i) => startMember(i));
+    // healthy: every member answers (a leader is elected)
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const r = await lab.exec('ctl', ['etcdctl', '--endpoints', ENDPOINTS.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', 'endpoint', 'health'], { timeoutMs: 15_000 });
+      if (r.code === 0) break;
+      if (Date.now() > deadline) throw new Error(`etcd did not become healthy: ${r.stdout}${r.stderr}\n${MEMBERS.map((m) => readFileSync(join(dir, `${m.host}.log`), 'utf8').split('\n').slice(-5).join('\n')).join('\n')}`);
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { dir, members, stopMember, startMember, stop };
+}
+
+/** Until every listed endpoint is healthy (a leader is elected); throws after `ms`. */
+async function untilHealthy(lab: Lab, endpoints: string[], ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await lab.exec('ctl', ['etcdctl', '--endpoints', endpoints.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', 'endpoint', 'health'], { timeoutMs: 15_000 });
+    if (r.code === 0) return;
+    if (Date.now() > deadline) throw new Error(`etcd is not healthy: ${r.stdout}${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 300));
+  }
+}
+
+/** The member that leads now (`etcdctl endpoint status`: its 5th column says). */
+async function leader(lab: Lab): Promise<number> {
+  const r = await lab.exec('ctl', ['etcdctl', '--endpoints', ENDPOINTS.join(','), '--command-timeout', '3s', 'endpoint', 'status'], { timeoutMs: 15_000 });
+  const line = r.stdout.split('\n').find((l) => l.split(', ')[4] === 'true');
+  assert.ok(line, `a leader in:\n${r.stdout}${r.stderr}`);
+  return ENDPOINTS.indexOf(line.split(', ')[0]!);
+}
+
+async function dig(lab: Lab, from: string, ctl: keyof typeof CTL, ...args: string[]): Promise<string> {
+  const host = from.startsWith('fc00:1::') ? 'client' : 'p1a';
+  const r = await lab.exec(host, ['dig', `@${CTL[ctl]}`, '-b', from, '+time=5', '+tries=1', ...args], { timeoutMs: 20_000 });
+  return r.stdout + r.stderr;
+}
+
+/** The BSID of a TYPE65280 record in dig's output (35 bytes of RDATA, the BSID last). */
+function bsidOf(out: string): string {
+  const m = /\sTYPE65280\s+\\# 35 ([0-9A-Fa-f ]+)/.exec(out);
+  assert.ok(m, `a BSID record in:\n${out}`);
+  return formatAddress(Buffer.from(m[1]!.replace(/\s/g, '').slice(38), 'hex'));
+}
+
+const ask = async (lab: Lab, client: string, ctl: keyof typeof CTL): Promise<string> => bsidOf(await dig(lab, client, ctl, 'AAAA', 'server.lab.example'));
+
+/** The access router's BSID routes: BSID → how many. */
+async function bsidRoutes(lab: Lab): Promise<Map<string, number>> {
+  const lines = (await lab.exec('ar', ['ip', '-6', 'route', 'show'])).stdout.split('\n').filter((l) => l.includes('End.B6.Encaps'));
+  const out = new Map<string, number>();
+  for (const l of lines) out.set(l.split(/\s+/)[0]!, (out.get(l.split(/\s+/)[0]!) ?? 0) + 1);
+  return out;
+}
+
+interface Setup {
+  ar: DaemonHandle;
+  ctls: Partial<Record<keyof typeof CTL, DaemonHandle>>;
+  config: string;
+  start(name: keyof typeof CTL): Promise<DaemonHandle>;
+}
+
+async function setUp(lab: Lab, clients: string[]): Promise<Setup> {
+  const config = writeConfig(controllerYaml());
+  const tokenFile = join(dirname(config), 'ar.token');
+  writeFileSync(tokenFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  for (const c of clients) await lab.exec('client', ['ip', '-6', 'addr', 'add', `${c}/64`, 'dev', 'eth0', 'nodad']);
+  const ar = await startDaemon(lab, 'ar', ['access-router', '--bsid-prefix', BSID_PREFIX, '--listen', '[fc00:9::1]:7780', '--client-interface', 'eth0', '--token-file', tokenFile], 'access-router agent started');
+  const s: Setup = {
+    ar,
+    ctls: {},
+    config,
+    start: async (name) => (s.ctls[name] = await startDaemon(lab, name, ['controller', '--config', config], 'controller started')),
+  };
+  return s;
+}
+
+async function tearDown(s: Setup): Promise<void> {
+  for (const c of Object.values(s.ctls)) await c.stop();
+  await s.ar.stop();
+}
+
+/** The lab, etcd, the agent and both controllers; `fn` gets clashing client pairs (see clashingClients). */
+type Pair = [string, string];
+
+async function withControllers(fn: (lab: Lab, s: Setup, pairs: [Pair, Pair, Pair], etcd: Cluster) => Promise<void>): Promise<void> {
+  await withLab('etcd', async (lab) => {
+    const pairs = clashingClients(controllerYaml(), 3, 2) as [Pair, Pair, Pair];
+    const etcd = await startEtcd(lab);
+    let s: Setup | undefined;
+    try {
+      s = await setUp(lab, pairs.flat());
+      await s.start('ctl');
+      await s.start('ctl2');
+      await fn(lab, s, pairs, etcd);
+    } finally {
+      if (s) await tearDown(s);
+      await etcd.stop();
+    }
+  });
+}
+
+describe('controllers on etcd (etcd lab: three etcd members, two controllers, one access router)', { skip: HAS_ETCD ? false : 'etcd-server is not installed (apt-get install etcd-server)' }, () => {
+  test('(a) the same client gets the same BSID from both controllers, and two clients never one BSID', async () => {
+    await withControllers(async (lab, _s, [[c1, c2]]) => {
+      // c1 and c2 want the same BSID; c1 takes it through ctl, c2 asks ctl2: another one
+      const b1 = await ask(lab, c1, 'ctl');
+      const b2 = await ask(lab, c2, 'ctl2');
+      assert.notEqual(b2, b1, 'ctl2 knows that ctl gave that BSID to c1');
+      assert.equal(await ask(lab, c2, 'ctl'), b2, 'c2 gets its BSID from ctl too');
+      assert.equal(await ask(lab, c1, 'ctl2'), b1, 'c1 gets its BSID from ctl2 too');
+      const routes = await bsidRoutes(lab);
+      assert.deepEqual([routes.get(b1), routes.get(b2), routes.size], [1, 1, 2], JSON.stringify([...routes]));
+    });
+  });
+
+  test('(b) racing first queries on both controllers end with one BSID and one route', async () => {
+    await withControllers(async (lab, _s, [, [c3, c4]]) => {
+      // c4 holds the BSID c3 wants (through ctl); c3's first queries race on both controllers
+      const b4 = await ask(lab, c4, 'ctl');
+      const [x, y] = await Promise.all([ask(lab, c3, 'ctl'), ask(lab, c3, 'ctl2')]);
+      assert.equal(x, y, 'one BSID for c3 from both');
+      assert.notEqual(x, b4);
+      const routes = await bsidRoutes(lab);
+      assert.deepEqual([routes.get(b4), routes.get(x), routes.size], [1, 1, 2], JSON.stringify([...routes]));
+    });
+  });
+
+  test('(c) a restarted controller answers from the store, also for BSIDs the other bound after its restart', async () => {
+    await withControllers(async (lab, s, [[c1], , [c5, c6]]) => {
+      const b1 = await ask(lab, c1, 'ctl2');
+      await s.ctls.ctl!.stop();
+      await s.start('ctl');
+      assert.equal(await ask(lab, c1, 'ctl'), b1);
+      // c5 bound through ctl2 now: ctl answers a proxy's lookup of it, and gives c5's neighbour c6 another BSID
+      const b5 = await ask(lab, c5, 'ctl2');
+      const lookup = await dig(lab, 'fc00:11::2', 'ctl', 'TYPE65281', arpaName(b5));
+      assert.match(lookup, /status: NOERROR/, `ctl knows ${b5}, bound by ctl2 after ctl's restart:\n${lookup}`);
+      const b6 = await ask(lab, c6, 'ctl');
+      assert.notEqual(b6, b5);
+      assert.equal(await ask(lab, c6, 'ctl2'), b6);
+      assert.equal((await bsidRoutes(lab)).size, 3, 'three clients, three BSID routes');
+    });
+  });
+
+  test('(d) the etcd leader stops: once the other two elect one, both controllers allocate again, consistently', async () => {
+    await withControllers(async (lab, _s, [[c1, c2], [c3]], etcd) => {
+      const b1 = await ask(lab, c1, 'ctl');
+      const lead = await leader(lab);
+      await etcd.stopMember(lead);
+      await untilHealthy(lab, ENDPOINTS.filter((_, i) => i !== lead), 30_000);
+      // c2 wants c1's BSID: ctl2 still sees it taken; c3 is new; both answer alike
+      const b2 = await ask(lab, c2, 'ctl2');
+      assert.notEqual(b2, b1);
+      assert.equal(await ask(lab, c2, 'ctl'), b2);
+      const b3 = await ask(lab, c3, 'ctl');
+      assert.equal(await ask(lab, c3, 'ctl2'), b3);
+      assert.equal((await bsidRoutes(lab)).size, 3);
+    });
+  });
+
+  test('(e) two of three members stop: a client a controller knows keeps its BSID, a new one gets SERVFAIL (logged); members back: allocations resume', async () => {
+    await withControllers(async (lab, s, [[c1], [c3]], etcd) => {
+      const b1 = await ask(lab, c1, 'ctl');
+      await etcd.stopMember(0);
+      await etcd.stopMember(1);
+      assert.equal(await ask(lab, c1, 'ctl'), b1, 'known to ctl: answered from its copy');
+      const out = await dig(lab, c3, 'ctl', 'AAAA', 'server.lab.example');
+      assert.match(out, /status: SERVFAIL/, out);
+      await s.ctls.ctl!.out.next((l) => /STORE_UNAVAILABLE|etcd/.test(JSON.stringify(l)) && /binding SID/.test(JSON.stringify(l)), 10_000, 'a log line naming the store');
+      etcd.startMember(0);
+      etcd.startMember(1);
+      await untilHealthy(lab, ENDPOINTS, 60_000);
+      const b3 = await ask(lab, c3, 'ctl');
+      assert.equal(await ask(lab, c3, 'ctl2'), b3);
+      assert.notEqual(b3, b1);
+    });
+  });
+
+  test('etcd unreachable at start: one error line (STORE_UNAVAILABLE), exit 2', async () => {
+    await withLab('etcd', async (lab) => {
+      const config = writeConfig(controllerYaml(['http://[fc00:31::2]:2399', 'http://[fc00:32::2]:2399']));
+      writeFileSync(join(dirname(config), 'ar.token'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+      const r = await lab.exec('ctl2', [process.execPath, BIN, 'controller', '--config', config], { timeoutMs: 30_000 });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      const lines = r.stderr.trim().split('\n');
+      assert.match(lines[0]!, /^srv6pipes: the BSID store \(etcd at http:\/\/\[fc00:31::2\]:2399, http:\/\/\[fc00:32::2\]:2399\) is unreachable: .* \[STORE_UNAVAILABLE\]$/);
+      assert.match(lines[1] ?? '', /^\s+hint: is etcd running/);
+      assert.equal(lines.length, 2, r.stderr);
+    });
+  });
+});
