@@ -25,8 +25,28 @@ export interface KeyValue {
   lease?: string;
 }
 
+/** One change seen by a watch. */
+export interface WatchEvent {
+  type: 'PUT' | 'DELETE';
+  kv: KeyValue;
+}
+
+/** How a watch ended: the caller lists again (from `revision`, or afresh when compacted) and watches on. */
+export interface WatchEnd {
+  /** the last revision the watch delivered (events up to it are seen) */
+  revision: string;
+  /** etcd compacted the history past the start revision: list afresh */
+  compacted: boolean;
+  reason: string;
+}
+
 export type TxnCompare = { key: string; target: 'CREATE'; createRevision: 0 } | { key: string; target: 'MOD'; modRevision: string };
 export type TxnOp = { put: { key: string; value: string; lease?: string } } | { delete: { key: string } } | { range: { key: string } };
+
+interface RawEvent {
+  type?: string;
+  kv?: RawKv;
+}
 
 interface RawKv {
   key?: string;
@@ -155,8 +175,129 @@ export class EtcdClient {
   }
 
   async list(prefix: string): Promise<KeyValue[]> {
+    return (await this.listAt(prefix)).kvs;
+  }
+
+  /** Every key under `prefix` and the revision they were read at (where a watch of them starts). */
+  async listAt(prefix: string): Promise<{ kvs: KeyValue[]; revision: string }> {
     const doc = await this.call('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix) });
-    return ((doc.kvs ?? []) as RawKv[]).map(kvOf);
+    const header = (doc.header ?? {}) as { revision?: string };
+    return { kvs: ((doc.kvs ?? []) as RawKv[]).map(kvOf), revision: header.revision ?? '0' };
+  }
+
+  /**
+   * Watches every key under `prefix` after revision `after`: `onEvents` gets each batch of changes
+   * and the revision it brings the watcher to. Resolves when the watch ends — the stream broke, the
+   * member lost its leader (the watch asks for one: a member cut off from the quorum ends it rather
+   * than staying silent), etcd compacted past `after`, or `signal` aborted — with the last revision
+   * delivered; the caller then lists again and watches on. The endpoints are tried in turn.
+   */
+  async watch(prefix: string, after: string, onEvents: (events: WatchEvent[], revision: string) => void, signal?: AbortSignal): Promise<WatchEnd> {
+    let revision = after;
+    const errors: string[] = [];
+    const n = this.o.endpoints.length;
+    for (let i = 0; i < n && !signal?.aborted; i++) {
+      const idx = (this.next + i) % n;
+      const endpoint = this.o.endpoints[idx]!;
+      if (this.o.auth && this.token === undefined) await this.authenticate(endpoint).catch((e: Error) => errors.push(`${endpoint}: ${e.message}`));
+      let end: WatchEnd | 'unreachable';
+      try {
+        end = await this.watchOn(endpoint, prefix, revision, (events, rev) => {
+          revision = rev;
+          onEvents(events, rev);
+        }, signal);
+      } catch (e) {
+        errors.push(`${endpoint}: ${(e as Error).message}`);
+        continue;
+      }
+      if (end === 'unreachable') continue;
+      this.next = idx;
+      return end;
+    }
+    return { revision, compacted: false, reason: signal?.aborted ? 'stopped' : `no etcd endpoint answered: ${errors.join('; ')}` };
+  }
+
+  private watchOn(endpoint: string, prefix: string, after: string, onEvents: (events: WatchEvent[], revision: string) => void, signal?: AbortSignal): Promise<WatchEnd | 'unreachable'> {
+    const url = new URL('/v3/watch', endpoint);
+    const data = JSON.stringify({ create_request: { key: b64(prefix), range_end: prefixEnd(prefix), start_revision: String(BigInt(after) + 1n) } });
+    const mod = url.protocol === 'https:' ? https : http;
+    let revision = after;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (v: WatchEnd | 'unreachable' | Error): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        req.destroy();
+        if (v instanceof Error) reject(v);
+        else resolve(v);
+      };
+      const onAbort = (): void => finish({ revision, compacted: false, reason: 'stopped' });
+      const req = mod.request(url, {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(data),
+          // grpc-gateway passes this on as gRPC metadata: etcd's "require leader" for the watch
+          'grpc-metadata-hasleader': 'true',
+          ...(this.token ? { authorization: this.token } : {}),
+        },
+        ...(this.o.tls ? { ca: this.o.tls.ca, ...(this.o.tls.cert ? { cert: this.o.tls.cert, key: this.o.tls.key } : {}) } : {}),
+      });
+      // connecting may take the request timeout; once connected, a watch is silent as long as nothing changes
+      const connectTimer = setTimeout(() => finish(new Error(`no answer within ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
+      req.on('error', (e) => {
+        clearTimeout(connectTimer);
+        finish(e);
+      });
+      req.on('response', (res) => {
+        clearTimeout(connectTimer);
+        if (res.statusCode !== 200) {
+          res.resume();
+          finish(new Error(`HTTP ${res.statusCode}`));
+          return;
+        }
+        let buf = '';
+        let created = false;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let nl;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            let msg: { result?: { header?: { revision?: string }; created?: boolean; canceled?: boolean; compact_revision?: string; cancel_reason?: string; events?: RawEvent[] }; error?: { message?: string } };
+            try {
+              msg = JSON.parse(line) as typeof msg;
+            } catch {
+              finish({ revision, compacted: false, reason: `not JSON: ${line.slice(0, 80)}` });
+              return;
+            }
+            const r = msg.result;
+            if (!r) {
+              finish({ revision, compacted: false, reason: msg.error?.message ?? 'the watch stream failed' });
+              return;
+            }
+            if (r.created) created = true;
+            if (r.canceled) {
+              const compacted = r.compact_revision !== undefined && r.compact_revision !== '0';
+              finish({ revision, compacted, reason: compacted ? `compacted at ${r.compact_revision}` : r.cancel_reason ?? 'canceled by etcd' });
+              return;
+            }
+            const events = (r.events ?? []).map((e) => ({ type: e.type === 'DELETE' ? ('DELETE' as const) : ('PUT' as const), kv: kvOf(e.kv ?? {}) }));
+            if (events.length === 0) continue;
+            revision = events[events.length - 1]!.kv.modRevision;
+            onEvents(events, revision);
+          }
+        });
+        res.on('end', () => finish(created ? { revision, compacted: false, reason: 'the watch stream ended' } : 'unreachable'));
+        res.on('error', () => finish({ revision, compacted: false, reason: 'the watch stream broke' }));
+      });
+      signal?.addEventListener('abort', onAbort);
+      req.end(data);
+    });
   }
 
   /** A transaction: `success` if every compare holds, else `failure`; the ranges' results in order. */
@@ -171,6 +312,13 @@ export class EtcdClient {
     const doc = await this.call('/v3/lease/grant', { TTL: String(ttlS) });
     if (typeof doc.ID !== 'string') throw new SrError('STORE_UNAVAILABLE', `etcd lease grant: no ID in ${JSON.stringify(doc).slice(0, 120)}`);
     return doc.ID;
+  }
+
+  /** Keeps a lease alive once: its remaining TTL in seconds, 0 when it has expired. */
+  async keepAlive(id: string): Promise<number> {
+    const doc = await this.call('/v3/lease/keepalive', { ID: id });
+    const r = (doc.result ?? doc) as { TTL?: string };
+    return Number(r.TTL ?? 0);
   }
 
   async revoke(id: string): Promise<void> {
