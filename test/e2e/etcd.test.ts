@@ -12,10 +12,8 @@
  * and an unreachable etcd at start: one error line, exit 2.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
@@ -26,23 +24,9 @@ import { bindingKey } from '../../src/controller/binding.js';
 import { preferredBsid } from '../../src/controller/bsid/manager.js';
 import { arpaName } from '../../src/dns/records.js';
 import { formatAddress, parsePrefix } from '../../src/net/ip6.js';
-import { BIN, exited, startDaemon, withLab, writeConfig, type DaemonHandle } from '../helpers/harness.js';
+import { BIN, startDaemon, withLab, writeConfig, type DaemonHandle } from '../helpers/harness.js';
+import { bsidOf, bsidRoutes, ENDPOINTS, HAS_ETCD, leader, startEtcd, untilHealthy, type Cluster } from '../helpers/etcd.js';
 
-const HAS_ETCD = (() => {
-  try {
-    readFileSync('/usr/bin/etcd');
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-const MEMBERS = [
-  { host: 'e1', addr: 'fc00:31::2' },
-  { host: 'e2', addr: 'fc00:32::2' },
-  { host: 'e3', addr: 'fc00:33::2' },
-];
-const ENDPOINTS = MEMBERS.map((m) => `http://[${m.addr}]:2379`);
 const CTL = { ctl: 'fc00:9::2', ctl2: 'fc00:8::2' } as const;
 const BSID_PREFIX = 'fc00:f::/120';
 
@@ -77,103 +61,13 @@ function clashingClients(configText: string, groups: number, size: number): stri
   return out;
 }
 
-interface Cluster {
-  dir: string;
-  /** by MEMBERS index; a restarted member replaces its entry */
-  members: ChildProcess[];
-  /** stops member i (SIGTERM, by pid) and waits for it */
-  stopMember(i: number): Promise<void>;
-  /** starts member i again on its data */
-  startMember(i: number): void;
-  stop(): Promise<void>;
-}
-
-/** etcd on e1, e2, e3 as one cluster; data and logs in a temporary folder, removed by stop(). */
-async function startEtcd(lab: Lab): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-etcd-'));
-  const initial = MEMBERS.map((m) => `${m.host}=http://[${m.addr}]:2380`).join(',');
-  const members: ChildProcess[] = [];
-  const startMember = (i: number): void => {
-    const m = MEMBERS[i]!;
-    const fd = openSync(join(dir, `${m.host}.log`), 'a');
-    try {
-      members[i] = lab.spawn(
-        m.host,
-        ['etcd', '--name', m.host, '--data-dir', join(dir, m.host), '--listen-client-urls', `http://[${m.addr}]:2379`, '--advertise-client-urls', `http://[${m.addr}]:2379`, '--listen-peer-urls', `http://[${m.addr}]:2380`, '--initial-advertise-peer-urls', `http://[${m.addr}]:2380`, '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', lab.name],
-        { stdio: ['ignore', fd, fd] },
-      );
-    } finally {
-      closeSync(fd);
-    }
-  };
-  const stopMember = async (i: number): Promise<void> => {
-    const c = members[i]!;
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await exited(c);
-  };
-  const stop = async (): Promise<void> => {
-    for (const c of members) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await Promise.all(members.map((c) => exited(c)));
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    MEMBERS.forEach((_, i) => startMember(i));
-    // healthy: every member answers (a leader is elected)
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const r = await lab.exec('ctl', ['etcdctl', '--endpoints', ENDPOINTS.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', 'endpoint', 'health'], { timeoutMs: 15_000 });
-      if (r.code === 0) break;
-      if (Date.now() > deadline) throw new Error(`etcd did not become healthy: ${r.stdout}${r.stderr}\n${MEMBERS.map((m) => readFileSync(join(dir, `${m.host}.log`), 'utf8').split('\n').slice(-5).join('\n')).join('\n')}`);
-      await new Promise((res) => setTimeout(res, 500));
-    }
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { dir, members, stopMember, startMember, stop };
-}
-
-/** Until every listed endpoint is healthy (a leader is elected); throws after `ms`. */
-async function untilHealthy(lab: Lab, endpoints: string[], ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const r = await lab.exec('ctl', ['etcdctl', '--endpoints', endpoints.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', 'endpoint', 'health'], { timeoutMs: 15_000 });
-    if (r.code === 0) return;
-    if (Date.now() > deadline) throw new Error(`etcd is not healthy: ${r.stdout}${r.stderr}`);
-    await new Promise((res) => setTimeout(res, 300));
-  }
-}
-
-/** The member that leads now (`etcdctl endpoint status`: its 5th column says). */
-async function leader(lab: Lab): Promise<number> {
-  const r = await lab.exec('ctl', ['etcdctl', '--endpoints', ENDPOINTS.join(','), '--command-timeout', '3s', 'endpoint', 'status'], { timeoutMs: 15_000 });
-  const line = r.stdout.split('\n').find((l) => l.split(', ')[4] === 'true');
-  assert.ok(line, `a leader in:\n${r.stdout}${r.stderr}`);
-  return ENDPOINTS.indexOf(line.split(', ')[0]!);
-}
-
 async function dig(lab: Lab, from: string, ctl: keyof typeof CTL, ...args: string[]): Promise<string> {
   const host = from.startsWith('fc00:1::') ? 'client' : 'p1a';
   const r = await lab.exec(host, ['dig', `@${CTL[ctl]}`, '-b', from, '+time=5', '+tries=1', ...args], { timeoutMs: 20_000 });
   return r.stdout + r.stderr;
 }
 
-/** The BSID of a TYPE65280 record in dig's output (35 bytes of RDATA, the BSID last). */
-function bsidOf(out: string): string {
-  const m = /\sTYPE65280\s+\\# 35 ([0-9A-Fa-f ]+)/.exec(out);
-  assert.ok(m, `a BSID record in:\n${out}`);
-  return formatAddress(Buffer.from(m[1]!.replace(/\s/g, '').slice(38), 'hex'));
-}
-
 const ask = async (lab: Lab, client: string, ctl: keyof typeof CTL): Promise<string> => bsidOf(await dig(lab, client, ctl, 'AAAA', 'server.lab.example'));
-
-/** The access router's BSID routes: BSID → how many. */
-async function bsidRoutes(lab: Lab): Promise<Map<string, number>> {
-  const lines = (await lab.exec('ar', ['ip', '-6', 'route', 'show'])).stdout.split('\n').filter((l) => l.includes('End.B6.Encaps'));
-  const out = new Map<string, number>();
-  for (const l of lines) out.set(l.split(/\s+/)[0]!, (out.get(l.split(/\s+/)[0]!) ?? 0) + 1);
-  return out;
-}
 
 interface Setup {
   ar: DaemonHandle;

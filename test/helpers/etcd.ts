@@ -1,0 +1,119 @@
+/**
+ * A three-member etcd cluster (Debian's etcd-server) in the `etcd` lab's hosts e1, e2, e3, for the
+ * end-to-end tests of the replicated controllers (test/e2e/etcd*.test.ts), and what those tests read
+ * back: the BSID in a dig answer, an access router's BSID routes.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Lab } from '../../src/lab/index.js';
+import { formatAddress } from '../../src/net/ip6.js';
+import { exited } from './harness.js';
+
+export const HAS_ETCD = (() => {
+  try {
+    readFileSync('/usr/bin/etcd');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+export const MEMBERS = [
+  { host: 'e1', addr: 'fc00:31::2' },
+  { host: 'e2', addr: 'fc00:32::2' },
+  { host: 'e3', addr: 'fc00:33::2' },
+];
+export const ENDPOINTS = MEMBERS.map((m) => `http://[${m.addr}]:2379`);
+export interface Cluster {
+  dir: string;
+  /** by MEMBERS index; a restarted member replaces its entry */
+  members: ChildProcess[];
+  /** stops member i (SIGTERM, by pid) and waits for it */
+  stopMember(i: number): Promise<void>;
+  /** starts member i again on its data */
+  startMember(i: number): void;
+  stop(): Promise<void>;
+}
+
+/** etcd on e1, e2, e3 as one cluster; data and logs in a temporary folder, removed by stop(). */
+export async function startEtcd(lab: Lab): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-etcd-'));
+  const initial = MEMBERS.map((m) => `${m.host}=http://[${m.addr}]:2380`).join(',');
+  const members: ChildProcess[] = [];
+  const startMember = (i: number): void => {
+    const m = MEMBERS[i]!;
+    const fd = openSync(join(dir, `${m.host}.log`), 'a');
+    try {
+      members[i] = lab.spawn(
+        m.host,
+        ['etcd', '--name', m.host, '--data-dir', join(dir, m.host), '--listen-client-urls', `http://[${m.addr}]:2379`, '--advertise-client-urls', `http://[${m.addr}]:2379`, '--listen-peer-urls', `http://[${m.addr}]:2380`, '--initial-advertise-peer-urls', `http://[${m.addr}]:2380`, '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', lab.name],
+        { stdio: ['ignore', fd, fd] },
+      );
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const stopMember = async (i: number): Promise<void> => {
+    const c = members[i]!;
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await exited(c);
+  };
+  const stop = async (): Promise<void> => {
+    for (const c of members) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await Promise.all(members.map((c) => exited(c)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    MEMBERS.forEach((_, i) => startMember(i));
+    // healthy: every member answers (a leader is elected)
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const r = await lab.exec('ctl', ['etcdctl', '--endpoints', ENDPOINTS.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', 'endpoint', 'health'], { timeoutMs: 15_000 });
+      if (r.code === 0) break;
+      if (Date.now() > deadline) throw new Error(`etcd did not become healthy: ${r.stdout}${r.stderr}\n${MEMBERS.map((m) => readFileSync(join(dir, `${m.host}.log`), 'utf8').split('\n').slice(-5).join('\n')).join('\n')}`);
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { dir, members, stopMember, startMember, stop };
+}
+
+/** Until every listed endpoint is healthy (a leader is elected); throws after `ms`. */
+export async function untilHealthy(lab: Lab, endpoints: string[], ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await lab.exec('ctl', ['etcdctl', '--endpoints', endpoints.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', 'endpoint', 'health'], { timeoutMs: 15_000 });
+    if (r.code === 0) return;
+    if (Date.now() > deadline) throw new Error(`etcd is not healthy: ${r.stdout}${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 300));
+  }
+}
+
+/** The member that leads now (`etcdctl endpoint status`: its 5th column says). */
+export async function leader(lab: Lab): Promise<number> {
+  const r = await lab.exec('ctl', ['etcdctl', '--endpoints', ENDPOINTS.join(','), '--command-timeout', '3s', 'endpoint', 'status'], { timeoutMs: 15_000 });
+  const line = r.stdout.split('\n').find((l) => l.split(', ')[4] === 'true');
+  assert.ok(line, `a leader in:\n${r.stdout}${r.stderr}`);
+  return ENDPOINTS.indexOf(line.split(', ')[0]!);
+}
+
+/** The BSID of a TYPE65280 record in dig's output (35 bytes of RDATA, the BSID last). */
+export function bsidOf(out: string): string {
+  const m = /\sTYPE65280\s+\\# 35 ([0-9A-Fa-f ]+)/.exec(out);
+  assert.ok(m, `a BSID record in:\n${out}`);
+  return formatAddress(Buffer.from(m[1]!.replace(/\s/g, '').slice(38), 'hex'));
+}
+
+
+/** An access router's BSID routes (`ar` unless named): BSID → how many. */
+export async function bsidRoutes(lab: Lab, router = 'ar'): Promise<Map<string, number>> {
+  const lines = (await lab.exec(router, ['ip', '-6', 'route', 'show'])).stdout.split('\n').filter((l) => l.includes('End.B6.Encaps'));
+  const out = new Map<string, number>();
+  for (const l of lines) out.set(l.split(/\s+/)[0]!, (out.get(l.split(/\s+/)[0]!) ?? 0) + 1);
+  return out;
+}
