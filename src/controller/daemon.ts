@@ -104,10 +104,42 @@ async function openStore(cfg: ControllerConfig, log: Logger): Promise<BsidStore 
   try {
     await store.open();
   } catch (err) {
+    const message = `the BSID store (etcd at ${e.endpoints.join(', ')}) is unreachable: ${(err as Error).message}`;
+    if (e.startDegraded) {
+      log.warn({ code: 'STORE_UNAVAILABLE', err: message }, 'starting degraded (store.etcd.startDegraded): new binding SIDs fail until etcd answers');
+      return store;
+    }
     await store.close();
-    throw new SrError('STORE_UNAVAILABLE', `the BSID store (etcd at ${e.endpoints.join(', ')}) is unreachable: ${(err as Error).message}`);
+    throw new SrError('STORE_UNAVAILABLE', message);
   }
   return store;
+}
+
+/**
+ * Takes over the store's binding SIDs, and keeps trying every `retryMs` while etcd does not answer
+ * (a degraded start): until then, clients the instance does not know get SERVFAIL.
+ */
+function loadFromStore(bsids: BsidManager, log: Logger, endpoints: string[], retryMs = 2000): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let warned = false;
+  const attempt = (): void => {
+    bsids.load().then(
+      (n) => log.info({ loaded: n, endpoints }, 'binding SIDs loaded from the store'),
+      (err: Error) => {
+        if (!warned) log.warn({ code: 'STORE_UNAVAILABLE', err: err.message, retryMs }, 'cannot load the binding SIDs from the store: retrying');
+        warned = true;
+        if (!stopped) timer = setTimeout(attempt, retryMs);
+      },
+    );
+  };
+  attempt();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 export async function runController(o: RunControllerOptions): Promise<number> {
@@ -142,9 +174,13 @@ export async function runController(o: RunControllerOptions): Promise<number> {
     mayAllocate: (client) => allocRate?.take(client) ?? true,
     ...(store ? { store } : {}),
   });
+  // a store is loaded before the first answer; a degraded start goes on without it and loads it once etcd answers
+  const storeLoad = store && cfg.bindingSids && cfg.store?.etcd.startDegraded ? loadFromStore(bsids, log, cfg.store.etcd.endpoints) : undefined;
   if (cfg.bindingSids) {
-    const loaded = await bsids.load();
-    if (store) log.info({ loaded, endpoints: cfg.store?.etcd.endpoints }, 'binding SIDs loaded from the store');
+    if (store && !storeLoad) {
+      const loaded = await bsids.load();
+      log.info({ loaded, endpoints: cfg.store?.etcd.endpoints }, 'binding SIDs loaded from the store');
+    }
     const adopted = await bsids.adopt();
     if (adopted) log.info({ adopted }, 'binding SIDs adopted from the access routers');
   }
@@ -215,6 +251,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   };
   await untilStopSignal(log, onHup);
   clearInterval(sweeper);
+  storeLoad?.stop();
   await health.stop();
   await server.close();
   await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
@@ -31,13 +31,13 @@ const CTL = { ctl: 'fc00:9::2', ctl2: 'fc00:8::2' } as const;
 const BSID_PREFIX = 'fc00:f::/120';
 
 /** The example's access controller on a /120 BSID prefix, without health checks (no proxies run here), on the etcd cluster. */
-function controllerYaml(endpoints = ENDPOINTS): string {
+function controllerYaml(endpoints = ENDPOINTS, extra = ''): string {
   const yaml = readExample('controller-access.yaml')
     .replace('bsidPrefix: "fc00:f::/64"', `bsidPrefix: "${BSID_PREFIX}"`)
     .replace(/^\s+health: \{ address:.*\n/gm, '')
     .replace('bindingSids: { lifetime: 120s }', 'bindingSids: { lifetime: 120s, lookupFrom: ["fc00:11::/64"], rate: { perSecond: 1000, burst: 1000 } }');
   assert.ok(yaml.includes(BSID_PREFIX) && yaml.includes('lookupFrom') && !/health: \{ address/.test(yaml), 'the example has the expected lines');
-  return `${yaml}\nstore: { etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: "/srv6pipes-test" } }\n`;
+  return `${yaml}\nstore: { etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: "/srv6pipes-test"${extra} } }\n`;
 }
 
 /** Client addresses whose keys (for server.lab.example) want the same BSID: `groups` groups of `size`. */
@@ -190,6 +190,33 @@ describe('controllers on etcd (etcd lab: three etcd members, two controllers, on
       const b3 = await ask(lab, c3, 'ctl');
       assert.equal(await ask(lab, c3, 'ctl2'), b3);
       assert.notEqual(b3, b1);
+    });
+  });
+
+  test('startDegraded: a controller starts without etcd, new clients get SERVFAIL, and once etcd is up it loads the store and binds', async () => {
+    await withLab('etcd', async (lab) => {
+      const [[c1, c2]] = clashingClients(controllerYaml(), 1, 2) as [[string, string]];
+      const s = await setUp(lab, [c1, c2]);
+      let etcd: Cluster | undefined;
+      try {
+        const config = writeConfig(controllerYaml(ENDPOINTS, ', startDegraded: true'));
+        writeFileSync(join(dirname(config), 'ar.token'), readFileSync(join(dirname(s.config), 'ar.token')), { mode: 0o600 });
+        const ctl = (s.ctls.ctl = await startDaemon(lab, 'ctl', ['controller', '--config', config], 'controller started'));
+        await ctl.out.next((l) => /starting degraded/.test(JSON.stringify(l)), 10_000, 'the degraded-start line');
+        const out = await dig(lab, c1, 'ctl', 'AAAA', 'server.lab.example');
+        assert.match(out, /status: SERVFAIL/, out);
+        etcd = await startEtcd(lab);
+        await ctl.out.next((l) => /binding SIDs loaded from the store/.test(JSON.stringify(l)), 30_000, 'the store loaded once etcd answers');
+        // c2 binds through a normal controller first: the degraded one, now on the store, sees it taken
+        await s.start('ctl2');
+        const b2 = await ask(lab, c2, 'ctl2');
+        const b1 = await ask(lab, c1, 'ctl');
+        assert.notEqual(b1, b2);
+        assert.equal(await ask(lab, c2, 'ctl'), b2);
+      } finally {
+        await tearDown(s);
+        await etcd?.stop();
+      }
     });
   });
 

@@ -17,7 +17,7 @@ describe('controller config: store', () => {
     assert.equal(validateControllerConfig(base()).store, null);
     assert.equal(withStore('memory').store, null);
     assert.deepEqual(withStore({ etcd: { endpoints: ['http://[fc00:31::2]:2379/', 'https://etcd.example:2379'] } }).store, {
-      etcd: { endpoints: ['http://[fc00:31::2]:2379', 'https://etcd.example:2379'], prefix: '/srv6pipes', timeoutMs: 2000 },
+      etcd: { endpoints: ['http://[fc00:31::2]:2379', 'https://etcd.example:2379'], prefix: '/srv6pipes', timeoutMs: 2000, startDegraded: false },
     });
   });
 
@@ -29,6 +29,7 @@ describe('controller config: store', () => {
       [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], username: 'ctl' } }, /username and passwordFile go together/],
       [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], username: 'ctl', password: 'secret' } }, /password/],
       [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], tls: { ca: 'ca.pem', cert: 'c.pem' } } }, /cert and key go together/],
+      [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], startDegraded: 'yes' } }, /store\.etcd\.startDegraded/],
       [{ consul: {} }, /store/],
     ];
     for (const [store, msg] of cases)

@@ -31,6 +31,8 @@ export const STORE_SCHEMA = z
             username: z.string().min(1).max(128).optional(),
             /** the etcd user's password, in a file (mode 0600) */
             passwordFile: z.string().min(1).optional(),
+            /** start even when etcd does not answer: new BSIDs fail (SERVFAIL) until it does, then the store is loaded */
+            startDegraded: z.boolean().default(false),
           })
           .strict()
           .refine((e) => (e.username === undefined) === (e.passwordFile === undefined), 'username and passwordFile go together'),
@@ -46,6 +48,7 @@ export interface EtcdStoreConfig {
   tls?: { ca: string; cert?: string; key?: string };
   username?: string;
   passwordFile?: string;
+  startDegraded: boolean;
 }
 
 /** null: the in-memory store */
