@@ -3,6 +3,7 @@
  * and changes nothing. Every case runs inside a lab namespace, so even a broken check could never
  * touch the host's own network namespace.
  */
+// run-tests: relay-independent (operator errors, not bytes: the JavaScript-relay pass of scripts/run-tests.mjs skips this file)
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -6,6 +6,7 @@
  * the VLAN, and give everything back on SIGTERM. After a SIGKILL the doctor reports what is left and
  * `cleanup` removes it: the doctor is clean again.
  */
+// run-tests: relay-independent (host state, not bytes: the JavaScript-relay pass of scripts/run-tests.mjs skips this file)
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Lab } from '../../src/lab/index.js';
