@@ -89,4 +89,8 @@ test('the agents’ config files: a bad key or value names the field (CONFIG_INV
   bad(() => loadReturnAgentConfig(file('r3.yaml', 'report: 60s\n')), /hops/);
   bad(() => loadReturnAgentConfig(file('r4.yaml', 'hops: [ { id: 1, sid: "fc00:a::1" }, { id: 1, sid: "fc00:a::2" } ]\n')), /given twice/);
   assert.deepEqual(loadReturnAgentConfig(file('r5.yaml', 'hops: [ { id: 1, sid: "fc00:a::1" } ]\nrefresh: 2m\n')), { hops: [{ id: 1, sid: 'fc00:a::1' }], refreshSeconds: 120, reportSeconds: 60, logLevel: 'info' });
+  // a replicated controller: its instances as a list (one is a list of one)
+  assert.deepEqual(loadReturnAgentConfig(file('r6.yaml', 'controller: [ "[fc00:9::2]:53", "[fc00:8::2]:53" ]\n')).controller, ['[fc00:9::2]:53', '[fc00:8::2]:53']);
+  assert.deepEqual(loadReturnAgentConfig(file('r7.yaml', 'controller: "[fc00:9::2]:53"\n')).controller, ['[fc00:9::2]:53']);
+  bad(() => loadReturnAgentConfig(file('r8.yaml', 'controller: []\n')), /controller/);
 });

@@ -4,7 +4,7 @@ import dnsPacket from 'dns-packet';
 import { isSrError } from '../core/errors.js';
 import { responder } from './test-responder.js';
 import { bsidLookupQuery, fetchReturnHops, parseBsidAnswer, rcodeError } from './query.js';
-import { arpaName, encodeSrhRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
+import { arpaName, encodeReturnHopRecord, encodeSrhRecord, RETURN_HOPS_NAME, TYPE_RETURN_HOP_NAME, TYPE_SRH_NAME } from './records.js';
 
 describe('the controller’s answer codes (typed, DNS_<RCODE>)', () => {
   test('rcodeError: each rcode a controller sends has its code; any other is DNS_RCODE', () => {
@@ -26,6 +26,25 @@ describe('the controller’s answer codes (typed, DNS_<RCODE>)', () => {
     }
     assert.equal(RETURN_HOPS_NAME, 'return-hops.srv6pipes.arpa');
     assert.equal(TYPE_RETURN_HOP_NAME, 'UNKNOWN_65283');
+  });
+
+  test('fetchReturnHops with several controller instances: a closed port and a SERVFAIL are passed over (real sockets, TCP)', async () => {
+    const hop = encodeReturnHopRecord({ id: 17, sid: 'fc00:a::ffff' });
+    const answering = await responder('::1', (q, _t, reply) => reply(dnsPacket.encode({ type: 'response', id: q.id!, flags: 0, questions: q.questions!, answers: [{ name: RETURN_HOPS_NAME, type: TYPE_RETURN_HOP_NAME as 'AAAA', class: 'IN', ttl: 30, data: hop as unknown as string }] } as dnsPacket.Packet)));
+    const failing = await responder('::1', (q, _t, reply) => reply(dnsPacket.encode({ type: 'response', id: q.id!, flags: 2, questions: q.questions! } as dnsPacket.Packet)));
+    const closed = await responder('::1', () => undefined);
+    const closedPort = closed.port;
+    await closed.close();
+    try {
+      const hops = await fetchReturnHops({ controller: [`[::1]:${closedPort}`, `[::1]:${failing.port}`, `[::1]:${answering.port}`], timeoutMs: 1000 });
+      assert.deepEqual(hops, [{ id: 17, sid: 'fc00:a::ffff' }]);
+      assert.deepEqual(failing.asked, ['tcp'], 'the SERVFAIL instance was asked, over TCP');
+      // only SERVFAILs: that answer stands (DNS_SERVFAIL)
+      await assert.rejects(fetchReturnHops({ controller: [`[::1]:${failing.port}`, `[::1]:${failing.port}`] }), (e: unknown) => isSrError(e, 'DNS_SERVFAIL'));
+    } finally {
+      await answering.close();
+      await failing.close();
+    }
   });
 });
 

@@ -4,10 +4,10 @@
  * return-path records), the return-hops lookup, and the typed error for an answer that is not
  * NOERROR (DNS_<RCODE>). Every exchange goes through exchange.ts.
  */
-import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { SrError, type ErrorCode } from '../core/errors.js';
-import { formatAddress, isAddress, parseAddress } from '../net/ip6.js';
+import { formatAddress, parseAddress } from '../net/ip6.js';
+import { DnsServers } from './servers.js';
 import { exchange, type Exchange } from './exchange.js';
 import { encodeHints, type QueryHints } from './edns.js';
 import { arpaName, decodeBsidRecord, decodeSrhRecord, TYPE_BSID_NAME, TYPE_RETURN_PATH_NAME, TYPE_SRH_NAME, TYPE_RETURN_HOP_NAME, RETURN_HOPS_NAME, decodeReturnHopRecord, type ReturnHopRecord } from './records.js';
@@ -45,18 +45,7 @@ export interface ResolveResult {
   ttl?: number;
 }
 
-export function parseController(text = '[::1]:53'): { address: string; port: number } {
-  const t = text.trim();
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
-  const v4 = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(t);
-  const m = bracket ?? v4;
-  const address = m ? m[1]! : t;
-  const port = m?.[2] !== undefined ? Number(m[2]) : 53;
-  if (!(isAddress(address) || net.isIPv4(address)) || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new SrError('BAD_ARGUMENT', `bad controller address "${text}"`, { hint: 'write ADDR, [ADDR]:PORT or IPv4:PORT, e.g. [fc00:2::2]:53' });
-  }
-  return { address, port };
-}
+export { parseController } from './server-address.js';
 
 /** The rcodes a controller sends, each with its code (ERROR_CODES); any other is DNS_RCODE. */
 const RCODE_ERRORS: Readonly<Record<string, ErrorCode>> = { REFUSED: 'DNS_REFUSED', NXDOMAIN: 'DNS_NXDOMAIN', SERVFAIL: 'DNS_SERVFAIL', FORMERR: 'DNS_FORMERR', NOTIMP: 'DNS_NOTIMP' };
@@ -136,10 +125,10 @@ export function parseBsidAnswer(answer: Buffer, bsid: string): { rcode: string; 
  * Every proxy's return id and return SID, as the controller knows them (a TYPE 65283 query for
  * return-hops.srv6pipes.arpa): what a return-steering host installs (docs/return-traffic.md).
  */
-export async function fetchReturnHops(o: { controller: string; timeoutMs?: number; exchange?: Exchange }): Promise<ReturnHopRecord[]> {
-  // a private lookup: over TCP only (exchange.ts), the answer must repeat the question
-  const { answer } = await (o.exchange ?? exchange)({
-    server: parseController(o.controller),
+export async function fetchReturnHops(o: { controller: string | readonly string[]; timeoutMs?: number; exchange?: Exchange }): Promise<ReturnHopRecord[]> {
+  // a private lookup: over TCP only (exchange.ts), the answer must repeat the question; several
+  // instances of a replicated controller are asked in turn (servers.ts)
+  const { answer } = await DnsServers.parse(o.controller, o.exchange ?? exchange).exchange({
     query: (id) => dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type: TYPE_RETURN_HOP_NAME as 'AAAA', name: RETURN_HOPS_NAME, class: 'IN' }] }),
     mode: 'tcp',
     timeoutMs: o.timeoutMs ?? 2000,

@@ -512,7 +512,7 @@ const bsidAnswer: FuzzTarget = {
     const seeds = answerSeeds();
     return bytesTarget(seeds, DNS_FIELDS, async (b) => {
       const lookup = new BindingLookup({
-        controller: '[::1]:53',
+        controllers: ['[::1]:53'],
         prefixes: [parsePrefix('fc00:f::/64')],
         timeoutMs: 100,
         maxCacheMs: 60_000,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
+import { isSrError } from '../core/errors.js';
 import { parseAddress, parsePrefix } from '../net/ip6.js';
 import { addressFromArpa, arpaName, encodeSrhRecord, TYPE_SRH_NAME } from '../dns/records.js';
 import type { ExchangeOptions, Exchanged } from '../dns/exchange.js';
@@ -38,7 +39,7 @@ function controller(table: Record<string, string[]>, o: { rcode?: Rcode; ttl?: n
   return { asked, exchange, release: () => held.splice(0).forEach((r) => r()) };
 }
 
-const BASE = { controller: '[fc00:9::2]:53', prefixes: [parsePrefix('fc00:f::/64')], timeoutMs: 1000, maxCacheMs: 60_000, negativeCacheMs: 1000, cacheSize: 4096, maxCandidates: 1, maxInflight: 16 };
+const BASE = { controllers: ['[fc00:9::2]:53'], prefixes: [parsePrefix('fc00:f::/64')], timeoutMs: 1000, maxCacheMs: 60_000, negativeCacheMs: 1000, cacheSize: 4096, maxCandidates: 1, maxInflight: 16 };
 const lookup = (o: Partial<BindingLookupOptions>) => new BindingLookup({ ...BASE, ...o });
 const hex8 = (b: Buffer[] | undefined) => b?.map((x) => x.toString('hex').slice(0, 8));
 
@@ -159,10 +160,34 @@ describe('binding-SID lookups (proxy side)', () => {
     assert.equal(b.expand(parseAddress('fc00:f::7')), undefined);
   });
 
+  test('several controllers: one that does not answer or says SERVFAIL is passed over, and the one that answered is asked first next time', async () => {
+    const asked: string[] = [];
+    const down = new Set(['fc00:9::2']);
+    const exchange = async (x: ExchangeOptions): Promise<Exchanged> => {
+      asked.push(x.server.address);
+      const q = dnsPacket.decode(x.query(7));
+      if (down.has(x.server.address)) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      if (x.server.address === 'fc00:8::2') return { answer: answerFor(q, {}, { rcode: 'SERVFAIL' }), transport: 'tcp' };
+      return { answer: answerFor(q, { 'fc00:f::7': ['fc00:a::1:0:0'], 'fc00:f::8': ['fc00:b::1:0:0'] }), transport: 'tcp' };
+    };
+    const b = lookup({ controllers: ['[fc00:9::2]:53', '[fc00:8::2]:53', '[fc00:7::2]:53'], exchange });
+    await b.prefetch(['fc00:f::7']);
+    assert.deepEqual(hex8(b.expand(parseAddress('fc00:f::7'))), ['fc00000a']);
+    assert.deepEqual(asked, ['fc00:9::2', 'fc00:8::2', 'fc00:7::2'], 'the down one, the SERVFAIL one, then the one that answers');
+    asked.length = 0;
+    await b.prefetch(['fc00:f::8']);
+    assert.deepEqual(asked, ['fc00:7::2'], 'the one that answered last is asked first');
+    // every instance unreachable: BSID_LOOKUP_FAILED naming each
+    const none = lookup({ controllers: ['[fc00:9::2]:53', '[fc00:6::2]:53'], exchange: async (x) => {
+      throw new Error(`connect ECONNREFUSED ${x.server.address}`);
+    } });
+    await assert.rejects(none.prefetch(['fc00:f::7']), (e: unknown) => isSrError(e, 'BSID_LOOKUP_FAILED') && /\[fc00:9::2\]:53: connect ECONNREFUSED fc00:9::2; \[fc00:6::2\]:53: connect ECONNREFUSED fc00:6::2/.test((e as Error).message));
+  });
+
   test('over real sockets: the lookup goes over TCP, never UDP', async () => {
     const r = await responder('::1', (q, _t, reply) => reply(answerFor(q, { 'fc00:f::7': ['fc00:a::1:0:0', 'fc00:c::2:0:0'] })));
     try {
-      const b = lookup({ controller: `[::1]:${r.port}` });
+      const b = lookup({ controllers: [`[::1]:${r.port}`] });
       await b.prefetch(['fc00:f::7']);
       assert.deepEqual(hex8(b.expand(parseAddress('fc00:f::7'))), ['fc00000a', 'fc00000c']);
       assert.deepEqual(r.asked, ['tcp']);

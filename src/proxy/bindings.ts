@@ -22,8 +22,9 @@
  */
 import { SrError } from '../core/errors.js';
 import { formatAddress, parseAddress, prefixContains } from '../net/ip6.js';
-import { bsidLookupQuery, parseBsidAnswer, parseController } from '../dns/query.js';
-import { exchange as defaultExchange, type DnsServerAddress, type Exchange } from '../dns/exchange.js';
+import { bsidLookupQuery, parseBsidAnswer } from '../dns/query.js';
+import type { Exchange } from '../dns/exchange.js';
+import { DnsServers } from '../dns/servers.js';
 import type { BindingSidsConfig } from './config.js';
 
 /** The `bindingSids` section (config.ts documents each field), plus what tests inject. */
@@ -99,12 +100,12 @@ export async function expandBindingSid(path: readonly Buffer[], bindings: Bindin
 export class BindingLookup implements BindingSids {
   private readonly cache = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<void>>();
-  private readonly server: DnsServerAddress;
+  private readonly servers: DnsServers;
   private readonly now: () => number;
   readonly maxCandidates: number;
 
   constructor(private readonly o: BindingLookupOptions) {
-    this.server = parseController(o.controller);
+    this.servers = DnsServers.parse(o.controllers, o.exchange);
     this.now = o.now ?? Date.now;
     this.maxCandidates = o.maxCandidates;
   }
@@ -189,10 +190,10 @@ export class BindingLookup implements BindingSids {
   private async fetch(bsid: string, key: string): Promise<void> {
     let answer: Buffer;
     try {
-      ({ answer } = await (this.o.exchange ?? defaultExchange)({ server: this.server, query: bsidLookupQuery(bsid), mode: 'tcp', timeoutMs: this.o.timeoutMs }));
+      ({ answer } = await this.servers.exchange({ query: bsidLookupQuery(bsid), mode: 'tcp', timeoutMs: this.o.timeoutMs }));
     } catch (e) {
       // not cached: the next flow asks again (no more than maxInflight at a time)
-      throw new SrError('BSID_LOOKUP_FAILED', `no answer from the controller ${this.o.controller} about ${bsid}: ${(e as Error).message}`);
+      throw new SrError('BSID_LOOKUP_FAILED', `no answer from the controller ${this.servers.toString()} about ${bsid}: ${(e as Error).message}`);
     }
     let parsed: ReturnType<typeof parseBsidAnswer>;
     try {

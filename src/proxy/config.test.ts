@@ -180,7 +180,7 @@ test('a chain entry keeps its parts in order', () => {
 test('binding SIDs and return paths: parsed and checked', () => {
   const c = parseProxyConfig(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53", prefixes: [ "fc00:f::/64" ] }\nreturnPath: { id: 17, sid: "fc00:a::ffff" }\nreturnHops: [ { id: 18, sid: "fc00:b::ffff" } ]\n`);
   assert.deepEqual(c.bindingSids, {
-    controller: '[fc00:9::2]:53',
+    controllers: ['[fc00:9::2]:53'],
     prefixes: [parsePrefix('fc00:f::/64')],
     timeoutMs: 2000,
     maxCacheMs: 60_000,
@@ -192,6 +192,11 @@ test('binding SIDs and return paths: parsed and checked', () => {
   assert.deepEqual(c.returnPath, { id: 17, sid: 'fc00:a::ffff' });
   assert.deepEqual(c.returnHops, [{ id: 18, sid: 'fc00:b::ffff' }]);
   fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "not an address", prefixes: [ "fc00:f::/64" ] }\n`, 'CONFIG_INVALID', 'bindingSids.controller');
+  // several controller instances (one store): a list, each entry checked
+  const several = parseProxyConfig(`${ISSUE_EXAMPLE}bindingSids: { controller: [ "[fc00:9::2]:53", "[fc00:8::2]:5353" ], prefixes: [ "fc00:f::/64" ] }\n`);
+  assert.deepEqual(several.bindingSids?.controllers, ['[fc00:9::2]:53', '[fc00:8::2]:5353']);
+  fails(`${ISSUE_EXAMPLE}bindingSids: { controller: [ "[fc00:9::2]:53", "nope" ], prefixes: [ "fc00:f::/64" ] }\n`, 'CONFIG_INVALID', 'bindingSids.controller[1]');
+  fails(`${ISSUE_EXAMPLE}bindingSids: { controller: [], prefixes: [ "fc00:f::/64" ] }\n`, 'CONFIG_INVALID', 'bindingSids.controller');
   // the BSID prefixes are required: without them any segment of a SYN would be looked up
   fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53" }\n`, 'CONFIG_INVALID', 'bindingSids.prefixes');
   fails(`${ISSUE_EXAMPLE}bindingSids: { controller: "[fc00:9::2]:53", prefixes: [] }\n`, 'CONFIG_INVALID', 'bindingSids.prefixes');

@@ -155,7 +155,8 @@ const schema = z
     /** flows that arrive through an access router's binding SID: ask the controller what it stands for */
     bindingSids: z
       .object({
-        controller: z.string().min(1),
+        /** one controller, or several instances sharing one store (asked in turn when one does not answer) */
+        controller: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(8)]),
         /** the access routers' bsidPrefix values: only a segment inside one of them is looked up */
         prefixes: z.array(prefix).min(1, 'the access routers’ bsidPrefix values: only segments inside them are looked up'),
         timeout: DURATIONS.lookup.default(2000),
@@ -206,8 +207,8 @@ export interface MptcpConfig {
 
 /** `bindingSids`: how this proxy asks the controller what a binding SID stands for (bindings.ts). */
 export interface BindingSidsConfig {
-  /** the controller: ADDR, [ADDR]:PORT */
-  controller: string;
+  /** the controller's instances: ADDR, [ADDR]:PORT (asked in turn when one does not answer or says SERVFAIL) */
+  controllers: readonly string[];
   /** the access routers' BSID prefixes: only segments inside them are looked up */
   prefixes: readonly Prefix6[];
   timeoutMs: number;
@@ -273,12 +274,15 @@ function unmetRequirement(r: FunctionRequirement, c: { mptcp?: { pathManager: st
 
 function bindingSidsConfig(b: NonNullable<RawProxyConfig['bindingSids']>, invalid: Invalid): BindingSidsConfig {
   const { controller, prefixes, timeout, maxCache, negativeCache, cacheSize, maxCandidates, maxInflight } = b;
-  try {
-    parseController(controller);
-  } catch (e) {
-    throw invalid(['bindingSids', 'controller'], (e as Error).message);
-  }
-  return { controller, prefixes: prefixes.map((x) => parsePrefix(x)), timeoutMs: timeout, maxCacheMs: maxCache, negativeCacheMs: negativeCache, cacheSize, maxCandidates, maxInflight };
+  const controllers = typeof controller === 'string' ? [controller] : controller;
+  controllers.forEach((c, i) => {
+    try {
+      parseController(c);
+    } catch (e) {
+      throw invalid(['bindingSids', 'controller', ...(typeof controller === 'string' ? [] : [i])], (e as Error).message);
+    }
+  });
+  return { controllers, prefixes: prefixes.map((x) => parsePrefix(x)), timeoutMs: timeout, maxCacheMs: maxCache, negativeCacheMs: negativeCache, cacheSize, maxCandidates, maxInflight };
 }
 
 /** The function table: ids unique, each fitting in every locator's function bits, requirements met. */

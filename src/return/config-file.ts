@@ -14,8 +14,8 @@ const schema = z
   .object({
     /** return hops: the SRH tag a proxy's flows carry → its return SID */
     hops: z.array(returnHopSchema).default([]),
-    /** also learn the hops from this controller, ADDR or [ADDR]:PORT */
-    controller: z.string().min(1).optional(),
+    /** also learn the hops from this controller, ADDR or [ADDR]:PORT; or a list of a replicated controller's instances */
+    controller: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(8)]).optional(),
     /** with `controller`: ask again this often */
     refresh: duration({ min: 1000, max: 86_400_000 }).default(30_000),
     /** log the marked packets per hop this often */
@@ -34,7 +34,7 @@ export function loadReturnAgentConfig(path: string): ReturnAgentOptions {
   });
   return {
     hops: c.hops,
-    ...(c.controller !== undefined ? { controller: c.controller } : {}),
+    ...(c.controller !== undefined ? { controller: typeof c.controller === 'string' ? [c.controller] : c.controller } : {}),
     refreshSeconds: c.refresh / 1000,
     reportSeconds: c.report / 1000,
     logLevel: c.logLevel,

@@ -17,8 +17,8 @@ import { checkReturnHops, returnCounters, returnSteeringPlan, type ReturnHop } f
 export interface ReturnAgentOptions {
   /** hops given on the command line; they win over the controller's for the same id */
   hops: ReturnHop[];
-  /** ask this controller ([ADDR]:PORT) for the proxies' return hops */
-  controller?: string;
+  /** ask this controller ([ADDR]:PORT) for the proxies' return hops; several instances of a replicated one are asked in turn */
+  controller?: readonly string[];
   refreshSeconds?: number;
   reportSeconds?: number;
   logLevel?: string;
@@ -35,12 +35,12 @@ export function mergeHops(given: readonly ReturnHop[], learnt: readonly ReturnHo
 const sameHops = (a: readonly ReturnHop[], b: readonly ReturnHop[]): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 export async function runReturnAgent(o: ReturnAgentOptions): Promise<number> {
-  if (o.hops.length === 0 && !o.controller) {
+  if (o.hops.length === 0 && !o.controller?.length) {
     throw new SrError('BAD_ARGUMENT', 'no return hop given', { hint: 'srv6pipes return-agent --hops 17=fc00:a::ffff, or --controller ADDR' });
   }
   checkReturnHops(o.hops);
   const learn = async (): Promise<ReturnHop[]> => {
-    if (!o.controller) return [];
+    if (!o.controller?.length) return [];
     const hops = await fetchReturnHops({ controller: o.controller });
     checkReturnHops(hops);
     return hops;
@@ -94,7 +94,7 @@ async function steer(o: ReturnAgentOptions, learn: () => Promise<ReturnHop[]>, l
   // the report timer also keeps the process alive until a stop signal (nothing else is pending)
   const report = setInterval(() => void returnCounters().then((c) => log.info({ marked: c }, 'return steering')), Math.max(1, o.reportSeconds ?? 60) * 1000);
   let busy = Promise.resolve();
-  const poll = o.controller ? setInterval(() => (busy = busy.then(refresh)), Math.max(1, o.refreshSeconds ?? 30) * 1000) : undefined;
+  const poll = o.controller?.length ? setInterval(() => (busy = busy.then(refresh)), Math.max(1, o.refreshSeconds ?? 30) * 1000) : undefined;
   await untilStopSignal(log);
   clearInterval(report);
   clearInterval(poll);

@@ -9,7 +9,7 @@ export const RETURN_COMMANDS: CommandSpec[] = [
     options: {
       config: text('-c, --config <file>', 'YAML with these options as keys (examples/return-agent.yaml); a flag given here wins'),
       hops: list('--hops <list>', 'comma-separated return hops ID=SID: the SRH tag a proxy’s flows carry = its return SID, e.g. 17=fc00:a::ffff'),
-      controller: text('--controller <addr>', 'also learn every proxy’s return hop from the controller, ADDR or [ADDR]:PORT (TYPE 65283 query)'),
+      controller: list('--controller <list>', 'also learn every proxy’s return hop from the controller, ADDR or [ADDR]:PORT (TYPE 65283 query); comma-separated for several instances of a replicated controller, asked in turn'),
       refresh: duration('--refresh <seconds>', 'with --controller: ask again this often (a change re-installs the steering): 30s, 5m, or a bare number of seconds (default 30)', { unit: 's', min: 1000, max: 86_400_000 }),
       report: duration('--report <seconds>', 'log the marked packets per hop this often: 60s, 5m, or a bare number of seconds (default 60)', { unit: 's', min: 1000, max: 86_400_000 }),
       dryRun: flag('--dry-run', 'print what would be installed; change nothing'),
@@ -20,7 +20,7 @@ export const RETURN_COMMANDS: CommandSpec[] = [
       const { runReturnAgent } = await import('../../return/return-agent.js');
       const { loadReturnAgentConfig } = await import('../../return/config-file.js');
       const file = opts.config !== undefined ? loadReturnAgentConfig(opts.config) : undefined;
-      const controller = opts.controller ?? file?.controller;
+      const controller = opts.controller.length ? opts.controller : file?.controller;
       return runReturnAgent({
         hops: opts.hops.length ? opts.hops.map(parseReturnHop) : (file?.hops ?? []),
         ...(controller !== undefined ? { controller } : {}),
