@@ -72,6 +72,7 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
         logLevel: opts.logLevel !== 'info' ? opts.logLevel : (file?.logLevel ?? 'info'),
         limits,
         dryRun: opts.dryRun,
+        ...(file?.store ? { store: file.store, ...(file.reconcile ? { reconcile: file.reconcile } : {}) } : {}),
         ...(Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined)) as Partial<Record<keyof typeof files, string>>),
       });
     },
