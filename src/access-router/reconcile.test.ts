@@ -149,7 +149,7 @@ describe('the access router’s reconciler on a real etcd (loopback)', { skip: H
 
   test('the first full sync installs what is missing or differs and removes what is not desired; the watch applies binds, re-pointings, withdrawals, lease expiries; a value that is no record is counted and skipped', async () => {
     const agent = new MemoryAccessRouter('ar2');
-    const { prefix, direct, store, r } = setUp(agent);
+    const { prefix, direct, store, r } = setUp(agent, { resyncMs: 300 });
     try {
       await store.create(rec(1), 120_000);
       await store.create(rec(2), 120_000);
@@ -176,6 +176,9 @@ describe('the access router’s reconciler on a real etcd (loopback)', { skip: H
       await direct.txn([], [{ put: { key: `${prefix}/route/ar2/fc00:e::77`, value: 'not json' } }], []);
       await direct.txn([], [{ put: { key: routePath(prefix, 'ar2', 'fc00:e::9'), value: JSON.stringify({ v: 1, ...rec(9, { router: 'ar' }) }) } }], []);
       await until('two corrupt values', () => r.stats.corrupt === 2);
+      const synced = r.stats.lastFullSync;
+      await until('a full sync after', () => r.stats.lastFullSync > synced);
+      assert.equal(r.stats.corrupt, 2, 'a bad value is counted once, not at every full sync');
       await store.create(rec(5), 120_000);
       await until('the next binding after the garbage', () => agent.installed.has('fc00:e::5'));
       assert.deepEqual([...agent.installed.keys()].sort(), ['fc00:e::1', 'fc00:e::5']);

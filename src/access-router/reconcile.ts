@@ -93,6 +93,8 @@ export class Reconciler {
   private cutSince: number | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
   private holdEnded = false;
+  /** the bad values seen (key → its mod revision): each is logged and counted once, not at every full sync */
+  private readonly bad = new Map<string, string>();
   /** resolves the first full sync (or its first failure) */
   private firstSync: { promise: Promise<void>; resolve: () => void };
 
@@ -212,7 +214,12 @@ export class Reconciler {
   /** The record a key of the index holds, or undefined (counted and logged) when it is not one for this router. */
   private decode(kv: KeyValue): StoredBinding | undefined {
     const b = decodeBinding(kv.value);
-    if (b && b.router === this.o.router && this.index + b.bsid === kv.key) return b;
+    if (b && b.router === this.o.router && this.index + b.bsid === kv.key) {
+      this.bad.delete(kv.key);
+      return b;
+    }
+    if (this.bad.get(kv.key) === kv.modRevision) return undefined;
+    this.bad.set(kv.key, kv.modRevision);
     this.stats.corrupt++;
     this.o.log.warn({ key: kv.key, value: kv.value.slice(0, 80), corrupt: this.stats.corrupt }, 'reconcile: a value under the route index is not a binding record for this router: skipped');
     return undefined;
@@ -229,6 +236,10 @@ export class Reconciler {
         revision = listed.revision;
         const now = this.now();
         const desired = new Map<string, BsidPolicy>();
+        if (this.bad.size > 0) {
+          const keys = new Set(listed.kvs.map((kv) => kv.key));
+          for (const k of this.bad.keys()) if (!keys.has(k)) this.bad.delete(k);
+        }
         for (const kv of listed.kvs) {
           const b = this.decode(kv);
           if (b && b.installedUntil > now) desired.set(b.bsid, policyOfRecord(b));
@@ -257,6 +268,7 @@ export class Reconciler {
       if (!e.kv.key.startsWith(this.index)) continue;
       const bsid = e.kv.key.slice(this.index.length);
       if (e.type === 'DELETE') {
+        this.bad.delete(e.kv.key);
         if (installed.has(bsid)) await this.remove(bsid, 'withdrawn or expired in the store');
         installed.delete(bsid);
         continue;
