@@ -3,7 +3,7 @@
  * examples/access-router.yaml): the command's flags as YAML keys, validated by zod. A flag given on
  * the command line wins over the file. Files named in it (token, TLS, the etcd store's TLS and
  * password) are relative to the file. `store: { etcd }` (the controllers' schema,
- * controller/store/config.ts) makes the agent follow the store's route index (reconcile.ts), tuned
+ * config/store.ts) makes the agent follow the store's route index (reconcile.ts), tuned
  * by `reconcile`; both exist only in the file (credentials from files, never on the command line).
  */
 import { dirname, resolve } from 'node:path';
@@ -12,7 +12,7 @@ import { parseYamlText, readConfigText } from '../config/file.js';
 import { configInvalid, parseWith } from '../config/fields.js';
 import { ipv6Schema, logLevelSchema, prefixSchema } from '../config/schemas.js';
 import { duration } from '../config/duration.js';
-import { STORE_SCHEMA, storeConfig } from '../controller/store/config.js';
+import { STORE_SCHEMA, storeConfig } from '../config/store.js';
 import { agentLimitsSchema } from './limits.js';
 import type { RunAccessRouterOptions } from './daemon.js';
 

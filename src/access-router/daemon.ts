@@ -19,17 +19,10 @@ import { serveAgent } from './http.js';
 import { agentLimits, type AgentLimitsInput } from './limits.js';
 import { LocalAccessRouter } from './local.js';
 import { checkListen, type AgentTlsFiles } from './server.js';
-import type { EtcdStoreConfig } from '../controller/store/config.js';
-import { etcdClientOf } from '../controller/store/open.js';
-import { Reconciler } from './reconcile.js';
+import type { EtcdStoreConfig } from '../config/store.js';
+import type { ReconcileSettings, ReconcileStats, StoreFollower } from './reconcile.js';
 
-/** the reconciler's timings (config file `reconcile`) */
-export interface ReconcileSettings {
-  resyncMs: number;
-  probeMs: number;
-  holdMs: number;
-  backoffMaxMs: number;
-}
+const NOT_STARTED: ReconcileStats = { installs: 0, removes: 0, failed: 0, corrupt: 0, held: 0, connected: false, lastFullSync: 0 };
 
 export interface RunAccessRouterOptions {
   name: string;
@@ -45,9 +38,11 @@ export interface RunAccessRouterOptions {
   tlsClientCa?: string;
   limits?: AgentLimitsInput;
   logLevel?: string;
-  /** the controllers' etcd store: follow its route index for `name` (config file only) */
+  /** the controllers' etcd store (config file only): the command turns it into `follow` */
   store?: EtcdStoreConfig;
   reconcile?: ReconcileSettings;
+  /** follow the store's route index for `name` (controller/store/follow.ts; its credentials are read already) */
+  follow?: StoreFollower;
   /** validate the options (and read the credential files), print what the agent would install, change nothing */
   dryRun?: boolean;
 }
@@ -87,16 +82,14 @@ export async function runAccessRouter(o: RunAccessRouterOptions): Promise<number
   const tls = tlsFiles(o);
   const credentials = { ...(token !== undefined ? { token } : {}), ...(tls ? { tls } : {}) };
   checkListen(listen.address, credentials);
-  // the etcd credentials are read now: a missing file is one error line before anything changes
-  const etcd = o.store ? etcdClientOf(o.store) : undefined;
   if (o.dryRun) {
     const print = (l: string): void => void process.stdout.write(`${l}\n`);
     print('# srv6pipes access-router --dry-run: the options are valid; nothing is changed.');
     print(`# agent ${o.name}: listens on [${listen.address}]:${listen.port}${token !== undefined ? ', bearer token' : ''}${tls ? `, TLS${tls.clientCa ? ' (mutual)' : ''}` : ''}; limits ${JSON.stringify(limits)}`);
     print(`nft -f - <<EOF\n${arRuleset({ bsidPrefix: prefix, clientInterfaces: o.clientInterfaces })}EOF`);
     if (o.tunnelSource) print(`ip sr tunsrc set ${o.tunnelSource}`);
-    if (o.store) print(`# routes follow the etcd store at ${o.store.endpoints.join(', ')}: ${o.store.prefix}/route/${o.name}/ (reconcile ${JSON.stringify(o.reconcile)})`);
-    etcd?.close();
+    if (o.follow) print(`# routes follow the store's route index ${o.follow.describe} (reconcile ${JSON.stringify(o.reconcile)})`);
+    o.follow?.close();
     print(`# then, as the controller asks: ip -6 route replace BSID/128 encap seg6local action End.B6.Encaps srh segs S1,…,Sn dev DEV (BSID in ${formatPrefix(prefix)})`);
     return 0;
   }
@@ -104,28 +97,25 @@ export async function runAccessRouter(o: RunAccessRouterOptions): Promise<number
   const log = createLogger(o.logLevel ?? 'info', { component: 'access-router' });
   const agent = new LocalAccessRouter({ name: o.name, bsidPrefix: prefix, clientInterfaces: o.clientInterfaces, log, limits, ...(o.tunnelSource ? { tunnelSource: o.tunnelSource } : {}) });
   await agent.start();
-  const r = o.reconcile ?? { resyncMs: 60_000, probeMs: 5000, holdMs: 3_600_000, backoffMaxMs: 10_000 };
-  const reconciler =
-    etcd && o.store
-      ? new Reconciler({ router: o.name, prefix: o.store.prefix, store: etcd, agent, log: log.child({ reconcile: o.name }), resyncMs: r.resyncMs, probeMs: r.probeMs, timeoutMs: o.store.timeoutMs, holdMs: r.holdMs, backoff: { minMs: 250, maxMs: r.backoffMaxMs } })
-      : undefined;
+  let reconciler: { readonly stats: ReconcileStats; stop(): Promise<void> } | undefined;
   let server;
   try {
-    server = await serveAgent(agent, { address: listen.address, port: listen.port, log, ...credentials, ...(reconciler ? { reconcile: () => reconciler.stats } : {}) });
+    server = await serveAgent(agent, { address: listen.address, port: listen.port, log, ...credentials, ...(o.follow ? { reconcile: () => reconciler?.stats ?? NOT_STARTED } : {}) });
+    // the first full sync is tried before the agent says it started (etcd down: fail static, logged)
+    reconciler = await o.follow?.start(agent, log.child({ reconcile: o.name }));
   } catch (e) {
-    etcd?.close();
+    await server?.close();
+    o.follow?.close();
     await agent.stop();
     throw e;
   }
-  // the first full sync is tried before the agent says it started (etcd down: fail static, logged)
-  await reconciler?.start();
   log.info(
-    { listen: `[${listen.address}]:${server.port}`, store: o.store ? `${o.store.prefix}/route/${o.name}/` : undefined, token: token !== undefined, tls: tls !== undefined, mutualTls: tls?.clientCa !== undefined, limits },
+    { listen: `[${listen.address}]:${server.port}`, follows: o.follow?.describe, token: token !== undefined, tls: tls !== undefined, mutualTls: tls?.clientCa !== undefined, limits },
     'access-router agent started',
   );
   await untilStopSignal(log);
   await reconciler?.stop();
-  etcd?.close();
+  o.follow?.close();
   await server.close();
   await agent.stop();
   log.info('access-router agent stopped');

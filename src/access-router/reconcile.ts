@@ -17,26 +17,68 @@
  * meanwhile is removed, what was bound meanwhile installed, held routes get their record's expiry.
  * A value under the index that is not a record for this router is logged, skipped and counted.
  * Only `install`, `remove` and `list` of the agent are used.
+ *
+ * The reconciler knows the store only through `IndexSource` (what it needs of the etcd client) and
+ * `decode` (the record codec): both are the controller's (controller/store/follow.ts wires them),
+ * and this folder sits below the controller's.
  */
 import type { Logger } from 'pino';
-import { decodeBinding, routePrefix } from '../controller/store/codec.js';
-import type { KeyValue, WatchEnd, WatchEvent } from '../controller/store/etcd-client.js';
-import type { StoredBinding } from '../controller/store/types.js';
 import type { AccessRouterAgent, BsidPolicy } from './api.js';
 
-/** What the reconciler needs of the etcd client (EtcdClient). */
-export interface ReconcileStore {
-  listAt(prefix: string): Promise<{ kvs: KeyValue[]; revision: string }>;
-  watch(prefix: string, after: string, onEvents: (events: WatchEvent[], revision: string) => void, signal?: AbortSignal): Promise<WatchEnd>;
-  get(key: string): Promise<KeyValue | undefined>;
+/** A key of the index as etcd gives it. */
+export interface IndexKeyValue {
+  key: string;
+  value: string;
+  modRevision: string;
+}
+
+/** What the reconciler needs of the etcd client (controller/store/etcd-client.ts's EtcdClient). */
+export interface IndexSource {
+  listAt(prefix: string): Promise<{ kvs: IndexKeyValue[]; revision: string }>;
+  /** resolves when the watch ends (stream broken, no leader, compacted, aborted) */
+  watch(prefix: string, after: string, onEvents: (events: { type: 'PUT' | 'DELETE'; kv: IndexKeyValue }[], revision: string) => void, signal?: AbortSignal): Promise<{ revision: string; compacted: boolean; reason: string }>;
+  get(key: string): Promise<IndexKeyValue | undefined>;
+}
+
+/** A binding record as the index holds it (controller/store/types.ts's StoredBinding). */
+export interface IndexRecord {
+  key: string;
+  bsid: string;
+  router: string;
+  client: string;
+  segments: string[];
+  /** until when the access router keeps the route (ms since the epoch) */
+  installedUntil: number;
+}
+
+/** The timings of the agent's config file `reconcile` (config-file.ts). */
+export interface ReconcileSettings {
+  resyncMs: number;
+  probeMs: number;
+  holdMs: number;
+  backoffMaxMs: number;
+}
+
+export const DEFAULT_RECONCILE: ReconcileSettings = { resyncMs: 60_000, probeMs: 5000, holdMs: 3_600_000, backoffMaxMs: 10_000 };
+
+/** What the agent's daemon runs when it follows a store (built where the store is known: controller/store/follow.ts). */
+export interface StoreFollower {
+  /** for the logs and --dry-run: the endpoints and the watched prefix */
+  readonly describe: string;
+  /** starts reconciling `agent`; resolves after the first full sync was tried */
+  start(agent: AccessRouterAgent, log: Logger): Promise<{ readonly stats: ReconcileStats; stop(): Promise<void> }>;
+  /** releases the client (after stop, or when the agent does not start) */
+  close(): void;
 }
 
 export interface ReconcileOptions {
   /** this router's name (the controller config's node name, the index's `<router>`) */
   router: string;
-  /** the store's key prefix (store.etcd.prefix) */
-  prefix: string;
-  store: ReconcileStore;
+  /** the index's key prefix for this router: `<store prefix>/route/<router>/` */
+  index: string;
+  /** a value of the index as a record, or undefined when it is none */
+  decode: (value: string) => IndexRecord | undefined;
+  source: IndexSource;
   agent: AccessRouterAgent;
   log: Logger;
   /** a full sync this often while connected */
@@ -68,7 +110,7 @@ export interface ReconcileStats {
 }
 
 /** The route a record asks for (as the controller's manager pushes it: the client alone, until installedUntil). */
-export function policyOfRecord(b: StoredBinding): BsidPolicy {
+export function policyOfRecord(b: IndexRecord): BsidPolicy {
   return { bsid: b.bsid, source: { prefix: b.client, length: 128 }, segments: b.segments, expiresAt: b.installedUntil, key: b.key };
 }
 
@@ -93,13 +135,14 @@ export class Reconciler {
   private cutSince: number | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
   private holdEnded = false;
+  private holdQueued = false;
   /** the bad values seen (key → its mod revision): each is logged and counted once, not at every full sync */
   private readonly bad = new Map<string, string>();
   /** resolves the first full sync (or its first failure) */
   private firstSync: { promise: Promise<void>; resolve: () => void };
 
   constructor(private readonly o: ReconcileOptions) {
-    this.index = routePrefix(o.prefix.replace(/\/+$/, ''), o.router);
+    this.index = o.index;
     this.now = o.now ?? Date.now;
     let resolve!: () => void;
     this.firstSync = { promise: new Promise<void>((r) => (resolve = r)), resolve };
@@ -174,7 +217,7 @@ export class Reconciler {
   }
 
   /** Watches from `revision` until the watch ends, the resync period passes, a probe fails, or stop. */
-  private async watch(revision: string): Promise<{ end: WatchEnd; why?: string }> {
+  private async watch(revision: string): Promise<{ end: { compacted: boolean; reason: string }; why?: string }> {
     const ac = new AbortController();
     let why: string | undefined;
     const abort = (reason: string): void => {
@@ -189,7 +232,7 @@ export class Reconciler {
       if (probing) return;
       probing = true;
       const t0 = this.now();
-      this.o.store.get(this.index).then(
+      this.o.source.get(this.index).then(
         () => {
           probing = false;
           if (this.now() - t0 >= this.o.timeoutMs) abort('a probe took the request timeout: the watch’s member may be silent');
@@ -201,7 +244,7 @@ export class Reconciler {
       );
     }, this.o.probeMs);
     try {
-      const end = await this.o.store.watch(this.index, revision, (events) => void this.enqueue(() => this.apply(events)), ac.signal);
+      const end = await this.o.source.watch(this.index, revision, (events) => void this.enqueue(() => this.apply(events)), ac.signal);
       await this.chain;
       return { end, ...(why !== undefined ? { why } : {}) };
     } finally {
@@ -212,8 +255,8 @@ export class Reconciler {
   }
 
   /** The record a key of the index holds, or undefined (counted and logged) when it is not one for this router. */
-  private decode(kv: KeyValue): StoredBinding | undefined {
-    const b = decodeBinding(kv.value);
+  private decode(kv: IndexKeyValue): IndexRecord | undefined {
+    const b = this.o.decode(kv.value);
     if (b && b.router === this.o.router && this.index + b.bsid === kv.key) {
       this.bad.delete(kv.key);
       return b;
@@ -232,7 +275,7 @@ export class Reconciler {
     return this.enqueue(async () => {
       try {
         const installed = new Map((await this.o.agent.list()).map((p) => [p.bsid, p]));
-        const listed = await this.o.store.listAt(this.index);
+        const listed = await this.o.source.listAt(this.index);
         revision = listed.revision;
         const now = this.now();
         const desired = new Map<string, BsidPolicy>();
@@ -262,7 +305,7 @@ export class Reconciler {
     });
   }
 
-  private async apply(events: WatchEvent[]): Promise<void> {
+  private async apply(events: { type: 'PUT' | 'DELETE'; kv: IndexKeyValue }[]): Promise<void> {
     const installed = new Map((await this.o.agent.list()).map((p) => [p.bsid, p]));
     for (const e of events) {
       if (!e.kv.key.startsWith(this.index)) continue;
@@ -328,9 +371,18 @@ export class Reconciler {
     }
     this.cutSince = this.now();
     this.o.log.warn({ reason, holdMs: this.o.holdMs }, 'reconcile: etcd unreachable: keeping every route (fail static) until it answers again');
-    this.holdTimer = setInterval(() => void this.enqueue(() => this.hold()), HOLD_TICK_MS);
+    const tick = (): void => {
+      // one hold pass waiting at a time: a full sync stuck on timeouts must not pile them up
+      if (this.holdQueued) return;
+      this.holdQueued = true;
+      void this.enqueue(() => {
+        this.holdQueued = false;
+        return this.hold();
+      });
+    };
+    this.holdTimer = setInterval(tick, HOLD_TICK_MS);
     this.holdTimer.unref();
-    void this.enqueue(() => this.hold());
+    tick();
   }
 
   /** Installs again, with a later expiry, the routes about to expire while etcd is unreachable. */

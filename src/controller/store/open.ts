@@ -4,7 +4,7 @@
  * controller's own store opens the same way.
  */
 import { readPem, readTokenFile } from '../../access-router/credentials.js';
-import type { EtcdStoreConfig } from './config.js';
+import type { EtcdStoreConfig } from '../../config/store.js';
 import { EtcdClient } from './etcd-client.js';
 
 export function etcdClientOf(e: EtcdStoreConfig): EtcdClient {

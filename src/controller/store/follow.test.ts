@@ -1,5 +1,6 @@
 /**
- * The reconciler against a real one-member etcd on loopback (Debian's etcd-server), records written
+ * The access router's reconciler (access-router/reconcile.ts) as the agent runs it on the store
+ * (follow.ts: the index and the codec of this folder), against a real one-member etcd on loopback (Debian's etcd-server), records written
  * by the controllers' store (EtcdBsidStore), routes in an in-memory agent: the first full sync
  * installs what is missing or differs and removes what is not desired; the watch applies binds,
  * re-pointings, withdrawals and lease expiries; a value that is no record is counted and skipped; a
@@ -14,12 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { EtcdClient } from '../controller/store/etcd-client.js';
-import { EtcdBsidStore } from '../controller/store/etcd.js';
-import { keyPath, routePath } from '../controller/store/codec.js';
-import type { StoredBinding } from '../controller/store/types.js';
-import { MemoryAccessRouter } from './memory.js';
-import { policyOfRecord, Reconciler, type ReconcileOptions } from './reconcile.js';
+import { EtcdClient } from './etcd-client.js';
+import { EtcdBsidStore } from './etcd.js';
+import { decodeBinding, keyPath, routePath, routePrefix } from './codec.js';
+import type { StoredBinding } from './types.js';
+import { MemoryAccessRouter } from '../../access-router/memory.js';
+import { DEFAULT_RECONCILE, policyOfRecord, Reconciler, type ReconcileOptions } from '../../access-router/reconcile.js';
+import { isSrError } from '../../core/errors.js';
+import { storeFollower } from './follow.js';
 
 const HAS_ETCD = existsSync('/usr/bin/etcd');
 
@@ -141,7 +144,7 @@ describe('the access router’s reconciler on a real etcd (loopback)', { skip: H
     const store = new EtcdBsidStore(direct, prefix, pino({ level: 'silent' }));
     const client = new EtcdClient({ endpoints: [`http://127.0.0.1:${o.via ?? port}`], timeoutMs: 500 });
     const log = o.lines ? pino({ level: 'info' }, { write: (l: string) => o.lines!.push(l) }) : pino({ level: 'silent' });
-    const opts: ReconcileOptions = { router: 'ar2', prefix, store: client, agent, log, resyncMs: o.resyncMs ?? 60_000, probeMs: 200, timeoutMs: 500, holdMs: o.holdMs ?? 60_000, backoff: { minMs: 100, maxMs: 1000 } };
+    const opts: ReconcileOptions = { router: 'ar2', index: routePrefix(prefix, 'ar2'), decode: decodeBinding, source: client, agent, log, resyncMs: o.resyncMs ?? 60_000, probeMs: 200, timeoutMs: 500, holdMs: o.holdMs ?? 60_000, backoff: { minMs: 100, maxMs: 1000 } };
     const r = new Reconciler(opts);
     open.push(direct, client);
     return { prefix, direct, store, r };
@@ -186,6 +189,24 @@ describe('the access router’s reconciler on a real etcd (loopback)', { skip: H
     } finally {
       await r.stop();
     }
+  });
+
+  test('storeFollower (what `srv6pipes access-router` runs with store.etcd): the router’s index, the store’s codec; its password file read at once', async () => {
+    const agent = new MemoryAccessRouter('ar2');
+    const { prefix, store } = setUp(agent);
+    await store.create(rec(1), 120_000);
+    await store.create(rec(2, { router: 'ar', bsid: 'fc00:f::2' }), 120_000);
+    const f = storeFollower('ar2', { endpoints: [`http://127.0.0.1:${port}`], prefix: `${prefix}/`, timeoutMs: 1000 }, DEFAULT_RECONCILE);
+    assert.match(f.describe, new RegExp(`^${prefix}/route/ar2/ on etcd at http://127\\.0\\.0\\.1:${port}$`));
+    const r = await f.start(agent, pino({ level: 'silent' }));
+    try {
+      assert.deepEqual([...agent.installed.keys()], ['fc00:e::1'], 'its own router’s routes only');
+      assert.equal(r.stats.connected, true);
+    } finally {
+      await r.stop();
+      f.close();
+    }
+    assert.throws(() => storeFollower('ar2', { endpoints: ['http://127.0.0.1:1'], prefix: '/x', timeoutMs: 1000, username: 'u', passwordFile: join(dir, 'absent') }, DEFAULT_RECONCILE), (e: unknown) => isSrError(e, 'CONFIG_READ') && /store\.etcd\.passwordFile/.test((e as Error).message));
   });
 
   test('a route removed behind its back (through the agent) comes back at the next resync; an install the agent refuses is counted and retried', async () => {
