@@ -7,7 +7,9 @@
  *  (ii) ar2 cut off from etcd (prohibit routes inside ar2 only) keeps every route, says so once;
  *       meanwhile a binding is withdrawn (its lease revoked) and another bound; back, ar2 catches
  *       up: the withdrawn BSID's route goes, the others stay;
- * (iii) a corrupt value under `<prefix>/route/ar2/` is logged, counted (metrics) and skipped.
+ * (iii) a corrupt value under `<prefix>/route/ar2/` is logged, counted (metrics) and skipped;
+ *  (iv) a controller running on ar2 with a `local` agent and the store acts for it: restarted (its
+ *       agent removed the routes when it stopped), it has them again before it answers.
  * Without the reconciler each of them fails: nothing brings a route back or removes a withdrawn one.
  */
 import assert from 'node:assert/strict';
@@ -156,6 +158,34 @@ describe('access routers that reconcile (etcd lab: three etcd members, two contr
       assert.match(m.stdout, /^srv6pipes_agent_reconcile_corrupt_total 2$/m, m.stdout);
       assert.match(m.stdout, /^srv6pipes_agent_etcd_connected 1$/m);
       assert.equal(ar2.child.exitCode, null, 'still running');
+    });
+  });
+
+  test('(iv) a controller with a local agent and the store acts for it: restarted, its routes are back from the store before it answers', async () => {
+    await withLab('etcd', async (lab) => {
+      const etcd = await startEtcd(lab);
+      let ctl: DaemonHandle | undefined;
+      try {
+        const local = etcdControllerYaml({ arPrefix: AR_PREFIX, lifetime: '120s', prefix: PREFIX }, readExample).replace(`agent: { http: "${AR2.listen}", tokenFile: ar2.token }`, `agent: { local: { clientInterfaces: [ ${AR2.clientInterface} ] } }`);
+        assert.ok(local.includes('local: { clientInterfaces'), 'ar2 has a local agent');
+        const config = writeConfig(local);
+        writeFileSync(join(dirname(config), 'ar.token'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+        await lab.exec('client2', ['ip', '-6', 'addr', 'add', `${C[0]}/64`, 'dev', 'eth0', 'nodad']);
+        const start = async (): Promise<DaemonHandle> => (ctl = await startDaemon(lab, 'ar2', ['controller', '--config', config], 'controller started'));
+        await start();
+        const dig = async (): Promise<string> => bsidOf((await lab.exec('client2', ['dig', '@fc00:4::1', '-b', C[0], '+time=5', '+tries=1', 'AAAA', 'server.lab.example'], { timeoutMs: 20_000 })).stdout);
+        const b = await dig();
+        assert.equal((await bsidRoutes(lab, 'ar2')).get(b), 1);
+        await ctl!.stop();
+        assert.equal((await bsidRoutes(lab, 'ar2')).size, 0, 'the local agent removed its routes when the controller stopped');
+        await start();
+        assert.equal((await bsidRoutes(lab, 'ar2')).get(b), 1, 'back from the store before the controller answers');
+        assert.equal(await dig(), b, 'the same BSID, its route in place');
+        assert.equal((await bsidRoutes(lab, 'ar2')).get(b), 1);
+      } finally {
+        await ctl?.stop();
+        await etcd.stop();
+      }
     });
   });
 });

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { AccessRouterAgent } from '../../access-router/api.js';
-import { Reconciler, type ReconcileSettings, type StoreFollower } from '../../access-router/reconcile.js';
+import { DEFAULT_RECONCILE, Reconciler, type ReconcileSettings, type StoreFollower } from '../../access-router/reconcile.js';
 import type { EtcdStoreConfig } from '../../config/store.js';
 import { decodeBinding, routePrefix } from './codec.js';
 import { etcdClientOf } from './open.js';
@@ -24,4 +24,21 @@ export function storeFollower(router: string, e: EtcdStoreConfig, s: ReconcileSe
     },
     close: () => client.close(),
   };
+}
+
+/** The controller acting for its own `local` access router: the same reconciler, on the controller's store. */
+export async function followLocal(router: string, e: EtcdStoreConfig, agent: AccessRouterAgent, log: Logger): Promise<{ stop(): Promise<void> }> {
+  const f = storeFollower(router, e, DEFAULT_RECONCILE);
+  try {
+    const r = await f.start(agent, log.child({ reconcile: router }));
+    return {
+      stop: async () => {
+        await r.stop();
+        f.close();
+      },
+    };
+  } catch (err) {
+    f.close();
+    throw err;
+  }
 }
