@@ -1,8 +1,10 @@
 /**
  * `srv6pipes access-router`: the agent on an access router. It loads the BSID filter, then installs
  * and removes End.B6.Encaps routes as the controller asks over HTTP(S) (agent/http.ts), within its
- * limits (agent/limits.ts) and behind its credentials (agent/server.ts). SIGTERM/SIGINT remove every
- * route it installed and its table.
+ * limits (agent/limits.ts) and behind its credentials (agent/server.ts). With `store: { etcd }` in
+ * its config file it also follows the controllers' route index for its name (reconcile.ts): it
+ * installs and removes what the store says, and keeps its routes while etcd is unreachable.
+ * SIGTERM/SIGINT remove every route it installed and its table.
  */
 import { hostBitsSet } from '../config/schemas.js';
 import { SrError } from '../core/errors.js';
@@ -17,6 +19,10 @@ import { serveAgent } from './http.js';
 import { agentLimits, type AgentLimitsInput } from './limits.js';
 import { LocalAccessRouter } from './local.js';
 import { checkListen, type AgentTlsFiles } from './server.js';
+import type { EtcdStoreConfig } from '../config/store.js';
+import type { ReconcileSettings, ReconcileStats, StoreFollower } from './reconcile.js';
+
+const NOT_STARTED: ReconcileStats = { installs: 0, removes: 0, failed: 0, corrupt: 0, held: 0, connected: false, lastFullSync: 0 };
 
 export interface RunAccessRouterOptions {
   name: string;
@@ -32,6 +38,11 @@ export interface RunAccessRouterOptions {
   tlsClientCa?: string;
   limits?: AgentLimitsInput;
   logLevel?: string;
+  /** the controllers' etcd store (config file only): the command turns it into `follow` */
+  store?: EtcdStoreConfig;
+  reconcile?: ReconcileSettings;
+  /** follow the store's route index for `name` (controller/store/follow.ts; its credentials are read already) */
+  follow?: StoreFollower;
   /** validate the options (and read the credential files), print what the agent would install, change nothing */
   dryRun?: boolean;
 }
@@ -77,6 +88,8 @@ export async function runAccessRouter(o: RunAccessRouterOptions): Promise<number
     print(`# agent ${o.name}: listens on [${listen.address}]:${listen.port}${token !== undefined ? ', bearer token' : ''}${tls ? `, TLS${tls.clientCa ? ' (mutual)' : ''}` : ''}; limits ${JSON.stringify(limits)}`);
     print(`nft -f - <<EOF\n${arRuleset({ bsidPrefix: prefix, clientInterfaces: o.clientInterfaces })}EOF`);
     if (o.tunnelSource) print(`ip sr tunsrc set ${o.tunnelSource}`);
+    if (o.follow) print(`# routes follow the store's route index ${o.follow.describe} (reconcile ${JSON.stringify(o.reconcile)})`);
+    o.follow?.close();
     print(`# then, as the controller asks: ip -6 route replace BSID/128 encap seg6local action End.B6.Encaps srh segs S1,…,Sn dev DEV (BSID in ${formatPrefix(prefix)})`);
     return 0;
   }
@@ -84,18 +97,25 @@ export async function runAccessRouter(o: RunAccessRouterOptions): Promise<number
   const log = createLogger(o.logLevel ?? 'info', { component: 'access-router' });
   const agent = new LocalAccessRouter({ name: o.name, bsidPrefix: prefix, clientInterfaces: o.clientInterfaces, log, limits, ...(o.tunnelSource ? { tunnelSource: o.tunnelSource } : {}) });
   await agent.start();
+  let reconciler: { readonly stats: ReconcileStats; stop(): Promise<void> } | undefined;
   let server;
   try {
-    server = await serveAgent(agent, { address: listen.address, port: listen.port, log, ...credentials });
+    server = await serveAgent(agent, { address: listen.address, port: listen.port, log, ...credentials, ...(o.follow ? { reconcile: () => reconciler?.stats ?? NOT_STARTED } : {}) });
+    // the first full sync is tried before the agent says it started (etcd down: fail static, logged)
+    reconciler = await o.follow?.start(agent, log.child({ reconcile: o.name }));
   } catch (e) {
+    await server?.close();
+    o.follow?.close();
     await agent.stop();
     throw e;
   }
   log.info(
-    { listen: `[${listen.address}]:${server.port}`, token: token !== undefined, tls: tls !== undefined, mutualTls: tls?.clientCa !== undefined, limits },
+    { listen: `[${listen.address}]:${server.port}`, follows: o.follow?.describe, token: token !== undefined, tls: tls !== undefined, mutualTls: tls?.clientCa !== undefined, limits },
     'access-router agent started',
   );
   await untilStopSignal(log);
+  await reconciler?.stop();
+  o.follow?.close();
   await server.close();
   await agent.stop();
   log.info('access-router agent stopped');

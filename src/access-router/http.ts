@@ -18,6 +18,7 @@ import { isAddress } from '../net/ip6.js';
 import type { AccessRouterAgent, AccessRouterCounters, BsidPolicy } from './api.js';
 import type { AgentLimits } from './limits.js';
 import { AgentMetrics } from './metrics.js';
+import type { ReconcileStats } from './reconcile.js';
 import { agentRequest, type AgentEndpoint } from './request.js';
 import { startAgentServer, type AgentRoute, type AgentServer, type AgentTlsFiles } from './server.js';
 
@@ -51,8 +52,8 @@ export interface ServedAgent extends AccessRouterAgent {
   stats(): { installed: number; inFlight: number };
 }
 
-export function agentRoutes(served: ServedAgent, rejected: () => ReadonlyMap<string, number>): AgentRoute[] {
-  const metrics = new AgentMetrics(served, rejected);
+export function agentRoutes(served: ServedAgent, rejected: () => ReadonlyMap<string, number>, reconcile?: () => ReconcileStats): AgentRoute[] {
+  const metrics = new AgentMetrics(served, rejected, reconcile);
   const agent = metrics.counted(served);
   return [
     { method: 'GET', path: '/metrics', summary: 'Prometheus metrics', access: 'open', contentType: metrics.registry.contentType, handle: () => metrics.registry.metrics() },
@@ -92,12 +93,14 @@ export interface ServeAgentOptions {
   token?: string;
   tls?: AgentTlsFiles;
   log: Logger;
+  /** the reconciler's counts (reconcile.ts), when the agent follows the store: exported as metrics */
+  reconcile?: () => ReconcileStats;
 }
 
 /** Serves an agent; AGENT_NO_CREDENTIAL for a non-loopback address without a token or client CA. */
 export async function serveAgent(agent: ServedAgent, o: ServeAgentOptions): Promise<AgentServer> {
   let server: AgentServer | undefined;
-  server = await startAgentServer({ ...o, routes: agentRoutes(agent, () => server?.rejected ?? new Map()), maxConnections: agent.limits.maxConnections });
+  server = await startAgentServer({ ...o, routes: agentRoutes(agent, () => server?.rejected ?? new Map(), o.reconcile), maxConnections: agent.limits.maxConnections });
   return server;
 }
 

@@ -66,3 +66,27 @@ test('the agent’s GET /metrics: Prometheus text without the token (as the prox
     await bare.close();
   }
 });
+
+test('an agent following the etcd store: its reconciler’s installs, removals, failures, corrupt values, holds, etcd connection and last full sync', async () => {
+  const agent = new LocalAccessRouter({ name: 'ar2', bsidPrefix: parsePrefix('fc00:e::/64'), log, runner: fakeRunner().runner });
+  const stats = { installs: 4, removes: 2, failed: 1, corrupt: 3, held: 5, connected: true, lastFullSync: 1_800_000_000_500 };
+  const server = await serveAgent(agent, { address: '::1', port: 0, log, reconcile: () => stats });
+  const plain = await serveAgent(agent, { address: '::1', port: 0, log });
+  try {
+    let m = (await get(server.port, '/metrics')).text;
+    assert.deepEqual(
+      ['installs_total', 'removals_total', 'failed_total', 'corrupt_total', 'held_total'].map((s) => sample(m, `srv6pipes_agent_reconcile_${s}`)),
+      [4, 2, 1, 3, 5],
+    );
+    assert.equal(sample(m, 'srv6pipes_agent_etcd_connected'), 1);
+    assert.equal(sample(m, 'srv6pipes_agent_reconcile_last_sync_timestamp_seconds'), 1_800_000_000.5);
+    stats.connected = false;
+    stats.installs = 6;
+    m = (await get(server.port, '/metrics')).text;
+    assert.deepEqual([sample(m, 'srv6pipes_agent_etcd_connected'), sample(m, 'srv6pipes_agent_reconcile_installs_total')], [0, 6]);
+    assert.doesNotMatch((await get(plain.port, '/metrics')).text, /reconcile|etcd_connected/, 'no store: no reconciler series');
+  } finally {
+    await server.close();
+    await plain.close();
+  }
+});

@@ -38,7 +38,7 @@ const KINDS: { kind: string; match: RegExp; check: (path: string) => Promise<str
     match: /^access-router(-[a-z0-9-]+)?\.yaml$/,
     check: async (path) => {
       const o = loadAccessRouterConfig(path);
-      assert.match(o.tokenFile ?? '', /\/examples\/ar\.token$/, 'the token file is relative to the config file');
+      assert.match(o.tokenFile ?? '', /\/examples\/ar2?\.token$/, 'the token file is relative to the config file');
       return [];
     },
   },

@@ -59,3 +59,19 @@ test('issue 15: every long-running command takes --log-level (the proxy and the 
 test('issue 15: the access-router agent refuses a --bsid-prefix with bits set past its length', async () => {
   assert.deepEqual(await run('access-router', '--bsid-prefix', 'fc00:f::1/64', '--listen', '[::1]:7780'), { code: 2, out: '', err: 'srv6pipes: --bsid-prefix: fc00:f::1/64 has bits set past its length [BAD_ARGUMENT]\n  hint: write fc00:f::/64\n' });
 });
+
+test('issue 16: access-router --config with store.etcd --dry-run names the route index it would follow; an unreadable passwordFile is one line (CONFIG_READ)', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-ar-store-'));
+  const base = 'name: ar2\nbsidPrefix: "fc00:e::/64"\nlisten: "[::1]:7780"\n';
+  writeFileSync(join(dir, 'a.yaml'), `${base}store: { etcd: { endpoints: ["http://[fc00:31::2]:2379"], prefix: /p } }\nreconcile: { resync: 30s }\n`);
+  const ok = await run('access-router', '--config', join(dir, 'a.yaml'), '--dry-run');
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /^# routes follow the store's route index \/p\/route\/ar2\/ on etcd at http:\/\/\[fc00:31::2\]:2379 \(reconcile \{"resyncMs":30000,"probeMs":5000,"holdMs":3600000,"backoffMaxMs":10000\}\)$/m);
+  writeFileSync(join(dir, 'b.yaml'), `${base}store: { etcd: { endpoints: ["http://[fc00:31::2]:2379"], username: ar2, passwordFile: absent } }\n`);
+  const bad = await run('access-router', '--config', join(dir, 'b.yaml'), '--dry-run');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /^srv6pipes: cannot read store\.etcd\.passwordFile .*\/absent: .* \[CONFIG_READ\]\n/);
+});

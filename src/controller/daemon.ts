@@ -24,6 +24,7 @@ import { ClientRateLimiter } from './ratelimit.js';
 import { ControllerMetrics, serveControllerMetrics } from './metrics.js';
 import { EtcdClient } from './store/etcd-client.js';
 import { EtcdBsidStore } from './store/etcd.js';
+import { followLocal } from './store/follow.js';
 import type { BsidStore } from './store/types.js';
 
 export interface RunControllerOptions {
@@ -38,6 +39,9 @@ export interface RunControllerOptions {
 function healthTargets(cfg: ControllerConfig): HealthTarget[] {
   return cfg.proxies.flatMap((p) => (p.health ? [{ node: p.name, address: p.health.address, port: p.health.port }] : []));
 }
+
+/** the reconcilers of local access routers (with a store), stopped with their agent */
+const followers = new Map<AccessRouterAgent, { stop(): Promise<void> }>();
 
 /** The agents of the config's access routers; local ones are started (and must be stopped). */
 async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<string, { spec: string; agent: AccessRouterAgent }>, metrics?: ControllerMetrics): Promise<Map<string, { spec: string; agent: AccessRouterAgent; entry: RouterEntry }>> {
@@ -78,6 +82,8 @@ async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<str
         limits: { maxLifetimeMs: Math.max(cfg.bindingSids?.lifetimeMs ?? 0, DEFAULT_AGENT_LIMITS.maxLifetimeMs), maxSegments: 126 },
       });
       await local.start();
+      // with a store, the controller acts for its local access router: the route index is reconciled into it
+      if (cfg.store?.etcd) followers.set(local, await followLocal(a.name, cfg.store.etcd, local, log));
       agent = local;
     }
     out.set(a.name, { spec, agent, entry: { agent: metrics ? metrics.agent(a.name, agent) : agent, prefix: a.bsidPrefix } });
@@ -87,7 +93,12 @@ async function makeRouters(cfg: ControllerConfig, log: Logger, previous: Map<str
 
 async function stopUnused(before: Map<string, { agent: AccessRouterAgent }>, after: Map<string, { agent: AccessRouterAgent }>): Promise<void> {
   const kept = new Set([...after.values()].map((x) => x.agent));
-  for (const { agent } of before.values()) if (!kept.has(agent) && agent instanceof LocalAccessRouter) await agent.stop();
+  for (const { agent } of before.values()) {
+    if (kept.has(agent) || !(agent instanceof LocalAccessRouter)) continue;
+    await followers.get(agent)?.stop();
+    followers.delete(agent);
+    await agent.stop();
+  }
 }
 
 /** The shared BSID store of the config, opened (STORE_UNAVAILABLE when etcd does not answer); undefined: in memory. */

@@ -117,3 +117,44 @@ export async function bsidRoutes(lab: Lab, router = 'ar'): Promise<Map<string, n
   for (const l of lines) out.set(l.split(/\s+/)[0]!, (out.get(l.split(/\s+/)[0]!) ?? 0) + 1);
   return out;
 }
+
+/** `etcdctl ARGS…` against the lab's cluster, from ctl: stdout (throws with stderr on failure). */
+export async function etcdctl(lab: Lab, ...args: string[]): Promise<string> {
+  const r = await lab.exec('ctl', ['etcdctl', '--endpoints', ENDPOINTS.join(','), '--command-timeout', '5s', ...args], { timeoutMs: 20_000 });
+  assert.equal(r.code, 0, `etcdctl ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** The lease a key hangs on, in etcdctl's hex form (the JSON gives it in decimal, past 2^53). */
+export async function leaseOf(lab: Lab, key: string): Promise<string> {
+  const m = /"lease":(\d+)/.exec(await etcdctl(lab, 'get', key, '--write-out', 'json'));
+  assert.ok(m, `a lease on ${key}`);
+  return BigInt(m[1]!).toString(16);
+}
+
+/**
+ * The etcd lab's second access router: ar2 (agent on [fc00:41::2]:7780, clients fc00:4::/64 on
+ * eth1, its own BSID prefix), as a `nodes.accessRouters` entry, the graph's links and a policy for
+ * its clients, to add to examples/controller-access.yaml (see etcdControllerYaml).
+ */
+export const AR2 = { listen: '[fc00:41::2]:7780', clients: 'fc00:4::/64', clientInterface: 'eth1', bsidPrefix: 'fc00:e::/120' };
+
+/**
+ * examples/controller-access.yaml for the etcd lab: BSID prefixes /120, no health checks (no
+ * proxies run), a binding lifetime, ar2 (with `ar2.token` beside the config) and the etcd store.
+ */
+export function etcdControllerYaml(o: { arPrefix: string; lifetime: string; prefix: string; endpoints?: string[] }, readExample: (n: string) => string): string {
+  let yaml = readExample('controller-access.yaml')
+    .replace('bsidPrefix: "fc00:f::/64"', `bsidPrefix: "${o.arPrefix}"`)
+    .replace(/^\s+health: \{ address:.*\n/gm, '')
+    .replace('bindingSids: { lifetime: 120s }', `bindingSids: { lifetime: ${o.lifetime}, rate: { perSecond: 1000, burst: 1000 } }`)
+    .replace(
+      '      agent: { http: "[fc00:9::1]:7780", tokenFile: ar.token }   # beside this file; the agent\'s --token-file\n',
+      `      agent: { http: "[fc00:9::1]:7780", tokenFile: ar.token }\n    - name: ar2\n      bsidPrefix: "${AR2.bsidPrefix}"\n      agent: { http: "${AR2.listen}", tokenFile: ar2.token }\n`,
+    )
+    .replace('  - { a: "fc00:1::/64", b: ar }            # the clients\n', `  - { a: "fc00:1::/64", b: ar }\n  - { a: "${AR2.clients}", b: ar2 }\n  - { a: ar2, b: ar }\n`)
+    .replace('policies:\n', `policies:\n  - clients: "${AR2.clients}"\n    destination: server.lab.example\n    require: [ compress, decompress ]\n`);
+  assert.ok(yaml.includes(o.arPrefix) && yaml.includes('name: ar2') && yaml.includes('b: ar2') && yaml.includes(AR2.clients) && !/health: \{ address/.test(yaml), 'the example has the expected lines');
+  yaml += `\nstore: { etcd: { endpoints: [${(o.endpoints ?? ENDPOINTS).map((e) => `"${e}"`).join(', ')}], prefix: "${o.prefix}" } }\n`;
+  return yaml;
+}

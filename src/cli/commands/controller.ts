@@ -57,6 +57,8 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
         throw new SrError('BAD_ARGUMENT', `missing ${bsidPrefix === undefined ? '--bsid-prefix' : '--listen'}`, { hint: 'srv6pipes access-router --bsid-prefix fc00:f::/64 --listen [::1]:7780, or --config access-router.yaml' });
       }
       const { runAccessRouter } = await import('../../access-router/daemon.js');
+      const { storeFollower } = await import('../../controller/store/follow.js');
+      const { DEFAULT_RECONCILE } = await import('../../access-router/reconcile.js');
       const { minSourceLength, maxSegments, maxBsids, maxInFlight, maxConnections } = opts;
       const limits = {
         ...file?.limits,
@@ -72,6 +74,8 @@ export const CONTROLLER_COMMANDS: CommandSpec[] = [
         logLevel: opts.logLevel !== 'info' ? opts.logLevel : (file?.logLevel ?? 'info'),
         limits,
         dryRun: opts.dryRun,
+        // the store's credentials are read here, before the agent changes anything
+        ...(file?.store ? { store: file.store, reconcile: file.reconcile ?? DEFAULT_RECONCILE, follow: storeFollower(opts.name ?? file.name, file.store, file.reconcile ?? DEFAULT_RECONCILE) } : {}),
         ...(Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined)) as Partial<Record<keyof typeof files, string>>),
       });
     },

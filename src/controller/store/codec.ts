@@ -46,3 +46,12 @@ export function keyPath(prefix: string, key: string): string {
 export function sidPath(prefix: string, bsid: string): string {
   return `${prefix}/bsid/sid/${bsid}`;
 }
+
+/** The route index: `<prefix>/route/<router>/<bsid>` → the record; an access router watches `routePrefix` (reconcile.ts). */
+export function routePrefix(prefix: string, router: string): string {
+  return `${prefix}/route/${encodeURIComponent(router)}/`;
+}
+
+export function routePath(prefix: string, router: string, bsid: string): string {
+  return `${routePrefix(prefix, router)}${bsid}`;
+}

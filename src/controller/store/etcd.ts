@@ -4,12 +4,14 @@
  * — so the same key gives the same BSID from any instance, two instances racing for one key end
  * with one BSID, and two keys never share a BSID. Both keys hang on one etcd lease that lasts as
  * long as the access router keeps the route: a record outlives any controller's restart and goes
- * when its route would. A value under the prefix that is not a record (corrupt, foreign) is logged,
+ * when its route would. A third key, `<prefix>/route/<router>/<bsid>` (the record again), written and
+ * deleted in the same transactions on the same lease, is the route index each access router's
+ * reconciler lists and watches (access-router/reconcile.ts). A value under the prefix that is not a record (corrupt, foreign) is logged,
  * skipped and counted.
  */
 import type { Logger } from 'pino';
 import { SrError } from '../../core/errors.js';
-import { decodeBinding, encodeBinding, keyPath, sidPath } from './codec.js';
+import { decodeBinding, encodeBinding, keyPath, routePath, sidPath } from './codec.js';
 import type { EtcdClient, KeyValue } from './etcd-client.js';
 import type { BsidStore, CreateResult, StoredBinding } from './types.js';
 
@@ -57,7 +59,8 @@ export class EtcdBsidStore implements BsidStore {
     const kp = keyPath(this.prefix, b.key);
     const sp = sidPath(this.prefix, b.bsid);
     const lease = await this.client.grant(ttlSeconds(ttlMs));
-    const put = [{ put: { key: kp, value: encodeBinding(b), lease } }, { put: { key: sp, value: b.key, lease } }];
+    const value = encodeBinding(b);
+    const put = [{ put: { key: kp, value, lease } }, { put: { key: sp, value: b.key, lease } }, { put: { key: routePath(this.prefix, b.router, b.bsid), value, lease } }];
     let r = await this.client.txn(
       [
         { key: kp, target: 'CREATE', createRevision: 0 },
@@ -97,12 +100,15 @@ export class EtcdBsidStore implements BsidStore {
     const oldKv = await this.client.get(kp);
     const old = oldKv ? decodeBinding(oldKv.value) : undefined;
     const lease = await this.client.grant(ttlSeconds(ttlMs));
+    const value = encodeBinding(b);
     await this.client.txn(
       [],
       [
-        { put: { key: kp, value: encodeBinding(b), lease } },
+        { put: { key: kp, value, lease } },
         { put: { key: sidPath(this.prefix, b.bsid), value: b.key, lease } },
+        { put: { key: routePath(this.prefix, b.router, b.bsid), value, lease } },
         ...(old && old.bsid !== b.bsid ? [{ delete: { key: sidPath(this.prefix, old.bsid) } }] : []),
+        ...(old && (old.bsid !== b.bsid || old.router !== b.router) ? [{ delete: { key: routePath(this.prefix, old.router, old.bsid) } }] : []),
       ],
       [],
     );
@@ -113,8 +119,13 @@ export class EtcdBsidStore implements BsidStore {
   async remove(b: Pick<StoredBinding, 'key' | 'bsid'>): Promise<void> {
     const kp = keyPath(this.prefix, b.key);
     const kv = await this.client.get(kp);
-    if (!kv || decodeBinding(kv.value)?.bsid !== b.bsid) return;
-    await this.client.txn([{ key: kp, target: 'MOD', modRevision: kv.modRevision }], [{ delete: { key: kp } }, { delete: { key: sidPath(this.prefix, b.bsid) } }], []);
+    const old = kv ? decodeBinding(kv.value) : undefined;
+    if (!kv || old?.bsid !== b.bsid) return;
+    await this.client.txn(
+      [{ key: kp, target: 'MOD', modRevision: kv.modRevision }],
+      [{ delete: { key: kp } }, { delete: { key: sidPath(this.prefix, b.bsid) } }, { delete: { key: routePath(this.prefix, old.router, b.bsid) } }],
+      [],
+    );
   }
 
   async list(): Promise<StoredBinding[]> {

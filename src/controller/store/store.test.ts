@@ -29,14 +29,14 @@ import type { BsidStore, StoredBinding } from './types.js';
 const silent = pino({ level: 'silent' });
 
 /** etcd's JSON gateway, the calls the client makes: kv range/txn, lease grant/revoke, status. Leases never expire here. */
-function fakeGateway(): { server: http.Server; kv: Map<string, { value: string; create: number; mod: number }> } {
-  const kv = new Map<string, { value: string; create: number; mod: number }>();
+function fakeGateway(): { server: http.Server; kv: Map<string, { value: string; create: number; mod: number; lease?: string }> } {
+  const kv = new Map<string, { value: string; create: number; mod: number; lease?: string }>();
   let rev = 1;
   let lease = 100;
   const unb = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
   const b = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
   const kvOut = (k: string): object => ({ key: b(k), value: b(kv.get(k)!.value), create_revision: String(kv.get(k)!.create), mod_revision: String(kv.get(k)!.mod) });
-  type Req = { key?: string; range_end?: string; value?: string };
+  type Req = { key?: string; range_end?: string; value?: string; lease?: string };
   const range = (r: Req): object => {
     const key = unb(r.key);
     if (r.range_end === undefined) return kv.has(key) ? { kvs: [kvOut(key)] } : {};
@@ -48,7 +48,7 @@ function fakeGateway(): { server: http.Server; kv: Map<string, { value: string; 
     if (o.request_put) {
       const k = unb(o.request_put.key);
       rev++;
-      kv.set(k, { value: unb(o.request_put.value), create: kv.get(k)?.create ?? rev, mod: rev });
+      kv.set(k, { value: unb(o.request_put.value), create: kv.get(k)?.create ?? rev, mod: rev, ...(o.request_put.lease ? { lease: o.request_put.lease } : {}) });
       return { response_put: {} };
     }
     if (o.request_delete_range) {
@@ -144,6 +144,36 @@ for (const { name, make } of stores) {
     });
   });
 }
+
+describe('etcd store: the route index', () => {
+  test('create, update and remove keep <prefix>/route/<router>/<bsid> in step with the record, on its lease', async () => {
+    const store = new EtcdBsidStore(new EtcdClient({ endpoints: [endpoint], timeoutMs: 2000 }), '/ri', silent);
+    const routes = (): [string, string][] => [...gw.kv.entries()].filter(([k]) => k.startsWith('/ri/route/')).map(([k, v]) => [k, v.value]);
+    const leaseOf = (k: string): string | undefined => gw.kv.get(k)?.lease;
+    try {
+      const r1 = rec();
+      await store.create(r1, 60_000);
+      assert.deepEqual(routes(), [['/ri/route/ar/fc00:f::5', encodeBinding(r1)]]);
+      assert.ok(leaseOf('/ri/route/ar/fc00:f::5') !== undefined && leaseOf('/ri/route/ar/fc00:f::5') === leaseOf(keyPath('/ri', 'k1')), 'on the record’s lease');
+      // a refused create (the key is bound) writes no index entry
+      await store.create(rec({ bsid: 'fc00:f::9' }), 60_000);
+      assert.equal(routes().length, 1);
+      // re-pointed on the same BSID: the entry follows, on the new lease
+      const r2 = rec({ segments: ['fc00:b::1:0:0'] });
+      await store.update(r2, 60_000);
+      assert.deepEqual(routes(), [['/ri/route/ar/fc00:f::5', encodeBinding(r2)]]);
+      assert.equal(leaseOf('/ri/route/ar/fc00:f::5'), leaseOf(keyPath('/ri', 'k1')));
+      // moved to another BSID and another router: the old entry goes in the same transaction
+      const r3 = rec({ bsid: 'fc00:e::7', router: 'ar2' });
+      await store.update(r3, 60_000);
+      assert.deepEqual(routes(), [['/ri/route/ar2/fc00:e::7', encodeBinding(r3)]]);
+      await store.remove({ key: 'k1', bsid: 'fc00:e::7' });
+      assert.deepEqual(routes(), []);
+    } finally {
+      await store.close();
+    }
+  });
+});
 
 describe('etcd store: bad values and an absent etcd', () => {
   test('corrupt and foreign values under the prefix are logged, skipped and counted, never thrown; a corrupt record is replaced on create', async () => {
