@@ -102,6 +102,28 @@ describe('binding SIDs: the decisions beside the resolver (binding.ts)', () => {
     assert.match(failed.rcode === 'SERVFAIL' ? failed.reason : '', /^binding SID on ar: .*agent down/);
   });
 
+  test('answerPaths: a binding slower than bindingSids.answerWithin → SERVFAIL (BSID_NOT_READY) at the deadline; the binding goes on and the retry gets it', async () => {
+    const { resolver, agent, bsids } = setup({ yaml: ACCESS_CONTROLLER_YAML.replace('bindingSids: { lifetime: 120s }', 'bindingSids: { lifetime: 120s, answerWithin: 200ms }') });
+    assert.equal(resolver.config.bindingSids?.answerWithinMs, 200);
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    const install = agent.install.bind(agent);
+    agent.install = async (p) => {
+      await slow;
+      return install(p);
+    };
+    const q = { client: C, name: 'server.lab.example', type: 'AAAA', requested: [] };
+    const started = Date.now();
+    const late = await answerPaths(resolver, bsids, q);
+    assert.equal(late.rcode, 'SERVFAIL');
+    assert.match(late.rcode === 'SERVFAIL' ? late.reason : '', /^binding SID on ar: the binding for fc00:1::2 was not ready within 200 ms \(bindingSids.answerWithin\)$/);
+    assert.ok(Date.now() - started < 2000, 'answered at the deadline, not when the install ended');
+    release();
+    const again = await answerPaths(resolver, bsids, q);
+    assert.equal(again.rcode, 'NOERROR');
+    assert.equal((await agent.list()).length, 1, 'one install: the late one, finished');
+  });
+
   test('lookupBinding: the segments, the TTL at least 1 s and at most the zone TTL and what is left; unknown → NXDOMAIN; off → REFUSED', async () => {
     let now = 1_000_000;
     const { resolver, bsids } = setup({ now: () => now });

@@ -8,7 +8,7 @@
  * Who may ask the lookup is access.ts's decision; allocation and installs are bsid/manager.ts's.
  * The DNS layer (dns/message.ts) only encodes what these return.
  */
-import { isSrError } from '../core/errors.js';
+import { isSrError, SrError } from '../core/errors.js';
 import type { BsidRecord } from '../dns/records.js';
 import type { BsidManager } from './bsid/manager.js';
 import type { Question, Resolver, Route } from './resolver.js';
@@ -60,7 +60,8 @@ export async function answerPaths(resolver: Resolver, bsids: BsidManager | undef
     }
     let bsid: string;
     try {
-      ({ bsid } = await bsids.bind({ router, client: q.client, key: bindingKey(q.client, route), segments: path.segments.slice(0, -1), spec: route.spec }));
+      const bound = bsids.bind({ router, client: q.client, key: bindingKey(q.client, route), segments: path.segments.slice(0, -1), spec: route.spec });
+      ({ bsid } = await within(bound, cfg.bindingSids.answerWithinMs, `the binding for ${q.client}`));
     } catch (e) {
       return { rcode: isSrError(e, 'BSID_LIMIT') ? 'REFUSED' : 'SERVFAIL', reason: `binding SID on ${router}: ${(e as Error).message}` };
     }
@@ -68,6 +69,20 @@ export async function answerPaths(resolver: Resolver, bsids: BsidManager | undef
     paths.push({ destination: path.destination, segments: path.segments, bsid: { record: { priority: cfg.bindingSids.priority, source: q.client, prefixLength: 128, bsid }, ttl } });
   }
   return { rcode: 'NOERROR', ttl: cfg.ttl, a: res.a, aaaa: res.aaaa, paths, ...(res.note ? { note: res.note } : {}) };
+}
+
+/**
+ * `p`, or BSID_NOT_READY after `ms`: a DNS answer does not wait on a slow store or agent for longer
+ * than a client waits for it. The work behind `p` goes on (its outcome is then only logged by whoever
+ * awaits it next: the client's retry finds the binding made, or the same failure).
+ */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SrError('BSID_NOT_READY', `${what} was not ready within ${ms} ms (bindingSids.answerWithin)`)), ms);
+  });
+  p.catch(() => undefined); // a failure after the deadline is nobody's unhandled rejection
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 export type BindingLookup = { rcode: 'NOERROR'; bsid: string; segments: string[]; ttl: number } | { rcode: 'REFUSED' | 'NXDOMAIN'; reason: string };

@@ -183,6 +183,8 @@ const schema = z
             max: z.number().int().min(1).max(1_000_000).default(10_000),
             /** new BSIDs per client network (`limits.clientPrefix`): token bucket */
             rate: rate.default({ perSecond: 2, burst: 16 }),
+            /** an answer that needs a binding (or a lookup from the store) waits at most this long, then SERVFAIL; the binding goes on */
+            answerWithin: duration({ min: 100, max: 60_000 }).default(3000),
           })
           .strict(),
       ])
@@ -284,6 +286,8 @@ export interface BindingSidConfig {
   perClient: number;
   max: number;
   rate: RateSpec;
+  /** an answer waits at most this long for its binding (ms) */
+  answerWithinMs: number;
 }
 
 export interface UpstreamConfig {
@@ -491,7 +495,7 @@ function bindingSidsConfig(c: Raw, invalid: Invalid): BindingSidConfig | null {
   const b = c.bindingSids;
   if (b === false) return null;
   if (!c.nodes.accessRouters.some((a) => a.agent)) throw invalid(['bindingSids'], 'binding SIDs need at least one access router with an `agent` (nodes.accessRouters[].agent)');
-  return { lifetimeMs: b.lifetime, lookupFrom: b.lookupFrom.map((x) => parsePrefix(x)), priority: b.priority, perClient: b.perClient, max: b.max, rate: b.rate };
+  return { lifetimeMs: b.lifetime, lookupFrom: b.lookupFrom.map((x) => parsePrefix(x)), priority: b.priority, perClient: b.perClient, max: b.max, rate: b.rate, answerWithinMs: b.answerWithin };
 }
 
 function limitsConfig(l: Raw['limits']): DnsLimits {

@@ -107,6 +107,7 @@ export const ERROR_CODES = {
   CONNECT_FAILED: { kind: 'input', hint: 'the destination, or the first segment of the path, refused or did not answer within --timeout: check the address and port, and the path with `srv6pipes resolve NAME` (or --segments)' },
   BSID_LOOKUP_FAILED: { kind: 'input', hint: 'check `bindingSids.controller` in the proxy config and that the controller answers this proxy' },
   BSID_LOOKUP_BUSY: { kind: 'input', hint: 'too many binding-SID lookups in flight (bindingSids.maxInflight): a slow controller, or SYNs naming many BSIDs' },
+  BSID_NOT_READY: { kind: 'input', hint: 'the binding took longer than bindingSids.answerWithin (the store or the access-router agent is slow or unreachable): the client\'s retry gets it once it is done' },
   BSID_LIMIT: { kind: 'input', hint: 'the controller refused a new binding SID: see bindingSids.perClient, .max and .rate in its config (docs/controller.md)' },
   RELAY_HANDOVER: { kind: 'bug', hint: 'a pair handed to the native relay must be two connected TCP sockets with nothing buffered in JavaScript, on a relay not yet closed (src/native/relay.ts)' },
   RELAY_OPS: { kind: 'bug', hint: "a function's native ops must be ones the relay thread runs (xor: key 0..255, passes 0..1024; ratelimit: rate > 0, burst >= 1; at most 64 per direction): see src/native/relay.ts" },

@@ -21,7 +21,7 @@
 import dnsPacket from 'dns-packet';
 import { SrError } from '../../core/errors.js';
 import { mayForward, mayLookUpPrivate } from '../access.js';
-import { answerPaths, lookupBinding } from '../binding.js';
+import { answerPaths, lookupBinding, within } from '../binding.js';
 import type { BsidManager } from '../bsid/manager.js';
 import type { Resolver } from '../resolver.js';
 import { normalizeName } from '../config.js';
@@ -202,7 +202,8 @@ export const QUERY_KINDS: readonly QueryKind[] = [
     answer: async ({ services, query }, target: string) => {
       // with a shared store, a BSID another instance bound is fetched first (the store down: SERVFAIL, saying so)
       try {
-        if (services.resolver.config.bindingSids) await services.bsids?.fetch(target);
+        const b = services.resolver.config.bindingSids;
+        if (b && services.bsids) await within(services.bsids.fetch(target), b.answerWithinMs, `binding SID ${target} from the store`);
       } catch (e) {
         return { kind: 'records', rcode: 'SERVFAIL', reason: `binding SID ${target}: ${(e as Error).message}` };
       }
