@@ -23,7 +23,7 @@
  * route (`installedUntil`), and an instance whose cached copy times out only forgets it.
  */
 import type { Logger } from 'pino';
-import { SrError } from '../../core/errors.js';
+import { isSrError, SrError } from '../../core/errors.js';
 import { formatAddress, formatPrefix, maskBuffer, parseAddress, type Prefix6 } from '../../net/ip6.js';
 import type { AccessRouterAgent, BsidPolicy } from '../../access-router/api.js';
 import type { BsidStore, StoredBinding } from '../store/types.js';
@@ -214,7 +214,11 @@ export class BsidManager {
     const clear = (): void => {
       if (this.pending.get(req.key) === p) this.pending.delete(req.key);
     };
-    p.then(clear, clear);
+    p.then(clear, (e: unknown) => {
+      clear();
+      // the DNS answer may have gone already (bindingSids.answerWithin): the cause is logged here
+      if (!isSrError(e, 'BSID_LIMIT')) this.o.log.warn({ router: req.router, client: req.client, key: req.key, code: e instanceof SrError ? e.code : 'INTERNAL', err: (e as Error).message }, 'binding SID not bound');
+    });
     return p;
   }
 
