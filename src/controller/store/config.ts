@@ -23,6 +23,8 @@ export const STORE_SCHEMA = z
             prefix: z.string().regex(/^\/[A-Za-z0-9_./-]{0,200}$/, 'a key prefix such as "/srv6pipes"').default('/srv6pipes'),
             /** how long one etcd request may take before the next endpoint is tried */
             timeout: duration({ min: 100, max: 60_000 }).default(2000),
+            /** the elected instance's lease (health checks, re-pointing): a leader cut off from etcd steps down within it, a follower takes over after it */
+            leaderTtl: duration({ min: 2000, max: 60_000 }).default(5000),
             tls: z
               .object({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
               .strict()
@@ -43,6 +45,8 @@ export interface EtcdStoreConfig {
   endpoints: string[];
   prefix: string;
   timeoutMs: number;
+  /** the leader's lease (ms, whole seconds in etcd) */
+  leaderTtlMs: number;
   tls?: { ca: string; cert?: string; key?: string };
   username?: string;
   passwordFile?: string;
@@ -53,6 +57,6 @@ export type StoreConfig = { etcd: EtcdStoreConfig } | null;
 
 export function storeConfig(s: z.infer<typeof STORE_SCHEMA>): StoreConfig {
   if (s === 'memory') return null;
-  const { timeout, ...e } = s.etcd;
-  return { etcd: { ...e, endpoints: e.endpoints.map((x) => x.replace(/\/$/, '')), timeoutMs: timeout } };
+  const { timeout, leaderTtl, ...e } = s.etcd;
+  return { etcd: { ...e, endpoints: e.endpoints.map((x) => x.replace(/\/$/, '')), timeoutMs: timeout, leaderTtlMs: leaderTtl } };
 }
