@@ -25,6 +25,8 @@ export const STORE_SCHEMA = z
             timeout: duration({ min: 100, max: 60_000 }).default(2000),
             /** the elected instance's lease (health checks, re-pointing): a leader cut off from etcd steps down within it, a follower takes over after it */
             leaderTtl: duration({ min: 2000, max: 60_000 }).default(5000),
+            /** bindings the leader re-points at once after a health change (installs and store updates in flight) */
+            repointConcurrency: z.number().int().min(1).max(1024).default(32),
             tls: z
               .object({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
               .strict()
@@ -47,6 +49,7 @@ export interface EtcdStoreConfig {
   timeoutMs: number;
   /** the leader's lease (ms, whole seconds in etcd) */
   leaderTtlMs: number;
+  repointConcurrency: number;
   tls?: { ca: string; cert?: string; key?: string };
   username?: string;
   passwordFile?: string;

@@ -9,9 +9,10 @@
  */
 import type { Logger } from 'pino';
 import { SrError } from '../../core/errors.js';
-import { decodeBinding, encodeBinding, keyPath, sidPath } from './codec.js';
+import { decodeBinding, encodeBinding, keyOfPath, keyPath, sidPath } from './codec.js';
 import type { EtcdClient, KeyValue } from './etcd-client.js';
-import type { BsidStore, CreateResult, StoredBinding } from './types.js';
+import { followPrefix } from './follow.js';
+import type { BsidStore, CreateResult, RecordChange, StoredBinding } from './types.js';
 
 const ttlSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
@@ -120,6 +121,39 @@ export class EtcdBsidStore implements BsidStore {
   async list(): Promise<StoredBinding[]> {
     const kvs = await this.client.list(`${this.prefix}/bsid/key/`);
     return kvs.flatMap((kv) => this.decode(kv) ?? []);
+  }
+
+  /** The records as they change (store/follow.ts: list, watch, list again after a broken watch). */
+  follow(onList: (records: StoredBinding[]) => void, onChanges: (changes: RecordChange[]) => void, signal: AbortSignal): Promise<void> {
+    const head = `${this.prefix}/bsid/key/`;
+    return followPrefix(
+      this.client,
+      head,
+      {
+        onList: (kvs) => onList(kvs.flatMap((kv) => this.decode(kv) ?? [])),
+        onEvents: (events) =>
+          onChanges(
+            events.flatMap((e): RecordChange[] => {
+              const key = keyOfPath(this.prefix, e.kv.key);
+              if (key === undefined) return [];
+              if (e.type === 'DELETE') return [{ key, record: undefined }];
+              const record = this.decode(e.kv);
+              return record ? [{ key, record }] : [];
+            }),
+          ),
+      },
+      signal,
+      this.log,
+    );
+  }
+
+  /** The etcd client (the election and the health records share it). */
+  get etcd(): EtcdClient {
+    return this.client;
+  }
+
+  get keyPrefix(): string {
+    return this.prefix;
   }
 
   close(): Promise<void> {

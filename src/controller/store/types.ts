@@ -6,6 +6,17 @@
  * racing for one key, or two keys for one BSID, end with one binding.
  */
 
+/** What a binding's path was computed from (the BSID manager's PathSpec). */
+export interface StoredPathSpec {
+  from: string;
+  to: string;
+  destination: string;
+  functions: { name: string; argument: bigint }[];
+  tieKey: string;
+  bandwidthKbps?: number;
+  maxLatencyMs?: number;
+}
+
 /** What is shared of a binding. */
 export interface StoredBinding {
   key: string;
@@ -15,7 +26,12 @@ export interface StoredBinding {
   segments: string[];
   /** until when the access router keeps the route (ms since the epoch); the record lives as long */
   installedUntil: number;
+  /** what the path was computed from (absent in records written before it was stored) */
+  spec?: StoredPathSpec;
 }
+
+/** A change of one key's record seen by a watch: its new record, or undefined when it went. */
+export type RecordChange = { key: string; record: StoredBinding | undefined };
 
 export type CreateResult =
   | { ok: true }
@@ -41,5 +57,11 @@ export interface BsidStore {
   remove(b: Pick<StoredBinding, 'key' | 'bsid'>): Promise<void>;
   /** every record (at start: a restarted controller takes them over) */
   list(): Promise<StoredBinding[]>;
+  /**
+   * Follows every change of the records (by any instance, expiry included) until `signal` aborts:
+   * `onList` gets the full set at the start and again whenever the watch had to start over (it may
+   * have missed changes), `onChanges` each batch in order.
+   */
+  follow(onList: (records: StoredBinding[]) => void, onChanges: (changes: RecordChange[]) => void, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
