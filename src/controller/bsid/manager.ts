@@ -484,7 +484,7 @@ export class BsidManager {
       if (c.segments.join(',') === s.segments.join(',')) return;
       const moved: StoredBinding = { ...s, segments: c.segments };
       await r.agent.install({ bsid: s.bsid, source: { prefix: s.client, length: 128 }, segments: c.segments, expiresAt: s.installedUntil, key: s.key });
-      await store.update(moved, s.installedUntil - this.now());
+      await store.repath(moved);
       this.applyChange({ key: s.key, record: moved });
       counts.moved++;
       this.o.log.info({ bsid: s.bsid, router: s.router, from: s.segments, to: c.segments }, 'BSID re-pointed');

@@ -2,6 +2,7 @@
  * The store inside one process: two maps and the records' expiry. Two BSID managers sharing one
  * instance behave like two controllers sharing an etcd cluster (the unit tests use it so).
  */
+import { SrError } from '../../core/errors.js';
 import type { BsidStore, CreateResult, RecordChange, StoredBinding } from './types.js';
 
 export class MemoryBsidStore implements BsidStore {
@@ -47,6 +48,14 @@ export class MemoryBsidStore implements BsidStore {
     if (old && old.bsid !== b.bsid && this.bySid.get(old.bsid) === b.key) this.bySid.delete(old.bsid);
     this.byKey.set(b.key, { b: { ...b }, until: this.now() + ttlMs });
     this.bySid.set(b.bsid, b.key);
+    this.tell([{ key: b.key, record: { ...b } }]);
+    return Promise.resolve();
+  }
+
+  repath(b: StoredBinding): Promise<void> {
+    const e = this.byKey.get(b.key);
+    if (!e || !this.live(b.key) || e.b.bsid !== b.bsid) return Promise.reject(new SrError('STORE_UNAVAILABLE', `store: ${b.key} is no longer bound to ${b.bsid}`));
+    e.b = { ...b };
     this.tell([{ key: b.key, record: { ...b } }]);
     return Promise.resolve();
   }

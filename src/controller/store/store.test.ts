@@ -152,6 +152,9 @@ for (const { name, make } of stores) {
         assert.equal(await store.getByBsid('fc00:f::5'), undefined, 'the old BSID is free again');
         assert.deepEqual((await store.get('k1'))?.segments, ['fc00:b::1:0:0']);
         assert.deepEqual(await store.create(rec({ key: 'k2' }), 60_000), { ok: true });
+        const k2 = (await store.get('k2'))!;
+        await store.repath({ ...k2, segments: ['fc00:d::1:0:0'] });
+        assert.deepEqual(await store.getByBsid('fc00:f::5'), { ...k2, segments: ['fc00:d::1:0:0'] }, 're-pathed: same BSID, new path');
         await store.remove({ key: 'k1', bsid: 'fc00:f::5' }); // not what k1 holds: nothing happens
         assert.equal((await store.list()).length, 2);
         await store.remove({ key: 'k1', bsid: 'fc00:f::6' });
