@@ -179,7 +179,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
         }
         if (!election?.isLeader || !cfg.bindingSids) return;
         const t0 = performance.now();
-        const r = await bsids.repointAll(compute, cfg.store?.etcd.repointConcurrency);
+        const r = await bsids.repointAll(compute, cfg.store?.etcd.repointConcurrency, cfg.store?.etcd.repointBatch);
         if (r.moved || r.removed || r.failed) log.info({ ...r, ms: Math.round(performance.now() - t0) }, 'binding SIDs recomputed');
       })
       .catch((e: Error) => log.error({ err: e.message }, 're-pointing failed: tried again at the next health change'));
@@ -197,7 +197,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
     // every instance: the published health (its changes re-point, at the leader) and the store's bindings
     shared = new SharedHealth(store.etcd, store.keyPrefix, log.child({ store: 'health' }), () => repoint());
     await shared.start();
-    if (cfg.bindingSids) void bsids.follow(following.signal);
+    if (cfg.bindingSids) bsids.follow(following.signal).catch((e: Error) => log.error({ err: e.message }, 'store: following the bindings stopped'));
     const s = shared;
     election = new Election({
       client: store.etcd,
@@ -244,6 +244,12 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   }
   if (election) election.start();
   else health.start();
+  // the leader publishes again what a failed write left unpublished (etcd down for a moment)
+  const republisher = setInterval(() => {
+    if (!shared || !election?.isLeader) return;
+    for (const st of health.status()) if (shared.published(st.node) !== st.up) publish(st.node);
+  }, Math.max(1000, cfg.health.intervalMs));
+  republisher.unref();
   const sweeper = setInterval(() => void bsids.sweep(), 1000);
   sweeper.unref();
   if (cfg.upstream && cfg.upstream.allow.length === 0) log.warn({ upstream: `${cfg.upstream.address}:${cfg.upstream.port}` }, 'upstream has no `allow`: names outside the zones are forwarded for nobody (REFUSED)');
@@ -276,6 +282,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   };
   await untilStopSignal(log, onHup);
   clearInterval(sweeper);
+  clearInterval(republisher);
   // the leader hands over at once (its lease revoked)
   await election?.stop();
   await health.stop();

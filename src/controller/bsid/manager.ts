@@ -449,48 +449,81 @@ export class BsidManager {
   /**
    * The elected instance's re-pointing, with a store: every record in it (not only this instance's
    * cache) is recomputed from its path spec; each changed one is installed on its access router and
-   * updated in the store — once, by this instance alone — and one with no path left is removed.
-   * `concurrency` records at a time. Records without a spec (written before specs were stored) are
-   * left: they are recomputed when their client asks again. Without a store: repoint().
+   * written to the store — once, by this instance alone — and one with no path left is removed.
+   * `concurrency` records at a time; the store writes go `batch` records to one transaction (a
+   * batch that fails — a record expired meanwhile — is written record by record). Records without a
+   * spec (written before specs were stored) are left: they are recomputed when their client asks
+   * again. Without a store: repoint().
    */
-  async repointAll(compute: (spec: PathSpec) => { segments: string[] } | { reason: string }, concurrency = 32): Promise<{ moved: number; removed: number; failed: number; records: number }> {
+  async repointAll(compute: (spec: PathSpec) => { segments: string[] } | { reason: string }, concurrency = 32, batch = 64): Promise<{ moved: number; removed: number; failed: number; records: number }> {
     const store = this.o.store;
     if (!store) return { ...(await this.repoint(compute)), failed: 0, records: this.byBsid.size };
     const records = await store.list();
     const counts = { moved: 0, removed: 0, failed: 0, records: records.length };
+    const pending: Moved[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < records.length) await this.repointRecord(records[next++]!, compute, counts);
+      while (next < records.length) {
+        const m = await this.repointRecord(records[next++]!, compute, counts);
+        if (m) pending.push(m);
+        if (pending.length >= batch) await this.writeMoved(pending.splice(0), counts);
+      }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, records.length)) }, worker));
+    if (pending.length) await this.writeMoved(pending.splice(0), counts);
     return counts;
   }
 
-  private async repointRecord(s: StoredBinding, compute: (spec: PathSpec) => { segments: string[] } | { reason: string }, counts: { moved: number; removed: number; failed: number }): Promise<void> {
+  /** Recomputes one record: removes it (no path left), or installs its new path and returns it to be written. */
+  private async repointRecord(s: StoredBinding, compute: (spec: PathSpec) => { segments: string[] } | { reason: string }, counts: { moved: number; removed: number; failed: number }): Promise<Moved | undefined> {
     const store = this.o.store!;
     const r = this.routers.get(s.router);
-    if (!s.spec || !r || s.installedUntil <= this.now()) return;
+    if (!s.spec || !r || s.installedUntil <= this.now()) return undefined;
     const c = compute(s.spec);
-    const cached = this.byKey.get(s.key);
     try {
       if ('reason' in c) {
+        const cached = this.byKey.get(s.key);
         if (cached) this.forget(cached);
         await store.remove(s);
         await r.agent.remove(s.bsid);
         counts.removed++;
         this.o.log.info({ bsid: s.bsid, router: s.router, client: s.client, why: c.reason }, 'BSID removed');
-        return;
+        return undefined;
       }
-      if (c.segments.join(',') === s.segments.join(',')) return;
-      const moved: StoredBinding = { ...s, segments: c.segments };
+      if (c.segments.join(',') === s.segments.join(',')) return undefined;
       await r.agent.install({ bsid: s.bsid, source: { prefix: s.client, length: 128 }, segments: c.segments, expiresAt: s.installedUntil, key: s.key });
-      await store.repath(moved);
-      this.applyChange({ key: s.key, record: moved });
-      counts.moved++;
-      this.o.log.info({ bsid: s.bsid, router: s.router, from: s.segments, to: c.segments }, 'BSID re-pointed');
+      return { from: s, to: { ...s, segments: c.segments } };
     } catch (e) {
       counts.failed++;
       this.o.log.error({ bsid: s.bsid, router: s.router, err: (e as Error).message }, 're-pointing failed: the old path stays');
+      return undefined;
     }
   }
+
+  /** The installed re-pointings into the store: one transaction, or one by one when it fails. */
+  private async writeMoved(items: Moved[], counts: { moved: number; failed: number }): Promise<void> {
+    const store = this.o.store!;
+    try {
+      await store.repath(items.map((m) => m.to));
+    } catch (e) {
+      if (items.length > 1) {
+        for (const m of items) await this.writeMoved([m], counts);
+        return;
+      }
+      counts.failed++;
+      this.o.log.error({ bsid: items[0]!.to.bsid, router: items[0]!.to.router, err: (e as Error).message }, 're-pointing: the route is re-pointed, its record could not be written (gone meanwhile?)');
+      return;
+    }
+    for (const { from, to } of items) {
+      this.applyChange({ key: to.key, record: to });
+      counts.moved++;
+      this.o.log.info({ bsid: to.bsid, router: to.router, from: from.segments, to: to.segments }, 'BSID re-pointed');
+    }
+  }
+}
+
+/** A binding re-pointed on its router, to be written to the store. */
+interface Moved {
+  from: StoredBinding;
+  to: StoredBinding;
 }

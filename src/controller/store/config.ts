@@ -27,6 +27,8 @@ export const STORE_SCHEMA = z
             leaderTtl: duration({ min: 2000, max: 60_000 }).default(5000),
             /** bindings the leader re-points at once after a health change (installs and store updates in flight) */
             repointConcurrency: z.number().int().min(1).max(1024).default(32),
+            /** re-pointed records written per etcd transaction (etcd's --max-txn-ops, 128 by default, bounds it) */
+            repointBatch: z.number().int().min(1).max(128).default(64),
             tls: z
               .object({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
               .strict()
@@ -50,6 +52,7 @@ export interface EtcdStoreConfig {
   /** the leader's lease (ms, whole seconds in etcd) */
   leaderTtlMs: number;
   repointConcurrency: number;
+  repointBatch: number;
   tls?: { ca: string; cert?: string; key?: string };
   username?: string;
   passwordFile?: string;

@@ -111,9 +111,10 @@ export class EtcdBsidStore implements BsidStore {
     if (oldKv?.lease && oldKv.lease !== lease) await this.client.revoke(oldKv.lease).catch(() => undefined);
   }
 
-  /** One write: the record's new path on the lease the key has (a re-pointing keeps BSID and expiry). */
-  async repath(b: StoredBinding): Promise<void> {
-    await this.client.txn([], [{ put: { key: keyPath(this.prefix, b.key), value: encodeBinding(b), ignoreLease: true } }], []);
+  /** One transaction: each record's new path on the lease its key has (a re-pointing keeps BSID and expiry). */
+  async repath(bs: readonly StoredBinding[]): Promise<void> {
+    if (bs.length === 0) return;
+    await this.client.txn([], bs.map((b) => ({ put: { key: keyPath(this.prefix, b.key), value: encodeBinding(b), ignoreLease: true } })), []);
   }
 
   async remove(b: Pick<StoredBinding, 'key' | 'bsid'>): Promise<void> {

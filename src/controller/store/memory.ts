@@ -52,11 +52,10 @@ export class MemoryBsidStore implements BsidStore {
     return Promise.resolve();
   }
 
-  repath(b: StoredBinding): Promise<void> {
-    const e = this.byKey.get(b.key);
-    if (!e || !this.live(b.key) || e.b.bsid !== b.bsid) return Promise.reject(new SrError('STORE_UNAVAILABLE', `store: ${b.key} is no longer bound to ${b.bsid}`));
-    e.b = { ...b };
-    this.tell([{ key: b.key, record: { ...b } }]);
+  repath(bs: readonly StoredBinding[]): Promise<void> {
+    for (const b of bs) if (this.live(b.key)?.bsid !== b.bsid) return Promise.reject(new SrError('STORE_UNAVAILABLE', `store: ${b.key} is no longer bound to ${b.bsid}`));
+    for (const b of bs) this.byKey.get(b.key)!.b = { ...b };
+    this.tell(bs.map((b) => ({ key: b.key, record: { ...b } })));
     return Promise.resolve();
   }
 

@@ -76,10 +76,10 @@ describe('replicated state on a real etcd (loopback)', { skip: HAS_LOOPBACK_ETCD
       const k3 = await short.m.bind(req('k3'));
       await until('b caches k3', () => b.m.lookup(k3.bsid) !== undefined);
       // re-pathed on the lease it has: the expiry stays (the record still goes with its short lease)
-      await a.store.repath({ key: 'k3', bsid: k3.bsid, router: 'ar', client: k3.client, segments: ['fc00:d::1:0:0'], installedUntil: k3.installedUntil });
+      await a.store.repath([{ key: 'k3', bsid: k3.bsid, router: 'ar', client: k3.client, segments: ['fc00:d::1:0:0'], installedUntil: k3.installedUntil }]);
       await until('b has k3 re-pathed', () => b.m.lookup(k3.bsid)?.segments[0] === 'fc00:d::1:0:0');
       await until('k3’s lease expires and b forgets it', () => b.m.list().every((x) => x.key !== 'k3'), 10_000);
-      await assert.rejects(a.store.repath({ key: 'k3', bsid: k3.bsid, router: 'ar', client: k3.client, segments: [], installedUntil: k3.installedUntil }), /STORE_UNAVAILABLE|not found|lease/i, 'a record that is gone is not written again');
+      await assert.rejects(a.store.repath([{ key: 'k3', bsid: k3.bsid, router: 'ar', client: k3.client, segments: [], installedUntil: k3.installedUntil }]), /STORE_UNAVAILABLE|not found|lease/i, 'a record that is gone is not written again');
       assert.equal(await a.store.get('k3'), undefined);
     } finally {
       stop.abort();

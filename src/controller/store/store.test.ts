@@ -153,7 +153,7 @@ for (const { name, make } of stores) {
         assert.deepEqual((await store.get('k1'))?.segments, ['fc00:b::1:0:0']);
         assert.deepEqual(await store.create(rec({ key: 'k2' }), 60_000), { ok: true });
         const k2 = (await store.get('k2'))!;
-        await store.repath({ ...k2, segments: ['fc00:d::1:0:0'] });
+        await store.repath([{ ...k2, segments: ['fc00:d::1:0:0'] }]);
         assert.deepEqual(await store.getByBsid('fc00:f::5'), { ...k2, segments: ['fc00:d::1:0:0'] }, 're-pathed: same BSID, new path');
         await store.remove({ key: 'k1', bsid: 'fc00:f::5' }); // not what k1 holds: nothing happens
         assert.equal((await store.list()).length, 2);
@@ -339,6 +339,27 @@ describe('the elected instance re-points every binding of the store, once; the o
     agent.fail = false;
     assert.deepEqual(await m.repointAll(() => ({ segments: ['fc00:b::1:0:0'] })), { moved: 1, removed: 0, failed: 0, records: 2 });
     assert.deepEqual((await store.get('old'))?.segments, rec().segments);
+  });
+
+  test('re-pointed records are written in batches; a batch holding a record that went meanwhile is written record by record', async () => {
+    const store = new MemoryBsidStore();
+    const agent = new MemoryAccessRouter();
+    const m = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 60_000, log: silent, perClient: 100, store });
+    const bound = [];
+    for (let i = 1; i <= 10; i++) bound.push(await m.bind(req(`k${i}`)));
+    let writes = 0;
+    const repath = store.repath.bind(store);
+    store.repath = (bs) => (writes++, repath(bs));
+    const gone = bound[6]!;
+    const r = await m.repointAll((s) => {
+      // k7's record goes (expired, say) after the list, before its batch is written
+      if (s.tieKey === 'k2') void store.remove(gone);
+      return { segments: ['fc00:b::1:0:0'] };
+    }, 2, 4);
+    assert.deepEqual(r, { moved: 9, removed: 0, failed: 1, records: 10 });
+    // batches of 4: [k1..k4] [k5..k8] fails → 4 single writes, [k9 k10]
+    assert.equal(writes, 1 + 1 + 4 + 1);
+    for (const b of bound) assert.deepEqual((await store.get(b.key))?.segments, b.key === gone.key ? undefined : ['fc00:b::1:0:0'], b.key);
   });
 
   test('the followed cache holds at most `max` bindings: beyond, a lookup fetches', async () => {

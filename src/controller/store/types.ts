@@ -54,10 +54,11 @@ export interface BsidStore {
   /** replaces the record of a key this instance holds (a re-install, a re-pointing), living `ttlMs` from now */
   update(b: StoredBinding, ttlMs: number): Promise<void>;
   /**
-   * a re-pointing: the record's new path (same key, BSID and expiry), on the lease it has — one
-   * write. Fails (STORE_UNAVAILABLE) when the record is gone (expired or removed meanwhile).
+   * re-pointings: each record's new path (same key, BSID and expiry), on the lease it has — one
+   * transaction for all. Fails as a whole (STORE_UNAVAILABLE) when one of them is gone (expired or
+   * removed meanwhile).
    */
-  repath(b: StoredBinding): Promise<void>;
+  repath(bs: readonly StoredBinding[]): Promise<void>;
   /** removes a key's record and its BSID, if the key still holds that BSID */
   remove(b: Pick<StoredBinding, 'key' | 'bsid'>): Promise<void>;
   /** every record (at start: a restarted controller takes them over) */
