@@ -7,7 +7,9 @@
  *        clients pass through them, and the other becomes leader;
  *   (ii) the replica both BSIDs point to dies (p1a killed by pid, its links deleted): each BSID is re-pointed to p1b
  *        once, by the leader alone (the follower logs none), on both access routers, and flows from
- *        both clients pass through p1b.
+ *        both clients pass through p1b;
+ *   (iii) the leader is killed: the follower leads once its lease has ended, from the published
+ *        states (nothing re-pointed back to the dead replica), and answers.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -80,7 +82,7 @@ async function flow(lab: Lab, client: keyof typeof CLIENTS, bsid: string, server
 const repointed = (d: DaemonHandle, bsid: string): number => d.out.count((l) => l['msg'] === 'BSID re-pointed' && l['bsid'] === bsid);
 
 describe('the replicated controllers’ leader (etcd lab: three etcd members, two controllers, two access routers, p1a|p1b, p2)', { skip: HAS_ETCD ? false : 'etcd-server is not installed (apt-get install etcd-server)' }, () => {
-  test('(i) the leader stops: the other answers, flows pass, it leads; (ii) the replica dies: each BSID re-pointed once, by the leader, on both routers', async () => {
+  test('(i) the leader stops: the other answers, flows pass, it leads; (ii) the replica dies: each BSID re-pointed once, by the leader, on both routers; (iii) the leader is killed: the other takes over from the published states', async () => {
     await withLab('etcd', async (lab) => {
       const etcd = await startEtcd(lab);
       const daemons: DaemonHandle[] = [];
@@ -155,6 +157,18 @@ describe('the replicated controllers’ leader (etcd lab: three etcd members, tw
           assert.equal(repointed(ctl2, b), 0, `${b}: never by the follower`);
         }
         assert.equal(ctl2.out.count((l) => l['msg'] === 'proxy down'), 0, 'the follower does not probe');
+
+        // (iii) the leader is killed (no revoke): ctl2 leads once the lease ends (leaderTtl 2s), from the
+        // published states — p1a stays down, so nothing is re-pointed back to it (optimistic, it would be)
+        const killedAt = Date.now();
+        ctl.child.kill('SIGKILL');
+        await ctl2.out.next((l) => l['msg'] === 'election: became leader', 8_000, 'ctl2 elected after ctl was killed');
+        assert.ok(Date.now() - killedAt >= 1000, 'not before the killed leader’s lease could end');
+        await new Promise((r) => setTimeout(r, 2500));
+        assert.equal(ctl2.out.count((l) => l['msg'] === 'BSID re-pointed'), 0, 'the new leader starts from the published states');
+        assert.match(await routeOf(lab, 'ar', b1), /segs 2 \[ fc00:b::1:0:0 fc00:c::2:0:0 \]/);
+        assert.equal(bsidOf(await dig(lab, 'client', 'ctl2')), b1);
+        assert.equal(await metric(lab, 'ctl2', 'srv6pipes_controller_leader'), 1);
       } catch (e) {
         // what each daemon logged, for the failure report
         const logs = [...daemons.map((d, i) => [`daemon ${i}`, d.out] as const), ...Object.entries(proxies).map(([n, p]) => [n, p.out] as const)];
