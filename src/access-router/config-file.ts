@@ -12,7 +12,7 @@ import { parseYamlText, readConfigText } from '../config/file.js';
 import { configInvalid, parseWith } from '../config/fields.js';
 import { ipv6Schema, logLevelSchema, prefixSchema } from '../config/schemas.js';
 import { duration } from '../config/duration.js';
-import { STORE_SCHEMA, storeConfig } from '../config/store.js';
+import { AGENT_STORE_SCHEMA, agentStoreConfig } from '../config/store.js';
 import { agentLimitsSchema } from './limits.js';
 import type { RunAccessRouterOptions } from './daemon.js';
 
@@ -31,7 +31,7 @@ const schema = z
     limits: agentLimitsSchema.partial().default({}),
     logLevel: logLevelSchema,
     /** the controllers' etcd store: the agent makes its routes match `<prefix>/route/<name>/` */
-    store: STORE_SCHEMA,
+    store: AGENT_STORE_SCHEMA,
     reconcile: z
       .object({
         /** a full re-list and diff this often while connected (routes changed behind the store's back come back) */
@@ -52,7 +52,6 @@ const schema = z
 export function loadAccessRouterConfig(path: string): RunAccessRouterOptions {
   const c = parseWith(schema, parseYamlText(readConfigText(path), path), (p, m) => configInvalid(path, p, m));
   const rel = (f: string): string => resolve(dirname(path), f);
-  if (c.store !== 'memory' && c.store.etcd.startDegraded) throw configInvalid(path, ['store', 'etcd', 'startDegraded'], 'a controller key: the agent always starts without etcd (fail static, its routes kept)');
   return {
     name: c.name,
     bsidPrefix: c.bsidPrefix,
@@ -67,10 +66,9 @@ export function loadAccessRouterConfig(path: string): RunAccessRouterOptions {
   };
 }
 
-function storeOptions(s: z.infer<typeof STORE_SCHEMA>, r: z.infer<typeof schema>['reconcile'], rel: (f: string) => string): Pick<RunAccessRouterOptions, 'store' | 'reconcile'> {
-  const full = storeConfig(s)?.etcd;
-  if (!full) return {};
-  const { startDegraded: _controllersOnly, ...e } = full;
+function storeOptions(s: z.infer<typeof AGENT_STORE_SCHEMA>, r: z.infer<typeof schema>['reconcile'], rel: (f: string) => string): Pick<RunAccessRouterOptions, 'store' | 'reconcile'> {
+  const e = agentStoreConfig(s);
+  if (!e) return {};
   const tls = e.tls ? { ca: rel(e.tls.ca), ...(e.tls.cert ? { cert: rel(e.tls.cert), key: rel(e.tls.key!) } : {}) } : undefined;
   return {
     store: { ...e, ...(tls ? { tls } : {}), ...(e.passwordFile !== undefined ? { passwordFile: rel(e.passwordFile) } : {}) },

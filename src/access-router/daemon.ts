@@ -19,7 +19,7 @@ import { serveAgent } from './http.js';
 import { agentLimits, type AgentLimitsInput } from './limits.js';
 import { LocalAccessRouter } from './local.js';
 import { checkListen, type AgentTlsFiles } from './server.js';
-import type { EtcdStoreConfig } from '../config/store.js';
+import type { EtcdConnection } from '../config/store.js';
 import type { ReconcileSettings, ReconcileStats, StoreFollower } from './reconcile.js';
 
 const NOT_STARTED: ReconcileStats = { installs: 0, removes: 0, failed: 0, corrupt: 0, held: 0, connected: false, lastFullSync: 0 };
@@ -39,7 +39,7 @@ export interface RunAccessRouterOptions {
   limits?: AgentLimitsInput;
   logLevel?: string;
   /** the controllers' etcd store (config file only): the command turns it into `follow` */
-  store?: EtcdStoreConfig;
+  store?: EtcdConnection;
   reconcile?: ReconcileSettings;
   /** follow the store's route index for `name` (controller/store/follow.ts; its credentials are read already) */
   follow?: StoreFollower;

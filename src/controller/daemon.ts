@@ -2,7 +2,15 @@
  * `srv6pipes controller`: load the config, serve DNS on UDP and TCP, health-check the proxies,
  * manage binding SIDs (agents, expiry, re-pointing after a failure), reload on SIGHUP (a bad new
  * config is logged and the old one kept), stop on SIGTERM/SIGINT.
+ *
+ * With a shared store (`store.etcd`), the instances elect one (store/election.ts): it alone probes
+ * the proxies, publishes their states (store/health.ts) and re-points the binding SIDs — every one
+ * in the store, once. Every instance computes paths from the published states and keeps its BSID
+ * cache in step with the store (BsidManager.follow).
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { Logger } from 'pino';
@@ -25,7 +33,8 @@ import { ControllerMetrics, serveControllerMetrics } from './metrics.js';
 import { EtcdClient } from './store/etcd-client.js';
 import { EtcdBsidStore } from './store/etcd.js';
 import { followLocal } from './store/follow.js';
-import type { BsidStore } from './store/types.js';
+import { Election } from './store/election.js';
+import { SharedHealth } from './store/health.js';
 
 export interface RunControllerOptions {
   configPath: string;
@@ -102,7 +111,7 @@ async function stopUnused(before: Map<string, { agent: AccessRouterAgent }>, aft
 }
 
 /** The shared BSID store of the config, opened (STORE_UNAVAILABLE when etcd does not answer); undefined: in memory. */
-async function openStore(cfg: ControllerConfig, log: Logger): Promise<BsidStore | undefined> {
+async function openStore(cfg: ControllerConfig, log: Logger): Promise<EtcdBsidStore | undefined> {
   const e = cfg.store?.etcd;
   if (!e) return undefined;
   const client = new EtcdClient({
@@ -198,18 +207,65 @@ export async function runController(o: RunControllerOptions): Promise<number> {
 
   let resolver: Resolver;
   let repointing = Promise.resolve();
-  const repoint = (): void => {
-    repointing = repointing.then(async () => {
-      const r = await bsids.repoint((spec) => {
-        const p = resolver.pathFor(spec);
-        return p.ok ? { segments: p.path.segments.slice(0, -1) } : { reason: p.reason };
-      });
-      if (r.moved || r.removed) log.info(r, 'binding SIDs recomputed');
-    });
+  const instanceId = `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  let election: Election | undefined;
+  let shared: SharedHealth | undefined;
+  const following = new AbortController();
+  const compute = (spec: Parameters<Resolver['pathFor']>[0]): { segments: string[] } | { reason: string } => {
+    const p = resolver.pathFor(spec);
+    return p.ok ? { segments: p.path.segments.slice(0, -1) } : { reason: p.reason };
   };
-  const health = new HealthMonitor({ ...cfg.health, log, onChange: () => repoint() });
+  // without a store: this instance's bindings; with one: every binding in it, by the leader alone
+  const repoint = (): void => {
+    repointing = repointing
+      .then(async () => {
+        if (!store) {
+          const r = await bsids.repoint(compute);
+          if (r.moved || r.removed) log.info(r, 'binding SIDs recomputed');
+          return;
+        }
+        if (!election?.isLeader || !cfg.bindingSids) return;
+        const t0 = performance.now();
+        const r = await bsids.repointAll(compute, cfg.store?.etcd.repointConcurrency, cfg.store?.etcd.repointBatch);
+        if (r.moved || r.removed || r.failed) log.info({ ...r, ms: Math.round(performance.now() - t0) }, 'binding SIDs recomputed');
+      })
+      .catch((e: Error) => log.error({ err: e.message }, 're-pointing failed: tried again at the next health change'));
+  };
+  const publish = (node: string): void => {
+    const st = health.status().find((x) => x.node === node);
+    if (!shared || !st || !election?.isLeader) return;
+    shared.publish({ node, up: st.up, since: st.since, by: instanceId, ...(st.lastError !== undefined ? { lastError: st.lastError } : {}) }).catch((e: Error) => log.error({ node, err: e.message }, 'store: the proxy’s health could not be published'));
+  };
+  const health = new HealthMonitor({ ...cfg.health, log, onChange: (node) => (store ? publish(node) : repoint()) });
   health.setTargets(healthTargets(cfg));
-  resolver = new Resolver(cfg, (n) => health.isUp(n));
+  const isUp = (n: string): boolean => (shared ? shared.isUp(n) : health.isUp(n));
+  resolver = new Resolver(cfg, isUp);
+  if (store) {
+    // every instance: the published health (its changes re-point, at the leader) and the store's bindings
+    shared = new SharedHealth(store.etcd, store.keyPrefix, log.child({ store: 'health' }), () => repoint());
+    await shared.start();
+    if (cfg.bindingSids) bsids.follow(following.signal).catch((e: Error) => log.error({ err: e.message }, 'store: following the bindings stopped'));
+    const s = shared;
+    election = new Election({
+      client: store.etcd,
+      prefix: store.keyPrefix,
+      id: instanceId,
+      ttlMs: cfg.store!.etcd.leaderTtlMs,
+      log,
+      onChange: (leading) => {
+        metrics.leader(leading);
+        if (!leading) {
+          void health.stop();
+          return;
+        }
+        // a new leader goes on from the published states, publishes the full set, and re-points what the hand-over may have missed
+        health.seed(s.records());
+        for (const t of healthTargets(cfg)) publish(t.node);
+        health.start();
+        repoint();
+      },
+    });
+  }
 
   let server;
   try {
@@ -218,7 +274,11 @@ export async function runController(o: RunControllerOptions): Promise<number> {
     await stopUnused(routers, new Map());
     throw e;
   }
-  metrics.sources = { bindings: () => bsids.list(), proxies: () => health.status() };
+  metrics.sources = {
+    bindings: () => bsids.list(),
+    proxies: () => (shared ? healthTargets(cfg).map((t) => ({ node: t.node, up: isUp(t.node) })) : health.status()),
+    ...(store ? { storeCorrupt: () => ({ binding: store.corrupt, health: shared?.corrupt ?? 0 }) } : {}),
+  };
   let metricsServer: http.Server | undefined;
   if (cfg.metrics) {
     try {
@@ -229,7 +289,14 @@ export async function runController(o: RunControllerOptions): Promise<number> {
       throw e;
     }
   }
-  health.start();
+  if (election) election.start();
+  else health.start();
+  // the leader publishes again what a failed write left unpublished (etcd down for a moment)
+  const republisher = setInterval(() => {
+    if (!shared || !election?.isLeader) return;
+    for (const st of health.status()) if (shared.published(st.node) !== st.up) publish(st.node);
+  }, Math.max(1000, cfg.health.intervalMs));
+  republisher.unref();
   const sweeper = setInterval(() => void bsids.sweep(), 1000);
   sweeper.unref();
   if (cfg.upstream && cfg.upstream.allow.length === 0) log.warn({ upstream: `${cfg.upstream.address}:${cfg.upstream.port}` }, 'upstream has no `allow`: names outside the zones are forwarded for nobody (REFUSED)');
@@ -251,7 +318,7 @@ export async function runController(o: RunControllerOptions): Promise<number> {
         health.setTargets(healthTargets(next));
         if (JSON.stringify([next.bindingSids?.rate, next.limits]) !== JSON.stringify([cfg.bindingSids?.rate, cfg.limits])) allocRate = allocLimiter(next);
         cfg = next;
-        resolver = new Resolver(next, (n) => health.isUp(n));
+        resolver = new Resolver(next, isUp);
         server.setResolver(resolver);
         repoint();
         log.info({ zones: [...next.zones.keys()], policies: next.policies.length }, 'config reloaded');
@@ -263,7 +330,12 @@ export async function runController(o: RunControllerOptions): Promise<number> {
   await untilStopSignal(log, onHup);
   clearInterval(sweeper);
   storeLoad?.stop();
+  clearInterval(republisher);
+  // the leader hands over at once (its lease revoked)
+  await election?.stop();
   await health.stop();
+  following.abort();
+  await shared?.stop();
   await server.close();
   await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
   await repointing;

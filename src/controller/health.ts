@@ -4,6 +4,8 @@
  * `fall` consecutive failures and up again after `rise` consecutive successes; proxies start up
  * (optimistic: a fresh controller answers at once). `onChange` fires on every transition — the
  * controller then re-points the binding SIDs. Proxies without a `health` entry are always up.
+ * With a shared store only the elected instance runs the probes (store/health.ts publishes what
+ * they find); a newly elected one starts from the published states (seed()), not optimistic.
  */
 import type { Logger } from 'pino';
 
@@ -30,6 +32,16 @@ interface State {
   streak: number;
   lastError?: string;
   checkedAt?: number;
+  /** since when (ms since the epoch) it is in this state */
+  since: number;
+}
+
+export interface HealthStatus {
+  node: string;
+  up: boolean;
+  since: number;
+  lastError?: string;
+  checkedAt?: number;
 }
 
 export async function httpProbe(t: HealthTarget, timeoutMs: number): Promise<void> {
@@ -52,7 +64,7 @@ export class HealthMonitor {
     for (const t of targets) {
       const s = this.states.get(t.node);
       if (s) s.target = t;
-      else this.states.set(t.node, { target: t, up: true, streak: 0 });
+      else this.states.set(t.node, { target: t, up: true, streak: 0, since: Date.now() });
     }
   }
 
@@ -60,8 +72,21 @@ export class HealthMonitor {
     return this.states.get(node)?.up ?? true;
   }
 
-  status(): { node: string; up: boolean; lastError?: string; checkedAt?: number }[] {
-    return [...this.states.values()].map((s) => ({ node: s.target.node, up: s.up, ...(s.lastError ? { lastError: s.lastError } : {}), ...(s.checkedAt ? { checkedAt: s.checkedAt } : {}) }));
+  status(): HealthStatus[] {
+    return [...this.states.values()].map((s) => ({ node: s.target.node, up: s.up, since: s.since, ...(s.lastError ? { lastError: s.lastError } : {}), ...(s.checkedAt ? { checkedAt: s.checkedAt } : {}) }));
+  }
+
+  /** Takes over known states (what the previous leader published): the probes go on from them, no onChange. */
+  seed(states: readonly { node: string; up: boolean; since: number; lastError?: string }[]): void {
+    for (const k of states) {
+      const s = this.states.get(k.node);
+      if (!s) continue;
+      s.up = k.up;
+      s.since = k.since;
+      s.streak = 0;
+      if (k.lastError !== undefined) s.lastError = k.lastError;
+      else delete s.lastError;
+    }
   }
 
   start(): void {
@@ -100,6 +125,7 @@ export class HealthMonitor {
         if (s.streak >= (ok ? this.o.rise : this.o.fall)) {
           s.up = ok;
           s.streak = 0;
+          s.since = Date.now();
           if (ok) this.o.log.info({ node: s.target.node }, 'proxy up');
           else this.o.log.warn({ node: s.target.node, err: s.lastError }, 'proxy down');
           this.o.onChange?.(s.target.node, ok);

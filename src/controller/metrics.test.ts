@@ -117,6 +117,27 @@ describe('the controller /metrics (a DNS server and the listener in this process
     assert.match(text, /^srv6pipes_build_info\{version="[^"]+",node="[^"]+",native="\w+"\} 1$/m);
   });
 
+  test('with a shared store: the leader gauge follows the election, changes are counted, corrupt store values by kind', async () => {
+    const corrupt = { binding: 0, health: 0 };
+    metrics.sources = { ...metrics.sources, storeCorrupt: () => corrupt };
+    const scrape = async (): Promise<string> => (await fetch(`${url}/metrics`)).text();
+    assert.equal(sample(await scrape(), 'srv6pipes_controller_leader'), 0);
+    metrics.leader(true);
+    corrupt.binding = 2;
+    let text = await scrape();
+    assert.equal(sample(text, 'srv6pipes_controller_leader'), 1);
+    assert.equal(sample(text, 'srv6pipes_controller_leader_changes_total'), 1);
+    assert.equal(sample(text, 'srv6pipes_controller_store_corrupt_total{kind="binding"}'), 2);
+    metrics.leader(false);
+    corrupt.binding = 3;
+    corrupt.health = 1;
+    text = await scrape();
+    assert.equal(sample(text, 'srv6pipes_controller_leader'), 0);
+    assert.equal(sample(text, 'srv6pipes_controller_leader_changes_total'), 2);
+    assert.equal(sample(text, 'srv6pipes_controller_store_corrupt_total{kind="binding"}'), 3);
+    assert.equal(sample(text, 'srv6pipes_controller_store_corrupt_total{kind="health"}'), 1);
+  });
+
   test('read-only and not for browsers: POST 405, a foreign Host or Origin 403, another path 404; a configured host name is accepted', async () => {
     assert.equal((await fetch(`${url}/metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status, 405);
     assert.equal(await get(`${url}/metrics`, { host: 'evil.example' }), 403);

@@ -34,6 +34,8 @@ export function queryLabels(l: QueryLog): { type: string; rcode: string; transpo
 export interface ControllerSources {
   bindings?(): readonly Binding[];
   proxies?(): readonly { node: string; up: boolean }[];
+  /** values under the store's prefix that did not decode, by kind (binding, health) */
+  storeCorrupt?(): Record<string, number>;
 }
 
 export class ControllerMetrics {
@@ -42,6 +44,8 @@ export class ControllerMetrics {
   private readonly answer: Histogram<'transport'>;
   private readonly installs: Counter<'router' | 'result'>;
   private readonly removals: Counter<'router' | 'result'>;
+  private readonly leaderGauge: Gauge;
+  private readonly leaderChanges: Counter;
   sources: ControllerSources = {};
 
   constructor(private readonly now: () => number = Date.now) {
@@ -80,6 +84,22 @@ export class ControllerMetrics {
         for (const p of self.sources.proxies?.() ?? []) this.set({ proxy: p.node }, p.up ? 1 : 0);
       },
     });
+    this.leaderGauge = new Gauge({ name: 'srv6pipes_controller_leader', help: 'with a shared store: 1 while this instance is the elected one (it health-checks the proxies and re-points the binding SIDs), 0 while it follows', registers });
+    this.leaderChanges = new Counter({ name: 'srv6pipes_controller_leader_changes_total', help: 'with a shared store: times this instance became leader or lost leadership', registers });
+    const seen = new Map<string, number>();
+    new Counter({
+      name: 'srv6pipes_controller_store_corrupt_total',
+      help: 'values under the store’s prefix that are not one of ours (corrupt, foreign, an unknown version): logged and skipped, by kind (binding, health)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const [kind, n] of Object.entries(self.sources.storeCorrupt?.() ?? {})) {
+          const d = n - (seen.get(kind) ?? 0);
+          if (d > 0) this.inc({ kind }, d);
+          seen.set(kind, n);
+        }
+      },
+    });
     const info = new Gauge({ name: 'srv6pipes_build_info', help: BUILD_INFO_HELP, labelNames: ['version', 'node', 'native'], registers });
     info.set(buildInfo(), 1);
   }
@@ -89,6 +109,12 @@ export class ControllerMetrics {
     const labels = queryLabels(l);
     this.queries.inc(labels);
     if (l.rcode !== undefined) this.answer.observe({ transport: labels.transport }, (performance.now() - since) / 1000);
+  }
+
+  /** This instance became leader (true) or lost leadership (false). */
+  leader(leading: boolean): void {
+    this.leaderGauge.set(leading ? 1 : 0);
+    this.leaderChanges.inc();
   }
 
   /** The agent as the BSID manager uses it, its installs and removals counted. */

@@ -20,13 +20,17 @@
  * a key already bound there keeps its BSID, a new one is created only where neither the key nor the
  * BSID is bound (the next slot otherwise), re-installs and re-pointings update it, and the local
  * maps are this instance's cache of it. Expiry is then the store's: a record lives as long as its
- * route (`installedUntil`), and an instance whose cached copy times out only forgets it.
+ * route (`installedUntil`), and an instance whose cached copy times out only forgets it. follow()
+ * keeps the cache in step with the store (another instance's bindings, re-pointings and removals,
+ * lease expiry), up to `max` bindings; repointAll() is the elected instance's re-pointing: every
+ * record in the store, recomputed from the path spec it carries, each changed one installed on its
+ * access router and updated in the store once, `concurrency` at a time.
  */
 import type { Logger } from 'pino';
 import { isSrError, SrError } from '../../core/errors.js';
 import { formatAddress, formatPrefix, maskBuffer, parseAddress, type Prefix6 } from '../../net/ip6.js';
 import type { AccessRouterAgent, BsidPolicy } from '../../access-router/api.js';
-import type { BsidStore, StoredBinding } from '../store/types.js';
+import type { BsidStore, RecordChange, StoredBinding } from '../store/types.js';
 
 export interface RouterEntry {
   agent: AccessRouterAgent;
@@ -172,7 +176,44 @@ export class BsidManager {
   }
 
   private fromStore(s: StoredBinding): Binding {
-    return { bsid: s.bsid, router: s.router, client: s.client, key: s.key, segments: s.segments, expiresAt: Math.min(s.installedUntil, this.now() + this.o.lifetimeMs), installedUntil: s.installedUntil };
+    return { bsid: s.bsid, router: s.router, client: s.client, key: s.key, segments: s.segments, expiresAt: Math.min(s.installedUntil, this.now() + this.o.lifetimeMs), installedUntil: s.installedUntil, ...(s.spec ? { spec: s.spec } : {}) };
+  }
+
+  /**
+   * With a store: keeps this instance's cache in step with it until `signal` aborts — a record
+   * another instance bound, refreshed or re-pointed replaces the cached copy (a new one is cached
+   * while fewer than `max` are; beyond, lookups fetch it), a removed or expired one is forgotten.
+   */
+  async follow(signal: AbortSignal): Promise<void> {
+    const store = this.o.store;
+    if (!store) return;
+    await store.follow(
+      (records) => {
+        for (const s of records) this.applyChange({ key: s.key, record: s });
+      },
+      (changes) => {
+        for (const c of changes) this.applyChange(c);
+      },
+      signal,
+    );
+  }
+
+  private applyChange(c: RecordChange): void {
+    const cached = this.byKey.get(c.key);
+    const s = c.record;
+    if (!s || !this.routers.has(s.router) || s.installedUntil <= this.now()) {
+      if (cached) this.forget(cached);
+      return;
+    }
+    if (!cached && this.byKey.size >= (this.o.max ?? 10_000)) return;
+    if (cached && cached.bsid === s.bsid && cached.client === s.client && cached.router === s.router && cached.installedUntil === s.installedUntil && cached.segments.join(',') === s.segments.join(',')) return;
+    const b = this.fromStore(s);
+    if (cached) {
+      b.expiresAt = Math.min(b.installedUntil, Math.max(b.expiresAt, cached.expiresAt));
+      if (!b.spec && cached.spec) b.spec = cached.spec;
+      if (cached.bsid !== b.bsid || cached.client !== b.client) this.forget(cached);
+    }
+    this.remember(b);
   }
 
   /** With a store: a BSID this instance has not seen (bound by another one) is fetched into the cache, for lookup(). */
@@ -186,7 +227,7 @@ export class BsidManager {
       return;
     }
     const s = await store.getByBsid(key);
-    if (s && this.routers.has(s.router) && s.installedUntil > this.now()) this.remember(this.fromStore(s));
+    if (s && this.routers.has(s.router) && s.installedUntil > this.now() && (this.byKey.has(s.key) || this.byKey.size < (this.o.max ?? 10_000))) this.remember(this.fromStore(s));
   }
 
   private allocate(r: RouterEntry, key: string, skip?: Set<string>): string {
@@ -267,7 +308,7 @@ export class BsidManager {
   }
 
   private stored(b: Binding): StoredBinding {
-    return { key: b.key, bsid: b.bsid, router: b.router, client: b.client, segments: b.segments, installedUntil: b.installedUntil };
+    return { key: b.key, bsid: b.bsid, router: b.router, client: b.client, segments: b.segments, installedUntil: b.installedUntil, ...(b.spec ? { spec: b.spec } : {}) };
   }
 
   /**
@@ -280,7 +321,7 @@ export class BsidManager {
     const ttl = installedUntil - this.now();
     for (let attempt = 0; attempt < 64; attempt++) {
       const bsid = this.allocate(r, req.key, skip);
-      const res = await store.create({ key: req.key, bsid, router: req.router, client: req.client, segments: req.segments, installedUntil }, ttl);
+      const res = await store.create({ key: req.key, bsid, router: req.router, client: req.client, segments: req.segments, installedUntil, spec: req.spec }, ttl);
       if (res.ok) return { bsid, created: true };
       if ('bsidTaken' in res) {
         skip.add(bsid);
@@ -408,4 +449,85 @@ export class BsidManager {
     }
     return { moved, removed };
   }
+
+  /**
+   * The elected instance's re-pointing, with a store: every record in it (not only this instance's
+   * cache) is recomputed from its path spec; each changed one is installed on its access router and
+   * written to the store — once, by this instance alone — and one with no path left is removed.
+   * `concurrency` records at a time; the store writes go `batch` records to one transaction (a
+   * batch that fails — a record expired meanwhile — is written record by record). Records without a
+   * spec (written before specs were stored) are left: they are recomputed when their client asks
+   * again. Without a store: repoint().
+   */
+  async repointAll(compute: (spec: PathSpec) => { segments: string[] } | { reason: string }, concurrency = 32, batch = 64): Promise<{ moved: number; removed: number; failed: number; records: number }> {
+    const store = this.o.store;
+    if (!store) return { ...(await this.repoint(compute)), failed: 0, records: this.byBsid.size };
+    const records = await store.list();
+    const counts = { moved: 0, removed: 0, failed: 0, records: records.length };
+    const pending: Moved[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < records.length) {
+        const m = await this.repointRecord(records[next++]!, compute, counts);
+        if (m) pending.push(m);
+        if (pending.length >= batch) await this.writeMoved(pending.splice(0), counts);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, records.length)) }, worker));
+    if (pending.length) await this.writeMoved(pending.splice(0), counts);
+    return counts;
+  }
+
+  /** Recomputes one record: removes it (no path left), or installs its new path and returns it to be written. */
+  private async repointRecord(s: StoredBinding, compute: (spec: PathSpec) => { segments: string[] } | { reason: string }, counts: { moved: number; removed: number; failed: number }): Promise<Moved | undefined> {
+    const store = this.o.store!;
+    const r = this.routers.get(s.router);
+    if (!s.spec || !r || s.installedUntil <= this.now()) return undefined;
+    const c = compute(s.spec);
+    try {
+      if ('reason' in c) {
+        const cached = this.byKey.get(s.key);
+        if (cached) this.forget(cached);
+        await store.remove(s);
+        await r.agent.remove(s.bsid);
+        counts.removed++;
+        this.o.log.info({ bsid: s.bsid, router: s.router, client: s.client, why: c.reason }, 'BSID removed');
+        return undefined;
+      }
+      if (c.segments.join(',') === s.segments.join(',')) return undefined;
+      await r.agent.install({ bsid: s.bsid, source: { prefix: s.client, length: 128 }, segments: c.segments, expiresAt: s.installedUntil, key: s.key });
+      return { from: s, to: { ...s, segments: c.segments } };
+    } catch (e) {
+      counts.failed++;
+      this.o.log.error({ bsid: s.bsid, router: s.router, err: (e as Error).message }, 're-pointing failed: the old path stays');
+      return undefined;
+    }
+  }
+
+  /** The installed re-pointings into the store: one transaction, or one by one when it fails. */
+  private async writeMoved(items: Moved[], counts: { moved: number; failed: number }): Promise<void> {
+    const store = this.o.store!;
+    try {
+      await store.repath(items.map((m) => m.to));
+    } catch (e) {
+      if (items.length > 1) {
+        for (const m of items) await this.writeMoved([m], counts);
+        return;
+      }
+      counts.failed++;
+      this.o.log.error({ bsid: items[0]!.to.bsid, router: items[0]!.to.router, err: (e as Error).message }, 're-pointing: the route is re-pointed, its record could not be written (gone meanwhile?)');
+      return;
+    }
+    for (const { from, to } of items) {
+      this.applyChange({ key: to.key, record: to });
+      counts.moved++;
+      this.o.log.info({ bsid: to.bsid, router: to.router, from: from.segments, to: to.segments }, 'BSID re-pointed');
+    }
+  }
+}
+
+/** A binding re-pointed on its router, to be written to the store. */
+interface Moved {
+  from: StoredBinding;
+  to: StoredBinding;
 }

@@ -17,13 +17,17 @@ describe('controller config: store', () => {
     assert.equal(validateControllerConfig(base()).store, null);
     assert.equal(withStore('memory').store, null);
     assert.deepEqual(withStore({ etcd: { endpoints: ['http://[fc00:31::2]:2379/', 'https://etcd.example:2379'] } }).store, {
-      etcd: { endpoints: ['http://[fc00:31::2]:2379', 'https://etcd.example:2379'], prefix: '/srv6pipes', timeoutMs: 2000, startDegraded: false },
+      etcd: { endpoints: ['http://[fc00:31::2]:2379', 'https://etcd.example:2379'], prefix: '/srv6pipes', timeoutMs: 2000, startDegraded: false, leaderTtlMs: 5000, repointConcurrency: 32, repointBatch: 64 },
     });
   });
 
   test('bad stores name the field; a password in the config itself is refused (files only)', () => {
     const cases: [unknown, RegExp][] = [
       [{ etcd: { endpoints: [] } }, /store.*endpoints/],
+      [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], leaderTtl: '1s' } }, /store\.etcd\.leaderTtl/],
+      [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], leaderTtl: '2m' } }, /store\.etcd\.leaderTtl/],
+      [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], repointConcurrency: 0 } }, /store\.etcd\.repointConcurrency/],
+      [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], repointBatch: 65 } }, /store\.etcd\.repointBatch/],
       [{ etcd: { endpoints: ['fc00:31::2:2379'] } }, /store\.etcd\.endpoints\[0\].*http/],
       [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], prefix: 'no-slash' } }, /store\.etcd\.prefix/],
       [{ etcd: { endpoints: ['http://[fc00:31::2]:2379'], username: 'ctl' } }, /username and passwordFile go together/],

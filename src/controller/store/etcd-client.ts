@@ -41,7 +41,7 @@ export interface WatchEnd {
 }
 
 export type TxnCompare = { key: string; target: 'CREATE'; createRevision: 0 } | { key: string; target: 'MOD'; modRevision: string };
-export type TxnOp = { put: { key: string; value: string; lease?: string } } | { delete: { key: string } } | { range: { key: string } };
+export type TxnOp = { put: { key: string; value: string; lease?: string; ignoreLease?: boolean } } | { delete: { key: string } } | { range: { key: string } };
 
 interface RawEvent {
   type?: string;
@@ -77,7 +77,8 @@ function prefixEnd(prefix: string): string {
 }
 
 function opOf(op: TxnOp): object {
-  if ('put' in op) return { request_put: { key: b64(op.put.key), value: b64(op.put.value), ...(op.put.lease ? { lease: op.put.lease } : {}) } };
+  // ignoreLease: the key keeps the lease it has (etcd fails the put when the key does not exist)
+  if ('put' in op) return { request_put: { key: b64(op.put.key), value: b64(op.put.value), ...(op.put.lease ? { lease: op.put.lease } : {}), ...(op.put.ignoreLease ? { ignore_lease: true } : {}) } };
   if ('delete' in op) return { request_delete_range: { key: b64(op.delete.key) } };
   return { request_range: { key: b64(op.range.key) } };
 }

@@ -11,9 +11,10 @@
  */
 import type { Logger } from 'pino';
 import { SrError } from '../../core/errors.js';
-import { decodeBinding, encodeBinding, keyPath, routePath, sidPath } from './codec.js';
+import { decodeBinding, encodeBinding, keyOfPath, keyPath, routePath, sidPath } from './codec.js';
 import type { EtcdClient, KeyValue } from './etcd-client.js';
-import type { BsidStore, CreateResult, StoredBinding } from './types.js';
+import { followPrefix } from './watch-prefix.js';
+import type { BsidStore, CreateResult, RecordChange, StoredBinding } from './types.js';
 
 const ttlSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
@@ -116,6 +117,23 @@ export class EtcdBsidStore implements BsidStore {
     if (oldKv?.lease && oldKv.lease !== lease) await this.client.revoke(oldKv.lease).catch(() => undefined);
   }
 
+  /**
+   * One transaction: each record's new path on the lease its keys have (a re-pointing keeps BSID and
+   * expiry), the record and its route-index entry alike — the access routers' reconcilers follow the
+   * index. Two operations per record: at most 64 records (etcd's default --max-txn-ops is 128).
+   */
+  async repath(bs: readonly StoredBinding[]): Promise<void> {
+    if (bs.length === 0) return;
+    await this.client.txn(
+      [],
+      bs.flatMap((b) => {
+        const value = encodeBinding(b);
+        return [{ put: { key: keyPath(this.prefix, b.key), value, ignoreLease: true } }, { put: { key: routePath(this.prefix, b.router, b.bsid), value, ignoreLease: true } }];
+      }),
+      [],
+    );
+  }
+
   async remove(b: Pick<StoredBinding, 'key' | 'bsid'>): Promise<void> {
     const kp = keyPath(this.prefix, b.key);
     const kv = await this.client.get(kp);
@@ -131,6 +149,39 @@ export class EtcdBsidStore implements BsidStore {
   async list(): Promise<StoredBinding[]> {
     const kvs = await this.client.list(`${this.prefix}/bsid/key/`);
     return kvs.flatMap((kv) => this.decode(kv) ?? []);
+  }
+
+  /** The records as they change (store/watch-prefix.ts: list, watch, list again after a broken watch). */
+  follow(onList: (records: StoredBinding[]) => void, onChanges: (changes: RecordChange[]) => void, signal: AbortSignal): Promise<void> {
+    const head = `${this.prefix}/bsid/key/`;
+    return followPrefix(
+      this.client,
+      head,
+      {
+        onList: (kvs) => onList(kvs.flatMap((kv) => this.decode(kv) ?? [])),
+        onEvents: (events) =>
+          onChanges(
+            events.flatMap((e): RecordChange[] => {
+              const key = keyOfPath(this.prefix, e.kv.key);
+              if (key === undefined) return [];
+              if (e.type === 'DELETE') return [{ key, record: undefined }];
+              const record = this.decode(e.kv);
+              return record ? [{ key, record }] : [];
+            }),
+          ),
+      },
+      signal,
+      this.log,
+    );
+  }
+
+  /** The etcd client (the election and the health records share it). */
+  get etcd(): EtcdClient {
+    return this.client;
+  }
+
+  get keyPrefix(): string {
+    return this.prefix;
   }
 
   close(): Promise<void> {

@@ -8,11 +8,11 @@
 import type { Logger } from 'pino';
 import type { AccessRouterAgent } from '../../access-router/api.js';
 import { DEFAULT_RECONCILE, Reconciler, type ReconcileSettings, type StoreFollower } from '../../access-router/reconcile.js';
-import type { EtcdStoreConfig } from '../../config/store.js';
+import type { EtcdConnection } from '../../config/store.js';
 import { decodeBinding, routePrefix } from './codec.js';
 import { etcdClientOf } from './open.js';
 
-export function storeFollower(router: string, e: EtcdStoreConfig, s: ReconcileSettings): StoreFollower {
+export function storeFollower(router: string, e: EtcdConnection, s: ReconcileSettings): StoreFollower {
   const client = etcdClientOf(e);
   const index = routePrefix(e.prefix.replace(/\/+$/, ''), router);
   return {
@@ -27,7 +27,7 @@ export function storeFollower(router: string, e: EtcdStoreConfig, s: ReconcileSe
 }
 
 /** The controller acting for its own `local` access router: the same reconciler, on the controller's store. */
-export async function followLocal(router: string, e: EtcdStoreConfig, agent: AccessRouterAgent, log: Logger): Promise<{ stop(): Promise<void> }> {
+export async function followLocal(router: string, e: EtcdConnection, agent: AccessRouterAgent, log: Logger): Promise<{ stop(): Promise<void> }> {
   const f = storeFollower(router, e, DEFAULT_RECONCILE);
   try {
     const r = await f.start(agent, log.child({ reconcile: router }));

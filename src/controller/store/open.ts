@@ -4,10 +4,10 @@
  * controller's own store opens the same way.
  */
 import { readPem, readTokenFile } from '../../access-router/credentials.js';
-import type { EtcdStoreConfig } from '../../config/store.js';
+import type { EtcdConnection } from '../../config/store.js';
 import { EtcdClient } from './etcd-client.js';
 
-export function etcdClientOf(e: EtcdStoreConfig): EtcdClient {
+export function etcdClientOf(e: EtcdConnection): EtcdClient {
   return new EtcdClient({
     endpoints: e.endpoints,
     timeoutMs: e.timeoutMs,

@@ -14,7 +14,7 @@ import { isSrError } from '../../core/errors.js';
 import { parsePrefix } from '../../net/ip6.js';
 import { MemoryAccessRouter } from '../../access-router/memory.js';
 import { BsidManager, type PathSpec } from '../bsid/manager.js';
-import { decodeBinding, encodeBinding, keyPath } from './codec.js';
+import { decodeBinding, decodeHealth, encodeBinding, encodeHealth, keyPath } from './codec.js';
 import { EtcdClient } from './etcd-client.js';
 import { EtcdBsidStore } from './etcd.js';
 import { MemoryBsidStore } from './memory.js';
@@ -92,8 +92,27 @@ describe('BSID store records', () => {
     const r = rec({ installedUntil: 1_800_000_000_000 });
     assert.deepEqual(decodeBinding(encodeBinding(r)), r);
     const good = JSON.parse(encodeBinding(r)) as object;
-    for (const bad of ['', 'not json', '42', 'null', '{"v":2}', JSON.stringify({ ...good, v: 2 }), JSON.stringify({ ...good, extra: 1 }), JSON.stringify({ ...good, segments: 'fc00::1' }), JSON.stringify({ ...good, installedUntil: -1 })])
+    for (const bad of ['', 'not json', '42', 'null', '{"v":2}', JSON.stringify({ ...good, v: 3 }), JSON.stringify({ ...good, spec: { from: 'a' } }), JSON.stringify({ ...good, extra: 1 }), JSON.stringify({ ...good, segments: 'fc00::1' }), JSON.stringify({ ...good, installedUntil: -1 })])
       assert.equal(decodeBinding(bad), undefined, bad);
+  });
+
+  test('v2 carries the path spec (a function argument, 64 bits, as a decimal string); a v1 record still decodes, without one', () => {
+    const spec: PathSpec = { from: 'net:c', to: 'net:s', destination: 'fc00:2::2', functions: [{ name: 'compress', argument: 2n ** 64n - 1n }, { name: 'nat', argument: 0n }], tieKey: 'fc00:1::2', maxLatencyMs: 20 };
+    const r = rec({ installedUntil: 1_800_000_000_000, spec });
+    const text = encodeBinding(r);
+    assert.match(text, /"argument":"18446744073709551615"/);
+    assert.deepEqual(decodeBinding(text), r);
+    const { spec: _s, ...v1 } = r;
+    assert.deepEqual(decodeBinding(JSON.stringify({ v: 1, ...v1 })), v1);
+    assert.equal(decodeBinding(JSON.stringify({ v: 1, ...v1, spec: JSON.parse(text).spec })), undefined, 'v1 has no spec');
+    assert.equal(decodeBinding(text.replace('"18446744073709551615"', '18446744073709551615')), undefined, 'an argument as a JSON number is refused');
+  });
+
+  test('a health record round-trips; anything else decodes to undefined', () => {
+    const h = { node: 'p1a', up: false, since: 1_800_000_000_000, by: 'ctl/42/ab12cd', lastError: 'connect ECONNREFUSED' };
+    assert.deepEqual(decodeHealth(encodeHealth(h)), h);
+    const good = JSON.parse(encodeHealth(h)) as object;
+    for (const bad of ['', '{', '{"v":1}', JSON.stringify({ ...good, v: 2 }), JSON.stringify({ ...good, up: 'no' }), JSON.stringify({ ...good, extra: 1 })]) assert.equal(decodeHealth(bad), undefined, bad);
   });
 });
 
@@ -133,6 +152,9 @@ for (const { name, make } of stores) {
         assert.equal(await store.getByBsid('fc00:f::5'), undefined, 'the old BSID is free again');
         assert.deepEqual((await store.get('k1'))?.segments, ['fc00:b::1:0:0']);
         assert.deepEqual(await store.create(rec({ key: 'k2' }), 60_000), { ok: true });
+        const k2 = (await store.get('k2'))!;
+        await store.repath([{ ...k2, segments: ['fc00:d::1:0:0'] }]);
+        assert.deepEqual(await store.getByBsid('fc00:f::5'), { ...k2, segments: ['fc00:d::1:0:0'] }, 're-pathed: same BSID, new path');
         await store.remove({ key: 'k1', bsid: 'fc00:f::5' }); // not what k1 holds: nothing happens
         assert.equal((await store.list()).length, 2);
         await store.remove({ key: 'k1', bsid: 'fc00:f::6' });
@@ -289,5 +311,109 @@ describe('two BSID managers on one store (two controller instances)', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 120; i++) seen.add((await (i % 2 ? a : b).bind(req(`k${i}`))).bsid);
     assert.ok(seen.size < 120);
+  });
+});
+
+describe('the elected instance re-points every binding of the store, once; the others follow', () => {
+  const spec = (tieKey: string): PathSpec => ({ from: 'net:c', to: 'net:s', destination: 'fc00:2::2', functions: [{ name: 'compress', argument: 7n }], tieKey });
+  const req = (key: string) => ({ router: 'ar', client: `fc00:1::${key.slice(1)}`, key, segments: ['fc00:a::1:0:0'], spec: spec(key) });
+
+  test('memory store: the leader moves bindings another instance made (store, agent, both caches); a second run moves nothing; no path left removes', async () => {
+    const store = new MemoryBsidStore();
+    const agent = new MemoryAccessRouter();
+    const logs: string[] = [];
+    const mk = (name: string): BsidManager =>
+      new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 60_000, log: pino({ level: 'info' }, { write: (l: string) => logs.push(`${name} ${l}`) }), perClient: 100, max: 1000, store });
+    const leader = mk('leader');
+    const follower = mk('follower');
+    const stop = new AbortController();
+    void leader.follow(stop.signal);
+    void follower.follow(stop.signal);
+    try {
+      const bound = [];
+      for (let i = 1; i <= 40; i++) bound.push(await follower.bind(req(`k${i}`)));
+      assert.equal(leader.list().length, 40, 'the leader’s cache follows the other’s bindings');
+      // p1a down: every path through it takes p1b; k13 has no path left
+      const compute = (s: PathSpec) => (s.tieKey === 'k13' ? { reason: 'no replica of compress is up' } : { segments: ['fc00:b::1:0:0'] });
+      const r = await leader.repointAll(compute, 8);
+      assert.deepEqual(r, { moved: 39, removed: 1, failed: 0, records: 40 });
+      for (const b of bound) {
+        const gone = b.key === 'k13';
+        assert.deepEqual(agent.installed.get(b.bsid)?.segments, gone ? undefined : ['fc00:b::1:0:0'], b.key);
+        assert.deepEqual((await store.get(b.key))?.segments, gone ? undefined : ['fc00:b::1:0:0']);
+        assert.deepEqual(follower.lookup(b.bsid)?.segments, gone ? undefined : ['fc00:b::1:0:0'], 'the follower’s cache has the new path');
+        assert.deepEqual(leader.lookup(b.bsid)?.segments, gone ? undefined : ['fc00:b::1:0:0']);
+      }
+      assert.deepEqual(await leader.repointAll(compute, 8), { moved: 0, removed: 0, failed: 0, records: 39 }, 'once');
+      const repointed = logs.filter((l) => l.includes('BSID re-pointed'));
+      assert.equal(repointed.length, 39);
+      assert.ok(repointed.every((l) => l.startsWith('leader ')));
+      // the follower asks again with the new path: nothing to install
+      const calls = agent.calls.length;
+      await follower.bind({ ...req('k2'), segments: ['fc00:b::1:0:0'] });
+      assert.equal(agent.calls.length, calls);
+    } finally {
+      stop.abort();
+    }
+  });
+
+  test('a record without a spec (v1) is left as it is; a failed install keeps the old path and is counted', async () => {
+    const store = new MemoryBsidStore();
+    const agent = new MemoryAccessRouter();
+    const m = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 60_000, log: silent, store });
+    await store.create(rec({ key: 'old', bsid: 'fc00:f::77' }), 60_000);
+    const b = await m.bind(req('k1'));
+    agent.fail = true;
+    assert.deepEqual(await m.repointAll(() => ({ segments: ['fc00:b::1:0:0'] })), { moved: 0, removed: 0, failed: 1, records: 2 });
+    assert.deepEqual((await store.get('k1'))?.segments, b.segments);
+    agent.fail = false;
+    assert.deepEqual(await m.repointAll(() => ({ segments: ['fc00:b::1:0:0'] })), { moved: 1, removed: 0, failed: 0, records: 2 });
+    assert.deepEqual((await store.get('old'))?.segments, rec().segments);
+  });
+
+  test('re-pointed records are written in batches; a batch holding a record that went meanwhile is written record by record', async () => {
+    const store = new MemoryBsidStore();
+    const agent = new MemoryAccessRouter();
+    const m = new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 60_000, log: silent, perClient: 100, store });
+    const bound = [];
+    for (let i = 1; i <= 10; i++) bound.push(await m.bind(req(`k${i}`)));
+    let writes = 0;
+    const repath = store.repath.bind(store);
+    store.repath = (bs) => (writes++, repath(bs));
+    const gone = bound[6]!;
+    const r = await m.repointAll((s) => {
+      // k7's record goes (expired, say) after the list, before its batch is written
+      if (s.tieKey === 'k2') void store.remove(gone);
+      return { segments: ['fc00:b::1:0:0'] };
+    }, 2, 4);
+    assert.deepEqual(r, { moved: 9, removed: 0, failed: 1, records: 10 });
+    // batches of 4: [k1..k4] [k5..k8] fails → 4 single writes, [k9 k10]
+    assert.equal(writes, 1 + 1 + 4 + 1);
+    for (const b of bound) assert.deepEqual((await store.get(b.key))?.segments, b.key === gone.key ? undefined : ['fc00:b::1:0:0'], b.key);
+  });
+
+  test('the followed cache holds at most `max` bindings: beyond, a lookup fetches', async () => {
+    const store = new MemoryBsidStore();
+    const agent = new MemoryAccessRouter();
+    const mk = (max: number): BsidManager => new BsidManager(new Map([['ar', { agent, prefix: parsePrefix('fc00:f::/64') }]]), { lifetimeMs: 60_000, log: silent, perClient: 100, max, store });
+    const small = mk(5);
+    const big = mk(100);
+    const stop = new AbortController();
+    void small.follow(stop.signal);
+    try {
+      const bound = [];
+      for (let i = 1; i <= 12; i++) bound.push(await big.bind(req(`k${i}`)));
+      assert.equal(small.list().length, 5);
+      const last = bound[11]!;
+      assert.equal(small.lookup(last.bsid), undefined);
+      await small.fetch(last.bsid);
+      assert.equal(small.lookup(last.bsid), undefined, 'fetch keeps the bound too');
+      await store.remove(bound[0]!);
+      assert.equal(small.lookup(bound[0]!.bsid), undefined, 'a removed record is forgotten');
+      await small.fetch(last.bsid);
+      assert.equal(small.lookup(last.bsid)?.key, 'k12', 'room again');
+    } finally {
+      stop.abort();
+    }
   });
 });
