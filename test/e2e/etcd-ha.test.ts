@@ -11,6 +11,7 @@
  *   (iii) the leader is killed: the follower leads once its lease has ended, from the published
  *        states (nothing re-pointed back to the dead replica), and answers.
  */
+// run-tests: relay-independent (the control plane: which controller answers, which path a BSID names)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -39,10 +40,14 @@ function controllerYaml(): string {
   return `${yaml}\nmetrics: {}\nstore: { etcd: { endpoints: [${ENDPOINTS.map((e) => `"${e}"`).join(', ')}], prefix: "/srv6pipes-ha", leaderTtl: 2s } }\n`;
 }
 
-/** The proxy example, also looking up BSIDs of ar2's prefix. */
+/**
+ * The proxy example, also looking up BSIDs of ar2's prefix, from both controller instances — ctl2
+ * first, the one (i) stops — and caching an answer for 1 s only, so that the flows after (i) are
+ * looked up again, at the instance that is left.
+ */
 const proxyYaml = (host: 'p1a' | 'p1b' | 'p2'): string => {
   const y = readExample(`proxy-access-${host}.yaml`);
-  const out = y.replace('prefixes: [ "fc00:f::/64" ]', `prefixes: [ "fc00:f::/64", "${AR2_PREFIX}" ]`);
+  const out = y.replace('controller: "[fc00:9::2]:53", prefixes: [ "fc00:f::/64" ]', `controller: [ "[${CTL.ctl2}]:53", "[${CTL.ctl}]:53" ], prefixes: [ "fc00:f::/64", "${AR2_PREFIX}" ], maxCache: 1s`);
   assert.notEqual(out, y);
   return out;
 };
@@ -101,7 +106,7 @@ describe('the replicated controllers’ leader (etcd lab: three etcd members, tw
           daemons.push(d);
           return d;
         };
-        // ctl2 first: it leads (the proxies ask ctl, which stays)
+        // ctl2 first: it leads (the proxies ask it first, then ctl)
         let ctl2 = await start('ctl2');
         await ctl2.out.next((l) => l['msg'] === 'election: became leader', 10_000, 'ctl2 elected');
         const ctl = await start('ctl');
@@ -125,8 +130,13 @@ describe('the replicated controllers’ leader (etcd lab: three etcd members, tw
         await ctl.out.next((l) => l['msg'] === 'election: became leader', 5_000, 'ctl elected after ctl2 stopped (its lease revoked)');
         assert.equal(bsidOf(await dig(lab, 'client', 'ctl')), b1);
         assert.equal(bsidOf(await dig(lab, 'client2', 'ctl')), b2);
+        // the proxies' cached answers (1 s) are gone: these flows are looked up again, ctl2 silent, at ctl
+        await new Promise((r) => setTimeout(r, 1200));
+        const lookups = (): number => ctl.out.count((l) => l['msg'] === 'query' && /\.ip6\.arpa\.?$/i.test(String(l['name'])) && l['rcode'] === 'NOERROR');
+        const before = lookups();
         await flow(lab, 'client', b1, server);
         await flow(lab, 'client2', b2, server);
+        assert.ok(lookups() >= before + 2, `the proxies asked ctl once ctl2 was gone (${before} → ${lookups()} lookups answered)`);
         assert.equal(await flowsOf(lab, 'p1a'), 4);
         assert.equal(await metric(lab, 'ctl', 'srv6pipes_controller_leader'), 1);
 
