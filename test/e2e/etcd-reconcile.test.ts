@@ -173,7 +173,7 @@ describe('access routers that reconcile (etcd lab: three etcd members, two contr
         await lab.exec('client2', ['ip', '-6', 'addr', 'add', `${C[0]}/64`, 'dev', 'eth0', 'nodad']);
         const start = async (): Promise<DaemonHandle> => (ctl = await startDaemon(lab, 'ar2', ['controller', '--config', config], 'controller started'));
         await start();
-        const dig = async (): Promise<string> => bsidOf((await lab.exec('client2', ['dig', '@fc00:4::1', '-b', C[0], '+time=5', '+tries=1', 'AAAA', 'server.lab.example'], { timeoutMs: 20_000 })).stdout);
+        const dig = async (): Promise<string> => bsidOf((await lab.exec('client2', ['dig', '@fc00:4::1', '-b', C[0], '+time=5', '+tries=2', 'AAAA', 'server.lab.example'], { timeoutMs: 20_000 })).stdout);
         const b = await dig();
         assert.equal((await bsidRoutes(lab, 'ar2')).get(b), 1);
         await ctl!.stop();
