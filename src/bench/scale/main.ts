@@ -38,7 +38,7 @@ const PARTS: Part[] = [
       const { measureInstalls } = await import('./installs.js');
       const levels = [1000, 10_000, 100_000].filter((l) => l <= a.max);
       if (!levels.includes(a.max)) levels.push(a.max);
-      await measureInstalls(ctx, { max: a.max, concurrency: a.concurrency, levels }, 'LocalAccessRouter');
+      for (let r = 0; r < a.reps; r++) await measureInstalls(ctx, { max: a.max, concurrency: a.concurrency, levels }, 'LocalAccessRouter');
     },
   },
   {
