@@ -10,7 +10,7 @@
  * at `logLevel: warn` (one line per bind at info would measure the logging).
  */
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,6 +179,9 @@ export async function measureDns(ctx: ScaleContext, o: { seconds: number; coldQu
       writeFileSync(dataFile, 'server.lab.example AAAA\n');
       // every (repetition, configuration) asks from its own fresh sources
       const total = ctx.reps * CONFIGS.length * o.coldQueries;
+      // every client address is a neighbour entry on ar and ctl; the kernel's table is host-wide (gc_thresh3)
+      const thresh = Number(readFileSync('/proc/sys/net/ipv6/neigh/default/gc_thresh3', 'utf8').trim());
+      if (o.coldQueries > thresh / 2) ctx.note(`dns: ${o.coldQueries} clients per configuration against a neighbour table of ${thresh} entries (net.ipv6.neigh.default.gc_thresh3, host-wide): overflows lose answers (see dmesg), and the rates then measure the timeouts`);
       ctx.say(`dns: adding ${total} client addresses`);
       const lines: string[] = [];
       for (let i = FIRST; i < FIRST + total; i++) lines.push(`addr add fc00:1::${((i >>> 16) & 0xffff).toString(16)}:${(i & 0xffff).toString(16)}/64 dev eth0 nodad`);

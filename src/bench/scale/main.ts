@@ -104,7 +104,7 @@ async function main(): Promise<number> {
     bindings: (values.bindings ?? (quick ? '1000,10000' : '1000,10000,100000')).split(',').map((x) => num(x, 0)),
     repoint: num(values.repoint, quick ? 1000 : 10_000),
     dnsSeconds: num(values['dns-seconds'], quick ? 3 : 10),
-    coldQueries: num(values['cold-queries'], quick ? 1000 : 5000),
+    coldQueries: num(values['cold-queries'], quick ? 200 : 400),
   };
   const ids = values.parts?.split(',') ?? PARTS.map((p) => p.id);
   for (const id of ids) if (!PARTS.some((p) => p.id === id)) throw new Error(`--parts: unknown part "${id}" (known: ${PARTS.map((p) => p.id).join(', ')})`);
