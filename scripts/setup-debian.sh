@@ -27,8 +27,9 @@ haproxy       haproxy        test bench
 python:scapy  python3-scapy  unit test
 aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu test
 qemu-aarch64  qemu-user      test
-etcd          etcd-server    test
-etcdctl       etcd-client    test
+etcd          etcd-server    test bench
+etcdctl       etcd-client    test bench
+dnsperf       dnsperf        bench
 '
 
 has() {

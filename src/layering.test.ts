@@ -35,7 +35,7 @@ export const LAYERS: Record<string, readonly string[]> = {
   lab: ['core', 'net', 'config', 'native', 'sys'],
   // the tools that compose programs
   demo: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'client', 'server', 'lab'],
-  bench: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'sdk', 'functions', 'client', 'server', 'lab'],
+  bench: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'sdk', 'functions', 'client', 'server', 'access-router', 'controller', 'lab'],
   fuzz: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'sdk', 'functions', 'client', 'server', 'return', 'access-router', 'proxy', 'controller', 'mptcp', 'lab'],
   cli: ['core', 'net', 'codec', 'config', 'native', 'sys', 'dns', 'sdk', 'functions', 'client', 'server', 'return', 'access-router', 'proxy', 'controller', 'mptcp', 'lab', 'demo', 'bench', 'fuzz'],
   // the package's entry points (src/index.ts, src/testing.ts)
