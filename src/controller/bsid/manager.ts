@@ -424,29 +424,36 @@ export class BsidManager {
    * Recomputes every binding with `compute` (segments, or a reason when no path is left) and
    * re-installs the ones that changed: clients keep their BSID, new connections take the new path.
    */
-  async repoint(compute: (spec: PathSpec) => { segments: string[] } | { reason: string }): Promise<{ moved: number; removed: number }> {
+  async repoint(compute: (spec: PathSpec) => { segments: string[] } | { reason: string }, concurrency = 32): Promise<{ moved: number; removed: number }> {
     let moved = 0;
     let removed = 0;
-    for (const b of [...this.byBsid.values()]) {
-      if (!b.spec) continue;
-      const r = compute(b.spec);
-      if ('reason' in r) {
-        removed++;
-        await this.drop(b, r.reason);
-        continue;
+    const list = [...this.byBsid.values()];
+    let next = 0;
+    // `concurrency` bindings at a time: the agents batch what arrives together (access-router/batch.ts)
+    const worker = async (): Promise<void> => {
+      while (next < list.length) {
+        const b = list[next++]!;
+        if (!b.spec) continue;
+        const r = compute(b.spec);
+        if ('reason' in r) {
+          removed++;
+          await this.drop(b, r.reason);
+          continue;
+        }
+        if (r.segments.join(',') === b.segments.join(',')) continue;
+        const nb: Binding = { ...b, segments: r.segments };
+        try {
+          await this.routers.get(b.router)?.agent.install(this.policyOf(nb));
+          await this.o.store?.update(this.stored(nb), nb.installedUntil - this.now());
+          this.remember(nb);
+          moved++;
+          this.o.log.info({ bsid: b.bsid, from: b.segments, to: r.segments }, 'BSID re-pointed');
+        } catch (e) {
+          this.o.log.error({ bsid: b.bsid, err: (e as Error).message }, 're-pointing failed: the old path stays');
+        }
       }
-      if (r.segments.join(',') === b.segments.join(',')) continue;
-      const next: Binding = { ...b, segments: r.segments };
-      try {
-        await this.routers.get(b.router)?.agent.install(this.policyOf(next));
-        await this.o.store?.update(this.stored(next), next.installedUntil - this.now());
-        this.remember(next);
-        moved++;
-        this.o.log.info({ bsid: b.bsid, from: b.segments, to: r.segments }, 'BSID re-pointed');
-      } catch (e) {
-        this.o.log.error({ bsid: b.bsid, err: (e as Error).message }, 're-pointing failed: the old path stays');
-      }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, list.length)) }, worker));
     return { moved, removed };
   }
 
@@ -461,7 +468,7 @@ export class BsidManager {
    */
   async repointAll(compute: (spec: PathSpec) => { segments: string[] } | { reason: string }, concurrency = 32, batch = 64): Promise<{ moved: number; removed: number; failed: number; records: number }> {
     const store = this.o.store;
-    if (!store) return { ...(await this.repoint(compute)), failed: 0, records: this.byBsid.size };
+    if (!store) return { ...(await this.repoint(compute, concurrency)), failed: 0, records: this.byBsid.size };
     const records = await store.list();
     const counts = { moved: 0, removed: 0, failed: 0, records: records.length };
     const pending: Moved[] = [];
