@@ -21,9 +21,10 @@ function dryRun(name: string, dir: string): { argv: string[]; shows: RegExp } {
   if (/^(proxy|mptcp)/.test(name)) return { argv: ['proxy', '--config', examplePath(name), '--dry-run'], shows: /config .* is valid; nothing is changed/ };
   if (name.startsWith('controller')) return { argv: ['controller', '--config', examplePath(name), '--dry-run'], shows: /: valid — \d+ prox/ };
   if (name.startsWith('access-router')) {
-    // its token file (tokenFile: ar.token, beside the config) is a secret: made here, not shipped
+    // its token file (tokenFile: ar.token or ar2.token, beside the config) is a secret: made here, not shipped
     copyFileSync(examplePath(name), join(dir, name));
-    writeFileSync(join(dir, 'ar.token'), 'a-test-token-0123456789abcdef\n', { mode: 0o600 });
+    const token = /^tokenFile: (\S+)/m.exec(readFileSync(examplePath(name), 'utf8'))?.[1] ?? 'ar.token';
+    writeFileSync(join(dir, token), 'a-test-token-0123456789abcdef\n', { mode: 0o600 });
     return { argv: ['access-router', '--config', join(dir, name), '--dry-run'], shows: /table ip6 srv6pipes_ar[\s\S]*End\.B6\.Encaps/ };
   }
   if (name.startsWith('return-agent')) return { argv: ['return-agent', '--config', examplePath(name), '--dry-run'], shows: /table ip6 srv6pipes_return[\s\S]*encap seg6 mode encap segs fc00:a::ffff/ };

@@ -85,7 +85,7 @@ const installed = (r: Run) =>
 
 describe('setup: Debian packages per command, no service started or left enabled', () => {
   test('each command gets only the packages it uses', () => {
-    assert.deepEqual(installed(setup('bench')), ['haproxy', 'iproute2', 'iputils-ping', 'lighttpd', 'nftables', 'wrk']);
+    assert.deepEqual(installed(setup('bench')), ['dnsperf', 'etcd-client', 'etcd-server', 'haproxy', 'iproute2', 'iputils-ping', 'lighttpd', 'nftables', 'wrk']);
     assert.deepEqual(installed(setup('demo')), ['curl', 'dnsutils', 'iproute2', 'nftables', 'tcpdump']);
     assert.deepEqual(installed(setup('soak')), ['iproute2', 'nftables']);
     const test = installed(setup('test'));
