@@ -71,8 +71,10 @@ export const locatorsSchema = z
   .array(locatorSchema)
   .min(1, 'at least one locator')
   .superRefine((ls, ctx) => {
+    // zod runs this refinement even when an element failed (its locator is then missing): those are reported already
     ls.forEach((l, i) => {
-      const k = ls.findIndex((o, j) => j < i && (prefixContains(o.locator, l.locator.addr) || prefixContains(l.locator, o.locator.addr)));
+      if (!l?.locator) return;
+      const k = ls.findIndex((o, j) => j < i && o?.locator !== undefined && (prefixContains(o.locator, l.locator.addr) || prefixContains(l.locator, o.locator.addr)));
       if (k >= 0) ctx.addIssue({ code: 'custom', path: [i, 'prefix'], message: `${formatPrefix(l.locator)} overlaps locators[${k}] (${formatPrefix(ls[k]!.locator)}): a SID would belong to both` });
     });
   });

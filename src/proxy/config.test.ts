@@ -129,6 +129,8 @@ test('issue 15: cross-field checks: host bits in a locator, overlapping locators
   const fns = 'functions: [{id: 1, function: copy}]\n';
   assert.equal(messageOf(`locators: [{prefix: "fc00:a::1/48"}]\n${fns}`), 'p.yaml: locators[0].prefix: fc00:a::1/48 has bits set past its length: write fc00:a::/48');
   assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}, {prefix: "fc00:a:0:1::/64"}]\n${fns}`), 'p.yaml: locators[1].prefix: fc00:a:0:1::/64 overlaps locators[0] (fc00:a::/48): a SID would belong to both');
+  // two bad prefixes: CONFIG_INVALID naming the first, not a TypeError from the overlap check (fuzz finding, seed 556502399)
+  assert.match(messageOf(`locators: [{prefix: f}, {prefix: f}]\n${fns}`), /^p\.yaml: locators\[0\]\.prefix/);
   const base = `locators: [{prefix: "fc00:a::/48"}]\n${fns}`;
   assert.equal(messageOf(`${base}admin: {port: 7777}`), 'p.yaml: admin.port: 7777 is the port of the transparent listener (port) too: give each listener its own port');
   assert.equal(messageOf(`${base}port: 7000\nadmin: {port: 7100}\nmptcp: {converter: {port: 7100, from: ["fc00:c::/64"]}}`), 'p.yaml: mptcp.converter.port: 7100 is the port of the admin endpoint (admin.port) too: give each listener its own port');
