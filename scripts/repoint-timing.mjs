@@ -7,7 +7,7 @@
 // prefix, then one repointAll moves every one of them from p1a's SID to p1b's, CONCURRENCY records at
 // a time, BATCH records per etcd transaction; the time of that call is printed.
 import { pino } from 'pino';
-import { startLoopbackEtcd } from '../dist/test/helpers/etcd-loopback.js';
+import { startLoopbackEtcd } from '../dist/src/controller/store/test-etcd.js';
 import { EtcdBsidStore } from '../dist/src/controller/store/etcd.js';
 import { BsidManager } from '../dist/src/controller/bsid/manager.js';
 import { MemoryAccessRouter } from '../dist/src/access-router/memory.js';
@@ -49,7 +49,7 @@ try {
     }
   }
 } finally {
-  etcd.stop();
+  await etcd.stop();
 }
 for (const [c, list] of results) {
   const s = list.map((x) => x / 1000);

@@ -9,13 +9,16 @@ import { EtcdBsidStore } from '../../controller/store/etcd.js';
 import { pino } from 'pino';
 import { nowMs, pool, type ScaleContext } from './common.js';
 import { gc, manager, NullAgent, request } from './controller-side.js';
-import { startLocalEtcd } from './etcd-local.js';
+import { startLoopbackEtcd } from '../../controller/store/test-etcd.js';
+
+/** the measurements fill etcd past its default 2 GB quota */
+const QUOTA = ['--quota-backend-bytes', String(4 * 1024 ** 3)];
 
 export async function measureMemory(ctx: ScaleContext, levels: number[]): Promise<void> {
   for (let rep = 0; rep < ctx.reps; rep++) {
     for (const config of ['no store', 'etcd (1 member, loopback)'] as const) {
-      const etcd = config === 'no store' ? undefined : await startLocalEtcd();
-      const store = etcd ? new EtcdBsidStore(etcd.client(), '/scale', pino({ level: 'silent' })) : undefined;
+      const etcd = config === 'no store' ? undefined : await startLoopbackEtcd(QUOTA);
+      const store = etcd ? new EtcdBsidStore(etcd.client(10_000), '/scale', pino({ level: 'silent' })) : undefined;
       try {
         gc();
         const heap0 = memoryUsage().heapUsed;

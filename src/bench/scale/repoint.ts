@@ -15,7 +15,10 @@ import { EtcdBsidStore } from '../../controller/store/etcd.js';
 import type { BsidStore } from '../../controller/store/types.js';
 import { nowMs, pool, withScaleLab, type ScaleContext } from './common.js';
 import { BACKUP, manager, NullAgent, request } from './controller-side.js';
-import { startLocalEtcd } from './etcd-local.js';
+import { startLoopbackEtcd } from '../../controller/store/test-etcd.js';
+
+/** the measurements fill etcd past its default 2 GB quota */
+const QUOTA = ['--quota-backend-bytes', String(4 * 1024 ** 3)];
 
 async function once(ctx: ScaleContext, config: string, n: number, agent: AccessRouterAgent, store?: BsidStore): Promise<void> {
   const m = manager(agent, store);
@@ -32,8 +35,8 @@ async function once(ctx: ScaleContext, config: string, n: number, agent: AccessR
 export async function measureRepoint(ctx: ScaleContext, n: number): Promise<void> {
   for (let rep = 0; rep < ctx.reps; rep++) {
     await once(ctx, 'null agent, no store', n, new NullAgent());
-    const etcd = await startLocalEtcd();
-    const store = new EtcdBsidStore(etcd.client(), '/scale', pino({ level: 'silent' }));
+    const etcd = await startLoopbackEtcd(QUOTA);
+    const store = new EtcdBsidStore(etcd.client(10_000), '/scale', pino({ level: 'silent' }));
     try {
       await once(ctx, 'null agent, etcd (1 member, loopback)', n, new NullAgent(), store);
     } finally {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { HAS_LOOPBACK_ETCD, startLoopbackEtcd, until, type LoopbackEtcd } from '../../../test/helpers/etcd-loopback.js';
+import { HAS_LOOPBACK_ETCD, startLoopbackEtcd, until, type LoopbackEtcd } from './test-etcd.js';
 import { Election, type ElectionClient } from './election.js';
 
 const silent = pino({ level: 'silent' });

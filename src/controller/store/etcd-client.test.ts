@@ -5,56 +5,20 @@
  * stopped member ends the watch; a lease kept alive lives on and an expired one reports TTL 0.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EtcdClient, type WatchEvent } from './etcd-client.js';
+import type { EtcdClient, WatchEvent } from './etcd-client.js';
+import { HAS_LOOPBACK_ETCD, startLoopbackEtcd, until, type LoopbackEtcd } from './test-etcd.js';
 
-const HAS_ETCD = existsSync('/usr/bin/etcd');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-describe('EtcdClient on a real etcd (loopback)', { skip: HAS_ETCD ? false : 'etcd-server is not installed' }, () => {
-  let proc: ChildProcess;
-  let dir: string;
-  let endpoint: string;
+describe('EtcdClient on a real etcd (loopback)', { skip: HAS_LOOPBACK_ETCD ? false : 'etcd-server is not installed' }, () => {
+  let etcd: LoopbackEtcd;
   let client: EtcdClient;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'srv6pipes-etcd-'));
-    const [cp, pp] = [await freePort(), await freePort()];
-    endpoint = `http://127.0.0.1:${cp}`;
-    const peer = `http://127.0.0.1:${pp}`;
-    proc = spawn('etcd', ['--name', 'one', '--data-dir', join(dir, 'data'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint, '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `one=${peer}`, '--log-level', 'error'], { stdio: 'ignore' });
-    client = new EtcdClient({ endpoints: [endpoint], timeoutMs: 2000 });
-    await until('etcd to answer', () => client.status().then(() => true, () => false), 20_000);
+    etcd = await startLoopbackEtcd();
+    client = etcd.client();
   });
 
-  after(() => {
-    client?.close();
-    if (proc?.exitCode === null) proc.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => etcd?.stop());
 
   test('list, then watch from the listed revision: puts and deletes after it, in order, nothing before it', async () => {
     const c = client;
@@ -106,7 +70,7 @@ describe('EtcdClient on a real etcd (loopback)', { skip: HAS_ETCD ? false : 'etc
     const { revision } = await c.listAt('/s/');
     const ended = c.watch('/s/', revision, () => undefined);
     await new Promise((r) => setTimeout(r, 200));
-    proc.kill('SIGTERM');
+    etcd.proc.kill('SIGTERM');
     const end = await ended;
     assert.equal(end.compacted, false);
     assert.notEqual(end.reason, 'stopped');

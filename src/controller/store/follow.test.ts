@@ -8,8 +8,6 @@
  * that goes silent) it keeps and holds its routes, says so once, and catches up when etcd returns.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,27 +21,7 @@ import { MemoryAccessRouter } from '../../access-router/memory.js';
 import { DEFAULT_RECONCILE, policyOfRecord, Reconciler, type ReconcileOptions } from '../../access-router/reconcile.js';
 import { isSrError } from '../../core/errors.js';
 import { storeFollower } from './follow.js';
-
-const HAS_ETCD = existsSync('/usr/bin/etcd');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { HAS_LOOPBACK_ETCD, startLoopbackEtcd, until, type LoopbackEtcd } from './test-etcd.js';
 
 /** A TCP relay to etcd that can go silent (connections kept but nothing passes; new ones reset), as a cut link does. */
 class CutRelay {
@@ -112,29 +90,20 @@ class ExpiringAgent extends MemoryAccessRouter {
 
 const rec = (n: number, over: Partial<StoredBinding> = {}): StoredBinding => ({ key: `k${n}`, bsid: `fc00:e::${n}`, router: 'ar2', client: `fc00:4::${n + 0x100}`, segments: ['fc00:a::1:0:0'], installedUntil: Date.now() + 120_000, ...over });
 
-describe('the access router’s reconciler on a real etcd (loopback)', { skip: HAS_ETCD ? false : 'etcd-server is not installed' }, () => {
-  let proc: ChildProcess;
-  let dir: string;
+describe('the access router’s reconciler on a real etcd (loopback)', { skip: HAS_LOOPBACK_ETCD ? false : 'etcd-server is not installed' }, () => {
+  let etcd: LoopbackEtcd;
   let port: number;
   let nth = 0;
   const open: { close(): unknown }[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'srv6pipes-etcd-'));
-    const [cp, pp] = [await freePort(), await freePort()];
-    port = cp;
-    const endpoint = `http://127.0.0.1:${cp}`;
-    const peer = `http://127.0.0.1:${pp}`;
-    proc = spawn('etcd', ['--name', 'one', '--data-dir', join(dir, 'data'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint, '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `one=${peer}`, '--log-level', 'error'], { stdio: 'ignore' });
-    const c = new EtcdClient({ endpoints: [endpoint], timeoutMs: 2000 });
-    await until('etcd to answer', () => c.status().then(() => true, () => false), 20_000);
-    c.close();
+    etcd = await startLoopbackEtcd();
+    port = Number(new URL(etcd.endpoint).port);
   });
 
-  after(() => {
+  after(async () => {
     for (const o of open) o.close();
-    if (proc?.exitCode === null) proc.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await etcd?.stop();
   });
 
   /** A fresh prefix; the controllers' store on it; a reconciler for ar2 through `via` (default: straight to etcd). */
@@ -206,7 +175,7 @@ describe('the access router’s reconciler on a real etcd (loopback)', { skip: H
       await r.stop();
       f.close();
     }
-    assert.throws(() => storeFollower('ar2', { endpoints: ['http://127.0.0.1:1'], prefix: '/x', timeoutMs: 1000, username: 'u', passwordFile: join(dir, 'absent') }, DEFAULT_RECONCILE), (e: unknown) => isSrError(e, 'CONFIG_READ') && /store\.etcd\.passwordFile/.test((e as Error).message));
+    assert.throws(() => storeFollower('ar2', { endpoints: ['http://127.0.0.1:1'], prefix: '/x', timeoutMs: 1000, username: 'u', passwordFile: join(tmpdir(), 'srv6pipes-no-such-folder', 'absent') }, DEFAULT_RECONCILE), (e: unknown) => isSrError(e, 'CONFIG_READ') && /store\.etcd\.passwordFile/.test((e as Error).message));
   });
 
   test('a route removed behind its back (through the agent) comes back at the next resync; an install the agent refuses is counted and retried', async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { parsePrefix } from '../../net/ip6.js';
 import { MemoryAccessRouter } from '../../access-router/memory.js';
-import { HAS_LOOPBACK_ETCD, startLoopbackEtcd, until, type LoopbackEtcd } from '../../../test/helpers/etcd-loopback.js';
+import { HAS_LOOPBACK_ETCD, startLoopbackEtcd, until, type LoopbackEtcd } from './test-etcd.js';
 import { BsidManager, type PathSpec } from '../bsid/manager.js';
 import { EtcdBsidStore } from './etcd.js';
 import { SharedHealth } from './health.js';
