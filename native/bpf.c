@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <signal.h>
 #include "napi-util.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -119,6 +121,24 @@ static napi_value js_map_lookup(napi_env env, napi_callback_info info) {
   return buf;
 }
 
+/* BPF_PROG_LOAD. The verifier gives up with EAGAIN whenever a signal is pending: under a profiler
+ * (node --cpu-prof sends this thread SIGPROF every interval) a load longer than the interval never
+ * finishes. The thread's signals are blocked for the load (delivered after it), and EAGAIN is still
+ * retried, as libbpf does (5 attempts). */
+static long prog_load(union bpf_attr *a) {
+  sigset_t all, old;
+  sigfillset(&all);
+  int masked = pthread_sigmask(SIG_BLOCK, &all, &old) == 0;
+  long fd;
+  int attempts = 0;
+  do fd = sys_bpf(BPF_PROG_LOAD, a);
+  while (fd < 0 && errno == EAGAIN && ++attempts < 5);
+  int err = errno;
+  if (masked) pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return fd;
+}
+
 /* bpfProgLoad(type, insns: Buffer (8 bytes each), license, expectedAttachType, name) -> fd.
  * Loaded without a log first; when that fails, loaded again with log_level 1 so that the thrown
  * error carries the verifier's explanation (`log`). */
@@ -142,7 +162,7 @@ static napi_value js_prog_load(napi_env env, napi_callback_info info) {
   a.license = (uint64_t)(uintptr_t)license;
   a.expected_attach_type = attach;
   memcpy(a.prog_name, name, nlen < BPF_OBJ_NAME_LEN ? nlen : BPF_OBJ_NAME_LEN - 1);
-  long fd = sys_bpf(BPF_PROG_LOAD, &a);
+  long fd = prog_load(&a);
   if (fd >= 0) return make_i32(env, (int32_t)fd);
   int err = errno;
   char *log = calloc(1, VERIFIER_LOG_BYTES);
@@ -150,7 +170,7 @@ static napi_value js_prog_load(napi_env env, napi_callback_info info) {
   a.log_level = 1;
   a.log_buf = (uint64_t)(uintptr_t)log;
   a.log_size = VERIFIER_LOG_BYTES;
-  fd = sys_bpf(BPF_PROG_LOAD, &a);
+  fd = prog_load(&a);
   if (fd >= 0) {
     /* loads with a log but not without one: should not happen; keep the program */
     free(log);

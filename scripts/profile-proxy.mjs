@@ -26,6 +26,10 @@
  *  hastrace — `strace -c` of HAProxy during N fresh connections (not in the default phases).
  *  cpu     — CPU per fresh connection without a profiler, the proxy's workers and HAProxy interleaved,
  *            --reps rounds of --setup connections (not in the default phases).
+ *  timeline — where a fresh connection's wall time goes: `perf record -a` of every syscall entry and
+ *            exit while --setup sequential connections run, for each --relay and HAProxy, --reps
+ *            rounds interleaved; scripts/timeline.mjs lines the client's, the proxy's (main thread,
+ *            relay thread) and the server's syscalls up per connection (not in the default phases).
  * Needs root (network namespaces), perf, strace, wrk, lighttpd. Takes its lab down in any case.
  */
 import { spawn, execFileSync } from 'node:child_process';
@@ -62,6 +66,8 @@ const { values: a } = parseArgs({
     relay: { type: 'string', default: 'js' },
     /** cpu: rounds (proxy, then HAProxy, each round) */
     reps: { type: 'string', default: '3' },
+    /** added to NODE_OPTIONS of every proxy started (e.g. --cpu-prof --cpu-prof-dir=DIR) */
+    'node-options': { type: 'string', default: '' },
   },
 });
 const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'], 'native-nodeaccept': ['nativeRelay: { accept: false }'], 'native-acceptthread': ['nativeRelay: { acceptOn: thread }'] };
@@ -93,7 +99,7 @@ for (let i = 0; i < n; i++) {
   }));
 }
 ms.sort((x, y) => x - y);
-process.stdout.write(JSON.stringify({ n: ms.length, p50: ms[Math.floor(ms.length / 2)], p99: ms[Math.floor(ms.length * 0.99)] }) + '\\n');
+process.stdout.write(JSON.stringify({ n: ms.length, p50: ms[Math.floor(ms.length / 2)], p99: ms[Math.floor(ms.length * 0.99)], ...(process.argv[4] === 'pid' ? { pid: process.pid } : {}) }) + '\\n');
 `;
 const IDLE_CLIENT = `import net from 'node:net';
 const [host, n] = [process.argv[2], Number(process.argv[3])];
@@ -148,7 +154,7 @@ async function startProxy(nodeOptions, wrap = [], relay = RELAYS[0]) {
   const cfg = join(WORK, 'proxy.yaml');
   const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;
   writeFileSync(cfg, ['workers: 2', `locators: [ { prefix: "${FIG5.locator}" } ]`, 'functions:', '  - { id: 1, function: copy }', 'timeouts: { connect: 5s, drain: 1s }', limits, ...(a.intercept === 'auto' ? [] : [`netconf: { intercept: ${a.intercept} }`]), ...RELAY_YAML[relay], ''].join('\n'));
-  const env = { ...process.env, NODE_OPTIONS: nodeOptions };
+  const env = { ...process.env, NODE_OPTIONS: [nodeOptions, a['node-options']].filter(Boolean).join(' ') };
   const c = lab.spawn(FIG5.m1, withFdLimit([...wrap, process.execPath, BIN, 'proxy', '--config', cfg]), { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: WORK });
   const text = [];
   c.stderr.on('data', (b) => text.push(b.toString()));
@@ -160,7 +166,7 @@ async function startProxy(nodeOptions, wrap = [], relay = RELAYS[0]) {
         res();
       }
     });
-    c.once('exit', (code) => rej(new Error(`proxy exited ${code}: ${text.join('').slice(-600)}`)));
+    c.once('exit', (code) => rej(new Error(`proxy exited ${code}: ${text.join('').slice(-3000)}`)));
   });
   proxy = c;
   return c;
@@ -435,6 +441,45 @@ try {
       log(`cpu round ${rep + 1}: ${JSON.stringify(rounds.at(-1))}`);
     }
     summary.cases.cpu = { connections: n, rounds };
+    save();
+  }
+  if (phases.has('timeline')) {
+    const { timeline } = await import('./timeline.mjs');
+    const n = Number(a.setup);
+    const serverPids = () => execFileSync('ip', ['netns', 'pids', lab.ns(FIG5.server)], { encoding: 'utf8' }).split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number);
+    /** perf records every syscall system-wide while the client runs (the client's pid is perf's child's: `ip netns exec` execs) */
+    const traced = async (name, proxyPids) => {
+      await setupRun(100);
+      const data = join(OUT, `timeline-${name}.data`);
+      const r = await run(['perf', 'record', '-q', '-a', '-e', 'raw_syscalls:sys_enter,raw_syscalls:sys_exit', '-o', data, '--', 'ip', 'netns', 'exec', lab.ns(FIG5.client), process.execPath, setupClient, FIG5.serverAddr, String(n), 'pid']);
+      if (r.code !== 0) throw new Error(`perf record ${name}: ${r.stderr.slice(-400)}`);
+      const client = JSON.parse(r.stdout.trim().split('\n').at(-1));
+      const t = await timeline(data, { client: client.pid, proxy: proxyPids, server: serverPids() });
+      writeFileSync(join(OUT, `timeline-${name}.txt`), `${t.connections} connections, client p50 ${client.p50} ms\n${t.summary}\n${t.table}\n`);
+      log(`timeline ${name}: client p50 ${client.p50.toFixed(3)} ms; ${t.summary}`);
+      return { client, ...t };
+    };
+    const rounds = [];
+    for (let rep = 0; rep < Number(a.reps); rep++) {
+      const round = {};
+      for (const relay of RELAYS) {
+        await startProxy('', [], relay);
+        try {
+          round[relay] = await traced(`${relay}-${rep}`, workerPids());
+        } finally {
+          await stopProxy();
+        }
+      }
+      const h = haproxy(lab, FIG5.m1, FIG5.locator, WORK);
+      await h.start();
+      try {
+        round.haproxy = await traced(`haproxy-${rep}`, [h.pid()]);
+      } finally {
+        await h.stop();
+      }
+      rounds.push(round);
+    }
+    summary.cases.timeline = { connections: n, rounds };
     save();
   }
   if (phases.has('hastrace')) {

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { asm, assemble, BpfMap, encode, HELPER, label, loadProgram, lpmKey, R0, R1, R10, R2, R6, skLookupProgram, SK_LOOKUP_CTX, u32Key } from './bpf.js';
 import { native } from './addon.js';
@@ -108,5 +112,29 @@ test('the program loads (as root; not attached); a broken one fails with BPF_VER
   } finally {
     own.close();
     lis.close();
+  }
+});
+
+// The verifier gives up with EAGAIN when a signal is pending (kernel/bpf/verifier.c): a process with
+// a profiling timer (node --cpu-prof sends SIGPROF every interval) failed to load the sk_lookup
+// program at start. The load is retried, as libbpf does.
+test('the program loads while signals keep arriving (node --cpu-prof: SIGPROF every few µs)', { skip: !root && 'needs CAP_BPF' }, () => {
+  const script = `
+    const { BpfMap, assemble, loadProgram, skLookupProgram } = await import(${JSON.stringify(new URL('./bpf.js', import.meta.url).href)});
+    const { native } = await import(${JSON.stringify(new URL('./addon.js', import.meta.url).href)});
+    const c = native().bpfConstants;
+    const own = BpfMap.create({ type: c.BPF_MAP_TYPE_LPM_TRIE, keySize: 20, valueSize: 4, maxEntries: 4, flags: c.BPF_F_NO_PREALLOC, name: 'test_own' });
+    const lis = BpfMap.create({ type: c.BPF_MAP_TYPE_SOCKMAP, keySize: 4, valueSize: 8, maxEntries: 2, name: 'test_listen' });
+    const bytes = assemble(skLookupProgram({ ownFd: own.fd, listenersFd: lis.fd, slots: 8 })).bytes;
+    for (let i = 0; i < 200; i++) native().close(loadProgram(c.BPF_PROG_TYPE_SK_LOOKUP, bytes, c.BPF_SK_LOOKUP, 'test_signals'));
+    own.close();
+    lis.close();
+  `;
+  const dir = mkdtempSync(join(tmpdir(), 'srv6pipes-bpf-'));
+  try {
+    const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-interval=1', `--cpu-prof-dir=${dir}`, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr.split('\n').slice(0, 6).join('\n'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

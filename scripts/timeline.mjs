@@ -1,0 +1,110 @@
+/**
+ * Where a fresh connection's wall time goes (issue 14, the setup row): reads a `perf record -a -e
+ * raw_syscalls:sys_enter,raw_syscalls:sys_exit` of sequential fresh connections (scripts/
+ * profile-proxy.mjs --phases timeline) and lines up, per connection, the syscalls of the client, of
+ * the proxy (its main threads and its other threads, by thread name) and of the server, from the
+ * client's connect() to its first read of the response. Each connection is the window between two of
+ * the client's connect() calls. The result: for every syscall that happens in most connections (the
+ * k-th entry or exit of a syscall by a role), its median time from the client's connect(), sorted —
+ * the median connection's path through the processes.
+ *
+ *   node scripts/timeline.mjs perf.data --client PID --proxy PID,PID --server PID   (prints the table)
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+/** x86_64 syscall numbers of the calls a connection's path makes (others print as `nr N`) */
+const NAMES = {
+  0: 'read', 1: 'write', 3: 'close', 7: 'poll', 16: 'ioctl', 19: 'readv', 20: 'writev', 32: 'dup', 40: 'sendfile',
+  41: 'socket', 42: 'connect', 43: 'accept', 44: 'sendto', 45: 'recvfrom', 46: 'sendmsg', 47: 'recvmsg', 48: 'shutdown',
+  49: 'bind', 51: 'getsockname', 52: 'getpeername', 54: 'setsockopt', 55: 'getsockopt', 72: 'fcntl', 202: 'futex',
+  232: 'epoll_wait', 233: 'epoll_ctl', 257: 'openat', 262: 'newfstatat', 5: 'fstat', 271: 'ppoll', 275: 'splice',
+  281: 'epoll_pwait', 288: 'accept4', 290: 'eventfd2', 292: 'dup3', 293: 'pipe2', 441: 'epoll_pwait2', 9: 'mmap',
+  10: 'mprotect', 11: 'munmap', 28: 'madvise', 13: 'rt_sigaction', 14: 'rt_sigprocmask', 24: 'sched_yield',
+};
+/** reads whose result carries bytes: only those with a positive result count as "the response arrived" */
+const READS = new Set([0, 19, 45, 47]);
+const LINE = /^\s*(.+?)\s+(\d+)\/(\d+)\s+(\d+\.\d+):\s+raw_syscalls:sys_(enter|exit):\s+NR (\d+)(?: \(.*\))?(?: = (-?\d+))?/;
+
+/**
+ * @param {string} data the perf.data file
+ * @param {{ client: number, proxy: number[], server: number[] }} pids
+ * @returns {Promise<{ connections: number, rows: { key: string, p50us: number, share: number }[], milestones: Record<string, number>, summary: string, table: string }>}
+ */
+export async function timeline(data, pids) {
+  const proxy = new Set(pids.proxy);
+  const server = new Set(pids.server);
+  const roleOf = (comm, pid, tid) => {
+    if (pid === pids.client) return tid === pid ? 'client' : null;
+    if (proxy.has(pid)) return tid === pid ? 'proxy' : `proxy:${comm}`;
+    if (server.has(pid)) return 'server';
+    return null;
+  };
+  /** per connection: [role, dir, nr, ret, t] in order */
+  const conns = [];
+  let cur = null;
+  const ps = spawn('perf', ['script', '-i', data, '-F', 'comm,pid,tid,time,event,trace'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  for await (const line of createInterface({ input: ps.stdout })) {
+    const m = LINE.exec(line);
+    if (!m) continue;
+    const [, comm, pidS, tidS, tS, dir, nrS, retS] = m;
+    const role = roleOf(comm.trim(), Number(pidS), Number(tidS));
+    if (!role) continue;
+    const t = Number(tS) * 1e6;
+    const nr = Number(nrS);
+    if (role === 'client' && dir === 'enter' && nr === 42) {
+      cur = { t0: t, events: [], done: undefined };
+      conns.push(cur);
+    }
+    if (!cur || cur.done !== undefined) continue;
+    const ret = retS === undefined ? undefined : Number(retS);
+    cur.events.push({ role, dir, nr, ret, t: t - cur.t0 });
+    if (role === 'client' && dir === 'exit' && READS.has(nr) && ret > 0) cur.done = t - cur.t0;
+  }
+  await new Promise((r) => ps.once('close', r));
+  const complete = conns.filter((c) => c.done !== undefined).slice(1); // the first may have started before perf
+  const offsets = new Map();
+  for (const c of complete) {
+    const seen = new Map();
+    for (const e of c.events) {
+      const name = NAMES[e.nr] ?? `nr ${e.nr}`;
+      const base = `${e.role} ${e.dir} ${name}${e.dir === 'exit' && READS.has(e.nr) ? (e.ret > 0 ? ' (bytes)' : ' (none)') : ''}`;
+      const k = (seen.get(base) ?? 0) + 1;
+      seen.set(base, k);
+      const key = `${base} #${k}`;
+      if (!offsets.has(key)) offsets.set(key, []);
+      offsets.get(key).push(e.t);
+    }
+    const key = 'client: first response byte';
+    if (!offsets.has(key)) offsets.set(key, []);
+    offsets.get(key).push(c.done);
+  }
+  const median = (xs) => {
+    const s = [...xs].sort((x, y) => x - y);
+    return s[Math.floor(s.length / 2)];
+  };
+  const rows = [...offsets.entries()]
+    .filter(([, xs]) => xs.length >= complete.length / 2)
+    .map(([key, xs]) => ({ key, p50us: Math.round(median(xs) * 10) / 10, share: Math.round((xs.length / complete.length) * 100) / 100 }))
+    .sort((x, y) => x.p50us - y.p50us);
+  const at = (prefix) => rows.find((r) => r.key.startsWith(prefix))?.p50us;
+  const milestones = {
+    proxyAccepted: at('proxy exit accept4') ?? at('proxy exit accept') ?? NaN,
+    onwardConnect: at('proxy enter connect') ?? NaN,
+    serverAccepted: at('server exit accept') ?? NaN,
+    serverRequest: at('server exit read (bytes)') ?? at('server exit recvfrom (bytes)') ?? NaN,
+    firstByte: at('client: first response byte') ?? NaN,
+  };
+  const summary = Object.entries(milestones).map(([k, v]) => `${k} ${Number.isNaN(v) ? '—' : `${v} µs`}`).join(', ');
+  const table = rows.map((r) => `${String(r.p50us).padStart(9)} µs  ${r.share < 1 ? `(${r.share}) ` : ''}${r.key}`).join('\n');
+  return { connections: complete.length, rows, milestones, summary, table };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values: o, positionals } = parseArgs({ allowPositionals: true, options: { client: { type: 'string' }, proxy: { type: 'string', default: '' }, server: { type: 'string', default: '' } } });
+  const list = (s) => s.split(',').filter(Boolean).map(Number);
+  const t = await timeline(positionals[0], { client: Number(o.client), proxy: list(o.proxy), server: list(o.server) });
+  console.log(`${t.connections} connections\n${t.summary}\n${t.table}`);
+}
