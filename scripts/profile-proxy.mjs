@@ -455,7 +455,7 @@ try {
       if (r.code !== 0) throw new Error(`perf record ${name}: ${r.stderr.slice(-400)}`);
       const client = JSON.parse(r.stdout.trim().split('\n').at(-1));
       const t = await timeline(data, { client: client.pid, proxy: proxyPids, server: serverPids() });
-      writeFileSync(join(OUT, `timeline-${name}.txt`), `${t.connections} connections, client p50 ${client.p50} ms\n${t.summary}\n${t.table}\n`);
+      writeFileSync(join(OUT, `timeline-${name}.txt`), `${t.connections} connections, client p50 ${client.p50} ms\n${t.summary}\n${t.table}\n\nthe median connection:\n${t.example}\n`);
       log(`timeline ${name}: client p50 ${client.p50.toFixed(3)} ms; ${t.summary}`);
       return { client, ...t };
     };

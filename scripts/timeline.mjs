@@ -31,7 +31,7 @@ const LINE = /^\s*(.+?)\s+(\d+)\/(\d+)\s+(\d+\.\d+):\s+raw_syscalls:sys_(enter|e
 /**
  * @param {string} data the perf.data file
  * @param {{ client: number, proxy: number[], server: number[] }} pids
- * @returns {Promise<{ connections: number, rows: { key: string, p50us: number, share: number }[], milestones: Record<string, number>, summary: string, table: string }>}
+ * @returns {Promise<{ connections: number, rows: { key: string, p50us: number, share: number }[], milestones: Record<string, number>, summary: string, table: string, example: string }>}
  */
 export async function timeline(data, pids) {
   const proxy = new Set(pids.proxy);
@@ -97,14 +97,19 @@ export async function timeline(data, pids) {
     serverRequest: at('server exit read (bytes)') ?? at('server exit recvfrom (bytes)') ?? NaN,
     firstByte: at('client: first response byte') ?? NaN,
   };
+  // the median connection, every syscall of it in order: what the medians above cannot show (a
+  // thread's wake-ups, a step that happens in only some connections)
+  const byDone = [...complete].sort((x, y) => x.done - y.done);
+  const mid = byDone[Math.floor(byDone.length / 2)];
+  const example = mid ? mid.events.map((e) => `${e.t.toFixed(1).padStart(9)} µs  ${e.role} ${e.dir} ${NAMES[e.nr] ?? `nr ${e.nr}`}${e.ret === undefined ? '' : ` = ${e.ret}`}`).join('\n') : '';
   const summary = Object.entries(milestones).map(([k, v]) => `${k} ${Number.isNaN(v) ? '—' : `${v} µs`}`).join(', ');
   const table = rows.map((r) => `${String(r.p50us).padStart(9)} µs  ${r.share < 1 ? `(${r.share}) ` : ''}${r.key}`).join('\n');
-  return { connections: complete.length, rows, milestones, summary, table };
+  return { connections: complete.length, rows, milestones, summary, table, example };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values: o, positionals } = parseArgs({ allowPositionals: true, options: { client: { type: 'string' }, proxy: { type: 'string', default: '' }, server: { type: 'string', default: '' } } });
   const list = (s) => s.split(',').filter(Boolean).map(Number);
   const t = await timeline(positionals[0], { client: Number(o.client), proxy: list(o.proxy), server: list(o.server) });
-  console.log(`${t.connections} connections\n${t.summary}\n${t.table}`);
+  console.log(`${t.connections} connections\n${t.summary}\n${t.table}\n\nthe median connection:\n${t.example}`);
 }
