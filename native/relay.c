@@ -794,9 +794,14 @@ static void drop_accepts(const batch_t *b) {
     const uint8_t *rec = b->acc + off;
     int fd = (int)((uint32_t)rec[4] | (uint32_t)rec[5] << 8 | (uint32_t)rec[6] << 16 | (uint32_t)rec[7] << 24);
     int16_t srh = (int16_t)((uint16_t)rec[12] | (uint16_t)rec[13] << 8);
+    int early = (int)((uint32_t)rec[16] | (uint32_t)rec[17] << 8 | (uint32_t)rec[18] << 16 | (uint32_t)rec[19] << 24);
     if (rec[0] == ACC_CONN) {
       set_linger(fd, 1);
       close(fd);
+      if (early >= 0) {
+        set_linger(early, 1);
+        close(early);
+      }
     }
     off += ACC_HEADER + rec[1] + rec[2] + (rec[0] == ACC_CONN && srh > 0 ? (size_t)srh : 0);
   }
@@ -1143,6 +1148,31 @@ static napi_value js_relay_accept_connect(napi_env env, napi_callback_info info)
 }
 
 /*
+ * relayAcceptAdopt(handle, fdA, fdB, releaseTimeWait[, opsAtoB, opsBtoA]) -> pair id: as
+ * relayAcceptConnect, for an onward socket whose connect the accept loop started already (an early
+ * connect, accept-loop.c). On success both descriptors are the relay's; on a throw both are still the
+ * caller's.
+ */
+static napi_value js_relay_accept_adopt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fa, fb;
+  bool release_tw = false;
+  relay_t *r;
+  if (!get_args(env, info, 4, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) || !get_i32(env, argv[2], &fb) ||
+      fa < 0 || fb < 0 || napi_get_value_bool(env, argv[3], &release_tw) != napi_ok)
+    return throw_type(env, "relayAcceptAdopt(handle, fdA, fdB, releaseTimeWait[, opsAtoB, opsBtoA])");
+  if (!r->running) return throw_errno(env, "relayAcceptAdopt", EBADF);
+  relay_ops_t *ops[2] = {NULL, NULL};
+  if (!add_ops(env, info, 4, ops)) return NULL;
+  uint32_t pid = 0;
+  int err = add_pair(env, r, fa, fb, true, release_tw, true, ops, &pid);
+  if (err) return throw_errno(env, "relayAcceptAdopt", err);
+  napi_value id;
+  napi_create_uint32(env, pid, &id);
+  return id;
+}
+
+/*
  * relayListen(handle, fd, savedSyn): the thread accepts on the listening `fd` from now on (it is the
  * relay's: relayUnlisten or relayClose closes it). Each connection comes as an accept record with the
  * next batch (accept.h); `savedSyn`: its routing header is read from TCP_SAVED_SYN first.
@@ -1282,6 +1312,7 @@ void srv6pipes_register_relay(napi_env env, napi_value exports) {
       {"relayAbort", NULL, js_relay_abort, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, js_relay_close, NULL, NULL, NULL, napi_default, NULL},
       {"relayAcceptConnect", NULL, js_relay_accept_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"relayAcceptAdopt", NULL, js_relay_accept_adopt, NULL, NULL, NULL, napi_default, NULL},
       {"relayListen", NULL, js_relay_listen, NULL, NULL, NULL, napi_default, NULL},
       {"relayUnlisten", NULL, js_relay_unlisten, NULL, NULL, NULL, napi_default, NULL},
       {"fdReset", NULL, js_fd_reset, NULL, NULL, NULL, napi_default, NULL},
