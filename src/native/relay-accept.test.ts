@@ -15,7 +15,7 @@ import { parseAddress } from '../net/ip6.js';
 import { srhForPath } from '../codec/srh.js';
 import { isSrError } from '../core/errors.js';
 import { listenFd } from './sockets.js';
-import { acceptSrhInPacket, NativeRelay, resetFd, type PairEnd } from './relay.js';
+import { acceptSrhInPacket, NativeRelay, resetFd, type PairBytes, type PairEnd } from './relay.js';
 import { routingHeaderIn } from './saved-syn.js';
 import { receiveSha, sendFilled, waitFor } from './test-streams.js';
 
@@ -266,3 +266,34 @@ test('connectEarly off, or accept on the thread: no table, nothing paused', () =
     }
   }
 });
+
+for (const on of ['loop', 'thread'] as const) {
+  test(`accept on the ${on}: bytes the client sent before the answer reach the server once, counted once (sent on at the answer or by the thread)`, async () => {
+    const { relay, accepted, fd } = acceptingRelay(on);
+    const port = listeningPort(fd);
+    const client = net.connect({ host: '::1', port, allowHalfOpen: true });
+    await once(client, 'connect');
+    const request = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    client.write(request);
+    try {
+      await waitFor(() => accepted.length === 1, 'the accept record');
+      await new Promise((r) => setTimeout(r, 20)); // the request is in the accepted socket's queue
+      let final: PairBytes | undefined;
+      relay.acceptConnect(accepted[0]!.fd, null, { onDone: (_e, b) => void (final = b) }, {});
+      await waitFor(() => accepted.length === 2, 'the onward connection');
+      const server = new net.Socket({ fd: accepted[1]!.fd, allowHalfOpen: true, readable: true, writable: true });
+      const got: Buffer[] = [];
+      server.on('data', (d: Buffer) => got.push(d));
+      client.end(Buffer.from('tail'));
+      await once(server, 'end');
+      assert.equal(Buffer.concat(got).toString(), `${request.toString()}tail`);
+      server.end();
+      await waitFor(() => final !== undefined, 'the pair done');
+      assert.deepEqual(final, { aToB: request.length + 4, bToA: 0 });
+      server.destroy();
+    } finally {
+      client.destroy();
+      relay.close();
+    }
+  });
+}
