@@ -116,6 +116,8 @@ size_t accept_record(uint8_t *rec, int fd, const void *client_sa6, bool saved_sy
   put16(rec + 10, ntohs(s.sin6_port));
   put16(rec + 12, (uint16_t)(int16_t)srh);
   put16(rec + 14, 0);
+  put32(rec + 16, (uint32_t)-1);
+  put32(rec + 20, 0);
   return ACC_HEADER + cl + sl + (srh > 0 ? (size_t)srh : 0);
 }
 
@@ -124,5 +126,6 @@ size_t accept_error_record(uint8_t *rec, int err) {
   rec[0] = ACC_ERROR;
   put32(rec + 4, (uint32_t)err);
   put16(rec + 12, (uint16_t)(int16_t)SRH_NONE);
+  put32(rec + 16, (uint32_t)-1);
   return ACC_HEADER;
 }

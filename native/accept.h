@@ -47,10 +47,11 @@ int accept_srh_in_packet(const uint8_t *pkt, size_t len, uint8_t *out);
  * An accepted connection's record (little-endian), as JavaScript reads it (src/native/relay.ts):
  *   u8 kind (ACC_CONN | ACC_ERROR), u8 client text length, u8 server text length, u8 0,
  *   i32 fd (ACC_ERROR: the errno), u16 client port, u16 server port, i16 SRH length or SRH_*, u16 0,
+ *   i32 early onward descriptor or -1, u32 its early entry's generation or 0 (accept-loop.c),
  *   the client's address text, the server's (as Node's remoteAddress: `%zone` when scoped), the SRH bytes.
  */
 enum { ACC_CONN = 0, ACC_ERROR = 1 };
-#define ACC_HEADER 16
+#define ACC_HEADER 24
 /* an address's text: INET6_ADDRSTRLEN, '%' and an interface name (IF_NAMESIZE) */
 #define ACC_ADDR_MAX (46 + 1 + 16)
 #define ACC_RECORD_MAX (ACC_HEADER + 2 * ACC_ADDR_MAX + ACCEPT_SRH_MAX)

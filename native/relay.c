@@ -794,9 +794,14 @@ static void drop_accepts(const batch_t *b) {
     const uint8_t *rec = b->acc + off;
     int fd = (int)((uint32_t)rec[4] | (uint32_t)rec[5] << 8 | (uint32_t)rec[6] << 16 | (uint32_t)rec[7] << 24);
     int16_t srh = (int16_t)((uint16_t)rec[12] | (uint16_t)rec[13] << 8);
+    int early = (int)((uint32_t)rec[16] | (uint32_t)rec[17] << 8 | (uint32_t)rec[18] << 16 | (uint32_t)rec[19] << 24);
     if (rec[0] == ACC_CONN) {
       set_linger(fd, 1);
       close(fd);
+      if (early >= 0) {
+        set_linger(early, 1);
+        close(early);
+      }
     }
     off += ACC_HEADER + rec[1] + rec[2] + (rec[0] == ACC_CONN && srh > 0 ? (size_t)srh : 0);
   }
@@ -970,7 +975,27 @@ static void hold(napi_env env, relay_t *r) {
  * caller keeps and closes them), posted to the thread; its id, or an errno. `ops` are the pair's
  * (freed on failure too).
  */
-static int add_pair(napi_env env, relay_t *r, int fa, int fb, bool abortive, bool release_tw, bool connecting, relay_ops_t *ops[2], uint32_t *id) {
+/*
+ * The client's first bytes — a request already waiting when JavaScript answers the accept — sent on
+ * from the calling thread, before the relay thread has the pair: no thread hop between the decision
+ * and the request reaching the next hop. Only a direction without ops, only what the onward socket
+ * takes at once (its connect must be up: an early connect usually is), at most FIRST_MAX bytes:
+ * peeked, sent, then exactly as many consumed — nothing is held here. The bytes moved (0: nothing
+ * waits, the connect is not up, or anything fails; the relay thread moves them as usual).
+ */
+#define FIRST_MAX 16384
+static uint64_t first_transfer(int fa, int fb) {
+  char buf[FIRST_MAX];
+  ssize_t n = recv(fa, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  if (n <= 0) return 0;
+  ssize_t m = send(fb, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (m <= 0) return 0;
+  /* the m bytes are queued on fa (peeked): TCP copies them all */
+  ssize_t c = recv(fa, buf, (size_t)m, MSG_DONTWAIT);
+  return c > 0 ? (uint64_t)c : 0;
+}
+
+static int add_pair(napi_env env, relay_t *r, int fa, int fb, bool abortive, bool release_tw, bool connecting, relay_ops_t *ops[2], uint32_t *id, uint64_t sent_a_to_b) {
   pair_t *p = calloc(1, sizeof *p);
   if (!p) {
     relay_ops_free(ops[0]);
@@ -980,6 +1005,7 @@ static int add_pair(napi_env env, relay_t *r, int fa, int fb, bool abortive, boo
   int err = 0;
   p->fd[0] = fa;
   p->fd[1] = fb;
+  p->d[0].bytes = sent_a_to_b;
   for (int i = 0; i < 2; i++) {
     dir_t *d = &p->d[i];
     d->in = p->fd[i];
@@ -1069,7 +1095,7 @@ static napi_value js_relay_add(napi_env env, napi_callback_info info) {
   int db = da < 0 ? -1 : fcntl(fb, F_DUPFD_CLOEXEC, 0);
   int err = db < 0 ? errno : 0;
   uint32_t pid = 0;
-  if (!err) err = add_pair(env, r, da, db, abortive, release_tw, connecting, ops, &pid);
+  if (!err) err = add_pair(env, r, da, db, abortive, release_tw, connecting, ops, &pid, 0);
   else {
     relay_ops_free(ops[0]);
     relay_ops_free(ops[1]);
@@ -1132,11 +1158,37 @@ static napi_value js_relay_accept_connect(napi_env env, napi_callback_info info)
     return NULL;
   }
   uint32_t pid = 0;
-  int err = add_pair(env, r, fa, fb, true, release_tw, true, ops, &pid);
+  int err = add_pair(env, r, fa, fb, true, release_tw, true, ops, &pid, ops[0] ? 0 : first_transfer(fa, fb));
   if (err) {
+    set_linger(fb, 1); /* a reset: the next hop may have the first bytes, never a FIN after them */
     close(fb);
     return throw_errno(env, "relayAcceptConnect", err);
   }
+  napi_value id;
+  napi_create_uint32(env, pid, &id);
+  return id;
+}
+
+/*
+ * relayAcceptAdopt(handle, fdA, fdB, releaseTimeWait[, opsAtoB, opsBtoA]) -> pair id: as
+ * relayAcceptConnect, for an onward socket whose connect the accept loop started already (an early
+ * connect, accept-loop.c). On success both descriptors are the relay's; on a throw both are still the
+ * caller's.
+ */
+static napi_value js_relay_accept_adopt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fa, fb;
+  bool release_tw = false;
+  relay_t *r;
+  if (!get_args(env, info, 4, argv) || !(r = get_relay(env, argv[0])) || !get_i32(env, argv[1], &fa) || !get_i32(env, argv[2], &fb) ||
+      fa < 0 || fb < 0 || napi_get_value_bool(env, argv[3], &release_tw) != napi_ok)
+    return throw_type(env, "relayAcceptAdopt(handle, fdA, fdB, releaseTimeWait[, opsAtoB, opsBtoA])");
+  if (!r->running) return throw_errno(env, "relayAcceptAdopt", EBADF);
+  relay_ops_t *ops[2] = {NULL, NULL};
+  if (!add_ops(env, info, 4, ops)) return NULL;
+  uint32_t pid = 0;
+  int err = add_pair(env, r, fa, fb, true, release_tw, true, ops, &pid, ops[0] ? 0 : first_transfer(fa, fb));
+  if (err) return throw_errno(env, "relayAcceptAdopt", err);
   napi_value id;
   napi_create_uint32(env, pid, &id);
   return id;
@@ -1282,6 +1334,7 @@ void srv6pipes_register_relay(napi_env env, napi_value exports) {
       {"relayAbort", NULL, js_relay_abort, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, js_relay_close, NULL, NULL, NULL, napi_default, NULL},
       {"relayAcceptConnect", NULL, js_relay_accept_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"relayAcceptAdopt", NULL, js_relay_accept_adopt, NULL, NULL, NULL, napi_default, NULL},
       {"relayListen", NULL, js_relay_listen, NULL, NULL, NULL, napi_default, NULL},
       {"relayUnlisten", NULL, js_relay_unlisten, NULL, NULL, NULL, napi_default, NULL},
       {"fdReset", NULL, js_fd_reset, NULL, NULL, NULL, napi_default, NULL},

@@ -89,7 +89,7 @@ export function srv6pipesProxy(lab: Lab, host: string, locator: string, function
       const fns = functions.map((f) => `  - { id: ${f.id}, function: ${f.function}${f.options ? `, options: ${JSON.stringify(f.options)}` : ''} }`);
       // one client (wrk, the idle-flow opener) is the whole world here: the same ceiling as HAProxy's maxconn
       const limits = `limits: { flows: ${maxFlows()}, flowsPerClient: ${maxFlows()} }`;
-      writeFileSync(cfg, [`workers: ${workers}`, `locators: [ { prefix: "${locator}" } ]`, 'functions:', ...fns, 'timeouts: { connect: 5s, drain: 1s }', limits, ...(o.relay === 'js' ? ['nativeRelay: off'] : []), ''].join('\n'));
+      writeFileSync(cfg, [`workers: ${workers}`, `locators: [ { prefix: "${locator}" } ]`, 'functions:', ...fns, 'timeouts: { connect: 5s, drain: 1s }', limits, ...(o.relay === 'js' ? ['nativeRelay: off'] : o.relay === 'native-late' ? ['nativeRelay: { connectEarly: false }'] : []), ''].join('\n'));
       const c = lab.spawn(host, withFdLimit([process.execPath, BIN, 'proxy', '--config', cfg]), { stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       const text: string[] = [];

@@ -55,7 +55,7 @@ export function paramsFromOptions(opts: BenchOptions): BenchParams {
   if (cc !== undefined && !CONGESTION_CONTROLS.includes(cc)) throw new SrError('BAD_ARGUMENT', `--cc: "${cc}" is not one of ${CONGESTION_CONTROLS.join(', ')}`);
   set('congestionControl', cc);
   const relay = opts.relay;
-  if (relay !== undefined && !(BENCH_RELAYS as readonly string[]).includes(relay)) throw new SrError('BAD_ARGUMENT', `--relay: "${relay}" is not one of ${BENCH_RELAYS.join(', ')}`, { hint: 'native: the relay thread in the addon (the proxy\'s default, nativeRelay); js: every flow on the JavaScript relay (nativeRelay: off)' });
+  if (relay !== undefined && !(BENCH_RELAYS as readonly string[]).includes(relay)) throw new SrError('BAD_ARGUMENT', `--relay: "${relay}" is not one of ${BENCH_RELAYS.join(', ')}`, { hint: 'native: the relay thread in the addon (the proxy\'s default, nativeRelay); js: every flow on the JavaScript relay (nativeRelay: off); native-late: the native relay without early onward connects (nativeRelay.connectEarly: false)' });
   set('relay', relay as BenchRelay | undefined);
   if (opts.single !== undefined) p.single = opts.single;
   set('warmupS', int(opts.warmup, 'warmup', 0, 60));

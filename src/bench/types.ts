@@ -69,7 +69,7 @@ export interface BenchParams {
   single: boolean;
 }
 
-export const BENCH_RELAYS = ['js', 'native'] as const;
+export const BENCH_RELAYS = ['js', 'native', 'native-late'] as const;
 export type BenchRelay = (typeof BENCH_RELAYS)[number];
 
 export interface BenchContext {

@@ -15,7 +15,7 @@ import { parseAddress } from '../net/ip6.js';
 import { srhForPath } from '../codec/srh.js';
 import { isSrError } from '../core/errors.js';
 import { listenFd } from './sockets.js';
-import { acceptSrhInPacket, NativeRelay, resetFd, type PairEnd } from './relay.js';
+import { acceptSrhInPacket, NativeRelay, resetFd, type PairBytes, type PairEnd } from './relay.js';
 import { routingHeaderIn } from './saved-syn.js';
 import { receiveSha, sendFilled, waitFor } from './test-streams.js';
 
@@ -26,13 +26,14 @@ interface Accepted {
   server: string;
   serverPort: number;
   srh: Buffer | null | string;
+  early: unknown;
 }
 
 function acceptingRelay(acceptOn: 'loop' | 'thread'): { relay: NativeRelay; accepted: Accepted[]; errors: string[]; fd: number } {
   const relay = new NativeRelay({ reportMs: 5, acceptOn });
   const accepted: Accepted[] = [];
   const errors: string[] = [];
-  relay.onAccept = (fd, client, clientPort, server, serverPort, srh) => void accepted.push({ fd, client, clientPort, server, serverPort, srh });
+  relay.onAccept = (fd, client, clientPort, server, serverPort, srh, early) => void accepted.push({ fd, client, clientPort, server, serverPort, srh, early });
   relay.onAcceptError = (code) => void errors.push(code);
   const fd = listenFd({ address: '::1', port: 0, recvRthdr: true });
   relay.listen(fd, false);
@@ -70,7 +71,7 @@ for (const on of ['loop', 'thread'] as const) {
     try {
       await waitFor(() => accepted.length === 1, 'the accept record');
       const a = accepted[0]!;
-      assert.deepEqual({ client: a.client, clientPort: a.clientPort, server: a.server, serverPort: a.serverPort, srh: a.srh }, { client: '::1', clientPort: client.localPort, server: '::1', serverPort: port, srh: null });
+      assert.deepEqual({ client: a.client, clientPort: a.clientPort, server: a.server, serverPort: a.serverPort, srh: a.srh, early: a.early }, { client: '::1', clientPort: client.localPort, server: '::1', serverPort: port, srh: null, early: undefined });
       let end: PairEnd | undefined;
       let connected = false;
       relay.acceptConnect(a.fd, null, { onConnected: () => void (connected = true), onDone: (e) => void (end = e) }, {});
@@ -226,3 +227,73 @@ test('the native saved-SYN walk agrees with routingHeaderIn on real and on rando
     { numRuns: 2000 },
   );
 });
+
+test('connectEarly (accept on the loop): the table takes headers (a null onward header too) and forgets them; a refusal pauses early connects for earlyPauseMs; bad input is a TypeError', async () => {
+  const relay = new NativeRelay({ reportMs: 5, acceptOn: 'loop', earlyPauseMs: 150 });
+  const fd = listenFd({ address: '::1', port: 0, recvRthdr: true });
+  relay.listen(fd, false);
+  try {
+    const syn = Buffer.from(srhForPath([parseAddress('fc00:a::1:0:0'), parseAddress('fc00:2::2')]));
+    const onward = Buffer.from(srhForPath([parseAddress('fc00:2::2')]));
+    // more headers than the table's 256 slots: it stays bounded (a collision replaces)
+    for (let i = 0; i < 600; i++) {
+      const s = Buffer.from(syn);
+      s.writeUInt32BE(i, s.length - 4);
+      relay.earlyLearn(s, i % 2 ? onward : null);
+    }
+    relay.earlyForget();
+    assert.throws(() => relay.earlyLearn(Buffer.alloc(0), null), TypeError);
+    assert.equal(relay.earlyPaused, false);
+    relay.earlyRefused();
+    assert.equal(relay.earlyPaused, true);
+    relay.earlyRefused(); // another refusal meanwhile: the pause starts again
+    await waitFor(() => !relay.earlyPaused, 'early connects back after the pause');
+  } finally {
+    relay.close();
+  }
+});
+
+test('connectEarly off, or accept on the thread: no table, nothing paused', () => {
+  for (const o of [{ connectEarly: false, acceptOn: 'loop' as const }, { acceptOn: 'thread' as const }]) {
+    const relay = new NativeRelay({ reportMs: 5, ...o });
+    relay.listen(listenFd({ address: '::1', port: 0 }), false);
+    try {
+      relay.earlyLearn(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), null);
+      relay.earlyRefused();
+      assert.equal(relay.earlyPaused, false);
+    } finally {
+      relay.close();
+    }
+  }
+});
+
+for (const on of ['loop', 'thread'] as const) {
+  test(`accept on the ${on}: bytes the client sent before the answer reach the server once, counted once (sent on at the answer or by the thread)`, async () => {
+    const { relay, accepted, fd } = acceptingRelay(on);
+    const port = listeningPort(fd);
+    const client = net.connect({ host: '::1', port, allowHalfOpen: true });
+    await once(client, 'connect');
+    const request = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    client.write(request);
+    try {
+      await waitFor(() => accepted.length === 1, 'the accept record');
+      await new Promise((r) => setTimeout(r, 20)); // the request is in the accepted socket's queue
+      let final: PairBytes | undefined;
+      relay.acceptConnect(accepted[0]!.fd, null, { onDone: (_e, b) => void (final = b) }, {});
+      await waitFor(() => accepted.length === 2, 'the onward connection');
+      const server = new net.Socket({ fd: accepted[1]!.fd, allowHalfOpen: true, readable: true, writable: true });
+      const got: Buffer[] = [];
+      server.on('data', (d: Buffer) => got.push(d));
+      client.end(Buffer.from('tail'));
+      await once(server, 'end');
+      assert.equal(Buffer.concat(got).toString(), `${request.toString()}tail`);
+      server.end();
+      await waitFor(() => final !== undefined, 'the pair done');
+      assert.deepEqual(final, { aToB: request.length + 4, bToA: 0 });
+      server.destroy();
+    } finally {
+      client.destroy();
+      relay.close();
+    }
+  });
+}

@@ -52,6 +52,16 @@ export const relayOptionsSchema = z
      * between the accept and the decision, none of the accept's syscalls on the JavaScript thread)
      */
     acceptOn: z.enum(['loop', 'thread']).default('loop'),
+    /**
+     * with `acceptOn: loop`: the onward connect starts in the accept, before JavaScript decides, for a
+     * SYN whose routing header (the exact bytes) an earlier decision answered with a native flow — the
+     * handshake to the next hop overlaps the decision. JavaScript still decides each connection: it
+     * adopts that socket, or resets it (the next hop then sees a SYN and a reset; a refusal pauses
+     * early connects for `earlyPauseMs`). At most 256 headers are remembered per listener.
+     */
+    connectEarly: z.boolean().default(true),
+    /** after a connection with an early onward connect is refused: no early connects for this long (ms) */
+    earlyPauseMs: z.number().int().min(0).max(3_600_000).default(1000),
   })
   .strict();
 export type RelayOptions = z.infer<typeof relayOptionsSchema>;
@@ -149,6 +159,10 @@ interface RelayNative {
   fdReset(fd: number): void;
   acceptLoopListen(fd: number, savedSyn: boolean, cb: (records: Buffer) => void): Handle;
   acceptLoopClose(h: Handle): void;
+  acceptLoopEarly(h: Handle, on: boolean): void;
+  acceptLoopEarlySet(h: Handle, srhIn: Buffer, srhOut: Buffer | null): [number, number];
+  acceptLoopEarlyClear(h: Handle): void;
+  relayAcceptAdopt(h: Handle, fdA: number, fdB: number, releaseTimeWait: boolean, opsAToB?: Float64Array, opsBToA?: Float64Array): number;
   acceptSrhInPacket(packet: Buffer): Buffer | number;
 }
 
@@ -161,7 +175,7 @@ const SRH_STATUS: Record<number, string> = {
   [-6]: "the SYN's packet options could not be read",
 };
 const ACC_CONN = 0;
-const ACC_HEADER = 16;
+const ACC_HEADER = 24;
 
 /**
  * A connection the relay thread accepted (`listen`): its descriptor (the receiver's: answer it with
@@ -169,7 +183,24 @@ const ACC_HEADER = 16;
  * port (the server: where the client connected, the original destination), and the SYN's routing
  * header — a Buffer, null (none), or a string saying why it is malformed (CMSG_MALFORMED).
  */
-export type AcceptHandler = (fd: number, clientAddress: string, clientPort: number, serverAddress: string, serverPort: number, srh: Buffer | null | string) => void;
+export type AcceptHandler = (fd: number, clientAddress: string, clientPort: number, serverAddress: string, serverPort: number, srh: Buffer | null | string, early: EarlyOnward | undefined) => void;
+
+/**
+ * An onward socket the accept started (config nativeRelay.connectEarly): its descriptor (the
+ * receiver's: adopt it with `acceptAdopt` when the decision's onward SRH is `srh`, else reset it),
+ * and the onward SRH it carries (null: none; undefined: not known any more — never adopt it).
+ */
+export interface EarlyOnward {
+  readonly fd: number;
+  readonly srh: Buffer | null | undefined;
+}
+
+/** Whether an early onward socket carries the onward SRH a decision gave. */
+export function sameOnward(early: EarlyOnward, srh: Buffer | null): boolean {
+  if (early.srh === undefined) return false;
+  if (early.srh === null || srh === null) return early.srh === srh;
+  return early.srh.equals(srh);
+}
 
 export class RelayPair {
   constructor(
@@ -209,6 +240,9 @@ export class NativeRelay {
   private closed = false;
   /** listening descriptors given to the thread (listen) */
   private readonly listeners = new Map<number, Handle | null>();
+  /** per loop listener: the early table's onward SRHs by generation (at most its 256 entries) */
+  private readonly earlyGens = new Map<number, Map<number, Buffer | null>>();
+  private earlyPause: NodeJS.Timeout | undefined;
   /** each accepted connection of `listen` */
   onAccept?: AcceptHandler;
   /** an accept that failed (EMFILE, ENFILE, ...: its errno's name); that listener pauses a moment */
@@ -288,7 +322,12 @@ export class NativeRelay {
   listen(fd: number, savedSyn: boolean): void {
     if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
     if (this.options.acceptOn === 'loop') {
-      this.listeners.set(fd, this.n.acceptLoopListen(fd, savedSyn, (a) => this.accepted(a)));
+      const h = this.n.acceptLoopListen(fd, savedSyn, (a) => this.accepted(a, fd));
+      this.listeners.set(fd, h);
+      if (this.options.connectEarly && this.options.connect) {
+        this.earlyGens.set(fd, new Map());
+        this.n.acceptLoopEarly(h, this.earlyPause === undefined);
+      }
       return;
     }
     this.n.relayListen(this.handle, fd, savedSyn);
@@ -299,6 +338,7 @@ export class NativeRelay {
   unlisten(fd: number): void {
     const loop = this.listeners.get(fd);
     if (loop === undefined || !this.listeners.delete(fd)) return;
+    this.earlyGens.delete(fd);
     if (loop) this.n.acceptLoopClose(loop);
     else if (!this.closed) this.n.relayUnlisten(this.handle, fd);
   }
@@ -320,7 +360,70 @@ export class NativeRelay {
     return pair;
   }
 
-  private accepted(a: Buffer): void {
+  /**
+   * connectEarly: SYNs whose routing header is `synSrh` get their onward socket, with `onwardSrh`,
+   * started by the accept from now on (every loop listener; a header already known is replaced).
+   */
+  earlyLearn(synSrh: Buffer, onwardSrh: Buffer | null): void {
+    for (const [fd, gens] of this.earlyGens) {
+      const h = this.listeners.get(fd);
+      if (!h) continue;
+      const [gen, replaced] = this.n.acceptLoopEarlySet(h, synSrh, onwardSrh);
+      gens.delete(replaced);
+      gens.set(gen, onwardSrh);
+    }
+  }
+
+  /** connectEarly: everything learnt is forgotten (the functions changed). */
+  earlyForget(): void {
+    for (const [fd, gens] of this.earlyGens) {
+      const h = this.listeners.get(fd);
+      if (h) this.n.acceptLoopEarlyClear(h);
+      gens.clear();
+    }
+  }
+
+  /** connectEarly: early connects are off for now (a refusal, `earlyRefused`) */
+  get earlyPaused(): boolean {
+    return this.earlyPause !== undefined;
+  }
+
+  /** connectEarly: a connection with an early onward socket was refused: none for `earlyPauseMs`. */
+  earlyRefused(): void {
+    if (this.earlyGens.size === 0 || this.options.earlyPauseMs === 0) return;
+    if (this.earlyPause) this.earlyPause.refresh();
+    else {
+      this.setEarly(false);
+      this.earlyPause = setTimeout(() => {
+        this.earlyPause = undefined;
+        this.setEarly(true);
+      }, this.options.earlyPauseMs);
+      this.earlyPause.unref();
+    }
+  }
+
+  private setEarly(on: boolean): void {
+    for (const fd of this.earlyGens.keys()) {
+      const h = this.listeners.get(fd);
+      if (h) this.n.acceptLoopEarly(h, on);
+    }
+  }
+
+  /**
+   * `acceptConnect` for an onward socket the accept started (`onAccept`'s early): the pair added. On
+   * success both descriptors are the relay's; a throw leaves both the caller's.
+   */
+  acceptAdopt(fd: number, earlyFd: number, events: PairEvents, options: AdoptOptions = {}): RelayPair {
+    if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
+    const [a, b] = encodePairOps(options);
+    const tw = options.releaseTimeWait === true;
+    const id = a || b ? this.n.relayAcceptAdopt(this.handle, fd, earlyFd, tw, a, b) : this.n.relayAcceptAdopt(this.handle, fd, earlyFd, tw);
+    const pair = new RelayPair(id, this, events);
+    this.pairs.set(id, pair);
+    return pair;
+  }
+
+  private accepted(a: Buffer, listener?: number): void {
     for (let off = 0; off + ACC_HEADER <= a.length; ) {
       const cl = a[off + 1]!;
       const sl = a[off + 2]!;
@@ -338,9 +441,14 @@ export class NativeRelay {
       const server = a.toString('latin1', at + cl, at + cl + sl);
       const srhAt = at + cl + sl;
       const srh = srhLen > 0 ? a.subarray(srhAt, srhAt + srhLen) : srhLen === -1 ? null : (SRH_STATUS[srhLen] ?? `SRH status ${srhLen}`);
+      const earlyFd = a.readInt32LE(off + 16);
+      const early = earlyFd >= 0 ? { fd: earlyFd, srh: listener === undefined ? undefined : this.earlyGens.get(listener)?.get(a.readUInt32LE(off + 20)) } : undefined;
       off = srhAt + (srhLen > 0 ? srhLen : 0);
-      if (this.onAccept) this.onAccept(fdOrErrno, client, clientPort, server, serverPort, srh);
-      else resetFd(fdOrErrno);
+      if (this.onAccept) this.onAccept(fdOrErrno, client, clientPort, server, serverPort, srh, early);
+      else {
+        resetFd(fdOrErrno);
+        if (early) resetFd(early.fd);
+      }
     }
   }
 
@@ -360,6 +468,9 @@ export class NativeRelay {
     this.closed = true;
     for (const h of this.listeners.values()) if (h) this.n.acceptLoopClose(h);
     this.listeners.clear();
+    this.earlyGens.clear();
+    clearTimeout(this.earlyPause);
+    this.earlyPause = undefined;
     this.n.relayClose(this.handle);
   }
 

@@ -115,7 +115,7 @@ test('issue 15: an unknown key names itself and the key probably meant', () => {
   const fns = 'functions: [{id: 1, function: copy}]\n';
   assert.equal(messageOf(`locator: [{prefix: "fc00:a::/48"}]\n${fns}`), 'p.yaml: locator: unknown key: did you mean `locators`?');
   assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}]\n${fns}admin: {adress: "::1"}`), 'p.yaml: admin.adress: unknown key: did you mean `address`?');
-  assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}]\n${fns}nativeRelay: {zzz: 1}`), 'p.yaml: nativeRelay.zzz: unknown key: the keys here are mode, capacity, reportMs, connect, accept, acceptOn');
+  assert.equal(messageOf(`locators: [{prefix: "fc00:a::/48"}]\n${fns}nativeRelay: {zzz: 1}`), 'p.yaml: nativeRelay.zzz: unknown key: the keys here are mode, capacity, reportMs, connect, accept, acceptOn, connectEarly, earlyPauseMs');
 });
 
 test('issue 15: a union says what it takes, the value given, and the real mistake inside the matching branch', () => {
@@ -322,11 +322,11 @@ test('ctl load --spec entries: the same schema, the same old key, one FunctionSp
 });
 
 test('nativeRelay: on by default (auto); off turns it off; the relay options with their defaults and bounds (issue 14)', () => {
-  assert.deepEqual(parseProxyConfig(ISSUE_EXAMPLE).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100, connect: true, accept: true, acceptOn: 'loop' });
+  assert.deepEqual(parseProxyConfig(ISSUE_EXAMPLE).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100, connect: true, accept: true, acceptOn: 'loop', connectEarly: true, earlyPauseMs: 1000 });
   assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: false`).nativeRelay, null);
   assert.equal(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: off`).nativeRelay, null);
-  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: {}`).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100, connect: true, accept: true, acceptOn: 'loop' });
-  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: splice, capacity: 65536 }`).nativeRelay, { mode: 'splice', capacity: 65536, reportMs: 100, connect: true, accept: true, acceptOn: 'loop' });
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: {}`).nativeRelay, { mode: 'auto', capacity: 262144, reportMs: 100, connect: true, accept: true, acceptOn: 'loop', connectEarly: true, earlyPauseMs: 1000 });
+  assert.deepEqual(parseProxyConfig(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: splice, capacity: 65536 }`).nativeRelay, { mode: 'splice', capacity: 65536, reportMs: 100, connect: true, accept: true, acceptOn: 'loop', connectEarly: true, earlyPauseMs: 1000 });
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: { capacity: 100 }`, 'CONFIG_INVALID', 'nativeRelay');
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: { mode: sockmap }`, 'CONFIG_INVALID', 'nativeRelay');
   fails(`${ISSUE_EXAMPLE}\nnativeRelay: on`, 'CONFIG_INVALID', 'nativeRelay');

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { onwardSrh } from '../codec/srh.js';
 import { lingerOff, lingerZero, outboundSocket, setRoutingHeader } from '../native/sockets.js';
 import { native } from '../native/addon.js';
-import { resetFd } from '../native/relay.js';
+import { resetFd, type EarlyOnward } from '../native/relay.js';
 import { asymmetricTransforms } from '../sdk/compose.js';
 import type { FlowFacts } from '../sdk/context.js';
 import { Flow, type FlowDeps, type FlowProgress, type FunctionDeps, type Outbound, type PairConnectEvents, type PairRelay, type PairRelayHandle, type StreamOps } from '../sdk/flow.js';
@@ -72,6 +72,12 @@ export interface ProxyFlowDeps {
  */
 export class FdInbound {
   destroyed = false;
+  /**
+   * config nativeRelay.connectEarly: the SYN's routing header, set when the decision depended on it
+   * alone (synchronous: no binding-SID lookup): a native flow started on this descriptor teaches the
+   * accept its onward header (native-relay.ts)
+   */
+  syn: Buffer | undefined;
   readonly readableEnded = false;
   readonly writableFinished = false;
   readonly writableLength = 0;
@@ -83,7 +89,34 @@ export class FdInbound {
     readonly remotePort: number,
     readonly localAddress: string,
     readonly localPort: number,
+    /** config nativeRelay.connectEarly: the onward socket the accept started; reset unless taken (`takeEarly`) */
+    private early?: EarlyOnward,
+    /** counts what became of it */
+    private readonly countEarly?: (result: 'adopted' | 'reset') => void,
   ) {}
+
+  /** The early onward socket, if any (its descriptor is not taken: `takeEarly`). */
+  get earlyOnward(): EarlyOnward | undefined {
+    return this.early;
+  }
+
+  /** The early onward socket's descriptor is the caller's now. */
+  takeEarly(): number | undefined {
+    const e = this.early;
+    this.early = undefined;
+    if (e) this.countEarly?.('adopted');
+    return e?.fd;
+  }
+
+  /** The early onward socket is reset (the next hop sees a reset); true when there was one. */
+  dropEarly(): boolean {
+    const e = this.early;
+    if (!e) return false;
+    this.early = undefined;
+    this.countEarly?.('reset');
+    resetFd(e.fd);
+    return true;
+  }
 
   /** Only 'close' is ever emitted; other listeners are not kept. */
   on(event: string, fn: () => void): this {
@@ -100,6 +133,7 @@ export class FdInbound {
   take(): number {
     this.destroyed = true;
     this.onClose = undefined;
+    this.dropEarly();
     return this.fd;
   }
 
@@ -108,6 +142,7 @@ export class FdInbound {
     if (this.destroyed) return this;
     this.destroyed = true;
     try {
+      this.dropEarly();
       resetFd(this.fd);
     } finally {
       process.nextTick(() => this.onClose?.call(this));

@@ -137,6 +137,7 @@ export async function exposition(stats: ProxyStats, events: Record<string, numbe
   const workers = new Gauge({ name: 'srv6pipes_workers', help: 'worker processes', registers: [core] });
   const bugs = new Counter({ name: 'srv6pipes_worker_bugs_total', help: 'bugs caught in workers (unhandledRejection: logged, the worker goes on; uncaughtException: flows reset, worker restarted)', labelNames: ['kind'], registers: [core] });
   const exits = new Counter({ name: 'srv6pipes_worker_exits_total', help: 'worker processes that ended while the proxy ran (restarted), by how', labelNames: ['how'], registers: [core] });
+  const early = new Counter({ name: 'srv6pipes_early_connects_total', help: 'onward connects started in the accept before the decision (nativeRelay.connectEarly), by result: adopted by the flow, or reset (refused, or another onward header)', labelNames: ['result'], registers: [core] });
   for (const f of stats.functions) {
     const l = { fn: f.functionId, function: f.function };
     for (const [reason, n] of Object.entries(f.endings)) flows.inc({ ...l, reason }, n);
@@ -149,6 +150,7 @@ export async function exposition(stats: ProxyStats, events: Record<string, numbe
   for (const [event, n] of Object.entries(events)) ev.inc({ event }, n);
   for (const [kind, n] of Object.entries(stats.bugs ?? {})) bugs.inc({ kind }, n);
   for (const [how, n] of Object.entries(stats.workerExits ?? {})) exits.inc({ how }, n);
+  for (const [result, n] of Object.entries(stats.earlyConnects ?? {})) early.inc({ result }, n);
   workers.set(liveWorkers ?? workerMetrics.length);
   build.set(buildInfo(), 1);
   restarts.inc(primary.restarts ?? 0);

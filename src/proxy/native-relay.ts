@@ -18,7 +18,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { isSrError } from '../core/errors.js';
 import { onwardSrh, type OnwardPath } from '../codec/srh.js';
-import { canAdopt, type AdoptOptions, type NativeRelay, type PairBytes, type PairEvents, type RelayOp, type RelayPair } from '../native/relay.js';
+import { canAdopt, resetFd, sameOnward, type AdoptOptions, type EarlyOnward, type NativeRelay, type PairBytes, type PairEvents, type RelayOp, type RelayPair } from '../native/relay.js';
 import { connectingFd, type OutboundOptions } from '../native/sockets.js';
 import type { PairConnectEvents, PairRelay, PairRelayEvents, PairRelayHandle } from '../sdk/flow.js';
 import { nativeOf } from '../sdk/native-ops.js';
@@ -76,8 +76,14 @@ export type PairConnect = (inbound: net.Socket, t: FlowTransforms, onward: () =>
 /** The part of an accepted descriptor (flow.ts FdInbound) the relay takes over. */
 export interface AcceptedFd {
   readonly fd: number;
-  /** the descriptor is the relay's now */
+  /** the descriptor is the relay's now (an early onward socket not taken before is reset) */
   take(): number;
+  /** config nativeRelay.connectEarly: the onward socket the accept started, if any */
+  readonly earlyOnward?: EarlyOnward | undefined;
+  /** that socket's descriptor is the caller's now */
+  takeEarly?(): number | undefined;
+  /** the SYN's routing header when the decision depended on it alone: the accept may learn this flow's onward header */
+  readonly syn?: Buffer | undefined;
 }
 
 /**
@@ -192,8 +198,25 @@ export function nativeAcceptConnect(relay: NativeRelay, options: NativePairRelay
     return handOver(
       t,
       () => {
-        const pair = relay.acceptConnect(inbound.fd, onwardSrh(onward), { ...pairEvents(ev, p), onConnected: () => ev.connected() }, how);
-        inbound.take();
+        const srh = onwardSrh(onward);
+        const events = { ...pairEvents(ev, p), onConnected: () => ev.connected() };
+        const early = inbound.earlyOnward;
+        if (early && sameOnward(early, srh) && inbound.takeEarly) {
+          // the accept started this very onward socket: adopted (a throw leaves both descriptors ours)
+          const fb = inbound.takeEarly()!;
+          let pair: RelayPair;
+          try {
+            pair = relay.acceptAdopt(inbound.fd, fb, events, how);
+          } catch (e) {
+            resetFd(fb);
+            throw e;
+          }
+          inbound.take();
+          return pair;
+        }
+        const pair = relay.acceptConnect(inbound.fd, srh, events, how);
+        inbound.take(); // resets an early socket with another header (the functions changed since)
+        if (inbound.syn) relay.earlyLearn(inbound.syn, srh);
         return pair;
       },
       reported,

@@ -106,8 +106,12 @@ export function applyWorkerNofile(cfg: ProxyConfig): void {
   n.setNofile(hard >= 0 ? Math.min(cfg.limits.nofile, hard) : cfg.limits.nofile, hard >= 0 ? hard : cfg.limits.nofile);
 }
 
-/** descriptors a worker keeps free beyond its flows: lookups, logs, a connection being refused */
-export const FD_RESERVE = 32;
+/**
+ * descriptors a worker keeps free beyond its flows: lookups, logs, a connection being refused, and
+ * the connections the native accept holds undecided (at most 16, native/accept.h ACCEPT_AHEAD), each
+ * with an early onward socket (nativeRelay.connectEarly)
+ */
+export const FD_RESERVE = 48;
 
 /**
  * Flows this process's descriptor limit leaves room for, now: (soft limit - descriptors open -

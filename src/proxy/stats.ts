@@ -22,12 +22,15 @@ export interface ProxyStats {
   bugs?: Record<string, number>;
   /** the primary's count of worker processes that ended while running, by how (SIGKILL, exit 70, …) */
   workerExits?: Record<string, number>;
+  /** config nativeRelay.connectEarly: onward sockets the accept started, by what became of them (adopted, reset) */
+  earlyConnects?: Record<string, number>;
 }
 
 export class StatsBook {
   private readonly byFn = new Map<number, FunctionStats>();
   readonly rejected: Record<string, number> = {};
   readonly bugs: Record<string, number> = {};
+  readonly earlyConnects: Record<string, number> = {};
   accepted = 0;
 
   fn(functionId: number, name: string): FunctionStats {
@@ -48,12 +51,18 @@ export class StatsBook {
     this.bugs[kind] = (this.bugs[kind] ?? 0) + 1;
   }
 
+  /** an early onward socket adopted by its flow, or reset (refused, or another onward header) */
+  early(result: 'adopted' | 'reset'): void {
+    this.earlyConnects[result] = (this.earlyConnects[result] ?? 0) + 1;
+  }
+
   snapshot(): ProxyStats {
     return {
       functions: [...this.byFn.values()].map((s) => ({ ...s, endings: { ...s.endings } })),
       rejected: { ...this.rejected },
       accepted: this.accepted,
       bugs: { ...this.bugs },
+      earlyConnects: { ...this.earlyConnects },
     };
   }
 }
@@ -69,6 +78,7 @@ export function mergeStats(parts: ProxyStats[]): ProxyStats {
     add(out.rejected, p.rejected);
     add(out.bugs!, p.bugs);
     if (p.workerExits) add((out.workerExits ??= {}), p.workerExits);
+    if (p.earlyConnects) add((out.earlyConnects ??= {}), p.earlyConnects);
     for (const f of p.functions) {
       const t = byFn.get(f.functionId);
       if (!t) {

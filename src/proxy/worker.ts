@@ -60,6 +60,7 @@ export class ProxyWorker {
   private converter: net.Server | undefined;
   private readonly flows = new Map<number, ProxyFlow>();
   private readonly stats = new StatsBook();
+  private readonly countEarly = (result: 'adopted' | 'reset'): void => this.stats.early(result);
   private readonly metrics = new WorkerMetrics();
   /** histograms and the access log (flow-metrics.ts) */
   private readonly observer: FlowObserver;
@@ -107,7 +108,7 @@ export class ProxyWorker {
       if (this.nativeRelay.options.connect) this.pairConnect = nativePairConnect(this.nativeRelay, how);
       if (this.nativeRelay.options.connect && this.nativeRelay.options.accept) {
         this.acceptConnect = nativeAcceptConnect(this.nativeRelay, how);
-        this.nativeRelay.onAccept = (fd, ca, cp, sa, sp, srh) => this.acceptFd(new FdInbound(fd, ca, cp, sa, sp), srh);
+        this.nativeRelay.onAccept = (fd, ca, cp, sa, sp, srh, early) => this.acceptFd(new FdInbound(fd, ca, cp, sa, sp, early, early && this.countEarly), srh);
         this.nativeRelay.onAcceptError = (code) => this.acceptFailed(code);
       }
     }
@@ -281,7 +282,11 @@ export class ProxyWorker {
     }
     // the binding-SID expansion, when it runs, is asynchronous: the socket stays paused meanwhile
     const d = decide(syn, this.decideOptions);
-    if (!(d instanceof Promise)) return this.place(socket, d);
+    if (!(d instanceof Promise)) {
+      // decided from the SYN's header alone: a native flow may teach the accept its onward header
+      if (srh && socket instanceof FdInbound) socket.syn = srh;
+      return this.place(socket, d);
+    }
     const since = performance.now();
     return d.then((x) => {
       this.observer.lookedUp(since, x.ok);
@@ -331,6 +336,8 @@ export class ProxyWorker {
 
   private reject(socket: Inbound, code: ErrorCode, reason: string): void {
     this.stats.reject(code);
+    // its onward socket was started before the decision: the next hop sees a reset; no more for a while
+    if (socket instanceof FdInbound && socket.earlyOnward) this.nativeRelay?.earlyRefused();
     if (this.warnings.allow(code)) {
       this.log.warn(
         { code, reason, client: `[${socket.remoteAddress}]:${socket.remotePort}`, server: `[${socket.localAddress}]:${socket.localPort}` },
@@ -378,7 +385,12 @@ export class ProxyWorker {
   }
 
   applyFunctions(specs: FunctionSpec[]): ReturnType<FunctionTable['apply']> {
-    return this.functions.apply(specs, this.cfg.timeouts.drain);
+    // the onward headers the accept learnt came from the old functions' decisions (and from those
+    // taken while the new ones load)
+    this.nativeRelay?.earlyForget();
+    const applied = this.functions.apply(specs, this.cfg.timeouts.drain);
+    void applied.finally(() => this.nativeRelay?.earlyForget()).catch(() => undefined);
+    return applied;
   }
 
   get activeFlows(): number {

@@ -15,9 +15,10 @@ function config(extra: string[], workers = 1, drain = '3s'): string {
   return [`workers: ${workers}`, 'locators: [ { prefix: "fc00:a::/80" } ]', 'functions:', '  - { id: 1, function: copy }', `timeouts: { connect: 2s, drain: ${drain} }`, ...extra].join('\n');
 }
 
-async function stats(lab: Lab, host: string): Promise<{ rejected: Record<string, number>; workers: number; accepted: number }> {
+type Stats = { rejected: Record<string, number>; workers: number; accepted: number; earlyConnects?: Record<string, number> };
+async function stats(lab: Lab, host: string): Promise<Stats> {
   const r = await lab.exec(host, [process.execPath, BIN, 'stats', '--json']);
-  return JSON.parse(r.stdout) as { rejected: Record<string, number>; workers: number; accepted: number };
+  return JSON.parse(r.stdout) as Stats;
 }
 
 async function flowCount(lab: Lab, host: string, proxy: ProxyHandle): Promise<number> {
@@ -86,6 +87,40 @@ describe('limits (fig5: client — m1 — server)', () => {
       } finally {
         srv.stop();
         await proxy.stop();
+      }
+    });
+  });
+
+  test('connectEarly: a path decided before starts its onward connect in the accept (adopted, counted); a refused flow’s early socket is reset (counted) and early connects pause', async (t) => {
+    if (process.env['SRV6PIPES_TEST_RELAY'] === 'js') return t.skip('the native accept’s early connect: the JavaScript relay has none');
+    await withLab('fig5', async (lab) => {
+      const proxy = await startProxy(lab, 'm1', config(['limits: { flowsPerClient: 1, clientPrefix: 128 }', 'nativeRelay: { earlyPauseMs: 600000 }']));
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--echo']);
+      try {
+        for (let i = 0; i < 3; i++) {
+          const r = await quick(lab, 'fc00:1::2');
+          assert.equal(r.error, undefined);
+          assert.equal(r.received, 1000, 'every byte echoed through the early onward socket');
+        }
+        let s = await stats(lab, 'm1');
+        assert.deepEqual(s.earlyConnects, { adopted: 2 }, 'the first flow taught the accept its path; the next two connected onward before the decision');
+        const h = held(lab, 'fc00:1::2');
+        await until('1 flow', async () => (await flowCount(lab, 'm1', proxy!)) === 1);
+        const refused = await quick(lab, 'fc00:1::2');
+        assert.equal(refused.error, 'ECONNRESET', 'a second flow of the client is refused');
+        s = await stats(lab, 'm1');
+        assert.equal(s.rejected['FLOW_CLIENT_LIMIT'], 1);
+        assert.deepEqual(s.earlyConnects, { adopted: 3, reset: 1 }, 'the held flow adopted its early socket; the refused one’s was reset');
+        assert.equal((await h).error, undefined, 'the held flow completes');
+        await until('an empty flow table', async () => (await flowCount(lab, 'm1', proxy!)) === 0);
+        // paused after the refusal: the next flow connects onward from its decision, as without the table
+        const after = await quick(lab, 'fc00:1::2');
+        assert.equal(after.error, undefined);
+        assert.equal(after.received, 1000);
+        assert.deepEqual((await stats(lab, 'm1')).earlyConnects, { adopted: 3, reset: 1 });
+      } finally {
+        srv.stop();
+        assert.equal(await proxy.stop(), 0);
       }
     });
   });

@@ -20,7 +20,7 @@ export const BENCH_COMMANDS: CommandSpec[] = [
       cc: text('--cc <name>', 'Figs. 7/8: TCP congestion control in the lab (cubic, reno, bbr, default; default cubic)'),
       single: flag('--single', 'setup and memory figures: also the proxy at workers: 0 (one process; contender proxy-single), interleaved with the 2-worker proxy and HAProxy'),
       replot: text('--replot <dir>', 'run nothing: make the SVGs and summary.md of a results folder again from its results.json'),
-      relay: text('--relay <js|native>', 'how srv6pipes relays flows: native (default: the relay thread in the addon carries copy, xor, meter and ratelimit flows) or js (nativeRelay: off)'),
+      relay: text('--relay <js|native|native-late>', 'how srv6pipes relays flows: native (default: the relay thread in the addon carries copy, xor, meter and ratelimit flows), native-late (the same without early onward connects: nativeRelay.connectEarly false) or js (nativeRelay: off)'),
     },
     async run(_args, opts) {
       const { replot: dir, ...rest } = opts;
