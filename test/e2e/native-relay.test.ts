@@ -5,6 +5,7 @@
  * ending ok; an `xor` pair (p1 and p2) carried natively on both, sha256 both ways, while a chain that
  * needs JavaScript (compress, decompress) on the same proxy keeps the JavaScript relay.
  */
+// run-tests: relay-independent (every proxy here sets `nativeRelay` itself, so SRV6PIPES_TEST_RELAY=js changes nothing: the JavaScript-relay pass would run this file again unchanged)
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { adminArgs, BIN, proxyYaml, runClient, startProxy, startServer, withLab, type ClientResult } from '../helpers/harness.js';
