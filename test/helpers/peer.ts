@@ -174,14 +174,22 @@ async function client(): Promise<void> {
   });
   const delayEnd = Number(arg('delay-end', '0'));
   const resetAfter = Number(arg('reset-after-ms', '0'));
-  sendBytes(sock, send, tx, () =>
-    setTimeout(() => {
+  // a socket that closes first (the other side reset it) ends the client at once, not at the end of the delay
+  let closed = false;
+  let later: NodeJS.Timeout | undefined;
+  sock.on('close', () => {
+    closed = true;
+    clearTimeout(later);
+  });
+  sendBytes(sock, send, tx, () => {
+    if (closed) return;
+    later = setTimeout(() => {
       if (resetAfter > 0) {
         error = 'RESET_SENT';
         sock.resetAndDestroy();
       } else sock.end();
-    }, resetAfter || delayEnd),
-  );
+    }, resetAfter || delayEnd);
+  });
 }
 
 if (process.argv[2] === 'serve') serve();
