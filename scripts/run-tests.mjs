@@ -9,6 +9,8 @@
 // engines floor (Node 22), else the one setup fetched. Each run ends with one line: the Node, the
 // counts, and how many zstd tests ran (they must, not skip, from Node 22.15 on).
 // Extra arguments are passed to `node --test` (e.g. --test-name-pattern=xor).
+// Files run two at a time, in the order given: a file with a `run-tests: long` marker line (one that
+// runs far longer than the others) goes first, so that the others run beside it rather than after it.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,8 @@ const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 /** the marker of an end-to-end file that the JavaScript-relay pass skips (see below) */
 const RELAY_INDEPENDENT = 'run-tests: relay-independent';
+/** the marker of a file that runs far longer than most: it starts first (see longFirst) */
+const LONG = 'run-tests: long';
 const eachNode = !unitOnly || args.includes('--each-node');
 const passOn = args.filter((a) => a !== '--unit' && a !== '--each-node');
 const roots = unitOnly ? ['dist/src'] : ['dist/src', 'dist/test'];
@@ -40,8 +44,19 @@ function walk(dir, out) {
 }
 
 const examples = () => walk('examples', []).filter((f) => f.endsWith('.test.mjs'));
+
+/**
+ * The files with the `long` marker first, the rest in their order. The runner starts files in the
+ * order given, two at a time: a long file started late runs on alone after the others are done
+ * (the unit suite: its 90 s socket conformance file, begun in the middle, was the last to end).
+ */
+function longFirst(list) {
+  const long = list.filter((f) => readFileSync(f, 'utf8').includes(LONG));
+  return [...long, ...list.filter((f) => !long.includes(f))];
+}
+
 // the examples are plain JavaScript, run as they are (docs/writing-a-function.md shows them)
-const files = [...roots.flatMap((r) => walk(r, [])), ...examples()];
+const files = longFirst([...roots.flatMap((r) => walk(r, [])), ...examples()]);
 if (files.length === 0) {
   console.error('run-tests: no test files found under dist/ (did the build run?)');
   process.exit(1);
@@ -143,7 +158,7 @@ if (ok && !unitOnly) {
 }
 
 // The unit suite on the other supported Nodes (the same addon build: N-API).
-const unitFiles = [...walk('dist/src', []), ...examples()];
+const unitFiles = longFirst([...walk('dist/src', []), ...examples()]);
 for (const node of extras) {
   if (!ok) break;
   console.log(`\nrun-tests: the unit suite on Node ${node.version}`);

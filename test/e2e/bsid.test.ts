@@ -4,6 +4,7 @@
  * ever sees a BSID; the access router expands it, drops what it should, and a failed replica is
  * replaced behind the same BSID.
  */
+// run-tests: relay-independent (the control plane: BSID routes, drops at the access router, failover; the proxies run compress and decompress, which the native relay declines: their bytes go through the JavaScript relay in both passes)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
