@@ -2,7 +2,7 @@
 // Runs every compiled test file (dist/**/*.test.js) with Node's built-in test runner.
 // --unit: only the unit tests beside the sources (no namespaces, no root needed).
 // Without it, the end-to-end files that start proxies run twice: on the default relay, then on the
-// JavaScript one (SRV6PIPES_TEST_RELAY=js); then the unit tests run again on every other Node that
+// JavaScript one (SRV6PIPES_TEST_RELAY=js); and the unit tests run again on every other Node that
 // scripts/nodes.json pins (22 and 24: `bash scripts/setup.sh test` fetched them). --each-node adds
 // those runs to --unit too.
 // Everything runs on the main Node (scripts/nodes.mjs): the machine's when it is at or above the
@@ -11,8 +11,9 @@
 // Extra arguments are passed to `node --test` (e.g. --test-name-pattern=xor).
 // Files run two at a time, in the order given: a file with a `run-tests: long` marker line (one that
 // runs far longer than the others) goes first, so that the others run beside it rather than after it.
-// The unit suite on the other Nodes runs beside the main Node's last run (the JavaScript-relay pass,
-// end-to-end files that mostly wait on their labs), its output shown once both are done;
+// The unit suite on the other Nodes runs beside the main Node's last run (the JavaScript-relay pass;
+// with --unit --each-node, the unit run): two runs of two files each, on two cores, where each file
+// spends much of its time waiting (labs, sockets, timers). Its output is shown once both have ended;
 // --sequential runs it after, as its own run.
 import { spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
