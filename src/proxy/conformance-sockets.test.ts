@@ -4,6 +4,7 @@
  * src/proxy/conformance-relays.ts). A function the native relay takes runs there; one it declines
  * is seen to fall back to the JavaScript relay, and passes the same checks.
  */
+// run-tests: long (about 90 s, mostly waiting on sockets: scripts/run-tests.mjs starts it first)
 import { socketConformance } from '../sdk/conformance-sockets.js';
 import { relayVariants } from './conformance-relays.js';
 import { BUILTIN_FUNCTIONS } from '../functions/all.js';

@@ -10,6 +10,8 @@
  *   (d) the etcd leader stops: allocations resume, consistently, once the other two elect one;
  *   (e) two of three members stop: cached clients keep their BSID, new ones get SERVFAIL, then recover;
  * and an unreachable etcd at start: one error line, exit 2.
+ * One lab and one cluster serve every test (etcdLabPerSuite: members a test stopped are back before
+ * the next); each test starts its own agent and controllers, on a key prefix of its own.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -24,20 +26,20 @@ import { bindingKey } from '../../src/controller/binding.js';
 import { preferredBsid } from '../../src/controller/bsid/manager.js';
 import { arpaName } from '../../src/dns/records.js';
 import { formatAddress, parsePrefix } from '../../src/net/ip6.js';
-import { BIN, startDaemon, withLab, writeConfig, type DaemonHandle } from '../helpers/harness.js';
-import { bsidOf, bsidRoutes, ENDPOINTS, HAS_ETCD, leader, startEtcd, untilHealthy, type Cluster } from '../helpers/etcd.js';
+import { BIN, startDaemon, writeConfig, type DaemonHandle } from '../helpers/harness.js';
+import { bsidOf, bsidRoutes, ENDPOINTS, etcdLabPerSuite, HAS_ETCD, leader, untilHealthy, type Cluster } from '../helpers/etcd.js';
 
 const CTL = { ctl: 'fc00:9::2', ctl2: 'fc00:8::2' } as const;
 const BSID_PREFIX = 'fc00:f::/120';
 
-/** The example's access controller on a /120 BSID prefix, without health checks (no proxies run here), on the etcd cluster. */
-function controllerYaml(endpoints = ENDPOINTS, extra = ''): string {
+/** The example's access controller on a /120 BSID prefix, without health checks (no proxies run here), on the etcd cluster under `prefix`. */
+function controllerYaml(prefix = '/srv6pipes-test', endpoints = ENDPOINTS, extra = ''): string {
   const yaml = readExample('controller-access.yaml')
     .replace('bsidPrefix: "fc00:f::/64"', `bsidPrefix: "${BSID_PREFIX}"`)
     .replace(/^\s+health: \{ address:.*\n/gm, '')
     .replace('bindingSids: { lifetime: 120s }', 'bindingSids: { lifetime: 120s, lookupFrom: ["fc00:11::/64"], rate: { perSecond: 1000, burst: 1000 } }');
   assert.ok(yaml.includes(BSID_PREFIX) && yaml.includes('lookupFrom') && !/health: \{ address/.test(yaml), 'the example has the expected lines');
-  return `${yaml}\nstore: { etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: "/srv6pipes-test"${extra} } }\n`;
+  return `${yaml}\nstore: { etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: "${prefix}"${extra} } }\n`;
 }
 
 /** Client addresses whose keys (for server.lab.example) want the same BSID: `groups` groups of `size`. */
@@ -76,11 +78,12 @@ interface Setup {
   start(name: keyof typeof CTL): Promise<DaemonHandle>;
 }
 
-async function setUp(lab: Lab, clients: string[]): Promise<Setup> {
-  const config = writeConfig(controllerYaml());
+/** The agent on ar (a fresh one: no BSID route yet) and the controllers' config on a key prefix of this test's own. */
+async function setUp(lab: Lab, prefix: string): Promise<Setup> {
+  const config = writeConfig(controllerYaml(prefix));
   const tokenFile = join(dirname(config), 'ar.token');
   writeFileSync(tokenFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  for (const c of clients) await lab.exec('client', ['ip', '-6', 'addr', 'add', `${c}/64`, 'dev', 'eth0', 'nodad']);
+  assert.equal((await bsidRoutes(lab)).size, 0, 'no BSID route left on ar by an earlier test');
   const ar = await startDaemon(lab, 'ar', ['access-router', '--bsid-prefix', BSID_PREFIX, '--listen', '[fc00:9::1]:7780', '--client-interface', 'eth0', '--token-file', tokenFile], 'access-router agent started');
   const s: Setup = {
     ar,
@@ -91,32 +94,34 @@ async function setUp(lab: Lab, clients: string[]): Promise<Setup> {
   return s;
 }
 
+/** Stops the controllers and the agent (which removes its routes). */
 async function tearDown(s: Setup): Promise<void> {
   for (const c of Object.values(s.ctls)) await c.stop();
   await s.ar.stop();
 }
 
-/** The lab, etcd, the agent and both controllers; `fn` gets clashing client pairs (see clashingClients). */
+/** Clashing client pairs (see clashingClients), added to `client` once for every test. */
 type Pair = [string, string];
-
-async function withControllers(fn: (lab: Lab, s: Setup, pairs: [Pair, Pair, Pair], etcd: Cluster) => Promise<void>): Promise<void> {
-  await withLab('etcd', async (lab) => {
-    const pairs = clashingClients(controllerYaml(), 3, 2) as [Pair, Pair, Pair];
-    const etcd = await startEtcd(lab);
-    let s: Setup | undefined;
-    try {
-      s = await setUp(lab, pairs.flat());
-      await s.start('ctl');
-      await s.start('ctl2');
-      await fn(lab, s, pairs, etcd);
-    } finally {
-      if (s) await tearDown(s);
-      await etcd.stop();
-    }
-  });
-}
+const PAIRS = clashingClients(controllerYaml(), 3, 2) as [Pair, Pair, Pair];
 
 describe('controllers on etcd (etcd lab: three etcd members, two controllers, one access router)', { skip: HAS_ETCD ? false : 'etcd-server is not installed (apt-get install etcd-server)' }, () => {
+  const suite = etcdLabPerSuite(async (lab) => {
+    for (const c of PAIRS.flat()) await lab.exec('client', ['ip', '-6', 'addr', 'add', `${c}/64`, 'dev', 'eth0', 'nodad']);
+  });
+
+  /** The agent and both controllers on this test's prefix; `fn` gets the clashing pairs. */
+  async function withControllers(fn: (lab: Lab, s: Setup, pairs: [Pair, Pair, Pair], etcd: Cluster) => Promise<void>): Promise<void> {
+    const { lab, etcd } = suite;
+    const s = await setUp(lab, suite.prefix('/srv6pipes-test'));
+    try {
+      await s.start('ctl');
+      await s.start('ctl2');
+      await fn(lab, s, PAIRS, etcd);
+    } finally {
+      await tearDown(s);
+    }
+  }
+
   test('(a) the same client gets the same BSID from both controllers, and two clients never one BSID', async () => {
     await withControllers(async (lab, _s, [[c1, c2]]) => {
       // c1 and c2 want the same BSID; c1 takes it through ctl, c2 asks ctl2: another one
@@ -194,42 +199,42 @@ describe('controllers on etcd (etcd lab: three etcd members, two controllers, on
   });
 
   test('startDegraded: a controller starts without etcd, new clients get SERVFAIL, and once etcd is up it loads the store and binds', async () => {
-    await withLab('etcd', async (lab) => {
-      const [[c1, c2]] = clashingClients(controllerYaml(), 1, 2) as [[string, string]];
-      const s = await setUp(lab, [c1, c2]);
-      let etcd: Cluster | undefined;
-      try {
-        const config = writeConfig(controllerYaml(ENDPOINTS, ', startDegraded: true'));
-        writeFileSync(join(dirname(config), 'ar.token'), readFileSync(join(dirname(s.config), 'ar.token')), { mode: 0o600 });
-        const ctl = (s.ctls.ctl = await startDaemon(lab, 'ctl', ['controller', '--config', config], 'controller started'));
-        await ctl.out.next((l) => /starting degraded/.test(JSON.stringify(l)), 10_000, 'the degraded-start line');
-        const out = await dig(lab, c1, 'ctl', 'AAAA', 'server.lab.example');
-        assert.match(out, /status: SERVFAIL/, out);
-        etcd = await startEtcd(lab);
-        await ctl.out.next((l) => /binding SIDs loaded from the store/.test(JSON.stringify(l)), 30_000, 'the store loaded once etcd answers');
-        // c2 binds through a normal controller first: the degraded one, now on the store, sees it taken
-        await s.start('ctl2');
-        const b2 = await ask(lab, c2, 'ctl2');
-        const b1 = await ask(lab, c1, 'ctl');
-        assert.notEqual(b1, b2);
-        assert.equal(await ask(lab, c2, 'ctl'), b2);
-      } finally {
-        await tearDown(s);
-        await etcd?.stop();
-      }
-    });
+    const { lab, etcd } = suite;
+    const [[c1, c2]] = PAIRS;
+    const prefix = suite.prefix('/srv6pipes-test');
+    const s = await setUp(lab, prefix);
+    try {
+      // every member stopped (the next test's beforeEach would start them again, were this test to fail)
+      for (const i of ENDPOINTS.keys()) await etcd.stopMember(i);
+      const config = writeConfig(controllerYaml(prefix, ENDPOINTS, ', startDegraded: true'));
+      writeFileSync(join(dirname(config), 'ar.token'), readFileSync(join(dirname(s.config), 'ar.token')), { mode: 0o600 });
+      const ctl = (s.ctls.ctl = await startDaemon(lab, 'ctl', ['controller', '--config', config], 'controller started'));
+      await ctl.out.next((l) => /starting degraded/.test(JSON.stringify(l)), 10_000, 'the degraded-start line');
+      const out = await dig(lab, c1, 'ctl', 'AAAA', 'server.lab.example');
+      assert.match(out, /status: SERVFAIL/, out);
+      for (const i of ENDPOINTS.keys()) etcd.startMember(i);
+      await untilHealthy(lab, ENDPOINTS, 60_000);
+      await ctl.out.next((l) => /binding SIDs loaded from the store/.test(JSON.stringify(l)), 30_000, 'the store loaded once etcd answers');
+      // c2 binds through a normal controller first: the degraded one, now on the store, sees it taken
+      await s.start('ctl2');
+      const b2 = await ask(lab, c2, 'ctl2');
+      const b1 = await ask(lab, c1, 'ctl');
+      assert.notEqual(b1, b2);
+      assert.equal(await ask(lab, c2, 'ctl'), b2);
+    } finally {
+      await tearDown(s);
+    }
   });
 
   test('etcd unreachable at start: one error line (STORE_UNAVAILABLE), exit 2', async () => {
-    await withLab('etcd', async (lab) => {
-      const config = writeConfig(controllerYaml(['http://[fc00:31::2]:2399', 'http://[fc00:32::2]:2399']));
-      writeFileSync(join(dirname(config), 'ar.token'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-      const r = await lab.exec('ctl2', [process.execPath, BIN, 'controller', '--config', config], { timeoutMs: 30_000 });
-      assert.equal(r.code, 2, r.stdout + r.stderr);
-      const lines = r.stderr.trim().split('\n');
-      assert.match(lines[0]!, /^srv6pipes: the BSID store \(etcd at http:\/\/\[fc00:31::2\]:2399, http:\/\/\[fc00:32::2\]:2399\) is unreachable: .* \[STORE_UNAVAILABLE\]$/);
-      assert.match(lines[1] ?? '', /^\s+hint: is etcd running/);
-      assert.equal(lines.length, 2, r.stderr);
-    });
+    // the members run, but nothing listens on these ports
+    const config = writeConfig(controllerYaml(suite.prefix('/srv6pipes-test'), ['http://[fc00:31::2]:2399', 'http://[fc00:32::2]:2399']));
+    writeFileSync(join(dirname(config), 'ar.token'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    const r = await suite.lab.exec('ctl2', [process.execPath, BIN, 'controller', '--config', config], { timeoutMs: 30_000 });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.match(lines[0]!, /^srv6pipes: the BSID store \(etcd at http:\/\/\[fc00:31::2\]:2399, http:\/\/\[fc00:32::2\]:2399\) is unreachable: .* \[STORE_UNAVAILABLE\]$/);
+    assert.match(lines[1] ?? '', /^\s+hint: is etcd running/);
+    assert.equal(lines.length, 2, r.stderr);
   });
 });

@@ -4,6 +4,7 @@
  * the proxy unit's ExecReload (SIGHUP) reloads a running proxy and its stop (SIGTERM) drains and
  * exits well within TimeoutStopSec.
  */
+// run-tests: relay-independent (operator files, not bytes: dry runs, unit files, a reload and a stop of a proxy that carries no flow)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -5,6 +5,7 @@
  * ending ok; an `xor` pair (p1 and p2) carried natively on both, sha256 both ways, while a chain that
  * needs JavaScript (compress, decompress) on the same proxy keeps the JavaScript relay.
  */
+// run-tests: relay-independent (every proxy here sets `nativeRelay` itself, so SRV6PIPES_TEST_RELAY=js changes nothing: the JavaScript-relay pass would run this file again unchanged)
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { adminArgs, BIN, proxyYaml, runClient, startProxy, startServer, withLab, type ClientResult } from '../helpers/harness.js';
@@ -57,7 +58,8 @@ describe('nativeRelay: copy flows on the relay thread', () => {
   test('a stalled server: the flow shows relay native, the relay holds at most its capacity, then everything arrives', async () => {
     await withLab('fig5', async (lab) => {
       const proxy = await startProxy(lab, 'm1', config('fc00:a::/80'));
-      const srv = await startServer(lab, 'server', ['--port', '9000', '--stall-ms', '3000']);
+      // stalled until the checks are done (SIGUSR2), at most 8 s: a loaded machine's `flows` may be slow to answer
+      const srv = await startServer(lab, 'server', ['--port', '9000', '--stall-ms', '8000']);
       try {
         const flow = runClient(lab, 'client', ['--host', 'fc00:2::2', '--port', '9000', '--segments', 'fc00:a::1:0:0', '--send', String(200 * MB)]);
         await new Promise((r) => setTimeout(r, 2000));
@@ -66,6 +68,7 @@ describe('nativeRelay: copy flows on the relay thread', () => {
         assert.equal(flows[0]!.relay, 'native');
         assert.ok(flows[0]!.bufferedUp <= CAPACITY, `the relay holds ${flows[0]!.bufferedUp} bytes for a stalled server`);
         assert.ok(flows[0]!.bytesUp < 50 * MB, `only socket buffers' worth went through: ${flows[0]!.bytesUp}`);
+        srv.child.kill('SIGUSR2');
         const r = await flow;
         const c = await srv.out.next((l) => l['event'] === 'conn', 60000);
         assert.equal(r.error, undefined);
@@ -146,9 +149,10 @@ describe('nativeRelay: copy flows on the relay thread', () => {
     await withLab('fig1', async (lab) => {
       const p1 = await startProxy(lab, 'p1', config('fc00:a::/80'));
       const p2 = await startProxy(lab, 'p2', config('fc00:b::/80'));
-      // stalled servers (no reply: a reply's drain would resume reading) keep both flows open while their rows are read
-      const stalled = await startServer(lab, 'server', ['--port', '9000', '--stall-ms', '3000']);
-      const chained = await startServer(lab, 'server', ['--port', '9001', '--stall-ms', '3000']);
+      // stalled servers (no reply: a reply's drain would resume reading) keep both flows open while their
+      // rows are read; they read on at SIGUSR2, once the rows are checked (at most 8 s)
+      const stalled = await startServer(lab, 'server', ['--port', '9000', '--stall-ms', '8000']);
+      const chained = await startServer(lab, 'server', ['--port', '9001', '--stall-ms', '8000']);
       const both = await startServer(lab, 'server', ['--port', '9002', '--reply', String(30 * MB)]);
       const sink = await startServer(lab, 'server', ['--port', '9003']);
       try {
@@ -168,6 +172,7 @@ describe('nativeRelay: copy flows on the relay thread', () => {
         const onP2 = await rows('p2', p2, 1);
         assert.deepEqual(onP1.map((f) => [f.function, f.relay]).sort(), [['chain(compress,decompress)', undefined], ['xor', 'native']]);
         assert.deepEqual(onP2.map((f) => [f.function, f.relay]), [['xor', 'native']]);
+        for (const srv of [stalled, chained]) srv.child.kill('SIGUSR2');
         for (const [client, server, n] of [
           [await pair, stalled, 100 * MB],
           [await js, chained, 20 * MB],

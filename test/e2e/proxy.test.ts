@@ -190,6 +190,8 @@ describe('back-pressure', () => {
         assert.equal(flows.length, 1);
         assert.ok(flows[0]!.bufferedUp < 4 * MB, `proxy buffers ${flows[0]!.bufferedUp} bytes for a stalled server`);
         assert.ok(flows[0]!.bytesUp < 50 * MB, `only socket buffers' worth went through: ${flows[0]!.bytesUp}`);
+        // checked while stalled: the server reads now (SIGUSR2), not when the 8 s are up
+        srv.child.kill('SIGUSR2');
         const r = await flow;
         const c = await srv.out.next((l) => l['event'] === 'conn', 60000);
         assert.equal(r.error, undefined);

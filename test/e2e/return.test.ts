@@ -83,7 +83,11 @@ describe('return traffic off the path (offpath lab)', () => {
           await lab.exec('server', ['sh', '-c', 'mkdir -p /tmp/rt-www && head -c 300000 /dev/urandom > /tmp/rt-www/f && printf \'server.document-root = "/tmp/rt-www"\\nserver.port = 8081\\nserver.bind = "[::]"\\n\' > /tmp/rt-www/l.conf']);
           const httpd = lab.spawn('server', ['lighttpd', '-D', '-f', '/tmp/rt-www/l.conf'], { stdio: 'ignore' });
           try {
-            await new Promise((res) => setTimeout(res, 1000));
+            // until it listens (as steer.test.ts waits for its lighttpd), not a fixed second
+            for (let i = 0; !(await lab.exec('server', ['ss', '-Htln', 'sport = :8081'])).stdout.trim(); i++) {
+              assert.ok(httpd.exitCode === null && i < 200, `lighttpd did not start (exit ${httpd.exitCode})`);
+              await new Promise((res) => setTimeout(res, 50));
+            }
             const get = await lab.exec('client', [process.execPath, '-e', `
               const { connect } = await import(${JSON.stringify(new URL('../../src/client/connect.js', import.meta.url).href)});
               const { createHash } = await import('node:crypto');

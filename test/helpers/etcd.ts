@@ -8,9 +8,10 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Lab } from '../../src/lab/index.js';
+import { after, before, beforeEach } from 'node:test';
+import { Lab, loadTopology } from '../../src/lab/index.js';
 import { formatAddress } from '../../src/net/ip6.js';
-import { exited } from './harness.js';
+import { exited, uniqueName } from './harness.js';
 
 export const HAS_ETCD = (() => {
   try {
@@ -35,6 +36,7 @@ export interface Cluster {
   stopMember(i: number): Promise<void>;
   /** starts member i again on its data */
   startMember(i: number): void;
+  /** ends every member (SIGKILL: the data goes too) and removes the folder */
   stop(): Promise<void>;
 }
 
@@ -61,8 +63,10 @@ export async function startEtcd(lab: Lab): Promise<Cluster> {
     if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await exited(c);
   };
+  // SIGKILL, not SIGTERM: the cluster and its data are thrown away, and three members told to stop at
+  // once spend about 7 s on it (the leader tries to hand over to followers that are leaving too)
   const stop = async (): Promise<void> => {
-    for (const c of members) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    for (const c of members) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await Promise.all(members.map((c) => exited(c)));
     rmSync(dir, { recursive: true, force: true });
   };
@@ -81,6 +85,68 @@ export async function startEtcd(lab: Lab): Promise<Cluster> {
     throw e;
   }
   return { dir, members, stopMember, startMember, stop };
+}
+
+/** What etcdLabPerSuite shares with the tests of its describe. */
+export interface EtcdSuite {
+  /** the lab (throws when `before` did not bring it up) */
+  readonly lab: Lab;
+  /** its cluster: every member running and healthy when a test starts */
+  readonly etcd: Cluster;
+  /** a key prefix no other test of this process uses: `base-NN` (no one a prefix of another) */
+  prefix(base: string): string;
+}
+
+let prefixes = 0;
+
+/**
+ * One `etcd` lab and one cluster in it for every test of the enclosing describe, instead of one per
+ * test (each costs seconds): up in `before` (with `prepare` run on the lab first, e.g. client
+ * addresses), taken down in `after` — also when `before` failed part-way. Before each test, a member
+ * an earlier test stopped (or that died) is started again on its data and the cluster waited healthy,
+ * so that no test depends on the one before it; each test keeps its keys under its own prefix
+ * (`prefix`) and removes what it added to the lab's hosts.
+ */
+export function etcdLabPerSuite(prepare?: (lab: Lab) => Promise<void>): EtcdSuite {
+  let lab: Lab | undefined;
+  let etcd: Cluster | undefined;
+  const down = async (): Promise<void> => {
+    try {
+      await etcd?.stop();
+    } finally {
+      etcd = undefined;
+      await lab?.down();
+      lab = undefined;
+    }
+  };
+  before(async () => {
+    try {
+      lab = await Lab.up(loadTopology('etcd'), { name: uniqueName() });
+      await prepare?.(lab);
+      etcd = await startEtcd(lab);
+    } catch (e) {
+      await down();
+      throw e;
+    }
+  });
+  after(down);
+  beforeEach(async () => {
+    if (!lab || !etcd) return; // `before` failed: the test fails on `lab`/`etcd`
+    const stopped = etcd.members.flatMap((c, i) => (c.exitCode === null && c.signalCode === null ? [] : [i]));
+    for (const i of stopped) etcd.startMember(i);
+    await untilHealthy(lab, ENDPOINTS, 60_000);
+  });
+  return {
+    get lab(): Lab {
+      assert.ok(lab, 'the etcd lab is up');
+      return lab;
+    },
+    get etcd(): Cluster {
+      assert.ok(etcd, 'the etcd cluster is up');
+      return etcd;
+    },
+    prefix: (base) => `${base}-${String(++prefixes).padStart(3, '0')}`,
+  };
 }
 
 /** Until every listed endpoint is healthy (a leader is elected); throws after `ms`. */

@@ -4,6 +4,7 @@
  *                       [--save FILE]   (each connection's received bytes go to FILE.<client port>)
  *                       [--sr]          (srv6pipes' server helper: replies follow the flow's return path;
  *                                        the conn line gets replyVia, rejections a 'rejected' line)
+ *                       (--stall-ms: a connection is read from MS after its accept, or from SIGUSR2 if sooner)
  *   (both) --data text: send compressible text instead of random bytes
  *                                                              one JSON line per connection on stdout
  *   node peer.js client --host H --port P [--segments a,b] [--send N] [--delay-end MS] [--tlvs padn,hmac,unknown,badreturn,bigreturn] [--return-path SID,…] [--flags N]
@@ -56,7 +57,11 @@ function sendBytes(sock: net.Socket, n: number, hash: ReturnType<typeof createHa
   pump();
 }
 
+/** the stalled connections' resumes (--stall-ms): SIGUSR2 ends every stall at once */
+const stalled = new Set<() => void>();
+
 function serve(): void {
+  process.on('SIGUSR2', () => [...stalled].forEach((resume) => resume()));
   const port = Number(arg('port', '8080'));
   const reply = Number(arg('reply', '0'));
   const echo = flag('echo');
@@ -121,7 +126,13 @@ function serve(): void {
     const stall = Number(arg('stall-ms', '0'));
     if (stall > 0) {
       sock.pause();
-      setTimeout(() => sock.resume(), stall);
+      const resume = (): void => {
+        clearTimeout(timer);
+        stalled.delete(resume);
+        sock.resume();
+      };
+      const timer = setTimeout(resume, stall);
+      stalled.add(resume);
     }
   };
   const listening = (): void => void process.stdout.write(`${JSON.stringify({ event: 'listening', port })}\n`);
@@ -174,14 +185,22 @@ async function client(): Promise<void> {
   });
   const delayEnd = Number(arg('delay-end', '0'));
   const resetAfter = Number(arg('reset-after-ms', '0'));
-  sendBytes(sock, send, tx, () =>
-    setTimeout(() => {
+  // a socket that closes first (the other side reset it) ends the client at once, not at the end of the delay
+  let closed = false;
+  let later: NodeJS.Timeout | undefined;
+  sock.on('close', () => {
+    closed = true;
+    clearTimeout(later);
+  });
+  sendBytes(sock, send, tx, () => {
+    if (closed) return;
+    later = setTimeout(() => {
       if (resetAfter > 0) {
         error = 'RESET_SENT';
         sock.resetAndDestroy();
       } else sock.end();
-    }, resetAfter || delayEnd),
-  );
+    }, resetAfter || delayEnd);
+  });
 }
 
 if (process.argv[2] === 'serve') serve();
