@@ -193,6 +193,8 @@ export type AcceptHandler = (fd: number, clientAddress: string, clientPort: numb
 export interface EarlyOnward {
   readonly fd: number;
   readonly srh: Buffer | null | undefined;
+  /** what the learner passed with the onward SRH (`earlyLearn`): the decision it came from */
+  readonly memo?: unknown;
 }
 
 /** Whether an early onward socket carries the onward SRH a decision gave. */
@@ -241,7 +243,7 @@ export class NativeRelay {
   /** listening descriptors given to the thread (listen) */
   private readonly listeners = new Map<number, Handle | null>();
   /** per loop listener: the early table's onward SRHs by generation (at most its 256 entries) */
-  private readonly earlyGens = new Map<number, Map<number, Buffer | null>>();
+  private readonly earlyGens = new Map<number, Map<number, { srh: Buffer | null; memo: unknown }>>();
   private earlyPause: NodeJS.Timeout | undefined;
   /** each accepted connection of `listen` */
   onAccept?: AcceptHandler;
@@ -364,13 +366,13 @@ export class NativeRelay {
    * connectEarly: SYNs whose routing header is `synSrh` get their onward socket, with `onwardSrh`,
    * started by the accept from now on (every loop listener; a header already known is replaced).
    */
-  earlyLearn(synSrh: Buffer, onwardSrh: Buffer | null): void {
+  earlyLearn(synSrh: Buffer, onwardSrh: Buffer | null, memo?: unknown): void {
     for (const [fd, gens] of this.earlyGens) {
       const h = this.listeners.get(fd);
       if (!h) continue;
       const [gen, replaced] = this.n.acceptLoopEarlySet(h, synSrh, onwardSrh);
       gens.delete(replaced);
-      gens.set(gen, onwardSrh);
+      gens.set(gen, { srh: onwardSrh, memo });
     }
   }
 
@@ -442,7 +444,8 @@ export class NativeRelay {
       const srhAt = at + cl + sl;
       const srh = srhLen > 0 ? a.subarray(srhAt, srhAt + srhLen) : srhLen === -1 ? null : (SRH_STATUS[srhLen] ?? `SRH status ${srhLen}`);
       const earlyFd = a.readInt32LE(off + 16);
-      const early = earlyFd >= 0 ? { fd: earlyFd, srh: listener === undefined ? undefined : this.earlyGens.get(listener)?.get(a.readUInt32LE(off + 20)) } : undefined;
+      const known = earlyFd >= 0 && listener !== undefined ? this.earlyGens.get(listener)?.get(a.readUInt32LE(off + 20)) : undefined;
+      const early = earlyFd >= 0 ? (known ? { fd: earlyFd, srh: known.srh, memo: known.memo } : { fd: earlyFd, srh: undefined }) : undefined;
       off = srhAt + (srhLen > 0 ? srhLen : 0);
       if (this.onAccept) this.onAccept(fdOrErrno, client, clientPort, server, serverPort, srh, early);
       else {

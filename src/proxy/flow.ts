@@ -78,6 +78,10 @@ export class FdInbound {
    * accept its onward header (native-relay.ts)
    */
   syn: Buffer | undefined;
+  /** with `syn`: the decision taken from it, kept with what the accept learns */
+  decision: unknown;
+  /** the decision is the early socket's memo (the SYN's header decided before, byte for byte) */
+  fromMemo = false;
   readonly readableEnded = false;
   readonly writableFinished = false;
   readonly writableLength = 0;

@@ -84,6 +84,10 @@ export interface AcceptedFd {
   takeEarly?(): number | undefined;
   /** the SYN's routing header when the decision depended on it alone: the accept may learn this flow's onward header */
   readonly syn?: Buffer | undefined;
+  /** that decision, kept with what the accept learns (the next SYN with this header reuses it) */
+  readonly decision?: unknown;
+  /** the decision is the early socket's own (its memo): its onward SRH is that socket's */
+  readonly fromMemo?: boolean;
 }
 
 /**
@@ -198,9 +202,10 @@ export function nativeAcceptConnect(relay: NativeRelay, options: NativePairRelay
     return handOver(
       t,
       () => {
-        const srh = onwardSrh(onward);
-        const events = { ...pairEvents(ev, p), onConnected: () => ev.connected() };
         const early = inbound.earlyOnward;
+        // a decision reused from the early socket's memo encodes that socket's onward SRH
+        const srh = inbound.fromMemo && early && early.srh !== undefined ? early.srh : onwardSrh(onward);
+        const events = { ...pairEvents(ev, p), onConnected: () => ev.connected() };
         if (early && sameOnward(early, srh) && inbound.takeEarly) {
           // the accept started this very onward socket: adopted (a throw leaves both descriptors ours)
           const fb = inbound.takeEarly()!;
@@ -216,7 +221,7 @@ export function nativeAcceptConnect(relay: NativeRelay, options: NativePairRelay
         }
         const pair = relay.acceptConnect(inbound.fd, srh, events, how);
         inbound.take(); // resets an early socket with another header (the functions changed since)
-        if (inbound.syn) relay.earlyLearn(inbound.syn, srh);
+        if (inbound.syn) relay.earlyLearn(inbound.syn, srh, inbound.decision);
         return pair;
       },
       reported,

@@ -275,6 +275,13 @@ export class ProxyWorker {
   }
 
   private decideSyn(socket: Inbound, srh: Buffer | null): Promise<void> | undefined {
+    // the same header, byte for byte, as a decision taken before (the early socket's memo, forgotten
+    // when the functions change): that decision again, without decoding the header anew
+    const memo = socket instanceof FdInbound ? (socket.earlyOnward?.memo as Accepted<LoadedFunction> | undefined) : undefined;
+    if (memo && socket instanceof FdInbound) {
+      socket.fromMemo = true;
+      return this.place(socket, memo);
+    }
     const syn = synPath(srh);
     if (!syn.ok) {
       this.reject(socket, syn.code, syn.reason);
@@ -284,7 +291,10 @@ export class ProxyWorker {
     const d = decide(syn, this.decideOptions);
     if (!(d instanceof Promise)) {
       // decided from the SYN's header alone: a native flow may teach the accept its onward header
-      if (srh && socket instanceof FdInbound) socket.syn = srh;
+      if (srh && socket instanceof FdInbound && d.ok) {
+        socket.syn = srh;
+        socket.decision = d;
+      }
       return this.place(socket, d);
     }
     const since = performance.now();
