@@ -119,7 +119,9 @@ export class ProxyWorker {
       this.log.warn({ code, suppressed, intervalMs }, `flow rejected: ${suppressed} more rejections suppressed`),
     );
     this.observer = new FlowObserver(this.metrics, workerIndex, cfg.accessLog, log);
-    this.functions = new FunctionTable({ registry: BUILTINS, baseDir: cfg.baseDir, log, metricsFor: (id, name) => this.metrics.forFunction(id, name) });
+    // the onward headers (and decisions) the accept learnt came from the table as it was: forgotten
+    // whenever an entry changes (ctl load/unload/reload, a config reload)
+    this.functions = new FunctionTable({ registry: BUILTINS, baseDir: cfg.baseDir, log, metricsFor: (id, name) => this.metrics.forFunction(id, name) }, () => this.nativeRelay?.earlyForget());
     this.placingOptions = { locators: cfg.locators, lookup: (id) => this.functions.get(id), ...(this.returnHop ? { returnHop: this.returnHop } : {}) };
     this.decideOptions = { ...this.placingOptions, ...(this.bindings ? { bindings: this.bindings } : {}) };
     this.flowHost = {
@@ -395,12 +397,7 @@ export class ProxyWorker {
   }
 
   applyFunctions(specs: FunctionSpec[]): ReturnType<FunctionTable['apply']> {
-    // the onward headers the accept learnt came from the old functions' decisions (and from those
-    // taken while the new ones load)
-    this.nativeRelay?.earlyForget();
-    const applied = this.functions.apply(specs, this.cfg.timeouts.drain);
-    void applied.finally(() => this.nativeRelay?.earlyForget()).catch(() => undefined);
-    return applied;
+    return this.functions.apply(specs, this.cfg.timeouts.drain);
   }
 
   get activeFlows(): number {

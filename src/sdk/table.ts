@@ -23,7 +23,11 @@ export class FunctionTable {
   /** per function id: the last version loaded (1, 2, … across reloads) */
   private readonly versions = new Map<number, number>();
 
-  constructor(private readonly ctx: LoaderContext) {}
+  constructor(
+    private readonly ctx: LoaderContext,
+    /** called, synchronously, whenever the entry new flows get changes for some id (load, unload, reload, apply) */
+    private readonly onChange?: () => void,
+  ) {}
 
   private nextVersion(id: number): number {
     const v = (this.versions.get(id) ?? 0) + 1;
@@ -40,6 +44,7 @@ export class FunctionTable {
     const f = await loadFunction(spec, this.ctx, this.nextVersion(spec.id), where, fresh);
     const old = this.current.get(spec.id);
     this.current.set(spec.id, f);
+    this.onChange?.();
     if (old) this.retire(old);
     return f;
   }
@@ -49,6 +54,7 @@ export class FunctionTable {
     const f = this.current.get(id);
     if (!f) throw new SrError('FUNCTION_NOT_LOADED', `no function with id ${id} is loaded`);
     this.current.delete(id);
+    this.onChange?.();
     this.retiring.add(f);
     const r = await f.retire(deadlineMs);
     this.retiring.delete(f);
@@ -86,6 +92,7 @@ export class FunctionTable {
       if (old) this.retire(old);
       out.loaded.push(f.id);
     }
+    if (loaded.length > 0) this.onChange?.();
     for (const id of [...this.current.keys()]) {
       if (wanted.has(id)) continue;
       out.unloaded.push(id);
