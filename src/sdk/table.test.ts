@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { BUILTINS } from '../functions/registry.js';
+import { z } from 'zod';
+import type { FunctionRegistry } from './loader.js';
 import { MemoryMetrics } from './metrics-memory.js';
 import { FunctionTable } from './table.js';
+import { defineFunction, IDENTITY } from './types.js';
 
-const ctx = () => ({ registry: BUILTINS, baseDir: process.cwd(), log: pino({ level: 'silent' }), metricsFor: () => new MemoryMetrics() });
+const plain = (name: string) => defineFunction({ name, summary: 'a test function', options: z.object({}), spawn: () => ({ upstream: IDENTITY, downstream: IDENTITY }) });
+const FUNCTIONS = [plain('copy'), plain('xor')];
+const registry: FunctionRegistry = { find: (n) => FUNCTIONS.find((d) => d.name === n) };
+const ctx = () => ({ registry, baseDir: process.cwd(), log: pino({ level: 'silent' }), metricsFor: () => new MemoryMetrics() });
 
 // what the native accept learnt (worker.ts: the early table and its decisions) is forgotten on each call
 test('onChange: called whenever the entry new flows get changes — load, reload, unload, apply — and not when apply keeps everything', async () => {
