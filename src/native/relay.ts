@@ -353,10 +353,14 @@ export class NativeRelay {
    * RELAY_OPS) with `fd` still the caller's.
    */
   acceptConnect(fd: number, srh: Buffer | null, events: PairEvents, options: AdoptOptions = {}): RelayPair {
+    return this.answer(events, options, (tw, a, b) => (a || b ? this.n.relayAcceptConnect(this.handle, fd, srh, tw, a, b) : this.n.relayAcceptConnect(this.handle, fd, srh, tw)));
+  }
+
+  /** An accepted connection answered by `call` (the ops encoded, TIME_WAIT release as asked): its pair. */
+  private answer(events: PairEvents, options: AdoptOptions, call: (releaseTimeWait: boolean, a?: Float64Array, b?: Float64Array) => number): RelayPair {
     if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
     const [a, b] = encodePairOps(options);
-    const tw = options.releaseTimeWait === true;
-    const id = a || b ? this.n.relayAcceptConnect(this.handle, fd, srh, tw, a, b) : this.n.relayAcceptConnect(this.handle, fd, srh, tw);
+    const id = call(options.releaseTimeWait === true, a, b);
     const pair = new RelayPair(id, this, events);
     this.pairs.set(id, pair);
     return pair;
@@ -416,13 +420,7 @@ export class NativeRelay {
    * success both descriptors are the relay's; a throw leaves both the caller's.
    */
   acceptAdopt(fd: number, earlyFd: number, events: PairEvents, options: AdoptOptions = {}): RelayPair {
-    if (this.closed) throw new SrError('RELAY_HANDOVER', 'the native relay is closed');
-    const [a, b] = encodePairOps(options);
-    const tw = options.releaseTimeWait === true;
-    const id = a || b ? this.n.relayAcceptAdopt(this.handle, fd, earlyFd, tw, a, b) : this.n.relayAcceptAdopt(this.handle, fd, earlyFd, tw);
-    const pair = new RelayPair(id, this, events);
-    this.pairs.set(id, pair);
-    return pair;
+    return this.answer(events, options, (tw, a, b) => (a || b ? this.n.relayAcceptAdopt(this.handle, fd, earlyFd, tw, a, b) : this.n.relayAcceptAdopt(this.handle, fd, earlyFd, tw)));
   }
 
   private accepted(a: Buffer, listener?: number): void {
