@@ -27,7 +27,8 @@
  *  cpu     — CPU per fresh connection without a profiler, the proxy's workers and HAProxy interleaved,
  *            --reps rounds of --setup connections (not in the default phases).
  *  timeline — where a fresh connection's wall time goes: `perf record -a` of every syscall entry and
- *            exit while --setup sequential connections run, for each --relay and HAProxy, --reps
+ *            exit and the scheduler's wake-ups and switches (--events syscalls,sched; `sched` alone
+ *            does not slow the threads) while --setup sequential connections run, for each --relay and HAProxy, --reps
  *            rounds interleaved; scripts/timeline.mjs lines the client's, the proxy's (main thread,
  *            relay thread) and the server's syscalls up per connection (not in the default phases).
  * Needs root (network namespaces), perf, strace, wrk, lighttpd. Takes its lab down in any case.
@@ -68,9 +69,11 @@ const { values: a } = parseArgs({
     reps: { type: 'string', default: '3' },
     /** added to NODE_OPTIONS of every proxy started (e.g. --cpu-prof --cpu-prof-dir=DIR) */
     'node-options': { type: 'string', default: '' },
+    /** timeline: what perf records — syscalls (every entry and exit), sched (wake-ups and context switches), or both */
+    events: { type: 'string', default: 'syscalls,sched' },
   },
 });
-const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'], 'native-nodeaccept': ['nativeRelay: { accept: false }'], 'native-acceptthread': ['nativeRelay: { acceptOn: thread }'] };
+const RELAY_YAML = { js: [], native: ['nativeRelay: {}'], 'native-nodeconnect': ['nativeRelay: { connect: false }'], 'native-nodeaccept': ['nativeRelay: { accept: false }'], 'native-acceptthread': ['nativeRelay: { acceptOn: thread }'], 'native-late': ['nativeRelay: { connectEarly: false }'] };
 const RELAYS = a.relay.split(',');
 for (const r of RELAYS) if (!(r in RELAY_YAML)) throw new Error(`--relay: one of ${Object.keys(RELAY_YAML).join(', ')}`);
 const OUT = resolve(a.out);
@@ -447,16 +450,18 @@ try {
     const { timeline } = await import('./timeline.mjs');
     const n = Number(a.setup);
     const serverPids = () => execFileSync('ip', ['netns', 'pids', lab.ns(FIG5.server)], { encoding: 'utf8' }).split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number);
-    /** perf records every syscall system-wide while the client runs (the client's pid is perf's child's: `ip netns exec` execs) */
+    /** perf records every syscall and scheduler event system-wide while the client runs (the client's pid is perf's child's: `ip netns exec` execs) */
+    const EVENTS = { syscalls: 'raw_syscalls:sys_enter,raw_syscalls:sys_exit', sched: 'sched:sched_wakeup,sched:sched_switch' };
+    const events = a.events.split(',').map((e) => EVENTS[e] ?? (() => { throw new Error(`--events: syscalls, sched or both, not ${e}`); })()).join(',');
     const traced = async (name, proxyPids) => {
       await setupRun(100);
       const data = join(OUT, `timeline-${name}.data`);
-      const r = await run(['perf', 'record', '-q', '-a', '-e', 'raw_syscalls:sys_enter,raw_syscalls:sys_exit', '-o', data, '--', 'ip', 'netns', 'exec', lab.ns(FIG5.client), process.execPath, setupClient, FIG5.serverAddr, String(n), 'pid']);
+      const r = await run(['perf', 'record', '-q', '-a', '-m', '1024', '-e', events, '-o', data, '--', 'ip', 'netns', 'exec', lab.ns(FIG5.client), process.execPath, setupClient, FIG5.serverAddr, String(n), 'pid']);
       if (r.code !== 0) throw new Error(`perf record ${name}: ${r.stderr.slice(-400)}`);
       const client = JSON.parse(r.stdout.trim().split('\n').at(-1));
       const t = await timeline(data, { client: client.pid, proxy: proxyPids, server: serverPids() });
-      writeFileSync(join(OUT, `timeline-${name}.txt`), `${t.connections} connections, client p50 ${client.p50} ms\n${t.summary}\n${t.table}\n\nthe median connection:\n${t.example}\n`);
-      log(`timeline ${name}: client p50 ${client.p50.toFixed(3)} ms; ${t.summary}`);
+      writeFileSync(join(OUT, `timeline-${name}.txt`), `${t.connections} connections, client p50 ${client.p50} ms\n${t.summary}\n${t.table}\n\nthe median connection:\n${t.example}\n\nscheduler (wake-up → on a CPU): ${JSON.stringify(t.sched)}\n`);
+      log(`timeline ${name}: client p50 ${client.p50.toFixed(3)} ms; ${t.summary}; scheduler ${JSON.stringify(t.sched)}`);
       return { client, ...t };
     };
     const rounds = [];
