@@ -97,6 +97,29 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A port on ::1 that refuses every connection, for as long as it is held: a TCP socket bound to it
+ * that never listens (a SYN to it is answered with a reset). A port merely closed again could be
+ * taken meanwhile — by another test, or as the ephemeral port of the very socket connecting to it
+ * (bound to ::1 port 0), which then connects to itself (TCP simultaneous open) instead of being
+ * refused: "round 30: no events" once in a loaded run.
+ */
+async function refusingPort(): Promise<{ port: number; release: () => void }> {
+  const n = native();
+  const c = n.constants;
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const fd = n.socket(c.AF_INET6, c.SOCK_STREAM, c.IPPROTO_TCP);
+    try {
+      n.bind6(fd, parseAddress('::1'), port, 0);
+      return { port, release: () => n.close(fd) };
+    } catch (e) {
+      n.close(fd);
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 20) throw e;
+    }
+  }
+}
+
 const MB = 1024 * 1024;
 
 test('native connect: the relay thread connects the onward socket, then relays; bytes sent before the connect arrive; half-close; ok', async () => {
@@ -132,7 +155,8 @@ test('native connect: the relay thread connects the onward socket, then relays; 
 
 test('native connect refused: connect_failed with ECONNREFUSED, the client reset', async () => {
   const relay = new NativeRelay();
-  const r = await rig(relay, await freePort());
+  const refusing = await refusingPort();
+  const r = await rig(relay, refusing.port);
   try {
     const seen = resetSeen(r.client);
     const f = await r.closed;
@@ -144,6 +168,7 @@ test('native connect refused: connect_failed with ECONNREFUSED, the client reset
   } finally {
     r.close();
     relay.close();
+    refusing.release();
   }
 });
 
@@ -218,7 +243,7 @@ test('native connect refused at once, 40 times: every pair reports its reset and
   const front = net.createServer({ pauseOnConnect: true });
   front.listen(0, '::1');
   await once(front, 'listening');
-  const port = await freePort();
+  const { port, release } = await refusingPort();
   try {
     for (let i = 0; i < 40; i++) {
       const acceptedP = once(front, 'connection') as Promise<[net.Socket]>;
@@ -245,5 +270,6 @@ test('native connect refused at once, 40 times: every pair reports its reset and
   } finally {
     relay.close();
     front.close();
+    release();
   }
 });
