@@ -174,8 +174,10 @@ static void emit(relay_t *r, pair_t *p, int kind, int arg, int err) {
   p->reported[0] = p->d[0].bytes;
   p->reported[1] = p->d[1].bytes;
   p->dirty = false;
-  /* a connect's completion only stops JavaScript's connect timer: it rides with the next record (one wake of the JavaScript thread fewer per connection) */
-  if (kind != EV_BYTES && kind != EV_CONNECTED) r->batch.urgent = true;
+  /* a connect's completion only stops JavaScript's connect timer, and an EOF only marks a direction ended
+   * (the flow's record, `flows`): both ride with the next urgent record (the pair's end, a reset) or the
+   * report period — one wake of the JavaScript thread fewer per connection for each */
+  if (kind != EV_BYTES && kind != EV_CONNECTED && kind != EV_EOF) r->batch.urgent = true;
 }
 
 static void set_linger(int fd, int on) {

@@ -119,6 +119,29 @@ for (const mode of ['splice', 'copy', 'auto'] as RelayMode[]) {
     }
   });
 
+  test(`${mode}: an EOF does not wake JavaScript on its own: it comes with the report period or the pair's end, before the end`, async () => {
+    const relay = new NativeRelay({ mode, reportMs: 60000 });
+    const h = await through(relay);
+    try {
+      const request = receive(h.server);
+      h.client.end(Buffer.from('GET all\n'));
+      assert.equal((await request).length, 8);
+      // the FIN is at the server: JavaScript hears of it only with the next urgent record (reportMs: a minute)
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(h.events.eofs, []);
+      const reply = receive(h.client);
+      h.server.end(Buffer.from('bye'));
+      assert.equal((await reply).length, 3);
+      const { end, bytes } = await h.events.done;
+      assert.equal(end, 'ok');
+      assert.deepEqual(bytes, { aToB: 8, bToA: 3 });
+      assert.deepEqual(h.events.eofs, ['aToB', 'bToA']);
+    } finally {
+      h.close();
+      relay.close();
+    }
+  });
+
   test(`${mode}: half-close: the client's FIN reaches the server, which then sends a large reply`, async () => {
     const relay = new NativeRelay({ mode });
     const h = await through(relay);
